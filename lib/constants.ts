@@ -1,0 +1,70 @@
+/**
+ * Every protocol constant in one place. Values marked "original" are fixed by the Python bittrrt
+ * and must not change, or a bittrrt peer that speaks only the original stops understanding us.
+ */
+
+/** Default UDP port of `serve` and target port of `connect` (original). */
+export const DEFAULT_PORT = 6711;
+/** Default bind address of `serve` (original `bind_addr`). */
+export const DEFAULT_BIND_ADDR = '0.0.0.0';
+/** Default target host of `connect` (original). */
+export const DEFAULT_CONNECT_HOST = '127.0.0.1';
+
+/** How many times a client sends its `connect` before giving up (original). */
+export const NEGOTIATION_REPEAT = 50;
+/** Milliseconds the client waits for `connected` after each send (original). */
+export const NEGOTIATION_DELAY = 100;
+
+/** The Fernet key that obfuscates the handshake (original; public, so it authenticates nothing). */
+export const NET_OBS_KEY = 'OdiXEOXdvwgWfIizYjdEguhN-IP7eyqp9oITq_0MiBs=';
+
+/** HKDF-SHA256 parameters of the channel key (original: no salt, this info, 32 bytes). */
+export const HKDF_INFO = 'bittrrt-chacha20poly1305';
+export const HKDF_KEY_BYTES = 32;
+
+/** X25519 key sizes. */
+export const X25519_KEY_BYTES = 32;
+
+/** ChaCha20-Poly1305 (IETF) sizes; a sealed message is nonce || ciphertext || tag (original). */
+export const AEAD_KEY_BYTES = 32;
+export const AEAD_NONCE_BYTES = 12;
+export const AEAD_TAG_BYTES = 16;
+export const AEAD_OVERHEAD = AEAD_NONCE_BYTES + AEAD_TAG_BYTES;
+
+/** Fernet token layout: version(1) || timestamp(8) || iv(16) || ciphertext(16n) || hmac(32). */
+export const FERNET_VERSION = 0x80;
+export const FERNET_IV_BYTES = 16;
+export const FERNET_HMAC_BYTES = 32;
+export const FERNET_BLOCK_BYTES = 16;
+export const FERNET_HEADER_BYTES = 1 + 8 + FERNET_IV_BYTES;
+export const FERNET_MIN_BYTES = FERNET_HEADER_BYTES + FERNET_BLOCK_BYTES + FERNET_HMAC_BYTES;
+/** Seconds a token's timestamp may lie in the future when a TTL is checked (as Python's Fernet). */
+export const FERNET_MAX_CLOCK_SKEW = 60;
+/** Length of the big-endian counter that later versions of the original put before the JSON. */
+export const DOCRYPT_SALT_BYTES = 8;
+
+/** Handshake commands (original). */
+export const CMD_CONNECT = 'connect';
+export const CMD_CONNECTED = 'connected';
+
+/**
+ * Largest handshake datagram the server will even look at. A real `connect` token is about
+ * 200 bytes; anything far larger is junk and is dropped before any decoding work.
+ */
+export const MAX_HANDSHAKE_DATAGRAM = 1024;
+
+/** Largest UDP payload we ever read or send (IPv4 limit). */
+export const MAX_DATAGRAM = 65507;
+
+/** Original frame flags, as bit positions in the first header byte. */
+export const FRAME_FLAG_BITS = {
+  URGENT: 0,
+  HEARTBEAT: 1,
+  FLOW_CONTROL: 2,
+  UNLOSSY: 3,
+  BINARY: 4,
+  DATA: 5,
+  ACK: 6,
+} as const;
+/** Original frame header: flags(1) || channel(3, BE) || sequence(8, BE) || offset(8, BE). */
+export const FRAME_HEADER_BYTES = 20;

@@ -1,0 +1,17 @@
+export * from './constants.js';
+export * from './errors.js';
+export type { CryptoBackend } from './crypto/backend.js';
+export { selectBackend, getDefaultBackend, parseBackendPreference, type BackendPreference } from './crypto/select.js';
+export { loadSodiumBackend } from './crypto/sodium-backend.js';
+export { loadNobleBackend } from './crypto/noble-backend.js';
+export { hkdfSha256 } from './crypto/hkdf.js';
+export { CommEncryptor, type CommEncryptorOptions } from './crypto/comm-encryptor.js';
+export { Fernet, type FernetEncryptOptions, type FernetDecryptOptions } from './crypto/fernet.js';
+export { DoCrypt, type DoCryptForm, type DoCryptOptions, type DoCryptDecrypted } from './crypto/docrypt.js';
+export { toBase64Url, fromBase64Url } from './encoding.js';
+export { encodeHandshake, parseHandshake, type HandshakeMessage, type ParsedHandshake } from './protocol/handshake.js';
+export { BittrrtServer, createServer, DEFAULT_MAX_SESSIONS, type ServerOptions, type ServerSession } from './net/server.js';
+export { connect, HandshakeTimeoutError, type ConnectOptions, type ClientChannel } from './net/client.js';
+export { ServerCounters, type DropReason } from './net/counters.js';
+export { parseHostPort, parsePort, formatAddress, type HostPort } from './net/address.js';
+export { createLogger, type Logger, type LogLevel } from './log.js';

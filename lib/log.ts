@@ -1,0 +1,49 @@
+/** A small leveled logger: human lines by default, one JSON object per line with `json`. */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+export interface LoggerOptions {
+  /** Lowest level written (default 'info'). */
+  level?: LogLevel | 'silent';
+  json?: boolean;
+  /** Where info and debug lines go (default stdout); warnings and errors go to `errorOut`. */
+  out?: NodeJS.WritableStream;
+  errorOut?: NodeJS.WritableStream;
+}
+
+const RANK: Record<LogLevel | 'silent', number> = { debug: 0, info: 1, warn: 2, error: 3, silent: 4 };
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const threshold = RANK[options.level ?? 'info'];
+  const out = options.out ?? process.stdout;
+  const errorOut = options.errorOut ?? process.stderr;
+  const write = (level: LogLevel, message: string, fields: LogFields = {}): void => {
+    if (RANK[level] < threshold) return;
+    const stream = RANK[level] >= RANK.warn ? errorOut : out;
+    if (options.json) {
+      stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
+      return;
+    }
+    const extra = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    stream.write(`${level === 'info' ? '' : `${level}: `}${message}${extra ? ` ${extra}` : ''}\n`);
+  };
+  return {
+    debug: (m, f) => write('debug', m, f),
+    info: (m, f) => write('info', m, f),
+    warn: (m, f) => write('warn', m, f),
+    error: (m, f) => write('error', m, f),
+  };
+}
+
+export const silentLogger: Logger = createLogger({ level: 'silent' });

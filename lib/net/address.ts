@@ -1,0 +1,58 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { DEFAULT_CONNECT_HOST, DEFAULT_PORT } from '../constants.js';
+import { InvalidInputError } from '../errors.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses a port number 0-65535 given as text; throws InvalidInputError otherwise. */
+export function parsePort(text: string, allowZero = true): number {
+  if (!/^\d{1,5}$/.test(text)) throw new InvalidInputError(`invalid port ${JSON.stringify(text)}: expected a number 0-65535`);
+  const port = Number(text);
+  if (port > 65535 || (!allowZero && port === 0)) {
+    throw new InvalidInputError(`invalid port ${text}: expected ${allowZero ? '0' : '1'}-65535`);
+  }
+  return port;
+}
+
+/**
+ * Parses `HOST`, `HOST:PORT`, `[IPv6]`, `[IPv6]:PORT` or a bare IPv6 address; missing parts take
+ * the defaults (127.0.0.1, 6711).
+ */
+export function parseHostPort(text: string | undefined, defaults: HostPort = { host: DEFAULT_CONNECT_HOST, port: DEFAULT_PORT }): HostPort {
+  if (text === undefined || text === '') return { ...defaults };
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracketed) {
+    const host = bracketed[1] as string;
+    if (isIP(host) !== 6) throw new InvalidInputError(`invalid IPv6 address ${JSON.stringify(host)}`);
+    return { host, port: bracketed[2] === undefined ? defaults.port : parsePort(bracketed[2], false) };
+  }
+  if (isIP(text) === 6) return { host: text, port: defaults.port };
+  const colon = text.lastIndexOf(':');
+  const host = colon === -1 ? text : text.slice(0, colon);
+  const port = colon === -1 ? defaults.port : parsePort(text.slice(colon + 1), false);
+  if (!/^[A-Za-z0-9.-]+$/.test(host) || host.includes('..')) {
+    throw new InvalidInputError(`invalid host ${JSON.stringify(host)} (use [addr]:port for IPv6)`);
+  }
+  return { host, port };
+}
+
+/** Resolves a host name to one address (an IP address resolves to itself). */
+export async function resolveHost(host: string): Promise<{ address: string; family: 4 | 6 }> {
+  const ipFamily = isIP(host);
+  if (ipFamily === 4 || ipFamily === 6) return { address: host, family: ipFamily };
+  try {
+    const { address, family } = await lookup(host);
+    return { address, family: family === 6 ? 6 : 4 };
+  } catch {
+    throw new InvalidInputError(`cannot resolve host ${JSON.stringify(host)}`);
+  }
+}
+
+/** `addr:port`, with IPv6 addresses bracketed. */
+export function formatAddress(address: string, port: number): string {
+  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+}

@@ -1,0 +1,50 @@
+import { CMD_CONNECT, CMD_CONNECTED, X25519_KEY_BYTES } from '../constants.js';
+import { fromBase64Url, toBase64Url } from '../encoding.js';
+
+/** Why a handshake datagram was dropped; each reason has its own counter. */
+export type HandshakeRejection = 'bad-token' | 'bad-utf8' | 'bad-json' | 'bad-cmd' | 'bad-pubkey';
+
+export interface HandshakeMessage {
+  cmd: typeof CMD_CONNECT | typeof CMD_CONNECTED;
+  pubkey: Uint8Array;
+  /** Every field of the JSON object, including ones this version does not use. */
+  fields: Readonly<Record<string, unknown>>;
+}
+
+export type ParsedHandshake = { ok: true; message: HandshakeMessage } | { ok: false; reason: HandshakeRejection };
+
+/** Extra handshake fields: the original ignores any it does not know. */
+export type HandshakeFields = Readonly<Record<string, string | number>>;
+
+/**
+ * Serialises a handshake message the way the original's `json.dumps` does, spaces included,
+ * so our datagrams look like the original's on the wire.
+ */
+export function encodeHandshake(cmd: HandshakeMessage['cmd'], pubkey: Uint8Array, extra: HandshakeFields = {}): string {
+  const entries: Array<[string, string | number]> = [['cmd', cmd], ['pubkey', toBase64Url(pubkey)], ...Object.entries(extra)];
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')}}`;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses the decrypted text of a handshake datagram; never throws. */
+export function parseHandshake(plaintext: Uint8Array, expectedCmd: HandshakeMessage['cmd']): ParsedHandshake {
+  let text: string;
+  try {
+    text = utf8.decode(plaintext);
+  } catch {
+    return { ok: false, reason: 'bad-utf8' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'bad-json' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'bad-json' };
+  const fields = value as Record<string, unknown>;
+  if (fields.cmd !== expectedCmd) return { ok: false, reason: 'bad-cmd' };
+  const pubkey = typeof fields.pubkey === 'string' ? fromBase64Url(fields.pubkey) : null;
+  if (pubkey === null || pubkey.length !== X25519_KEY_BYTES) return { ok: false, reason: 'bad-pubkey' };
+  return { ok: true, message: { cmd: expectedCmd, pubkey, fields } };
+}
