@@ -1,0 +1,137 @@
+import { expect } from 'chai';
+import { createSocket } from 'node:dgram';
+import { spawnBittrrt, type BittrrtProcess } from '../../lib/cli/child.js';
+
+const LISTENING = /listening on (\S+)/;
+
+/** Every child started here is killed in afterEach, whatever the test did. */
+const children: BittrrtProcess[] = [];
+function run(args: string[], env?: NodeJS.ProcessEnv): BittrrtProcess {
+  const proc = spawnBittrrt(args, undefined, env);
+  children.push(proc);
+  return proc;
+}
+async function serve(args: string[] = []): Promise<{ proc: BittrrtProcess; address: string }> {
+  const proc = run(['serve', '--bind', '127.0.0.1', '--port', '0', ...args]);
+  const [, address] = await proc.waitForLine(LISTENING, 10_000);
+  return { proc, address: address as string };
+}
+
+/** A UDP port that nobody serves: bind one, note it, close it. */
+async function unusedPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+describe('bin/bittrrt', function () {
+  this.timeout(30_000);
+
+  afterEach(async () => {
+    for (const proc of children.splice(0)) {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+  });
+
+  it('serve + connect establish the channel on both sides', async () => {
+    const server = await serve();
+    const client = run(['connect', server.address]);
+    expect(await client.exited).to.equal(0);
+    expect(client.lines.join('\n')).to.match(/secure channel established with 127\.0\.0\.1:\d+/);
+    await server.proc.waitForLine(/secure channel established peer=127\.0\.0\.1:\d+/, 2_000);
+  });
+
+  it('works with the pure-JS backend forced by BITTRRT_CRYPTO=js', async () => {
+    const server = await serve();
+    const client = run(['connect', server.address], { ...process.env, BITTRRT_CRYPTO: 'js' });
+    expect(await client.exited).to.equal(0);
+  });
+
+  it('rejects an unknown BITTRRT_CRYPTO with one line and exit 1', async () => {
+    const client = run(['connect', '127.0.0.1:1'], { ...process.env, BITTRRT_CRYPTO: 'fast' });
+    expect(await client.exited).to.equal(1);
+    expect(client.lines).to.have.length(1);
+    expect(client.lines[0]).to.match(/^bittrrt: BITTRRT_CRYPTO must be/);
+  });
+
+  it('serves and connects over IPv6 loopback', async () => {
+    const proc = run(['serve', '--bind', '::1', '--port', '0']);
+    const [, address] = await proc.waitForLine(LISTENING, 10_000);
+    expect(address).to.match(/^\[::1\]:\d+$/);
+    const client = run(['connect', address as string]);
+    expect(await client.exited).to.equal(0);
+  });
+
+  it('connect to a port nobody serves fails after about 5 s with exit 1, naming the address', async () => {
+    const port = await unusedPort();
+    const started = Date.now();
+    const client = run(['connect', `127.0.0.1:${port}`]);
+    expect(await client.exited).to.equal(1);
+    const elapsed = Date.now() - started;
+    expect(elapsed).to.be.within(4_500, 15_000);
+    expect(client.lines.join('\n')).to.include(`127.0.0.1:${port}`).and.to.include('50 attempts');
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`serve stops on ${signal} with exit 0`, async () => {
+      const { proc } = await serve();
+      proc.child.kill(signal);
+      expect(await proc.exited).to.equal(0);
+      expect(proc.lines.join('\n')).to.include(`stopped (${signal})`);
+    });
+  }
+
+  const usageMistakes: Array<[string, string[]]> = [
+    ['a port out of range', ['serve', '--port', '70000']],
+    ['a non-numeric port', ['serve', '--port', 'http']],
+    ['an unknown flag', ['serve', '--frobnicate']],
+    ['a bind address that is not an IP', ['serve', '--bind', 'not an address']],
+    ['a bad connect port', ['connect', '127.0.0.1:0']],
+    ['a bad IPv6 literal', ['connect', '[nope]:6711']],
+    ['an unknown command', ['teleport']],
+  ];
+  for (const [name, args] of usageMistakes) {
+    it(`reports ${name} in one line with a non-zero exit, no stack trace`, async () => {
+      const proc = run(args);
+      const code = await proc.exited;
+      expect(code).to.be.a('number').and.not.equal(0);
+      expect(proc.lines, proc.lines.join('\n')).to.have.length(1);
+      expect(proc.lines[0]).to.match(/^bittrrt: /);
+      expect(proc.lines[0]).to.not.match(/\bat .*\.js:\d+/);
+    });
+  }
+
+  it('reports a port already in use in one line', async () => {
+    const first = await serve();
+    const port = first.address.split(':')[1] as string;
+    const second = run(['serve', '--bind', '127.0.0.1', '--port', port]);
+    expect(await second.exited).to.equal(1);
+    expect(second.lines[0]).to.match(/^bittrrt: cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+  });
+
+  for (const command of ['serve', 'connect', 'demo']) {
+    it(`${command} --help explains the command and exits 0`, async () => {
+      const proc = run([command, '--help']);
+      expect(await proc.exited).to.equal(0);
+      expect(proc.lines.join('\n')).to.include(`bittrrt ${command}`);
+    });
+  }
+
+  it('--version prints the package version', async () => {
+    const proc = run(['--version']);
+    expect(await proc.exited).to.equal(0);
+    expect(proc.lines[0]).to.match(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('demo runs a server and a client and both succeed', async () => {
+    const proc = run(['demo']);
+    expect(await proc.exited).to.equal(0);
+    const out = proc.lines.join('\n');
+    expect(out).to.match(/\[server\] secure channel established/);
+    expect(out).to.match(/\[client\] secure channel established/);
+    expect(out).to.include('[demo] server exited with 0');
+  });
+});

@@ -1,0 +1,41 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+
+/** A UDP socket bound to an ephemeral loopback port. */
+export async function openLoopbackSocket(type: 'udp4' | 'udp6' = 'udp4'): Promise<Socket> {
+  const socket = createSocket(type);
+  await new Promise<void>((resolve) => socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve));
+  return socket;
+}
+
+export function closeSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => socket.close(() => resolve()));
+}
+
+export function sendTo(socket: Socket, data: Uint8Array | string, port: number, address = '127.0.0.1'): Promise<void> {
+  return new Promise((resolve, reject) => socket.send(data, port, address, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Resolves with the next datagram, or null if none arrives within `ms`. */
+export function nextDatagram(socket: Socket, ms: number): Promise<{ msg: Buffer; rinfo: RemoteInfo } | null> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+      clearTimeout(timer);
+      resolve({ msg, rinfo });
+    };
+    const timer = setTimeout(() => {
+      socket.off('message', onMessage);
+      resolve(null);
+    }, ms);
+    socket.once('message', onMessage);
+  });
+}
+
+/** Polls `condition` every 10 ms until it holds or `ms` pass; returns whether it held. */
+export async function eventually(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}

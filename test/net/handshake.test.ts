@@ -1,0 +1,182 @@
+import { expect } from 'chai';
+import type { Socket } from 'node:dgram';
+import { CMD_CONNECT, CMD_CONNECTED, MAX_HANDSHAKE_DATAGRAM } from '../../lib/constants.js';
+import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
+import { DoCrypt } from '../../lib/crypto/docrypt.js';
+import { toBase64Url } from '../../lib/encoding.js';
+import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
+import { BittrrtServer, createServer } from '../../lib/net/server.js';
+import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
+import { closeSocket, eventually, nextDatagram, openLoopbackSocket, sendTo } from '../helpers/udp.js';
+
+const NO_REPLY_MS = 150;
+
+/** What the original's client sends: Python's json.dumps spacing, seed or salted form. */
+function originalConnect(docrypt: DoCrypt, encryptor: CommEncryptor, form: 'seed' | 'salted' = 'seed'): Buffer {
+  const json = `{"cmd": "connect", "pubkey": "${toBase64Url(encryptor.publicKey)}"}`;
+  return Buffer.from(docrypt.fencrypt(json, { form }), 'ascii');
+}
+
+describe('seed handshake over loopback UDP', () => {
+  let server: BittrrtServer;
+  let port: number;
+  let peer: Socket;
+  const docrypt = new DoCrypt();
+
+  beforeEach(async () => {
+    server = createServer();
+    port = (await server.listen(0, '127.0.0.1')).port;
+    peer = await openLoopbackSocket();
+  });
+  afterEach(async () => {
+    await closeSocket(peer);
+    await server.close();
+  });
+
+  it('answers an original client and both sides derive the same key', async () => {
+    const client = new CommEncryptor();
+    await sendTo(peer, originalConnect(docrypt, client), port);
+    const reply = await nextDatagram(peer, 2000);
+    expect(reply, 'a connected reply').to.not.equal(null);
+    const decrypted = docrypt.fdecrypt(reply!.msg);
+    expect(decrypted.form).to.equal('seed');
+    const parsed = parseHandshake(decrypted.plaintext, CMD_CONNECTED);
+    expect(parsed.ok).to.equal(true);
+    if (!parsed.ok) return;
+    client.deriveSharedSecret(parsed.message.pubkey);
+    const [session] = [...server.sessions()];
+    expect(session).to.not.equal(undefined);
+    const sealed = client.encrypt(Buffer.from('over the channel'));
+    expect(session!.encryptor.decrypt(sealed).toString()).to.equal('over the channel');
+    expect(server.counters.handshakes).to.equal(1);
+  });
+
+  it('answers a salted (later-version) client in the salted form', async () => {
+    const client = new CommEncryptor();
+    await sendTo(peer, originalConnect(docrypt, client, 'salted'), port);
+    const reply = await nextDatagram(peer, 2000);
+    expect(reply).to.not.equal(null);
+    expect(docrypt.fdecrypt(reply!.msg).form).to.equal('salted');
+  });
+
+  it('gives a retransmitted connect the same answer without a second key pair', async () => {
+    const client = new CommEncryptor();
+    const token = originalConnect(docrypt, client);
+    await sendTo(peer, token, port);
+    const first = await nextDatagram(peer, 2000);
+    await sendTo(peer, token, port);
+    const second = await nextDatagram(peer, 2000);
+    expect(first).to.not.equal(null);
+    expect(second).to.not.equal(null);
+    expect(second!.msg.equals(first!.msg)).to.equal(true);
+    expect(server.counters.handshakes).to.equal(1);
+    expect(server.counters.retransmittedConnects).to.equal(1);
+    expect(server.sessionCount).to.equal(1);
+  });
+
+  it('the library client completes a handshake with the server', async () => {
+    const channel = await connect({ host: '127.0.0.1', port });
+    try {
+      const [session] = [...server.sessions()];
+      const sealed = session!.encryptor.encrypt(Buffer.from('hello client'));
+      expect(channel.encryptor.decrypt(sealed).toString()).to.equal('hello client');
+      expect(channel.attempts).to.equal(1);
+    } finally {
+      await channel.close();
+    }
+  });
+
+  describe('hostile datagrams are dropped without a reply', () => {
+    const otherKey = new DoCrypt({ key: Buffer.alloc(32, 7) });
+    const pubkey = toBase64Url(new CommEncryptor().publicKey);
+    const cases: Array<[string, () => Buffer, string]> = [
+      ['non-UTF-8 bytes', () => Buffer.from([0xff, 0xfe, 0x80, 0x00, 0xc3]), 'bad-token'],
+      ['bad base64', () => Buffer.from('gAAAAA!!not base64!!'), 'bad-token'],
+      ['a token made with another Fernet key', () => Buffer.from(otherKey.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(32, 9)))), 'bad-token'],
+      ['a token with a flipped MAC byte', () => {
+        const raw = Buffer.from(docrypt.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(32, 9))), 'base64url');
+        raw[raw.length - 1]! ^= 1;
+        return Buffer.from(toBase64Url(raw));
+      }, 'bad-token'],
+      ['encrypted non-UTF-8', () => Buffer.from(docrypt.fencrypt(Buffer.from([0x7b, 0xff, 0xfe]))), 'bad-utf8'],
+      ['encrypted non-JSON', () => Buffer.from(docrypt.fencrypt('{not json')), 'bad-json'],
+      ['JSON without cmd', () => Buffer.from(docrypt.fencrypt(`{"pubkey": "${pubkey}"}`)), 'bad-cmd'],
+      ['JSON with a wrong cmd', () => Buffer.from(docrypt.fencrypt(`{"cmd": "connected", "pubkey": "${pubkey}"}`)), 'bad-cmd'],
+      ['a pubkey that is not base64', () => Buffer.from(docrypt.fencrypt('{"cmd": "connect", "pubkey": "***"}')), 'bad-pubkey'],
+      ['a pubkey of 31 bytes', () => Buffer.from(docrypt.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(31, 9)))), 'bad-pubkey'],
+      ['a low-order pubkey', () => Buffer.from(docrypt.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(32, 0)))), 'low-order'],
+      ['an oversized datagram', () => Buffer.alloc(MAX_HANDSHAKE_DATAGRAM + 1, 0x41), 'oversized'],
+    ];
+    for (const [name, make, reason] of cases) {
+      it(name, async () => {
+        await sendTo(peer, make(), port);
+        expect(await nextDatagram(peer, NO_REPLY_MS)).to.equal(null);
+        expect(server.counters.drops.get(reason as never)).to.equal(1);
+        expect(server.counters.packetsOut).to.equal(0);
+        expect(server.sessionCount).to.equal(0);
+      });
+    }
+  });
+
+  it('survives a burst of 10,000 junk datagrams and still completes a handshake', async () => {
+    const junk = [Buffer.alloc(0), Buffer.from('gAAAAABjunk'), Buffer.alloc(1400, 0xaa), Buffer.from(docrypt.fencrypt('[]'))];
+    for (let i = 0; i < 10_000; i++) {
+      await sendTo(peer, junk[i % junk.length]!, port);
+      // Sender and server share this thread: let the server drain its socket now and then.
+      if (i % 100 === 99) await eventually(() => server.counters.packetsIn >= i - 100, 500);
+    }
+    // Loopback may drop under load; what arrives must all be counted as dropped, none answered.
+    expect(await eventually(() => server.counters.packetsIn >= 9_900, 5_000), `most junk arrived (${server.counters.packetsIn})`).to.equal(true);
+    expect(await nextDatagram(peer, NO_REPLY_MS)).to.equal(null);
+    expect(server.counters.dropped).to.equal(server.counters.packetsIn);
+    expect(server.counters.packetsOut).to.equal(0);
+    const channel = await connect({ host: '127.0.0.1', port });
+    await channel.close();
+    expect(server.counters.handshakes).to.equal(1);
+  });
+});
+
+describe('client against an original-protocol server', () => {
+  it('accepts a Python-style salted connected reply and derives the same key', async () => {
+    const fake = await openLoopbackSocket();
+    const docrypt = new DoCrypt();
+    const serverSide = new CommEncryptor();
+    fake.on('message', (msg, rinfo) => {
+      const { plaintext } = docrypt.fdecrypt(msg);
+      const parsed = parseHandshake(plaintext, CMD_CONNECT);
+      if (!parsed.ok) return;
+      serverSide.deriveSharedSecret(parsed.message.pubkey);
+      // The original's reply: json.dumps spacing, an extra field it would ignore, later-version salt.
+      const json = `{"cmd": "connected", "pubkey": "${toBase64Url(serverSide.publicKey)}", "note": "x"}`;
+      fake.send(docrypt.fencrypt(json, { form: 'salted' }), rinfo.port, rinfo.address);
+    });
+    try {
+      const channel = await connect({ host: '127.0.0.1', port: fake.address().port });
+      const sealed = channel.encryptor.encrypt(Buffer.from('ping'));
+      expect(serverSide.decrypt(sealed).toString()).to.equal('ping');
+      await channel.close();
+    } finally {
+      await closeSocket(fake);
+    }
+  });
+
+  it('ignores answers from an address it did not contact, then times out', async () => {
+    const silent = await openLoopbackSocket();
+    const intruder = await openLoopbackSocket();
+    const docrypt = new DoCrypt();
+    const attacker = new CommEncryptor();
+    silent.on('message', (_msg, rinfo) => {
+      // Someone else answers the client's port with a well-formed reply.
+      intruder.send(docrypt.fencrypt(encodeHandshake(CMD_CONNECTED, attacker.publicKey)), rinfo.port, rinfo.address);
+    });
+    try {
+      const err = await connect({ host: '127.0.0.1', port: silent.address().port, attempts: 5, delayMs: 20 })
+        .then(() => null, (e: unknown) => e);
+      expect(err).to.be.instanceOf(HandshakeTimeoutError);
+      expect((err as HandshakeTimeoutError).attempts).to.equal(5);
+    } finally {
+      await closeSocket(silent);
+      await closeSocket(intruder);
+    }
+  });
+});
