@@ -32,6 +32,9 @@ export class ServeCommand extends Command {
     const logger = createLogger({ level: this.verbose ? 'debug' : 'info', out: this.context.stdout, errorOut: this.context.stderr });
     const server = createServer({ logger });
     server.on('error', (err) => logger.error(err.message));
+    // Listen for the stop signals before announcing the port, so a signal sent right after the
+    // announcement is never missed.
+    const stopped = waitForStopSignal();
     let bound;
     try {
       bound = await server.listen(port, this.bind);
@@ -41,7 +44,7 @@ export class ServeCommand extends Command {
       throw new UsageError(`cannot listen on ${formatAddress(this.bind, port)}: ${why}`);
     }
     logger.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`);
-    const signal = await waitForStopSignal();
+    const signal = await stopped;
     await server.close();
     const { counters } = server;
     logger.info(`stopped (${signal})`, { handshakes: counters.handshakes, packetsIn: counters.packetsIn, dropped: counters.dropped });

@@ -1,7 +1,6 @@
-import {
-  AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_OVERHEAD, AEAD_TAG_BYTES, HKDF_INFO, HKDF_KEY_BYTES, X25519_KEY_BYTES,
-} from '../constants.js';
+import { AEAD_KEY_BYTES, AEAD_OVERHEAD, HKDF_INFO, HKDF_KEY_BYTES, X25519_KEY_BYTES } from '../constants.js';
 import { DecryptError, InvalidInputError, LowOrderKeyError, NoSharedKeyError } from '../errors.js';
+import { AeadKey } from './aead-key.js';
 import type { CryptoBackend } from './backend.js';
 import { hkdfSha256 } from './hkdf.js';
 import { getDefaultBackend } from './select.js';
@@ -26,7 +25,7 @@ export class CommEncryptor {
   readonly publicKey: Uint8Array;
   readonly backend: CryptoBackend;
   readonly #secretKey: Uint8Array;
-  #key: Uint8Array | null = null;
+  #key: AeadKey | null = null;
 
   /** Generates a fresh ephemeral key pair (or uses `options.secretKey`). */
   constructor(options: CommEncryptorOptions = {}) {
@@ -65,7 +64,9 @@ export class CommEncryptor {
     const shared = new Uint8Array(X25519_KEY_BYTES);
     try {
       if (!this.backend.x25519(shared, this.#secretKey, peerPublicKey)) throw new LowOrderKeyError();
-      this.setKey(hkdfSha256(shared, HKDF_INFO, HKDF_KEY_BYTES));
+      const key = hkdfSha256(shared, HKDF_INFO, HKDF_KEY_BYTES);
+      this.setKey(key);
+      this.backend.wipe(key);
     } finally {
       this.backend.wipe(shared);
     }
@@ -74,8 +75,8 @@ export class CommEncryptor {
   /** Installs a derived 32-byte key directly (replacing and wiping any previous one). */
   setKey(key: Uint8Array): void {
     checkLength('key', key, AEAD_KEY_BYTES);
-    if (this.#key) this.backend.wipe(this.#key);
-    this.#key = Uint8Array.from(key);
+    this.#key?.wipe();
+    this.#key = new AeadKey(this.backend, key);
   }
 
   /** Seals `plaintext` with a fresh random nonce: nonce(12) || ciphertext || tag(16). */
@@ -87,22 +88,11 @@ export class CommEncryptor {
 
   /**
    * Seals into `out` (at least plaintext.length + 28 bytes) and returns the bytes written.
-   * `nonce` is for callers that manage nonces themselves (counters, vectors); it must never
-   * repeat under one key. Without it a random nonce is drawn.
+   * `nonce` is for callers that manage nonces themselves (vectors); it must never repeat under
+   * one key. Without it a random nonce is drawn, as the original does.
    */
   encryptInto(out: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array = EMPTY, nonce?: Uint8Array): number {
-    const key = this.requireKey();
-    const total = plaintext.length + AEAD_OVERHEAD;
-    if (out.length < total) throw new InvalidInputError(`output buffer too small: need ${total} bytes, got ${out.length}`);
-    const nonceView = out.subarray(0, AEAD_NONCE_BYTES);
-    if (nonce === undefined) {
-      this.backend.randomFill(nonceView);
-    } else {
-      checkLength('nonce', nonce, AEAD_NONCE_BYTES);
-      nonceView.set(nonce);
-    }
-    this.backend.aeadSeal(out.subarray(AEAD_NONCE_BYTES, total), plaintext, associatedData, nonceView, key);
-    return total;
+    return this.requireKey().sealInto(out, plaintext, associatedData, nonce);
   }
 
   /** Opens nonce || ciphertext || tag; throws DecryptError if it is short or fails authentication. */
@@ -117,22 +107,19 @@ export class CommEncryptor {
   decryptInto(out: Uint8Array, data: Uint8Array, associatedData: Uint8Array = EMPTY): number {
     const key = this.requireKey();
     if (data.length < AEAD_OVERHEAD) throw shortMessage(data.length);
-    const length = data.length - AEAD_OVERHEAD;
-    if (out.length < length) throw new InvalidInputError(`output buffer too small: need ${length} bytes, got ${out.length}`);
-    const ok = this.backend.aeadOpen(
-      out.subarray(0, length), data.subarray(AEAD_NONCE_BYTES), associatedData, data.subarray(0, AEAD_NONCE_BYTES), key);
-    if (!ok) throw new DecryptError();
+    const length = key.openInto(out, data, associatedData);
+    if (length < 0) throw new DecryptError();
     return length;
   }
 
   /** Wipes the secret key and the derived key; the encryptor cannot be used afterwards. */
   destroy(): void {
     this.backend.wipe(this.#secretKey);
-    if (this.#key) this.backend.wipe(this.#key);
+    this.#key?.wipe();
     this.#key = null;
   }
 
-  private requireKey(): Uint8Array {
+  private requireKey(): AeadKey {
     if (this.#key === null) throw new NoSharedKeyError();
     return this.#key;
   }
@@ -146,5 +133,5 @@ function checkLength(what: string, bytes: Uint8Array, expected: number): void {
 }
 
 function shortMessage(length: number): DecryptError {
-  return new DecryptError(`message too short: ${length} bytes, need at least ${AEAD_NONCE_BYTES + AEAD_TAG_BYTES}`);
+  return new DecryptError(`message too short: ${length} bytes, need at least ${AEAD_OVERHEAD}`);
 }

@@ -1,0 +1,56 @@
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_OVERHEAD } from '../constants.js';
+import { InvalidInputError } from '../errors.js';
+import type { CryptoBackend } from './backend.js';
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * One ChaCha20-Poly1305 key and the original's message layout, nonce(12) || ciphertext || tag(16).
+ * The hot path of every channel: it writes into caller buffers and reports failure by return
+ * value, so a flood of forged packets costs no exceptions.
+ */
+export class AeadKey {
+  readonly #backend: CryptoBackend;
+  readonly #key: Uint8Array;
+
+  constructor(backend: CryptoBackend, key: Uint8Array) {
+    if (key.length !== AEAD_KEY_BYTES) throw new InvalidInputError(`key must be ${AEAD_KEY_BYTES} bytes, got ${key.length}`);
+    this.#backend = backend;
+    this.#key = Uint8Array.from(key);
+  }
+
+  /**
+   * Seals `plaintext` into `out` (at least plaintext.length + 28 bytes); returns the bytes written.
+   * The nonce is `nonce` when given (it must never repeat under this key), random otherwise.
+   */
+  sealInto(out: Uint8Array, plaintext: Uint8Array, ad: Uint8Array = EMPTY, nonce?: Uint8Array): number {
+    const total = plaintext.length + AEAD_OVERHEAD;
+    if (out.length < total) throw new InvalidInputError(`output buffer too small: need ${total} bytes, got ${out.length}`);
+    const nonceView = out.subarray(0, AEAD_NONCE_BYTES);
+    if (nonce === undefined) {
+      this.#backend.randomFill(nonceView);
+    } else {
+      if (nonce.length !== AEAD_NONCE_BYTES) throw new InvalidInputError(`nonce must be ${AEAD_NONCE_BYTES} bytes, got ${nonce.length}`);
+      nonceView.set(nonce);
+    }
+    this.#backend.aeadSeal(out.subarray(AEAD_NONCE_BYTES, total), plaintext, ad, nonceView, this.#key);
+    return total;
+  }
+
+  /**
+   * Opens nonce || ciphertext || tag into `out` (at least data.length - 28 bytes). Returns the
+   * plaintext length, or -1 if `data` is too short or fails authentication.
+   */
+  openInto(out: Uint8Array, data: Uint8Array, ad: Uint8Array = EMPTY): number {
+    const length = data.length - AEAD_OVERHEAD;
+    if (length < 0) return -1;
+    if (out.length < length) throw new InvalidInputError(`output buffer too small: need ${length} bytes, got ${out.length}`);
+    const ok = this.#backend.aeadOpen(
+      out.subarray(0, length), data.subarray(AEAD_NONCE_BYTES), ad, data.subarray(0, AEAD_NONCE_BYTES), this.#key);
+    return ok ? length : -1;
+  }
+
+  wipe(): void {
+    this.#backend.wipe(this.#key);
+  }
+}
