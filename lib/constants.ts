@@ -68,3 +68,42 @@ export const FRAME_FLAG_BITS = {
 } as const;
 /** Original frame header: flags(1) || channel(3, BE) || sequence(8, BE) || offset(8, BE). */
 export const FRAME_HEADER_BYTES = 20;
+
+/* ---- Protocol version 2 (negotiated with fields the original ignores) ---- */
+
+/** Highest protocol version this implementation speaks; the seed's protocol is version 1. */
+export const PROTOCOL_VERSION = 2;
+/** HKDF info of version-2 session keys (salt: initiator pubkey || responder pubkey). */
+export const HKDF_V2_INFO = 'bittrrt-v2-session-keys';
+/** A version-2 nonce: receiver index (4 bytes, BE) || message counter (8 bytes, BE). */
+export const RECEIVER_INDEX_BYTES = 4;
+/**
+ * The first byte of every Fernet token's text ('g', from the 0x80 version byte). Receiver indices
+ * never start with it, so a datagram's first byte tells a handshake from version-2 data.
+ */
+export const TOKEN_FIRST_BYTE = 0x67;
+/** Smallest possible version-2 packet: nonce, an empty frame header, tag. */
+export const MIN_V2_PACKET = AEAD_OVERHEAD + FRAME_HEADER_BYTES;
+/** Largest payload one `send()` can carry in one datagram. */
+export const MAX_PAYLOAD = MAX_DATAGRAM - AEAD_OVERHEAD - FRAME_HEADER_BYTES;
+
+/** Start a key rotation after this long (WireGuard's REKEY_AFTER_TIME). */
+export const REKEY_AFTER_MS = 120_000;
+/**
+ * Start a key rotation after this many messages under one key. WireGuard uses 2^60; our counters
+ * are JS numbers, exact to 2^53, so we rotate at 2^52 and refuse to send at 2^53 - 2^13 — both
+ * unreachable in practice (2^52 packets is 14 years at 10 million packets per second).
+ */
+export const REKEY_AFTER_MESSAGES = 2 ** 52;
+export const REJECT_AFTER_MESSAGES = 2 ** 53 - 2 ** 13;
+/** How long keys of a finished rotation still decrypt packets that were in flight. */
+export const PREVIOUS_KEYS_GRACE_MS = 10_000;
+/** A rotation request unanswered this long is sent again. */
+export const REKEY_RETRY_MS = 250;
+
+/** Heartbeat interval (original `heartbeat_rate`, milliseconds). */
+export const HEARTBEAT_RATE = 5000;
+/** A session with no authenticated packet for this many heartbeat intervals is dead (original). */
+export const STALE_HEARTBEATS = 10;
+/** Default bound of the server's session table: about 20 MB of state at most. */
+export const DEFAULT_MAX_SESSIONS = 10_000;

@@ -25,8 +25,8 @@ export class LowOrderKeyError extends BittrrtError {
 
 /** encrypt/decrypt was called before deriveSharedSecret, or after destroy. */
 export class NoSharedKeyError extends BittrrtError {
-  constructor() {
-    super('ERR_NO_SHARED_KEY', 'no shared key: call deriveSharedSecret() first');
+  constructor(message = 'no shared key: call deriveSharedSecret() first') {
+    super('ERR_NO_SHARED_KEY', message);
   }
 }
 

@@ -4,6 +4,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
 
 export interface Logger {
+  /** Whether lines of `level` are written: lets hot paths skip building fields nobody reads. */
+  isEnabled(level: LogLevel): boolean;
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
@@ -39,6 +41,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     stream.write(`${level === 'info' ? '' : `${level}: `}${message}${extra ? ` ${extra}` : ''}\n`);
   };
   return {
+    isEnabled: (level) => RANK[level] >= threshold,
     debug: (m, f) => write('debug', m, f),
     info: (m, f) => write('info', m, f),
     warn: (m, f) => write('warn', m, f),

@@ -22,7 +22,7 @@ export class DemoCommand extends Command {
       this.context.stdout.write(`[demo] bittrrt connect ${address}\n`);
       const client = spawnBittrrt(['connect', address as string], print('client'));
       const clientCode = await client.exited;
-      await server.waitForLine(/secure channel established/, 2_000);
+      await server.waitForLine(/session established/, 2_000);
       this.context.stdout.write(`[demo] client exited with ${clientCode}; stopping the server with SIGINT\n`);
       server.child.kill('SIGINT');
       const serverCode = await server.exited;

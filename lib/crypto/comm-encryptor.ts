@@ -1,4 +1,4 @@
-import { AEAD_KEY_BYTES, AEAD_OVERHEAD, HKDF_INFO, HKDF_KEY_BYTES, X25519_KEY_BYTES } from '../constants.js';
+import { AEAD_KEY_BYTES, AEAD_OVERHEAD, HKDF_INFO, HKDF_KEY_BYTES, HKDF_V2_INFO, X25519_KEY_BYTES } from '../constants.js';
 import { DecryptError, InvalidInputError, LowOrderKeyError, NoSharedKeyError } from '../errors.js';
 import { AeadKey } from './aead-key.js';
 import type { CryptoBackend } from './backend.js';
@@ -6,6 +6,7 @@ import { hkdfSha256 } from './hkdf.js';
 import { getDefaultBackend } from './select.js';
 
 const EMPTY = new Uint8Array(0);
+const DESTROYED = 'encryptor was destroyed; create a new one';
 
 export interface CommEncryptorOptions {
   /** Crypto implementation; the process default (BITTRRT_CRYPTO) when omitted. */
@@ -26,6 +27,7 @@ export class CommEncryptor {
   readonly backend: CryptoBackend;
   readonly #secretKey: Uint8Array;
   #key: AeadKey | null = null;
+  #destroyed = false;
 
   /** Generates a fresh ephemeral key pair (or uses `options.secretKey`). */
   constructor(options: CommEncryptorOptions = {}) {
@@ -60,13 +62,38 @@ export class CommEncryptor {
    * 32 bytes), exactly as the original. Throws LowOrderKeyError for a low-order peer key.
    */
   deriveSharedSecret(peerPublicKey: Uint8Array): void {
+    this.withSharedSecret(peerPublicKey, (shared) => {
+      const key = hkdfSha256(shared, HKDF_INFO, HKDF_KEY_BYTES);
+      this.setKey(key);
+      this.backend.wipe(key);
+    });
+  }
+
+  /**
+   * Version-2 session keys: X25519 with the peer, then HKDF-SHA256 with the transcript (the
+   * initiator's public key, then the responder's) as salt and info `bittrrt-v2-session-keys`,
+   * 64 bytes: the initiator-to-responder key, then the responder-to-initiator key. Binding both
+   * public keys makes each key useless in the other direction and in any other session. The
+   * caller owns (and should wipe) the returned keys.
+   */
+  deriveSessionKeys(peerPublicKey: Uint8Array, role: 'initiator' | 'responder'): { send: Uint8Array; receive: Uint8Array } {
+    return this.withSharedSecret(peerPublicKey, (shared) => {
+      const transcript = role === 'initiator' ? [this.publicKey, peerPublicKey] : [peerPublicKey, this.publicKey];
+      const okm = hkdfSha256(shared, HKDF_V2_INFO, 2 * AEAD_KEY_BYTES, Buffer.concat(transcript));
+      const forward = okm.subarray(0, AEAD_KEY_BYTES);
+      const backward = okm.subarray(AEAD_KEY_BYTES);
+      return role === 'initiator' ? { send: forward, receive: backward } : { send: backward, receive: forward };
+    });
+  }
+
+  private withSharedSecret<T>(peerPublicKey: Uint8Array, use: (shared: Uint8Array) => T): T {
+    // After destroy() the secret key is all zeros: deriving from it would give a key anyone can compute.
+    if (this.#destroyed) throw new NoSharedKeyError(DESTROYED);
     checkLength('peer public key', peerPublicKey, X25519_KEY_BYTES);
     const shared = new Uint8Array(X25519_KEY_BYTES);
     try {
       if (!this.backend.x25519(shared, this.#secretKey, peerPublicKey)) throw new LowOrderKeyError();
-      const key = hkdfSha256(shared, HKDF_INFO, HKDF_KEY_BYTES);
-      this.setKey(key);
-      this.backend.wipe(key);
+      return use(shared);
     } finally {
       this.backend.wipe(shared);
     }
@@ -74,6 +101,7 @@ export class CommEncryptor {
 
   /** Installs a derived 32-byte key directly (replacing and wiping any previous one). */
   setKey(key: Uint8Array): void {
+    if (this.#destroyed) throw new NoSharedKeyError(DESTROYED);
     checkLength('key', key, AEAD_KEY_BYTES);
     this.#key?.wipe();
     this.#key = new AeadKey(this.backend, key);
@@ -114,13 +142,14 @@ export class CommEncryptor {
 
   /** Wipes the secret key and the derived key; the encryptor cannot be used afterwards. */
   destroy(): void {
+    this.#destroyed = true;
     this.backend.wipe(this.#secretKey);
     this.#key?.wipe();
     this.#key = null;
   }
 
   private requireKey(): AeadKey {
-    if (this.#key === null) throw new NoSharedKeyError();
+    if (this.#key === null) throw new NoSharedKeyError(this.#destroyed ? DESTROYED : undefined);
     return this.#key;
   }
 }

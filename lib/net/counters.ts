@@ -1,18 +1,33 @@
 import type { HandshakeRejection } from '../protocol/handshake.js';
 
-/** Why the server dropped a datagram without answering it. */
-export type DropReason = HandshakeRejection | 'oversized' | 'low-order';
+/** Why a datagram was dropped without an answer. */
+export type DropReason =
+  | HandshakeRejection
+  | 'oversized'
+  | 'low-order'
+  | 'unknown-session'
+  | 'bad-auth'
+  | 'replay'
+  | 'bad-frame'
+  | 'session-limit';
 
-/** Traffic counters of a server; every dropped datagram is counted under exactly one reason. */
-export class ServerCounters {
+/** Traffic counters of one endpoint; every dropped datagram is counted under exactly one reason. */
+export class Counters {
   packetsIn = 0;
   packetsOut = 0;
+  bytesIn = 0;
+  bytesOut = 0;
   handshakes = 0;
   retransmittedConnects = 0;
+  rekeys = 0;
   readonly drops = new Map<DropReason, number>();
 
   drop(reason: DropReason): void {
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  dropsOf(reason: DropReason): number {
+    return this.drops.get(reason) ?? 0;
   }
 
   get dropped(): number {
@@ -21,13 +36,29 @@ export class ServerCounters {
     return total;
   }
 
-  toJSON(): Record<string, number | Record<string, number>> {
+  toJSON(): CountersSnapshot {
     return {
       packetsIn: this.packetsIn,
       packetsOut: this.packetsOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
       handshakes: this.handshakes,
       retransmittedConnects: this.retransmittedConnects,
-      drops: Object.fromEntries(this.drops),
+      rekeys: this.rekeys,
+      dropped: this.dropped,
+      drops: Object.fromEntries(this.drops) as Partial<Record<DropReason, number>>,
     };
   }
+}
+
+export interface CountersSnapshot {
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  handshakes: number;
+  retransmittedConnects: number;
+  rekeys: number;
+  dropped: number;
+  drops: Partial<Record<DropReason, number>>;
 }

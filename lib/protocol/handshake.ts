@@ -16,13 +16,18 @@ export type ParsedHandshake = { ok: true; message: HandshakeMessage } | { ok: fa
 /** Extra handshake fields: the original ignores any it does not know. */
 export type HandshakeFields = Readonly<Record<string, string | number>>;
 
+/** JSON text of a value as Python's json.dumps writes it: everything outside ' '..'~' escaped. */
+function pythonJson(value: string | number): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /**
- * Serialises a handshake message the way the original's `json.dumps` does, spaces included,
- * so our datagrams look like the original's on the wire.
+ * Serialises a handshake message the way the original's `json.dumps` does, spaces and ASCII
+ * escapes included, so our datagrams look like the original's on the wire.
  */
 export function encodeHandshake(cmd: HandshakeMessage['cmd'], pubkey: Uint8Array, extra: HandshakeFields = {}): string {
   const entries: Array<[string, string | number]> = [['cmd', cmd], ['pubkey', toBase64Url(pubkey)], ...Object.entries(extra)];
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')}}`;
+  return `{${entries.map(([k, v]) => `${pythonJson(k)}: ${pythonJson(v)}`).join(', ')}}`;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

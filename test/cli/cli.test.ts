@@ -41,7 +41,7 @@ describe('bin/bittrrt', function () {
     const client = run(['connect', server.address]);
     expect(await client.exited).to.equal(0);
     expect(client.lines.join('\n')).to.match(/secure channel established with 127\.0\.0\.1:\d+/);
-    await server.proc.waitForLine(/secure channel established peer=127\.0\.0\.1:\d+/, 2_000);
+    await server.proc.waitForLine(/session established peer=127\.0\.0\.1:\d+ version=2/, 2_000);
   });
 
   it('works with the pure-JS backend forced by BITTRRT_CRYPTO=js', async () => {
@@ -130,7 +130,7 @@ describe('bin/bittrrt', function () {
     const proc = run(['demo']);
     expect(await proc.exited).to.equal(0);
     const out = proc.lines.join('\n');
-    expect(out).to.match(/\[server\] secure channel established/);
+    expect(out).to.match(/\[server\] session established/);
     expect(out).to.match(/\[client\] secure channel established/);
     expect(out).to.include('[demo] server exited with 0');
   });

@@ -43,11 +43,16 @@ describe('seed handshake over loopback UDP', () => {
     const parsed = parseHandshake(decrypted.plaintext, CMD_CONNECTED);
     expect(parsed.ok).to.equal(true);
     if (!parsed.ok) return;
+    expect(parsed.message.fields).to.not.have.property('v');
     client.deriveSharedSecret(parsed.message.pubkey);
     const [session] = [...server.sessions()];
-    expect(session).to.not.equal(undefined);
-    const sealed = client.encrypt(Buffer.from('over the channel'));
-    expect(session!.encryptor.decrypt(sealed).toString()).to.equal('over the channel');
+    expect(session?.version).to.equal(1);
+    const received = new Promise<Buffer>((resolve) => session!.once('message', (payload) => resolve(payload)));
+    await sendTo(peer, client.encrypt(Buffer.from('over the channel')), port);
+    expect((await received).toString()).to.equal('over the channel');
+    session!.send(Buffer.from('and back'));
+    const back = await nextDatagram(peer, 2000);
+    expect(client.decrypt(back!.msg).toString()).to.equal('and back');
     expect(server.counters.handshakes).to.equal(1);
   });
 
@@ -75,14 +80,15 @@ describe('seed handshake over loopback UDP', () => {
   });
 
   it('the library client completes a handshake with the server', async () => {
-    const channel = await connect({ host: '127.0.0.1', port });
+    const session = await connect({ host: '127.0.0.1', port });
     try {
-      const [session] = [...server.sessions()];
-      const sealed = session!.encryptor.encrypt(Buffer.from('hello client'));
-      expect(channel.encryptor.decrypt(sealed).toString()).to.equal('hello client');
-      expect(channel.attempts).to.equal(1);
+      expect(session.version).to.equal(2);
+      const [serverSide] = [...server.sessions()];
+      const received = new Promise<Buffer>((resolve) => session.once('message', (payload) => resolve(payload)));
+      serverSide!.send(Buffer.from('hello client'));
+      expect((await received).toString()).to.equal('hello client');
     } finally {
-      await channel.close();
+      session.close();
     }
   });
 
@@ -90,7 +96,8 @@ describe('seed handshake over loopback UDP', () => {
     const otherKey = new DoCrypt({ key: Buffer.alloc(32, 7) });
     const pubkey = toBase64Url(new CommEncryptor().publicKey);
     const cases: Array<[string, () => Buffer, string]> = [
-      ['non-UTF-8 bytes', () => Buffer.from([0xff, 0xfe, 0x80, 0x00, 0xc3]), 'bad-token'],
+      ['non-UTF-8 bytes', () => Buffer.from([0xff, 0xfe, 0x80, 0x00, 0xc3]), 'unknown-session'],
+      ['non-UTF-8 bytes after a token-like first byte', () => Buffer.from([0x67, 0xfe, 0x80, 0x00]), 'bad-token'],
       ['bad base64', () => Buffer.from('gAAAAA!!not base64!!'), 'bad-token'],
       ['a token made with another Fernet key', () => Buffer.from(otherKey.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(32, 9)))), 'bad-token'],
       ['a token with a flipped MAC byte', () => {
@@ -105,7 +112,8 @@ describe('seed handshake over loopback UDP', () => {
       ['a pubkey that is not base64', () => Buffer.from(docrypt.fencrypt('{"cmd": "connect", "pubkey": "***"}')), 'bad-pubkey'],
       ['a pubkey of 31 bytes', () => Buffer.from(docrypt.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(31, 9)))), 'bad-pubkey'],
       ['a low-order pubkey', () => Buffer.from(docrypt.fencrypt(encodeHandshake(CMD_CONNECT, Buffer.alloc(32, 0)))), 'low-order'],
-      ['an oversized datagram', () => Buffer.alloc(MAX_HANDSHAKE_DATAGRAM + 1, 0x41), 'oversized'],
+      ['an oversized token-like datagram', () => Buffer.alloc(MAX_HANDSHAKE_DATAGRAM + 1, 0x67), 'oversized'],
+      ['a data packet for no session', () => Buffer.alloc(100, 0x11), 'unknown-session'],
     ];
     for (const [name, make, reason] of cases) {
       it(name, async () => {
@@ -130,8 +138,8 @@ describe('seed handshake over loopback UDP', () => {
     expect(await nextDatagram(peer, NO_REPLY_MS)).to.equal(null);
     expect(server.counters.dropped).to.equal(server.counters.packetsIn);
     expect(server.counters.packetsOut).to.equal(0);
-    const channel = await connect({ host: '127.0.0.1', port });
-    await channel.close();
+    const session = await connect({ host: '127.0.0.1', port });
+    session.close();
     expect(server.counters.handshakes).to.equal(1);
   });
 });
@@ -151,10 +159,13 @@ describe('client against an original-protocol server', () => {
       fake.send(docrypt.fencrypt(json, { form: 'salted' }), rinfo.port, rinfo.address);
     });
     try {
-      const channel = await connect({ host: '127.0.0.1', port: fake.address().port });
-      const sealed = channel.encryptor.encrypt(Buffer.from('ping'));
-      expect(serverSide.decrypt(sealed).toString()).to.equal('ping');
-      await channel.close();
+      const session = await connect({ host: '127.0.0.1', port: fake.address().port });
+      expect(session.version).to.equal(1);
+      fake.removeAllListeners('message');
+      const arrived = nextDatagram(fake, 2000);
+      session.send(Buffer.from('ping'));
+      expect(serverSide.decrypt((await arrived)!.msg).toString()).to.equal('ping');
+      session.close();
     } finally {
       await closeSocket(fake);
     }

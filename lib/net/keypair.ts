@@ -1,0 +1,80 @@
+import { AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES } from '../constants.js';
+import { AeadKey } from '../crypto/aead-key.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { ReplayWindow } from '../protocol/replay-window.js';
+
+const TWO_32 = 2 ** 32;
+/** openInto result codes (a plaintext length is >= 0). */
+export const OPEN_BAD_AUTH = -1;
+export const OPEN_REPLAY = -2;
+
+/**
+ * One direction pair of version-2 keys: what we send under (to the peer's receiver index, with
+ * our counter) and what we accept (at our receiver index, through the replay window).
+ */
+export class Keypair {
+  /** The index peers put in nonces sent to us; how we find this keypair. */
+  readonly localIndex: number;
+  /** The peer's index for this keypair; first 4 bytes of every nonce we send. */
+  readonly remoteIndex: number;
+  readonly createdAt: number;
+  readonly #send: AeadKey;
+  readonly #receive: AeadKey;
+  readonly #replay = new ReplayWindow();
+  readonly #nonce = Buffer.alloc(AEAD_NONCE_BYTES);
+  readonly #rejectAfter: number;
+  #sent = 0;
+
+  constructor(backend: CryptoBackend, keys: { send: Uint8Array; receive: Uint8Array }, localIndex: number,
+    remoteIndex: number, now: number, rejectAfterMessages = REJECT_AFTER_MESSAGES) {
+    this.#send = new AeadKey(backend, keys.send);
+    this.#receive = new AeadKey(backend, keys.receive);
+    this.localIndex = localIndex;
+    this.remoteIndex = remoteIndex;
+    this.createdAt = now;
+    this.#rejectAfter = rejectAfterMessages;
+    this.#nonce.writeUInt32BE(remoteIndex, 0);
+  }
+
+  /** Messages sent under this keypair so far. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /**
+   * Seals `plaintext` into `out` with the next counter; returns the datagram length, or -1 once
+   * the counter limit is reached (the nonce would repeat: never send past it).
+   */
+  sealInto(out: Uint8Array, plaintext: Uint8Array): number {
+    const counter = this.#sent;
+    if (counter >= this.#rejectAfter) return -1;
+    this.#sent = counter + 1;
+    this.#nonce.writeUInt32BE(Math.floor(counter / TWO_32), RECEIVER_INDEX_BYTES);
+    this.#nonce.writeUInt32BE(counter >>> 0, RECEIVER_INDEX_BYTES + 4);
+    return this.#send.sealInto(out, plaintext, undefined, this.#nonce);
+  }
+
+  /**
+   * Opens a datagram addressed to this keypair into `out`. Returns the plaintext length, or
+   * OPEN_REPLAY (seen before or older than the window) / OPEN_BAD_AUTH. The replay window is
+   * consulted before the AEAD (cheap) and updated only after it authenticates.
+   */
+  openInto(out: Uint8Array, datagram: Uint8Array): number {
+    const hi = readU32(datagram, RECEIVER_INDEX_BYTES);
+    const counter = hi * TWO_32 + readU32(datagram, RECEIVER_INDEX_BYTES + 4);
+    if (!this.#replay.check(counter, this.#rejectAfter)) return OPEN_REPLAY;
+    const length = this.#receive.openInto(out, datagram);
+    if (length < 0) return OPEN_BAD_AUTH;
+    return this.#replay.accept(counter, this.#rejectAfter) ? length : OPEN_REPLAY;
+  }
+
+  wipe(): void {
+    this.#send.wipe();
+    this.#receive.wipe();
+  }
+}
+
+/** Big-endian u32 at `offset`; callers have checked the length. */
+export function readU32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+}

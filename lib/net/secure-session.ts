@@ -1,0 +1,329 @@
+import { performance } from 'node:perf_hooks';
+import { AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_PAYLOAD, RECEIVER_INDEX_BYTES, X25519_KEY_BYTES } from '../constants.js';
+import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { BittrrtError, InvalidInputError } from '../errors.js';
+import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader } from '../protocol/frame.js';
+import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
+import { Session, SessionStateError, type PeerAddress, type RttStats, type SessionHost } from './session.js';
+import type { SessionTimings } from './timings.js';
+
+/** A ping got no answer in time. */
+export class PingTimeoutError extends BittrrtError {
+  constructor(timeoutMs: number) {
+    super('ERR_PING_TIMEOUT', `no heartbeat answer within ${timeoutMs} ms`);
+  }
+}
+
+const REKEY_PAYLOAD_BYTES = X25519_KEY_BYTES + RECEIVER_INDEX_BYTES;
+const TIMESTAMP_BYTES = 8;
+/** Frames are built here and sealed straight into the outgoing datagram (single-threaded). */
+const frameScratch = Buffer.allocUnsafe(FRAME_HEADER_BYTES + MAX_PAYLOAD);
+
+interface PendingPing {
+  resolve(ms: number): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** The client's half-done rotation: our new ephemeral key and index, until the server answers. */
+interface RekeyRequest {
+  encryptor: CommEncryptor;
+  localIndex: number;
+  lastSent: number;
+}
+
+/** The server's answer to the latest rotation request, kept to answer its retransmissions. */
+interface RekeyAnswer {
+  peerPublicKey: Buffer;
+  response: Buffer;
+}
+
+/**
+ * A version-2 session: per-direction keys, counter nonces and a replay window (Keypair), frames
+ * in the original's 20-byte header, heartbeats with RTT, key rotation and an explicit close.
+ *
+ * Rotation, as WireGuard: the client sends REKEY_INIT (new ephemeral key, new index) under the
+ * current keys; the server derives the next keypair and answers REKEY_RESPONSE; the client
+ * switches at once and sends a heartbeat; the server switches when a packet arrives under the
+ * next keys. Each side keeps the previous keys for a grace period, so nothing in flight is lost.
+ */
+export class SecureSession extends Session {
+  readonly version = 2 as const;
+  #current: Keypair;
+  #previous: Keypair | null = null;
+  #previousExpires = 0;
+  #next: Keypair | null = null;
+  #rekeyRequest: RekeyRequest | null = null;
+  #rekeyAnswer: RekeyAnswer | null = null;
+  #dataSequence = 0n;
+  #heartbeatSequence = 0n;
+  #lastHeartbeatSent: number;
+  readonly #pings = new Map<bigint, PendingPing>();
+  readonly #rtt: RttStats = { last: NaN, min: NaN, max: NaN, smoothed: NaN, samples: 0 };
+
+  constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
+    timings: SessionTimings, now: number) {
+    super(host, role, remote, timings, now);
+    this.#current = keypair;
+    this.#lastHeartbeatSent = now;
+    host.register(keypair, this);
+  }
+
+  get rtt(): RttStats {
+    return { ...this.#rtt };
+  }
+
+  /** The receiver index peers use for this session's current keys. */
+  get localIndex(): number {
+    return this.#current.localIndex;
+  }
+
+  /* ---------------- send path ---------------- */
+
+  send(payload: Uint8Array, channel = 0): void {
+    if (this.closed) throw new SessionStateError('session is closed');
+    if (payload.length > MAX_PAYLOAD) throw new InvalidInputError(`payload too large: ${payload.length} bytes, at most ${MAX_PAYLOAD}`);
+    if (!Number.isInteger(channel) || channel < 0 || channel > MAX_CHANNEL) throw new InvalidInputError(`channel must be 0-${MAX_CHANNEL}`);
+    this.sendFrame({ flags: Flag.DATA | Flag.BINARY, channel, sequence: this.#dataSequence++, offset: 0n }, payload);
+  }
+
+  ping(timeoutMs = this.timings.heartbeatRate * 2): Promise<number> {
+    if (this.closed) return Promise.reject(new SessionStateError('session is closed'));
+    const sequence = this.sendHeartbeat(Date.now());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pings.delete(sequence);
+        reject(new PingTimeoutError(timeoutMs));
+      }, timeoutMs);
+      this.#pings.set(sequence, { resolve, reject, timer });
+    });
+  }
+
+  private sendHeartbeat(now: number): bigint {
+    const sequence = this.#heartbeatSequence++;
+    const stamp = Buffer.allocUnsafe(TIMESTAMP_BYTES);
+    stamp.writeDoubleBE(performance.now());
+    this.#lastHeartbeatSent = now;
+    this.sendFrame({ flags: Flag.HEARTBEAT, channel: 0, sequence, offset: 0n }, stamp);
+    return sequence;
+  }
+
+  private sendControl(type: number, payload?: Uint8Array): void {
+    this.sendFrame({ flags: Flag.CONTROL, channel: type, sequence: 0n, offset: 0n }, payload);
+  }
+
+  /** Frames and seals under the current keys; the one place datagrams leave a session. */
+  private sendFrame(header: FrameHeader, payload?: Uint8Array): void {
+    writeFrameHeader(frameScratch, header);
+    let length = FRAME_HEADER_BYTES;
+    if (payload) {
+      frameScratch.set(payload, FRAME_HEADER_BYTES);
+      length += payload.length;
+    }
+    const datagram = Buffer.allocUnsafe(length + AEAD_OVERHEAD);
+    if (this.#current.sealInto(datagram, frameScratch.subarray(0, length)) < 0) {
+      // The counter is spent: the nonce would repeat. This cannot happen with rotation working.
+      this.end('exhausted');
+      return;
+    }
+    this.host.transmit(datagram, this.remote);
+  }
+
+  /* ---------------- receive path ---------------- */
+
+  receive(datagram: Buffer, from: PeerAddress, keypair: Keypair, now: number): void {
+    const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);
+    const length = keypair.openInto(plaintext, datagram);
+    if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
+    if (length === OPEN_BAD_AUTH) return this.host.counters.drop('bad-auth');
+    const header = readFrameHeader(plaintext);
+    if (header === null) return this.host.counters.drop('bad-frame');
+
+    this.lastReceived = now;
+    // Roaming: a packet that authenticates proves the sender holds the keys, wherever it is.
+    if (from.address !== this.remote.address || from.port !== this.remote.port) this.remote = { ...from };
+    if (keypair === this.#next) this.confirmNextKeys(now);
+
+    const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
+    const { flags } = header;
+    if (flags & Flag.CONTROL) return this.receiveControl(header.channel, body, now);
+    if (flags & Flag.HEARTBEAT) return this.receiveHeartbeat(header, body);
+    if (flags & Flag.DATA) {
+      this.emit('message', body, header.channel);
+      return;
+    }
+    this.host.counters.drop('bad-frame');
+  }
+
+  private receiveHeartbeat(header: FrameHeader, body: Buffer): void {
+    if (body.length !== TIMESTAMP_BYTES) return this.host.counters.drop('bad-frame');
+    if (!(header.flags & Flag.ACK)) {
+      this.sendFrame({ flags: Flag.HEARTBEAT | Flag.ACK, channel: 0, sequence: header.sequence, offset: 0n }, body);
+      return;
+    }
+    const rtt = performance.now() - body.readDoubleBE(0);
+    if (!(rtt >= 0 && rtt < this.timings.heartbeatRate * this.timings.staleHeartbeats)) return this.host.counters.drop('bad-frame');
+    this.recordRtt(rtt);
+    const ping = this.#pings.get(header.sequence);
+    if (ping) {
+      this.#pings.delete(header.sequence);
+      clearTimeout(ping.timer);
+      ping.resolve(rtt);
+    }
+    this.emit('rtt', rtt);
+  }
+
+  private recordRtt(rtt: number): void {
+    const s = this.#rtt;
+    s.last = rtt;
+    s.min = s.samples === 0 ? rtt : Math.min(s.min, rtt);
+    s.max = s.samples === 0 ? rtt : Math.max(s.max, rtt);
+    s.smoothed = s.samples === 0 ? rtt : s.smoothed + (rtt - s.smoothed) / 8;
+    s.samples++;
+  }
+
+  private receiveControl(type: number, body: Buffer, now: number): void {
+    switch (type) {
+      case Control.CLOSE:
+        return this.end('peer');
+      case Control.REKEY_INIT:
+        if (this.role !== 'server' || body.length !== REKEY_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
+        return this.answerRekey(body, now);
+      case Control.REKEY_RESPONSE:
+        if (this.role !== 'client' || body.length !== REKEY_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
+        return this.completeRekey(body, now);
+      default:
+        return this.host.counters.drop('bad-frame');
+    }
+  }
+
+  /* ---------------- key rotation ---------------- */
+
+  /** Client: start a rotation (the tick does it on schedule; tests and callers may force one). */
+  rekey(now = Date.now()): void {
+    if (this.closed || this.role !== 'client' || this.#rekeyRequest) return;
+    const encryptor = new CommEncryptor({ backend: this.host.backend });
+    this.#rekeyRequest = { encryptor, localIndex: this.host.allocateIndex(), lastSent: now };
+    this.sendRekeyRequest(now);
+  }
+
+  private sendRekeyRequest(now: number): void {
+    const request = this.#rekeyRequest!;
+    request.lastSent = now;
+    this.sendControl(Control.REKEY_INIT, rekeyPayload(request.encryptor.publicKey, request.localIndex));
+  }
+
+  /** Server: derive the next keypair for a REKEY_INIT, or repeat the answer to a retransmission. */
+  private answerRekey(body: Buffer, now: number): void {
+    const peerPublicKey = body.subarray(0, X25519_KEY_BYTES);
+    if (this.#rekeyAnswer?.peerPublicKey.equals(peerPublicKey)) {
+      this.sendControl(Control.REKEY_RESPONSE, this.#rekeyAnswer.response);
+      return;
+    }
+    const encryptor = new CommEncryptor({ backend: this.host.backend });
+    try {
+      const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder');
+      const next = new Keypair(this.host.backend, keys, this.host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
+        this.timings.rejectAfterMessages);
+      this.host.backend.wipe(keys.send);
+      this.host.backend.wipe(keys.receive);
+      if (this.#next) this.retire(this.#next);
+      this.#next = next;
+      this.host.register(next, this);
+      const response = rekeyPayload(encryptor.publicKey, next.localIndex);
+      this.#rekeyAnswer = { peerPublicKey: Buffer.from(peerPublicKey), response };
+      this.sendControl(Control.REKEY_RESPONSE, response);
+    } catch {
+      this.host.counters.drop('low-order');
+    } finally {
+      encryptor.destroy();
+    }
+  }
+
+  /** Client: the server answered; switch to the new keys and confirm with a heartbeat. */
+  private completeRekey(body: Buffer, now: number): void {
+    const request = this.#rekeyRequest;
+    if (!request) return; // a duplicate answer to a rotation already completed
+    let keys;
+    try {
+      keys = request.encryptor.deriveSessionKeys(body.subarray(0, X25519_KEY_BYTES), 'initiator');
+    } catch {
+      return this.host.counters.drop('low-order');
+    }
+    const next = new Keypair(this.host.backend, keys, request.localIndex, readU32(body, X25519_KEY_BYTES), now,
+      this.timings.rejectAfterMessages);
+    this.host.backend.wipe(keys.send);
+    this.host.backend.wipe(keys.receive);
+    request.encryptor.destroy();
+    this.#rekeyRequest = null;
+    this.host.register(next, this);
+    this.rotateTo(next, now);
+    this.sendHeartbeat(now);
+  }
+
+  /** Server: the client used the next keys, so it has them; make them current. */
+  private confirmNextKeys(now: number): void {
+    const next = this.#next!;
+    this.#next = null;
+    this.#rekeyAnswer = null;
+    this.rotateTo(next, now);
+  }
+
+  private rotateTo(keypair: Keypair, now: number): void {
+    if (this.#previous) this.retire(this.#previous);
+    this.#previous = this.#current;
+    this.#previousExpires = now + this.timings.previousKeysGraceMs;
+    this.#current = keypair;
+    this.host.counters.rekeys++;
+    this.emit('rekey');
+  }
+
+  private retire(keypair: Keypair): void {
+    this.host.unregister(keypair);
+    keypair.wipe();
+  }
+
+  /* ---------------- timers ---------------- */
+
+  override tick(now: number): void {
+    super.tick(now);
+    if (this.closed) return;
+    if (this.#previous && now >= this.#previousExpires) {
+      this.retire(this.#previous);
+      this.#previous = null;
+    }
+    if (this.role === 'client') {
+      const current = this.#current;
+      if (this.#rekeyRequest) {
+        if (now - this.#rekeyRequest.lastSent >= this.timings.rekeyRetryMs) this.sendRekeyRequest(now);
+      } else if (now - current.createdAt >= this.timings.rekeyAfterMs || current.sent >= this.timings.rekeyAfterMessages) {
+        this.rekey(now);
+      }
+    }
+    if (now - this.#lastHeartbeatSent >= this.timings.heartbeatRate) this.sendHeartbeat(now);
+  }
+
+  protected notifyClose(): void {
+    this.sendControl(Control.CLOSE);
+  }
+
+  protected wipe(): void {
+    for (const keypair of [this.#current, this.#previous, this.#next]) if (keypair) this.retire(keypair);
+    this.#previous = null;
+    this.#next = null;
+    this.#rekeyRequest?.encryptor.destroy();
+    this.#rekeyRequest = null;
+    for (const ping of this.#pings.values()) {
+      clearTimeout(ping.timer);
+      ping.reject(new SessionStateError('session closed'));
+    }
+    this.#pings.clear();
+  }
+}
+
+function rekeyPayload(publicKey: Uint8Array, index: number): Buffer {
+  const payload = Buffer.allocUnsafe(REKEY_PAYLOAD_BYTES);
+  payload.set(publicKey, 0);
+  payload.writeUInt32BE(index, X25519_KEY_BYTES);
+  return payload;
+}

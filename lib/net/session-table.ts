@@ -1,0 +1,107 @@
+import { randomFillSync } from 'node:crypto';
+import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
+import type { CryptoBackend } from '../crypto/backend.js';
+import type { Counters } from './counters.js';
+import { readU32, type Keypair } from './keypair.js';
+import type { CloseReason, PeerAddress, Session, SessionHost } from './session.js';
+import type { SecureSession } from './secure-session.js';
+import type { SessionTimings } from './timings.js';
+
+interface IndexEntry {
+  session: SecureSession;
+  keypair: Keypair;
+}
+
+/**
+ * The sessions of one socket (a server's many, or a client's one): the receiver-index table
+ * that routes version-2 datagrams, the timer that drives every session, and the counters.
+ */
+export class SessionTable implements SessionHost {
+  readonly sessions = new Set<Session>();
+  readonly #byIndex = new Map<number, IndexEntry>();
+  readonly #send: (datagram: Buffer, to: PeerAddress) => void;
+  readonly #closed: (session: Session, reason: CloseReason) => void;
+  readonly #indexBytes = new Uint8Array(4);
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly backend: CryptoBackend, readonly counters: Counters,
+    send: (datagram: Buffer, to: PeerAddress) => void, closed: (session: Session, reason: CloseReason) => void) {
+    this.#send = send;
+    this.#closed = closed;
+  }
+
+  /** Ticks every session every `intervalMs` until stop(); the timer does not hold the process open. */
+  start(intervalMs: number, onTick?: (now: number) => void): void {
+    this.#timer = setInterval(() => {
+      const now = Date.now();
+      for (const session of this.sessions) session.tick(now);
+      onTick?.(now);
+    }, intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  add(session: Session): void {
+    this.sessions.add(session);
+  }
+
+  transmit(datagram: Buffer, to: PeerAddress): void {
+    this.counters.packetsOut++;
+    this.counters.bytesOut += datagram.length;
+    this.#send(datagram, to);
+  }
+
+  allocateIndex(): number {
+    for (;;) {
+      randomFillSync(this.#indexBytes);
+      // An index never starts with a Fernet token's first byte: that byte alone marks handshakes.
+      if (this.#indexBytes[0] === TOKEN_FIRST_BYTE) continue;
+      const index = readU32(this.#indexBytes, 0);
+      if (!this.#byIndex.has(index)) return index;
+    }
+  }
+
+  register(keypair: Keypair, session: Session): void {
+    this.#byIndex.set(keypair.localIndex, { session: session as SecureSession, keypair });
+  }
+
+  unregister(keypair: Keypair): void {
+    if (this.#byIndex.get(keypair.localIndex)?.keypair === keypair) this.#byIndex.delete(keypair.localIndex);
+  }
+
+  sessionClosed(session: Session, reason: CloseReason): void {
+    this.sessions.delete(session);
+    this.#closed(session, reason);
+  }
+
+  /**
+   * Hands a version-2 datagram to the session its receiver index names. Returns false when no
+   * live keypair has that index (the caller decides what else it might be).
+   */
+  route(datagram: Buffer, from: PeerAddress, now: number): boolean {
+    if (datagram.length < MIN_V2_PACKET || datagram[0] === TOKEN_FIRST_BYTE) return false;
+    const entry = this.#byIndex.get(readU32(datagram, 0));
+    if (!entry) return false;
+    entry.session.receive(datagram, from, entry.keypair, now);
+    return true;
+  }
+
+  /** The session heard from least recently: the first to evict. */
+  leastRecentlyHeard(): Session | undefined {
+    let oldest: Session | undefined;
+    for (const session of this.sessions) if (!oldest || session.lastReceived < oldest.lastReceived) oldest = session;
+    return oldest;
+  }
+
+  closeAll(reason: CloseReason): void {
+    for (const session of [...this.sessions]) session.close(reason);
+  }
+}
+
+/** How often sessions are ticked: often enough for the shortest timer, at most every 250 ms. */
+export function tickInterval(timings: SessionTimings): number {
+  return Math.max(10, Math.min(250, Math.floor(Math.min(timings.heartbeatRate, timings.rekeyAfterMs, timings.rekeyRetryMs) / 2)));
+}

@@ -1,0 +1,126 @@
+import { EventEmitter } from 'node:events';
+import type { CryptoBackend } from '../crypto/backend.js';
+import { BittrrtError } from '../errors.js';
+import type { Counters } from './counters.js';
+import type { Keypair } from './keypair.js';
+import type { SessionTimings } from './timings.js';
+
+/** Why a session ended. */
+export type CloseReason = 'local' | 'peer' | 'timeout' | 'evicted' | 'shutdown' | 'exhausted';
+
+export interface SessionEvents {
+  /** An authenticated application payload, with the frame channel it came on (0 for version 1). */
+  message: [payload: Buffer, channel: number];
+  /** A heartbeat round trip completed, in milliseconds. */
+  rtt: [ms: number];
+  /** The session's keys were rotated. */
+  rekey: [];
+  /** The session ended; its keys are wiped. */
+  close: [reason: CloseReason];
+}
+
+export interface PeerAddress {
+  address: string;
+  port: number;
+}
+
+/** Round-trip statistics from heartbeats, in milliseconds (NaN before the first sample). */
+export interface RttStats {
+  last: number;
+  min: number;
+  max: number;
+  /** Smoothed RTT (RFC 6298, alpha 1/8). */
+  smoothed: number;
+  samples: number;
+}
+
+/** What a session needs from its owner (the server, or a client's socket). */
+export interface SessionHost {
+  readonly backend: CryptoBackend;
+  readonly counters: Counters;
+  transmit(datagram: Buffer, to: PeerAddress): void;
+  /** A fresh receiver index, unused by any live keypair of this host. */
+  allocateIndex(): number;
+  register(keypair: Keypair, session: Session): void;
+  unregister(keypair: Keypair): void;
+  /** Called once when the session closes, before its `close` event. */
+  sessionClosed(session: Session, reason: CloseReason): void;
+}
+
+/** The session was closed, or the peer speaks only protocol version 1, so it cannot do this. */
+export class SessionStateError extends BittrrtError {
+  constructor(message: string) {
+    super('ERR_SESSION_STATE', message);
+  }
+}
+
+/**
+ * A secure channel with one peer: version 1 (the seed's, SeedSession) or version 2 (SecureSession).
+ * The common part: where the peer is, when we last heard from it, liveness and closing.
+ */
+export abstract class Session extends EventEmitter<SessionEvents> {
+  abstract readonly version: 1 | 2;
+  readonly role: 'client' | 'server';
+  readonly establishedAt: number;
+  /** Where the peer was last heard from (updated when a version-2 peer roams). */
+  remote: PeerAddress;
+  /** Date.now() of the last authenticated packet. */
+  lastReceived: number;
+  protected readonly host: SessionHost;
+  protected readonly timings: SessionTimings;
+  #closed = false;
+
+  constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, timings: SessionTimings, now: number) {
+    super();
+    this.host = host;
+    this.role = role;
+    this.remote = remote;
+    this.timings = timings;
+    this.establishedAt = now;
+    this.lastReceived = now;
+  }
+
+  /** The traffic counters of the socket this session lives on. */
+  get counters(): Counters {
+    return this.host.counters;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends one payload (at most MAX_PAYLOAD bytes) on `channel`. */
+  abstract send(payload: Uint8Array, channel?: number): void;
+
+  /** Handles a datagram the host routed to this session. */
+  abstract receive(datagram: Buffer, from: PeerAddress, keypair: Keypair | undefined, now: number): void;
+
+  /** Sends a heartbeat and resolves with its round-trip time in milliseconds. */
+  abstract ping(timeoutMs?: number): Promise<number>;
+
+  abstract get rtt(): RttStats;
+
+  /** Runs the session's timers; the host calls it periodically. */
+  tick(now: number): void {
+    if (now - this.lastReceived >= this.timings.heartbeatRate * this.timings.staleHeartbeats) this.end('timeout');
+  }
+
+  /** Closes the session, telling the peer where the protocol can (version 2). */
+  close(reason: CloseReason = 'local'): void {
+    if (this.#closed) return;
+    this.notifyClose();
+    this.end(reason);
+  }
+
+  protected abstract notifyClose(): void;
+  protected abstract wipe(): void;
+
+  /** Frees the session without telling the peer. */
+  protected end(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.wipe();
+    this.host.sessionClosed(this, reason);
+    this.emit('close', reason);
+  }
+}

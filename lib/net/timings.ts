@@ -1,0 +1,50 @@
+import {
+  HEARTBEAT_RATE, PREVIOUS_KEYS_GRACE_MS, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_MS, REKEY_RETRY_MS,
+  STALE_HEARTBEATS,
+} from '../constants.js';
+import { InvalidInputError } from '../errors.js';
+
+/** Every timer and limit of a session; the defaults are the constants of the same names. */
+export interface SessionTimings {
+  /** Milliseconds between heartbeats. */
+  heartbeatRate: number;
+  /** Heartbeat intervals without an authenticated packet after which a session is dead. */
+  staleHeartbeats: number;
+  /** Rotate keys after this many milliseconds (the client starts the rotation). */
+  rekeyAfterMs: number;
+  /** Rotate keys after this many messages sent under one key. */
+  rekeyAfterMessages: number;
+  /** Never send more than this many messages under one key. */
+  rejectAfterMessages: number;
+  /** How long the keys of a finished rotation still decrypt late packets. */
+  previousKeysGraceMs: number;
+  /** Resend an unanswered rotation request after this many milliseconds. */
+  rekeyRetryMs: number;
+}
+
+export const DEFAULT_TIMINGS: Readonly<SessionTimings> = Object.freeze({
+  heartbeatRate: HEARTBEAT_RATE,
+  staleHeartbeats: STALE_HEARTBEATS,
+  rekeyAfterMs: REKEY_AFTER_MS,
+  rekeyAfterMessages: REKEY_AFTER_MESSAGES,
+  rejectAfterMessages: REJECT_AFTER_MESSAGES,
+  previousKeysGraceMs: PREVIOUS_KEYS_GRACE_MS,
+  rekeyRetryMs: REKEY_RETRY_MS,
+});
+
+/** Fills in defaults and checks every value is a positive integer. */
+export function resolveTimings(overrides: Partial<SessionTimings> = {}): SessionTimings {
+  const timings = { ...DEFAULT_TIMINGS, ...overrides };
+  for (const [name, value] of Object.entries(timings)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidInputError(`${name} must be a positive integer, got ${value}`);
+  }
+  if (timings.rejectAfterMessages > REJECT_AFTER_MESSAGES) {
+    throw new InvalidInputError(`rejectAfterMessages may not exceed ${REJECT_AFTER_MESSAGES}`);
+  }
+  return timings;
+}
+
+/** How long a session may go without an authenticated packet. */
+export function staleAfterMs(timings: SessionTimings): number {
+  return timings.heartbeatRate * timings.staleHeartbeats;
+}
