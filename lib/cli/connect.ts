@@ -1,38 +1,92 @@
-import { Command, Option } from 'clipanion';
+import { Option, UsageError } from 'clipanion';
 import { formatAddress, parseHostPort } from '../net/address.js';
 import { connect, HandshakeTimeoutError } from '../net/client.js';
+import { PersistentClient } from '../net/persistent.js';
+import { pingSeries } from '../net/ping.js';
+import type { Session } from '../net/session.js';
+import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
+import { waitForStopSignal } from './signals.js';
 
-export class ConnectCommand extends Command {
+export class ConnectCommand extends EndpointCommand {
   static override paths = [['connect']];
-  static override usage = Command.Usage({
-    description: 'open a secure channel to a bittrrt server',
+  static override usage = EndpointCommand.Usage({
+    description: 'open a secure session to a bittrrt server',
     details: `
       Sends the X25519 handshake to HOST:PORT (default 127.0.0.1:6711) up to 50 times, 100 ms
-      apart, and reports the established channel. Exits 1 if the server never answers.
+      apart, and reports the established session. Exits 1 if the server never answers.
+
+      \`--ping N\` sends N encrypted heartbeats and prints each round-trip time and a summary.
+      \`--persist\` stays connected and handshakes again (with backoff) whenever the session
+      dies, until SIGINT. On exit the client tells the server to close the session.
     `,
     examples: [
       ['Connect to a local server', '$0 connect'],
-      ['Connect by name and port', '$0 connect example.org:7000'],
-      ['Connect over IPv6', '$0 connect [::1]:6711'],
+      ['Measure round-trip time with 5 heartbeats', '$0 connect 192.0.2.7 --ping 5'],
+      ['Stay connected', '$0 connect [::1]:6711 --persist'],
     ],
   });
 
   target = Option.String({ required: false, name: 'host[:port]' });
+  ping = Option.String('--ping', { description: 'send N heartbeats and report their round-trip times' });
+  interval = Option.String('--interval', { description: 'milliseconds between --ping heartbeats (default 1000)' });
+  persist = Option.Boolean('--persist', false, { description: 'stay connected and reconnect until SIGINT' });
 
   override async execute(): Promise<number> {
     const { host, port } = userInput(() => parseHostPort(this.target));
-    const channel = await connect({ host, port }).catch((err: unknown) => {
-      if (err instanceof HandshakeTimeoutError) {
-        this.context.stderr.write(`bittrrt: cannot connect: ${err.message}\n`);
-        return null;
-      }
-      throw err;
+    const count = this.ping === undefined ? undefined : positiveInteger('--ping', this.ping);
+    const interval = this.interval === undefined ? 1000 : positiveInteger('--interval', this.interval);
+    if (count !== undefined && this.persist) throw new UsageError('--ping and --persist cannot be used together');
+    const settings = this.settings();
+    const log = this.logger(settings);
+    const options = { host, port, timings: this.timings(settings) };
+    const established = (session: Session): void =>
+      log.info('secure channel established', { peer: formatAddress(session.remote.address, session.remote.port), version: session.version });
+
+    if (this.persist) {
+      const client = new PersistentClient(options);
+      client.on('session', established);
+      client.on('lost', (reason) => log.warn('session lost, reconnecting', { reason }));
+      client.on('retry', (delayMs, err) => log.warn(`${err.message}; retrying`, { in_ms: delayMs }));
+      void waitForStopSignal().then(() => client.stop());
+      await client.run();
+      return 0;
+    }
+
+    let session: Session;
+    try {
+      session = await connect(options);
+    } catch (err) {
+      if (!(err instanceof HandshakeTimeoutError)) throw err;
+      log.error(`cannot connect: ${err.message}`);
+      return 1;
+    }
+    established(session);
+    if (count === undefined) {
+      session.close();
+      return 0;
+    }
+    const stop = new AbortController();
+    void waitForStopSignal().then(() => stop.abort());
+    const from = formatAddress(session.remote.address, session.remote.port);
+    const summary = await pingSeries(session, count, interval, (result) => {
+      if ('rtt' in result) log.info('heartbeat reply', { from, seq: result.sequence, time_ms: result.rtt.toFixed(3) });
+      else log.warn('heartbeat timed out', { seq: result.sequence });
+    }, stop.signal);
+    session.close();
+    log.info('ping summary', {
+      sent: summary.sent,
+      received: summary.received,
+      loss_pct: summary.loss.toFixed(1),
+      min_ms: summary.min.toFixed(3),
+      avg_ms: summary.avg.toFixed(3),
+      max_ms: summary.max.toFixed(3),
     });
-    if (!channel) return 1;
-    this.context.stdout.write(
-      `secure channel established with ${formatAddress(channel.remote.address, channel.remote.port)} (X25519 + ChaCha20-Poly1305)\n`);
-    await channel.close();
-    return 0;
+    return summary.received > 0 ? 0 : 1;
   }
+}
+
+function positiveInteger(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`bad value for ${flag}: ${JSON.stringify(text)} (expected a positive whole number)`);
+  return Number(text);
 }

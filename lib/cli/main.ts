@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Builtins, Cli, UsageError } from 'clipanion';
 import { BittrrtError } from '../errors.js';
+import { ConfigInitCommand } from './config-init.js';
 import { ConnectCommand } from './connect.js';
 import { DemoCommand } from './demo.js';
 import { ServeCommand } from './serve.js';
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   cli.register(ServeCommand);
   cli.register(ConnectCommand);
+  cli.register(ConfigInitCommand);
   cli.register(DemoCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);

@@ -1,53 +1,73 @@
 import { isIP } from 'node:net';
-import { Command, Option, UsageError } from 'clipanion';
-import { DEFAULT_BIND_ADDR, DEFAULT_PORT } from '../constants.js';
-import { createLogger } from '../log.js';
-import { formatAddress, parsePort } from '../net/address.js';
+import { Option, UsageError } from 'clipanion';
+import { formatAddress } from '../net/address.js';
 import { createServer } from '../net/server.js';
-import { userInput } from './errors.js';
+import { counterFields, EndpointCommand } from './endpoint-command.js';
 import { waitForStopSignal } from './signals.js';
 
-export class ServeCommand extends Command {
+export class ServeCommand extends EndpointCommand {
   static override paths = [['serve']];
-  static override usage = Command.Usage({
-    description: 'accept secure channels on a UDP port',
+  static override usage = EndpointCommand.Usage({
+    description: 'accept secure sessions on a UDP port',
     details: `
-      Listens on one UDP port. Each client that completes the X25519 handshake gets its own
-      ChaCha20-Poly1305 channel key. Datagrams that are not valid handshakes are dropped without
-      an answer (\`--verbose\` logs each drop). Runs until SIGINT or SIGTERM.
+      Listens on one UDP port for any number of peers. Each client that completes the X25519
+      handshake gets its own session: version 2 (per-direction keys, replay protection,
+      heartbeats, key rotation) when it offers it, the original protocol otherwise. Datagrams that
+      fail any check are dropped without an answer and counted (\`--verbose\` logs each drop).
+
+      Send SIGUSR1 to log a status line with the session count and every counter, or use
+      \`--stats-interval\`. Runs until SIGINT or SIGTERM, then closes every session and exits 0.
+
+      Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
     examples: [
       ['Listen on all IPv4 addresses, port 6711', '$0 serve'],
-      ['Listen on IPv6 loopback, any free port', '$0 serve --bind ::1 --port 0'],
+      ['Listen on IPv6 loopback, any free port, JSON logs', '$0 serve --bind ::1 --port 0 --json'],
+      ['Log counters every 10 seconds', '$0 serve --stats-interval 10'],
     ],
   });
 
-  bind = Option.String('--bind', DEFAULT_BIND_ADDR, { description: 'IP address to listen on (:: for all IPv6)' });
-  port = Option.String('--port', String(DEFAULT_PORT), { description: 'UDP port; 0 picks a free one' });
-  verbose = Option.Boolean('--verbose', false, { description: 'also log every dropped datagram' });
+  bind = Option.String('--bind', { description: 'IP address to listen on, :: for all IPv6 (default 0.0.0.0)' });
+  port = Option.String('--port', { description: 'UDP port, 0 for any free one (default 6711)' });
+  maxSessions = Option.String('--max-sessions', { description: 'most sessions at once; the idlest is evicted first (default 10000)' });
+  statsInterval = Option.String('--stats-interval', { description: 'log a status line every this many seconds' });
 
   override async execute(): Promise<number> {
-    const port = userInput(() => parsePort(this.port));
-    if (isIP(this.bind) === 0) throw new UsageError(`invalid bind address ${JSON.stringify(this.bind)}: expected an IP address`);
-    const logger = createLogger({ level: this.verbose ? 'debug' : 'info', out: this.context.stdout, errorOut: this.context.stderr });
-    const server = createServer({ logger });
-    server.on('error', (err) => logger.error(err.message));
+    const settings = this.settings({
+      bind_addr: { name: '--bind', value: this.bind },
+      bind_port: { name: '--port', value: this.port },
+      max_sessions: { name: '--max-sessions', value: this.maxSessions },
+    });
+    const statsSeconds = this.statsInterval === undefined ? undefined : Number(this.statsInterval);
+    if (statsSeconds !== undefined && !(Number.isInteger(statsSeconds) && statsSeconds > 0)) {
+      throw new UsageError(`bad value for --stats-interval: ${JSON.stringify(this.statsInterval)} (expected whole seconds)`);
+    }
+    if (isIP(settings.bind_addr) === 0) throw new UsageError(`invalid bind address ${JSON.stringify(settings.bind_addr)}`);
+    const log = this.logger(settings);
+    const server = createServer({ logger: log, maxSessions: settings.max_sessions, timings: this.timings(settings) });
+    server.on('error', (err) => log.error(err.message));
+    const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount }));
+
     // Listen for the stop signals before announcing the port, so a signal sent right after the
     // announcement is never missed.
     const stopped = waitForStopSignal();
     let bound;
     try {
-      bound = await server.listen(port, this.bind);
+      bound = await server.listen(settings.bind_port, settings.bind_addr);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-      throw new UsageError(`cannot listen on ${formatAddress(this.bind, port)}: ${why}`);
+      throw new UsageError(`cannot listen on ${formatAddress(settings.bind_addr, settings.bind_port)}: ${why}`);
     }
-    logger.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`);
+    process.on('SIGUSR1', status);
+    const statsTimer = statsSeconds === undefined ? undefined : setInterval(status, statsSeconds * 1000);
+    log.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`);
     const signal = await stopped;
+    clearInterval(statsTimer);
+    process.off('SIGUSR1', status);
+    const sessions = server.sessionCount;
     await server.close();
-    const { counters } = server;
-    logger.info(`stopped (${signal})`, { handshakes: counters.handshakes, packetsIn: counters.packetsIn, dropped: counters.dropped });
+    log.info(`stopped (${signal})`, counterFields(server.counters, { closed_sessions: sessions }));
     return 0;
   }
 }

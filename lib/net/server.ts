@@ -242,10 +242,11 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   private forget(session: Session, reason: CloseReason): void {
     if (session instanceof SeedSession) this.#seedBySource.delete(sourceKey(session.remote));
-    this.#log.info(`session ${reason === 'local' ? 'closed' : reason === 'timeout' ? 'timed out' : `closed (${reason})`}`, {
+    this.#log.info(reason === 'timeout' ? 'session timed out' : 'session closed', {
       peer: formatAddress(session.remote.address, session.remote.port),
+      reason,
       version: session.version,
-      rtt: Number.isNaN(session.rtt.smoothed) ? undefined : session.rtt.smoothed.toFixed(2),
+      rtt_ms: Number.isNaN(session.rtt.smoothed) ? undefined : session.rtt.smoothed.toFixed(3),
     });
   }
 }

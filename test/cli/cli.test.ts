@@ -40,7 +40,7 @@ describe('bin/bittrrt', function () {
     const server = await serve();
     const client = run(['connect', server.address]);
     expect(await client.exited).to.equal(0);
-    expect(client.lines.join('\n')).to.match(/secure channel established with 127\.0\.0\.1:\d+/);
+    expect(client.lines.join('\n')).to.match(/secure channel established peer=127\.0\.0\.1:\d+ version=2/);
     await server.proc.waitForLine(/session established peer=127\.0\.0\.1:\d+ version=2/, 2_000);
   });
 

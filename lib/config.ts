@@ -1,0 +1,124 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { isIP } from 'node:net';
+import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from './constants.js';
+import { BittrrtError } from './errors.js';
+
+/** A config file could not be read or has a bad line; the message names the file, line and key. */
+export class ConfigError extends BittrrtError {
+  constructor(message: string) {
+    super('ERR_CONFIG', message);
+  }
+}
+
+/** Settings a config file may hold; every one has a command-line flag that overrides it. */
+export interface Settings {
+  bind_addr: string;
+  bind_port: number;
+  heartbeat_rate: number;
+  stale_heartbeats: number;
+  rekey_after: number;
+  max_sessions: number;
+  log_format: 'text' | 'json';
+}
+
+interface KeySpec {
+  help: string;
+  parse(value: string): string | number | undefined;
+}
+
+const integer = (min: number, max: number) => (value: string): number | undefined => {
+  if (!/^\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return n >= min && n <= max ? n : undefined;
+};
+
+const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect: string }> = {
+  bind_addr: { help: 'IP address the server listens on', fallback: DEFAULT_BIND_ADDR, expect: 'an IP address', parse: (v) => (isIP(v) ? v : undefined) },
+  bind_port: { help: 'UDP port the server listens on (0: any free port)', fallback: DEFAULT_PORT, expect: 'a port 0-65535', parse: integer(0, 65535) },
+  heartbeat_rate: { help: 'milliseconds between heartbeats', fallback: HEARTBEAT_RATE, expect: 'milliseconds 10-3600000', parse: integer(10, 3_600_000) },
+  stale_heartbeats: { help: 'heartbeat intervals of silence after which a session is dead', fallback: STALE_HEARTBEATS, expect: 'a count 2-1000', parse: integer(2, 1000) },
+  rekey_after: { help: 'seconds between key rotations', fallback: REKEY_AFTER_MS / 1000, expect: 'seconds 1-86400', parse: integer(1, 86_400) },
+  max_sessions: { help: 'most sessions a server holds; the idlest is evicted first', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
+  log_format: { help: 'text or json', fallback: 'text', expect: '"text" or "json"', parse: (v) => (v === 'text' || v === 'json' ? v : undefined) },
+};
+
+/** Keys of the original's config that this version reads but does not use. */
+const ORIGINAL_ONLY_KEYS = new Set(['port_ranges', 'port_parallelability']);
+
+/** The default config path, ~/.bittrrt/config (as the original). */
+export function defaultConfigPath(): string {
+  return join(homedir(), '.bittrrt', 'config');
+}
+
+/** Parses `key=value` lines; `#` starts a comment. Throws ConfigError naming the line. */
+export function parseConfig(text: string, path: string): Partial<Settings> {
+  const settings: Record<string, string | number> = {};
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (line === '') return;
+    const where = `${path}:${i + 1}`;
+    const eq = line.indexOf('=');
+    if (eq === -1) throw new ConfigError(`${where}: expected key=value, got ${JSON.stringify(line)}`);
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    if (ORIGINAL_ONLY_KEYS.has(key)) return;
+    const spec = KEYS[key as keyof Settings];
+    if (!spec) throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`);
+    const parsed = spec.parse(value);
+    if (parsed === undefined) throw new ConfigError(`${where}: bad value for ${key}: ${JSON.stringify(value)} (expected ${spec.expect})`);
+    settings[key] = parsed;
+  });
+  return settings as Partial<Settings>;
+}
+
+/**
+ * Reads the config file: `explicitPath` (from --config or BITTRRT_CONFIG) must exist; the
+ * default path is optional.
+ */
+export function loadConfig(explicitPath: string | undefined): Partial<Settings> {
+  const path = explicitPath ?? defaultConfigPath();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if (explicitPath === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new ConfigError(`cannot read config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * The effective settings: a flag's text (validated like a config value) wins over the file,
+ * the file over the default.
+ */
+export function resolveSettings(file: Partial<Settings>, flags: Partial<Record<keyof Settings, { name: string; value: string | undefined }>>): Settings {
+  const settings: Record<string, string | number> = {};
+  for (const [key, spec] of Object.entries(KEYS)) {
+    const flag = flags[key as keyof Settings];
+    if (flag?.value !== undefined) {
+      const parsed = spec.parse(flag.value);
+      if (parsed === undefined) throw new ConfigError(`bad value for ${flag.name}: ${JSON.stringify(flag.value)} (expected ${spec.expect})`);
+      settings[key] = parsed;
+    } else {
+      settings[key] = file[key as keyof Settings] ?? spec.fallback;
+    }
+  }
+  return settings as unknown as Settings;
+}
+
+/** A commented config file with every key at its default. */
+export function renderDefaultConfig(): string {
+  const lines = ['# bittrrt configuration: key=value, one per line; # starts a comment.',
+    '# Command-line flags override these values.', ''];
+  for (const [key, spec] of Object.entries(KEYS)) lines.push(`# ${spec.help} (${spec.expect})`, `${key}=${spec.fallback}`, '');
+  return lines.join('\n');
+}
+
+/** Writes the default config to `path`; refuses to overwrite an existing file unless `force`. */
+export function writeDefaultConfig(path: string, force: boolean): void {
+  if (existsSync(path) && !force) throw new ConfigError(`${path} already exists (use --force to overwrite)`);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, renderDefaultConfig(), { mode: 0o600 });
+}

@@ -1,0 +1,64 @@
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { closeSocket, openLoopbackSocket } from './udp.js';
+
+/**
+ * A UDP relay on loopback between one client and a server: the client talks to `port`, the relay
+ * forwards from its upstream socket. It records every datagram in both directions, and can switch
+ * to a new upstream socket (a NAT rebinding, as the server sees it).
+ */
+export class Relay {
+  readonly toServer: Buffer[] = [];
+  readonly toClient: Buffer[] = [];
+  client: RemoteInfo | null = null;
+  private constructor(private readonly front: Socket, private upstream: Socket, private readonly serverPort: number) {}
+
+  static async start(serverPort: number): Promise<Relay> {
+    const relay = new Relay(await openLoopbackSocket(), await openLoopbackSocket(), serverPort);
+    relay.front.on('message', (msg, rinfo) => {
+      relay.client = rinfo;
+      relay.toServer.push(msg);
+      relay.upstream.send(msg, serverPort, '127.0.0.1');
+    });
+    relay.listenUpstream(relay.upstream);
+    return relay;
+  }
+
+  get port(): number {
+    return this.front.address().port;
+  }
+
+  /** The address the server sees for the client. */
+  get upstreamPort(): number {
+    return this.upstream.address().port;
+  }
+
+  /** From now on forward from a fresh socket: the server sees the client at a new port. */
+  async rebind(): Promise<void> {
+    const old = this.upstream;
+    this.upstream = await openLoopbackSocket();
+    this.listenUpstream(this.upstream);
+    await closeSocket(old);
+  }
+
+  /** Sends raw bytes to the server from the relay's current upstream socket. */
+  injectToServer(datagram: Buffer): void {
+    this.upstream.send(datagram, this.serverPort, '127.0.0.1');
+  }
+
+  /** Sends raw bytes to the client as if from the server. */
+  injectToClient(datagram: Buffer): void {
+    if (this.client) this.front.send(datagram, this.client.port, this.client.address);
+  }
+
+  async close(): Promise<void> {
+    await closeSocket(this.front);
+    await closeSocket(this.upstream);
+  }
+
+  private listenUpstream(socket: Socket): void {
+    socket.on('message', (msg) => {
+      this.toClient.push(msg);
+      if (this.client) this.front.send(msg, this.client.port, this.client.address);
+    });
+  }
+}
