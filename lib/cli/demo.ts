@@ -18,7 +18,7 @@ export class DemoCommand extends Command {
     };
     const server = spawnBittrrt(['serve', '--bind', '127.0.0.1', '--port', '0'], print('server'));
     try {
-      const [, address] = await server.waitForLine(/listening on (\S+)/, 10_000);
+      const [, address] = await server.waitForLine(/listening on ([^\s"]+)/, 10_000);
       this.context.stdout.write(`[demo] bittrrt connect ${address}\n`);
       const client = spawnBittrrt(['connect', address as string], print('client'));
       const clientCode = await client.exited;

@@ -1,40 +1,15 @@
 import { expect } from 'chai';
-import { createSocket } from 'node:dgram';
-import { spawnBittrrt, type BittrrtProcess } from '../../lib/cli/child.js';
+import type { BittrrtProcess } from '../../lib/cli/child.js';
+import { Children, LISTENING, unusedPort } from '../helpers/cli.js';
 
-const LISTENING = /listening on (\S+)/;
-
-/** Every child started here is killed in afterEach, whatever the test did. */
-const children: BittrrtProcess[] = [];
-function run(args: string[], env?: NodeJS.ProcessEnv): BittrrtProcess {
-  const proc = spawnBittrrt(args, undefined, env);
-  children.push(proc);
-  return proc;
-}
-async function serve(args: string[] = []): Promise<{ proc: BittrrtProcess; address: string }> {
-  const proc = run(['serve', '--bind', '127.0.0.1', '--port', '0', ...args]);
-  const [, address] = await proc.waitForLine(LISTENING, 10_000);
-  return { proc, address: address as string };
-}
-
-/** A UDP port that nobody serves: bind one, note it, close it. */
-async function unusedPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
+const children = new Children();
+const run = (args: string[], env?: NodeJS.ProcessEnv): BittrrtProcess => children.run(args, env);
+const serve = (args: string[] = []): Promise<{ proc: BittrrtProcess; address: string }> => children.serve(args);
 
 describe('bin/bittrrt', function () {
   this.timeout(30_000);
 
-  afterEach(async () => {
-    for (const proc of children.splice(0)) {
-      if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-      await proc.exited;
-    }
-  });
+  afterEach(() => children.cleanup());
 
   it('serve + connect establish the channel on both sides', async () => {
     const server = await serve();
