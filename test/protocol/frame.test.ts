@@ -1,0 +1,245 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { FRAME_FLAG_BITS, FRAME_HEADER_BYTES } from '../../lib/constants.js';
+import { AeadKey } from '../../lib/crypto/aead-key.js';
+import type { CryptoBackend } from '../../lib/crypto/backend.js';
+import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
+import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
+import { encodeFrame, Flag, type FrameHeader, MAX_CHANNEL, readFrameHeader, writeFrameHeader } from '../../lib/protocol/frame.js';
+import { hex, loadPythonFixture, unhex } from '../helpers/fixtures.js';
+
+const fixture = loadPythonFixture();
+const MAX_U64 = (1n << 64n) - 1n;
+
+const BACKENDS: ReadonlyArray<[string, () => CryptoBackend]> = [
+  ['native', loadSodiumBackend],
+  ['js', loadNobleBackend],
+];
+
+const header = (flags: number, channel: number, sequence: bigint, offset: bigint): FrameHeader => ({ flags, channel, sequence, offset });
+
+const validHeader: fc.Arbitrary<FrameHeader> = fc.record({
+  flags: fc.integer({ min: 0, max: 0xff }),
+  channel: fc.integer({ min: 0, max: MAX_CHANNEL }),
+  sequence: fc.bigInt({ min: 0n, max: MAX_U64 }),
+  offset: fc.bigInt({ min: 0n, max: MAX_U64 }),
+});
+
+describe('frame', () => {
+  it('FRAME_HEADER_BYTES is 20 and MAX_CHANNEL is 2^24 - 1', () => {
+    expect(FRAME_HEADER_BYTES).to.equal(20);
+    expect(MAX_CHANNEL).to.equal(2 ** 24 - 1);
+  });
+
+  describe('Flag', () => {
+    it("masks are 1 << the original's bit positions", () => {
+      const original = { URGENT: 0, HEARTBEAT: 1, FLOW_CONTROL: 2, UNLOSSY: 3, BINARY: 4, DATA: 5, ACK: 6 } as const;
+      expect(FRAME_FLAG_BITS).to.deep.equal(original);
+      for (const [name, bit] of Object.entries(original)) {
+        expect(Flag[name as keyof typeof original], name).to.equal(1 << bit);
+      }
+      expect(Flag.URGENT).to.equal(0x01);
+      expect(Flag.HEARTBEAT).to.equal(0x02);
+      expect(Flag.FLOW_CONTROL).to.equal(0x04);
+      expect(Flag.UNLOSSY).to.equal(0x08);
+      expect(Flag.BINARY).to.equal(0x10);
+      expect(Flag.DATA).to.equal(0x20);
+      expect(Flag.ACK).to.equal(0x40);
+    });
+
+    it('CONTROL is 0x80, and all eight masks are distinct single bits', () => {
+      expect(Flag.CONTROL).to.equal(0x80);
+      const masks = Object.values(Flag);
+      expect(masks).to.have.length(8);
+      expect(masks.reduce((a, b) => a | b, 0)).to.equal(0xff);
+      for (const m of masks) expect(m & (m - 1), `mask ${m}`).to.equal(0);
+    });
+
+    it('the vector flags 67 are URGENT | HEARTBEAT | ACK', () => {
+      expect(Flag.URGENT | Flag.HEARTBEAT | Flag.ACK).to.equal(67);
+    });
+  });
+
+  describe('header layout', () => {
+    it('is exactly 20 big-endian bytes: flags, channel(3), sequence(8), offset(8)', () => {
+      const h = header(0x43, 0x123456, 0x0102030405060708n, 0x1112131415161718n);
+      const frame = encodeFrame(h);
+      expect(frame.length).to.equal(20);
+      expect(hex(frame)).to.equal('43' + '123456' + '0102030405060708' + '1112131415161718');
+      const out = new Uint8Array(20);
+      writeFrameHeader(out, h);
+      expect(hex(out)).to.equal(hex(frame));
+      expect(readFrameHeader(frame)).to.deep.equal(h);
+    });
+
+    it('encodes the Python vector header as the original does', () => {
+      const f = fixture.comm_encryptor[0]!.framed_message;
+      const frame = encodeFrame(header(f.flags, f.channel, BigInt(f.sequence), BigInt(f.offset)));
+      // 67, 1193046 = 0x123456, 2^40 + 7, 12600 = 0x3138
+      expect(hex(frame)).to.equal('43' + '123456' + '0000010000000007' + '0000000000003138');
+    });
+
+    it('encodeFrame appends the payload after the header, and defaults to an empty payload', () => {
+      const h = header(Flag.DATA, 7, 1n, 2n);
+      const payload = Buffer.from('hello frame');
+      const frame = encodeFrame(h, payload);
+      expect(frame.length).to.equal(20 + payload.length);
+      expect(frame.subarray(20).toString()).to.equal('hello frame');
+      expect(hex(frame.subarray(0, 20))).to.equal(hex(encodeFrame(h)));
+      expect(encodeFrame(h, new Uint8Array(0)).length).to.equal(20);
+    });
+
+    it('extremes: all zeros and all ones', () => {
+      const zero = encodeFrame(header(0, 0, 0n, 0n));
+      expect(hex(zero)).to.equal('00'.repeat(20));
+      expect(readFrameHeader(zero)).to.deep.equal(header(0, 0, 0n, 0n));
+
+      const max = header(0xff, 0xffffff, MAX_U64, MAX_U64);
+      const ones = encodeFrame(max);
+      expect(hex(ones)).to.equal('ff'.repeat(20));
+      const back = readFrameHeader(ones);
+      expect(back).to.deep.equal(max);
+      expect(back!.channel).to.equal(16_777_215);
+      expect(back!.sequence).to.equal(18_446_744_073_709_551_615n);
+      expect(back!.offset).to.equal(18_446_744_073_709_551_615n);
+    });
+
+    it('fields do not bleed into each other', () => {
+      expect(hex(encodeFrame(header(0, 0xffffff, 0n, 0n)))).to.equal('00ffffff' + '00'.repeat(16));
+      expect(hex(encodeFrame(header(0, 0, MAX_U64, 0n)))).to.equal('00000000' + 'ff'.repeat(8) + '00'.repeat(8));
+      expect(hex(encodeFrame(header(0, 0, 0n, MAX_U64)))).to.equal('00'.repeat(12) + 'ff'.repeat(8));
+      expect(hex(encodeFrame(header(0x80, 0x800000, 1n << 63n, 1n)))).to.equal(
+        '80800000' + '8000000000000000' + '0000000000000001');
+      expect(readFrameHeader(unhex('00800000' + '00'.repeat(16)))!.channel).to.equal(0x800000);
+    });
+
+    it('writeFrameHeader writes into a view of a larger buffer, touching only its 20 bytes', () => {
+      const arena = new Uint8Array(64).fill(0xee);
+      const view = arena.subarray(7, 40);
+      const h = header(0x21, 0xabcdef, 123456789012345n, 42n);
+      writeFrameHeader(view, h);
+      expect(hex(arena.subarray(0, 7))).to.equal('ee'.repeat(7));
+      expect(hex(arena.subarray(27))).to.equal('ee'.repeat(37));
+      expect(hex(arena.subarray(7, 27))).to.equal(hex(encodeFrame(h)));
+      // and readFrameHeader reads from the view's own offset
+      expect(readFrameHeader(view)).to.deep.equal(h);
+      expect(readFrameHeader(arena.subarray(7, 27))).to.deep.equal(h);
+    });
+  });
+
+  describe('out-of-range values throw RangeError', () => {
+    const ok = header(1, 1, 1n, 1n);
+    const bad: Array<[string, FrameHeader]> = [
+      ['flags 256', { ...ok, flags: 256 }],
+      ['flags -1', { ...ok, flags: -1 }],
+      ['flags 1.5', { ...ok, flags: 1.5 }],
+      ['flags NaN', { ...ok, flags: NaN }],
+      ['channel 2^24', { ...ok, channel: 2 ** 24 }],
+      ['channel -1', { ...ok, channel: -1 }],
+      ['channel 0.5', { ...ok, channel: 0.5 }],
+      ['channel Infinity', { ...ok, channel: Infinity }],
+      ['sequence 2^64', { ...ok, sequence: 1n << 64n }],
+      ['sequence -1', { ...ok, sequence: -1n }],
+      ['offset 2^64', { ...ok, offset: 1n << 64n }],
+      ['offset -1', { ...ok, offset: -1n }],
+      ['offset 2^70', { ...ok, offset: 1n << 70n }],
+    ];
+    for (const [name, h] of bad) {
+      it(name, () => {
+        const out = new Uint8Array(20).fill(0xaa);
+        expect(() => writeFrameHeader(out, h)).to.throw(RangeError);
+        expect(() => encodeFrame(h)).to.throw(RangeError);
+        expect(() => encodeFrame(h, Buffer.from('payload'))).to.throw(RangeError);
+        // validation happens before any byte is written
+        expect(hex(out)).to.equal('aa'.repeat(20));
+      });
+    }
+
+    it('the largest valid values do not throw', () => {
+      expect(() => encodeFrame(header(255, 2 ** 24 - 1, MAX_U64, MAX_U64))).to.not.throw();
+    });
+  });
+
+  describe('readFrameHeader', () => {
+    it('returns null for fewer than 20 bytes, and reads exactly 20', () => {
+      const full = encodeFrame(header(3, 4, 5n, 6n), Buffer.from('xyz'));
+      for (let n = 0; n < 20; n++) {
+        expect(readFrameHeader(full.subarray(0, n)), `${n} bytes`).to.equal(null);
+        expect(readFrameHeader(new Uint8Array(n)), `${n} zero bytes`).to.equal(null);
+      }
+      expect(readFrameHeader(full.subarray(0, 20))).to.deep.equal(header(3, 4, 5n, 6n));
+      expect(readFrameHeader(full)).to.deep.equal(header(3, 4, 5n, 6n));
+    });
+  });
+
+  for (const [name, load] of BACKENDS) {
+    describe(`Python framed_message vectors (${name} backend)`, () => {
+      const backend = load();
+      fixture.comm_encryptor.forEach((v, index) => {
+        const f = v.framed_message;
+
+        it(`vector ${index}: decrypting with derived_key gives the header and payload`, () => {
+          const key = new AeadKey(backend, unhex(v.derived_key));
+          const sealed = unhex(f.encrypted);
+          const plain = new Uint8Array(sealed.length - 28);
+          const length = key.openInto(plain, sealed);
+          expect(length).to.equal(20 + unhex(f.payload).length);
+          const h = readFrameHeader(plain.subarray(0, length));
+          expect(h).to.deep.equal({ flags: 67, channel: 1193046, sequence: 1099511627783n, offset: 12600n });
+          expect(h).to.deep.equal(header(f.flags, f.channel, BigInt(f.sequence), BigInt(f.offset)));
+          expect(hex(plain.subarray(20, length))).to.equal(f.payload);
+          expect(Buffer.from(plain.subarray(20, length)).toString()).to.equal('framed payload');
+        });
+
+        it(`vector ${index}: encodeFrame + sealInto with the vector nonce equals encrypted byte for byte`, () => {
+          const key = new AeadKey(backend, unhex(v.derived_key));
+          const frame = encodeFrame(header(f.flags, f.channel, BigInt(f.sequence), BigInt(f.offset)), unhex(f.payload));
+          const out = new Uint8Array(frame.length + 28);
+          const written = key.sealInto(out, frame, undefined, unhex(f.nonce));
+          expect(written).to.equal(out.length);
+          expect(hex(out)).to.equal(f.encrypted);
+          expect(hex(out.subarray(0, 12))).to.equal(f.nonce);
+        });
+      });
+    });
+  }
+
+  describe('properties', () => {
+    it('round trip: readFrameHeader(encodeFrame(h, p)) is h, and the payload follows unchanged', () => {
+      fc.assert(
+        fc.property(validHeader, fc.uint8Array({ maxLength: 300 }), (h, payload) => {
+          const frame = encodeFrame(h, payload);
+          expect(frame.length).to.equal(20 + payload.length);
+          expect(readFrameHeader(frame)).to.deep.equal(h);
+          expect(hex(frame.subarray(20))).to.equal(hex(payload));
+          const out = new Uint8Array(20);
+          writeFrameHeader(out, h);
+          expect(hex(out)).to.equal(hex(frame.subarray(0, 20)));
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('readFrameHeader on arbitrary bytes never throws; it is null iff shorter than 20, else re-encodes to the same 20 bytes', () => {
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 8 }), (bytes, skip) => {
+          const view = bytes.subarray(Math.min(skip, bytes.length));
+          let h: FrameHeader | null = null;
+          expect(() => {
+            h = readFrameHeader(view);
+          }).to.not.throw();
+          if (view.length < 20) {
+            expect(h).to.equal(null);
+          } else {
+            const got = h as FrameHeader | null;
+            expect(got).to.not.equal(null);
+            expect(got!.channel).to.be.within(0, MAX_CHANNEL);
+            expect(got!.flags).to.be.within(0, 255);
+            expect(hex(encodeFrame(got!))).to.equal(hex(view.subarray(0, 20)));
+          }
+        }),
+        { numRuns: 500 },
+      );
+    });
+  });
+});
