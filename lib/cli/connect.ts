@@ -40,8 +40,11 @@ export class ConnectCommand extends EndpointCommand {
     const settings = this.settings();
     const log = this.logger(settings);
     const options = { host, port, timings: this.timings(settings) };
-    const established = (session: Session): void =>
-      log.info('secure channel established', { peer: formatAddress(session.remote.address, session.remote.port), version: session.version });
+    const established = (session: Session): void => {
+      const peer = formatAddress(session.remote.address, session.remote.port);
+      log.info('secure channel established', { peer, version: session.version });
+      session.on('rekey', () => log.info('session keys rotated', { peer }));
+    };
 
     if (this.persist) {
       const client = new PersistentClient(options);

@@ -107,6 +107,9 @@ describe('bin/bittrrt', function () {
     const out = proc.lines.join('\n');
     expect(out).to.match(/\[server\] session established/);
     expect(out).to.match(/\[client\] secure channel established/);
+    expect(out).to.match(/\[client\] ping summary sent=5 received=5/);
+    expect(out).to.match(/\[server\] session keys rotated/);
+    expect(out).to.match(/\[server\] status sessions=0 /);
     expect(out).to.include('[demo] server exited with 0');
   });
 });
