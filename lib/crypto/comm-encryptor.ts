@@ -1,8 +1,9 @@
-import { AEAD_KEY_BYTES, AEAD_OVERHEAD, HKDF_INFO, HKDF_KEY_BYTES, HKDF_V2_INFO, X25519_KEY_BYTES } from '../constants.js';
+import { AEAD_KEY_BYTES, AEAD_OVERHEAD, HKDF_INFO, HKDF_KEY_BYTES, X25519_KEY_BYTES } from '../constants.js';
 import { DecryptError, InvalidInputError, LowOrderKeyError, NoSharedKeyError } from '../errors.js';
 import { AeadKey } from './aead-key.js';
 import type { CryptoBackend } from './backend.js';
 import { hkdfSha256 } from './hkdf.js';
+import { sessionKeySchedule, type SessionKeyContext, type SessionKeys } from './key-schedule.js';
 import { getDefaultBackend } from './select.js';
 
 const EMPTY = new Uint8Array(0);
@@ -70,20 +71,19 @@ export class CommEncryptor {
   }
 
   /**
-   * Version-2 session keys: X25519 with the peer, then HKDF-SHA256 with the transcript (the
-   * initiator's public key, then the responder's) as salt and info `bittrrt-v2-session-keys`,
-   * 64 bytes: the initiator-to-responder key, then the responder-to-initiator key. Binding both
-   * public keys makes each key useless in the other direction and in any other session. The
-   * caller owns (and should wipe) the returned keys.
+   * Version-2 session keys from X25519 with the peer's ephemeral key (see key-schedule.ts):
+   * per-direction keys bound to both public keys and `context`. The caller owns (and should
+   * wipe) the returned keys.
    */
-  deriveSessionKeys(peerPublicKey: Uint8Array, role: 'initiator' | 'responder'): { send: Uint8Array; receive: Uint8Array } {
-    return this.withSharedSecret(peerPublicKey, (shared) => {
-      const transcript = role === 'initiator' ? [this.publicKey, peerPublicKey] : [peerPublicKey, this.publicKey];
-      const okm = hkdfSha256(shared, HKDF_V2_INFO, 2 * AEAD_KEY_BYTES, Buffer.concat(transcript));
-      const forward = okm.subarray(0, AEAD_KEY_BYTES);
-      const backward = okm.subarray(AEAD_KEY_BYTES);
-      return role === 'initiator' ? { send: forward, receive: backward } : { send: backward, receive: forward };
-    });
+  deriveSessionKeys(peerPublicKey: Uint8Array, role: 'initiator' | 'responder', context: SessionKeyContext = {}): SessionKeys {
+    return this.withSharedSecret(peerPublicKey, (shared) => role === 'initiator'
+      ? sessionKeySchedule(shared, this.publicKey, peerPublicKey, role, context)
+      : sessionKeySchedule(shared, peerPublicKey, this.publicKey, role, context));
+  }
+
+  /** Raw X25519 with `peerPublicKey` (identity DHs); throws LowOrderKeyError. The caller wipes it. */
+  agree(peerPublicKey: Uint8Array): Uint8Array {
+    return this.withSharedSecret(peerPublicKey, (shared) => Uint8Array.from(shared));
   }
 
   private withSharedSecret<T>(peerPublicKey: Uint8Array, use: (shared: Uint8Array) => T): T {

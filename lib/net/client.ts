@@ -79,8 +79,6 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       && (serverIndex as number) >= 0 && (serverIndex as number) <= 0xffff_ffff) {
       const keys = encryptor.deriveSessionKeys(answer.pubkey, 'initiator');
       const keypair = new Keypair(backend, keys, localIndex, serverIndex as number, now, timings.rejectAfterMessages);
-      backend.wipe(keys.send);
-      backend.wipe(keys.receive);
       encryptor.destroy();
       return new SecureSession(table, 'client', server, keypair, timings, now);
     }

@@ -1,6 +1,7 @@
 import { AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES } from '../constants.js';
 import { AeadKey } from '../crypto/aead-key.js';
 import type { CryptoBackend } from '../crypto/backend.js';
+import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { ReplayWindow } from '../protocol/replay-window.js';
 
 const TWO_32 = 2 ** 32;
@@ -25,10 +26,12 @@ export class Keypair {
   readonly #rejectAfter: number;
   #sent = 0;
 
-  constructor(backend: CryptoBackend, keys: { send: Uint8Array; receive: Uint8Array }, localIndex: number,
+  /** Takes `keys`: they are copied and the caller's buffers wiped. */
+  constructor(backend: CryptoBackend, keys: SessionKeys, localIndex: number,
     remoteIndex: number, now: number, rejectAfterMessages = REJECT_AFTER_MESSAGES) {
     this.#send = new AeadKey(backend, keys.send);
     this.#receive = new AeadKey(backend, keys.receive);
+    wipeSessionKeys(keys);
     this.localIndex = localIndex;
     this.remoteIndex = remoteIndex;
     this.createdAt = now;

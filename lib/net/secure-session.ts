@@ -225,8 +225,6 @@ export class SecureSession extends Session {
       const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder');
       const next = new Keypair(this.host.backend, keys, this.host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
         this.timings.rejectAfterMessages);
-      this.host.backend.wipe(keys.send);
-      this.host.backend.wipe(keys.receive);
       if (this.#next) this.retire(this.#next);
       this.#next = next;
       this.host.register(next, this);
@@ -252,8 +250,6 @@ export class SecureSession extends Session {
     }
     const next = new Keypair(this.host.backend, keys, request.localIndex, readU32(body, X25519_KEY_BYTES), now,
       this.timings.rejectAfterMessages);
-    this.host.backend.wipe(keys.send);
-    this.host.backend.wipe(keys.receive);
     request.encryptor.destroy();
     this.#rekeyRequest = null;
     this.host.register(next, this);

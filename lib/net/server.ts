@@ -221,8 +221,6 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     }
     const keys = encryptor.deriveSessionKeys(message.pubkey, 'responder');
     const keypair = new Keypair(this.#backend, keys, this.#table.allocateIndex(), clientIndex as number, now, this.timings.rejectAfterMessages);
-    this.#backend.wipe(keys.send);
-    this.#backend.wipe(keys.receive);
     const reply = this.answer(encodeHandshake(CMD_CONNECTED, encryptor.publicKey, { v: PROTOCOL_VERSION, idx: keypair.localIndex }), form);
     encryptor.destroy();
     return { session: new SecureSession(this.#table, 'server', peer, keypair, this.timings, now), reply };

@@ -1,3 +1,4 @@
+import type { SessionKeys as LibSessionKeys } from '../../lib/crypto/key-schedule.js';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -24,7 +25,10 @@ const INITIATOR_INDEX = 0x11223344;
 const RESPONDER_INDEX = 0xa1b2c3d4;
 const NOW = 1_700_000_000_000;
 
-type SessionKeys = { send: Uint8Array; receive: Uint8Array };
+type SessionKeys = LibSessionKeys;
+/** Keypair wipes the keys it is given; tests that inspect keys afterwards hand it a copy. */
+const copyKeys = (k: SessionKeys): SessionKeys =>
+  ({ send: Uint8Array.from(k.send), receive: Uint8Array.from(k.receive), confirm: Uint8Array.from(k.confirm) });
 
 function flipBit(bytes: Uint8Array, bit: number): Buffer {
   const copy = Buffer.from(bytes);
@@ -61,8 +65,8 @@ interface Sides {
 function sides(backend: CryptoBackend, options: { rejectAfter?: number; vectorIndex?: number; backendB?: CryptoBackend } = {}): Sides {
   const keys = sessionKeys(backend, options.vectorIndex ?? 0);
   const reject = options.rejectAfter ?? REJECT_AFTER_MESSAGES;
-  const a = new Keypair(backend, keys.initiator, INITIATOR_INDEX, RESPONDER_INDEX, NOW, reject);
-  const b = new Keypair(options.backendB ?? backend, keys.responder, RESPONDER_INDEX, INITIATOR_INDEX, NOW, reject);
+  const a = new Keypair(backend, copyKeys(keys.initiator), INITIATOR_INDEX, RESPONDER_INDEX, NOW, reject);
+  const b = new Keypair(options.backendB ?? backend, copyKeys(keys.responder), RESPONDER_INDEX, INITIATOR_INDEX, NOW, reject);
   return { a, b, keys };
 }
 
@@ -364,6 +368,15 @@ describe('Keypair', () => {
     const { a, b } = sides(loadSodiumBackend(), { backendB: loadNobleBackend() });
     expect(open(b, seal(a, Buffer.from('native to js')))[1].toString()).to.equal('native to js');
     expect(open(a, seal(b, Buffer.from('js to native')))[1].toString()).to.equal('js to native');
+  });
+});
+
+describe('Keypair takes its keys', () => {
+  it('wipes the caller\'s key buffers once it has its own copy', () => {
+    const backend = loadNobleBackend();
+    const { initiator } = sessionKeys(backend);
+    new Keypair(backend, initiator, INITIATOR_INDEX, RESPONDER_INDEX, NOW);
+    for (const k of [initiator.send, initiator.receive, initiator.confirm]) expect(k.every((b) => b === 0)).to.equal(true);
   });
 });
 

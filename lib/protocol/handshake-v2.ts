@@ -1,0 +1,143 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { CMD_CONNECT, CMD_CONNECTED, PROTOCOL_VERSION, X25519_KEY_BYTES } from '../constants.js';
+import type { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
+import { fromBase64Url, toBase64Url } from '../encoding.js';
+import { encodeHandshake, type HandshakeFields, type HandshakeMessage } from './handshake.js';
+
+/**
+ * Version 2's handshake fields and key agreement, on top of the seed's JSON messages:
+ *
+ *   connect   {"cmd", "pubkey": E_c, "v": 2, "idx": I_c, ["cid": C], ["cookie"], "pad"}
+ *   connected {"cmd", "pubkey": E_s, "v": 2, "idx": I_s, "sid": S, "conf"}
+ *
+ * Keys mix ee = DH(E_c, E_s), es = DH(E_c, S) (only the holder of the server identity S can
+ * compute it) and, when the client has an identity C, se = DH(C, E_s) (only its holder can);
+ * plus the network key when one is set. `conf` is a MAC under a key from that schedule over the
+ * whole transcript: a client that verifies it knows the server holds S (and the network key)
+ * and that no field was altered on the way. In Noise terms this is NK (the client knows S)
+ * or NX (it learns S, trust on first use), with the client's static key added IK-style.
+ */
+
+/** A version-2 connect is padded to this many JSON characters, so the answer is never larger. */
+export const CONNECT_PADDED_LENGTH = 320;
+const CONFIRM_BYTES = 16;
+const CONFIRM_LABEL = 'bittrrt-v2 server confirmation';
+const COOKIE_MAX_BYTES = 32;
+
+export interface Initiation {
+  /** The version the client asked for (bound into the transcript: a forged one fails). */
+  version: number;
+  ephemeralPublic: Uint8Array;
+  index: number;
+  clientStatic?: Uint8Array;
+  cookie?: Uint8Array;
+}
+
+export interface Response {
+  ephemeralPublic: Uint8Array;
+  index: number;
+  serverStatic: Uint8Array;
+  confirmation: Uint8Array;
+}
+
+const isIndex = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff;
+
+function optionalKey(value: unknown): Uint8Array | undefined | null {
+  if (value === undefined) return undefined;
+  const key = typeof value === 'string' ? fromBase64Url(value) : null;
+  return key?.length === X25519_KEY_BYTES ? key : null;
+}
+
+/** The client's `connect` JSON, padded to CONNECT_PADDED_LENGTH. */
+export function encodeInitiation(init: Initiation): string {
+  const fields: Record<string, string | number> = { v: init.version, idx: init.index };
+  if (init.clientStatic) fields.cid = toBase64Url(init.clientStatic);
+  if (init.cookie) fields.cookie = toBase64Url(init.cookie);
+  const unpadded = encodeHandshake(CMD_CONNECT, init.ephemeralPublic, { ...fields, pad: '' });
+  return encodeHandshake(CMD_CONNECT, init.ephemeralPublic, { ...fields, pad: '.'.repeat(Math.max(0, CONNECT_PADDED_LENGTH - unpadded.length)) });
+}
+
+/** Version-2 fields of a parsed `connect`; null when the client offered no (valid) version 2. */
+export function readInitiation(message: HandshakeMessage): Initiation | null {
+  const { v, idx, cid, cookie } = message.fields;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < PROTOCOL_VERSION || v > 0xffff_ffff || !isIndex(idx)) return null;
+  const clientStatic = optionalKey(cid);
+  if (clientStatic === null) return null;
+  let cookieBytes: Uint8Array | undefined;
+  if (cookie !== undefined) {
+    const decoded = typeof cookie === 'string' ? fromBase64Url(cookie) : null;
+    if (decoded === null || decoded.length > COOKIE_MAX_BYTES) return null;
+    cookieBytes = decoded;
+  }
+  return { version: v, ephemeralPublic: message.pubkey, index: idx, clientStatic, cookie: cookieBytes };
+}
+
+export function encodeResponse(response: Response): string {
+  return encodeHandshake(CMD_CONNECTED, response.ephemeralPublic, {
+    v: PROTOCOL_VERSION,
+    idx: response.index,
+    sid: toBase64Url(response.serverStatic),
+    conf: toBase64Url(response.confirmation),
+  } satisfies HandshakeFields);
+}
+
+/** Version-2 fields of a parsed `connected`; null when the server answered with the seed's protocol. */
+export function readResponse(message: HandshakeMessage): Response | null {
+  const { v, idx, sid, conf } = message.fields;
+  if (v !== PROTOCOL_VERSION || !isIndex(idx)) return null;
+  const serverStatic = optionalKey(sid);
+  const confirmation = typeof conf === 'string' ? fromBase64Url(conf) : null;
+  if (!serverStatic || confirmation?.length !== CONFIRM_BYTES) return null;
+  return { ephemeralPublic: message.pubkey, index: idx, serverStatic, confirmation };
+}
+
+/** Everything both sides saw besides the two ephemeral keys (which the key schedule binds itself). */
+function transcript(init: Initiation, responderIndex: number, serverStatic: Uint8Array): Buffer {
+  const t = Buffer.alloc(4 + 4 + X25519_KEY_BYTES + 4 + X25519_KEY_BYTES);
+  t.writeUInt32BE(init.version, 0);
+  t.writeUInt32BE(init.index, 4);
+  t.set(init.clientStatic ?? new Uint8Array(X25519_KEY_BYTES), 8);
+  t.writeUInt32BE(responderIndex, 40);
+  t.set(serverStatic, 44);
+  return t;
+}
+
+function confirmation(keys: SessionKeys): Buffer {
+  return createHmac('sha256', keys.confirm).update(CONFIRM_LABEL).digest().subarray(0, CONFIRM_BYTES);
+}
+
+/** Server: keys and the confirmation for a version-2 `connect`. Throws LowOrderKeyError. */
+export function respond(init: Initiation, ephemeral: CommEncryptor, identity: CommEncryptor, index: number, psk?: Uint8Array):
+  { keys: SessionKeys; response: Response } {
+  const secrets = [identity.agree(init.ephemeralPublic)];
+  if (init.clientStatic) secrets.push(ephemeral.agree(init.clientStatic));
+  try {
+    const keys = ephemeral.deriveSessionKeys(init.ephemeralPublic, 'responder', {
+      psk, extraSecrets: secrets, transcript: transcript(init, index, identity.publicKey),
+    });
+    return { keys, response: { ephemeralPublic: ephemeral.publicKey, index, serverStatic: identity.publicKey, confirmation: confirmation(keys) } };
+  } finally {
+    for (const s of secrets) s.fill(0);
+  }
+}
+
+/**
+ * Client: the session keys if `response` proves the server holds `response.serverStatic` (and the
+ * network key) over an unaltered transcript; null otherwise. Throws LowOrderKeyError.
+ */
+export function complete(init: Initiation, ephemeral: CommEncryptor, response: Response, identity?: CommEncryptor,
+  psk?: Uint8Array): SessionKeys | null {
+  const secrets = [ephemeral.agree(response.serverStatic)];
+  if (identity) secrets.push(identity.agree(response.ephemeralPublic));
+  try {
+    const keys = ephemeral.deriveSessionKeys(response.ephemeralPublic, 'initiator', {
+      psk, extraSecrets: secrets, transcript: transcript(init, response.index, response.serverStatic),
+    });
+    if (timingSafeEqual(confirmation(keys), response.confirmation)) return keys;
+    wipeSessionKeys(keys);
+    return null;
+  } finally {
+    for (const s of secrets) s.fill(0);
+  }
+}
