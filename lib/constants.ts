@@ -46,6 +46,8 @@ export const DOCRYPT_SALT_BYTES = 8;
 /** Handshake commands (original). */
 export const CMD_CONNECT = 'connect';
 export const CMD_CONNECTED = 'connected';
+/** Version 2's answer under load: "prove your address by echoing this cookie". */
+export const CMD_COOKIE = 'cookie';
 
 /**
  * Largest handshake datagram the server will even look at. A real `connect` token is about

@@ -9,6 +9,8 @@ import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { BittrrtError } from '../errors.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
+import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../protocol/handshake-v2.js';
+import { HostKeyMismatchError, type KnownHosts } from '../trust/known-hosts.js';
 import { formatAddress, resolveHost } from './address.js';
 import { Counters } from './counters.js';
 import { Keypair } from './keypair.js';
@@ -22,11 +24,24 @@ export interface ConnectOptions {
   host?: string;
   port?: number;
   backend?: CryptoBackend;
-  /** Handshake obfuscation (default: the original's NET_OBS_KEY). */
-  docrypt?: DoCrypt;
+  /** A 32-byte network key shared with the server (its Fernet key and an input to every key). */
+  networkKey?: Uint8Array;
+  /** The server's identity public key: anything else is refused (pinning). */
+  serverKey?: Uint8Array;
+  /** Trust on first use: record the server's key here on first contact, refuse a changed one later. */
+  knownHosts?: KnownHosts;
+  /** Called when `knownHosts` records a server for the first time. */
+  onNewHost?: (host: string, serverKey: Uint8Array) => void;
+  /** The client's long-term identity, for servers that only admit listed clients. */
+  identity?: CommEncryptor;
+  /**
+   * Accept a server that answers with the original, unauthenticated protocol. Default: only
+   * when nothing above asks for authentication (no network key, pinned key, known host entry or identity).
+   */
+  allowSeed?: boolean;
   /** Token form to send: the seed's (default) or the later salted one. */
   form?: DoCryptForm;
-  /** 2 (default) offers version 2 and accepts the seed's channel from an original server; 1 speaks only the seed's. */
+  /** 2 (default) offers version 2; 1 speaks only the original protocol. */
   protocolVersion?: 1 | 2;
   /** Sends of `connect` before giving up (default NEGOTIATION_REPEAT = 50). */
   attempts?: number;
@@ -37,60 +52,84 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
-/** No `connected` answer arrived from the server after every attempt. */
+/** No acceptable `connected` answer arrived from the server after every attempt. */
 export class HandshakeTimeoutError extends BittrrtError {
-  constructor(readonly address: string, readonly attempts: number) {
-    super('ERR_HANDSHAKE_TIMEOUT', `no answer from ${address} after ${attempts} attempts`);
+  constructor(readonly address: string, readonly attempts: number, readonly rejected?: string) {
+    super('ERR_HANDSHAKE_TIMEOUT', `no ${rejected ? 'acceptable ' : ''}answer from ${address} after ${attempts} attempts${rejected ? ` (${rejected})` : ''}`);
   }
 }
 
 /**
- * Opens a session with a server: send `connect` with our public key up to `attempts` times,
- * `delayMs` apart, until the server at the target address answers `connected`. Datagrams from any
- * other address, and answers that do not check out, are ignored. Resolves with the session; its
- * socket closes when the session does.
+ * Opens a session with a server: send `connect` up to `attempts` times, `delayMs` apart, until
+ * the server at the target address gives an answer that checks out. Datagrams from any other
+ * address, and answers that fail a check, are ignored (the last reason is reported on timeout);
+ * a server whose recorded identity changed fails at once. Resolves with the session; its socket
+ * closes when the session does.
  */
 export async function connect(options: ConnectOptions = {}): Promise<Session> {
-  const target = await resolveHost(options.host ?? DEFAULT_CONNECT_HOST);
+  const hostName = options.host ?? DEFAULT_CONNECT_HOST;
+  const target = await resolveHost(hostName);
   const server: PeerAddress = { address: target.address, port: options.port ?? DEFAULT_PORT };
+  const hostLabel = formatAddress(hostName, server.port);
   const attempts = options.attempts ?? NEGOTIATION_REPEAT;
   const delayMs = options.delayMs ?? NEGOTIATION_DELAY;
   const timings = resolveTimings(options.timings);
   const backend = options.backend ?? getDefaultBackend();
-  const docrypt = options.docrypt ?? new DoCrypt();
+  const docrypt = new DoCrypt(options.networkKey ? { key: options.networkKey } : {});
+  const allowSeed = options.allowSeed
+    ?? (!options.networkKey && !options.serverKey && !options.identity && !options.knownHosts?.find(hostLabel));
   const counters = new Counters();
   const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4' });
-  const table = new SessionTable(backend, counters, (datagram, to) => socket.send(datagram, to.port, to.address), () => {
-    table.stop();
+  const table = new SessionTable({
+    backend,
+    counters,
+    psk: options.networkKey,
+    send: (datagram, to) => socket.send(datagram, to.port, to.address),
     // Let a close message leave before the socket goes.
-    setImmediate(() => socket.close());
+    closed: () => {
+      table.stop();
+      setImmediate(() => socket.close());
+    },
   });
-  const encryptor = new CommEncryptor({ backend });
-  const offerV2 = (options.protocolVersion ?? PROTOCOL_VERSION) >= 2;
-  const localIndex = table.allocateIndex();
-  const hello = encodeHandshake(CMD_CONNECT, encryptor.publicKey, offerV2 ? { v: PROTOCOL_VERSION, idx: localIndex } : {});
-  const token = Buffer.from(docrypt.fencrypt(hello, { form: options.form }), 'ascii');
+  const ephemeral = new CommEncryptor({ backend });
+  const init: Initiation | null = (options.protocolVersion ?? PROTOCOL_VERSION) >= 2
+    ? { version: PROTOCOL_VERSION, ephemeralPublic: ephemeral.publicKey, index: table.allocateIndex(), clientStatic: options.identity?.publicKey }
+    : null;
+  const makeToken = (): Buffer => Buffer.from(docrypt.fencrypt(
+    init ? encodeInitiation(init) : encodeHandshake(CMD_CONNECT, ephemeral.publicKey), { form: options.form }), 'ascii');
+  let token = makeToken();
+  let rejected: string | undefined;
 
-  /** Builds the session from a valid `connected`; throws (and the answer is ignored) if it does not check out. */
-  const establish = (answer: HandshakeMessage): Session => {
+  /** The session for an answer, or a reason to ignore it; throws only for a changed host key. */
+  const establish = (answer: HandshakeMessage): Session | string => {
     const now = Date.now();
-    const serverIndex = answer.fields.idx;
-    if (offerV2 && answer.fields.v === PROTOCOL_VERSION && Number.isInteger(serverIndex)
-      && (serverIndex as number) >= 0 && (serverIndex as number) <= 0xffff_ffff) {
-      const keys = encryptor.deriveSessionKeys(answer.pubkey, 'initiator');
-      const keypair = new Keypair(backend, keys, localIndex, serverIndex as number, now, timings.rejectAfterMessages);
-      encryptor.destroy();
-      return new SecureSession(table, 'client', server, keypair, timings, now);
+    const response = init ? readResponse(answer) : null;
+    if (!response) {
+      if (!allowSeed) return 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
+      ephemeral.deriveSharedSecret(answer.pubkey);
+      return new SeedSession(table, 'client', server, ephemeral, timings, now);
     }
-    encryptor.deriveSharedSecret(answer.pubkey);
-    return new SeedSession(table, 'client', server, encryptor, timings, now);
+    if (options.serverKey && !Buffer.from(options.serverKey).equals(response.serverStatic)) {
+      return 'the server identity does not match the pinned key';
+    }
+    const keys = complete(init!, ephemeral, response, options.identity, options.networkKey);
+    if (!keys) return 'the server could not prove its identity';
+    const known = options.knownHosts?.check(hostLabel, response.serverStatic);
+    if (known?.status === 'changed') throw new HostKeyMismatchError(hostLabel, options.knownHosts!.path, known.line);
+    if (known?.status === 'new') {
+      options.knownHosts!.record(hostLabel, response.serverStatic);
+      options.onNewHost?.(hostLabel, response.serverStatic);
+    }
+    ephemeral.destroy();
+    const keypair = new Keypair(backend, keys, init!.index, response.index, now, timings.rejectAfterMessages);
+    return new SecureSession(table, 'client', server, keypair, timings, now);
   };
 
-  let sent = 0;
   let session: Session;
   try {
     session = await new Promise<Session>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let sent = 0;
       const finish = (result: Session | Error): void => {
         clearTimeout(timer);
         socket.off('message', onMessage);
@@ -106,17 +145,28 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
         } catch {
           return;
         }
+        const cookie = init ? readCookieReply(plaintext) : null;
+        if (cookie && init) {
+          // The server is under load: prove our address by echoing its cookie, at once.
+          init.cookie = cookie;
+          token = makeToken();
+          socket.send(token, server.port, server.address);
+          return;
+        }
         const parsed = parseHandshake(plaintext, CMD_CONNECTED);
         if (!parsed.ok) return;
         try {
-          finish(establish(parsed.message));
-        } catch {
-          // A low-order key from "the server" is an attack, not an answer: keep waiting.
+          const outcome = establish(parsed.message);
+          if (typeof outcome === 'string') rejected = outcome;
+          else finish(outcome);
+        } catch (err) {
+          if (err instanceof HostKeyMismatchError) finish(err);
+          else rejected = 'the server sent a low-order key'; // an attack, not an answer: keep waiting
         }
       };
       const sendNext = (): void => {
         if (sent >= attempts) {
-          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts));
+          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, rejected));
           return;
         }
         sent++;
@@ -130,7 +180,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       socket.bind(0, () => sendNext());
     });
   } catch (err) {
-    encryptor.destroy();
+    ephemeral.destroy();
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     throw err;
   }

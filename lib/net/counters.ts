@@ -9,7 +9,12 @@ export type DropReason =
   | 'bad-auth'
   | 'replay'
   | 'bad-frame'
-  | 'session-limit';
+  | 'session-limit'
+  | 'rate-limit'
+  | 'unauthorized'
+  | 'seed-refused'
+  | 'amplification'
+  | 'bad-cookie';
 
 /** Traffic counters of one endpoint; every dropped datagram is counted under exactly one reason. */
 export class Counters {
@@ -20,6 +25,10 @@ export class Counters {
   handshakes = 0;
   retransmittedConnects = 0;
   rekeys = 0;
+  cookiesSent = 0;
+  /** Bytes received in, and sent in answer to, handshakes from addresses not yet validated. */
+  unvalidatedBytesIn = 0;
+  unvalidatedBytesOut = 0;
   readonly drops = new Map<DropReason, number>();
 
   drop(reason: DropReason): void {
@@ -45,6 +54,9 @@ export class Counters {
       handshakes: this.handshakes,
       retransmittedConnects: this.retransmittedConnects,
       rekeys: this.rekeys,
+      cookiesSent: this.cookiesSent,
+      unvalidatedBytesIn: this.unvalidatedBytesIn,
+      unvalidatedBytesOut: this.unvalidatedBytesOut,
       dropped: this.dropped,
       drops: Object.fromEntries(this.drops) as Partial<Record<DropReason, number>>,
     };
@@ -59,6 +71,9 @@ export interface CountersSnapshot {
   handshakes: number;
   retransmittedConnects: number;
   rekeys: number;
+  cookiesSent: number;
+  unvalidatedBytesIn: number;
+  unvalidatedBytesOut: number;
   dropped: number;
   drops: Partial<Record<DropReason, number>>;
 }

@@ -67,6 +67,8 @@ export class SecureSession extends Session {
     this.#current = keypair;
     this.#lastHeartbeatSent = now;
     host.register(keypair, this);
+    // The client speaks first, at once: its first packet proves to the server it holds the keys.
+    if (role === 'client') this.sendHeartbeat(now);
   }
 
   get rtt(): RttStats {
@@ -139,7 +141,7 @@ export class SecureSession extends Session {
     const header = readFrameHeader(plaintext);
     if (header === null) return this.host.counters.drop('bad-frame');
 
-    this.lastReceived = now;
+    this.heard(now);
     // Roaming: a packet that authenticates proves the sender holds the keys, wherever it is.
     if (from.address !== this.remote.address || from.port !== this.remote.port) this.remote = { ...from };
     if (keypair === this.#next) this.confirmNextKeys(now);
@@ -222,7 +224,7 @@ export class SecureSession extends Session {
     }
     const encryptor = new CommEncryptor({ backend: this.host.backend });
     try {
-      const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder');
+      const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder', { psk: this.host.psk });
       const next = new Keypair(this.host.backend, keys, this.host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
         this.timings.rejectAfterMessages);
       if (this.#next) this.retire(this.#next);
@@ -244,7 +246,7 @@ export class SecureSession extends Session {
     if (!request) return; // a duplicate answer to a rotation already completed
     let keys;
     try {
-      keys = request.encryptor.deriveSessionKeys(body.subarray(0, X25519_KEY_BYTES), 'initiator');
+      keys = request.encryptor.deriveSessionKeys(body.subarray(0, X25519_KEY_BYTES), 'initiator', { psk: this.host.psk });
     } catch {
       return this.host.counters.drop('low-order');
     }

@@ -19,6 +19,8 @@ export class SeedSession extends Session {
     timings: SessionTimings, now: number) {
     super(host, role, remote, timings, now);
     this.#encryptor = encryptor;
+    // The original protocol has nothing the peer must send, so there is nothing to wait for.
+    this.confirmed = true;
   }
 
   get rtt(): RttStats {
@@ -40,7 +42,7 @@ export class SeedSession extends Session {
     } catch {
       return false;
     }
-    this.lastReceived = now;
+    this.heard(now);
     this.emit('message', payload, 0);
     return true;
   }

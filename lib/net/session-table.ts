@@ -16,18 +16,30 @@ interface IndexEntry {
  * The sessions of one socket (a server's many, or a client's one): the receiver-index table
  * that routes version-2 datagrams, the timer that drives every session, and the counters.
  */
+export interface SessionTableOptions {
+  backend: CryptoBackend;
+  counters: Counters;
+  psk?: Uint8Array;
+  send(datagram: Buffer, to: PeerAddress): void;
+  closed(session: Session, reason: CloseReason): void;
+  confirmed?(session: Session): void;
+}
+
 export class SessionTable implements SessionHost {
   readonly sessions = new Set<Session>();
+  readonly backend: CryptoBackend;
+  readonly counters: Counters;
+  readonly psk: Uint8Array | undefined;
   readonly #byIndex = new Map<number, IndexEntry>();
-  readonly #send: (datagram: Buffer, to: PeerAddress) => void;
-  readonly #closed: (session: Session, reason: CloseReason) => void;
+  readonly #options: SessionTableOptions;
   readonly #indexBytes = new Uint8Array(4);
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly backend: CryptoBackend, readonly counters: Counters,
-    send: (datagram: Buffer, to: PeerAddress) => void, closed: (session: Session, reason: CloseReason) => void) {
-    this.#send = send;
-    this.#closed = closed;
+  constructor(options: SessionTableOptions) {
+    this.backend = options.backend;
+    this.counters = options.counters;
+    this.psk = options.psk;
+    this.#options = options;
   }
 
   /** Ticks every session every `intervalMs` until stop(); the timer does not hold the process open. */
@@ -51,7 +63,7 @@ export class SessionTable implements SessionHost {
   transmit(datagram: Buffer, to: PeerAddress): void {
     this.counters.packetsOut++;
     this.counters.bytesOut += datagram.length;
-    this.#send(datagram, to);
+    this.#options.send(datagram, to);
   }
 
   allocateIndex(): number {
@@ -74,7 +86,11 @@ export class SessionTable implements SessionHost {
 
   sessionClosed(session: Session, reason: CloseReason): void {
     this.sessions.delete(session);
-    this.#closed(session, reason);
+    this.#options.closed(session, reason);
+  }
+
+  sessionConfirmed(session: Session): void {
+    this.#options.confirmed?.(session);
   }
 
   /**
@@ -89,11 +105,17 @@ export class SessionTable implements SessionHost {
     return true;
   }
 
-  /** The session heard from least recently: the first to evict. */
-  leastRecentlyHeard(): Session | undefined {
-    let oldest: Session | undefined;
-    for (const session of this.sessions) if (!oldest || session.lastReceived < oldest.lastReceived) oldest = session;
-    return oldest;
+  /**
+   * The session to evict when the table is full: the oldest half-open one (a flood of
+   * handshakes cannot push out sessions that work), else the one heard from least recently.
+   */
+  evictionCandidate(): Session | undefined {
+    let candidate: Session | undefined;
+    for (const session of this.sessions) {
+      if (!candidate || (candidate.confirmed && !session.confirmed)
+        || (candidate.confirmed === session.confirmed && session.lastReceived < candidate.lastReceived)) candidate = session;
+    }
+    return candidate;
   }
 
   closeAll(reason: CloseReason): void {

@@ -1,9 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { BittrrtError } from '../errors.js';
 import type { Counters } from './counters.js';
 import type { Keypair } from './keypair.js';
 import type { SessionTimings } from './timings.js';
+
+/** A session whose peer has sent nothing authenticated for this long after the handshake is freed. */
+export const HALF_OPEN_TIMEOUT_MS = NEGOTIATION_REPEAT * NEGOTIATION_DELAY;
 
 /** Why a session ended. */
 export type CloseReason = 'local' | 'peer' | 'timeout' | 'evicted' | 'shutdown' | 'exhausted';
@@ -38,6 +42,8 @@ export interface RttStats {
 export interface SessionHost {
   readonly backend: CryptoBackend;
   readonly counters: Counters;
+  /** The network key, mixed into every key derivation when set. */
+  readonly psk: Uint8Array | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
   /** A fresh receiver index, unused by any live keypair of this host. */
   allocateIndex(): number;
@@ -45,6 +51,8 @@ export interface SessionHost {
   unregister(keypair: Keypair): void;
   /** Called once when the session closes, before its `close` event. */
   sessionClosed(session: Session, reason: CloseReason): void;
+  /** Called once when the first authenticated packet arrives: the peer has proven it holds the keys. */
+  sessionConfirmed(session: Session): void;
 }
 
 /** The session was closed, or the peer speaks only protocol version 1, so it cannot do this. */
@@ -66,6 +74,11 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   remote: PeerAddress;
   /** Date.now() of the last authenticated packet. */
   lastReceived: number;
+  /**
+   * True once the peer has proven it holds the keys (an authenticated packet arrived). Until
+   * then the session is half-open: first to be evicted, and freed if it stays unconfirmed.
+   */
+  confirmed = false;
   protected readonly host: SessionHost;
   protected readonly timings: SessionTimings;
   #closed = false;
@@ -102,7 +115,18 @@ export abstract class Session extends EventEmitter<SessionEvents> {
 
   /** Runs the session's timers; the host calls it periodically. */
   tick(now: number): void {
-    if (now - this.lastReceived >= this.timings.heartbeatRate * this.timings.staleHeartbeats) this.end('timeout');
+    const silentFor = now - this.lastReceived;
+    if (silentFor >= this.timings.heartbeatRate * this.timings.staleHeartbeats || (!this.confirmed && silentFor >= HALF_OPEN_TIMEOUT_MS)) {
+      this.end('timeout');
+    }
+  }
+
+  /** Records an authenticated packet. */
+  protected heard(now: number): void {
+    this.lastReceived = now;
+    if (this.confirmed) return;
+    this.confirmed = true;
+    this.host.sessionConfirmed(this);
   }
 
   /** Closes the session, telling the peer where the protocol can (version 2). */

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { CMD_CONNECT, CMD_CONNECTED, PROTOCOL_VERSION, X25519_KEY_BYTES } from '../constants.js';
+import { CMD_CONNECT, CMD_CONNECTED, CMD_COOKIE, PROTOCOL_VERSION, X25519_KEY_BYTES } from '../constants.js';
 import type { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
@@ -139,5 +139,26 @@ export function complete(init: Initiation, ephemeral: CommEncryptor, response: R
     return null;
   } finally {
     for (const s of secrets) s.fill(0);
+  }
+}
+
+/** The server's cookie answer (see CookieJar). Short, so it is never larger than the `connect` it answers. */
+export function encodeCookieReply(cookie: Uint8Array): string {
+  return `{"cmd": "${CMD_COOKIE}", "cookie": "${toBase64Url(cookie)}"}`;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The cookie of a decrypted cookie answer; null for anything else. Never throws. */
+export function readCookieReply(plaintext: Uint8Array): Uint8Array | null {
+  try {
+    const value: unknown = JSON.parse(utf8.decode(plaintext));
+    if (typeof value !== 'object' || value === null) return null;
+    const { cmd, cookie } = value as Record<string, unknown>;
+    if (cmd !== CMD_COOKIE || typeof cookie !== 'string') return null;
+    const bytes = fromBase64Url(cookie);
+    return bytes !== null && bytes.length <= COOKIE_MAX_BYTES ? bytes : null;
+  } catch {
+    return null;
   }
 }

@@ -27,12 +27,13 @@ export type HostKeyCheck = { status: 'known' } | { status: 'new' } | { status: '
 export class KnownHosts {
   constructor(readonly path: string) {}
 
-  check(host: string, publicKey: Uint8Array): HostKeyCheck {
+  /** The key recorded for `host` and its line number, if any. */
+  find(host: string): { key: Buffer | null; line: number } | undefined {
     let text: string;
     try {
       text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'new' };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
     const lines = text.split('\n');
@@ -40,10 +41,15 @@ export class KnownHosts {
       const [name, key] = (lines[i] as string).trim().split(/\s+/);
       if (name !== host || key === undefined) continue;
       const recorded = fromBase64Url(key);
-      if (recorded?.length === X25519_KEY_BYTES && recorded.equals(publicKey)) return { status: 'known' };
-      return { status: 'changed', line: i + 1 };
+      return { key: recorded?.length === X25519_KEY_BYTES ? recorded : null, line: i + 1 };
     }
-    return { status: 'new' };
+    return undefined;
+  }
+
+  check(host: string, publicKey: Uint8Array): HostKeyCheck {
+    const entry = this.find(host);
+    if (!entry) return { status: 'new' };
+    return entry.key?.equals(publicKey) ? { status: 'known' } : { status: 'changed', line: entry.line };
   }
 
   record(host: string, publicKey: Uint8Array): void {

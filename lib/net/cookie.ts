@@ -1,0 +1,46 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PeerAddress } from './session.js';
+
+export const COOKIE_BYTES = 16;
+/** Cookie secrets rotate this often; a cookie stays valid for up to two periods. */
+export const COOKIE_SECRET_PERIOD_MS = 120_000;
+
+/**
+ * Stateless proof that a client receives at its source address (as WireGuard's cookie reply
+ * and QUIC's Retry): a MAC of the address and the client's ephemeral key under a rotating
+ * secret. A client that echoes it back has shown it is not spoofing; the server keeps no state.
+ */
+export class CookieJar {
+  #secret = randomBytes(32);
+  #previous = randomBytes(32);
+  #rotated: number;
+
+  constructor(now = Date.now()) {
+    this.#rotated = now;
+  }
+
+  issue(peer: PeerAddress, ephemeralPublic: Uint8Array, now: number): Buffer {
+    this.rotate(now);
+    return mac(this.#secret, peer, ephemeralPublic);
+  }
+
+  verify(cookie: Uint8Array, peer: PeerAddress, ephemeralPublic: Uint8Array, now: number): boolean {
+    this.rotate(now);
+    if (cookie.length !== COOKIE_BYTES) return false;
+    // Both comparisons always run, so the time taken does not say which secret matched.
+    const current = timingSafeEqual(mac(this.#secret, peer, ephemeralPublic), cookie);
+    const previous = timingSafeEqual(mac(this.#previous, peer, ephemeralPublic), cookie);
+    return current || previous;
+  }
+
+  private rotate(now: number): void {
+    if (now - this.#rotated < COOKIE_SECRET_PERIOD_MS) return;
+    this.#previous = this.#secret;
+    this.#secret = randomBytes(32);
+    this.#rotated = now;
+  }
+}
+
+function mac(secret: Buffer, peer: PeerAddress, ephemeralPublic: Uint8Array): Buffer {
+  return createHmac('sha256', secret).update(`${peer.address}|${peer.port}|`).update(ephemeralPublic).digest().subarray(0, COOKIE_BYTES);
+}

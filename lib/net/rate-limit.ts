@@ -1,0 +1,100 @@
+/**
+ * Token buckets for handshakes: one global, and one per source (address and port), as
+ * WireGuard's ratelimiter. The per-source table is bounded: when full, the bucket refilled
+ * longest ago is dropped (it would be full again by now anyway, or nearly).
+ */
+export interface RateLimitOptions {
+  /** Handshakes per second per source, and the burst a source may spend at once. */
+  perSourceRate: number;
+  perSourceBurst: number;
+  /** Handshakes per second for the whole server (the X25519 budget), and its burst. */
+  globalRate: number;
+  globalBurst: number;
+  /** Most sources tracked at once. */
+  maxSources: number;
+}
+
+export const DEFAULT_RATE_LIMITS: Readonly<RateLimitOptions> = Object.freeze({
+  perSourceRate: 10,
+  perSourceBurst: 20,
+  globalRate: 2000,
+  globalBurst: 4000,
+  maxSources: 65_536,
+});
+
+export class TokenBucket {
+  #tokens: number;
+  #updated: number;
+
+  constructor(readonly rate: number, readonly burst: number, now: number) {
+    this.#tokens = burst;
+    this.#updated = now;
+  }
+
+  /** Refills for the time elapsed, then takes one token if there is one. */
+  take(now: number): boolean {
+    this.refill(now);
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** Tokens left, as a fraction of the burst. */
+  level(now: number): number {
+    this.refill(now);
+    return this.#tokens / this.burst;
+  }
+
+  get updated(): number {
+    return this.#updated;
+  }
+
+  private refill(now: number): void {
+    const elapsed = Math.max(0, now - this.#updated) / 1000;
+    this.#tokens = Math.min(this.burst, this.#tokens + elapsed * this.rate);
+    this.#updated = now;
+  }
+}
+
+export class HandshakeRateLimiter {
+  readonly #options: RateLimitOptions;
+  readonly #global: TokenBucket;
+  /** Address-validated (cookie) handshakes have their own budget, so a flood cannot starve them. */
+  readonly #validated: TokenBucket;
+  readonly #sources = new Map<string, TokenBucket>();
+
+  constructor(options: Partial<RateLimitOptions> = {}, now = Date.now()) {
+    this.#options = { ...DEFAULT_RATE_LIMITS, ...options };
+    this.#global = new TokenBucket(this.#options.globalRate, this.#options.globalBurst, now);
+    this.#validated = new TokenBucket(this.#options.globalRate, this.#options.globalBurst, now);
+  }
+
+  /** True if the source may start a handshake now; spends its token and a global one. */
+  allow(source: string, now: number, validated = false): boolean {
+    let bucket = this.#sources.get(source);
+    if (!bucket) {
+      if (this.#sources.size >= this.#options.maxSources) this.evictOldest();
+      bucket = new TokenBucket(this.#options.perSourceRate, this.#options.perSourceBurst, now);
+      this.#sources.set(source, bucket);
+    } else {
+      // Re-insert so Map order stays "least recently used first".
+      this.#sources.delete(source);
+      this.#sources.set(source, bucket);
+    }
+    return bucket.take(now) && (validated ? this.#validated : this.#global).take(now);
+  }
+
+  /** Under load: less than half the global budget left. */
+  underLoad(now: number): boolean {
+    return this.#global.level(now) < 0.5;
+  }
+
+  get trackedSources(): number {
+    return this.#sources.size;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.#sources.keys().next();
+    if (!oldest.done) this.#sources.delete(oldest.value);
+  }
+}
