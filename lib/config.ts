@@ -21,6 +21,10 @@ export interface Settings {
   rekey_after: number;
   max_sessions: number;
   log_format: 'text' | 'json';
+  key_file: string;
+  identity_file: string;
+  authorized_keys: string;
+  known_hosts: string;
 }
 
 interface KeySpec {
@@ -34,6 +38,8 @@ const integer = (min: number, max: number) => (value: string): number | undefine
   return n >= min && n <= max ? n : undefined;
 };
 
+const filePath = (value: string): string | undefined => (value.includes('\0') ? undefined : value);
+
 const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect: string }> = {
   bind_addr: { help: 'IP address the server listens on', fallback: DEFAULT_BIND_ADDR, expect: 'an IP address', parse: (v) => (isIP(v) ? v : undefined) },
   bind_port: { help: 'UDP port the server listens on (0: any free port)', fallback: DEFAULT_PORT, expect: 'a port 0-65535', parse: integer(0, 65535) },
@@ -42,6 +48,10 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   rekey_after: { help: 'seconds between key rotations', fallback: REKEY_AFTER_MS / 1000, expect: 'seconds 1-86400', parse: integer(1, 86_400) },
   max_sessions: { help: 'most sessions a server holds; the idlest is evicted first', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
   log_format: { help: 'text or json', fallback: 'text', expect: '"text" or "json"', parse: (v) => (v === 'text' || v === 'json' ? v : undefined) },
+  key_file: { help: 'network key file (bittrrt keygen); empty: the public obfuscation key, no network key', fallback: '', expect: 'a file path', parse: filePath },
+  identity_file: { help: 'long-term identity key: the server\'s (default ~/.bittrrt/server.key, made on first run) or a client\'s', fallback: '', expect: 'a file path', parse: filePath },
+  authorized_keys: { help: 'server: only clients whose public key is listed in this file may connect', fallback: '', expect: 'a file path', parse: filePath },
+  known_hosts: { help: 'client: server keys recorded on first contact (default ~/.bittrrt/known_hosts)', fallback: '', expect: 'a file path', parse: filePath },
 };
 
 /** Keys of the original's config that this version reads but does not use. */

@@ -1,9 +1,13 @@
 import { Option, UsageError } from 'clipanion';
+import { X25519_KEY_BYTES } from '../constants.js';
+import { fromBase64Url } from '../encoding.js';
 import { formatAddress, parseHostPort } from '../net/address.js';
-import { connect, HandshakeTimeoutError } from '../net/client.js';
+import { connect, HandshakeTimeoutError, type ConnectOptions } from '../net/client.js';
 import { PersistentClient } from '../net/persistent.js';
 import { pingSeries } from '../net/ping.js';
 import type { Session } from '../net/session.js';
+import { fingerprint, loadIdentity } from '../trust/identity.js';
+import { defaultKnownHostsPath, KnownHosts } from '../trust/known-hosts.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { waitForStopSignal } from './signals.js';
@@ -19,11 +23,17 @@ export class ConnectCommand extends EndpointCommand {
       \`--ping N\` sends N encrypted heartbeats and prints each round-trip time and a summary.
       \`--persist\` stays connected and handshakes again (with backoff) whenever the session
       dies, until SIGINT. On exit the client tells the server to close the session.
+
+      The server's identity is checked as ssh does: recorded in ~/.bittrrt/known_hosts on first
+      contact, refused loudly if it ever changes. \`--server-key\` pins it instead; \`--no-pin\`
+      accepts anything (throwaway use only). With a known or pinned server, a network key or an
+      identity, the client never falls back to the original, unauthenticated protocol.
     `,
     examples: [
       ['Connect to a local server', '$0 connect'],
       ['Measure round-trip time with 5 heartbeats', '$0 connect 192.0.2.7 --ping 5'],
       ['Stay connected', '$0 connect [::1]:6711 --persist'],
+      ['Require a server key and a network key', '$0 connect host --server-key <base64> --key-file ~/.bittrrt/network.key'],
     ],
   });
 
@@ -31,15 +41,33 @@ export class ConnectCommand extends EndpointCommand {
   ping = Option.String('--ping', { description: 'send N heartbeats and report their round-trip times' });
   interval = Option.String('--interval', { description: 'milliseconds between --ping heartbeats (default 1000)' });
   persist = Option.Boolean('--persist', false, { description: 'stay connected and reconnect until SIGINT' });
+  serverKey = Option.String('--server-key', { description: 'the server identity public key (base64) to require' });
+  knownHostsFile = Option.String('--known-hosts', { description: 'trust-on-first-use file (default ~/.bittrrt/known_hosts)' });
+  noPin = Option.Boolean('--no-pin', false, { description: 'accept any server identity and record nothing (throwaway use)' });
 
   override async execute(): Promise<number> {
     const { host, port } = userInput(() => parseHostPort(this.target));
     const count = this.ping === undefined ? undefined : positiveInteger('--ping', this.ping);
     const interval = this.interval === undefined ? 1000 : positiveInteger('--interval', this.interval);
     if (count !== undefined && this.persist) throw new UsageError('--ping and --persist cannot be used together');
-    const settings = this.settings();
+    const settings = this.settings({ known_hosts: { name: '--known-hosts', value: this.knownHostsFile } });
     const log = this.logger(settings);
-    const options = { host, port, timings: this.timings(settings) };
+    if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
+    const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
+    if (serverKey === null || (serverKey && serverKey.length !== X25519_KEY_BYTES)) {
+      throw new UsageError(`bad value for --server-key: expected the server's 32-byte public key in URL-safe base64`);
+    }
+    const knownHosts = this.noPin || serverKey ? undefined : new KnownHosts(settings.known_hosts || defaultKnownHostsPath());
+    const options: ConnectOptions = {
+      host,
+      port,
+      timings: this.timings(settings),
+      networkKey: this.networkKey(settings),
+      identity: settings.identity_file === '' ? undefined : loadIdentity(settings.identity_file, 'client identity'),
+      serverKey,
+      knownHosts,
+      onNewHost: (name, key) => log.warn(`new server ${name}: identity recorded`, { fingerprint: fingerprint(key), file: knownHosts?.path }),
+    };
     const established = (session: Session): void => {
       const peer = formatAddress(session.remote.address, session.remote.port);
       log.info('secure channel established', { peer, version: session.version });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'clipanion';
 import { spawnBittrrt, type BittrrtProcess } from './child.js';
 
@@ -22,7 +25,9 @@ export class DemoCommand extends Command {
     const say = (line: string): void => {
       out.write(`[demo] ${line}\n`);
     };
-    const child = (who: string, args: string[]): BittrrtProcess => spawnBittrrt(args, (line) => out.write(`[${who}] ${line}\n`));
+    // A HOME of its own: the demo's server identity and known hosts are not the user's.
+    const env = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'bittrrt-demo-')) };
+    const child = (who: string, args: string[]): BittrrtProcess => spawnBittrrt(args, (line) => out.write(`[${who}] ${line}\n`), env);
     const timers = ['--heartbeat-rate', '500', '--rekey-after', '1'];
     say('bittrrt serve --bind 127.0.0.1 --port 0 --heartbeat-rate 500 --rekey-after 1');
     const server = child('server', ['serve', '--bind', '127.0.0.1', '--port', '0', ...timers]);

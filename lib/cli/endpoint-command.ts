@@ -3,6 +3,7 @@ import { loadConfig, resolveSettings, type Settings } from '../config.js';
 import { createLogger, type LogFields, type Logger } from '../log.js';
 import type { Counters } from '../net/counters.js';
 import type { SessionTimings } from '../net/timings.js';
+import { readSecretKeyFile } from '../trust/key-file.js';
 
 type FlagValues = Partial<Record<keyof Settings, { name: string; value: string | undefined }>>;
 
@@ -15,6 +16,8 @@ export abstract class EndpointCommand extends Command {
   heartbeatRate = Option.String('--heartbeat-rate', { description: 'milliseconds between heartbeats (default 5000)' });
   staleHeartbeats = Option.String('--stale-heartbeats', { description: 'silent heartbeat intervals before a session is dead (default 10)' });
   rekeyAfter = Option.String('--rekey-after', { description: 'seconds between key rotations (default 120)' });
+  keyFile = Option.String('--key-file', { description: 'network key file shared by server and clients (bittrrt keygen); also $BITTRRT_KEY_FILE' });
+  identityFile = Option.String('--identity', { description: 'long-term identity key file' });
 
   /** Config file, then these flags and `extra`, validated alike. */
   protected settings(extra: FlagValues = {}): Settings {
@@ -25,6 +28,8 @@ export abstract class EndpointCommand extends Command {
       stale_heartbeats: { name: '--stale-heartbeats', value: this.staleHeartbeats },
       rekey_after: { name: '--rekey-after', value: this.rekeyAfter },
       log_format: { name: '--json', value: this.json ? 'json' : undefined },
+      key_file: { name: '--key-file', value: this.keyFile ?? (process.env.BITTRRT_KEY_FILE || undefined) },
+      identity_file: { name: '--identity', value: this.identityFile },
       ...extra,
     });
   }
@@ -36,6 +41,11 @@ export abstract class EndpointCommand extends Command {
       out: this.context.stdout,
       errorOut: this.context.stderr,
     });
+  }
+
+  /** The network key, if one is configured. */
+  protected networkKey(settings: Settings): Uint8Array | undefined {
+    return settings.key_file === '' ? undefined : readSecretKeyFile(settings.key_file, 'network key');
   }
 
   protected timings(settings: Settings): Partial<SessionTimings> {

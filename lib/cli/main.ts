@@ -4,6 +4,7 @@ import { BittrrtError } from '../errors.js';
 import { ConfigInitCommand } from './config-init.js';
 import { ConnectCommand } from './connect.js';
 import { DemoCommand } from './demo.js';
+import { KeygenCommand } from './keygen.js';
 import { ServeCommand } from './serve.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<void> {
   cli.register(ConnectCommand);
   cli.register(ConfigInitCommand);
   cli.register(DemoCommand);
+  cli.register(KeygenCommand);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   process.exitCode = await cli.run(argv, Cli.defaultContext);

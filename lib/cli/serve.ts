@@ -1,7 +1,10 @@
 import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
+import { toBase64Url } from '../encoding.js';
 import { createServer } from '../net/server.js';
+import { readAuthorizedKeys } from '../trust/authorized-keys.js';
+import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
 import { waitForStopSignal } from './signals.js';
 
@@ -18,6 +21,11 @@ export class ServeCommand extends EndpointCommand {
       Send SIGUSR1 to log a status line with the session count and every counter, or use
       \`--stats-interval\`. Runs until SIGINT or SIGTERM, then closes every session and exits 0.
 
+      The server proves a long-term identity (\`--identity\`, default ~/.bittrrt/server.key,
+      created on first run) that clients pin. \`--key-file\` sets a network key shared with the
+      clients: without it nobody completes a handshake. \`--authorized-keys\` admits only listed
+      clients (\`bittrrt keygen --client\` makes their keys).
+
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
     examples: [
@@ -31,12 +39,14 @@ export class ServeCommand extends EndpointCommand {
   port = Option.String('--port', { description: 'UDP port, 0 for any free one (default 6711)' });
   maxSessions = Option.String('--max-sessions', { description: 'most sessions at once; the idlest is evicted first (default 10000)' });
   statsInterval = Option.String('--stats-interval', { description: 'log a status line every this many seconds' });
+  authorizedKeys = Option.String('--authorized-keys', { description: 'only clients whose public key is listed here may connect' });
 
   override async execute(): Promise<number> {
     const settings = this.settings({
       bind_addr: { name: '--bind', value: this.bind },
       bind_port: { name: '--port', value: this.port },
       max_sessions: { name: '--max-sessions', value: this.maxSessions },
+      authorized_keys: { name: '--authorized-keys', value: this.authorizedKeys },
     });
     const statsSeconds = this.statsInterval === undefined ? undefined : Number(this.statsInterval);
     if (statsSeconds !== undefined && !(Number.isInteger(statsSeconds) && statsSeconds > 0)) {
@@ -44,7 +54,13 @@ export class ServeCommand extends EndpointCommand {
     }
     if (isIP(settings.bind_addr) === 0) throw new UsageError(`invalid bind address ${JSON.stringify(settings.bind_addr)}`);
     const log = this.logger(settings);
-    const server = createServer({ logger: log, maxSessions: settings.max_sessions, timings: this.timings(settings) });
+    const networkKey = this.networkKey(settings);
+    const identityPath = settings.identity_file || defaultServerKeyPath();
+    const { identity, created } = loadOrCreateIdentity(identityPath, 'server identity');
+    const authorizedKeys = settings.authorized_keys === '' ? undefined : readAuthorizedKeys(settings.authorized_keys);
+    const server = createServer({
+      logger: log, identity, networkKey, authorizedKeys, maxSessions: settings.max_sessions, timings: this.timings(settings),
+    });
     server.on('error', (err) => log.error(err.message));
     const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount }));
 
@@ -61,7 +77,12 @@ export class ServeCommand extends EndpointCommand {
     }
     process.on('SIGUSR1', status);
     const statsTimer = statsSeconds === undefined ? undefined : setInterval(status, statsSeconds * 1000);
-    log.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`);
+    log.info(`server identity ${toBase64Url(identity.publicKey)}`, {
+      fingerprint: fingerprint(identity.publicKey), file: identityPath, created: created || undefined,
+    });
+    log.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`, {
+      mode: networkKey ? 'network key' : 'open', clients: authorizedKeys ? `${authorizedKeys.size} authorized` : 'any',
+    });
     const signal = await stopped;
     clearInterval(statsTimer);
     process.off('SIGUSR1', status);

@@ -1,4 +1,3 @@
-import type { RemoteInfo } from 'node:dgram';
 import { CMD_CONNECT, CMD_CONNECTED, MAX_HANDSHAKE_DATAGRAM, NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { wipeSessionKeys } from '../crypto/key-schedule.js';
@@ -74,7 +73,7 @@ export class HandshakeResponder {
     this.#ctx = context;
   }
 
-  handle(datagram: Buffer, rinfo: RemoteInfo, now: number): HandshakeOutcome {
+  handle(datagram: Buffer, rinfo: PeerAddress, now: number): HandshakeOutcome {
     const ctx = this.#ctx;
     const { counters } = ctx.table;
     counters.unvalidatedBytesIn += datagram.length;
@@ -155,14 +154,14 @@ export class HandshakeResponder {
   }
 
   /** Sends `reply` unless it is larger than the datagram it answers (no amplification). */
-  private reply(reply: Buffer, request: Buffer, to: RemoteInfo): { dropped: DropReason } | null {
+  private reply(reply: Buffer, request: Buffer, to: PeerAddress): { dropped: DropReason } | null {
     if (reply.length > request.length) return { dropped: 'amplification' };
     this.#ctx.table.counters.unvalidatedBytesOut += reply.length;
     this.#ctx.transmit(reply, to);
     return null;
   }
 
-  private acceptSeed(clientPublic: Uint8Array, ephemeral: CommEncryptor, peer: RemoteInfo, form: DoCryptForm, now: number): Accepted {
+  private acceptSeed(clientPublic: Uint8Array, ephemeral: CommEncryptor, peer: PeerAddress, form: DoCryptForm, now: number): Accepted {
     ephemeral.deriveSharedSecret(clientPublic);
     return {
       reply: this.answer(encodeHandshake(CMD_CONNECTED, ephemeral.publicKey), form),
@@ -171,7 +170,7 @@ export class HandshakeResponder {
     };
   }
 
-  private acceptV2(init: Initiation, ephemeral: CommEncryptor, peer: RemoteInfo, form: DoCryptForm, now: number): Accepted {
+  private acceptV2(init: Initiation, ephemeral: CommEncryptor, peer: PeerAddress, form: DoCryptForm, now: number): Accepted {
     const { table, trust, timings } = this.#ctx;
     const { keys, response } = respond(init, ephemeral, trust.identity, table.allocateIndex(), trust.psk);
     ephemeral.destroy();

@@ -1,4 +1,4 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, TOKEN_FIRST_BYTE } from '../constants.js';
@@ -156,7 +156,11 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   /* ---------------- receive path ---------------- */
 
-  private receive(datagram: Buffer, rinfo: RemoteInfo): void {
+  /**
+   * Handles one datagram as if it had arrived on the socket from `rinfo`: the whole receive
+   * path, for the socket and for fuzzing.
+   */
+  receive(datagram: Buffer, rinfo: PeerAddress): void {
     this.counters.packetsIn++;
     this.counters.bytesIn += datagram.length;
     const now = Date.now();
@@ -173,7 +177,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     }
   }
 
-  private drop(reason: DropReason, datagram: Buffer, rinfo: RemoteInfo): void {
+  private drop(reason: DropReason, datagram: Buffer, rinfo: PeerAddress): void {
     this.counters.drop(reason);
     if (this.#log.isEnabled('debug')) {
       this.#log.debug('dropped datagram', { from: formatAddress(rinfo.address, rinfo.port), reason, bytes: datagram.length });

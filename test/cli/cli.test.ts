@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { BittrrtProcess } from '../../lib/cli/child.js';
-import { Children, LISTENING, unusedPort } from '../helpers/cli.js';
+import { Children, LISTENING, testEnv, unusedPort } from '../helpers/cli.js';
 
 const children = new Children();
 const run = (args: string[], env?: NodeJS.ProcessEnv): BittrrtProcess => children.run(args, env);
@@ -21,12 +21,12 @@ describe('bin/bittrrt', function () {
 
   it('works with the pure-JS backend forced by BITTRRT_CRYPTO=js', async () => {
     const server = await serve();
-    const client = run(['connect', server.address], { ...process.env, BITTRRT_CRYPTO: 'js' });
+    const client = run(['connect', server.address], testEnv({ BITTRRT_CRYPTO: 'js' }));
     expect(await client.exited).to.equal(0);
   });
 
   it('rejects an unknown BITTRRT_CRYPTO with one line and exit 1', async () => {
-    const client = run(['connect', '127.0.0.1:1'], { ...process.env, BITTRRT_CRYPTO: 'fast' });
+    const client = run(['connect', '127.0.0.1:1'], testEnv({ BITTRRT_CRYPTO: 'fast' }));
     expect(await client.exited).to.equal(1);
     expect(client.lines).to.have.length(1);
     expect(client.lines[0]).to.match(/^bittrrt: BITTRRT_CRYPTO must be/);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Children } from '../helpers/cli.js';
+import { Children, testEnv } from '../helpers/cli.js';
 import { eventually } from '../helpers/udp.js';
 
 const FAST = ['--heartbeat-rate', '100', '--stale-heartbeats', '5'];
@@ -103,10 +103,10 @@ describe('bin/bittrrt sessions', function () {
     it('serve reads bind_addr and bind_port from BITTRRT_CONFIG, and flags win', async () => {
       const path = join(dir, 'serve.conf');
       writeFileSync(path, 'bind_addr=127.0.0.1\nbind_port=0\nheartbeat_rate=250\n');
-      const fromFile = children.run(['serve'], { ...process.env, BITTRRT_CONFIG: path });
+      const fromFile = children.run(['serve'], testEnv({ BITTRRT_CONFIG: path }));
       const [, address] = await fromFile.waitForLine(/listening on (\S+)/, 5_000);
       expect(address).to.match(/^127\.0\.0\.1:\d+$/);
-      const flagWins = children.run(['serve', '--bind', '::1'], { ...process.env, BITTRRT_CONFIG: path });
+      const flagWins = children.run(['serve', '--bind', '::1'], testEnv({ BITTRRT_CONFIG: path }));
       const [, v6] = await flagWins.waitForLine(/listening on (\S+)/, 5_000);
       expect(v6).to.match(/^\[::1\]:\d+$/);
     });

@@ -1,5 +1,15 @@
 import { createSocket } from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawnBittrrt, type BittrrtProcess } from '../../lib/cli/child.js';
+
+/**
+ * A HOME of the tests' own, so the server identity, known_hosts and keys that the CLI keeps in
+ * ~/.bittrrt never touch the real one.
+ */
+export const TEST_HOME = mkdtempSync(join(tmpdir(), 'bittrrt-home-'));
+export const testEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, HOME: TEST_HOME, ...extra });
 
 export const LISTENING = /listening on ([^\s"]+)/;
 
@@ -10,7 +20,7 @@ export const LISTENING = /listening on ([^\s"]+)/;
 export class Children {
   readonly #running: BittrrtProcess[] = [];
 
-  run(args: string[], env?: NodeJS.ProcessEnv): BittrrtProcess {
+  run(args: string[], env: NodeJS.ProcessEnv = testEnv()): BittrrtProcess {
     const proc = spawnBittrrt(args, undefined, env);
     this.#running.push(proc);
     return proc;
