@@ -1,0 +1,217 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
+import { toBase64Url } from '../../lib/encoding.js';
+import { connect, HandshakeTimeoutError, type ConnectOptions } from '../../lib/net/client.js';
+import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
+import type { Session } from '../../lib/net/session.js';
+import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
+import { DowngradeProxy } from '../helpers/mitm.js';
+import { eventually } from '../helpers/udp.js';
+
+/** Short handshakes, so the failures the tests expect come quickly. */
+const QUICK: Partial<ConnectOptions> = { attempts: 8, delayMs: 25 };
+
+describe('authenticated handshakes', function () {
+  this.timeout(30_000);
+  const servers: BittrrtServer[] = [];
+  const sessions: Session[] = [];
+  const cleanups: Array<() => Promise<void>> = [];
+
+  async function serve(options: ServerOptions = {}): Promise<{ server: BittrrtServer; port: number }> {
+    const server = createServer(options);
+    servers.push(server);
+    return { server, port: (await server.listen(0, '127.0.0.1')).port };
+  }
+  async function open(options: ConnectOptions): Promise<Session> {
+    const session = await connect({ host: '127.0.0.1', ...options });
+    sessions.push(session);
+    return session;
+  }
+  async function failure(options: ConnectOptions): Promise<Error> {
+    return connect({ host: '127.0.0.1', ...QUICK, ...options }).then(
+      (s) => { s.close(); throw new Error('the handshake was expected to fail'); },
+      (err: Error) => err,
+    );
+  }
+  /** Sends `text` and resolves with what the server-side session received. */
+  async function roundTrip(server: BittrrtServer, session: Session, text: string): Promise<string> {
+    const peer = await new Promise<Session>((resolve) => {
+      const existing = [...server.sessions()].find((s) => s.confirmed);
+      if (existing) resolve(existing); else server.once('session', resolve);
+    });
+    const got = new Promise<string>((resolve) => peer.once('message', (p) => resolve(p.toString())));
+    session.send(Buffer.from(text));
+    return got;
+  }
+
+  afterEach(async () => {
+    for (const s of sessions.splice(0)) s.close();
+    for (const server of servers.splice(0)) await server.close();
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  describe('network key', () => {
+    it('a client with the key completes the handshake and exchanges data', async () => {
+      const key = randomBytes(32);
+      const { server, port } = await serve({ networkKey: key });
+      const session = await open({ port, networkKey: key });
+      expect(session.version).to.equal(2);
+      expect(await roundTrip(server, session, 'keyed')).to.equal('keyed');
+    });
+
+    it('a client without the key, or with another, gets no answer at all', async () => {
+      const { server, port } = await serve({ networkKey: randomBytes(32) });
+      expect(await failure({ port })).to.be.instanceOf(HandshakeTimeoutError);
+      expect(await failure({ port, networkKey: randomBytes(32) })).to.be.instanceOf(HandshakeTimeoutError);
+      expect(server.counters.dropsOf('bad-token')).to.equal(16);
+      expect(server.counters.packetsOut).to.equal(0);
+    });
+
+    it('a client that speaks only the original is refused', async () => {
+      const key = randomBytes(32);
+      const { server, port } = await serve({ networkKey: key });
+      await failure({ port, networkKey: key, protocolVersion: 1 });
+      expect(server.counters.dropsOf('seed-refused')).to.be.above(0);
+      expect(server.counters.packetsOut).to.equal(0);
+    });
+  });
+
+  describe('server identity', () => {
+    it('a client pinning the right key connects', async () => {
+      const identity = new CommEncryptor();
+      const { port } = await serve({ identity });
+      const session = await open({ port, serverKey: identity.publicKey });
+      expect(session.version).to.equal(2);
+    });
+
+    it('a client pinning another key refuses the server', async () => {
+      const { port } = await serve();
+      const err = await failure({ port, serverKey: new CommEncryptor().publicKey });
+      expect(err).to.be.instanceOf(HandshakeTimeoutError);
+      expect(err.message).to.include('does not match the pinned key');
+    });
+
+    it('trust on first use: records the key, accepts it again, refuses a changed one naming file and line', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bittrrt-kh-'));
+      const knownHosts = new KnownHosts(join(dir, 'known_hosts'));
+      const identity = new CommEncryptor();
+      const first = await serve({ identity });
+      const recorded: string[] = [];
+      const onNewHost = (host: string): void => { recorded.push(host); };
+      (await open({ port: first.port, knownHosts, onNewHost })).close();
+      expect(recorded).to.deep.equal([`127.0.0.1:${first.port}`]);
+      expect(knownHosts.check(`127.0.0.1:${first.port}`, identity.publicKey)).to.deep.equal({ status: 'known' });
+      (await open({ port: first.port, knownHosts, onNewHost })).close();
+      expect(recorded, 'no second notice for a known host').to.have.length(1);
+
+      // Same address, another identity: a man in the middle, or a reinstalled server.
+      const port = first.port;
+      await first.server.close();
+      servers.splice(servers.indexOf(first.server), 1);
+      const impostor = createServer();
+      servers.push(impostor);
+      await impostor.listen(port, '127.0.0.1');
+      const err = await failure({ port, knownHosts });
+      expect(err).to.be.instanceOf(HostKeyMismatchError);
+      expect(err.message).to.include(`${knownHosts.path}:1`).and.include('delete line 1');
+    });
+
+    it('a client that knows the host never accepts the original protocol from it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bittrrt-kh-'));
+      const knownHosts = new KnownHosts(join(dir, 'known_hosts'));
+      const { port } = await serve();
+      (await open({ port, knownHosts })).close();
+      const proxy = await DowngradeProxy.start(port);
+      cleanups.push(() => proxy.close());
+      knownHosts.record(`127.0.0.1:${proxy.port}`, new CommEncryptor().publicKey);
+      const err = await failure({ port: proxy.port, knownHosts });
+      expect(err.message).to.include('original, unauthenticated protocol');
+    });
+  });
+
+  describe('authorized clients', () => {
+    it('admits a listed client and refuses an unlisted one or one without an identity', async () => {
+      const alice = new CommEncryptor();
+      const mallory = new CommEncryptor();
+      const { server, port } = await serve({ authorizedKeys: new Set([toBase64Url(alice.publicKey)]) });
+      const session = await open({ port, identity: alice });
+      expect(await roundTrip(server, session, 'from alice')).to.equal('from alice');
+      await failure({ port, identity: mallory });
+      await failure({ port, allowSeed: false });
+      expect(server.counters.dropsOf('unauthorized')).to.equal(16);
+    });
+
+    it('a listed public key without its secret never gets a confirmed session', async () => {
+      const alice = new CommEncryptor();
+      const { server, port } = await serve({ authorizedKeys: new Set([toBase64Url(alice.publicKey)]) });
+      let announced = 0;
+      server.on('session', () => announced++);
+      // Mallory claims Alice's public key but holds another secret: her keys cannot match.
+      const pretender = Object.assign(new CommEncryptor(), {});
+      Object.defineProperty(pretender, 'publicKey', { value: alice.publicKey });
+      const err = await connect({ host: '127.0.0.1', port, identity: pretender, ...QUICK }).then(() => null, (e: Error) => e);
+      expect(err?.message).to.include('could not prove its identity');
+      expect(await eventually(() => server.sessionCount === 1, 1000)).to.equal(true);
+      expect(announced).to.equal(0);
+    });
+  });
+
+  describe('downgrade and man in the middle', () => {
+    it('succeeds against the seed mode: the attacker reads the traffic (the risk the README states)', async () => {
+      const { server, port } = await serve();
+      const proxy = await DowngradeProxy.start(port);
+      cleanups.push(() => proxy.close());
+      const session = await open({ port: proxy.port });
+      expect(session.version, 'downgraded to the original protocol').to.equal(1);
+      expect(await roundTrip(server, session, 'attack at dawn')).to.equal('attack at dawn');
+      expect(proxy.rewritten).to.be.above(0);
+      expect(proxy.stolen).to.include('attack at dawn');
+    });
+
+    it('fails against a pinned server key', async () => {
+      const identity = new CommEncryptor();
+      const { port } = await serve({ identity });
+      const proxy = await DowngradeProxy.start(port);
+      cleanups.push(() => proxy.close());
+      const err = await failure({ port: proxy.port, serverKey: identity.publicKey });
+      expect(err.message).to.include('original, unauthenticated protocol');
+      expect(proxy.stolen).to.deep.equal([]);
+    });
+
+    it('fails against a network key: the attacker cannot even read the handshake', async () => {
+      const key = randomBytes(32);
+      const { server, port } = await serve({ networkKey: key });
+      const proxy = await DowngradeProxy.start(port);
+      cleanups.push(() => proxy.close());
+      const session = await open({ port: proxy.port, networkKey: key });
+      expect(session.version).to.equal(2);
+      expect(await roundTrip(server, session, 'still private')).to.equal('still private');
+      expect(proxy.rewritten).to.equal(0);
+      expect(proxy.stolen).to.deep.equal([]);
+    });
+
+    it('fails against an authorized-clients server: the downgraded handshake is refused', async () => {
+      const alice = new CommEncryptor();
+      const { server, port } = await serve({ authorizedKeys: new Set([toBase64Url(alice.publicKey)]) });
+      const proxy = await DowngradeProxy.start(port);
+      cleanups.push(() => proxy.close());
+      await failure({ port: proxy.port, identity: alice });
+      expect(server.counters.dropsOf('seed-refused'), 'the stripped connect is refused').to.be.above(0);
+      expect(server.sessionCount).to.equal(0);
+      expect(proxy.stolen).to.deep.equal([]);
+    });
+
+    it('an impostor server with its own identity is refused by a pinning client', async () => {
+      const real = new CommEncryptor();
+      const { port } = await serve({ identity: real });
+      const impostor = await serve(); // relays nothing: it only needs to answer handshakes
+      const err = await failure({ port: impostor.port, serverKey: real.publicKey });
+      expect(err.message).to.include('does not match the pinned key');
+      expect(port).to.not.equal(impostor.port);
+    });
+  });
+});
