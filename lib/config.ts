@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from './constants.js';
 import { BittrrtError } from './errors.js';
+import { DEFAULT_RATE_LIMITS } from './net/rate-limit.js';
 
 /** A config file could not be read or has a bad line; the message names the file, line and key. */
 export class ConfigError extends BittrrtError {
@@ -20,6 +21,8 @@ export interface Settings {
   stale_heartbeats: number;
   rekey_after: number;
   max_sessions: number;
+  handshake_rate: number;
+  source_handshake_rate: number;
   log_format: 'text' | 'json';
   key_file: string;
   identity_file: string;
@@ -47,6 +50,8 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   stale_heartbeats: { help: 'heartbeat intervals of silence after which a session is dead', fallback: STALE_HEARTBEATS, expect: 'a count 2-1000', parse: integer(2, 1000) },
   rekey_after: { help: 'seconds between key rotations', fallback: REKEY_AFTER_MS / 1000, expect: 'seconds 1-86400', parse: integer(1, 86_400) },
   max_sessions: { help: 'most sessions a server holds; the idlest is evicted first', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
+  handshake_rate: { help: 'server: X25519 handshakes per second in all (bursts of twice that); above half of it, clients must first echo a cookie', fallback: DEFAULT_RATE_LIMITS.globalRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
+  source_handshake_rate: { help: 'server: handshakes per second from one address and port (bursts of twice that)', fallback: DEFAULT_RATE_LIMITS.perSourceRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
   log_format: { help: 'text or json', fallback: 'text', expect: '"text" or "json"', parse: (v) => (v === 'text' || v === 'json' ? v : undefined) },
   key_file: { help: 'network key file (bittrrt keygen); empty: the public obfuscation key, no network key', fallback: '', expect: 'a file path', parse: filePath },
   identity_file: { help: 'long-term identity key: the server\'s (default ~/.bittrrt/server.key, made on first run) or a client\'s', fallback: '', expect: 'a file path', parse: filePath },
@@ -74,7 +79,7 @@ export function parseConfig(text: string, path: string): Partial<Settings> {
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     if (ORIGINAL_ONLY_KEYS.has(key)) return;
-    const spec = KEYS[key as keyof Settings];
+    const spec = Object.hasOwn(KEYS, key) ? KEYS[key as keyof Settings] : undefined;
     if (!spec) throw new ConfigError(`${where}: unknown key ${JSON.stringify(key)} (known: ${Object.keys(KEYS).join(', ')})`);
     const parsed = spec.parse(value);
     if (parsed === undefined) throw new ConfigError(`${where}: bad value for ${key}: ${JSON.stringify(value)} (expected ${spec.expect})`);

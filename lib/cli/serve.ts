@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
+import { rateLimitsFor } from '../net/rate-limit.js';
 import { createServer } from '../net/server.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
@@ -40,6 +41,8 @@ export class ServeCommand extends EndpointCommand {
   maxSessions = Option.String('--max-sessions', { description: 'most sessions at once; the idlest is evicted first (default 10000)' });
   statsInterval = Option.String('--stats-interval', { description: 'log a status line every this many seconds' });
   authorizedKeys = Option.String('--authorized-keys', { description: 'only clients whose public key is listed here may connect' });
+  handshakeRate = Option.String('--handshake-rate', { description: 'X25519 handshakes per second in all (default 2000)' });
+  sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per address and port (default 10)' });
 
   override async execute(): Promise<number> {
     const settings = this.settings({
@@ -47,6 +50,8 @@ export class ServeCommand extends EndpointCommand {
       bind_port: { name: '--port', value: this.port },
       max_sessions: { name: '--max-sessions', value: this.maxSessions },
       authorized_keys: { name: '--authorized-keys', value: this.authorizedKeys },
+      handshake_rate: { name: '--handshake-rate', value: this.handshakeRate },
+      source_handshake_rate: { name: '--source-handshake-rate', value: this.sourceHandshakeRate },
     });
     const statsSeconds = this.statsInterval === undefined ? undefined : Number(this.statsInterval);
     if (statsSeconds !== undefined && !(Number.isInteger(statsSeconds) && statsSeconds > 0)) {
@@ -59,7 +64,13 @@ export class ServeCommand extends EndpointCommand {
     const { identity, created } = loadOrCreateIdentity(identityPath, 'server identity');
     const authorizedKeys = settings.authorized_keys === '' ? undefined : readAuthorizedKeys(settings.authorized_keys);
     const server = createServer({
-      logger: log, identity, networkKey, authorizedKeys, maxSessions: settings.max_sessions, timings: this.timings(settings),
+      logger: log,
+      identity,
+      networkKey,
+      authorizedKeys,
+      maxSessions: settings.max_sessions,
+      rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
+      timings: this.timings(settings),
     });
     server.on('error', (err) => log.error(err.message));
     const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount }));

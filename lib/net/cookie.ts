@@ -34,8 +34,10 @@ export class CookieJar {
   }
 
   private rotate(now: number): void {
-    if (now - this.#rotated < COOKIE_SECRET_PERIOD_MS) return;
-    this.#previous = this.#secret;
+    const elapsed = now - this.#rotated;
+    if (elapsed < COOKIE_SECRET_PERIOD_MS) return;
+    // After two idle periods even the current secret is too old to honour.
+    this.#previous = elapsed >= 2 * COOKIE_SECRET_PERIOD_MS ? randomBytes(32) : this.#secret;
     this.#secret = randomBytes(32);
     this.#rotated = now;
   }

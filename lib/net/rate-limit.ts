@@ -22,6 +22,11 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimitOptions> = Object.freeze({
   maxSources: 65_536,
 });
 
+/** Limits from per-second rates, with bursts of twice the rate. */
+export function rateLimitsFor(globalRate: number, perSourceRate: number): Partial<RateLimitOptions> {
+  return { globalRate, globalBurst: 2 * globalRate, perSourceRate, perSourceBurst: 2 * perSourceRate };
+}
+
 export class TokenBucket {
   #tokens: number;
   #updated: number;

@@ -285,7 +285,8 @@ export class SecureSession extends Session {
 
   override tick(now: number): void {
     super.tick(now);
-    if (this.closed) return;
+    // A server says nothing to an address that has not proven itself: no heartbeats to spoofed sources.
+    if (this.closed || (this.role === 'server' && !this.confirmed)) return;
     if (this.#previous && now >= this.#previousExpires) {
       this.retire(this.#previous);
       this.#previous = null;
@@ -302,7 +303,7 @@ export class SecureSession extends Session {
   }
 
   protected notifyClose(): void {
-    this.sendControl(Control.CLOSE);
+    if (this.role === 'client' || this.confirmed) this.sendControl(Control.CLOSE);
   }
 
   protected wipe(): void {

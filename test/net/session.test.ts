@@ -202,6 +202,8 @@ describe('version-2 sessions over loopback UDP', function () {
   it('closing the server tells every client', async () => {
     await startServer();
     const sessions = await Promise.all([client(), client(), client()]);
+    // Only sessions whose client has proven itself are told; wait for the first heartbeats.
+    expect(await eventually(() => [...server.sessions()].every((s) => s.confirmed) && server.sessionCount === 3, 2000)).to.equal(true);
     const reasons = Promise.all(sessions.map(closed));
     await server.close();
     expect(await reasons).to.deep.equal(['peer', 'peer', 'peer']);

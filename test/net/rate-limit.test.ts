@@ -1,0 +1,281 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS, CookieJar } from '../../lib/net/cookie.js';
+import { DEFAULT_RATE_LIMITS, HandshakeRateLimiter, TokenBucket } from '../../lib/net/rate-limit.js';
+import type { PeerAddress } from '../../lib/net/session.js';
+
+const T0 = 1_700_000_000_000;
+
+/** How many of `n` take() calls at `now` succeed. */
+function drain(bucket: TokenBucket, now: number, n: number): number {
+  let ok = 0;
+  for (let i = 0; i < n; i++) if (bucket.take(now)) ok++;
+  return ok;
+}
+
+/** How many of `n` allow() calls at `now` succeed. */
+function allowed(limiter: HandshakeRateLimiter, source: string, now: number, n: number, validated = false): number {
+  let ok = 0;
+  for (let i = 0; i < n; i++) if (limiter.allow(source, now, validated)) ok++;
+  return ok;
+}
+
+describe('TokenBucket', () => {
+  it('starts full: allows exactly `burst` takes at once', () => {
+    for (const burst of [1, 2, 5, 20]) {
+      const b = new TokenBucket(10, burst, T0);
+      expect(b.level(T0)).to.equal(1);
+      expect(drain(b, T0, burst + 10), `burst ${burst}`).to.equal(burst);
+      expect(b.level(T0)).to.equal(0);
+    }
+  });
+
+  it('refills at `rate` tokens per second', () => {
+    // rate 2/s: one token per 500 ms (exact in binary floating point)
+    const b = new TokenBucket(2, 4, T0);
+    expect(drain(b, T0, 10)).to.equal(4);
+    expect(b.take(T0 + 250), 'half a token is not enough').to.equal(false);
+    expect(b.take(T0 + 500)).to.equal(true);
+    expect(b.take(T0 + 500)).to.equal(false);
+    expect(drain(b, T0 + 1500, 10), 'two more tokens after another second').to.equal(2);
+    expect(b.level(T0 + 1500)).to.equal(0);
+    expect(b.level(T0 + 2500)).to.equal(0.5);
+  });
+
+  it('refills continuously: tokens accrue across many small steps', () => {
+    const b = new TokenBucket(4, 8, T0);
+    expect(drain(b, T0, 8)).to.equal(8);
+    let ok = 0;
+    // 10 seconds in 125 ms steps at 4/s: one token every 2 steps, 40 in all
+    for (let step = 1; step <= 80; step++) if (b.take(T0 + step * 125)) ok++;
+    expect(ok).to.equal(40);
+  });
+
+  it('never holds more than `burst`, however long it sits idle', () => {
+    const b = new TokenBucket(1000, 5, T0);
+    expect(b.level(T0 + 3_600_000)).to.equal(1);
+    expect(drain(b, T0 + 3_600_000, 100)).to.equal(5);
+  });
+
+  it('a clock going backwards neither adds tokens nor throws', () => {
+    const b = new TokenBucket(1, 3, T0);
+    expect(drain(b, T0, 3)).to.equal(3);
+    expect(b.take(T0 - 60_000)).to.equal(false);
+    expect(b.level(T0 - 60_000)).to.equal(0);
+  });
+
+  it('level stays within [0, 1] for any sequence of takes (fast-check)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 50 }),
+      fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 100 }), (rate, burst, steps) => {
+        const b = new TokenBucket(rate, burst, T0);
+        let now = T0;
+        let taken = 0;
+        for (const step of steps) {
+          now += step;
+          if (b.take(now)) taken++;
+          const level = b.level(now);
+          expect(level).to.be.within(0, 1);
+        }
+        // never more than the burst plus what the elapsed time refilled
+        expect(taken).to.be.at.most(burst + Math.floor(((now - T0) / 1000) * rate) + 1);
+      }));
+  });
+});
+
+describe('HandshakeRateLimiter', () => {
+  it('has sane defaults', () => {
+    expect(DEFAULT_RATE_LIMITS.perSourceBurst).to.be.greaterThan(0);
+    expect(DEFAULT_RATE_LIMITS.globalBurst).to.be.greaterThan(DEFAULT_RATE_LIMITS.perSourceBurst);
+    expect(Object.isFrozen(DEFAULT_RATE_LIMITS)).to.equal(true);
+  });
+
+  it('enforces the per-source burst, and refills per source', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 1, perSourceBurst: 5, globalRate: 1000, globalBurst: 1000 }, T0);
+    expect(allowed(l, '10.0.0.1:1000', T0, 20)).to.equal(5);
+    expect(allowed(l, '10.0.0.1:1000', T0 + 1000, 20)).to.equal(1);
+    expect(allowed(l, '10.0.0.1:1000', T0 + 4000, 20)).to.equal(3);
+  });
+
+  it('per-source budgets are independent across sources (address and port)', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 1, perSourceBurst: 3, globalRate: 1000, globalBurst: 1000 }, T0);
+    expect(allowed(l, '10.0.0.1:1000', T0, 10)).to.equal(3);
+    expect(allowed(l, '10.0.0.1:1001', T0, 10)).to.equal(3);
+    expect(allowed(l, '10.0.0.2:1000', T0, 10)).to.equal(3);
+    expect(allowed(l, '10.0.0.1:1000', T0, 10)).to.equal(0);
+    expect(l.trackedSources).to.equal(3);
+  });
+
+  it('the default per-source burst applies with the defaults', () => {
+    const l = new HandshakeRateLimiter({}, T0);
+    expect(allowed(l, 'x', T0, DEFAULT_RATE_LIMITS.perSourceBurst + 10)).to.equal(DEFAULT_RATE_LIMITS.perSourceBurst);
+  });
+
+  it('enforces the global budget across many sources', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 10, perSourceBurst: 2, globalRate: 10, globalBurst: 50, maxSources: 10_000 }, T0);
+    let ok = 0;
+    for (let i = 0; i < 200; i++) if (l.allow(`10.1.${i >> 8}.${i & 255}:5000`, T0)) ok++;
+    expect(ok).to.equal(50);
+    // a brand-new source is refused too: the global budget is spent
+    expect(l.allow('192.168.0.1:1', T0)).to.equal(false);
+    // after one second the global bucket has 10 more tokens
+    let later = 0;
+    for (let i = 0; i < 100; i++) if (l.allow(`172.16.0.${i}:1`, T0 + 1000)) later++;
+    expect(later).to.equal(10);
+  });
+
+  it('validated (cookie) handshakes have their own budget, unaffected by an unvalidated flood', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 10, perSourceBurst: 5, globalRate: 1, globalBurst: 20, maxSources: 10_000 }, T0);
+    let flood = 0;
+    for (let i = 0; i < 100; i++) if (l.allow(`spoofed-${i}`, T0)) flood++;
+    expect(flood).to.equal(20);
+    expect(l.allow('honest', T0), 'unvalidated from a fresh source: global budget gone').to.equal(false);
+    // the same sources, once validated, still get through (up to their per-source burst)
+    let validated = 0;
+    for (let i = 0; i < 10; i++) if (l.allow(`validated-${i}`, T0, true)) validated++;
+    expect(validated).to.equal(10);
+    // and the validated budget is bounded too
+    let more = 0;
+    for (let i = 0; i < 100; i++) if (l.allow(`validated-more-${i}`, T0, true)) more++;
+    expect(more).to.equal(10);
+    expect(l.allow('yet-another', T0, true)).to.equal(false);
+  });
+
+  it('spending the validated budget does not spend the unvalidated one', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 10, perSourceBurst: 1, globalRate: 1, globalBurst: 10, maxSources: 10_000 }, T0);
+    for (let i = 0; i < 10; i++) expect(l.allow(`v${i}`, T0, true)).to.equal(true);
+    expect(l.allow('v-extra', T0, true)).to.equal(false);
+    expect(l.underLoad(T0), 'validated traffic does not count toward load').to.equal(false);
+    for (let i = 0; i < 10; i++) expect(l.allow(`u${i}`, T0)).to.equal(true);
+    expect(l.allow('u-extra', T0)).to.equal(false);
+  });
+
+  it('underLoad() is true exactly when less than half the global burst is left', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 100, perSourceBurst: 100, globalRate: 2, globalBurst: 10, maxSources: 100 }, T0);
+    expect(l.underLoad(T0)).to.equal(false);
+    expect(allowed(l, 'a', T0, 5)).to.equal(5); // 5 of 10 left: exactly half
+    expect(l.underLoad(T0)).to.equal(false);
+    expect(allowed(l, 'a', T0, 1)).to.equal(1); // 4 of 10
+    expect(l.underLoad(T0)).to.equal(true);
+    expect(l.underLoad(T0 + 500), 'refilled to 5 of 10').to.equal(false);
+    expect(allowed(l, 'a', T0 + 500, 10)).to.equal(5);
+    expect(l.underLoad(T0 + 500)).to.equal(true);
+    expect(l.underLoad(T0 + 60_000)).to.equal(false);
+  });
+
+  it('bounds the tracked sources by maxSources', () => {
+    const l = new HandshakeRateLimiter({ maxSources: 16, globalBurst: 10_000 }, T0);
+    for (let i = 0; i < 1000; i++) {
+      l.allow(`s${i}`, T0 + i);
+      expect(l.trackedSources).to.be.at.most(16);
+    }
+    expect(l.trackedSources).to.equal(16);
+  });
+
+  it('evicts the least recently used source when full (an evicted source starts afresh)', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 0, perSourceBurst: 1, globalRate: 1000, globalBurst: 1000, maxSources: 3 }, T0);
+    expect(l.allow('a', T0)).to.equal(true);
+    expect(l.allow('a', T0 + 1)).to.equal(false);
+    expect(l.allow('b', T0 + 2)).to.equal(true);
+    expect(l.allow('c', T0 + 3)).to.equal(true);
+    // touching `a` again makes `b` the oldest
+    expect(l.allow('a', T0 + 4)).to.equal(false);
+    expect(l.allow('d', T0 + 5)).to.equal(true); // evicts b
+    expect(l.trackedSources).to.equal(3);
+    expect(l.allow('a', T0 + 6), 'a was kept: still empty').to.equal(false);
+    expect(l.allow('c', T0 + 7), 'c was kept: still empty').to.equal(false);
+    expect(l.allow('b', T0 + 8), 'b was evicted: fresh bucket').to.equal(true); // evicts d (oldest now)
+    expect(l.trackedSources).to.equal(3);
+    expect(l.allow('d', T0 + 9), 'd was evicted: fresh bucket').to.equal(true);
+    expect(l.trackedSources).to.equal(3);
+  });
+});
+
+describe('CookieJar', () => {
+  const peer: PeerAddress = { address: '203.0.113.7', port: 40000 };
+  const key = randomBytes(32);
+
+  it('issue/verify round trip', () => {
+    const jar = new CookieJar(T0);
+    const cookie = jar.issue(peer, key, T0);
+    expect(cookie.length).to.equal(COOKIE_BYTES);
+    expect(jar.verify(cookie, peer, key, T0)).to.equal(true);
+    expect(jar.verify(cookie, { ...peer }, Buffer.from(key), T0 + 1000)).to.equal(true);
+    // issuing again in the same period gives the same cookie (stateless MAC)
+    expect(jar.issue(peer, key, T0 + 10).equals(cookie)).to.equal(true);
+  });
+
+  it('fails for another address, port or ephemeral key', () => {
+    const jar = new CookieJar(T0);
+    const cookie = jar.issue(peer, key, T0);
+    expect(jar.verify(cookie, { ...peer, address: '203.0.113.8' }, key, T0), 'address').to.equal(false);
+    expect(jar.verify(cookie, { ...peer, address: '::ffff:203.0.113.7' }, key, T0), 'mapped address').to.equal(false);
+    expect(jar.verify(cookie, { ...peer, port: 40001 }, key, T0), 'port').to.equal(false);
+    const otherKey = Buffer.from(key);
+    otherKey[31] = (otherKey[31] as number) ^ 0x80;
+    expect(jar.verify(cookie, peer, otherKey, T0), 'ephemeral').to.equal(false);
+    expect(jar.verify(cookie, peer, randomBytes(32), T0), 'random ephemeral').to.equal(false);
+  });
+
+  it('address and port cannot be shifted into each other', () => {
+    const jar = new CookieJar(T0);
+    const a = jar.issue({ address: '10.0.0.1', port: 12 }, key, T0);
+    expect(jar.verify(a, { address: '10.0.0.11', port: 2 }, key, T0)).to.equal(false);
+  });
+
+  it('another jar (another secret) does not accept the cookie', () => {
+    const cookie = new CookieJar(T0).issue(peer, key, T0);
+    expect(new CookieJar(T0).verify(cookie, peer, key, T0)).to.equal(false);
+  });
+
+  it('fails when any byte is flipped', () => {
+    const jar = new CookieJar(T0);
+    const cookie = jar.issue(peer, key, T0);
+    for (let i = 0; i < cookie.length; i++) {
+      for (const mask of [0x01, 0x80]) {
+        const bad = Buffer.from(cookie);
+        bad[i] = (bad[i] as number) ^ mask;
+        expect(jar.verify(bad, peer, key, T0), `byte ${i} ^ ${mask}`).to.equal(false);
+      }
+    }
+    expect(jar.verify(cookie, peer, key, T0)).to.equal(true);
+  });
+
+  it('fails (without throwing) for a wrong length', () => {
+    const jar = new CookieJar(T0);
+    const cookie = jar.issue(peer, key, T0);
+    for (const bad of [cookie.subarray(0, 15), Buffer.concat([cookie, Buffer.from([0])]), Buffer.alloc(0), Buffer.alloc(32),
+      Buffer.concat([cookie, cookie])]) {
+      expect(jar.verify(bad, peer, key, T0), `length ${bad.length}`).to.equal(false);
+    }
+  });
+
+  it('is still valid after one rotation, invalid after two', () => {
+    const jar = new CookieJar(T0);
+    const cookie = jar.issue(peer, key, T0);
+    expect(jar.verify(cookie, peer, key, T0 + COOKIE_SECRET_PERIOD_MS - 1), 'before the first rotation').to.equal(true);
+    expect(jar.verify(cookie, peer, key, T0 + COOKIE_SECRET_PERIOD_MS), 'after one rotation').to.equal(true);
+    // a cookie issued now (under the new secret) differs from the old one
+    expect(jar.issue(peer, key, T0 + COOKIE_SECRET_PERIOD_MS).equals(cookie)).to.equal(false);
+    expect(jar.verify(cookie, peer, key, T0 + 2 * COOKIE_SECRET_PERIOD_MS), 'after two rotations').to.equal(false);
+  });
+
+  it('a cookie issued after a rotation survives the next rotation', () => {
+    const jar = new CookieJar(T0);
+    const t1 = T0 + COOKIE_SECRET_PERIOD_MS;
+    const cookie = jar.issue(peer, key, t1);
+    expect(jar.verify(cookie, peer, key, t1 + COOKIE_SECRET_PERIOD_MS)).to.equal(true);
+    expect(jar.verify(cookie, peer, key, t1 + 2 * COOKIE_SECRET_PERIOD_MS)).to.equal(false);
+  });
+
+  it('a cookie is invalid two periods later even if the jar was not used in between', () => {
+    // The doc promises "a cookie stays valid for up to two periods". A jar that sees no traffic
+    // between issue and verify must not keep an old cookie alive indefinitely.
+    const jar = new CookieJar(T0);
+    const cookie = jar.issue(peer, key, T0);
+    expect(jar.verify(cookie, peer, key, T0 + 2 * COOKIE_SECRET_PERIOD_MS), 'two periods, no call in between').to.equal(false);
+    const jar2 = new CookieJar(T0);
+    const cookie2 = jar2.issue(peer, key, T0);
+    expect(jar2.verify(cookie2, peer, key, T0 + 10 * COOKIE_SECRET_PERIOD_MS), 'ten periods, no call in between').to.equal(false);
+  });
+});
