@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Children, testEnv } from '../helpers/cli.js';
+
+describe('bin/bittrrt trust', function () {
+  this.timeout(30_000);
+  const children = new Children();
+  afterEach(() => children.cleanup());
+  const dir = (): string => mkdtempSync(join(tmpdir(), 'bittrrt-trust-'));
+
+  it('keygen writes a 0600 network key, never overwrites, and serve + connect share it', async () => {
+    const path = join(dir(), 'network.key');
+    const keygen = children.run(['keygen', '--out', path]);
+    expect(await keygen.exited).to.equal(0);
+    expect(statSync(path).mode & 0o777).to.equal(0o600);
+    const again = children.run(['keygen', '--out', path]);
+    expect(await again.exited).to.equal(1);
+    expect(again.lines[0]).to.match(/already exists; not overwriting it/);
+
+    const server = await children.serve(['--key-file', path]);
+    expect(server.proc.lines.join('\n')).to.match(/mode=network key/);
+    const withKey = children.run(['connect', server.address, '--key-file', path]);
+    expect(await withKey.exited).to.equal(0);
+    const viaEnv = children.run(['connect', server.address], testEnv({ BITTRRT_KEY_FILE: path }));
+    expect(await viaEnv.exited).to.equal(0);
+  });
+
+  it('refuses a key file that others can read, with the chmod to fix it', async () => {
+    const path = join(dir(), 'network.key');
+    expect(await children.run(['keygen', '--out', path]).exited).to.equal(0);
+    chmodSync(path, 0o644);
+    const server = children.run(['serve', '--port', '0', '--key-file', path]);
+    expect(await server.exited).to.equal(1);
+    expect(server.lines).to.deep.equal([`bittrrt: network key ${path} is readable by others (mode 644); run: chmod 600 ${path}`]);
+  });
+
+  it('serve creates its identity on first run and prints the same fingerprint afterwards', async () => {
+    const identity = join(dir(), 'server.key');
+    const first = await children.serve(['--identity', identity]);
+    const [, key, print] = await first.proc.waitForLine(/^server identity (\S+) fingerprint=(SHA256:\S+) file=.* created=true$/, 2_000);
+    expect(statSync(identity).mode & 0o777).to.equal(0o600);
+    first.proc.child.kill('SIGINT');
+    await first.proc.exited;
+    const second = await children.serve(['--identity', identity]);
+    const [, key2, print2] = await second.proc.waitForLine(/^server identity (\S+) fingerprint=(SHA256:\S+)/, 2_000);
+    expect([key2, print2]).to.deep.equal([key, print]);
+  });
+
+  it('trust on first use: records and says so, then is silent, and refuses a changed key loudly', async () => {
+    const home = dir();
+    const env = testEnv({ HOME: home });
+    const server = children.run(['serve', '--bind', '127.0.0.1', '--port', '0'], env);
+    const [, address] = await server.waitForLine(/listening on ([^\s"]+)/, 10_000);
+    const first = children.run(['connect', address as string], env);
+    expect(await first.exited).to.equal(0);
+    expect(first.lines.join('\n')).to.match(new RegExp(`new server ${address}: identity recorded fingerprint=SHA256:\\S+ file=${home}/.bittrrt/known_hosts`));
+    const second = children.run(['connect', address as string], env);
+    expect(await second.exited).to.equal(0);
+    expect(second.lines.join('\n')).to.not.include('new server');
+
+    // A different server identity behind the same address.
+    server.child.kill('SIGINT');
+    await server.exited;
+    const port = (address as string).split(':')[1] as string;
+    const impostor = children.run(['serve', '--bind', '127.0.0.1', '--port', port, '--identity', join(home, 'other.key')], env);
+    await impostor.waitForLine(/listening on/, 10_000);
+    const refused = children.run(['connect', address as string], env);
+    expect(await refused.exited).to.equal(1);
+    expect(refused.lines.join('\n')).to.include(`the identity of ${address} has CHANGED`)
+      .and.include(`delete line 1 of ${home}/.bittrrt/known_hosts`);
+    expect(readFileSync(join(home, '.bittrrt', 'known_hosts'), 'utf8').trim().split('\n')).to.have.length(1);
+    const throwaway = children.run(['connect', address as string, '--no-pin'], env);
+    expect(await throwaway.exited).to.equal(0);
+  });
+
+  it('--server-key pins: the right key connects, another is refused with the reason', async () => {
+    const identity = join(dir(), 'server.key');
+    const server = await children.serve(['--identity', identity]);
+    const [, key] = await server.proc.waitForLine(/^server identity (\S+)/, 2_000);
+    const pinned = children.run(['connect', server.address, '--server-key', key as string]);
+    expect(await pinned.exited).to.equal(0);
+    const wrong = children.run(['connect', server.address, '--server-key', 'A'.repeat(43) + '=']);
+    expect(await wrong.exited).to.equal(1);
+    expect(wrong.lines.join('\n')).to.include('the server identity does not match the pinned key');
+    const malformed = children.run(['connect', server.address, '--server-key', 'nope']);
+    expect(await malformed.exited).to.equal(1);
+    expect(malformed.lines[0]).to.match(/^bittrrt: bad value for --server-key/);
+  });
+
+  it('--authorized-keys admits a client made with keygen --client, and only it', async () => {
+    const d = dir();
+    const clientKey = join(d, 'client.key');
+    const keygen = children.run(['keygen', '--client', '--out', clientKey]);
+    expect(await keygen.exited).to.equal(0);
+    const publicLine = keygen.lines.find((l) => /^\S{44} SHA256:/.test(l));
+    expect(publicLine, keygen.lines.join('\n')).to.be.a('string');
+    const authorized = join(d, 'authorized_keys');
+    writeFileSync(authorized, `# alice\n${publicLine}\n`);
+    const server = await children.serve(['--authorized-keys', authorized]);
+    const alice = children.run(['connect', server.address, '--identity', clientKey]);
+    expect(await alice.exited).to.equal(0);
+    const other = join(d, 'other.key');
+    expect(await children.run(['keygen', '--client', '--out', other]).exited).to.equal(0);
+    const mallory = children.run(['connect', server.address, '--identity', other]);
+    expect(await mallory.exited).to.equal(1);
+    expect(mallory.lines.join('\n')).to.include('cannot connect');
+  });
+});
