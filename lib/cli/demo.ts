@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'clipanion';
@@ -13,10 +13,11 @@ export class DemoCommand extends Command {
   static override usage = Command.Usage({
     description: 'run a server and clients on loopback and show what bittrrt does',
     details: `
-      Starts \`bittrrt serve\` on a free loopback port with fast timers, then: a plain
-      \`bittrrt connect\` (handshake and clean close); \`bittrrt connect --ping 5\` (encrypted
-      heartbeats with round-trip times, while the keys rotate every second); a status line
-      (SIGUSR1); and a clean stop (SIGINT).
+      In a temporary HOME: makes a network key (\`bittrrt keygen\`), starts \`bittrrt serve\` with
+      it on a free loopback port with fast timers, then: \`bittrrt connect\` (authenticated
+      handshake; the server identity is recorded on first contact; clean close);
+      \`bittrrt connect --ping 5\` (encrypted heartbeats with round-trip times while the keys
+      rotate every second); a status line (SIGUSR1); and a clean stop (SIGINT).
     `,
   });
 
@@ -25,23 +26,29 @@ export class DemoCommand extends Command {
     const say = (line: string): void => {
       out.write(`[demo] ${line}\n`);
     };
-    // A HOME of its own: the demo's server identity and known hosts are not the user's.
-    const env = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'bittrrt-demo-')) };
+    // A HOME of its own: the demo's keys, server identity and known hosts are not the user's.
+    const home = mkdtempSync(join(tmpdir(), 'bittrrt-demo-'));
+    const env = { ...process.env, HOME: home };
     const child = (who: string, args: string[]): BittrrtProcess => spawnBittrrt(args, (line) => out.write(`[${who}] ${line}\n`), env);
+    const keyFile = join(home, 'network.key');
     const timers = ['--heartbeat-rate', '500', '--rekey-after', '1'];
-    say('bittrrt serve --bind 127.0.0.1 --port 0 --heartbeat-rate 500 --rekey-after 1');
-    const server = child('server', ['serve', '--bind', '127.0.0.1', '--port', '0', ...timers]);
+
+    say(`bittrrt keygen --out ${keyFile}`);
+    if (await child('keygen', ['keygen', '--out', keyFile]).exited !== 0) return 1;
+    say('bittrrt serve --bind 127.0.0.1 --port 0 --key-file <key> --heartbeat-rate 500 --rekey-after 1');
+    const server = child('server', ['serve', '--bind', '127.0.0.1', '--port', '0', '--key-file', keyFile, ...timers]);
     try {
       const [, address] = await server.waitForLine(/listening on ([^\s"]+)/, 10_000);
       const steps: Array<[string, string[]]> = [
-        [`bittrrt connect ${address}`, ['connect', address as string]],
-        [`bittrrt connect ${address} --ping 5 --interval 400`, ['connect', address as string, '--ping', '5', '--interval', '400', ...timers]],
+        [`bittrrt connect ${address} --key-file <key>   (first contact: the server identity is recorded)`,
+          ['connect', address as string, '--key-file', keyFile]],
+        [`bittrrt connect ${address} --key-file <key> --ping 5 --interval 400   (keys rotate every second meanwhile)`,
+          ['connect', address as string, '--key-file', keyFile, '--ping', '5', '--interval', '400', ...timers]],
       ];
       let failed = false;
       for (const [title, args] of steps) {
         say(title);
-        const code = await child('client', args).exited;
-        if (code !== 0) failed = true;
+        if (await child('client', args).exited !== 0) failed = true;
       }
       await server.waitForLine(/session keys rotated/, 2_000);
       say('kill -USR1 <server>: counters on demand');
@@ -54,6 +61,7 @@ export class DemoCommand extends Command {
       return !failed && serverCode === 0 ? 0 : 1;
     } finally {
       if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+      rmSync(home, { recursive: true, force: true });
     }
   }
 }
