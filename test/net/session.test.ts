@@ -47,6 +47,15 @@ describe('version-2 sessions over loopback UDP', function () {
     cleanups.push(() => session.close());
     return session;
   }
+  /** A server, a relay in front of it, and a client through the relay with its server-side session. */
+  async function throughRelay(): Promise<{ relay: Relay; session: Session; peer: Session }> {
+    await startServer();
+    const relay = await Relay.start(port);
+    cleanups.push(() => relay.close());
+    const serverSide = nextServerSession(server);
+    const session = await client({ port: relay.port });
+    return { relay, session, peer: await serverSide };
+  }
 
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -90,12 +99,7 @@ describe('version-2 sessions over loopback UDP', function () {
   });
 
   it('rejects a replayed packet from the same and from another source address', async () => {
-    await startServer();
-    const relay = await Relay.start(port);
-    cleanups.push(() => relay.close());
-    const serverSide = nextServerSession(server);
-    const session = await client({ port: relay.port });
-    const peer = await serverSide;
+    const { relay, session, peer } = await throughRelay();
     let delivered = 0;
     peer.on('message', () => delivered++);
     session.send(Buffer.from('pay me once'));
@@ -111,10 +115,7 @@ describe('version-2 sessions over loopback UDP', function () {
   });
 
   it('rejects a packet reflected back to its sender', async () => {
-    await startServer();
-    const relay = await Relay.start(port);
-    cleanups.push(() => relay.close());
-    const session = await client({ port: relay.port });
+    const { relay, session } = await throughRelay();
     let delivered = 0;
     session.on('message', () => delivered++);
     session.send(Buffer.from('reflect me'));
@@ -127,12 +128,7 @@ describe('version-2 sessions over loopback UDP', function () {
   });
 
   it('keeps the session when the client address changes (NAT rebinding)', async () => {
-    await startServer();
-    const relay = await Relay.start(port);
-    cleanups.push(() => relay.close());
-    const serverSide = nextServerSession(server);
-    const session = await client({ port: relay.port });
-    const peer = await serverSide;
+    const { relay, session, peer } = await throughRelay();
     const oldPort = relay.upstreamPort;
     await relay.rebind();
     const up = new Promise<Buffer>((resolve) => peer.once('message', resolve));
