@@ -116,11 +116,6 @@ export class HandshakeResponder {
       return { dropped: 'rate-limit' };
     }
 
-    if (ctx.table.sessions.size >= ctx.maxSessions) {
-      const victim = ctx.table.evictionCandidate();
-      if (!victim) return { dropped: 'session-limit' };
-      victim.close('evicted');
-    }
     const ephemeral = new CommEncryptor({ backend: ctx.table.backend });
     let accepted: Accepted;
     try {
@@ -131,6 +126,15 @@ export class HandshakeResponder {
       ephemeral.destroy();
       if (err instanceof LowOrderKeyError) return { dropped: 'low-order' };
       throw err;
+    }
+    // Only a handshake that checked out may push another session out of a full table.
+    if (ctx.table.sessions.size >= ctx.maxSessions) {
+      const victim = ctx.table.evictionCandidate();
+      if (!victim) {
+        accepted.discard();
+        return { dropped: 'session-limit' };
+      }
+      victim.close('evicted');
     }
     const dropped = this.reply(accepted.reply, datagram, rinfo);
     if (dropped) {

@@ -190,7 +190,9 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   private forget(session: Session, reason: CloseReason): void {
-    if (session instanceof SeedSession) this.#seedBySource.delete(sourceKey(session.remote));
+    const key = sourceKey(session.remote);
+    // A newer session from the same address may already own the entry.
+    if (session instanceof SeedSession && this.#seedBySource.get(key) === session) this.#seedBySource.delete(key);
     if (!session.confirmed) return; // a half-open session was never announced
     this.#log.info(reason === 'timeout' ? 'session timed out' : 'session closed', {
       peer: formatAddress(session.remote.address, session.remote.port),
