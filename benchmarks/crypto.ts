@@ -17,8 +17,8 @@ export function sizeLabel(size: number): string {
   return size >= 1024 && size % 1024 === 0 ? `${size / 1024} KiB` : `${size} B`;
 }
 
-/** The four AEAD cases measured at every size; their ids are `${operation}.${size}`. */
-export type AeadOperation = 'seal.bare' | 'encryptInto' | 'encrypt' | 'decrypt';
+/** The AEAD cases measured at every size; their ids are `${operation}.${size}`. */
+export type AeadOperation = 'seal.bare' | 'seal.bare.alloc' | 'encryptInto' | 'encrypt' | 'decrypt';
 export const aeadCaseId = (operation: AeadOperation, size: AeadSize): string => `${operation}.${size}`;
 
 const EMPTY = new Uint8Array(0);
@@ -85,22 +85,48 @@ export const hkdfCase: SharedCase = {
   },
 };
 
-/** The bare library calls CommEncryptor.encryptInto wraps: nonce + seal into preallocated views. */
-export function bareSealCase(size: AeadSize): BackendCase {
+/**
+ * How a bare case gets its output buffer: `preallocated` reuses one buffer (what encryptInto's
+ * caller does), `allocated` makes a new one per message (what encrypt does, and what a raw
+ * sodium-native user who wants a fresh buffer per message must do).
+ */
+export type BareOutput = 'preallocated' | 'allocated';
+
+const BARE_OPERATION: Readonly<Record<BareOutput, AeadOperation>> = { preallocated: 'seal.bare', allocated: 'seal.bare.alloc' };
+const BARE_LABEL: Readonly<Record<BareOutput, string>> = {
+  preallocated: 'bare randomFill+aeadSeal, prealloc',
+  allocated: 'bare allocUnsafe+randomFill+aeadSeal',
+};
+
+/**
+ * The bare library calls CommEncryptor wraps: a random nonce, then seal, laid out as
+ * nonce || ciphertext || tag. `preallocated` writes into the fixture's buffer through views made
+ * once (encryptInto's baseline); `allocated` does Buffer.allocUnsafe(size + 28) and takes the
+ * nonce view on every call (encrypt's baseline).
+ */
+export function bareSealCase(size: AeadSize, output: BareOutput): BackendCase {
   return {
     kind: 'backend',
-    id: aeadCaseId('seal.bare', size),
-    label: `bare randomFill+aeadSeal ${sizeLabel(size)}`,
+    id: aeadCaseId(BARE_OPERATION[output], size),
+    label: `${BARE_LABEL[output]} ${sizeLabel(size)}`,
     prepare(backend) {
       const { encryptor, key, plaintext, out } = aeadFixture(backend, size);
-      const nonce = out.subarray(0, AEAD_NONCE_BYTES);
-      const sealed = out.subarray(AEAD_NONCE_BYTES);
-      const op = (): Uint8Array => {
+      const seal = (buffer: Buffer, nonce: Uint8Array, sealed: Uint8Array): Buffer => {
         backend.randomFill(nonce);
         backend.aeadSeal(sealed, plaintext, EMPTY, nonce, key);
-        return out;
+        return buffer;
       };
-      check(equal(encryptor.decrypt(op()), plaintext), `bare seal ${size} opens with CommEncryptor`);
+      const nonce = out.subarray(0, AEAD_NONCE_BYTES);
+      const sealed = out.subarray(AEAD_NONCE_BYTES);
+      const op = output === 'preallocated'
+        ? (): Buffer => seal(out, nonce, sealed)
+        : (): Buffer => {
+          const fresh = Buffer.allocUnsafe(size + AEAD_OVERHEAD);
+          return seal(fresh, fresh.subarray(0, AEAD_NONCE_BYTES), fresh.subarray(AEAD_NONCE_BYTES));
+        };
+      const first = op();
+      check(first.length === size + AEAD_OVERHEAD && equal(encryptor.decrypt(first), plaintext),
+        `bare seal (${output}) ${size} opens with CommEncryptor`);
       return op;
     },
   };

@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aeadCaseId, FACADE_TARGET_SIZE, sizeLabel, type AeadOperation, type AeadSize } from './crypto.js';
 import { BACKEND_NAMES, type BackendName, type BackendRow, type BenchConfig, type Measurement, type Row, type SharedRow } from './harness.js';
+import type { LatencySummary, MemorySample } from './session-rpc.js';
+import type { HandshakeThroughput, NetworkReport } from './sessions.js';
 
 /** The facade target: CommEncryptor at 1400 B must reach this fraction of the bare calls' ops/s. */
 export const FACADE_TARGET = 0.8;
@@ -20,22 +22,27 @@ export interface MachineInfo {
   readonly libraries: Readonly<Record<string, string>>;
 }
 
+/** A CommEncryptor call against the bare library calls that do the same job. */
+export interface FacadePairing {
+  readonly bareOpsPerSec: number;
+  readonly facadeOpsPerSec: number;
+  /** facade ops/s ÷ bare ops/s. */
+  readonly ratio: number;
+  /** Lowest and highest ratio seen in a single round (equal with one round). */
+  readonly range: readonly [number, number];
+  /** Judged only at the target size, and never for the informational pairing; null otherwise. */
+  readonly pass: boolean | null;
+}
+
 export interface FacadeRow {
   readonly backend: BackendName;
   readonly size: number;
-  readonly bareOpsPerSec: number;
-  readonly encryptIntoOpsPerSec: number;
-  readonly encryptOpsPerSec: number;
-  /** encryptInto ops/s ÷ bare ops/s. */
-  readonly encryptIntoRatio: number;
-  /** encrypt ops/s ÷ bare ops/s. */
-  readonly encryptRatio: number;
-  /** Lowest and highest ratio seen in a single round (equal with one round). */
-  readonly encryptIntoRange: readonly [number, number];
-  readonly encryptRange: readonly [number, number];
-  /** Only the target size is judged; null on the informational rows. */
-  readonly encryptIntoPass: boolean | null;
-  readonly encryptPass: boolean | null;
+  /** encryptInto against nonce + seal into the same preallocated buffer. Judged. */
+  readonly encryptInto: FacadePairing;
+  /** encrypt against allocUnsafe + nonce + seal: both allocate their output. Judged. */
+  readonly encrypt: FacadePairing;
+  /** encrypt against the preallocated bare calls: what allocating the output costs. Informational. */
+  readonly encryptVsPreallocated: FacadePairing;
 }
 
 export interface FernetRow {
@@ -53,6 +60,28 @@ export interface Report {
   readonly cases: readonly Row[];
   readonly facade: { readonly target: number; readonly targetSize: number; readonly rows: readonly FacadeRow[] };
   readonly fernet: readonly FernetRow[];
+  readonly sessions: SessionsSection;
+}
+
+/** The replay window's cost per packet next to an AEAD open of the same packet size. */
+export interface ReplayRow {
+  readonly id: string;
+  readonly label: string;
+  readonly nsPerPacket: number;
+  /** nsPerPacket ÷ the ns of one CommEncryptor.decrypt of `openSize` bytes, per backend. */
+  readonly ofOpen: Readonly<Record<BackendName, number>>;
+}
+
+export interface SessionsSection {
+  /** The loopback UDP benchmarks; null when skipped with --no-net. */
+  readonly network: NetworkReport | null;
+  readonly replay: {
+    readonly openSize: number;
+    /** ns per CommEncryptor.decrypt of openSize bytes (verify + open), from the crypto cases. */
+    readonly openNs: Readonly<Record<BackendName, number>>;
+    readonly cases: readonly Row[];
+    readonly rows: readonly ReplayRow[];
+  };
 }
 
 /** Version of an installed package, found by walking up from the file a specifier resolves to. */
@@ -112,28 +141,42 @@ function roundRatioRange(facade: Measurement, bare: Measurement): readonly [numb
   return [Math.min(...ratios), Math.max(...ratios)];
 }
 
+function pairing(facade: Measurement, bare: Measurement, judged: boolean): FacadePairing {
+  const ratio = facade.opsPerSec / bare.opsPerSec;
+  return {
+    bareOpsPerSec: bare.opsPerSec,
+    facadeOpsPerSec: facade.opsPerSec,
+    ratio,
+    range: roundRatioRange(facade, bare),
+    pass: judged ? ratio >= FACADE_TARGET : null,
+  };
+}
+
 /** Facade ÷ bare for every backend and size, from the measurements already in the main table. */
 export function facadeRows(cases: readonly Row[], backends: readonly BackendName[], sizes: readonly AeadSize[]): FacadeRow[] {
   return backends.flatMap((backend) => sizes.map((size): FacadeRow => {
     const measured = (operation: AeadOperation): Measurement => backendRow(cases, aeadCaseId(operation, size)).results[backend];
-    const [bare, into, encrypt] = [measured('seal.bare'), measured('encryptInto'), measured('encrypt')];
-    const encryptIntoRatio = into.opsPerSec / bare.opsPerSec;
-    const encryptRatio = encrypt.opsPerSec / bare.opsPerSec;
     const judged = size === FACADE_TARGET_SIZE;
     return {
       backend,
       size,
-      bareOpsPerSec: bare.opsPerSec,
-      encryptIntoOpsPerSec: into.opsPerSec,
-      encryptOpsPerSec: encrypt.opsPerSec,
-      encryptIntoRatio,
-      encryptRatio,
-      encryptIntoRange: roundRatioRange(into, bare),
-      encryptRange: roundRatioRange(encrypt, bare),
-      encryptIntoPass: judged ? encryptIntoRatio >= FACADE_TARGET : null,
-      encryptPass: judged ? encryptRatio >= FACADE_TARGET : null,
+      encryptInto: pairing(measured('encryptInto'), measured('seal.bare'), judged),
+      encrypt: pairing(measured('encrypt'), measured('seal.bare.alloc'), judged),
+      encryptVsPreallocated: pairing(measured('encrypt'), measured('seal.bare'), false),
     };
   }));
+}
+
+/** Replay-window cases next to the `openSize` decrypt measured in the crypto section. */
+export function replaySection(cryptoCases: readonly Row[], replayCases: readonly Row[], openSize: AeadSize): SessionsSection['replay'] {
+  const open = backendRow(cryptoCases, aeadCaseId('decrypt', openSize)).results;
+  const openNs = { native: open.native.nsPerOp, js: open.js.nsPerOp };
+  const rows = replayCases.map((row): ReplayRow => {
+    if (row.kind !== 'shared') throw new Error(`report: replay case ${row.id} should not depend on the backend`);
+    const nsPerPacket = row.result.nsPerOp;
+    return { id: row.id, label: row.label, nsPerPacket, ofOpen: { native: nsPerPacket / openNs.native, js: nsPerPacket / openNs.js } };
+  });
+  return { openSize, openNs, cases: replayCases, rows };
 }
 
 /** bittrrt's Fernet (node:crypto) against the npm package on the same token. */
@@ -166,6 +209,118 @@ function table(header: readonly string[], body: readonly (readonly string[])[]):
   return [line(header), rule, ...body.map(line)].join('\n');
 }
 
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const bytesCell = (bytes: number): string => `${integer.format(bytes)} B`;
+const micros = (us: number): string => (us >= 100 ? integer.format(us) : us.toFixed(1));
+const busy = (fraction: number): string => `${(fraction * 100).toFixed(0)}%`;
+/** A process this busy (CPU ÷ wall time) had its core to itself and used all of it. */
+const SATURATED = 0.9;
+/** Two spinning processes that get fewer cores than this together were competing for CPU. */
+const CONTENDED_CORES = 1.8;
+
+function handshakeLines(rows: readonly HandshakeThroughput[]): string[] {
+  const body = rows.map((r) => [
+    r.backend,
+    integer.format(r.clients),
+    integer.format(r.concurrency),
+    `${integer.format(r.perSec)}${verdict(r.pass)}`,
+    `${micros(r.serverCpuUsPerHandshake)} µs`,
+    `≈${integer.format(1e6 / r.serverCpuUsPerHandshake)}/s`,
+    busy(r.serverBusy),
+    busy(r.clientBusy),
+    r.coresForTwo.toFixed(2),
+    integer.format(r.retransmittedConnects),
+    integer.format(r.failed),
+  ]);
+  const lines = [table(['handshakes: connect() + close()', 'clients', 'in flight', 'handshakes/s', 'server CPU/handshake',
+    'CPU-bound capacity', 'server busy', 'clients busy', 'cores for both', 'retransmits', 'failed'], body)];
+  for (const r of rows) {
+    const drops = Object.entries(r.serverDrops).map(([reason, n]) => `${reason} ${n}`).join(', ');
+    if (r.firstError !== null) lines.push(`  ${r.backend}: ${r.failed} connect(s) failed, first: ${r.firstError}`);
+    if (drops !== '') lines.push(`  ${r.backend}: the server dropped datagrams: ${drops}`);
+    if (r.target === null) continue;
+    const capacity = 1e6 / r.serverCpuUsPerHandshake;
+    const cpuNote = ` The server's CPU per handshake (${micros(r.serverCpuUsPerHandshake)} µs, close and retransmissions included) ` +
+      `allows ≈${integer.format(capacity)}/s on one core`;
+    const cpuVerdict = `${cpuNote}${capacity >= r.target ? '.' : ', still below the target.'}`;
+    const bound = r.coresForTwo < CONTENDED_CORES
+      ? ` Server and clients together got only ${r.coresForTwo.toFixed(2)} cores when both spun just before the run ` +
+        `(the machine's host or other work took the rest), so they competed for CPU: a lower bound on the server's rate.${cpuVerdict}`
+      : r.clientBusy >= SATURATED && r.serverBusy < SATURATED
+        ? ` The clients' core was saturated (${busy(r.clientBusy)} busy) and the server's was not (${busy(r.serverBusy)}), ` +
+          `so this is a lower bound on the server's rate.${cpuVerdict}`
+        : '';
+    lines.push(`Target: ${r.backend} ≥ ${integer.format(r.target)} handshakes/s with ${integer.format(r.clients)} clients:` +
+      `${verdict(r.pass)} (${integer.format(r.perSec)}/s over ${r.wallSeconds.toFixed(2)} s).${bound}`);
+  }
+  return lines;
+}
+
+/** Below this many sessions, V8's stepwise heap growth swamps the per-session RSS figure. */
+const STEADY_RSS_SESSIONS = 10_000;
+
+function memoryLines(network: NetworkReport): string[] {
+  const m = network.idleMemory;
+  const few = m.requested < STEADY_RSS_SESSIONS ? ` With fewer than ${integer.format(STEADY_RSS_SESSIONS)} sessions the RSS figure ` +
+    'is mostly V8 heap-growth steps (see heap total): judge on a default run.' : '';
+  const cells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapTotal), mib(sample.heapUsed), mib(sample.external)];
+  const body = [
+    [`before (after ${integer.format(m.warmup)} connect + close)`, integer.format(m.sessionsBefore), ...cells(m.before)],
+    [`after ${integer.format(m.requested)} idle sessions`, integer.format(m.sessions), ...cells(m.after)],
+    ['per idle session', '', `${bytesCell(m.perSession.rss)}${verdict(m.pass)}`, bytesCell(m.perSession.heapTotal),
+      bytesCell(m.perSession.heapUsed), bytesCell(m.perSession.external)],
+  ];
+  const incomplete = m.sessions === m.requested ? '' : ` Only ${integer.format(m.sessions)} of ${integer.format(m.requested)} sessions were live ` +
+    `(${integer.format(m.failed)} connects failed), so this does not count.`;
+  return [
+    `Memory of the server's process (native, nothing else in it), ${m.collected ? 'after global.gc()' : 'WITHOUT gc (no --expose-gc)'}; ` +
+      `"after" sampled ${(m.settleMs / 1000).toFixed(1)} s after the last connect, once the server may drop its cached answers`,
+    table(['idle sessions', 'sessions', 'RSS', 'heap total', 'heap used', 'external'], body),
+    `Target: < ${integer.format(m.target)} B (${(m.target / 1024).toFixed(0)} KiB) of RSS per idle session:${verdict(m.pass)} ` +
+      `(${bytesCell(m.perSession.rss)} RSS; heap used ${bytesCell(m.perSession.heapUsed)} + external ${bytesCell(m.perSession.external)} ` +
+      `= ${bytesCell(m.perSession.heapUsed + m.perSession.external)}).${incomplete}${few}`,
+  ];
+}
+
+function latencyLines(network: NetworkReport): string[] {
+  const { latency } = network;
+  const row = (label: string, s: LatencySummary): string[] => [label, integer.format(s.count), integer.format(s.perSec),
+    micros(s.p50Us), micros(s.p99Us), micros(s.meanUs), micros(s.maxUs), integer.format(s.lost)];
+  return [table(['loopback round trips, one native session, sequential', 'round trips', 'per second', 'p50 µs', 'p99 µs',
+    'mean µs', 'max µs', 'lost'], [
+    row(`encrypted echo, ${latency.payloadBytes} B payload (send → server send → message)`, latency.echo),
+    row('session.ping() (heartbeat → ack)', latency.ping),
+  ])];
+}
+
+function replayLines(replay: SessionsSection['replay']): string[] {
+  const size = sizeLabel(replay.openSize);
+  const byId = new Map(replay.cases.map((row) => [row.id, row]));
+  return [table(['replay window, per packet', 'ns/packet', 'packets/s',
+    `of a ${size} decrypt, native (${integer.format(replay.openNs.native)} ns)`, `js (${integer.format(replay.openNs.js)} ns)`],
+  replay.rows.map((r) => {
+    const row = byId.get(r.id);
+    return [r.label, r.nsPerPacket.toFixed(1), row?.kind === 'shared' ? ops(row.result) : '', percent(r.ofOpen.native), percent(r.ofOpen.js)];
+  }))];
+}
+
+function sessionLines(sessions: SessionsSection): string[] {
+  const { network } = sessions;
+  const networkLines = network === null
+    ? ['Loopback UDP session benchmarks skipped (--no-net).']
+    : [
+      'Sessions over loopback UDP: server and clients in separate worker processes (so each can have a core), ' +
+        `public API only, heartbeats every ${network.heartbeatMs / 1000} s, handshake rate limits raised to ${network.rateLimit.toExponential(0)}/s ` +
+        `(so the server's capacity is measured, not its admission policy); load average ${network.loadAverage.toFixed(2)} at start`,
+      ...handshakeLines(network.handshakes),
+      '',
+      ...memoryLines(network),
+      '',
+      ...latencyLines(network),
+    ];
+  return [...networkLines, '', ...replayLines(sessions.replay)];
+}
+
 export function formatText(report: Report): string {
   const { machine, config } = report;
   const libs = Object.entries(machine.libraries).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -185,22 +340,26 @@ export function formatText(report: Report): string {
     ? [row.label, ops(row.results.native), ops(row.results.js), ratio(row.nativeOverJs)]
     : [`${row.label} [both]`, ops(row.result), '(same code)', '—']));
 
+  const cell = (p: FacadePairing): string => ratioCell(p.ratio, p.range, p.pass);
   const facade = table(
-    ['facade vs bare', 'bare ops/s', 'encryptInto ops/s', 'into/bare', 'encrypt ops/s', 'encrypt/bare'],
+    ['facade vs bare', 'bare prealloc ops/s', 'encryptInto ops/s', 'encryptInto ÷ bare prealloc',
+      'bare alloc ops/s', 'encrypt ops/s', 'encrypt ÷ bare alloc', 'encrypt ÷ bare prealloc (info)'],
     report.facade.rows.map((r) => [
       `${r.backend} ${sizeLabel(r.size)}`,
-      integer.format(r.bareOpsPerSec),
-      integer.format(r.encryptIntoOpsPerSec),
-      ratioCell(r.encryptIntoRatio, r.encryptIntoRange, r.encryptIntoPass),
-      integer.format(r.encryptOpsPerSec),
-      ratioCell(r.encryptRatio, r.encryptRange, r.encryptPass),
+      integer.format(r.encryptInto.bareOpsPerSec),
+      integer.format(r.encryptInto.facadeOpsPerSec),
+      cell(r.encryptInto),
+      integer.format(r.encrypt.bareOpsPerSec),
+      integer.format(r.encrypt.facadeOpsPerSec),
+      cell(r.encrypt),
+      cell(r.encryptVsPreallocated),
     ]));
-  const judged = report.facade.rows.filter((r) => r.encryptPass !== null);
-  const summary = judged.map((r) =>
-    `${r.backend}: encrypt ${percent(r.encryptRatio)}${verdict(r.encryptPass)}, encryptInto ${percent(r.encryptIntoRatio)}${verdict(r.encryptIntoPass)}`)
+  const summary = report.facade.rows.filter((r) => r.encrypt.pass !== null).map((r) =>
+    `${r.backend}: encryptInto ÷ bare prealloc ${percent(r.encryptInto.ratio)}${verdict(r.encryptInto.pass)}, ` +
+      `encrypt ÷ bare alloc ${percent(r.encrypt.ratio)}${verdict(r.encrypt.pass)}`)
     .join('; ');
 
-  const noisy = report.cases.flatMap((row) => (row.kind === 'backend'
+  const noisy = [...report.cases, ...report.sessions.replay.cases].flatMap((row) => (row.kind === 'backend'
     ? BACKEND_NAMES.filter((b) => isNoisy(row.results[b])).map((b) => `${row.label} [${b}]`)
     : isNoisy(row.result) ? [row.label] : []));
   const warning = noisy.length === 0 ? [] : [
@@ -218,11 +377,17 @@ export function formatText(report: Report): string {
     ...warning,
     main,
     '',
-    `Facade overhead (target: ${sizeLabel(report.facade.targetSize)} CommEncryptor ≥ ${percent(report.facade.target)} of bare nonce+seal ops/s; other sizes informational)`,
+    `Facade overhead (target at ${sizeLabel(report.facade.targetSize)}: each CommEncryptor call ≥ ${percent(report.facade.target)} of the ops/s of ` +
+      'the bare calls doing the same job; other sizes informational)',
+    '  encryptInto ÷ bare prealloc: randomFill + aeadSeal into one reused buffer, through views made once',
+    '  encrypt ÷ bare alloc: Buffer.allocUnsafe(n + 28) per message, then randomFill into its nonce view + aeadSeal',
+    '  encrypt ÷ bare prealloc (info, not judged): the cost of allocating the output, as the old pairing showed it',
     facade,
     `Target at ${sizeLabel(report.facade.targetSize)}: ${summary}`,
     '',
     fernet,
+    '',
+    ...sessionLines(report.sessions),
     '',
     `Total bench time: ${report.elapsedSeconds.toFixed(1)} s`,
   ].join('\n');

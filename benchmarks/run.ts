@@ -1,11 +1,14 @@
 /**
- * bittrrt benchmarks: native (sodium-native) against pure-JS (@noble) in one process.
+ * bittrrt benchmarks: native (sodium-native) against pure-JS (@noble) in one process, then
+ * sessions over loopback UDP (server and clients in worker processes) and the replay window.
  *
- *   node dist/benchmarks/run.js [--quick] [--json]
+ *   node dist/benchmarks/run.js [--quick] [--json] [--no-net]
  *
- * default  ~500 ms per case and backend, in 5 interleaved rounds of 100 ms (about 25 s in all)
- * --quick  ~100 ms per case and backend, one round (about 5 s), for smoke runs
- * --json   one JSON object on stdout instead of the tables (progress still goes to stderr)
+ * default   ~500 ms per case and backend, in 5 interleaved rounds of 100 ms, then the session
+ *           benchmarks (2,000 handshakes, 10,000 idle sessions, 2 s of echoes): about a minute
+ * --quick   ~100 ms per case and backend, one round, and smaller session runs, for smoke runs
+ * --json    one JSON object on stdout instead of the tables (progress still goes to stderr)
+ * --no-net  skip the loopback UDP session benchmarks (the replay window still runs)
  */
 import { parseArgs } from 'node:util';
 import { loadNobleBackend } from '../lib/crypto/noble-backend.js';
@@ -17,10 +20,13 @@ import {
 import { npmFernetDecodeCase } from './fernet-baseline.js';
 import { serverHandshakeCase } from './handshake.js';
 import { BACKEND_NAMES, DEFAULT_CONFIG, QUICK_CONFIG, runCases, sinkValue, type Case, type Progress } from './harness.js';
-import { FACADE_TARGET, facadeRows, fernetRows, formatText, machineInfo, type Report } from './report.js';
+import { replayCases } from './replay.js';
+import { FACADE_TARGET, facadeRows, fernetRows, formatText, machineInfo, replaySection, type Report } from './report.js';
+import { DEFAULT_SESSIONS_CONFIG, QUICK_SESSIONS_CONFIG, runNetwork } from './sessions.js';
 
 /**
- * Table and run order. For each size the bare seal, encryptInto and encrypt run back to back so the
+ * Table and run order. For each size each facade call runs right after the bare calls it is judged
+ * against (encryptInto after the preallocated bare seal, encrypt after the allocating one), so the
  * facade ratios compare measurements taken under the same conditions. The npm fernet baseline is
  * last: it is required when first measured and patches String.prototype.lpad, which no bittrrt code
  * uses, so only later rounds run after the patch.
@@ -29,26 +35,33 @@ const CASES: readonly Case[] = [
   keyPairCase,
   scalarMultCase,
   hkdfCase,
-  ...AEAD_SIZES.flatMap((size) => [bareSealCase(size), encryptIntoCase(size), encryptCase(size), decryptCase(size)]),
+  ...AEAD_SIZES.flatMap((size) => [
+    bareSealCase(size, 'preallocated'), encryptIntoCase(size), bareSealCase(size, 'allocated'), encryptCase(size), decryptCase(size),
+  ]),
   fencryptCase,
   fdecryptCase,
   serverHandshakeCase,
   npmFernetDecodeCase,
 ];
 
-const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--json]\n';
+const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--json] [--no-net]\n';
 
-function parseFlags(): { quick: boolean; json: boolean } | null {
+function parseFlags(): { quick: boolean; json: boolean; net: boolean } | null {
   try {
     const { values } = parseArgs({
-      options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        quick: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        'no-net': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     });
     if (values.help === true) {
       process.stdout.write(USAGE);
       return null;
     }
-    return { quick: values.quick, json: values.json };
+    return { quick: values.quick, json: values.json, net: !values['no-net'] };
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     process.exitCode = 2;
@@ -66,6 +79,8 @@ async function main(): Promise<void> {
   const progress: Progress = (message) => process.stderr.write(`  ${message}\n`);
 
   const cases = await runCases(CASES, backends, config, progress);
+  const network = values.net ? await runNetwork(values.quick ? QUICK_SESSIONS_CONFIG : DEFAULT_SESSIONS_CONFIG, progress) : null;
+  const replay = await runCases(replayCases, backends, config, progress);
   if (sinkValue() === undefined) throw new Error('benchmark sink is empty');
 
   const report: Report = {
@@ -76,6 +91,7 @@ async function main(): Promise<void> {
     cases,
     facade: { target: FACADE_TARGET, targetSize: FACADE_TARGET_SIZE, rows: facadeRows(cases, BACKEND_NAMES, AEAD_SIZES) },
     fernet: fernetRows(cases, npmFernetDecodeCase.id, [fdecryptCase.id]),
+    sessions: { network, replay: replaySection(cases, replay, FACADE_TARGET_SIZE) },
   };
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `\n${formatText(report)}\n`);
 }

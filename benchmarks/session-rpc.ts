@@ -1,0 +1,310 @@
+/**
+ * The typed request/reply protocol between the benchmark process and its session workers
+ * (session-worker.ts, forked from dist/), and the parent's handle on a worker. Every call has a
+ * deadline, and every worker started inside withWorkers() is stopped (then killed if need be)
+ * when its body ends, whether the benchmark succeeded or threw.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { BackendName } from './harness.js';
+
+/**
+ * Every handshake rate limit of a benchmark server (per source and global, rate and burst). Far
+ * above anything a benchmark reaches: all its clients come from 127.0.0.1, and it measures what
+ * the server can do, not its admission policy, whose default global budget would otherwise cap,
+ * or cookie-gate, a fast enough server.
+ */
+export const BENCH_RATE_LIMIT = 1e9;
+
+/** What a server worker runs: one bittrrt server on 127.0.0.1, port chosen by the OS. */
+export interface ListenParams {
+  readonly backend: BackendName;
+  /** Heartbeat interval of server and clients (they must match). */
+  readonly heartbeatRate: number;
+  readonly maxSessions: number;
+  /** Echo every message back on its channel (the round-trip benchmark); off elsewhere, so no per-session listener skews memory. */
+  readonly echo: boolean;
+}
+
+/** A process's memory, as process.memoryUsage() reports it, in bytes. */
+export interface MemorySample {
+  readonly rss: number;
+  /** V8 heap committed, used or not. */
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  /** Off-heap memory V8 knows of (Buffers and typed-array backing stores included). */
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+export interface StatsParams {
+  /** Wait this long before sampling (lets timers run and caches expire). */
+  readonly settleMs: number;
+  /** Run global.gc() (twice, each followed by a short pause) before sampling memory, when --expose-gc made it available. */
+  readonly collect: boolean;
+}
+
+export interface ServerStats {
+  readonly sessions: number;
+  readonly handshakes: number;
+  readonly retransmittedConnects: number;
+  readonly drops: Readonly<Record<string, number>>;
+  /** User + system CPU time of the whole worker process so far, in microseconds. */
+  readonly cpuMicros: number;
+  readonly memory: MemorySample;
+  /** Whether global.gc() ran before `memory` was sampled. */
+  readonly collected: boolean;
+}
+
+/** What a client worker connects to. */
+export interface ClientTarget {
+  readonly port: number;
+  readonly backend: BackendName;
+  readonly heartbeatRate: number;
+}
+
+export interface HandshakeParams extends ClientTarget {
+  readonly count: number;
+  /** Connects in flight at once: this many lanes, each connecting again as soon as its last one finished. */
+  readonly concurrency: number;
+  /**
+   * `close`: close each session as soon as it is established (connect + close per client).
+   * `keep`: ping once (so the server has heard from the client and holds a confirmed session),
+   * then keep the session open; sessions are abandoned, never closed, when the worker exits, so
+   * the server keeps them as idle sessions.
+   */
+  readonly afterConnect: 'close' | 'keep';
+}
+
+export interface HandshakeRun {
+  readonly completed: number;
+  readonly failed: number;
+  readonly firstError: string | null;
+  /** From the first connect to the last one settling, in ms. */
+  readonly wallMs: number;
+  /** CPU time the worker spent meanwhile, in microseconds. */
+  readonly cpuMicros: number;
+}
+
+/** A bounded sequential loop: stop at `durationMs` or `maxCount`, whichever comes first. */
+export interface LoopLimits {
+  readonly durationMs: number;
+  readonly maxCount: number;
+  /** Round trips done first and not recorded (JIT, socket buffers). */
+  readonly warmup: number;
+  /** A round trip with no answer after this long counts as lost, and the loop goes on. */
+  readonly timeoutMs: number;
+}
+
+export interface LatencyParams extends ClientTarget {
+  readonly payloadBytes: number;
+  readonly echo: LoopLimits;
+  readonly ping: LoopLimits;
+}
+
+export interface LatencySummary {
+  /** Round trips completed and recorded. */
+  readonly count: number;
+  readonly lost: number;
+  readonly wallMs: number;
+  readonly perSec: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly meanUs: number;
+  readonly maxUs: number;
+}
+
+export interface LatencyRun {
+  readonly echo: LatencySummary;
+  readonly ping: LatencySummary;
+}
+
+/** Any worker: spin on the CPU for `durationMs`; how much of a core it got (CPU time ÷ wall time). */
+export interface SpinResult {
+  readonly cpuPerWall: number;
+}
+
+/** Every operation a worker answers: [params, result]. */
+export interface WorkerApi {
+  /** Any worker: a CPU-bound loop, run in two workers at once to see how many cores they really get. */
+  spin: [{ readonly durationMs: number }, SpinResult];
+  /** Server worker: start the server. */
+  listen: [ListenParams, { readonly port: number }];
+  /** Server worker: counters, CPU time and memory. */
+  stats: [StatsParams, ServerStats];
+  /** Client worker: `count` connects against a server worker. */
+  handshakes: [HandshakeParams, HandshakeRun];
+  /** Client worker: one session; sequential echo round trips, then sequential pings. */
+  latency: [LatencyParams, LatencyRun];
+}
+
+export type Operation = keyof WorkerApi;
+export type Params<O extends Operation> = WorkerApi[O][0];
+export type Result<O extends Operation> = WorkerApi[O][1];
+
+export interface Request<O extends Operation = Operation> {
+  readonly id: number;
+  readonly op: O;
+  readonly params: Params<O>;
+}
+
+/**
+ * Parent → worker: a request, or `exit` (close the server if there is one, then exit at once;
+ * client sessions are abandoned, not closed).
+ */
+export type ToWorker = Request | { readonly op: 'exit' };
+
+/** Worker → parent. */
+export type FromWorker =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'reply'; readonly id: number; readonly result: unknown }
+  | { readonly kind: 'failure'; readonly id: number; readonly error: string };
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
+export function isFromWorker(value: unknown): value is FromWorker {
+  if (!isRecord(value)) return false;
+  if (value.kind === 'ready') return true;
+  return (value.kind === 'reply' || (value.kind === 'failure' && typeof value.error === 'string')) && typeof value.id === 'number';
+}
+
+const OPERATIONS: readonly Operation[] = ['spin', 'listen', 'stats', 'handshakes', 'latency'];
+
+export function isToWorker(value: unknown): value is ToWorker {
+  if (!isRecord(value)) return false;
+  if (value.op === 'exit') return true;
+  return typeof value.id === 'number' && OPERATIONS.some((op) => op === value.op) && isRecord(value.params);
+}
+
+export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+const WORKER_PATH = fileURLToPath(new URL('./session-worker.js', import.meta.url));
+const READY_TIMEOUT_MS = 15_000;
+const EXIT_GRACE_MS = 5_000;
+const KILL_WAIT_MS = 2_000;
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Resolves after `ms`, or earlier when `done` settles; never rejects. */
+function within(done: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void done.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** One forked worker process, seen from the parent. */
+export class Worker {
+  readonly name: string;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, Pending>();
+  readonly #exited: Promise<void>;
+  #exitStatus: string | null = null;
+  #nextId = 1;
+
+  private constructor(name: string) {
+    this.name = name;
+    // --expose-gc so a server worker can collect before sampling memory; the worker's stdout goes
+    // to our stderr, so `--json` output stays clean.
+    this.#child = fork(WORKER_PATH, [name], { execArgv: ['--expose-gc'], stdio: ['ignore', 2, 'inherit', 'ipc'] });
+    this.#exited = new Promise((resolve) => {
+      this.#child.once('exit', (code, signal) => {
+        this.#exitStatus = signal === null ? `code ${code}` : `signal ${signal}`;
+        this.failAll(new Error(`${name} worker exited (${this.#exitStatus})`));
+        resolve();
+      });
+    });
+    this.#child.on('error', (err) => this.failAll(new Error(`${name} worker: ${err.message}`)));
+    this.#child.on('message', (message: unknown) => {
+      if (!isFromWorker(message) || message.kind === 'ready') return;
+      const pending = this.#pending.get(message.id);
+      if (!pending) return;
+      this.#pending.delete(message.id);
+      clearTimeout(pending.timer);
+      if (message.kind === 'reply') pending.resolve(message.result);
+      else pending.reject(new Error(`${name} worker: ${message.error}`));
+    });
+  }
+
+  /** Forks a worker and waits until it listens for requests. */
+  static async start(name: string): Promise<Worker> {
+    const worker = new Worker(name);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name} worker not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+        worker.#child.on('message', (message: unknown) => {
+          if (isFromWorker(message) && message.kind === 'ready') {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        void worker.#exited.then(() => {
+          clearTimeout(timer);
+          reject(new Error(`${name} worker exited before it was ready (${worker.#exitStatus})`));
+        });
+      });
+    } catch (err) {
+      await worker.stop();
+      throw err;
+    }
+    return worker;
+  }
+
+  /** Sends one request; rejects if no reply arrives within `timeoutMs` or the worker dies. */
+  call<O extends Operation>(op: O, params: Params<O>, timeoutMs: number): Promise<Result<O>> {
+    if (this.#exitStatus !== null) return Promise.reject(new Error(`${this.name} worker has exited (${this.#exitStatus})`));
+    const id = this.#nextId++;
+    const request: Request<O> = { id, op, params };
+    return new Promise<Result<O>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`${this.name} worker: no answer to ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      // The worker answers `op` with Result<O>: the one place the protocol's typing is taken on trust.
+      this.#pending.set(id, { resolve: (result) => resolve(result as Result<O>), reject, timer });
+      this.#child.send(request, (err) => {
+        if (err) this.failAll(new Error(`${this.name} worker: cannot send ${op}: ${err.message}`));
+      });
+    });
+  }
+
+  /** Asks the worker to exit (closing its server, abandoning client sessions); kills it if it lingers. */
+  async stop(): Promise<void> {
+    if (this.#exitStatus !== null) return;
+    const message: ToWorker = { op: 'exit' };
+    if (this.#child.connected) this.#child.send(message, () => undefined);
+    await within(this.#exited, EXIT_GRACE_MS);
+    if (this.#exitStatus !== null) return;
+    this.#child.kill('SIGKILL');
+    await within(this.#exited, KILL_WAIT_MS);
+  }
+
+  private failAll(err: Error): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(err);
+    }
+    this.#pending.clear();
+  }
+}
+
+/** Runs `body` with a way to start workers; every worker it started is stopped afterwards, even on error. */
+export async function withWorkers<T>(body: (start: (name: string) => Promise<Worker>) => Promise<T>): Promise<T> {
+  const started: Worker[] = [];
+  try {
+    return await body(async (name) => {
+      const worker = await Worker.start(name);
+      started.push(worker);
+      return worker;
+    });
+  } finally {
+    await Promise.all(started.map((worker) => worker.stop()));
+  }
+}

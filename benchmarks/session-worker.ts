@@ -1,0 +1,278 @@
+/**
+ * A session-benchmark worker, forked by session-rpc.ts (never run by hand): a bittrrt server, or
+ * a crowd of clients, in a process of its own, so that server and clients each get a core and
+ * the server's memory can be read without the clients' (or the benchmark harness's) in it.
+ *
+ * It answers the requests in session-rpc.ts over the IPC channel and uses only the library's
+ * public API. It exits on `exit`, when the parent goes away, and after MAX_LIFETIME_MS at most.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  connect, createServer, loadNobleBackend, loadSodiumBackend, type BittrrtServer, type CryptoBackend, type ServerOptions, type Session,
+} from '../lib/index.js';
+import type { BackendName } from './harness.js';
+import {
+  BENCH_RATE_LIMIT, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
+  type LatencySummary, type ListenParams, type LoopLimits, type MemorySample, type Operation, type Params, type Result,
+  type ServerStats, type SpinResult, type StatsParams,
+} from './session-rpc.js';
+
+const MAX_LIFETIME_MS = 10 * 60_000;
+const SERVER_CLOSE_GRACE_MS = 3_000;
+/** A kept session must answer one ping within this long to count as established. */
+const KEEP_PING_TIMEOUT_MS = 5_000;
+const GC_SETTLE_MS = 250;
+
+const RATE_LIMITS: ServerOptions['rateLimits'] = {
+  perSourceRate: BENCH_RATE_LIMIT, perSourceBurst: BENCH_RATE_LIMIT, globalRate: BENCH_RATE_LIMIT, globalBurst: BENCH_RATE_LIMIT,
+};
+
+const backends = new Map<BackendName, CryptoBackend>();
+function backendNamed(name: BackendName): CryptoBackend {
+  let backend = backends.get(name);
+  if (backend === undefined) {
+    backend = name === 'native' ? loadSodiumBackend() : loadNobleBackend();
+    backends.set(name, backend);
+  }
+  return backend;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const cpuMicros = (): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+/** A CPU-bound loop for `durationMs` (checked every ~1 ms of work). */
+async function spin(params: { durationMs: number }): Promise<SpinResult> {
+  const cpuStart = cpuMicros();
+  const start = performance.now();
+  let x = 0;
+  while (performance.now() - start < params.durationMs) {
+    for (let i = 0; i < 10_000; i++) x += Math.sqrt(i);
+  }
+  const wallMs = performance.now() - start;
+  if (!(x > 0)) throw new Error('spin computed nothing');
+  return { cpuPerWall: (cpuMicros() - cpuStart) / 1000 / wallMs };
+}
+
+/* ---------------- server side ---------------- */
+
+let server: BittrrtServer | null = null;
+
+async function listen(params: ListenParams): Promise<{ port: number }> {
+  if (server !== null) throw new Error('this worker already runs a server');
+  const created = createServer({
+    backend: backendNamed(params.backend),
+    maxSessions: params.maxSessions,
+    rateLimits: RATE_LIMITS,
+    timings: { heartbeatRate: params.heartbeatRate },
+  });
+  created.on('error', (err) => process.stderr.write(`session worker: server error: ${err.message}\n`));
+  if (params.echo) {
+    created.on('session', (session) => {
+      session.on('message', (payload, channel) => {
+        if (!session.closed) session.send(payload, channel);
+      });
+    });
+  }
+  server = created;
+  const { port } = await created.listen(0, '127.0.0.1');
+  return { port };
+}
+
+function memorySample(): MemorySample {
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  return { rss, heapTotal, heapUsed, external, arrayBuffers };
+}
+
+async function stats(params: StatsParams): Promise<ServerStats> {
+  if (server === null) throw new Error('no server in this worker');
+  await sleep(params.settleMs);
+  const collect = params.collect ? globalThis.gc : undefined;
+  if (collect !== undefined) {
+    // Two full collections, each followed by a pause: V8 unmaps freed pages on a background thread.
+    for (let i = 0; i < 2; i++) {
+      collect();
+      await sleep(GC_SETTLE_MS);
+    }
+  }
+  const counters = server.counters.toJSON();
+  return {
+    sessions: server.sessionCount,
+    handshakes: counters.handshakes,
+    retransmittedConnects: counters.retransmittedConnects,
+    drops: { ...counters.drops },
+    cpuMicros: cpuMicros(),
+    memory: memorySample(),
+    collected: collect !== undefined,
+  };
+}
+
+/* ---------------- client side ---------------- */
+
+/** Sessions of `afterConnect: 'keep'` runs: referenced until the process exits, and never closed. */
+const kept: Session[] = [];
+
+const connectTo = (target: ClientTarget): Promise<Session> =>
+  connect({ host: '127.0.0.1', port: target.port, backend: backendNamed(target.backend), timings: { heartbeatRate: target.heartbeatRate } });
+
+async function handshakes(params: HandshakeParams): Promise<HandshakeRun> {
+  let started = 0;
+  let completed = 0;
+  let failed = 0;
+  let firstError: string | null = null;
+  // Each lane connects, then connects again once that one settled: `concurrency` in flight throughout.
+  const lane = async (): Promise<void> => {
+    while (started < params.count) {
+      started++;
+      try {
+        const session = await connectTo(params);
+        if (params.afterConnect === 'keep') {
+          try {
+            // One round trip proves the server holds the session (and has heard from us: it is not half-open).
+            await session.ping(KEEP_PING_TIMEOUT_MS);
+          } catch (err) {
+            session.close();
+            throw err;
+          }
+          kept.push(session);
+        } else {
+          session.close();
+        }
+        completed++;
+      } catch (err) {
+        failed++;
+        firstError ??= errorText(err);
+      }
+    }
+  };
+  const cpuStart = cpuMicros();
+  const start = performance.now();
+  await Promise.all(Array.from({ length: Math.min(params.concurrency, params.count) }, lane));
+  return { completed, failed, firstError, wallMs: performance.now() - start, cpuMicros: cpuMicros() - cpuStart };
+}
+
+/** One round trip: its time in microseconds, or null when it got no answer in time. */
+type RoundTrip = () => Promise<number | null>;
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Runs `roundTrip` sequentially: `warmup` times unrecorded, then until the time or count limit. */
+async function measureLoop(limits: LoopLimits, roundTrip: RoundTrip): Promise<LatencySummary> {
+  for (let i = 0; i < limits.warmup; i++) await roundTrip();
+  const samples = new Float64Array(limits.maxCount);
+  let count = 0;
+  let lost = 0;
+  const start = performance.now();
+  const deadline = start + limits.durationMs;
+  while (count + lost < limits.maxCount && performance.now() < deadline) {
+    const us = await roundTrip();
+    if (us === null) lost++;
+    else samples[count++] = us;
+  }
+  const wallMs = performance.now() - start;
+  const recorded = samples.subarray(0, count).sort();
+  let sum = 0;
+  for (const us of recorded) sum += us;
+  return {
+    count,
+    lost,
+    wallMs,
+    perSec: count / (wallMs / 1000),
+    p50Us: percentile(recorded, 0.5),
+    p99Us: percentile(recorded, 0.99),
+    meanUs: count === 0 ? Number.NaN : sum / count,
+    maxUs: recorded[count - 1] ?? Number.NaN,
+  };
+}
+
+/**
+ * Sends `payloadBytes` (a sequence number in the first 4 bytes) and waits for the server's echo
+ * of exactly that payload; a late echo of an earlier, timed-out one is ignored.
+ */
+function echoRoundTrip(session: Session, payloadBytes: number, timeoutMs: number): RoundTrip {
+  const payload = Buffer.alloc(payloadBytes, 0x5a);
+  let sequence = 0;
+  let waiting: ((echoed: boolean) => void) | null = null;
+  session.on('message', (echoed) => {
+    if (waiting !== null && echoed.equals(payload)) waiting(true);
+  });
+  return () => new Promise<number | null>((resolve) => {
+    payload.writeUInt32BE(sequence++ >>> 0, 0);
+    const start = performance.now();
+    const finish = (echoed: boolean): void => {
+      clearTimeout(timer);
+      waiting = null;
+      resolve(echoed ? (performance.now() - start) * 1000 : null);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    waiting = finish;
+    session.send(payload);
+  });
+}
+
+/** session.ping(): a heartbeat and its acknowledgement; the session times it itself. */
+function pingRoundTrip(session: Session, timeoutMs: number): RoundTrip {
+  return async () => {
+    try {
+      return (await session.ping(timeoutMs)) * 1000;
+    } catch {
+      return null;
+    }
+  };
+}
+
+async function latency(params: LatencyParams): Promise<{ echo: LatencySummary; ping: LatencySummary }> {
+  const session = await connectTo(params);
+  try {
+    const echo = await measureLoop(params.echo, echoRoundTrip(session, params.payloadBytes, params.echo.timeoutMs));
+    const ping = await measureLoop(params.ping, pingRoundTrip(session, params.ping.timeoutMs));
+    return { echo, ping };
+  } finally {
+    session.close();
+  }
+}
+
+/* ---------------- the request loop ---------------- */
+
+type Handlers = { readonly [O in Operation]: (params: Params<O>) => Promise<Result<O>> };
+const handlers: Handlers = { spin, listen, stats, handshakes, latency };
+
+function reply(message: FromWorker): void {
+  process.send?.(message);
+}
+
+async function exit(code: number): Promise<never> {
+  const running = server;
+  server = null;
+  if (running !== null) await Promise.race([running.close(), sleep(SERVER_CLOSE_GRACE_MS)]);
+  process.exit(code);
+}
+
+async function handle<O extends Operation>(id: number, op: O, params: Params<O>): Promise<void> {
+  try {
+    const handler: (params: Params<O>) => Promise<Result<O>> = handlers[op];
+    reply({ kind: 'reply', id, result: await handler(params) });
+  } catch (err) {
+    reply({ kind: 'failure', id, error: errorText(err) });
+  }
+}
+
+if (process.send === undefined) {
+  process.stderr.write('session-worker is forked by the benchmarks (npm run bench); it does not run on its own\n');
+  process.exit(2);
+}
+process.on('message', (message: unknown) => {
+  if (!isToWorker(message)) return;
+  if (message.op === 'exit') void exit(0);
+  else void handle(message.id, message.op, message.params);
+});
+process.on('disconnect', () => void exit(1));
+setTimeout(() => {
+  process.stderr.write(`session worker ${process.argv[2] ?? ''}: lifetime limit reached, exiting\n`);
+  void exit(1);
+}, MAX_LIFETIME_MS).unref();
+reply({ kind: 'ready' });

@@ -1,0 +1,292 @@
+/**
+ * Sessions over real loopback UDP, through the public API only (createServer, connect, Session):
+ * server handshake throughput, memory per idle session, and encrypted round trips. The server and
+ * the clients run in separate worker processes (session-worker.ts), so on a 2-core machine each
+ * gets a core and the server's memory is read in a process that runs nothing else; this process
+ * only directs them and waits.
+ */
+import { loadavg } from 'node:os';
+import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../lib/index.js';
+import type { BackendName, Progress } from './harness.js';
+import {
+  BENCH_RATE_LIMIT, withWorkers, type LatencyRun, type LoopLimits, type MemorySample, type ServerStats, type StatsParams, type Worker,
+} from './session-rpc.js';
+
+/** The issue's goals. */
+export const HANDSHAKE_TARGET_PER_SEC = 5000;
+export const IDLE_SESSION_TARGET_BYTES = 2048;
+
+/** Heartbeat interval of every benchmark session: long, so idle sessions send nothing while measured. */
+const IDLE_HEARTBEAT_MS = 60_000;
+const ECHO_PAYLOAD_BYTES = 64;
+/** The most a connect() can take before it gives up (every attempt unanswered). */
+const CONNECT_BUDGET_MS = NEGOTIATION_REPEAT * NEGOTIATION_DELAY;
+/**
+ * A server may keep each `connected` answer for as long as its client could still retransmit
+ * `connect` (the client's whole retry budget), to answer a retransmission without a second key
+ * agreement. Idle memory is sampled only after that, plus a little for the server's timer.
+ */
+const ANSWER_SETTLE_MS = CONNECT_BUDGET_MS + 1000;
+/** Client sessions per worker process when establishing idle sessions: each holds a socket, and file descriptors may be limited to 1024. */
+const SOCKETS_PER_CLIENT_WORKER = 800;
+const CALL_MARGIN_MS = 15_000;
+/** How long the server and client workers spin at once to see how many cores the machine really gives them. */
+const SPIN_MS = 300;
+
+export interface HandshakePlan {
+  readonly backend: BackendName;
+  readonly count: number;
+  readonly concurrency: number;
+  /** Handshakes done first, unmeasured, so both processes are warm. */
+  readonly warmup: number;
+}
+
+export interface SessionsConfig {
+  readonly handshakes: readonly HandshakePlan[];
+  readonly idleSessions: number;
+  /**
+   * Connect + close handshakes before the idle-memory baseline: JIT, lazily built tables, and the
+   * heap and allocator growth that handshake churn causes are then in the baseline, so the delta
+   * is what the idle sessions themselves hold (as in a server that has been up a while).
+   */
+  readonly idleWarmup: number;
+  readonly echo: LoopLimits;
+  readonly ping: LoopLimits;
+}
+
+export const DEFAULT_SESSIONS_CONFIG: SessionsConfig = {
+  handshakes: [
+    { backend: 'native', count: 2000, concurrency: 200, warmup: 400 },
+    { backend: 'js', count: 300, concurrency: 20, warmup: 40 },
+  ],
+  idleSessions: 10_000,
+  idleWarmup: 10_000,
+  echo: { durationMs: 2000, maxCount: 200_000, warmup: 500, timeoutMs: 1000 },
+  ping: { durationMs: 1000, maxCount: 100_000, warmup: 200, timeoutMs: 1000 },
+};
+
+export const QUICK_SESSIONS_CONFIG: SessionsConfig = {
+  handshakes: [
+    { backend: 'native', count: 500, concurrency: 200, warmup: 200 },
+    { backend: 'js', count: 100, concurrency: 20, warmup: 20 },
+  ],
+  idleSessions: 2000,
+  idleWarmup: 2000,
+  echo: { durationMs: 500, maxCount: 50_000, warmup: 200, timeoutMs: 1000 },
+  ping: { durationMs: 300, maxCount: 30_000, warmup: 100, timeoutMs: 1000 },
+};
+
+export interface HandshakeThroughput {
+  readonly backend: BackendName;
+  /** Clients, each one connect() then close(). */
+  readonly clients: number;
+  readonly concurrency: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly firstError: string | null;
+  readonly wallSeconds: number;
+  /** Completed handshakes ÷ wall time: the number judged. */
+  readonly perSec: number;
+  /** Handshakes the server counted meanwhile, and connects it saw again (the answer was slower than the client's retry delay). */
+  readonly serverHandshakes: number;
+  readonly retransmittedConnects: number;
+  /** Datagrams the server dropped meanwhile, by reason. */
+  readonly serverDrops: Readonly<Record<string, number>>;
+  /** Server CPU time (user + system) per completed handshake, its close included, in µs. */
+  readonly serverCpuUsPerHandshake: number;
+  /** CPU time ÷ wall time of each process: 1.0 is one core saturated. */
+  readonly serverBusy: number;
+  readonly clientBusy: number;
+  /**
+   * Cores the machine gave the server and client workers when both spun on the CPU at once,
+   * just before the run (2.0 on an idle 2-core machine; less when its host or other work takes a share).
+   */
+  readonly coresForTwo: number;
+  readonly target: number | null;
+  readonly pass: boolean | null;
+}
+
+export interface IdleMemory {
+  /** Connect + close handshakes the server did before `before` was sampled. */
+  readonly warmup: number;
+  /** Live sessions when `before` was sampled (0 unless a warmup session lingered). */
+  readonly sessionsBefore: number;
+  readonly requested: number;
+  readonly established: number;
+  readonly failed: number;
+  /** Live sessions on the server when `after` was sampled (its divisor). */
+  readonly sessions: number;
+  /** Whether the server worker ran global.gc() before each sample. */
+  readonly collected: boolean;
+  readonly settleMs: number;
+  readonly before: MemorySample;
+  readonly after: MemorySample;
+  /** (after − before) ÷ sessions, in bytes. `rss` is judged. */
+  readonly perSession: Readonly<Record<keyof MemorySample, number>>;
+  readonly target: number;
+  readonly pass: boolean;
+}
+
+export interface LoopbackLatency extends LatencyRun {
+  readonly payloadBytes: number;
+}
+
+export interface NetworkReport {
+  /** 1-minute load average when these benchmarks started: they need both cores. */
+  readonly loadAverage: number;
+  readonly heartbeatMs: number;
+  /** Every handshake rate limit of the benchmark servers (ServerOptions.rateLimits), per second and burst. */
+  readonly rateLimit: number;
+  readonly handshakes: readonly HandshakeThroughput[];
+  readonly idleMemory: IdleMemory;
+  readonly latency: LoopbackLatency;
+}
+
+type StartWorker = (name: string) => Promise<Worker>;
+
+const handshakeTimeoutMs = (count: number, concurrency: number): number =>
+  Math.ceil(count / concurrency) * CONNECT_BUDGET_MS + CALL_MARGIN_MS;
+
+function statsOf(server: Worker, params: StatsParams): Promise<ServerStats> {
+  return server.call('stats', params, params.settleMs + CALL_MARGIN_MS);
+}
+
+/** Starts a server worker listening on 127.0.0.1; returns it and its port. */
+async function startServer(start: StartWorker, backend: BackendName, maxSessions: number, echo: boolean):
+  Promise<{ server: Worker; port: number }> {
+  const server = await start(`server-${backend}`);
+  const { port } = await server.call('listen', { backend, heartbeatRate: IDLE_HEARTBEAT_MS, maxSessions, echo }, CALL_MARGIN_MS);
+  return { server, port };
+}
+
+function dropsBetween(before: ServerStats, after: ServerStats): Record<string, number> {
+  const drops: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(after.drops)) {
+    const delta = n - (before.drops[reason] ?? 0);
+    if (delta > 0) drops[reason] = delta;
+  }
+  return drops;
+}
+
+/** One server worker, one client worker: `plan.count` clients, each connect() then close(). */
+function handshakeThroughput(plan: HandshakePlan, progress: Progress): Promise<HandshakeThroughput> {
+  return withWorkers(async (start) => {
+    const { server, port } = await startServer(start, plan.backend, Math.max(plan.count, plan.concurrency), false);
+    const clients = await start(`clients-${plan.backend}`);
+    const run = (count: number) => clients.call('handshakes',
+      { port, backend: plan.backend, heartbeatRate: IDLE_HEARTBEAT_MS, count, concurrency: plan.concurrency, afterConnect: 'close' },
+      handshakeTimeoutMs(count, plan.concurrency));
+    progress(`sessions: ${plan.backend} handshakes, warmup (${plan.warmup})`);
+    await run(plan.warmup);
+    const spins = await Promise.all([server, clients].map((w) => w.call('spin', { durationMs: SPIN_MS }, SPIN_MS + CALL_MARGIN_MS)));
+    const coresForTwo = spins.reduce((sum, s) => sum + s.cpuPerWall, 0);
+    const before = await statsOf(server, { settleMs: 100, collect: false });
+    progress(`sessions: ${plan.backend} handshakes, ${plan.count} clients, ${plan.concurrency} at a time`);
+    const result = await run(plan.count);
+    const after = await statsOf(server, { settleMs: 0, collect: false });
+    const wallSeconds = result.wallMs / 1000;
+    const perSec = result.completed / wallSeconds;
+    const serverCpu = after.cpuMicros - before.cpuMicros;
+    const judged = plan.backend === 'native';
+    return {
+      backend: plan.backend,
+      clients: plan.count,
+      concurrency: plan.concurrency,
+      completed: result.completed,
+      failed: result.failed,
+      firstError: result.firstError,
+      wallSeconds,
+      perSec,
+      serverHandshakes: after.handshakes - before.handshakes,
+      retransmittedConnects: after.retransmittedConnects - before.retransmittedConnects,
+      serverDrops: dropsBetween(before, after),
+      serverCpuUsPerHandshake: serverCpu / result.completed,
+      // The server's CPU is read a moment after the last client finished: close enough to its wall time.
+      serverBusy: serverCpu / 1e6 / wallSeconds,
+      clientBusy: result.cpuMicros / 1e6 / wallSeconds,
+      coresForTwo,
+      target: judged ? HANDSHAKE_TARGET_PER_SEC : null,
+      pass: judged ? perSec >= HANDSHAKE_TARGET_PER_SEC && result.failed === 0 : null,
+    };
+  });
+}
+
+/**
+ * Server RSS and heap before and after `idleSessions` sessions are established and left idle.
+ * The clients run in short-lived workers that exit without closing their sessions, so the server
+ * keeps them all, idle (no heartbeat is due for IDLE_HEARTBEAT_MS), while no client process
+ * holds thousands of sockets.
+ */
+function idleMemory(config: SessionsConfig, progress: Progress): Promise<IdleMemory> {
+  return withWorkers(async (start) => {
+    // Room to spare, so a warmup session that lingers can never cause an eviction.
+    const { server, port } = await startServer(start, 'native', 2 * config.idleSessions, false);
+    const target = { port, backend: 'native', heartbeatRate: IDLE_HEARTBEAT_MS } as const;
+    const concurrency = 200;
+
+    progress(`sessions: idle memory, warmup (${config.idleWarmup} connect + close)`);
+    const warm = await start('clients-warmup');
+    await warm.call('handshakes', { ...target, count: config.idleWarmup, concurrency, afterConnect: 'close' },
+      handshakeTimeoutMs(config.idleWarmup, concurrency));
+    await warm.stop();
+    const before = await statsOf(server, { settleMs: 500, collect: true });
+
+    let established = 0;
+    let failed = 0;
+    for (let done = 0; done < config.idleSessions; done += SOCKETS_PER_CLIENT_WORKER) {
+      const count = Math.min(SOCKETS_PER_CLIENT_WORKER, config.idleSessions - done);
+      progress(`sessions: idle memory, establishing ${done + 1}-${done + count} of ${config.idleSessions}`);
+      const clients = await start('clients-idle');
+      const run = await clients.call('handshakes', { ...target, count, concurrency, afterConnect: 'keep' }, handshakeTimeoutMs(count, concurrency));
+      await clients.stop(); // exits without closing: its sessions stay on the server, idle
+      established += run.completed;
+      failed += run.failed;
+    }
+    progress(`sessions: idle memory, settling ${(ANSWER_SETTLE_MS / 1000).toFixed(1)} s`);
+    const after = await statsOf(server, { settleMs: ANSWER_SETTLE_MS, collect: true });
+    const sessions = after.sessions - before.sessions;
+    const per = (key: keyof MemorySample): number => (after.memory[key] - before.memory[key]) / sessions;
+    const perSession = {
+      rss: per('rss'), heapTotal: per('heapTotal'), heapUsed: per('heapUsed'), external: per('external'), arrayBuffers: per('arrayBuffers'),
+    };
+    return {
+      warmup: config.idleWarmup,
+      sessionsBefore: before.sessions,
+      requested: config.idleSessions,
+      established,
+      failed,
+      sessions,
+      collected: before.collected && after.collected,
+      settleMs: ANSWER_SETTLE_MS,
+      before: before.memory,
+      after: after.memory,
+      perSession,
+      target: IDLE_SESSION_TARGET_BYTES,
+      pass: sessions === config.idleSessions && perSession.rss < IDLE_SESSION_TARGET_BYTES,
+    };
+  });
+}
+
+/** One session to an echoing server: sequential 64 B echoes, then sequential pings. */
+function loopbackLatency(config: SessionsConfig, progress: Progress): Promise<LoopbackLatency> {
+  return withWorkers(async (start) => {
+    const { port } = await startServer(start, 'native', 1, true);
+    const client = await start('client-latency');
+    progress(`sessions: ${ECHO_PAYLOAD_BYTES} B echo round trips (${config.echo.durationMs} ms), then ping (${config.ping.durationMs} ms)`);
+    const worstCase = (limits: LoopLimits): number => limits.durationMs + limits.warmup * 10;
+    const run = await client.call('latency',
+      { port, backend: 'native', heartbeatRate: IDLE_HEARTBEAT_MS, payloadBytes: ECHO_PAYLOAD_BYTES, echo: config.echo, ping: config.ping },
+      worstCase(config.echo) + worstCase(config.ping) + CONNECT_BUDGET_MS + CALL_MARGIN_MS);
+    return { payloadBytes: ECHO_PAYLOAD_BYTES, ...run };
+  });
+}
+
+/** Runs the three network benchmarks one after another, each with its own worker processes. */
+export async function runNetwork(config: SessionsConfig, progress: Progress): Promise<NetworkReport> {
+  const loadAverage = loadavg()[0] ?? 0;
+  const handshakes: HandshakeThroughput[] = [];
+  for (const plan of config.handshakes) handshakes.push(await handshakeThroughput(plan, progress));
+  const memory = await idleMemory(config, progress);
+  const latency = await loopbackLatency(config, progress);
+  return { loadAverage, heartbeatMs: IDLE_HEARTBEAT_MS, rateLimit: BENCH_RATE_LIMIT, handshakes, idleMemory: memory, latency };
+}
