@@ -5,6 +5,9 @@ import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { ReplayWindow } from '../protocol/replay-window.js';
 
 const TWO_32 = 2 ** 32;
+/** Nonces are built here and copied into each datagram by the seal (single-threaded, synchronous). */
+const nonceScratch = Buffer.alloc(AEAD_NONCE_BYTES);
+
 /** openInto result codes (a plaintext length is >= 0). */
 export const OPEN_BAD_AUTH = -1;
 export const OPEN_REPLAY = -2;
@@ -22,7 +25,6 @@ export class Keypair {
   readonly #send: AeadKey;
   readonly #receive: AeadKey;
   readonly #replay = new ReplayWindow();
-  readonly #nonce = Buffer.alloc(AEAD_NONCE_BYTES);
   readonly #rejectAfter: number;
   #sent = 0;
 
@@ -36,7 +38,6 @@ export class Keypair {
     this.remoteIndex = remoteIndex;
     this.createdAt = now;
     this.#rejectAfter = rejectAfterMessages;
-    this.#nonce.writeUInt32BE(remoteIndex, 0);
   }
 
   /** Messages sent under this keypair so far. */
@@ -52,9 +53,10 @@ export class Keypair {
     const counter = this.#sent;
     if (counter >= this.#rejectAfter) return -1;
     this.#sent = counter + 1;
-    this.#nonce.writeUInt32BE(Math.floor(counter / TWO_32), RECEIVER_INDEX_BYTES);
-    this.#nonce.writeUInt32BE(counter >>> 0, RECEIVER_INDEX_BYTES + 4);
-    return this.#send.sealInto(out, plaintext, undefined, this.#nonce);
+    nonceScratch.writeUInt32BE(this.remoteIndex, 0);
+    nonceScratch.writeUInt32BE(Math.floor(counter / TWO_32), RECEIVER_INDEX_BYTES);
+    nonceScratch.writeUInt32BE(counter >>> 0, RECEIVER_INDEX_BYTES + 4);
+    return this.#send.sealInto(out, plaintext, undefined, nonceScratch);
   }
 
   /**

@@ -58,7 +58,8 @@ export class SecureSession extends Session {
   #dataSequence = 0n;
   #heartbeatSequence = 0n;
   #lastHeartbeatSent: number;
-  readonly #pings = new Map<bigint, PendingPing>();
+  /** Outstanding ping() calls by heartbeat number; made on first use (most sessions never ping). */
+  #pings: Map<bigint, PendingPing> | null = null;
   readonly #rtt: RttStats = { last: NaN, min: NaN, max: NaN, smoothed: NaN, samples: 0 };
 
   constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
@@ -93,11 +94,12 @@ export class SecureSession extends Session {
     if (this.closed) return Promise.reject(new SessionStateError('session is closed'));
     const sequence = this.sendHeartbeat(Date.now());
     return new Promise((resolve, reject) => {
+      const pings = (this.#pings ??= new Map());
       const timer = setTimeout(() => {
-        this.#pings.delete(sequence);
+        pings.delete(sequence);
         reject(new PingTimeoutError(timeoutMs));
       }, timeoutMs);
-      this.#pings.set(sequence, { resolve, reject, timer });
+      pings.set(sequence, { resolve, reject, timer });
     });
   }
 
@@ -166,9 +168,9 @@ export class SecureSession extends Session {
     const rtt = performance.now() - body.readDoubleBE(0);
     if (!(rtt >= 0 && rtt < this.timings.heartbeatRate * this.timings.staleHeartbeats)) return this.host.counters.drop('bad-frame');
     this.recordRtt(rtt);
-    const ping = this.#pings.get(header.sequence);
+    const ping = this.#pings?.get(header.sequence);
     if (ping) {
-      this.#pings.delete(header.sequence);
+      this.#pings!.delete(header.sequence);
       clearTimeout(ping.timer);
       ping.resolve(rtt);
     }
@@ -273,6 +275,7 @@ export class SecureSession extends Session {
     this.#previousExpires = now + this.timings.previousKeysGraceMs;
     this.#current = keypair;
     this.host.counters.rekeys++;
+    this.host.sessionRekeyed(this);
     this.emit('rekey');
   }
 
@@ -312,11 +315,11 @@ export class SecureSession extends Session {
     this.#next = null;
     this.#rekeyRequest?.encryptor.destroy();
     this.#rekeyRequest = null;
-    for (const ping of this.#pings.values()) {
+    for (const ping of this.#pings?.values() ?? []) {
       clearTimeout(ping.timer);
       ping.reject(new SessionStateError('session closed'));
     }
-    this.#pings.clear();
+    this.#pings = null;
   }
 }
 

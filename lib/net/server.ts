@@ -83,6 +83,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
       closed: (session, reason) => this.forget(session, reason),
       confirmed: (session) => this.established(session),
+      rekeyed: (session) => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }),
     });
     this.#responder = new HandshakeResponder({
       table: this.#table,
@@ -172,7 +173,6 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     if ('session' in outcome) {
       const { session } = outcome;
       if (session instanceof SeedSession) this.#seedBySource.set(sourceKey(session.remote), session);
-      session.on('rekey', () => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }));
       if (session.confirmed) this.established(session);
     }
   }

@@ -23,6 +23,7 @@ export interface SessionTableOptions {
   send(datagram: Buffer, to: PeerAddress): void;
   closed(session: Session, reason: CloseReason): void;
   confirmed?(session: Session): void;
+  rekeyed?(session: Session): void;
 }
 
 export class SessionTable implements SessionHost {
@@ -91,6 +92,10 @@ export class SessionTable implements SessionHost {
 
   sessionConfirmed(session: Session): void {
     this.#options.confirmed?.(session);
+  }
+
+  sessionRekeyed(session: Session): void {
+    this.#options.rekeyed?.(session);
   }
 
   /**

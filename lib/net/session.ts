@@ -53,6 +53,8 @@ export interface SessionHost {
   sessionClosed(session: Session, reason: CloseReason): void;
   /** Called once when the first authenticated packet arrives: the peer has proven it holds the keys. */
   sessionConfirmed(session: Session): void;
+  /** Called after each key rotation, before the session's `rekey` event. */
+  sessionRekeyed(session: Session): void;
 }
 
 /** The session was closed, or the peer speaks only protocol version 1, so it cannot do this. */

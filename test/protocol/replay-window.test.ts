@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { REJECT_AFTER_MESSAGES } from '../../lib/constants.js';
-import { REPLAY_WINDOW_SIZE, ReplayWindow } from '../../lib/protocol/replay-window.js';
+import { REPLAY_WINDOW_SIZE, ReplayWindow, REPLAY_RING_BITS } from '../../lib/protocol/replay-window.js';
 
 const W = REPLAY_WINDOW_SIZE;
 const LIMIT = REJECT_AFTER_MESSAGES;
 /** Bits in the ring (256 blocks of 32): counters this far apart share a ring slot. */
-const RING_BITS = 8192;
+const RING_BITS = REPLAY_RING_BITS;
 
 /** The specification: each counter once, nothing W or more behind the highest accepted. */
 class ReferenceWindow {
@@ -34,9 +34,9 @@ function acceptAll(window: ReplayWindow, counters: readonly number[], limit = LI
 }
 
 describe('ReplayWindow', () => {
-  it('REPLAY_WINDOW_SIZE is at least 2048 (and matches the ring: 255 blocks of 32)', () => {
+  it('REPLAY_WINDOW_SIZE is at least 2048 (and matches the ring: all blocks but one)', () => {
     expect(W).to.be.at.least(2048);
-    expect(W).to.equal(255 * 32);
+    expect(W).to.equal(RING_BITS - 32);
   });
 
   it('starts with last = -1', () => {
@@ -78,10 +78,10 @@ describe('ReplayWindow', () => {
     expect(w.last).to.equal(100);
     // a reversed run
     const r = new ReplayWindow();
-    for (let c = 5000; c >= 0; c--) {
+    for (let c = W - 1; c >= 0; c--) {
       if (!r.accept(c, LIMIT)) expect.fail(`reversed counter ${c} rejected`);
     }
-    for (let c = 0; c <= 5000; c += 97) {
+    for (let c = 0; c < W; c += 97) {
       if (r.accept(c, LIMIT)) expect.fail(`replayed counter ${c} accepted`);
     }
   });
@@ -246,7 +246,7 @@ describe('ReplayWindow', () => {
 
   describe('check', () => {
     it('does not mutate: check then accept behaves like accept alone', () => {
-      const counters = [5, 3, 3, 9000, 10, 841, 840, 9000, 8999, 0, 20_000, 19_999, 11_841, 11_840, 2 ** 33, 2 ** 33 - 1, 5];
+      const counters = [5, 3, 3, 9000, 10, 9000 - (W - 1), 9000 - W, 9000, 8999, 0, 20_000, 19_999, 20_000 - (W - 1), 20_000 - W, 2 ** 33, 2 ** 33 - 1, 5];
       const withCheck = new ReplayWindow();
       const without = new ReplayWindow();
       const a: boolean[] = [];
