@@ -2,7 +2,7 @@ import { REJECT_AFTER_MESSAGES, REPLAY_WINDOW_SIZE, ReplayWindow } from '../lib/
 import { check, type SharedCase } from './harness.js';
 
 /** Out-of-order arrival is simulated by shuffling counters within consecutive spans of this many. */
-export const SHUFFLE_SPAN = 4096;
+export const SHUFFLE_SPAN = 2048;
 
 /** 0..n-1 in order. */
 function inOrder(n: number): Uint32Array {

@@ -190,14 +190,17 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     counters.packetsIn++;
     counters.bytesIn += msg.length;
     if (rinfo.address !== server.address || rinfo.port !== server.port) return counters.drop('unknown-session');
-    if (msg[0] === TOKEN_FIRST_BYTE && msg.length > 0) return; // a late copy of `connected`
     const now = Date.now();
+    // Late copies of `connected` (first byte 'g') are ignored; a version-1 nonce may begin with 'g' too.
     if (session instanceof SeedSession) {
-      if (!session.receive(msg, rinfo, undefined, now)) counters.drop('bad-auth');
-    } else if (!table.route(msg, rinfo, now)) {
+      if (!session.receive(msg, rinfo, undefined, now) && msg[0] !== TOKEN_FIRST_BYTE) counters.drop('bad-auth');
+    } else if (!table.route(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) {
       counters.drop('unknown-session');
     }
   });
+  // Send errors after the handshake (a network gone away) are counted; the session times out.
+  socket.removeAllListeners('error');
+  socket.on('error', () => counters.socketErrors++);
   table.start(tickInterval(timings));
   return session;
 }

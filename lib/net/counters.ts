@@ -13,8 +13,7 @@ export type DropReason =
   | 'rate-limit'
   | 'unauthorized'
   | 'seed-refused'
-  | 'amplification'
-  | 'bad-cookie';
+  | 'amplification';
 
 /** Traffic counters of one endpoint; every dropped datagram is counted under exactly one reason. */
 export class Counters {
@@ -26,6 +25,7 @@ export class Counters {
   retransmittedConnects = 0;
   rekeys = 0;
   cookiesSent = 0;
+  socketErrors = 0;
   /** Bytes received in, and sent in answer to, handshakes from addresses not yet validated. */
   unvalidatedBytesIn = 0;
   unvalidatedBytesOut = 0;
@@ -55,6 +55,7 @@ export class Counters {
       retransmittedConnects: this.retransmittedConnects,
       rekeys: this.rekeys,
       cookiesSent: this.cookiesSent,
+      socketErrors: this.socketErrors,
       unvalidatedBytesIn: this.unvalidatedBytesIn,
       unvalidatedBytesOut: this.unvalidatedBytesOut,
       dropped: this.dropped,
@@ -72,6 +73,7 @@ export interface CountersSnapshot {
   retransmittedConnects: number;
   rekeys: number;
   cookiesSent: number;
+  socketErrors: number;
   unvalidatedBytesIn: number;
   unvalidatedBytesOut: number;
   dropped: number;

@@ -97,14 +97,19 @@ export class HandshakeResponder {
     const id = toBase64Url(parsed.message.pubkey);
     const answered = this.#answers.get(id);
     if (answered && !answered.session.closed) {
+      // A retransmission comes from where the first copy came from; a copy from elsewhere is a replay.
+      if (answered.session.remote.address !== rinfo.address || answered.session.remote.port !== rinfo.port) return { dropped: 'replay' };
       counters.retransmittedConnects++;
       return this.reply(answered.reply, datagram, rinfo) ?? { answered: 'retransmission' };
     }
 
     // Under load, a version-2 client must first prove it receives at its address.
+    // An invalid or stale cookie counts as none (a forged cookie reply must not end a handshake).
     const validated = init?.cookie !== undefined && ctx.cookies.verify(init.cookie, rinfo, parsed.message.pubkey, now);
-    if (init?.cookie !== undefined && !validated) return { dropped: 'bad-cookie' };
-    if (init && !validated && ctx.limiter.underLoad(now)) {
+    const underLoad = ctx.limiter.underLoad(now);
+    // The original protocol has no cookies: under load, its handshakes wait until the load passes.
+    if (!init && underLoad) return { dropped: 'rate-limit' };
+    if (init && !validated && underLoad) {
       const cookie = ctx.cookies.issue(rinfo, parsed.message.pubkey, now);
       const reply = Buffer.from(ctx.docrypt.fencrypt(encodeCookieReply(cookie), { form: decrypted.form }), 'ascii');
       const dropped = this.reply(reply, datagram, rinfo);
@@ -129,7 +134,7 @@ export class HandshakeResponder {
     }
     // Only a handshake that checked out may push another session out of a full table.
     if (ctx.table.sessions.size >= ctx.maxSessions) {
-      const victim = ctx.table.evictionCandidate();
+      const victim = ctx.table.evictionCandidate(now, 2 * ctx.timings.heartbeatRate);
       if (!victim) {
         accepted.discard();
         return { dropped: 'session-limit' };
@@ -150,7 +155,7 @@ export class HandshakeResponder {
 
   /** Forgets answers no client can still be waiting for; called from the table's tick. */
   expire(now: number): void {
-    // Insertion order is expiry order: stop at the first answer still live.
+    // Answers are added with increasing expiry, so the first live one ends the sweep.
     for (const [id, answer] of this.#answers) {
       if (answer.expires > now && !answer.session.closed) break;
       this.#answers.delete(id);

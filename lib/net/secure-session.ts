@@ -265,7 +265,7 @@ export class SecureSession extends Session {
   private confirmNextKeys(now: number): void {
     const next = this.#next!;
     this.#next = null;
-    this.#rekeyAnswer = null;
+    // #rekeyAnswer stays: a late copy of the request gets the same answer, not a new exchange.
     this.rotateTo(next, now);
   }
 

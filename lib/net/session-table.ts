@@ -111,15 +111,17 @@ export class SessionTable implements SessionHost {
   }
 
   /**
-   * The session to evict when the table is full: the oldest half-open one (a flood of
-   * handshakes cannot push out sessions that work), else the one heard from least recently.
+   * The session a newcomer may push out of a full table: the oldest half-open one, else the one
+   * heard from least recently if it has missed two heartbeats (probably dead). A session that
+   * works is never evicted, so a flood of handshakes cannot take it down; the newcomer is refused.
    */
-  evictionCandidate(): Session | undefined {
+  evictionCandidate(now: number, idleAfterMs: number): Session | undefined {
     let candidate: Session | undefined;
     for (const session of this.sessions) {
       if (!candidate || (candidate.confirmed && !session.confirmed)
         || (candidate.confirmed === session.confirmed && session.lastReceived < candidate.lastReceived)) candidate = session;
     }
+    if (candidate?.confirmed && now - candidate.lastReceived < idleAfterMs) return undefined;
     return candidate;
   }
 

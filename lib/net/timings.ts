@@ -35,6 +35,8 @@ export const DEFAULT_TIMINGS: Readonly<SessionTimings> = Object.freeze({
 /** Fills in defaults and checks every value is a positive integer. */
 export function resolveTimings(overrides: Partial<SessionTimings> = {}): SessionTimings {
   const timings = { ...DEFAULT_TIMINGS, ...overrides };
+  // Old keys must outlive a lost confirmation: at least two heartbeats, whatever the rate.
+  if (overrides.previousKeysGraceMs === undefined) timings.previousKeysGraceMs = Math.max(PREVIOUS_KEYS_GRACE_MS, 2 * timings.heartbeatRate);
   for (const [name, value] of Object.entries(timings)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidInputError(`${name} must be a positive integer, got ${value}`);
   }
@@ -42,9 +44,4 @@ export function resolveTimings(overrides: Partial<SessionTimings> = {}): Session
     throw new InvalidInputError(`rejectAfterMessages may not exceed ${REJECT_AFTER_MESSAGES}`);
   }
   return timings;
-}
-
-/** How long a session may go without an authenticated packet. */
-export function staleAfterMs(timings: SessionTimings): number {
-  return timings.heartbeatRate * timings.staleHeartbeats;
 }

@@ -17,16 +17,20 @@ export class KeyFileError extends BittrrtError {
  */
 export function readSecretKeyFile(path: string, what: string): Uint8Array {
   let mode: number;
+  let text: string;
   try {
-    mode = statSync(path).mode;
+    const stat = statSync(path);
+    if (!stat.isFile()) throw Object.assign(new Error('not a file'), { code: 'not a regular file' });
+    mode = stat.mode;
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new KeyFileError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if ((mode & 0o077) !== 0) {
     throw new KeyFileError(`${what} ${path} is readable by others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
   }
-  const text = readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  const key = text.length === 1 ? fromBase64Url(text[0] as string) : null;
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const key = lines.length === 1 ? fromBase64Url(lines[0] as string) : null;
   if (key === null || key.length !== X25519_KEY_BYTES) throw new KeyFileError(`${what} ${path} does not hold one 32-byte URL-safe base64 key`);
   return key;
 }

@@ -604,7 +604,7 @@ export const SERVER_PROFILES: Record<ServerProfile, ServerOptions> = {
 
 const DROP_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'bad-token', 'bad-utf8', 'bad-json', 'bad-cmd', 'bad-pubkey', 'oversized', 'low-order', 'unknown-session', 'bad-auth', 'replay',
-  'bad-frame', 'session-limit', 'rate-limit', 'unauthorized', 'seed-refused', 'amplification', 'bad-cookie',
+  'bad-frame', 'session-limit', 'rate-limit', 'unauthorized', 'seed-refused', 'amplification',
 ]);
 
 type Pool = 'corpus' | 'live' | 'sealed';

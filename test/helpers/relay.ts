@@ -10,6 +10,7 @@ export class Relay {
   readonly toServer: Buffer[] = [];
   readonly toClient: Buffer[] = [];
   client: RemoteInfo | null = null;
+  private closed = false;
   private constructor(private readonly front: Socket, private upstream: Socket, private readonly serverPort: number) {}
 
   static async start(serverPort: number): Promise<Relay> {
@@ -50,7 +51,10 @@ export class Relay {
     if (this.client) this.front.send(datagram, this.client.port, this.client.address);
   }
 
+  /** Closes both sockets; closing again does nothing. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await closeSocket(this.front);
     await closeSocket(this.upstream);
   }

@@ -205,19 +205,25 @@ describe('version-2 sessions over loopback UDP', function () {
     expect(await reasons).to.deep.equal(['peer', 'peer', 'peer']);
   });
 
-  it('evicts the session heard from least recently when the table is full', async () => {
-    await startServer({ maxSessions: 2, timings: { heartbeatRate: 60_000 } });
-    const slow = { timings: { heartbeatRate: 60_000 } };
-    const first = await client(slow);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const second = await client(slow);
-    second.send(Buffer.from('still here'));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const evicted = closed(first);
-    await client(slow);
-    expect(await evicted).to.equal('peer');
+  it('a full table refuses newcomers while its sessions work, and evicts one that went silent', async () => {
+    await startServer({ maxSessions: 2 });
+    const relay = await Relay.start(port);
+    cleanups.push(() => relay.close());
+    const silent = await client({ port: relay.port });
+    const working = await client();
+    expect(await eventually(() => [...server.sessions()].every((s) => s.confirmed) && server.sessionCount === 2, 2000)).to.equal(true);
+    const refused = await connect({ host: '127.0.0.1', port, timings: FAST, attempts: 3, delayMs: 30 }).then(() => null, (e: Error) => e);
+    expect(refused, 'no room while both sessions work').to.be.instanceOf(Error);
+    expect(server.counters.dropsOf('session-limit')).to.be.above(0);
+
+    await relay.close(); // the first client goes silent; after two heartbeat intervals it may go
+    const evicted = closed(silent);
+    await new Promise((resolve) => setTimeout(resolve, 2 * 100 + 50));
+    await client();
     expect(server.sessionCount).to.equal(2);
-    expect(second.closed).to.equal(false);
+    expect(working.closed).to.equal(false);
+    // The silent client hears nothing (its path is gone) and times out on its own.
+    expect(await evicted).to.equal('timeout');
   });
 
   it('holds 1,000 concurrent sessions, each exchanging messages, and frees them all', async function () {
