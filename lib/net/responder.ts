@@ -121,6 +121,9 @@ export class HandshakeResponder {
       return { dropped: 'rate-limit' };
     }
 
+    // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
+    const full = ctx.table.sessions.size >= ctx.maxSessions;
+    if (full && !ctx.table.evictionCandidate(now, 2 * ctx.timings.heartbeatRate)) return { dropped: 'session-limit' };
     const ephemeral = new CommEncryptor({ backend: ctx.table.backend });
     let accepted: Accepted;
     try {
@@ -133,14 +136,7 @@ export class HandshakeResponder {
       throw err;
     }
     // Only a handshake that checked out may push another session out of a full table.
-    if (ctx.table.sessions.size >= ctx.maxSessions) {
-      const victim = ctx.table.evictionCandidate(now, 2 * ctx.timings.heartbeatRate);
-      if (!victim) {
-        accepted.discard();
-        return { dropped: 'session-limit' };
-      }
-      victim.close('evicted');
-    }
+    if (full) ctx.table.evictionCandidate(now, 2 * ctx.timings.heartbeatRate)?.close('evicted');
     const dropped = this.reply(accepted.reply, datagram, rinfo);
     if (dropped) {
       accepted.discard();

@@ -19,8 +19,6 @@ export class SeedSession extends Session {
     timings: SessionTimings, now: number) {
     super(host, role, remote, timings, now);
     this.#encryptor = encryptor;
-    // The original protocol has nothing the peer must send, so there is nothing to wait for.
-    this.confirmed = true;
   }
 
   get rtt(): RttStats {

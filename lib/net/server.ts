@@ -82,7 +82,9 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       psk: options.networkKey,
       send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
       closed: (session, reason) => this.forget(session, reason),
-      confirmed: (session) => this.established(session),
+      confirmed: (session) => {
+        if (session.version === 2) this.established(session);
+      },
       rekeyed: (session) => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }),
     });
     this.#responder = new HandshakeResponder({
@@ -173,7 +175,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     if ('session' in outcome) {
       const { session } = outcome;
       if (session instanceof SeedSession) this.#seedBySource.set(sourceKey(session.remote), session);
-      if (session.confirmed) this.established(session);
+      // A version-1 peer proves nothing more after its handshake: announce it now.
+      if (session.version === 1) this.established(session);
     }
   }
 
@@ -193,7 +196,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     const key = sourceKey(session.remote);
     // A newer session from the same address may already own the entry.
     if (session instanceof SeedSession && this.#seedBySource.get(key) === session) this.#seedBySource.delete(key);
-    if (!session.confirmed) return; // a half-open session was never announced
+    if (session.version === 2 && !session.confirmed) return; // a half-open session was never announced
     this.#log.info(reason === 'timeout' ? 'session timed out' : 'session closed', {
       peer: formatAddress(session.remote.address, session.remote.port),
       reason,

@@ -78,7 +78,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   lastReceived: number;
   /**
    * True once the peer has proven it holds the keys (an authenticated packet arrived). Until
-   * then the session is half-open: first to be evicted, and freed if it stays unconfirmed.
+   * then the session is half-open: first to be evicted, and (version 2) freed if it stays so.
    */
   confirmed = false;
   protected readonly host: SessionHost;
@@ -118,7 +118,9 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   /** Runs the session's timers; the host calls it periodically. */
   tick(now: number): void {
     const silentFor = now - this.lastReceived;
-    if (silentFor >= this.timings.heartbeatRate * this.timings.staleHeartbeats || (!this.confirmed && silentFor >= HALF_OPEN_TIMEOUT_MS)) {
+    // A version-1 peer owes us nothing after the handshake, so only version 2 has a half-open deadline.
+    const halfOpenExpired = this.version === 2 && !this.confirmed && silentFor >= HALF_OPEN_TIMEOUT_MS;
+    if (silentFor >= this.timings.heartbeatRate * this.timings.staleHeartbeats || halfOpenExpired) {
       this.end('timeout');
     }
   }
