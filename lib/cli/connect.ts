@@ -71,6 +71,10 @@ export class ConnectCommand extends EndpointCommand {
     const established = (session: Session): void => {
       const peer = formatAddress(session.remote.address, session.remote.port);
       log.info('secure channel established', { peer, version: session.version });
+      if (session.version === 1) {
+        log.warn('the server speaks only the original protocol: this session is NOT authenticated '
+          + '(anyone on the path could read it); pin a bittrrt server with --server-key, or use --key-file', { peer });
+      }
       session.on('rekey', () => log.info('session keys rotated', { peer }));
     };
 

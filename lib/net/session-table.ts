@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { Counters } from './counters.js';
@@ -69,7 +68,7 @@ export class SessionTable implements SessionHost {
 
   allocateIndex(): number {
     for (;;) {
-      randomFillSync(this.#indexBytes);
+      this.backend.randomFill(this.#indexBytes);
       // An index never starts with a Fernet token's first byte: that byte alone marks handshakes.
       if (this.#indexBytes[0] === TOKEN_FIRST_BYTE) continue;
       const index = readU32(this.#indexBytes, 0);
