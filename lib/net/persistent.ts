@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { connect, HandshakeTimeoutError, type ConnectOptions } from './client.js';
+import { HostKeyMismatchError } from '../trust/known-hosts.js';
+import { connect, type ConnectOptions } from './client.js';
 import { sleep } from './ping.js';
 import type { CloseReason, Session } from './session.js';
 
@@ -33,7 +34,11 @@ export class PersistentClient extends EventEmitter<PersistentClientEvents> {
     return this.#session;
   }
 
-  /** Runs until stop(); resolves once stopped. Rejects only for errors that retrying cannot fix. */
+  /**
+   * Runs until stop(); resolves once stopped. Every failure is retried with backoff (an
+   * unreachable network, a name that does not resolve yet, a server that is down) except a
+   * changed server identity, which rejects: retrying cannot make that safe.
+   */
   async run(): Promise<void> {
     const signal = this.#stop.signal;
     let backoff = FIRST_BACKOFF_MS;
@@ -43,7 +48,7 @@ export class PersistentClient extends EventEmitter<PersistentClientEvents> {
         session = await connect({ ...this.#options, signal });
       } catch (err) {
         if (signal.aborted) break;
-        if (!(err instanceof HandshakeTimeoutError)) throw err;
+        if (err instanceof HostKeyMismatchError || !(err instanceof Error)) throw err;
         this.emit('retry', backoff, err);
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

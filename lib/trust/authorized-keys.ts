@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { KeyFileError } from './key-file.js';
@@ -10,8 +10,14 @@ import { KeyFileError } from './key-file.js';
 export function readAuthorizedKeys(path: string): Set<string> {
   let text: string;
   try {
+    const { mode } = statSync(path);
+    // Whoever can write this file can let themselves in (ssh's StrictModes rule).
+    if ((mode & 0o022) !== 0) {
+      throw new KeyFileError(`authorized keys ${path} is writable by others (mode ${(mode & 0o777).toString(8)}); run: chmod go-w ${path}`);
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof KeyFileError) throw err;
     throw new KeyFileError(`cannot read authorized keys ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const keys = new Set<string>();
