@@ -49,7 +49,7 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   heartbeat_rate: { help: 'milliseconds between heartbeats', fallback: HEARTBEAT_RATE, expect: 'milliseconds 10-3600000', parse: integer(10, 3_600_000) },
   stale_heartbeats: { help: 'heartbeat intervals of silence after which a session is dead', fallback: STALE_HEARTBEATS, expect: 'a count 2-1000', parse: integer(2, 1000) },
   rekey_after: { help: 'seconds between key rotations', fallback: REKEY_AFTER_MS / 1000, expect: 'seconds 1-86400', parse: integer(1, 86_400) },
-  max_sessions: { help: 'most sessions a server holds; the idlest is evicted first', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
+  max_sessions: { help: 'most sessions a server holds; when full, half-open or silent ones make room, working ones never', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
   handshake_rate: { help: 'server: X25519 handshakes per second in all (bursts of twice that); above half of it, clients must first echo a cookie', fallback: DEFAULT_RATE_LIMITS.globalRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
   source_handshake_rate: { help: 'server: handshakes per second from one address and port (bursts of twice that)', fallback: DEFAULT_RATE_LIMITS.perSourceRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
   log_format: { help: 'text or json', fallback: 'text', expect: '"text" or "json"', parse: (v) => (v === 'text' || v === 'json' ? v : undefined) },

@@ -75,7 +75,7 @@ export const FRAME_HEADER_BYTES = 20;
 
 /** Highest protocol version this implementation speaks; the seed's protocol is version 1. */
 export const PROTOCOL_VERSION = 2;
-/** HKDF info of version-2 session keys (salt: initiator pubkey || responder pubkey). */
+/** HKDF info of version-2 session keys (key-schedule.ts; salt: SHA-256 of both ephemeral keys and the transcript). */
 export const HKDF_V2_INFO = 'bittrrt-v2-session-keys';
 /** A version-2 nonce: receiver index (4 bytes, BE) || message counter (8 bytes, BE). */
 export const RECEIVER_INDEX_BYTES = 4;
@@ -109,3 +109,30 @@ export const HEARTBEAT_RATE = 5000;
 export const STALE_HEARTBEATS = 10;
 /** Default bound of the server's session table: about 20 MB of state at most. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
+/** A version-2 session whose client has sent nothing authenticated this long after the handshake is freed. */
+export const HALF_OPEN_TIMEOUT_MS = NEGOTIATION_REPEAT * NEGOTIATION_DELAY;
+
+/** A version-2 `connect` is padded to this many JSON characters, so the answer is never larger. */
+export const CONNECT_PADDED_LENGTH = 320;
+/** Bytes of a handshake cookie, and how often the secret behind cookies rotates (a cookie lives up to two periods). */
+export const COOKIE_BYTES = 16;
+export const COOKIE_SECRET_PERIOD_MS = 120_000;
+/** Handshake rate limits: per source address and port, and for the whole server (per second, and bursts). */
+export const SOURCE_HANDSHAKE_RATE = 10;
+export const SOURCE_HANDSHAKE_BURST = 20;
+export const GLOBAL_HANDSHAKE_RATE = 2000;
+export const GLOBAL_HANDSHAKE_BURST = 4000;
+/** Most handshake sources whose rate is tracked at once. */
+export const MAX_RATE_LIMITED_SOURCES = 65_536;
+/** The frame flag bit the original never sets, which marks bittrrt's control frames. */
+export const FRAME_CONTROL_BIT = 7;
+/** Payloads of version-2 frames: a heartbeat's timestamp, a rotation's new public key and index. */
+export const HEARTBEAT_TIMESTAMP_BYTES = 8;
+export const REKEY_PAYLOAD_BYTES = X25519_KEY_BYTES + RECEIVER_INDEX_BYTES;
+/** The server's handshake confirmation: HMAC-SHA256 under the confirmation key of this label, truncated. */
+export const CONFIRM_LABEL = 'bittrrt-v2 server confirmation';
+export const CONFIRM_BYTES = 16;
+/** Largest cookie a `connect` may carry. */
+export const COOKIE_MAX_BYTES = 32;
+/** The replay window's ring of 32-bit blocks; one block is always being reused, so the window is one block less. */
+export const REPLAY_RING_BLOCKS = 80;

@@ -22,3 +22,13 @@ export { DEFAULT_TIMINGS, type SessionTimings } from './net/timings.js';
 export { Counters, type CountersSnapshot, type DropReason } from './net/counters.js';
 export { parseHostPort, parsePort, formatAddress, type HostPort } from './net/address.js';
 export { createLogger, type Logger, type LogLevel, type LoggerOptions } from './log.js';
+export { PersistentClient, type PersistentClientEvents } from './net/persistent.js';
+export { pingSeries, type PingSummary, type PingResult } from './net/ping.js';
+export { DEFAULT_RATE_LIMITS, type RateLimitOptions } from './net/rate-limit.js';
+export { KnownHosts, HostKeyMismatchError, defaultKnownHostsPath, type HostKeyCheck } from './trust/known-hosts.js';
+export {
+  loadIdentity, loadOrCreateIdentity, fingerprint, bittrrtDir, defaultServerKeyPath, defaultClientKeyPath,
+} from './trust/identity.js';
+export { readSecretKeyFile, writeSecretKeyFile, KeyFileError } from './trust/key-file.js';
+export { readAuthorizedKeys } from './trust/authorized-keys.js';
+export { loadConfig, parseConfig, resolveSettings, renderDefaultConfig, writeDefaultConfig, defaultConfigPath, ConfigError, type Settings } from './config.js';

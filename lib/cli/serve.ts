@@ -38,7 +38,7 @@ export class ServeCommand extends EndpointCommand {
 
   bind = Option.String('--bind', { description: 'IP address to listen on, :: for all IPv6 (default 0.0.0.0)' });
   port = Option.String('--port', { description: 'UDP port, 0 for any free one (default 6711)' });
-  maxSessions = Option.String('--max-sessions', { description: 'most sessions at once; the idlest is evicted first (default 10000)' });
+  maxSessions = Option.String('--max-sessions', { description: 'most sessions at once; half-open or silent ones make room, working ones never (default 10000)' });
   statsInterval = Option.String('--stats-interval', { description: 'log a status line every this many seconds' });
   authorizedKeys = Option.String('--authorized-keys', { description: 'only clients whose public key is listed here may connect' });
   handshakeRate = Option.String('--handshake-rate', { description: 'X25519 handshakes per second in all (default 2000)' });

@@ -1,9 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS } from '../constants.js';
 import type { PeerAddress } from './session.js';
 
-export const COOKIE_BYTES = 16;
-/** Cookie secrets rotate this often; a cookie stays valid for up to two periods. */
-export const COOKIE_SECRET_PERIOD_MS = 120_000;
 
 /**
  * Stateless proof that a client receives at its source address (as WireGuard's cookie reply

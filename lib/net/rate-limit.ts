@@ -1,3 +1,7 @@
+import {
+  GLOBAL_HANDSHAKE_BURST, GLOBAL_HANDSHAKE_RATE, MAX_RATE_LIMITED_SOURCES, SOURCE_HANDSHAKE_BURST, SOURCE_HANDSHAKE_RATE,
+} from '../constants.js';
+
 /**
  * Token buckets for handshakes: one global, and one per source (address and port), as
  * WireGuard's ratelimiter. The per-source table is bounded: when full, the bucket refilled
@@ -15,11 +19,11 @@ export interface RateLimitOptions {
 }
 
 export const DEFAULT_RATE_LIMITS: Readonly<RateLimitOptions> = Object.freeze({
-  perSourceRate: 10,
-  perSourceBurst: 20,
-  globalRate: 2000,
-  globalBurst: 4000,
-  maxSources: 65_536,
+  perSourceRate: SOURCE_HANDSHAKE_RATE,
+  perSourceBurst: SOURCE_HANDSHAKE_BURST,
+  globalRate: GLOBAL_HANDSHAKE_RATE,
+  globalBurst: GLOBAL_HANDSHAKE_BURST,
+  maxSources: MAX_RATE_LIMITED_SOURCES,
 });
 
 /** Limits from per-second rates, with bursts of twice the rate. */

@@ -1,11 +1,11 @@
-import { CMD_CONNECT, CMD_CONNECTED, MAX_HANDSHAKE_DATAGRAM, NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../constants.js';
+import { CMD_CONNECT, CMD_CONNECTED, CONNECT_PADDED_LENGTH, MAX_HANDSHAKE_DATAGRAM, NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { wipeSessionKeys } from '../crypto/key-schedule.js';
 import type { DoCrypt, DoCryptForm } from '../crypto/docrypt.js';
 import { toBase64Url } from '../encoding.js';
 import { LowOrderKeyError } from '../errors.js';
 import { encodeHandshake, parseHandshake } from '../protocol/handshake.js';
-import { CONNECT_PADDED_LENGTH, encodeCookieReply, encodeResponse, readInitiation, respond, type Initiation } from '../protocol/handshake-v2.js';
+import { encodeCookieReply, encodeResponse, readInitiation, respond, type Initiation } from '../protocol/handshake-v2.js';
 import type { CookieJar } from './cookie.js';
 import type { DropReason } from './counters.js';
 import { Keypair } from './keypair.js';

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_PAYLOAD, RECEIVER_INDEX_BYTES, X25519_KEY_BYTES } from '../constants.js';
+import {
+  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HEARTBEAT_TIMESTAMP_BYTES, MAX_PAYLOAD, REKEY_PAYLOAD_BYTES, X25519_KEY_BYTES,
+} from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader } from '../protocol/frame.js';
@@ -14,8 +16,6 @@ export class PingTimeoutError extends BittrrtError {
   }
 }
 
-const REKEY_PAYLOAD_BYTES = X25519_KEY_BYTES + RECEIVER_INDEX_BYTES;
-const TIMESTAMP_BYTES = 8;
 /** Frames are built here and sealed straight into the outgoing datagram (single-threaded). */
 const frameScratch = Buffer.allocUnsafe(FRAME_HEADER_BYTES + MAX_PAYLOAD);
 
@@ -105,7 +105,7 @@ export class SecureSession extends Session {
 
   private sendHeartbeat(now: number): bigint {
     const sequence = this.#heartbeatSequence++;
-    const stamp = Buffer.allocUnsafe(TIMESTAMP_BYTES);
+    const stamp = Buffer.allocUnsafe(HEARTBEAT_TIMESTAMP_BYTES);
     stamp.writeDoubleBE(performance.now());
     this.#lastHeartbeatSent = now;
     this.sendFrame({ flags: Flag.HEARTBEAT, channel: 0, sequence, offset: 0n }, stamp);
@@ -160,7 +160,7 @@ export class SecureSession extends Session {
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {
-    if (body.length !== TIMESTAMP_BYTES) return this.host.counters.drop('bad-frame');
+    if (body.length !== HEARTBEAT_TIMESTAMP_BYTES) return this.host.counters.drop('bad-frame');
     if (!(header.flags & Flag.ACK)) {
       this.sendFrame({ flags: Flag.HEARTBEAT | Flag.ACK, channel: 0, sequence: header.sequence, offset: 0n }, body);
       return;

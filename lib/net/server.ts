@@ -30,7 +30,7 @@ export interface ServerOptions {
   authorizedKeys?: ReadonlySet<string>;
   /** Serve clients that speak only the original protocol (default: yes, unless a network key or authorized keys are set). */
   allowSeed?: boolean;
-  /** Most sessions at once; when full, half-open sessions are evicted first, then the idlest. */
+  /** Most sessions at once; when full, a newcomer may evict a half-open or silent session, never a working one. */
   maxSessions?: number;
   /** Handshake rate limits (defaults in rate-limit.ts). */
   rateLimits?: Partial<RateLimitOptions>;

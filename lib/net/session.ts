@@ -1,13 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../constants.js';
+import { HALF_OPEN_TIMEOUT_MS } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { BittrrtError } from '../errors.js';
 import type { Counters } from './counters.js';
 import type { Keypair } from './keypair.js';
 import type { SessionTimings } from './timings.js';
-
-/** A session whose peer has sent nothing authenticated for this long after the handshake is freed. */
-export const HALF_OPEN_TIMEOUT_MS = NEGOTIATION_REPEAT * NEGOTIATION_DELAY;
 
 /** Why a session ended. */
 export type CloseReason = 'local' | 'peer' | 'timeout' | 'evicted' | 'shutdown' | 'exhausted';

@@ -1,4 +1,4 @@
-import { FRAME_FLAG_BITS, FRAME_HEADER_BYTES } from '../constants.js';
+import { FRAME_CONTROL_BIT, FRAME_FLAG_BITS, FRAME_HEADER_BYTES } from '../constants.js';
 
 /**
  * The original's frame header, the first 20 bytes of every version-2 AEAD plaintext:
@@ -21,7 +21,7 @@ export const Flag = {
   BINARY: 1 << FRAME_FLAG_BITS.BINARY,
   DATA: 1 << FRAME_FLAG_BITS.DATA,
   ACK: 1 << FRAME_FLAG_BITS.ACK,
-  CONTROL: 1 << 7,
+  CONTROL: 1 << FRAME_CONTROL_BIT,
 } as const;
 
 /** In a CONTROL frame the channel field says which control message it is. */

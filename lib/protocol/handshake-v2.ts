@@ -1,5 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { CMD_CONNECT, CMD_CONNECTED, CMD_COOKIE, PROTOCOL_VERSION, X25519_KEY_BYTES } from '../constants.js';
+import {
+  CMD_CONNECT, CMD_CONNECTED, CMD_COOKIE, CONFIRM_BYTES, CONFIRM_LABEL, CONNECT_PADDED_LENGTH, COOKIE_MAX_BYTES, PROTOCOL_VERSION,
+  X25519_KEY_BYTES,
+} from '../constants.js';
 import type { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
@@ -19,11 +22,6 @@ import { encodeHandshake, type HandshakeFields, type HandshakeMessage } from './
  * or NX (it learns S, trust on first use), with the client's static key added IK-style.
  */
 
-/** A version-2 connect is padded to this many JSON characters, so the answer is never larger. */
-export const CONNECT_PADDED_LENGTH = 320;
-const CONFIRM_BYTES = 16;
-const CONFIRM_LABEL = 'bittrrt-v2 server confirmation';
-const COOKIE_MAX_BYTES = 32;
 
 export interface Initiation {
   /** The version the client asked for (bound into the transcript: a forged one fails). */

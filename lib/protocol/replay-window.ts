@@ -1,3 +1,5 @@
+import { REPLAY_RING_BLOCKS } from '../constants.js';
+
 /**
  * Sliding anti-replay window over 64-bit-ish message counters (RFC 6479, as WireGuard's
  * `replay` package): a ring of 32-bit blocks, so advancing the window clears whole blocks instead
@@ -8,11 +10,11 @@
  */
 const BLOCK_BITS = 32;
 /**
- * 80 blocks: a window of 2528 packets (comfortably over the 2048 asked for) in 320 bytes per
- * keypair, which matters with 10,000 idle sessions. Not a power of two, so slots are found with
- * `%` rather than a mask; that costs about a nanosecond per packet.
+ * REPLAY_RING_BLOCKS = 80: a window of 2528 packets (comfortably over the 2048 asked for) in 320
+ * bytes per keypair, which matters with 10,000 idle sessions. Not a power of two, so slots are
+ * found with `%` rather than a mask; that costs about a nanosecond per packet.
  */
-const RING_BLOCKS = 80;
+const RING_BLOCKS = REPLAY_RING_BLOCKS;
 
 /** Bits in the ring; one block of it is always being reused, hence the window below. */
 export const REPLAY_RING_BITS = RING_BLOCKS * BLOCK_BITS;

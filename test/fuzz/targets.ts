@@ -1,3 +1,4 @@
+import { CONNECT_PADDED_LENGTH } from '../../lib/constants.js';
 /**
  * Fuzz targets for every parser that touches network input, driven by fast-check:
  *
@@ -34,10 +35,7 @@ import { createServer, type BittrrtServer, type ServerOptions } from '../../lib/
 import type { PeerAddress } from '../../lib/net/session.js';
 import { encodeFrame, Flag, readFrameHeader, type FrameHeader } from '../../lib/protocol/frame.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage, type HandshakeRejection } from '../../lib/protocol/handshake.js';
-import {
-  CONNECT_PADDED_LENGTH, encodeCookieReply, encodeInitiation, encodeResponse, readCookieReply, readInitiation, readResponse,
-  type Initiation, type Response,
-} from '../../lib/protocol/handshake-v2.js';
+import { encodeCookieReply, encodeInitiation, encodeResponse, readCookieReply, readInitiation, readResponse, type Initiation, type Response } from '../../lib/protocol/handshake-v2.js';
 import { closeSocket, openLoopbackSocket } from '../helpers/udp.js';
 import { loadCorpus, type CorpusPacket } from './corpus.js';
 import { Forger, framePlaintext, LiveClient, type FrameSpec } from './live.js';

@@ -1,7 +1,8 @@
+import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS } from '../../lib/constants.js';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS, CookieJar } from '../../lib/net/cookie.js';
+import { CookieJar } from '../../lib/net/cookie.js';
 import { DEFAULT_RATE_LIMITS, HandshakeRateLimiter, TokenBucket } from '../../lib/net/rate-limit.js';
 import type { PeerAddress } from '../../lib/net/session.js';
 

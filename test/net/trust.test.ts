@@ -205,6 +205,17 @@ describe('authenticated handshakes', function () {
       expect(proxy.stolen).to.deep.equal([]);
     });
 
+    it('a stolen server identity passes a pin (the risk) but not without the network key', async () => {
+      const stolen = new CommEncryptor();
+      const key = randomBytes(32);
+      const thief = await serve({ identity: stolen });
+      const session = await open({ port: thief.port, serverKey: stolen.publicKey });
+      expect(session.version, 'the thief passes for the server').to.equal(2);
+      const keyedThief = await serve({ identity: stolen });
+      const err = await failure({ port: keyedThief.port, serverKey: stolen.publicKey, networkKey: key });
+      expect(err, 'without the network key the stolen identity is not enough').to.be.instanceOf(HandshakeTimeoutError);
+    });
+
     it('an impostor server with its own identity is refused by a pinning client', async () => {
       const real = new CommEncryptor();
       const { port } = await serve({ identity: real });

@@ -1,3 +1,4 @@
+import { CONNECT_PADDED_LENGTH } from '../../lib/constants.js';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -7,10 +8,7 @@ import type { SessionKeys } from '../../lib/crypto/key-schedule.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { LowOrderKeyError } from '../../lib/errors.js';
 import { encodeHandshake, type HandshakeFields, type HandshakeMessage, parseHandshake } from '../../lib/protocol/handshake.js';
-import {
-  complete, CONNECT_PADDED_LENGTH, encodeCookieReply, encodeInitiation, encodeResponse, type Initiation, readCookieReply,
-  readInitiation, readResponse, respond, type Response,
-} from '../../lib/protocol/handshake-v2.js';
+import { complete, encodeCookieReply, encodeInitiation, encodeResponse, type Initiation, readCookieReply, readInitiation, readResponse, respond, type Response } from '../../lib/protocol/handshake-v2.js';
 import { hex, unhex } from '../helpers/fixtures.js';
 
 const CLIENT_INDEX = 0x11223344;
