@@ -145,7 +145,7 @@ export class SecureSession extends Session {
 
     this.heard(now);
     // Roaming: a packet that authenticates proves the sender holds the keys, wherever it is.
-    if (from.address !== this.remote.address || from.port !== this.remote.port) this.remote = { ...from };
+    if (from.address !== this.remote.address || from.port !== this.remote.port) this.remote = { address: from.address, port: from.port };
     if (keypair === this.#next) this.confirmNextKeys(now);
 
     const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
