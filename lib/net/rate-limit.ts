@@ -93,6 +93,18 @@ export class HandshakeRateLimiter {
     return bucket.take(now) && (validated ? this.#validated : this.#global).take(now);
   }
 
+  /**
+   * Forgets sources whose bucket has had time to refill completely: a full bucket says nothing a
+   * new one would not. Sources are kept least recently used first, so the sweep stops early.
+   */
+  sweep(now: number): void {
+    const refillMs = (1000 * this.#options.perSourceBurst) / this.#options.perSourceRate;
+    for (const [source, bucket] of this.#sources) {
+      if (now - bucket.updated < refillMs) break;
+      this.#sources.delete(source);
+    }
+  }
+
   /** Under load: less than half the global budget left. */
   underLoad(now: number): boolean {
     return this.#global.level(now) < 0.5;

@@ -149,8 +149,9 @@ export class HandshakeResponder {
     return { session };
   }
 
-  /** Forgets answers no client can still be waiting for; called from the table's tick. */
+  /** Forgets answers no client can still be waiting for, and idle rate-limit sources; called from the table's tick. */
   expire(now: number): void {
+    this.#ctx.limiter.sweep(now);
     // Answers are added with increasing expiry, so the first live one ends the sweep.
     for (const [id, answer] of this.#answers) {
       if (answer.expires > now && !answer.session.closed) break;

@@ -280,3 +280,17 @@ describe('CookieJar', () => {
     expect(jar2.verify(cookie2, peer, key, T0 + 10 * COOKIE_SECRET_PERIOD_MS), 'ten periods, no call in between').to.equal(false);
   });
 });
+
+describe('HandshakeRateLimiter.sweep', () => {
+  it('forgets sources whose bucket has refilled, keeps the recent ones, and forgotten sources start full', () => {
+    const limiter = new HandshakeRateLimiter({ perSourceRate: 10, perSourceBurst: 20 }, 0);
+    expect(limiter.allow('old', 0)).to.equal(true);
+    expect(limiter.allow('recent', 1500)).to.equal(true);
+    limiter.sweep(2000); // 'old' refilled after 2 s, 'recent' not yet
+    expect(limiter.trackedSources).to.equal(1);
+    limiter.sweep(3500);
+    expect(limiter.trackedSources).to.equal(0);
+    for (let i = 0; i < 20; i++) expect(limiter.allow('old', 3500)).to.equal(true);
+    expect(limiter.allow('old', 3500)).to.equal(false);
+  });
+});
