@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
 import { eventually } from '../helpers/udp.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const FAST = ['--heartbeat-rate', '100', '--stale-heartbeats', '5'];
 
@@ -86,7 +86,7 @@ describe('bin/bittrrt sessions', function () {
   });
 
   describe('config file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bittrrt-config-'));
+    const dir = tempDir('config');
 
     it('config init writes a commented default file with mode 0600 and refuses to overwrite', async () => {
       const path = join(dir, 'config');

@@ -1,14 +1,14 @@
 import { expect } from 'chai';
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('bin/bittrrt trust', function () {
   this.timeout(30_000);
   const children = new Children();
   afterEach(() => children.cleanup());
-  const dir = (): string => mkdtempSync(join(tmpdir(), 'bittrrt-trust-'));
+  const dir = (): string => tempDir('trust');
 
   it('keygen writes a 0600 network key, never overwrites, and serve + connect share it', async () => {
     const path = join(dir(), 'network.key');

@@ -1,14 +1,12 @@
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { spawnBittrrt, type BittrrtProcess } from '../../lib/cli/child.js';
+import { tempDir } from './tmp.js';
 
 /**
  * A HOME of the tests' own, so the server identity, known_hosts and keys that the CLI keeps in
  * ~/.bittrrt never touch the real one.
  */
-export const TEST_HOME = mkdtempSync(join(tmpdir(), 'bittrrt-home-'));
+export const TEST_HOME = tempDir('home');
 export const testEnv = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, HOME: TEST_HOME, ...extra });
 
 export const LISTENING = /listening on ([^\s"]+)/;

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { PersistentClient } from '../../lib/net/persistent.js';
@@ -8,6 +7,7 @@ import { createServer } from '../../lib/net/server.js';
 import { readAuthorizedKeys } from '../../lib/trust/authorized-keys.js';
 import { KeyFileError } from '../../lib/trust/key-file.js';
 import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('PersistentClient', function () {
   this.timeout(20_000);
@@ -29,7 +29,7 @@ describe('PersistentClient', function () {
   it('gives up at once when the server identity changed', async () => {
     const server = createServer();
     const { port } = await server.listen(0, '127.0.0.1');
-    const knownHosts = new KnownHosts(join(mkdtempSync(join(tmpdir(), 'bittrrt-pc-')), 'known_hosts'));
+    const knownHosts = new KnownHosts(join(tempDir('pc'), 'known_hosts'));
     knownHosts.record(`127.0.0.1:${port}`, new CommEncryptor().publicKey);
     try {
       const client = new PersistentClient({ host: '127.0.0.1', port, knownHosts });
@@ -43,7 +43,7 @@ describe('PersistentClient', function () {
 
 describe('authorized keys file permissions', () => {
   it('refuses a file that others can write', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'bittrrt-ak-')), 'authorized_keys');
+    const path = join(tempDir('ak'), 'authorized_keys');
     writeFileSync(path, `${'A'.repeat(43)}=\n`);
     chmodSync(path, 0o644);
     expect(readAuthorizedKeys(path).size).to.equal(1);

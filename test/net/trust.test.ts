@@ -1,7 +1,5 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { toBase64Url } from '../../lib/encoding.js';
@@ -11,6 +9,7 @@ import type { Session } from '../../lib/net/session.js';
 import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
 import { eventually } from '../helpers/udp.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** Short handshakes, so the failures the tests expect come quickly. */
 const QUICK: Partial<ConnectOptions> = { attempts: 8, delayMs: 25 };
@@ -96,7 +95,7 @@ describe('authenticated handshakes', function () {
     });
 
     it('trust on first use: records the key, accepts it again, refuses a changed one naming file and line', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'bittrrt-kh-'));
+      const dir = tempDir('kh');
       const knownHosts = new KnownHosts(join(dir, 'known_hosts'));
       const identity = new CommEncryptor();
       const first = await serve({ identity });
@@ -121,7 +120,7 @@ describe('authenticated handshakes', function () {
     });
 
     it('a client that knows the host never accepts the original protocol from it', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'bittrrt-kh-'));
+      const dir = tempDir('kh');
       const knownHosts = new KnownHosts(join(dir, 'known_hosts'));
       const { port } = await serve();
       (await open({ port, knownHosts })).close();
