@@ -136,3 +136,50 @@ export const CONFIRM_BYTES = 16;
 export const COOKIE_MAX_BYTES = 32;
 /** The replay window's ring of 32-bit blocks; one block is always being reused, so the window is one block less. */
 export const REPLAY_RING_BLOCKS = 80;
+
+/* ---- File transfer (lib/transfer), carried in UNLOSSY frames of version-2 sessions ---- */
+
+/**
+ * Default largest UDP payload of a session datagram during transfers: a 1452-byte IPv4 payload
+ * (1500-byte MTU, less 20 for IPv4 and 28 of slack for PPPoE or a tunnel) less the 8-byte UDP header.
+ */
+export const DEFAULT_MAX_DATAGRAM = 1444;
+/** Smallest datagram a transfer may be configured to: room for the largest control message and acknowledgement. */
+export const MIN_TRANSFER_DATAGRAM = 1100;
+/** Bytes of every transfer datagram that are not file data: AEAD nonce and tag, frame header. */
+export const TRANSFER_OVERHEAD = AEAD_OVERHEAD + FRAME_HEADER_BYTES;
+/** Transfer ids are 24-bit frame channels; the side that starts a transfer picks odd (client) or even (server). */
+export const MAX_TRANSFER_ID = 0xff_ffff;
+/** Longest control message (JSON) accepted. */
+export const MAX_TRANSFER_MESSAGE_BYTES = 1024;
+/** Longest file name, in UTF-8 bytes (common file systems' limit). */
+export const MAX_FILE_NAME_BYTES = 255;
+/** Suffix of the file that receives data until its hash is checked. */
+export const PART_SUFFIX = '.part';
+
+/** Congestion window, in datagrams: initial (RFC 6928 uses 10), floor after loss, and multiplicative decrease (CUBIC's 0.7). */
+export const INITIAL_WINDOW_PACKETS = 16;
+export const MIN_WINDOW_PACKETS = 4;
+export const LOSS_BETA = 0.7;
+/** Retransmission timeout (RFC 6298): initial, floor and ceiling in ms. The floor is below RFC 6298's 1 s, as in Linux (200 ms) and QUIC: SACK finds most losses first. */
+export const INITIAL_RTO_MS = 250;
+export const MIN_RTO_MS = 40;
+export const MAX_RTO_MS = 8_000;
+/** A datagram is lost when one sent this many later is acknowledged (RFC 9002 kPacketThreshold), or it is this much of an RTT older (kTimeThreshold). */
+export const LOSS_PACKET_THRESHOLD = 3;
+export const LOSS_TIME_THRESHOLD = 9 / 8;
+/** Data datagrams a receiver takes before it acknowledges at once, rather than at the end of the event-loop turn. */
+export const ACK_EVERY_PACKETS = 16;
+/** Most SACK ranges in one acknowledgement. */
+export const MAX_SACK_RANGES = 32;
+/** Receive window: bytes a receiver holds (out of order, or waiting for the disk) before it stops the sender. */
+export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+/** The sender reads the file in blocks of this size. */
+export const READ_BLOCK_BYTES = 1024 * 1024;
+/** Most datagrams sent in one event-loop turn, so acknowledgements are read in between. */
+export const SEND_BURST_PACKETS = 64;
+/** A control message unanswered this long is sent again, up to this many times. */
+export const CONTROL_RETRY_MS = 200;
+export const CONTROL_ATTEMPTS = 25;
+/** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */
+export const TRANSFER_STALL_MS = 30_000;

@@ -52,6 +52,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
+const CLIENT_RECEIVE_BUFFER = 4 * 1024 * 1024;
+
 /** No acceptable `connected` answer arrived from the server after every attempt. */
 export class HandshakeTimeoutError extends BittrrtError {
   constructor(readonly address: string, readonly attempts: number, readonly rejected?: string) {
@@ -177,7 +179,15 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       options.signal?.addEventListener('abort', onAbort);
       socket.on('message', onMessage);
       socket.once('error', (err) => finish(err));
-      socket.bind(0, () => sendNext());
+      socket.bind(0, () => {
+        try {
+          // Room for a burst of a download (the OS may cap it; its default still works).
+          socket.setRecvBufferSize(CLIENT_RECEIVE_BUFFER);
+        } catch {
+          // keep the default
+        }
+        sendNext();
+      });
     });
   } catch (err) {
     ephemeral.destroy();

@@ -13,7 +13,8 @@ export type DropReason =
   | 'rate-limit'
   | 'unauthorized'
   | 'seed-refused'
-  | 'amplification';
+  | 'amplification'
+  | 'bad-transfer';
 
 /** Traffic counters of one endpoint; every dropped datagram is counted under exactly one reason. */
 export class Counters {

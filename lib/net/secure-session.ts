@@ -6,7 +6,7 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader } from '../protocol/frame.js';
 import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
-import { Session, SessionStateError, type PeerAddress, type RttStats, type SessionHost } from './session.js';
+import { Session, SessionStateError, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import type { SessionTimings } from './timings.js';
 
 /** A ping got no answer in time. */
@@ -61,6 +61,8 @@ export class SecureSession extends Session {
   /** Outstanding ping() calls by heartbeat number; made on first use (most sessions never ping). */
   #pings: Map<bigint, PendingPing> | null = null;
   readonly #rtt: RttStats = { last: NaN, min: NaN, max: NaN, smoothed: NaN, samples: 0 };
+  /** Receives UNLOSSY frames (the transfer layer); set by whoever attaches one, or made by the host on demand. */
+  frameHandler: FrameHandler | null = null;
 
   constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
     timings: SessionTimings, now: number) {
@@ -116,6 +118,21 @@ export class SecureSession extends Session {
     this.sendFrame({ flags: Flag.CONTROL, channel: type, sequence: 0n, offset: 0n }, payload);
   }
 
+  /**
+   * Sends one frame of a layer above the session (the reliable transfer layer): it must carry
+   * the UNLOSSY flag, and neither CONTROL nor HEARTBEAT, which belong to the session. Returns
+   * false if the session is closed or has just closed because its counter is spent.
+   */
+  sendUnlossy(header: FrameHeader, payload?: Uint8Array): boolean {
+    if (!(header.flags & Flag.UNLOSSY) || header.flags & (Flag.CONTROL | Flag.HEARTBEAT)) {
+      throw new InvalidInputError('only UNLOSSY frames without CONTROL or HEARTBEAT may be sent by a layer above the session');
+    }
+    if (payload && payload.length > MAX_PAYLOAD) throw new InvalidInputError(`payload too large: ${payload.length} bytes, at most ${MAX_PAYLOAD}`);
+    if (this.closed) return false;
+    this.sendFrame(header, payload);
+    return !this.closed;
+  }
+
   /** Frames and seals under the current keys; the one place datagrams leave a session. */
   private sendFrame(header: FrameHeader, payload?: Uint8Array): void {
     writeFrameHeader(frameScratch, header);
@@ -152,11 +169,20 @@ export class SecureSession extends Session {
     const { flags } = header;
     if (flags & Flag.CONTROL) return this.receiveControl(header.channel, body, now);
     if (flags & Flag.HEARTBEAT) return this.receiveHeartbeat(header, body);
+    if (flags & Flag.UNLOSSY) return this.receiveUnlossy(header, body, now);
     if (flags & Flag.DATA) {
       this.emit('message', body, header.channel);
       return;
     }
     this.host.counters.drop('bad-frame');
+  }
+
+  /** Frames of the layer above (file transfer): made on first use, so idle sessions pay one field. */
+  private receiveUnlossy(header: FrameHeader, body: Buffer, now: number): void {
+    const handler = this.frameHandler ?? this.host.frameHandlerFor?.(this);
+    if (!handler) return this.host.counters.drop('bad-frame');
+    this.frameHandler = handler;
+    handler.receiveFrame(header, body, now);
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {

@@ -16,6 +16,7 @@ import { SeedSession } from './seed-session.js';
 import type { CloseReason, PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
+import { TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -39,12 +40,19 @@ export interface ServerOptions {
   logger?: Logger;
   /** Kernel receive buffer for the socket, so bursts are not dropped (capped by the OS). */
   receiveBufferBytes?: number;
+  /**
+   * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
+   * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
+   */
+  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram'>;
 }
 
 export interface BittrrtServerEvents {
   listening: [AddressInfo];
   /** A peer completed its handshake (for version 2: proved it holds the keys); the session emits `message`, `rtt`, `rekey` and `close`. */
   session: [Session];
+  /** A transfer a client started began, finished or failed. */
+  transfer: [TransferEvent, Session];
   error: [Error];
   close: [];
 }
@@ -67,6 +75,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #responder: HandshakeResponder;
   /** Version-1 sessions have no receiver index, so they are found by source address. */
   readonly #seedBySource = new Map<string, SeedSession>();
+  /** Names being uploaded into the files directory, across all sessions. */
+  readonly #receiving = new Set<string>();
   #socket: Socket | null = null;
 
   constructor(options: ServerOptions = {}) {
@@ -86,6 +96,11 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
         if (session.version === 2) this.established(session);
       },
       rekeyed: (session) => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }),
+      frameHandlerFor: (session) => new TransferEndpoint(session, {
+        ...options.files,
+        busyNames: this.#receiving,
+        onEvent: (event) => this.emit('transfer', event, session),
+      }),
     });
     this.#responder = new HandshakeResponder({
       table: this.#table,

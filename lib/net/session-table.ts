@@ -2,7 +2,7 @@ import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { Counters } from './counters.js';
 import { readU32, type Keypair } from './keypair.js';
-import type { CloseReason, PeerAddress, Session, SessionHost } from './session.js';
+import type { CloseReason, FrameHandler, PeerAddress, Session, SessionHost } from './session.js';
 import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
 
@@ -23,6 +23,7 @@ export interface SessionTableOptions {
   closed(session: Session, reason: CloseReason): void;
   confirmed?(session: Session): void;
   rekeyed?(session: Session): void;
+  frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
 
 export class SessionTable implements SessionHost {
@@ -95,6 +96,10 @@ export class SessionTable implements SessionHost {
 
   sessionRekeyed(session: Session): void {
     this.#options.rekeyed?.(session);
+  }
+
+  frameHandlerFor(session: SecureSession): FrameHandler | undefined {
+    return this.#options.frameHandlerFor?.(session);
   }
 
   /**

@@ -3,7 +3,9 @@ import { HALF_OPEN_TIMEOUT_MS } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { BittrrtError } from '../errors.js';
 import type { Counters } from './counters.js';
+import type { FrameHeader } from '../protocol/frame.js';
 import type { Keypair } from './keypair.js';
+import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
 
 /** Why a session ended. */
@@ -35,6 +37,11 @@ export interface RttStats {
   samples: number;
 }
 
+/** The layer above a version-2 session that takes its UNLOSSY frames (lib/transfer). */
+export interface FrameHandler {
+  receiveFrame(header: FrameHeader, body: Buffer, now: number): void;
+}
+
 /** What a session needs from its owner (the server, or a client's socket). */
 export interface SessionHost {
   readonly backend: CryptoBackend;
@@ -52,6 +59,8 @@ export interface SessionHost {
   sessionConfirmed(session: Session): void;
   /** Called after each key rotation, before the session's `rekey` event. */
   sessionRekeyed(session: Session): void;
+  /** Makes the handler of a version-2 session's first UNLOSSY frame, if this host serves that layer. */
+  frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
 
 /** The session was closed, or the peer speaks only protocol version 1, so it cannot do this. */

@@ -1,0 +1,187 @@
+import { MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
+import { Flag } from './frame.js';
+
+/**
+ * The file-transfer layer's frames, inside version-2 sessions. Every one carries UNLOSSY; the
+ * frame channel is the transfer id. Three kinds, told apart by the other flags:
+ *   DATA|BINARY   file bytes: sequence = packet number (new for every transmission), offset = byte offset
+ *   ACK|FLOW_CONTROL  acknowledgement: sequence = largest packet number received, offset = every byte
+ *                 below it received; body = window end (8) || ack delay in µs (4) || SACK spans (8 + 8 each)
+ *   URGENT        a control message: JSON (below)
+ */
+export const TransferFlags = {
+  DATA: Flag.UNLOSSY | Flag.DATA | Flag.BINARY,
+  ACK: Flag.UNLOSSY | Flag.ACK | Flag.FLOW_CONTROL,
+  CONTROL: Flag.UNLOSSY | Flag.URGENT,
+} as const;
+
+export interface Acknowledgement {
+  /** Sender may send bytes below this offset (flow control). */
+  windowEnd: number;
+  /** Microseconds between receiving the largest packet and sending this acknowledgement. */
+  delayMicros: number;
+  /** Received spans above the cumulative offset, lowest first. */
+  spans: Array<[number, number]>;
+}
+
+const ACK_FIXED_BYTES = 12;
+const SPAN_BYTES = 16;
+/** Offsets are JavaScript numbers on both sides: exact below 2^53, which no file reaches. */
+const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
+
+/** How many SACK spans fit in an acknowledgement of at most `bodyBytes`. */
+export function spansThatFit(bodyBytes: number): number {
+  return Math.max(0, Math.min(MAX_SACK_RANGES, Math.floor((bodyBytes - ACK_FIXED_BYTES) / SPAN_BYTES)));
+}
+
+export function encodeAck(ack: Acknowledgement): Buffer {
+  const body = Buffer.allocUnsafe(ACK_FIXED_BYTES + ack.spans.length * SPAN_BYTES);
+  writeU64(body, 0, ack.windowEnd);
+  body.writeUInt32BE(Math.min(0xffff_ffff, Math.max(0, Math.round(ack.delayMicros))), 8);
+  let at = ACK_FIXED_BYTES;
+  for (const [start, end] of ack.spans) {
+    writeU64(body, at, start);
+    writeU64(body, at + 8, end);
+    at += SPAN_BYTES;
+  }
+  return body;
+}
+
+/** Reads an acknowledgement body; null if malformed (wrong length, spans unordered or empty, offsets past 2^53). */
+export function decodeAck(body: Buffer): Acknowledgement | null {
+  if (body.length < ACK_FIXED_BYTES || (body.length - ACK_FIXED_BYTES) % SPAN_BYTES !== 0) return null;
+  const count = (body.length - ACK_FIXED_BYTES) / SPAN_BYTES;
+  if (count > MAX_SACK_RANGES) return null;
+  const windowEnd = readU64(body, 0);
+  if (windowEnd === null) return null;
+  const spans: Array<[number, number]> = [];
+  let previousEnd = -1;
+  for (let at = ACK_FIXED_BYTES; at < body.length; at += SPAN_BYTES) {
+    const start = readU64(body, at);
+    const end = readU64(body, at + 8);
+    if (start === null || end === null || start <= previousEnd || end <= start) return null;
+    spans.push([start, end]);
+    previousEnd = end;
+  }
+  return { windowEnd, delayMicros: body.readUInt32BE(8), spans };
+}
+
+function writeU64(out: Buffer, at: number, value: number): void {
+  out.writeUInt32BE(Math.floor(value / 2 ** 32), at);
+  out.writeUInt32BE(value >>> 0, at + 4);
+}
+
+function readU64(data: Buffer, at: number): number | null {
+  const value = data.readUInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4);
+  return value <= MAX_OFFSET ? value : null;
+}
+
+/* ---------------- control messages ---------------- */
+
+/** Counts a sender reports with `done`, so the receiver can show them too. */
+export interface SenderStats {
+  packets: number;
+  retransmits: number;
+  /** Smoothed and minimum RTT in ms (null before any sample). */
+  srtt: number | null;
+  minRtt: number | null;
+}
+
+/**
+ * Requests are sent again until answered; the answer to a repeated request is repeated. The
+ * side that starts a transfer sends offer, get or bandwidth; the sending side sends restart and
+ * done; either side may send abort, which has no answer.
+ */
+export type TransferMessage =
+  /** Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. */
+  | { type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean }
+  /** Download: send me `name`; I hold its first `offset` bytes, whose SHA-256 is `prefix` (hex). */
+  | { type: 'get'; name: string; offset: number; prefix: string }
+  /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
+  | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
+  /** The answer to offer/get/bandwidth/restart: data starts at `offset`. `prefix` (offer) lets the sender check the part; `size` (get) is the file's. */
+  | { type: 'accept'; offset: number; prefix: string; size: number }
+  | { type: 'reject'; reason: string }
+  /** Upload resume refused by the sender (the part differs from its file): start again from 0. */
+  | { type: 'restart' }
+  /** Sender: every byte is acknowledged; the whole stream has this size and SHA-256 (empty for a bandwidth test). */
+  | { type: 'done'; size: number; sha256: string; stats: SenderStats }
+  /** Receiver's answer to done: the file is in place, or why not. */
+  | { type: 'result'; ok: boolean; reason: string }
+  | { type: 'abort'; reason: string };
+
+export type TransferMessageType = TransferMessage['type'];
+
+const MAX_REASON_CHARS = 200;
+
+export function encodeMessage(message: TransferMessage): Buffer {
+  const fitted = 'reason' in message && message.reason.length > MAX_REASON_CHARS
+    ? { ...message, reason: `${message.reason.slice(0, MAX_REASON_CHARS - 3)}...` } : message;
+  return Buffer.from(JSON.stringify(fitted), 'utf8');
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const HEX_DIGEST = /^(?:[0-9a-f]{64})?$/;
+
+/** Parses a control message from a peer; null if it is not exactly one of the shapes above. */
+export function decodeMessage(body: Buffer): TransferMessage | null {
+  if (body.length > MAX_TRANSFER_MESSAGE_BYTES) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(body));
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const m = value as Record<string, unknown>;
+  switch (m.type) {
+    case 'offer':
+      return isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
+        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite } : null;
+    case 'get':
+      return isName(m.name) && isOffset(m.offset) && isDigest(m.prefix) ? { type: 'get', name: m.name, offset: m.offset, prefix: m.prefix } : null;
+    case 'bandwidth':
+      return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
+        && m.seconds >= 1 && m.seconds <= 3600 ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
+    case 'accept':
+      return isOffset(m.offset) && isDigest(m.prefix) && isOffset(m.size) && m.offset <= m.size
+        ? { type: 'accept', offset: m.offset, prefix: m.prefix, size: m.size } : null;
+    case 'reject':
+    case 'abort':
+      return isReason(m.reason) ? { type: m.type, reason: m.reason } : null;
+    case 'restart':
+      return { type: 'restart' };
+    case 'done':
+      return isOffset(m.size) && isDigest(m.sha256) && isStats(m.stats) ? { type: 'done', size: m.size, sha256: m.sha256, stats: m.stats } : null;
+    case 'result':
+      return typeof m.ok === 'boolean' && isReason(m.reason) ? { type: 'result', ok: m.ok, reason: m.reason } : null;
+    default:
+      return null;
+  }
+}
+
+function isOffset(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isDigest(v: unknown): v is string {
+  return typeof v === 'string' && HEX_DIGEST.test(v);
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= MAX_FILE_NAME_BYTES;
+}
+
+function isReason(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MAX_REASON_CHARS;
+}
+
+function isRtt(v: unknown): v is number | null {
+  return v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0);
+}
+
+function isStats(v: unknown): v is SenderStats {
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return isOffset(s.packets) && isOffset(s.retransmits) && isRtt(s.srtt) && isRtt(s.minRtt);
+}

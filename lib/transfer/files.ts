@@ -1,0 +1,206 @@
+import { createHash, type Hash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
+import { BittrrtError } from '../errors.js';
+import type { ByteSink } from './receiver.js';
+import type { ByteSource } from './sender.js';
+
+/** A file problem the user can act on (missing, not a regular file, exists, hash mismatch...). */
+export class TransferFileError extends BittrrtError {
+  constructor(message: string) {
+    super('ERR_TRANSFER_FILE', message);
+  }
+}
+
+/** The one-line reason for a file-system error, naming the file. */
+export function describeFsError(err: unknown, path: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT': return `${path}: no such file`;
+    case 'EACCES':
+    case 'EPERM': return `${path}: permission denied`;
+    case 'ENOSPC': return `${path}: no space left on the device`;
+    case 'EDQUOT': return `${path}: disk quota exceeded`;
+    case 'EISDIR': return `${path}: is a directory`;
+    case 'ELOOP': return `${path}: is a symbolic link (refused)`;
+    case 'EEXIST': return `${path}: already exists`;
+    case 'EROFS': return `${path}: read-only file system`;
+    default: return err instanceof TransferFileError ? err.message : `${path}: ${(err as Error).message}`;
+  }
+}
+
+const HEX_EMPTY = '';
+
+/**
+ * A file being sent. Reads are sequential and every byte read is hashed, so after the last read
+ * `digest()` is the SHA-256 of exactly what was sent (a file that changes while it is read
+ * cannot pass for the one that was announced). `noFollow` refuses a symbolic link (a server
+ * serving downloads must not be led outside its directory).
+ */
+export class FileSource implements ByteSource {
+  readonly #hash: Hash = createHash('sha256');
+  #hashed = 0;
+
+  private constructor(readonly path: string, private readonly handle: FileHandle, readonly size: number) {}
+
+  /** `label` names the file in errors (a server names it as the client did, never by its path). */
+  static async open(path: string, noFollow: boolean, label = path): Promise<FileSource> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, fsConstants.O_RDONLY | (noFollow ? fsConstants.O_NOFOLLOW : 0));
+    } catch (err) {
+      throw new TransferFileError(describeFsError(err, label));
+    }
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      await handle.close();
+      throw new TransferFileError(`${label}: not a regular file`);
+    }
+    return new FileSource(path, handle, stat.size);
+  }
+
+  /** SHA-256 (hex) of the first `length` bytes, which become hashed; '' for none. Call before any read. */
+  async prefixDigest(length: number): Promise<string> {
+    if (length === 0) return HEX_EMPTY;
+    let offset = 0;
+    while (offset < length) {
+      const block = await this.read(offset, Math.min(READ_BLOCK_BYTES, length - offset));
+      if (block.length === 0) break;
+      offset += block.length;
+    }
+    return offset === length ? this.#hash.copy().digest('hex') : HEX_EMPTY;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset !== this.#hashed) throw new Error(`reads must be sequential (at ${this.#hashed}, asked ${offset})`);
+    const block = Buffer.allocUnsafe(length);
+    let filled = 0;
+    while (filled < length) {
+      const { bytesRead } = await this.handle.read(block, filled, length - filled, offset + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    const data = block.subarray(0, filled);
+    this.#hash.update(data);
+    this.#hashed += filled;
+    return data;
+  }
+
+  /** SHA-256 (hex) of every byte read. */
+  digest(): string {
+    return this.#hash.copy().digest('hex');
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+/**
+ * A file being received: bytes go to `PATH.part`, and hashed as they are written; finish()
+ * checks the hash and only then moves the part file into place. A mismatch or an error leaves
+ * the part file where it is, for --resume. Symbolic links are never followed.
+ */
+export class FileSink implements ByteSink {
+  #hash: Hash = createHash('sha256');
+  #length: number;
+
+  private constructor(readonly path: string, readonly partPath: string, private readonly partLabel: string,
+    private readonly label: string, private readonly handle: FileHandle, length: number) {
+    this.#length = length;
+  }
+
+  /** Opens (resume) or creates afresh the part file of `path`; `label` names the file in errors. */
+  static async open(path: string, resume: boolean, label = path): Promise<FileSink> {
+    const partPath = `${path}${PART_SUFFIX}`;
+    const partLabel = `${label}${PART_SUFFIX}`;
+    const flags = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (resume ? 0 : fsConstants.O_TRUNC);
+    let handle: FileHandle;
+    try {
+      handle = await open(partPath, flags, 0o600);
+    } catch (err) {
+      throw new TransferFileError(describeFsError(err, partLabel));
+    }
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      await handle.close();
+      throw new TransferFileError(`${partLabel}: not a regular file`);
+    }
+    const sink = new FileSink(path, partPath, partLabel, label, handle, stat.size);
+    if (stat.size > 0) await sink.#hashExisting();
+    return sink;
+  }
+
+  /** Bytes already in the part file (where a resumed transfer starts). */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** SHA-256 (hex) of the bytes in the part file; '' when empty. */
+  prefixDigest(): string {
+    return this.#length === 0 ? HEX_EMPTY : this.#hash.copy().digest('hex');
+  }
+
+  /** Empties the part file: the sender's copy differs from what it holds. */
+  async restart(): Promise<void> {
+    await this.handle.truncate(0);
+    this.#hash = createHash('sha256');
+    this.#length = 0;
+  }
+
+  async write(chunks: Buffer[]): Promise<void> {
+    try {
+      await this.handle.writev(chunks, this.#length);
+    } catch (err) {
+      throw new TransferFileError(describeFsError(err, this.partLabel));
+    }
+    for (const chunk of chunks) {
+      this.#hash.update(chunk);
+      this.#length += chunk.length;
+    }
+  }
+
+  /**
+   * Checks the whole file's SHA-256 against the sender's, then moves the part file into place:
+   * by hard link when not overwriting, so an existing file is never replaced by a race.
+   */
+  async finish(expectedSha256: string, overwrite: boolean): Promise<void> {
+    const actual = this.#hash.copy().digest('hex');
+    try {
+      await this.handle.sync();
+    } finally {
+      await this.close();
+    }
+    if (actual !== expectedSha256) {
+      throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`);
+    }
+    try {
+      if (overwrite) {
+        await rename(this.partPath, this.path);
+      } else {
+        await link(this.partPath, this.path);
+        await unlink(this.partPath);
+      }
+    } catch (err) {
+      throw new TransferFileError(`${describeFsError(err, this.label)}; the data is complete in ${this.partLabel}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+
+  /** Hashes the first `upTo` bytes already on disk (all of them by default) and counts them. */
+  async #hashExisting(upTo = Number.MAX_SAFE_INTEGER): Promise<void> {
+    const block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
+    for (;;) {
+      const want = Math.min(block.length, upTo - this.#length);
+      if (want <= 0) return;
+      const { bytesRead } = await this.handle.read(block, 0, want, this.#length);
+      if (bytesRead === 0) return;
+      this.#hash.update(block.subarray(0, bytesRead));
+      this.#length += bytesRead;
+    }
+  }
+}

@@ -1,0 +1,204 @@
+import { EventEmitter } from 'node:events';
+import { ACK_EVERY_PACKETS, RECEIVE_WINDOW_BYTES } from '../constants.js';
+import { spansThatFit } from '../protocol/transfer.js';
+import { clock, type FrameLink } from './link.js';
+import { Spans } from './spans.js';
+
+/** Where a receiver's bytes go, in order: each write continues where the last one ended. */
+export interface ByteSink {
+  write(chunks: Buffer[]): Promise<void>;
+}
+
+export interface ReceiverEvents {
+  /** Bytes written to the sink so far, counted from the stream's start offset. */
+  progress: [written: number];
+  /** Every byte up to the size is written. */
+  complete: [];
+  error: [err: Error];
+}
+
+/** What became of one data frame: taken (new or a harmless duplicate) or refused as a protocol violation. */
+export type DataVerdict = 'ok' | 'refused';
+
+/**
+ * The receiving half of one reliable stream. Segments that arrive in order go straight to the
+ * sink's queue; others wait in memory until the gap fills. Both are bounded by the receive
+ * window this side advertises (bytes written + RECEIVE_WINDOW_BYTES), so a slow disk stops the
+ * sender instead of growing memory. Acknowledgements go out at once after a gap or a duplicate,
+ * else after ACK_EVERY_PACKETS or at the end of the event-loop turn, whichever comes first.
+ */
+export class StreamReceiver extends EventEmitter<ReceiverEvents> {
+  #start: number;
+  #size: number | null;
+  readonly #received = new Spans();
+  readonly #early = new Map<number, Buffer>();
+  /** Everything below this offset was received and queued for the sink. */
+  #delivered: number;
+  #written: number;
+  #advertised: number;
+  #queue: Buffer[] = [];
+  #writing = false;
+  #largestPacket = -1;
+  #largestAt = 0;
+  #unacked = 0;
+  #ackQueued = false;
+  /** stop() was called, or a write failed: nothing more happens. */
+  #finished = false;
+  #completed = false;
+  readonly #maxSpans: number;
+
+  constructor(private readonly link: FrameLink, private readonly sink: ByteSink, start: number, size: number | null) {
+    super();
+    this.#start = start;
+    this.#size = size;
+    this.#delivered = start;
+    this.#written = start;
+    this.#advertised = start + RECEIVE_WINDOW_BYTES;
+    this.#maxSpans = spansThatFit(link.maxBody);
+    this.#completed = size !== null && start >= size;
+  }
+
+  /** Where the stream starts (the bytes the sink already held). */
+  get start(): number {
+    return this.#start;
+  }
+
+  /** Starts over at `start` (the sink was emptied); only before any data arrived. */
+  restartAt(start: number): boolean {
+    if (this.#largestPacket >= 0 || this.#finished) return false;
+    this.#start = start;
+    this.#delivered = start;
+    this.#written = start;
+    this.#advertised = start + RECEIVE_WINDOW_BYTES;
+    this.#completed = this.#size !== null && start >= this.#size;
+    return true;
+  }
+
+  /** Bytes written to the sink, from the start offset. */
+  get written(): number {
+    return this.#written - this.#start;
+  }
+
+  /** The stream's size becomes known (an open-ended stream's sender said `done`). */
+  setSize(size: number): DataVerdict {
+    if (this.#size !== null) return size === this.#size ? 'ok' : 'refused';
+    if (size < this.#delivered || this.#received.overlaps(size, Number.MAX_SAFE_INTEGER)) return 'refused';
+    this.#size = size;
+    this.#checkComplete();
+    return 'ok';
+  }
+
+  get complete(): boolean {
+    return this.#completed;
+  }
+
+  onData(packet: number, offset: number, body: Buffer): DataVerdict {
+    if (this.#finished) return 'ok';
+    if (this.#completed) {
+      // A retransmission after the end: our last acknowledgement was lost.
+      this.#sendAck();
+      return 'ok';
+    }
+    const end = offset + body.length;
+    if (offset < this.#start || (this.#size !== null && end > this.#size) || end > this.#advertised) return 'refused';
+    if (packet > this.#largestPacket) {
+      this.#largestPacket = packet;
+      this.#largestAt = clock();
+    }
+    if (body.length === 0 || end <= this.#delivered || this.#received.covers(offset, end)) {
+      // A window probe or a duplicate: the sender may have missed our acknowledgements.
+      this.#sendAck();
+      return 'ok';
+    }
+    if (offset < this.#delivered || this.#received.overlaps(offset, end)) return 'refused';
+    this.#received.add(offset, end);
+    if (offset === this.#delivered) {
+      this.#deliver(body);
+      for (let next = this.#early.get(this.#delivered); next; next = this.#early.get(this.#delivered)) {
+        this.#early.delete(this.#delivered);
+        this.#deliver(next);
+      }
+      this.#received.forgetBelow(this.#delivered);
+      this.#flush();
+      if (++this.#unacked >= ACK_EVERY_PACKETS || this.#early.size > 0) this.#sendAck();
+      else this.#queueAck();
+    } else {
+      this.#early.set(offset, body);
+      this.#sendAck();
+    }
+    return 'ok';
+  }
+
+  /** Stops: no more writes are started or acknowledgements sent; pending ones finish. */
+  stop(): void {
+    this.#finished = true;
+    this.#early.clear();
+    this.#queue = [];
+  }
+
+  /** Resolves once no write is in progress (so a part file holds exactly what was written). */
+  async drain(): Promise<void> {
+    while (this.#writing) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  #deliver(chunk: Buffer): void {
+    this.#queue.push(chunk);
+    this.#delivered += chunk.length;
+  }
+
+  /** One write at a time, of everything queued since the last one. */
+  #flush(): void {
+    if (this.#writing || this.#queue.length === 0 || this.#finished) return;
+    const chunks = this.#queue;
+    this.#queue = [];
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    this.#writing = true;
+    this.sink.write(chunks).then(() => {
+      this.#writing = false;
+      this.#written += bytes;
+      if (this.#finished) return;
+      this.emit('progress', this.written);
+      // The window opened: say so if the sender may be waiting for it.
+      if (this.#advertised - this.#delivered < RECEIVE_WINDOW_BYTES / 2) this.#sendAck();
+      if (this.#checkComplete()) return;
+      this.#flush();
+    }, (err: Error) => {
+      this.#writing = false;
+      this.#fail(err);
+    });
+  }
+
+  #queueAck(): void {
+    if (this.#ackQueued) return;
+    this.#ackQueued = true;
+    setImmediate(() => {
+      this.#ackQueued = false;
+      if (this.#unacked > 0 && !this.#finished) this.#sendAck();
+    });
+  }
+
+  #sendAck(): void {
+    this.#unacked = 0;
+    this.#advertised = this.#written + RECEIVE_WINDOW_BYTES;
+    this.link.ack(this.#largestPacket, this.#delivered, {
+      windowEnd: this.#advertised,
+      delayMicros: (clock() - this.#largestAt) * 1000,
+      spans: this.#received.spansFrom(this.#delivered, this.#maxSpans),
+    });
+  }
+
+  #checkComplete(): boolean {
+    if (this.#finished || this.#completed || this.#size === null || this.#written < this.#size || this.#writing) return false;
+    this.#completed = true;
+    this.#sendAck();
+    this.emit('complete');
+    return true;
+  }
+
+  #fail(err: Error): void {
+    if (this.#finished) return;
+    this.stop();
+    this.emit('error', err);
+  }
+}

@@ -1,0 +1,46 @@
+import { INITIAL_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from '../constants.js';
+
+/**
+ * Round-trip estimate and retransmission timeout as RFC 6298: SRTT and RTTVAR with gains 1/8
+ * and 1/4, RTO = SRTT + 4 RTTVAR, doubled on each timeout (backoff) until an acknowledgement of
+ * new data resets it. Only samples from datagrams sent once count (Karn); transfer packet
+ * numbers are never reused, so every sample qualifies. Times in milliseconds.
+ */
+export class RttEstimator {
+  smoothed = NaN;
+  variance = NaN;
+  min = Infinity;
+  latest = NaN;
+  #backoff = 1;
+
+  constructor(private readonly initialRtoMs = INITIAL_RTO_MS) {}
+
+  get hasSample(): boolean {
+    return !Number.isNaN(this.smoothed);
+  }
+
+  sample(rttMs: number): void {
+    if (!(rttMs >= 0)) return;
+    this.latest = rttMs;
+    this.min = Math.min(this.min, rttMs);
+    if (Number.isNaN(this.smoothed)) {
+      this.smoothed = rttMs;
+      this.variance = rttMs / 2;
+    } else {
+      this.variance = 0.75 * this.variance + 0.25 * Math.abs(this.smoothed - rttMs);
+      this.smoothed = 0.875 * this.smoothed + 0.125 * rttMs;
+    }
+    this.#backoff = 1;
+  }
+
+  /** The current timeout, backoff included, clamped to [MIN_RTO_MS, MAX_RTO_MS]. */
+  get rto(): number {
+    const base = Number.isNaN(this.smoothed) ? this.initialRtoMs : this.smoothed + 4 * this.variance;
+    return Math.min(MAX_RTO_MS, Math.max(MIN_RTO_MS, base) * this.#backoff);
+  }
+
+  /** A timeout fired: double the next one (RFC 6298 5.5). */
+  backOff(): void {
+    this.#backoff = Math.min(this.#backoff * 2, 64);
+  }
+}

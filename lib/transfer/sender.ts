@@ -1,0 +1,300 @@
+import { EventEmitter } from 'node:events';
+import {
+  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS, TRANSFER_STALL_MS,
+} from '../constants.js';
+import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
+import { CongestionControl } from './congestion.js';
+import { clock, type FrameLink } from './link.js';
+import { RttEstimator } from './rtt.js';
+import { Spans } from './spans.js';
+
+/** Where a sender's bytes come from. Reads are sequential: each starts where the last one ended. */
+export interface ByteSource {
+  /** Up to `length` bytes at `offset`; fewer only if the source ended early (a file that shrank). */
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface SenderEvents {
+  /** Every byte is acknowledged. */
+  complete: [];
+  /** Bytes acknowledged so far, counted from the stream's start offset. */
+  progress: [acked: number];
+  error: [err: Error];
+}
+
+interface InFlight {
+  offset: number;
+  length: number;
+  sentAt: number;
+}
+
+/**
+ * The sending half of one reliable stream (the hot path of a transfer). Bytes go out in
+ * datagram-sized segments, each transmission under a new packet number; acknowledgements carry
+ * the cumulative offset and SACK spans, from which segments are freed, and the largest packet
+ * number received, from which RTT is sampled and losses found (RFC 9002 style: three later
+ * packets acknowledged, or 9/8 RTT older). Lost segments go again first. How much is in flight
+ * is bounded by the congestion window and by the receiver's window; a retransmission timeout
+ * (RFC 6298) covers a lost tail. Segments never straddle a read block, so a retransmission
+ * slices the same block again.
+ */
+export class StreamSender extends EventEmitter<SenderEvents> {
+  readonly rtt = new RttEstimator();
+  readonly congestion: CongestionControl;
+  packets = 0;
+  retransmits = 0;
+  /** Offset after the last byte; null while open-ended (a bandwidth test) until end(). */
+  #size: number | null;
+  readonly #start: number;
+  readonly #acked = new Spans();
+  #cumulative: number;
+  #nextOffset: number;
+  #peerWindowEnd: number;
+  #nextPacket = 0;
+  #largestAcked = -1;
+  readonly #inFlight = new Map<number, InFlight>();
+  #bytesInFlight = 0;
+  readonly #lost: InFlight[] = [];
+  /** Read blocks by index from #start, freed once acknowledged. */
+  readonly #blocks = new Map<number, Buffer>();
+  #readOffset: number;
+  #reading = false;
+  #pumpQueued = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = 0;
+  #lastProgress = clock();
+  #finished = false;
+
+  constructor(private readonly link: FrameLink, private readonly source: ByteSource, start: number, size: number | null) {
+    super();
+    this.#start = start;
+    this.#cumulative = start;
+    this.#nextOffset = start;
+    this.#readOffset = start;
+    this.#size = size;
+    this.#peerWindowEnd = start + RECEIVE_WINDOW_BYTES;
+    this.congestion = new CongestionControl(link.maxBody);
+  }
+
+  get stats(): SenderStats {
+    return {
+      packets: this.packets,
+      retransmits: this.retransmits,
+      srtt: this.rtt.hasSample ? this.rtt.smoothed : null,
+      minRtt: this.rtt.hasSample ? this.rtt.min : null,
+    };
+  }
+
+  /** Bytes acknowledged, from the start offset. */
+  get acked(): number {
+    return this.#cumulative - this.#start;
+  }
+
+  /** Bytes handed to the link for the first time, from the start offset. */
+  get sent(): number {
+    return this.#nextOffset - this.#start;
+  }
+
+  start(): void {
+    if (this.#checkComplete()) return;
+    this.#fill();
+    this.#pump();
+  }
+
+  /** Ends an open-ended stream at what was sent so far; it completes once that is acknowledged. */
+  end(): void {
+    if (this.#size !== null) return;
+    this.#size = this.#nextOffset;
+    this.#checkComplete();
+  }
+
+  /** Stops sending and forgets every timer and buffer; nothing more is emitted. */
+  stop(): void {
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#blocks.clear();
+    this.#inFlight.clear();
+    this.#lost.length = 0;
+  }
+
+  /* ---------------- acknowledgements ---------------- */
+
+  onAck(largestPacket: number, cumulative: number, ack: Acknowledgement): void {
+    if (this.#finished) return;
+    const now = clock();
+    if (largestPacket >= this.#nextPacket || cumulative > this.#nextOffset) return; // acknowledges what was never sent
+    if (ack.windowEnd > this.#peerWindowEnd) this.#peerWindowEnd = ack.windowEnd;
+    if (largestPacket > this.#largestAcked) {
+      const newest = this.#inFlight.get(largestPacket);
+      if (newest) this.rtt.sample(Math.max(0, now - newest.sentAt - ack.delayMicros / 1000));
+      this.#largestAcked = largestPacket;
+    }
+    if (cumulative > this.#cumulative) {
+      this.#acked.add(this.#cumulative, cumulative);
+      this.#cumulative = cumulative;
+    }
+    for (const [start, end] of ack.spans) if (end <= this.#nextOffset) this.#acked.add(start, end);
+    this.#cumulative = this.#acked.contiguousEnd(this.#cumulative);
+    this.#acked.forgetBelow(this.#cumulative);
+
+    let newlyAcked = 0;
+    const lostBefore = now - LOSS_TIME_THRESHOLD * Math.max(this.rtt.smoothed || 0, this.rtt.latest || 0);
+    for (const [packet, segment] of this.#inFlight) {
+      if (packet > this.#largestAcked) break;
+      const end = segment.offset + segment.length;
+      if (end <= this.#cumulative || this.#acked.covers(segment.offset, end)) {
+        newlyAcked += segment.length;
+      } else if (packet <= this.#largestAcked - LOSS_PACKET_THRESHOLD || segment.sentAt <= lostBefore) {
+        this.#lost.push(segment);
+        this.congestion.onLost(segment.sentAt, now);
+      } else {
+        continue;
+      }
+      this.#inFlight.delete(packet);
+      this.#bytesInFlight -= segment.length;
+    }
+    if (newlyAcked > 0) {
+      this.#lastProgress = now;
+      this.#timerAt = 0; // new data acknowledged: the timeout starts over (RFC 6298 5.3)
+      this.congestion.onAcked(newlyAcked);
+      this.emit('progress', this.acked);
+    }
+    this.#freeBlocks();
+    if (this.#checkComplete()) return;
+    this.#fill();
+    this.#pump();
+  }
+
+  /* ---------------- sending ---------------- */
+
+  /** Sends while the windows allow, a burst per event-loop turn, retransmissions first. */
+  #pump(): void {
+    if (this.#finished) return;
+    const window = Math.min(this.congestion.window, RECEIVE_WINDOW_BYTES * 2);
+    let burst = 0;
+    while (this.#bytesInFlight < window && burst < SEND_BURST_PACKETS) {
+      const segment = this.#nextSegment();
+      if (segment === null) break;
+      const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;
+      const at = (segment.offset - this.#start) % READ_BLOCK_BYTES;
+      const packet = this.#nextPacket++;
+      segment.sentAt = clock();
+      this.#inFlight.set(packet, segment);
+      this.#bytesInFlight += segment.length;
+      this.packets++;
+      burst++;
+      if (!this.link.data(packet, segment.offset, block.subarray(at, at + segment.length))) return this.#fail(new Error('the session closed'));
+    }
+    if (burst === SEND_BURST_PACKETS && !this.#pumpQueued) {
+      this.#pumpQueued = true;
+      setImmediate(() => {
+        this.#pumpQueued = false;
+        this.#pump();
+      });
+    }
+    this.#armTimer();
+  }
+
+  /** The next segment to send: a lost one still unacknowledged, else new bytes the receiver has room for and that are read. */
+  #nextSegment(): InFlight | null {
+    while (this.#lost.length > 0) {
+      const segment = this.#lost.shift()!;
+      const end = segment.offset + segment.length;
+      if (end <= this.#cumulative || this.#acked.covers(segment.offset, end)) continue;
+      this.retransmits++;
+      return { offset: segment.offset, length: segment.length, sentAt: 0 };
+    }
+    const offset = this.#nextOffset;
+    if (this.#size !== null && offset >= this.#size) return null;
+    if (offset >= this.#peerWindowEnd || offset >= this.#readOffset) return null;
+    const blockEnd = this.#start + (Math.floor((offset - this.#start) / READ_BLOCK_BYTES) + 1) * READ_BLOCK_BYTES;
+    const length = Math.min(this.link.maxBody, blockEnd - offset, this.#readOffset - offset, this.#peerWindowEnd - offset);
+    this.#nextOffset += length;
+    return { offset, length, sentAt: 0 };
+  }
+
+  /** Reads ahead, one block at a time, up to a receive window beyond what is acknowledged. */
+  #fill(): void {
+    if (this.#reading || this.#finished) return;
+    if (this.#size !== null && this.#readOffset >= this.#size) return;
+    if (this.#readOffset - this.#cumulative >= RECEIVE_WINDOW_BYTES + READ_BLOCK_BYTES) return;
+    const offset = this.#readOffset;
+    const length = this.#size === null ? READ_BLOCK_BYTES : Math.min(READ_BLOCK_BYTES, this.#size - offset);
+    this.#reading = true;
+    this.source.read(offset, length).then((block) => {
+      this.#reading = false;
+      if (this.#finished) return;
+      if (block.length < length) {
+        return this.#fail(new Error(`the source ended at byte ${offset + block.length}, before its announced size ${this.#size}`));
+      }
+      this.#blocks.set(Math.floor((offset - this.#start) / READ_BLOCK_BYTES), block);
+      this.#readOffset += block.length;
+      this.#fill();
+      this.#pump();
+    }, (err: Error) => {
+      this.#reading = false;
+      this.#fail(err);
+    });
+  }
+
+  #freeBlocks(): void {
+    const below = Math.floor((this.#cumulative - this.#start) / READ_BLOCK_BYTES);
+    for (const index of this.#blocks.keys()) if (index < below) this.#blocks.delete(index);
+  }
+
+  #checkComplete(): boolean {
+    if (this.#finished || this.#size === null || this.#cumulative < this.#size) return false;
+    this.stop();
+    this.emit('complete');
+    return true;
+  }
+
+  /* ---------------- timers ---------------- */
+
+  /**
+   * Starts the retransmission timer unless it runs. One Node timer serves: when it fires early
+   * (the deadline moved later) it sleeps again for the rest. It also runs while nothing is in
+   * flight, to probe a shut receive window and to notice a stalled peer.
+   */
+  #armTimer(): void {
+    if (this.#timerAt !== 0) return;
+    this.#timerAt = clock() + this.rtt.rto;
+    this.#timer ??= setTimeout(() => this.#onTimer(), this.rtt.rto);
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    if (this.#finished) return;
+    const now = clock();
+    if (now - this.#lastProgress > TRANSFER_STALL_MS) {
+      return this.#fail(new Error(`the peer acknowledged nothing for ${TRANSFER_STALL_MS / 1000} s`));
+    }
+    if (now < this.#timerAt - 1) {
+      this.#timer = setTimeout(() => this.#onTimer(), this.#timerAt - now);
+      return;
+    }
+    this.#timerAt = 0;
+    if (this.#inFlight.size > 0) {
+      // Retransmission timeout: everything in flight is presumed lost (RFC 6298 5.4-5.6).
+      for (const segment of this.#inFlight.values()) this.#lost.push(segment);
+      this.#inFlight.clear();
+      this.#bytesInFlight = 0;
+      this.congestion.onTimeout(now);
+      this.rtt.backOff();
+    } else if (this.#nextOffset >= this.#peerWindowEnd) {
+      // The receiver's window is shut and its opening may have been lost: an empty segment asks again.
+      this.rtt.backOff();
+      this.link.data(this.#nextPacket++, this.#cumulative, EMPTY);
+    }
+    this.#pump();
+  }
+
+  #fail(err: Error): void {
+    if (this.#finished) return;
+    this.stop();
+    this.emit('error', err);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
