@@ -2,7 +2,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from './constants.js';
+import {
+  DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, REKEY_AFTER_MS,
+  STALE_HEARTBEATS,
+} from './constants.js';
 import { BittrrtError } from './errors.js';
 import { DEFAULT_RATE_LIMITS } from './net/rate-limit.js';
 
@@ -28,6 +31,8 @@ export interface Settings {
   identity_file: string;
   authorized_keys: string;
   known_hosts: string;
+  files_dir: string;
+  max_datagram: number;
 }
 
 interface KeySpec {
@@ -57,6 +62,8 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   identity_file: { help: 'long-term identity key: the server\'s (default ~/.bittrrt/server.key, made on first run) or a client\'s', fallback: '', expect: 'a file path', parse: filePath },
   authorized_keys: { help: 'server: only clients whose public key is listed in this file may connect', fallback: '', expect: 'a file path', parse: filePath },
   known_hosts: { help: 'client: server keys recorded on first contact (default ~/.bittrrt/known_hosts)', fallback: '', expect: 'a file path', parse: filePath },
+  files_dir: { help: 'server: directory that takes uploads (--dir); empty: files are refused', fallback: '', expect: 'a directory path', parse: filePath },
+  max_datagram: { help: 'largest UDP payload of a file-transfer datagram, in bytes', fallback: DEFAULT_MAX_DATAGRAM, expect: `bytes ${MIN_TRANSFER_DATAGRAM}-${MAX_DATAGRAM}`, parse: integer(MIN_TRANSFER_DATAGRAM, MAX_DATAGRAM) },
 };
 
 /** Keys of the original's config that this version reads but does not use. */

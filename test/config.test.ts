@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ConfigError, loadConfig, parseConfig, renderDefaultConfig, resolveSettings, type Settings, writeDefaultConfig } from '../lib/config.js';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from '../lib/constants.js';
+import { DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from '../lib/constants.js';
 import { DEFAULT_RATE_LIMITS } from '../lib/net/rate-limit.js';
 
 const PATH = '/etc/bittrrt/test.conf';
@@ -23,6 +23,8 @@ const DEFAULTS: Settings = {
   identity_file: '',
   authorized_keys: '',
   known_hosts: '',
+  files_dir: '',
+  max_datagram: DEFAULT_MAX_DATAGRAM,
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;

@@ -11,6 +11,8 @@ import { defaultKnownHostsPath, KnownHosts } from '../trust/known-hosts.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { waitForStopSignal } from './signals.js';
+import { runTransfers, type TransferPlan } from './transfers.js';
+import type { Logger } from '../log.js';
 
 export class ConnectCommand extends EndpointCommand {
   static override paths = [['connect']];
@@ -19,6 +21,14 @@ export class ConnectCommand extends EndpointCommand {
     details: `
       Sends the X25519 handshake to HOST:PORT (default 127.0.0.1:6711) up to 50 times, 100 ms
       apart, and reports the established session. Exits 1 if the server never answers.
+
+      \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
+      the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
+      (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
+      show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
+      name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
+      \`--overwrite\` replaces an existing file. Ctrl-C stops cleanly and keeps the part file.
+      \`--bwup S\` / \`--bwdown S\` test the encrypted channel's bandwidth for S seconds.
 
       \`--ping N\` sends N encrypted heartbeats and prints each round-trip time and a summary.
       \`--persist\` stays connected and handshakes again (with backoff) whenever the session
@@ -34,6 +44,9 @@ export class ConnectCommand extends EndpointCommand {
       ['Measure round-trip time with 5 heartbeats', '$0 connect 192.0.2.7 --ping 5'],
       ['Stay connected', '$0 connect [::1]:6711 --persist'],
       ['Require a server key and a network key', '$0 connect host --server-key <base64> --key-file ~/.bittrrt/network.key'],
+      ['Upload two files', '$0 connect 192.0.2.7 --send ./a.iso --send ./b.tar'],
+      ['Download a file, continuing an interrupted run', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads --resume'],
+      ['Measure upload bandwidth for 10 seconds', '$0 connect 192.0.2.7 --bwup 10'],
     ],
   });
 
@@ -44,13 +57,28 @@ export class ConnectCommand extends EndpointCommand {
   serverKey = Option.String('--server-key', { description: 'the server identity public key (base64) to require' });
   knownHostsFile = Option.String('--known-hosts', { description: 'trust-on-first-use file (default ~/.bittrrt/known_hosts)' });
   noPin = Option.Boolean('--no-pin', false, { description: 'accept any server identity and record nothing (throwaway use)' });
+  send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable)' });
+  as = Option.String('--as', { description: 'name on the server for a single --send' });
+  get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
+  out = Option.String('--out', { description: 'where --get writes: a file, or a directory (default: current directory)' });
+  resume = Option.Boolean('--resume', false, { description: 'continue from the receiver\'s NAME.part if it matches' });
+  overwrite = Option.Boolean('--overwrite', false, { description: 'replace a file that already exists' });
+  bwup = Option.String('--bwup', { description: 'bandwidth test: send for SECONDS' });
+  bwdown = Option.String('--bwdown', { description: 'bandwidth test: receive for SECONDS' });
+  maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
 
   override async execute(): Promise<number> {
     const { host, port } = userInput(() => parseHostPort(this.target));
     const count = this.ping === undefined ? undefined : positiveInteger('--ping', this.ping);
     const interval = this.interval === undefined ? 1000 : positiveInteger('--interval', this.interval);
     if (count !== undefined && this.persist) throw new UsageError('--ping and --persist cannot be used together');
-    const settings = this.settings({ known_hosts: { name: '--known-hosts', value: this.knownHostsFile } });
+    const plan = this.transferPlan();
+    if (plan && (count !== undefined || this.persist)) throw new UsageError('transfers cannot be combined with --ping or --persist');
+    const settings = this.settings({
+      known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
+      max_datagram: { name: '--max-datagram', value: this.maxDatagram },
+    });
+    if (plan) plan.maxDatagram = settings.max_datagram;
     const log = this.logger(settings);
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
@@ -97,6 +125,7 @@ export class ConnectCommand extends EndpointCommand {
       return 1;
     }
     established(session);
+    if (plan) return this.transfer(session, plan, log);
     if (count === undefined) {
       session.close();
       return 0;
@@ -118,6 +147,42 @@ export class ConnectCommand extends EndpointCommand {
       max_ms: summary.max.toFixed(3),
     });
     return summary.received > 0 ? 0 : 1;
+  }
+
+  /** The transfers asked for, checked; undefined when none. */
+  private transferPlan(): TransferPlan | undefined {
+    const any = this.send.length > 0 || this.get.length > 0 || this.bwup !== undefined || this.bwdown !== undefined;
+    if (!any) {
+      for (const [flag, set] of [['--as', this.as], ['--out', this.out]] as const) if (set !== undefined) throw new UsageError(`${flag} needs --send or --get`);
+      if (this.resume || this.overwrite) throw new UsageError('--resume and --overwrite need --send or --get');
+      return undefined;
+    }
+    if (this.as !== undefined && this.send.length !== 1) throw new UsageError('--as names one file: use it with exactly one --send');
+    if (this.out !== undefined && this.get.length === 0) throw new UsageError('--out needs --get');
+    return {
+      send: this.send,
+      as: this.as,
+      get: this.get,
+      out: this.out,
+      resume: this.resume,
+      overwrite: this.overwrite,
+      bwup: this.bwup === undefined ? undefined : positiveInteger('--bwup', this.bwup),
+      bwdown: this.bwdown === undefined ? undefined : positiveInteger('--bwdown', this.bwdown),
+    };
+  }
+
+  private async transfer(session: Session, plan: TransferPlan, log: Logger): Promise<number> {
+    if (session.version !== 2) {
+      session.close();
+      log.error('this server speaks only the original protocol, which cannot transfer files');
+      return 1;
+    }
+    const stop = new AbortController();
+    void waitForStopSignal().then(() => stop.abort());
+    const bars = !this.quiet && !this.json && process.stderr.isTTY ? process.stderr : undefined;
+    const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal });
+    session.close();
+    return failed < 0 ? 130 : failed > 0 ? 1 : 0;
   }
 }
 

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
@@ -8,6 +9,7 @@ import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
 import { waitForStopSignal } from './signals.js';
+import { logTransferEvent } from './transfers.js';
 
 export class ServeCommand extends EndpointCommand {
   static override paths = [['serve']];
@@ -27,12 +29,19 @@ export class ServeCommand extends EndpointCommand {
       clients: without it nobody completes a handshake. \`--authorized-keys\` admits only listed
       clients (\`bittrrt keygen --client\` makes their keys).
 
+      \`--dir DIR\` accepts uploads into DIR (\`bittrrt connect --send\`): each arrives as NAME.part
+      and takes its name only once its SHA-256 matches the sender's. Names with separators, \`..\`
+      or control characters are refused, and existing files are kept unless the client asks
+      \`--overwrite\`. \`--allow-download\` also serves the files in DIR (\`--get\`). Without
+      \`--dir\` the server refuses files, saying why.
+
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
     examples: [
       ['Listen on all IPv4 addresses, port 6711', '$0 serve'],
       ['Listen on IPv6 loopback, any free port, JSON logs', '$0 serve --bind ::1 --port 0 --json'],
       ['Log counters every 10 seconds', '$0 serve --stats-interval 10'],
+      ['Accept uploads into ./inbox and serve downloads from it', '$0 serve --dir ./inbox --allow-download'],
     ],
   });
 
@@ -42,6 +51,9 @@ export class ServeCommand extends EndpointCommand {
   statsInterval = Option.String('--stats-interval', { description: 'log a status line every this many seconds' });
   authorizedKeys = Option.String('--authorized-keys', { description: 'only clients whose public key is listed here may connect' });
   handshakeRate = Option.String('--handshake-rate', { description: 'X25519 handshakes per second in all (default 2000)' });
+  dir = Option.String('--dir', { description: 'accept uploads into this directory' });
+  allowDownload = Option.Boolean('--allow-download', false, { description: 'also serve the files in --dir' });
+  maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
   sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per address and port (default 10)' });
 
   override async execute(): Promise<number> {
@@ -52,7 +64,12 @@ export class ServeCommand extends EndpointCommand {
       authorized_keys: { name: '--authorized-keys', value: this.authorizedKeys },
       handshake_rate: { name: '--handshake-rate', value: this.handshakeRate },
       source_handshake_rate: { name: '--source-handshake-rate', value: this.sourceHandshakeRate },
+      files_dir: { name: '--dir', value: this.dir },
+      max_datagram: { name: '--max-datagram', value: this.maxDatagram },
     });
+    const dir = settings.files_dir === '' ? undefined : settings.files_dir;
+    if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
+    if (this.allowDownload && dir === undefined) throw new UsageError('--allow-download needs --dir');
     const statsSeconds = this.statsInterval === undefined ? undefined : Number(this.statsInterval);
     if (statsSeconds !== undefined && !(Number.isInteger(statsSeconds) && statsSeconds > 0)) {
       throw new UsageError(`bad value for --stats-interval: ${JSON.stringify(this.statsInterval)} (expected whole seconds)`);
@@ -71,8 +88,10 @@ export class ServeCommand extends EndpointCommand {
       maxSessions: settings.max_sessions,
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),
+      files: { dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram },
     });
     server.on('error', (err) => log.error(err.message));
+    server.on('transfer', (event, session) => logTransferEvent(log, event, formatAddress(session.remote.address, session.remote.port)));
     const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount }));
 
     // Listen for the stop signals before announcing the port, so a signal sent right after the
@@ -93,6 +112,7 @@ export class ServeCommand extends EndpointCommand {
     });
     log.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`, {
       mode: networkKey ? 'network key' : 'open', clients: authorizedKeys ? `${authorizedKeys.size} authorized` : 'any',
+      files: dir === undefined ? 'refused' : `${dir}${this.allowDownload ? ' (uploads and downloads)' : ' (uploads)'}`,
     });
     const signal = await stopped;
     clearInterval(statsTimer);
@@ -101,5 +121,13 @@ export class ServeCommand extends EndpointCommand {
     await server.close();
     log.info(`stopped (${signal})`, counterFields(server.counters, { closed_sessions: sessions }));
     return 0;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -1,0 +1,482 @@
+/**
+ * A throughput-baseline worker, forked by baselines.ts from dist/benchmarks/baseline-worker.js
+ * (never run by hand): one end of a bulk transfer over loopback, in a process of its own so each
+ * end gets a core and its CPU time and peak RSS are its own.
+ *
+ *   udp-receiver  binds 127.0.0.1:0, counts the datagrams that arrive until an end marker (or an idle gap)
+ *   udp-sender    blasts fixed-size datagrams at it, a bounded number of sends in flight
+ *   tls-server    TLS 1.3 on 127.0.0.1:0, counts the plaintext bytes of one connection until it ends
+ *   tls-client    verifies the server against the bench certificate and writes the bytes with backpressure
+ *
+ * The TLS certificate and key are throwaway benchmark-only fixtures (benchmarks/fixtures/README.md).
+ *
+ * Protocol: the worker says `ready`; the parent sends one `start` with its job; a receiving role
+ * then says `listening` with its port; every role ends with `done` (its report) or `failure`.
+ * The worker exits when the parent disconnects, and after MAX_LIFETIME_MS at most.
+ */
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { errorText } from './session-rpc.js';
+
+/* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
+
+export type BaselineRole = 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client';
+
+export interface UdpReceiverJob {
+  readonly role: 'udp-receiver';
+  /** Stop this long after the last datagram when no end marker arrives (they can be lost too). */
+  readonly idleMs: number;
+}
+
+export interface UdpSenderJob {
+  readonly role: 'udp-sender';
+  readonly port: number;
+  /** Total payload bytes: full datagrams, then one shorter datagram for the remainder. */
+  readonly bytes: number;
+  readonly datagramBytes: number;
+  /** Sends whose callback has not run yet, at most. */
+  readonly inFlight: number;
+}
+
+export interface TlsServerJob {
+  readonly role: 'tls-server';
+}
+
+export interface TlsClientJob {
+  readonly role: 'tls-client';
+  readonly port: number;
+  readonly bytes: number;
+  readonly chunkBytes: number;
+}
+
+export type BaselineJob = UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob;
+
+/** What every role measures of itself. */
+export interface CommonReport {
+  /** Payload bytes sent (a sender) or received (a receiver). */
+  readonly bytes: number;
+  /** A receiver: first byte in to last byte in. A sender: first byte out to the last send completing (UDP) or the server closing (TLS). */
+  readonly elapsedMs: number;
+  /** User + system CPU time of this process from the start of its job to its report, in microseconds. */
+  readonly cpuMicros: number;
+  /** Peak resident set size of this process over its life, in bytes. */
+  readonly peakRssBytes: number;
+}
+
+export interface UdpReceiverReport extends CommonReport {
+  readonly role: 'udp-receiver';
+  readonly datagrams: number;
+  /** SO_RCVBUF as the kernel granted it (Linux reports twice the size asked for, its bookkeeping overhead included). */
+  readonly recvBufferBytes: number;
+  readonly endedBy: 'marker' | 'idle';
+}
+
+export interface UdpSenderReport extends CommonReport {
+  readonly role: 'udp-sender';
+  /** Datagrams whose send completed without error. */
+  readonly datagrams: number;
+  readonly sendErrors: number;
+  readonly firstSendError: string | null;
+}
+
+interface TlsFields extends CommonReport {
+  /** Negotiated protocol and cipher suite, as this end saw them. */
+  readonly protocol: string;
+  readonly cipher: string;
+}
+
+export interface TlsServerReport extends TlsFields {
+  readonly role: 'tls-server';
+}
+
+export interface TlsClientReport extends TlsFields {
+  readonly role: 'tls-client';
+}
+
+export type BaselineReport = UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport;
+
+/** Parent → worker. */
+export interface StartMessage {
+  readonly kind: 'start';
+  readonly job: BaselineJob;
+}
+
+/** Worker → parent. */
+export type FromBaselineWorker =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'listening'; readonly port: number }
+  | { readonly kind: 'done'; readonly report: BaselineReport }
+  | { readonly kind: 'failure'; readonly error: string };
+
+/* ---------------- message checks ---------------- */
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+
+function isJob(value: unknown): value is BaselineJob {
+  if (!isRecord(value)) return false;
+  switch (value.role) {
+    case 'udp-receiver':
+      return isCount(value.idleMs);
+    case 'udp-sender':
+      return isCount(value.port) && isCount(value.bytes) && isCount(value.datagramBytes) && isCount(value.inFlight);
+    case 'tls-server':
+      return true;
+    case 'tls-client':
+      return isCount(value.port) && isCount(value.bytes) && isCount(value.chunkBytes);
+    default:
+      return false;
+  }
+}
+
+const isStartMessage = (value: unknown): value is StartMessage => isRecord(value) && value.kind === 'start' && isJob(value.job);
+
+/* ---------------- measurement ---------------- */
+
+const MAX_LIFETIME_MS = 2 * 60_000;
+const LOOPBACK = '127.0.0.1';
+/** Asked for; Linux silently caps it at net.core.rmem_max, other systems may refuse it outright. */
+const WANTED_RECV_BUFFER = 8 * 1024 * 1024;
+/** End markers after the data, spaced out so a receive buffer still full of data has drained before the next one. */
+const END_MARKERS = 5;
+const END_MARKER_GAP_MS = 20;
+/** First byte of every datagram: data, or the sender's end marker (data datagrams are zero-filled). */
+const KIND_DATA = 0;
+const KIND_END = 1;
+const IDLE_CHECK_MS = 50;
+/** Datagrams queued between two turns of the sender's event loop (a few ms of sending). */
+const YIELD_EVERY = 4096;
+
+const TLS_CERT_URL = new URL('../../benchmarks/fixtures/tls-bench-cert.pem', import.meta.url);
+const TLS_KEY_URL = new URL('../../benchmarks/fixtures/tls-bench-key.pem', import.meta.url);
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const cpuMicros = (): number => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
+/** maxRSS is in KiB. */
+const peakRssBytes = (): number => process.resourceUsage().maxRSS * 1024;
+
+/** CPU and peak RSS since `cpuStart`, the parts of a report every role fills alike. */
+function usageSince(cpuStart: number): Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> {
+  return { cpuMicros: cpuMicros() - cpuStart, peakRssBytes: peakRssBytes() };
+}
+
+function send(message: FromBaselineWorker): void {
+  // With a callback a failed send is not an 'error' event, which would crash the worker when the
+  // parent died first; the worker exits on the disconnect that follows anyway.
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
+}
+
+/* ---------------- UDP ---------------- */
+
+async function bindReceiver(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, LOOPBACK, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    socket.setRecvBufferSize(WANTED_RECV_BUFFER);
+  } catch {
+    // Refused outright (not Linux): the default buffer will do, and the report shows its size.
+  }
+  return socket;
+}
+
+async function udpReceiver(job: UdpReceiverJob): Promise<UdpReceiverReport> {
+  const cpuStart = cpuMicros();
+  const socket = await bindReceiver();
+  let bytes = 0;
+  let datagrams = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  const endedBy = await new Promise<'marker' | 'idle'>((resolve, reject) => {
+    // One interval rather than a timer re-armed per datagram: ~200k re-arms would cost the receiver CPU we are measuring.
+    const idleCheck = setInterval(() => {
+      if (datagrams === 0 || performance.now() - lastAt <= job.idleMs) return;
+      // Timers run before the poll phase: after a stall of this process, datagrams may be waiting
+      // in the socket. Confirm after the next poll (setImmediate runs after it) that none came.
+      const seen = datagrams;
+      setImmediate(() => {
+        if (datagrams === seen) finish('idle');
+      });
+    }, IDLE_CHECK_MS);
+    const finish = (how: 'marker' | 'idle'): void => {
+      clearInterval(idleCheck);
+      resolve(how);
+    };
+    socket.on('error', (err) => {
+      clearInterval(idleCheck);
+      reject(err);
+    });
+    socket.on('message', (message) => {
+      if (message[0] === KIND_END) {
+        finish('marker');
+        return;
+      }
+      const now = performance.now();
+      if (datagrams === 0) firstAt = now;
+      lastAt = now;
+      datagrams++;
+      bytes += message.length;
+    });
+    send({ kind: 'listening', port: socket.address().port });
+  });
+  const recvBufferBytes = socket.getRecvBufferSize();
+  socket.close();
+  return { role: 'udp-receiver', bytes, elapsedMs: lastAt - firstAt, datagrams, recvBufferBytes, endedBy, ...usageSince(cpuStart) };
+}
+
+interface Blasted {
+  readonly datagrams: number;
+  readonly bytes: number;
+  readonly sendErrors: number;
+  readonly firstSendError: string | null;
+}
+
+/**
+ * Sends `bytes` in `datagramBytes` datagrams as fast as the socket takes them, with at most
+ * `inFlight` sends outstanding: a synchronous loop would queue every datagram in libuv at once
+ * (memory in proportion to the transfer) and measure the queueing rather than the sending.
+ */
+function blast(socket: dgram.Socket, job: UdpSenderJob): Promise<Blasted> {
+  // All data datagrams share one zero-filled buffer: its content never changes, so sends in flight may share it.
+  const full = Buffer.alloc(job.datagramBytes, KIND_DATA);
+  const fullCount = Math.floor(job.bytes / job.datagramBytes);
+  const tail = full.subarray(0, job.bytes % job.datagramBytes);
+  const total = fullCount + (tail.length > 0 ? 1 : 0);
+  let queued = 0;
+  let inFlight = 0;
+  let datagrams = 0;
+  let bytes = 0;
+  let sendErrors = 0;
+  let firstSendError: string | null = null;
+  let nextYield = YIELD_EVERY;
+  let yielding = false;
+  return new Promise((resolve) => {
+    const resume = (): void => {
+      yielding = false;
+      pump();
+    };
+    const pump = (): void => {
+      if (yielding) return;
+      while (inFlight < job.inFlight && queued < total) {
+        // A send the kernel takes at once completes on process.nextTick, so the send/callback chain
+        // alone would never let the event loop turn: no IPC, no disconnect, no lifetime timer
+        // until the end. Step out to the event loop every so often.
+        if (queued >= nextYield) {
+          nextYield += YIELD_EVERY;
+          yielding = true;
+          setImmediate(resume);
+          return;
+        }
+        const last = queued === fullCount;
+        queued++;
+        inFlight++;
+        socket.send(last ? tail : full, last ? onTailSent : onFullSent);
+      }
+      if (inFlight === 0 && queued === total) resolve({ datagrams, bytes, sendErrors, firstSendError });
+    };
+    const settle = (err: Error | null, length: number): void => {
+      inFlight--;
+      if (err === null) {
+        datagrams++;
+        bytes += length;
+      } else {
+        sendErrors++;
+        firstSendError ??= err.message;
+      }
+      pump();
+    };
+    // Two fixed callbacks rather than a closure per datagram, which would add garbage to the measurement.
+    const onFullSent = (err: Error | null): void => settle(err, full.length);
+    const onTailSent = (err: Error | null): void => settle(err, tail.length);
+    pump();
+  });
+}
+
+async function connectSender(port: number): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  // A connected socket skips the per-send address lookup: this is the ceiling, so take the fastest path.
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.connect(port, LOOPBACK, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // Once the receiver has closed, the kernel answers late end markers with ICMP port unreachable,
+  // reported on a connected socket as ECONNREFUSED; send callbacks count real send failures.
+  socket.on('error', () => undefined);
+  return socket;
+}
+
+async function udpSender(job: UdpSenderJob): Promise<UdpSenderReport> {
+  const cpuStart = cpuMicros();
+  const socket = await connectSender(job.port);
+  const start = performance.now();
+  const sent = await blast(socket, job);
+  const elapsedMs = performance.now() - start;
+  const marker = Buffer.of(KIND_END);
+  for (let i = 0; i < END_MARKERS; i++) {
+    // Errors are expected once the receiver has stopped on an earlier marker.
+    socket.send(marker, () => undefined);
+    await sleep(END_MARKER_GAP_MS);
+  }
+  socket.close();
+  return { role: 'udp-sender', ...sent, elapsedMs, ...usageSince(cpuStart) };
+}
+
+/* ---------------- TLS ---------------- */
+
+const cipherOf = (socket: tls.TLSSocket): string => socket.getCipher()?.standardName ?? 'unknown';
+
+async function tlsServer(): Promise<TlsServerReport> {
+  const cpuStart = cpuMicros();
+  const server = tls.createServer({ key: readFileSync(TLS_KEY_URL), cert: readFileSync(TLS_CERT_URL), minVersion: 'TLSv1.3' });
+  const connection = new Promise<tls.TLSSocket>((resolve, reject) => {
+    server.once('secureConnection', (socket) => {
+      // One connection per run: stop accepting, the open one carries on.
+      server.close();
+      resolve(socket);
+    });
+    server.once('tlsClientError', reject);
+    server.once('error', reject);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('TLS server has no TCP address');
+  send({ kind: 'listening', port: address.port });
+
+  const socket = await connection;
+  let bytes = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      const now = performance.now();
+      if (bytes === 0) firstAt = now;
+      lastAt = now;
+      bytes += chunk.length;
+    });
+    socket.once('end', resolve);
+    socket.once('error', reject);
+  });
+  const report: TlsServerReport = {
+    role: 'tls-server', bytes, elapsedMs: lastAt - firstAt, protocol: socket.getProtocol() ?? 'unknown', cipher: cipherOf(socket),
+    ...usageSince(cpuStart),
+  };
+  socket.end();
+  return report;
+}
+
+/** Writes `bytes` in `chunkBytes` chunks, waiting for 'drain' whenever write() says the buffer is full. */
+async function writeAll(socket: tls.TLSSocket, bytes: number, chunkBytes: number): Promise<void> {
+  const chunk = Buffer.alloc(chunkBytes, 0x5a);
+  let failure: Error | null = null;
+  socket.once('error', (err) => {
+    failure = err;
+  });
+  for (let left = bytes; left > 0; left -= chunk.length) {
+    if (failure !== null) throw failure;
+    const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+    if (!socket.write(piece)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          socket.off('close', onClose);
+          resolve();
+        };
+        const onClose = (): void => {
+          socket.off('drain', onDrain);
+          reject(failure ?? new Error('TLS connection closed while writing'));
+        };
+        socket.once('drain', onDrain);
+        socket.once('close', onClose);
+      });
+    }
+  }
+}
+
+async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
+  const cpuStart = cpuMicros();
+  // Real verification: the bench certificate is the only trusted CA, and its name must match.
+  const socket = tls.connect({ host: LOOPBACK, port: job.port, servername: 'localhost', ca: readFileSync(TLS_CERT_URL) });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  // Session tickets arrive after the handshake; keep reading so they never hold up the connection.
+  socket.resume();
+  const closed = new Promise<void>((resolve, reject) => {
+    socket.once('close', (hadError) => (hadError ? reject(new Error('TLS connection closed with an error')) : resolve()));
+  });
+  // Awaited only after the writes; a failed write throws first, and this rejection must not then go unhandled.
+  closed.catch(() => undefined);
+  const start = performance.now();
+  await writeAll(socket, job.bytes, job.chunkBytes);
+  socket.end();
+  // The server closes once it has read everything: only then are the bytes delivered.
+  await closed;
+  const elapsedMs = performance.now() - start;
+  return {
+    role: 'tls-client', bytes: job.bytes, elapsedMs, protocol: socket.getProtocol() ?? 'unknown', cipher: cipherOf(socket),
+    ...usageSince(cpuStart),
+  };
+}
+
+/* ---------------- the worker ---------------- */
+
+function run(job: BaselineJob): Promise<BaselineReport> {
+  switch (job.role) {
+    case 'udp-receiver':
+      return udpReceiver(job);
+    case 'udp-sender':
+      return udpSender(job);
+    case 'tls-server':
+      return tlsServer();
+    case 'tls-client':
+      return tlsClient(job);
+  }
+}
+
+if (process.send === undefined) {
+  process.stderr.write('baseline-worker is forked by the benchmarks (npm run bench); it does not run on its own\n');
+  process.exit(2);
+}
+let started = false;
+process.on('message', (message: unknown) => {
+  if (!isStartMessage(message)) {
+    send({ kind: 'failure', error: 'unexpected message from the parent' });
+    return;
+  }
+  if (started) {
+    send({ kind: 'failure', error: 'this worker already runs a job' });
+    return;
+  }
+  started = true;
+  run(message.job).then(
+    (report) => send({ kind: 'done', report }),
+    (err: unknown) => send({ kind: 'failure', error: errorText(err) }),
+  );
+});
+process.on('disconnect', () => process.exit(0));
+setTimeout(() => {
+  process.stderr.write(`baseline worker ${process.argv[2] ?? ''}: lifetime limit reached, exiting\n`);
+  process.exit(1);
+}, MAX_LIFETIME_MS).unref();
+send({ kind: 'ready' });

@@ -1,0 +1,279 @@
+/**
+ * Throughput baselines for bittrrt's bulk upload, each measured between two forked processes on
+ * loopback (baseline-worker.ts), so each end has a core and its own CPU time and peak RSS:
+ *
+ *   rawUdpCeiling  unencrypted datagrams of bittrrt's size through node:dgram, no acknowledgement,
+ *                  no retransmission: what Node moves over UDP at best (losses are reported, not repaired)
+ *   tlsBaseline    the same bytes over TLS 1.3 on TCP with node:tls: what a secure, reliable stream costs
+ *
+ * Every run has a deadline, and its workers are stopped (then killed if need be) when it ends,
+ * whether it succeeded or threw.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { MAX_DATAGRAM } from '../lib/constants.js';
+import type {
+  BaselineJob, BaselineReport, BaselineRole, CommonReport, FromBaselineWorker, StartMessage, UdpReceiverReport, UdpSenderReport,
+} from './baseline-worker.js';
+import { errorText } from './session-rpc.js';
+
+export interface ThroughputResult {
+  name: string;              // 'raw UDP (dgram)', 'TLS 1.3 over TCP (node:tls)'
+  bytes: number;             // bytes delivered to the receiver
+  seconds: number;
+  mbPerSec: number;          // 1e6 bytes per second, delivered
+  /** CPU seconds per GB (1e9 bytes) delivered, for each side. */
+  cpuPerGb: { sender: number; receiver: number };
+  peakRss: { sender: number; receiver: number }; // bytes
+  note?: string;             // e.g. "12.3% of datagrams lost in the socket buffer", or the TLS cipher
+}
+
+const WORKER_PATH = fileURLToPath(new URL('./baseline-worker.js', import.meta.url));
+/** Far above a healthy run (a 256 MiB transfer takes seconds), and below the workers' own 2-minute lifetime. */
+const RUN_DEADLINE_MS = 90_000;
+const EXIT_GRACE_MS = 2_000;
+/** Enough sends in flight to keep the socket busy, few enough that the queue stays small. */
+const UDP_IN_FLIGHT = 256;
+const UDP_IDLE_MS = 500;
+const TLS_CHUNK_BYTES = 64 * 1024;
+
+/* ---------------- a run's deadline ---------------- */
+
+interface Deadline {
+  /** Rejects when the deadline passes; raced against every wait of the run. */
+  readonly expired: Promise<never>;
+  clear(): void;
+}
+
+function startDeadline(ms: number): Deadline {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
+  });
+  // Nobody may be waiting at the moment it fires (between two waits); that must not count as unhandled.
+  expired.catch(() => undefined);
+  return { expired, clear: () => clearTimeout(timer) };
+}
+
+/** Resolves true when `done` settles within `ms`, false otherwise; never rejects. */
+function settlesWithin(done: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void done.finally(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/* ---------------- one worker, seen from the parent ---------------- */
+
+type Kind = FromBaselineWorker['kind'];
+type MessageOf<K extends Kind> = Extract<FromBaselineWorker, { kind: K }>;
+type JobOf<R extends BaselineRole> = Extract<BaselineJob, { role: R }>;
+type ReportOf<R extends BaselineRole> = Extract<BaselineReport, { role: R }>;
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
+function isFromWorker(value: unknown): value is FromBaselineWorker {
+  if (!isRecord(value)) return false;
+  switch (value.kind) {
+    case 'ready':
+      return true;
+    case 'listening':
+      return typeof value.port === 'number';
+    case 'done':
+      return isRecord(value.report) && typeof value.report.role === 'string';
+    case 'failure':
+      return typeof value.error === 'string';
+    default:
+      return false;
+  }
+}
+
+const hasKind = <K extends Kind>(message: FromBaselineWorker, kind: K): message is MessageOf<K> => message.kind === kind;
+const hasRole = <R extends BaselineRole>(report: BaselineReport, role: R): report is ReportOf<R> => report.role === role;
+
+interface Waiter {
+  resolve(message: FromBaselineWorker): void;
+  reject(err: Error): void;
+}
+
+/**
+ * A forked baseline worker playing `role`. Its messages arrive in a fixed order (ready, listening
+ * for a receiving role, then done or failure), so the parent reads them as a queue.
+ */
+class BaselineChild<R extends BaselineRole> {
+  readonly role: R;
+  readonly #child: ChildProcess;
+  readonly #inbox: FromBaselineWorker[] = [];
+  readonly #exited: Promise<void>;
+  #waiter: Waiter | null = null;
+  #exitStatus: string | null = null;
+
+  constructor(role: R) {
+    this.role = role;
+    // The worker's stdout goes to our stderr, so a runner's `--json` output stays clean.
+    this.#child = fork(WORKER_PATH, [role], { stdio: ['ignore', 2, 'inherit', 'ipc'] });
+    this.#exited = new Promise((resolve) => {
+      this.#child.once('exit', (code, signal) => {
+        this.#exitStatus = signal === null ? `code ${code}` : `signal ${signal}`;
+        this.#failWaiter(new Error(`${role} worker exited (${this.#exitStatus})`));
+        resolve();
+      });
+    });
+    this.#child.on('error', (err) => this.#deliver({ kind: 'failure', error: err.message }));
+    this.#child.on('message', (message: unknown) => {
+      if (isFromWorker(message)) this.#deliver(message);
+    });
+  }
+
+  start(job: JobOf<R>): void {
+    const message: StartMessage = { kind: 'start', job };
+    this.#child.send(message, (err) => {
+      if (err) this.#deliver({ kind: 'failure', error: `cannot send its job: ${err.message}` });
+    });
+  }
+
+  /** The next message, which must be of `kind`; a failure report, an early exit or the deadline rejects. */
+  async expect<K extends Kind>(kind: K, deadline: Deadline): Promise<MessageOf<K>> {
+    const message = await Promise.race([this.#next(), deadline.expired]);
+    if (message.kind === 'failure') throw new Error(`${this.role} worker: ${message.error}`);
+    if (!hasKind(message, kind)) throw new Error(`${this.role} worker: expected ${kind}, got ${message.kind}`);
+    return message;
+  }
+
+  async report(deadline: Deadline): Promise<ReportOf<R>> {
+    const { report } = await this.expect('done', deadline);
+    if (!hasRole(report, this.role)) throw new Error(`${this.role} worker reported as ${report.role}`);
+    return report;
+  }
+
+  /** Disconnects (the worker exits on that); kills it if it lingers. */
+  async stop(): Promise<void> {
+    if (this.#exitStatus !== null) return;
+    if (this.#child.connected) this.#child.disconnect();
+    if (await settlesWithin(this.#exited, EXIT_GRACE_MS)) return;
+    this.#child.kill('SIGKILL');
+    await settlesWithin(this.#exited, EXIT_GRACE_MS);
+  }
+
+  #next(): Promise<FromBaselineWorker> {
+    const queued = this.#inbox.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.#exitStatus !== null) return Promise.reject(new Error(`${this.role} worker has exited (${this.#exitStatus})`));
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  #deliver(message: FromBaselineWorker): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    if (waiter === null) this.#inbox.push(message);
+    else waiter.resolve(message);
+  }
+
+  #failWaiter(err: Error): void {
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.reject(err);
+  }
+}
+
+/**
+ * Forks a receiving and a sending worker, waits until both are up, and runs `body` under one
+ * deadline; both workers are stopped afterwards, even on error.
+ */
+async function withPair<A extends BaselineRole, B extends BaselineRole, T>(
+  name: string,
+  roles: readonly [A, B],
+  body: (receiver: BaselineChild<A>, sender: BaselineChild<B>, deadline: Deadline) => Promise<T>,
+): Promise<T> {
+  const deadline = startDeadline(RUN_DEADLINE_MS);
+  const children: Array<BaselineChild<A> | BaselineChild<B>> = [];
+  try {
+    const receiver = new BaselineChild(roles[0]);
+    children.push(receiver);
+    const sender = new BaselineChild(roles[1]);
+    children.push(sender);
+    await Promise.all([receiver.expect('ready', deadline), sender.expect('ready', deadline)]);
+    return await body(receiver, sender, deadline);
+  } catch (err) {
+    throw new Error(`${name}: ${errorText(err)}`, { cause: err });
+  } finally {
+    deadline.clear();
+    await Promise.all(children.map((child) => child.stop()));
+  }
+}
+
+/* ---------------- results ---------------- */
+
+function checkCount(what: string, value: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new RangeError(`${what} must be an integer from 1 to ${max}, got ${value}`);
+}
+
+/** Rates per delivered byte, timed on the receiving side (first byte in to last byte in). */
+function throughput(name: string, sender: CommonReport, receiver: CommonReport, note: string): ThroughputResult {
+  const seconds = receiver.elapsedMs / 1000;
+  if (!(seconds > 0) || receiver.bytes === 0) throw new Error(`${receiver.bytes} bytes delivered in ${seconds} s, nothing to time`);
+  const gigabytes = receiver.bytes / 1e9;
+  return {
+    name,
+    bytes: receiver.bytes,
+    seconds,
+    mbPerSec: receiver.bytes / 1e6 / seconds,
+    cpuPerGb: { sender: sender.cpuMicros / 1e6 / gigabytes, receiver: receiver.cpuMicros / 1e6 / gigabytes },
+    peakRss: { sender: sender.peakRssBytes, receiver: receiver.peakRssBytes },
+    note,
+  };
+}
+
+function udpNote(sent: UdpSenderReport, received: UdpReceiverReport): string {
+  const lost = sent.datagrams === 0 ? 0 : (1 - received.datagrams / sent.datagrams) * 100;
+  const parts = [
+    `${lost.toFixed(1)}% of datagrams lost in the socket buffer (${sent.datagrams} sent, ${received.datagrams} received, `
+      + `SO_RCVBUF ${Math.round(received.recvBufferBytes / 1024)} KiB)`,
+  ];
+  if (sent.sendErrors > 0) parts.push(`${sent.sendErrors} sends failed (${sent.firstSendError ?? 'unknown error'})`);
+  if (received.endedBy === 'idle') parts.push(`no end marker arrived; the receiver stopped after ${UDP_IDLE_MS} ms idle`);
+  return parts.join('; ');
+}
+
+/* ---------------- the baselines ---------------- */
+
+/**
+ * The raw ceiling: `bytes` in `datagramBytes` unencrypted datagrams from one process to another
+ * through node:dgram, as fast as the sender can go. Nothing is acknowledged or resent, so what the
+ * receiver's socket buffer drops is simply missing: throughput counts delivered bytes only.
+ */
+export async function rawUdpCeiling(options: { bytes: number; datagramBytes: number }): Promise<ThroughputResult> {
+  const name = 'raw UDP (dgram)';
+  checkCount('bytes', options.bytes);
+  checkCount('datagramBytes', options.datagramBytes, MAX_DATAGRAM);
+  return withPair(name, ['udp-receiver', 'udp-sender'], async (receiver, sender, deadline) => {
+    receiver.start({ role: 'udp-receiver', idleMs: UDP_IDLE_MS });
+    const { port } = await receiver.expect('listening', deadline);
+    sender.start({ role: 'udp-sender', port, bytes: options.bytes, datagramBytes: options.datagramBytes, inFlight: UDP_IN_FLIGHT });
+    const [sent, received] = await Promise.all([sender.report(deadline), receiver.report(deadline)]);
+    return throughput(name, sent, received, udpNote(sent, received));
+  });
+}
+
+/**
+ * The same bytes over TLS 1.3 on TCP with node:tls: a client verifying the bench certificate
+ * writes them in 64 KiB chunks, with backpressure, to a server that reads them all.
+ */
+export async function tlsBaseline(options: { bytes: number }): Promise<ThroughputResult> {
+  const name = 'TLS 1.3 over TCP (node:tls)';
+  checkCount('bytes', options.bytes);
+  return withPair(name, ['tls-server', 'tls-client'], async (server, client, deadline) => {
+    server.start({ role: 'tls-server' });
+    const { port } = await server.expect('listening', deadline);
+    client.start({ role: 'tls-client', port, bytes: options.bytes, chunkBytes: TLS_CHUNK_BYTES });
+    const [sent, received] = await Promise.all([client.report(deadline), server.report(deadline)]);
+    // TCP loses nothing: a shortfall is a bug in the worker, not a result.
+    if (received.bytes !== options.bytes) throw new Error(`server read ${received.bytes} of ${options.bytes} bytes`);
+    return throughput(name, sent, received, `${received.protocol}, ${received.cipher}`);
+  });
+}
