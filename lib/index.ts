@@ -11,7 +11,7 @@ export { Fernet, type FernetEncryptOptions, type FernetDecryptOptions } from './
 export { DoCrypt, type DoCryptForm, type DoCryptOptions, type DoCryptDecrypted, type DoCryptEncryptOptions } from './crypto/docrypt.js';
 export { toBase64Url, fromBase64Url } from './encoding.js';
 export { encodeHandshake, parseHandshake, type HandshakeMessage, type ParsedHandshake, type HandshakeRejection } from './protocol/handshake.js';
-export { Flag, Control, readFrameHeader, writeFrameHeader, encodeFrame, type FrameHeader } from './protocol/frame.js';
+export { Flag, Control, readFrameHeader, writeFrameHeader, encodeFrame, type FrameHeader, type FrameHeaderInput } from './protocol/frame.js';
 export { ReplayWindow, REPLAY_WINDOW_SIZE } from './protocol/replay-window.js';
 export { BittrrtServer, createServer, type ServerOptions, type BittrrtServerEvents } from './net/server.js';
 export { connect, HandshakeTimeoutError, type ConnectOptions } from './net/client.js';

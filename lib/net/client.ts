@@ -11,7 +11,7 @@ import { BittrrtError } from '../errors.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
 import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../protocol/handshake-v2.js';
 import { HostKeyMismatchError, type KnownHosts } from '../trust/known-hosts.js';
-import { formatAddress, resolveHost } from './address.js';
+import { formatAddress, literalLookup, resolveHost } from './address.js';
 import { Counters } from './counters.js';
 import { Keypair } from './keypair.js';
 import { SecureSession } from './secure-session.js';
@@ -81,12 +81,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const allowSeed = options.allowSeed
     ?? (!options.networkKey && !options.serverKey && !options.identity && !options.knownHosts?.find(hostLabel));
   const counters = new Counters();
-  const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4' });
+  let connected = false;
+  const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
   const table = new SessionTable({
     backend,
     counters,
     psk: options.networkKey,
-    send: (datagram, to) => socket.send(datagram, to.port, to.address),
+    // Once connected (after the handshake), sends skip the per-datagram address handling.
+    send: (datagram, to) => (connected ? socket.send(datagram) : socket.send(datagram, to.port, to.address)),
     // Let a close message leave before the socket goes.
     closed: () => {
       table.stop();
@@ -208,9 +210,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       counters.drop('unknown-session');
     }
   });
-  // Send errors after the handshake (a network gone away) are counted; the session times out.
+  // Send errors after the handshake (a network gone away, or the server's port closed) are counted; the session times out.
   socket.removeAllListeners('error');
   socket.on('error', () => counters.socketErrors++);
+  socket.connect(server.port, server.address, () => {
+    connected = true;
+  });
   table.start(tickInterval(timings));
   return session;
 }

@@ -4,7 +4,7 @@ import {
 } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
-import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader } from '../protocol/frame.js';
+import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader, type FrameHeaderInput } from '../protocol/frame.js';
 import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
 import { Session, SessionStateError, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import type { SessionTimings } from './timings.js';
@@ -123,7 +123,7 @@ export class SecureSession extends Session {
    * the UNLOSSY flag, and neither CONTROL nor HEARTBEAT, which belong to the session. Returns
    * false if the session is closed or has just closed because its counter is spent.
    */
-  sendUnlossy(header: FrameHeader, payload?: Uint8Array): boolean {
+  sendUnlossy(header: FrameHeaderInput, payload?: Uint8Array): boolean {
     if (!(header.flags & Flag.UNLOSSY) || header.flags & (Flag.CONTROL | Flag.HEARTBEAT)) {
       throw new InvalidInputError('only UNLOSSY frames without CONTROL or HEARTBEAT may be sent by a layer above the session');
     }
@@ -134,7 +134,7 @@ export class SecureSession extends Session {
   }
 
   /** Frames and seals under the current keys; the one place datagrams leave a session. */
-  private sendFrame(header: FrameHeader, payload?: Uint8Array): void {
+  private sendFrame(header: FrameHeaderInput, payload?: Uint8Array): void {
     writeFrameHeader(frameScratch, header);
     let length = FRAME_HEADER_BYTES;
     if (payload) {

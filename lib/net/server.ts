@@ -7,7 +7,7 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { silentLogger, type Logger } from '../log.js';
-import { formatAddress } from './address.js';
+import { formatAddress, literalLookup } from './address.js';
 import { CookieJar } from './cookie.js';
 import { Counters, type DropReason } from './counters.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from './rate-limit.js';
@@ -76,7 +76,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   /** Version-1 sessions have no receiver index, so they are found by source address. */
   readonly #seedBySource = new Map<string, SeedSession>();
   /** Names being uploaded into the files directory, across all sessions. */
-  readonly #receiving = new Set<string>();
+  readonly #receiving = new Map<string, { finished: boolean }>();
   #socket: Socket | null = null;
 
   constructor(options: ServerOptions = {}) {
@@ -130,7 +130,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   /** Binds a UDP socket (IPv6 when `host` is an IPv6 address); resolves with the bound address. */
   listen(port = DEFAULT_PORT, host = DEFAULT_BIND_ADDR): Promise<AddressInfo> {
     if (this.#socket) return Promise.reject(new Error('server is already listening'));
-    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4' });
+    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     this.#socket = socket;
     return new Promise((resolve, reject) => {
       socket.once('error', (err) => {

@@ -31,22 +31,53 @@ export const Control = {
   REKEY_RESPONSE: 3,
 } as const;
 
+/**
+ * A header to write. Sequence and offset may be plain numbers (exact below 2^53), which the
+ * transfer hot path uses to spare a BigInt per datagram.
+ */
+export interface FrameHeaderInput {
+  flags: number;
+  channel: number;
+  sequence: bigint | number;
+  offset: bigint | number;
+}
+
 export const MAX_CHANNEL = 0xff_ffff;
 const MAX_U64 = (1n << 64n) - 1n;
+const TWO_32 = 2 ** 32;
 
 /** Writes `header` into the first 20 bytes of `out`. Values out of range throw RangeError. */
-export function writeFrameHeader(out: Uint8Array, header: FrameHeader): void {
-  const { flags, channel, sequence, offset } = header;
+export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput): void {
+  const { flags, channel } = header;
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new RangeError(`frame flags out of range: ${flags}`);
   if (!Number.isInteger(channel) || channel < 0 || channel > MAX_CHANNEL) throw new RangeError(`frame channel out of range: ${channel}`);
-  if (sequence < 0n || sequence > MAX_U64) throw new RangeError('frame sequence out of range');
-  if (offset < 0n || offset > MAX_U64) throw new RangeError('frame offset out of range');
-  const view = new DataView(out.buffer, out.byteOffset, FRAME_HEADER_BYTES);
-  view.setUint8(0, flags);
-  view.setUint8(1, channel >>> 16);
-  view.setUint16(2, channel & 0xffff);
-  view.setBigUint64(4, sequence);
-  view.setBigUint64(12, offset);
+  // Both 64-bit fields are checked before any byte is written: a bad header writes nothing.
+  const [seqHigh, seqLow] = u64Halves(header.sequence, 'sequence');
+  const [offHigh, offLow] = u64Halves(header.offset, 'offset');
+  out[0] = flags;
+  out[1] = channel >>> 16;
+  out[2] = (channel >>> 8) & 0xff;
+  out[3] = channel & 0xff;
+  writeU32(out, 4, seqHigh);
+  writeU32(out, 8, seqLow);
+  writeU32(out, 12, offHigh);
+  writeU32(out, 16, offLow);
+}
+
+function u64Halves(value: bigint | number, what: string): [number, number] {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`frame ${what} out of range`);
+    return [Math.floor(value / TWO_32), value >>> 0];
+  }
+  if (value < 0n || value > MAX_U64) throw new RangeError(`frame ${what} out of range`);
+  return [Number(value >> 32n), Number(value & 0xffff_ffffn)];
+}
+
+function writeU32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value >>> 24;
+  out[at + 1] = (value >>> 16) & 0xff;
+  out[at + 2] = (value >>> 8) & 0xff;
+  out[at + 3] = value & 0xff;
 }
 
 /** Reads the header of a frame; null if `frame` is shorter than a header. */
@@ -62,7 +93,7 @@ export function readFrameHeader(frame: Uint8Array): FrameHeader | null {
 }
 
 /** header || payload as one new buffer. */
-export function encodeFrame(header: FrameHeader, payload: Uint8Array = new Uint8Array(0)): Buffer {
+export function encodeFrame(header: FrameHeaderInput, payload: Uint8Array = new Uint8Array(0)): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   writeFrameHeader(frame, header);
   frame.set(payload, FRAME_HEADER_BYTES);

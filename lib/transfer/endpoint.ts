@@ -32,10 +32,10 @@ export interface TransferEndpointOptions {
   /** Largest UDP payload of a transfer datagram (default DEFAULT_MAX_DATAGRAM). */
   maxDatagram?: number;
   /**
-   * Names being received into `dir` now. A server passes one set to every session's endpoint,
-   * so two uploads never write one part file.
+   * Names being received into `dir` now, and by which transfer. A server passes one map to
+   * every session's endpoint, so two uploads never write one part file.
    */
-  busyNames?: Set<string>;
+  busyNames?: Map<string, { finished: boolean }>;
   /** Hears about transfers the peer starts (a server logs them). */
   onEvent?: (event: TransferEvent) => void;
 }
@@ -278,9 +278,9 @@ export class TransferEndpoint implements FrameHandler {
         };
       });
     } catch (err) {
-      await receiver.drain();
-      receiver.stop();
       this.#abandon(transfer, err as Error);
+      // A write in progress finishes, so the part file holds exactly a prefix of the file.
+      await receiver.drain();
       throw err;
     }
     let outcome: TransferMessage & { type: 'result' };
@@ -367,13 +367,16 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   async #answerOffer(id: number, dir: string, offer: TransferMessage & { type: 'offer' }): Promise<void> {
-    const busy = this.#options.busyNames ?? new Set<string>();
-    if (busy.has(offer.name)) return this.#refuse(id, `${offer.name} is being received from another transfer`);
+    const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
+    const holder = busy.get(offer.name);
+    // A transfer of that name that just failed is still closing its part file: the offer will come again.
+    if (holder?.finished) return;
+    if (holder) return this.#refuse(id, `${offer.name} is being received from another transfer`);
     const path = join(dir, offer.name);
     if (!offer.overwrite && (await exists(path))) return this.#refuse(id, `${offer.name} already exists on the server (use --overwrite)`);
-    if (busy.has(offer.name) || this.#transfers.has(id)) return; // taken while we looked
-    busy.add(offer.name);
+    if (busy.has(offer.name) || this.#transfers.has(id)) return; // taken while we looked; the offer will come again
     const transfer = this.#add(id, 'receive', offer.name, false);
+    busy.set(offer.name, transfer);
     let sink: FileSink;
     try {
       sink = await FileSink.open(path, offer.resume, offer.name);
@@ -516,9 +519,9 @@ export class TransferEndpoint implements FrameHandler {
     return {
       maxBody: this.#maxBody,
       data: (packet, offset, payload) => session.sendUnlossy(
-        { flags: TransferFlags.DATA, channel: id, sequence: BigInt(packet), offset: BigInt(offset) }, payload),
+        { flags: TransferFlags.DATA, channel: id, sequence: packet, offset }, payload),
       ack: (largest, cumulative, ack) => session.sendUnlossy(
-        { flags: TransferFlags.ACK, channel: id, sequence: BigInt(Math.max(0, largest)), offset: BigInt(cumulative) }, encodeAck(ack)),
+        { flags: TransferFlags.ACK, channel: id, sequence: Math.max(0, largest), offset: cumulative }, encodeAck(ack)),
     };
   }
 

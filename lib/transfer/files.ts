@@ -104,12 +104,10 @@ export class FileSource implements ByteSource {
  */
 export class FileSink implements ByteSink {
   #hash: Hash = createHash('sha256');
-  #length: number;
+  #length = 0;
 
   private constructor(readonly path: string, readonly partPath: string, private readonly partLabel: string,
-    private readonly label: string, private readonly handle: FileHandle, length: number) {
-    this.#length = length;
-  }
+    private readonly label: string, private readonly handle: FileHandle) {}
 
   /** Opens (resume) or creates afresh the part file of `path`; `label` names the file in errors. */
   static async open(path: string, resume: boolean, label = path): Promise<FileSink> {
@@ -127,7 +125,8 @@ export class FileSink implements ByteSink {
       await handle.close();
       throw new TransferFileError(`${partLabel}: not a regular file`);
     }
-    const sink = new FileSink(path, partPath, partLabel, label, handle, stat.size);
+    // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
+    const sink = new FileSink(path, partPath, partLabel, label, handle);
     if (stat.size > 0) await sink.#hashExisting();
     return sink;
   }
@@ -191,13 +190,11 @@ export class FileSink implements ByteSink {
     await this.handle.close().catch(() => undefined);
   }
 
-  /** Hashes the first `upTo` bytes already on disk (all of them by default) and counts them. */
-  async #hashExisting(upTo = Number.MAX_SAFE_INTEGER): Promise<void> {
+  /** Hashes the bytes already on disk and counts them. */
+  async #hashExisting(): Promise<void> {
     const block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
     for (;;) {
-      const want = Math.min(block.length, upTo - this.#length);
-      if (want <= 0) return;
-      const { bytesRead } = await this.handle.read(block, 0, want, this.#length);
+      const { bytesRead } = await this.handle.read(block, 0, block.length, this.#length);
       if (bytesRead === 0) return;
       this.#hash.update(block.subarray(0, bytesRead));
       this.#length += bytesRead;

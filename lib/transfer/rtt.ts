@@ -41,6 +41,6 @@ export class RttEstimator {
 
   /** A timeout fired: double the next one (RFC 6298 5.5). */
   backOff(): void {
-    this.#backoff = Math.min(this.#backoff * 2, 64);
+    if (this.rto < MAX_RTO_MS) this.#backoff *= 2;
   }
 }

@@ -242,4 +242,28 @@ describe('frame', () => {
       );
     });
   });
+  describe('number fields (the transfer hot path)', () => {
+    it('write the same bytes as the equal bigints, for any safe integer', () => {
+      fc.assert(
+        fc.property(fc.nat(0xff), fc.nat(MAX_CHANNEL), fc.maxSafeNat(), fc.maxSafeNat(), (flags, channel, sequence, offset) => {
+          const asNumbers = Buffer.alloc(20);
+          const asBigints = Buffer.alloc(20);
+          writeFrameHeader(asNumbers, { flags, channel, sequence, offset });
+          writeFrameHeader(asBigints, header(flags, channel, BigInt(sequence), BigInt(offset)));
+          expect(hex(asNumbers)).to.equal(hex(asBigints));
+          expect(readFrameHeader(asNumbers)).to.deep.equal(header(flags, channel, BigInt(sequence), BigInt(offset)));
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    for (const bad of [-1, 0.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      it(`refuse ${bad} and write nothing`, () => {
+        const out = Buffer.alloc(20, 0xaa);
+        expect(() => writeFrameHeader(out, { flags: 1, channel: 1, sequence: 1, offset: bad })).to.throw(RangeError);
+        expect(() => writeFrameHeader(out, { flags: 1, channel: 1, sequence: bad, offset: 1 })).to.throw(RangeError);
+        expect(hex(out)).to.equal('aa'.repeat(20));
+      });
+    }
+  });
 });

@@ -1,0 +1,304 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
+import { connect } from '../../lib/net/client.js';
+import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import type { SecureSession } from '../../lib/net/secure-session.js';
+import type { Session } from '../../lib/net/session.js';
+import { decodeMessage, encodeMessage, TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';
+import { TransferEndpoint, TransferError, type TransferEvent } from '../../lib/transfer/endpoint.js';
+import { ImpairmentProxy, type ImpairmentOptions } from '../helpers/impair.js';
+import { tempDir } from '../helpers/tmp.js';
+import { eventually } from '../helpers/udp.js';
+
+const PAYLOAD = DEFAULT_MAX_DATAGRAM - TRANSFER_OVERHEAD;
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+interface Rig {
+  server: BittrrtServer;
+  proxy: ImpairmentProxy;
+  session: Session;
+  endpoint: TransferEndpoint;
+  inbox: string;
+  events: TransferEvent[];
+}
+
+describe('transfer/endpoint (library, real sockets through an impairment proxy)', function () {
+  this.timeout(60_000);
+  const rigs: Rig[] = [];
+  afterEach(async () => {
+    for (const rig of rigs.splice(0)) {
+      rig.session.close();
+      await rig.server.close();
+      await rig.proxy.close();
+    }
+  });
+
+  async function rig(impairment: Omit<ImpairmentOptions, 'seed'> = {}, files: { dir?: string | null; allowDownload?: boolean } = {}): Promise<Rig> {
+    const inbox = tempDir('inbox');
+    const events: TransferEvent[] = [];
+    const server = createServer({ files: { dir: files.dir === null ? undefined : (files.dir ?? inbox), allowDownload: files.allowDownload ?? true } });
+    server.on('transfer', (event) => events.push(event));
+    const { port } = await server.listen(0, '127.0.0.1');
+    const proxy = await ImpairmentProxy.start(port, { seed: 0x5eed, ...impairment });
+    const session = await connect({ port: proxy.port, allowSeed: false });
+    const r = { server, proxy, session, endpoint: new TransferEndpoint(session), inbox, events };
+    rigs.push(r);
+    return r;
+  }
+
+  function file(size: number, dir = tempDir('out')): { path: string; data: Buffer } {
+    const data = randomBytes(size);
+    const path = join(dir, `f${size}.bin`);
+    writeFileSync(path, data);
+    return { path, data };
+  }
+
+  it('uploads files of 0, 1, one datagram less one, one datagram and one more byte, byte-identical', async () => {
+    const { endpoint, inbox } = await rig();
+    for (const size of [0, 1, PAYLOAD - 1, PAYLOAD, PAYLOAD + 1]) {
+      const { path, data } = file(size);
+      const result = await endpoint.upload(path);
+      expect(result.size).to.equal(size);
+      expect(result.sha256).to.equal(sha256(data));
+      expect(readFileSync(join(inbox, `f${size}.bin`)).equals(data), `size ${size}`).to.equal(true);
+      expect(existsSync(join(inbox, `f${size}.bin.part`))).to.equal(false);
+    }
+  });
+
+  it('moves 64 MiB with no impairment, byte-identical, with flat memory', async () => {
+    const { endpoint, inbox, proxy } = await rig();
+    const { path, data } = file(64 * 1024 * 1024);
+    const result = await endpoint.upload(path, { as: 'big.bin' });
+    expect(readFileSync(join(inbox, 'big.bin')).equals(data)).to.equal(true);
+    expect(result.stats.packets).to.be.at.least(Math.ceil(data.length / PAYLOAD));
+    expect(proxy.toServer.dropped).to.equal(0);
+  });
+
+  it('moves 16 MiB through 5% loss, 2% duplication and reordering, byte-identical', async () => {
+    const { endpoint, inbox, proxy } = await rig({ drop: 0.05, duplicate: 0.02, reorder: 0.02 });
+    const { path, data } = file(16 * 1024 * 1024);
+    const result = await endpoint.upload(path, { as: 'lossy.bin' });
+    expect(readFileSync(join(inbox, 'lossy.bin')).equals(data)).to.equal(true);
+    expect(proxy.toServer.dropped + proxy.toClient.dropped).to.be.greaterThan(100);
+    expect(proxy.toServer.duplicated).to.be.greaterThan(10);
+    expect(result.stats.retransmits).to.be.greaterThan(0);
+  });
+
+  it('downloads through loss, to a chosen path', async () => {
+    const { endpoint, inbox } = await rig({ drop: 0.03, reorder: 0.02 });
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    writeFileSync(join(inbox, 'served.bin'), data);
+    const out = join(tempDir('down'), 'copy.bin');
+    const result = await endpoint.download('served.bin', { out });
+    expect(result.direction).to.equal('receive');
+    expect(readFileSync(out).equals(data)).to.equal(true);
+    expect(existsSync(`${out}.part`)).to.equal(false);
+  });
+
+  it('an interrupted upload resumes from the part file and verifies', async () => {
+    const { endpoint, inbox, events } = await rig({ delayMs: 1 });
+    const { path, data } = file(12 * 1024 * 1024);
+    let seen = 0;
+    const upload = endpoint.upload(path, {
+      as: 'resumed.bin',
+      onProgress: (done) => {
+        seen = done;
+        if (done > 2 * 1024 * 1024) endpoint.cancel('test interruption');
+      },
+    });
+    const err = await upload.then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(TransferError);
+    expect(err!.message).to.match(/test interruption/);
+    // The server learns of the interruption from our abort, then closes its part file.
+    expect(await eventually(() => events.some((e) => e.kind === 'failed'), 2_000)).to.equal(true);
+    const part = join(inbox, 'resumed.bin.part');
+    expect(existsSync(join(inbox, 'resumed.bin'))).to.equal(false);
+    const kept = readFileSync(part);
+    expect(kept.equals(data.subarray(0, kept.length)), 'the part file holds exactly a prefix').to.equal(true);
+    expect(seen).to.be.greaterThan(2 * 1024 * 1024);
+
+    const result = await endpoint.upload(path, { as: 'resumed.bin', resume: true });
+    expect(result.offset).to.equal(kept.length);
+    expect(readFileSync(join(inbox, 'resumed.bin')).equals(data)).to.equal(true);
+    expect(existsSync(part)).to.equal(false);
+  });
+
+  it('a corrupted part file is caught by the hash and the transfer starts over', async () => {
+    const { endpoint, inbox } = await rig();
+    const { path, data } = file(2 * 1024 * 1024);
+    const part = join(inbox, 'c.bin.part');
+    const corrupt = Buffer.from(data.subarray(0, 1024 * 1024));
+    corrupt[1000] = corrupt[1000]! ^ 0xff;
+    writeFileSync(part, corrupt);
+    const result = await endpoint.upload(path, { as: 'c.bin', resume: true });
+    expect(result.offset).to.equal(0);
+    expect(readFileSync(join(inbox, 'c.bin')).equals(data)).to.equal(true);
+  });
+
+  it('a part file longer than the file is discarded, and a resume of a complete part just verifies', async () => {
+    const { endpoint, inbox } = await rig();
+    const { path, data } = file(100_000);
+    writeFileSync(join(inbox, 'long.bin.part'), Buffer.concat([data, Buffer.from('extra')]));
+    expect((await endpoint.upload(path, { as: 'long.bin', resume: true })).offset).to.equal(0);
+    writeFileSync(join(inbox, 'whole.bin.part'), data);
+    const whole = await endpoint.upload(path, { as: 'whole.bin', resume: true });
+    expect(whole.offset).to.equal(data.length);
+    expect(whole.stats.packets).to.equal(0);
+    expect(readFileSync(join(inbox, 'whole.bin')).equals(data)).to.equal(true);
+  });
+
+  it('an interrupted download resumes too', async () => {
+    const { endpoint, inbox } = await rig({ delayMs: 1 });
+    const data = randomBytes(10 * 1024 * 1024);
+    writeFileSync(join(inbox, 'd.bin'), data);
+    const out = join(tempDir('down'), 'd.bin');
+    const first = endpoint.download('d.bin', {
+      out,
+      onProgress: (done) => {
+        if (done > 1024 * 1024) endpoint.cancel('stop');
+      },
+    });
+    expect(await first.then(() => null, (e: Error) => e)).to.be.instanceOf(TransferError);
+    const kept = readFileSync(`${out}.part`).length;
+    expect(kept).to.be.greaterThan(0);
+    const result = await endpoint.download('d.bin', { out, resume: true });
+    expect(result.offset).to.equal(kept);
+    expect(readFileSync(out).equals(data)).to.equal(true);
+  });
+
+  describe('refusals (the session survives each)', () => {
+    /** Sends a raw control message, as a hostile or buggy client could, and returns the answer. */
+    async function rawRequest(session: Session, id: number, message: unknown): Promise<TransferMessage | null> {
+      const secure = session as SecureSession;
+      const previous = secure.frameHandler;
+      let answer: TransferMessage | null = null;
+      secure.frameHandler = {
+        receiveFrame: (header, body) => {
+          if (header.flags === TransferFlags.CONTROL && header.channel === id) answer = decodeMessage(body);
+        },
+      };
+      secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, Buffer.from(JSON.stringify(message)));
+      await eventually(() => answer !== null, 2_000);
+      secure.frameHandler = previous;
+      return answer;
+    }
+
+    it('path traversal and bad names are refused by the server, and nothing is written outside the directory', async () => {
+      const parent = tempDir('jail');
+      const inbox = join(parent, 'inbox');
+      mkdirSync(inbox);
+      const { session } = await rig({}, { dir: inbox });
+      let id = 101;
+      for (const name of ['../escape', '/tmp/abs', 'a/b', '..', '.', 'x\0y', 'new\nline', 'sneaky.part', 'back\\slash']) {
+        const answer = await rawRequest(session, id += 2, { type: 'offer', name, size: 5, resume: false, overwrite: true });
+        expect(answer?.type, name).to.equal('reject');
+        expect((answer as { reason: string }).reason).to.match(/refused name/);
+      }
+      const get = await rawRequest(session, id += 2, { type: 'get', name: '../../etc/passwd', offset: 0, prefix: '' });
+      expect(get?.type).to.equal('reject');
+      expect(existsSync(join(parent, 'escape'))).to.equal(false);
+      expect(existsSync(join(parent, 'escape.part'))).to.equal(false);
+      expect(session.closed).to.equal(false);
+      await session.ping(2_000);
+    });
+
+    it('the client refuses bad names before asking', async () => {
+      const { endpoint } = await rig();
+      const { path } = file(10);
+      for (const as of ['../x', 'a/b', '']) {
+        expect(await endpoint.upload(path, { as }).then(() => null, (e: Error) => e.message)).to.match(/cannot send as/);
+      }
+      expect(await endpoint.download('../x').then(() => null, (e: Error) => e.message)).to.match(/cannot get/);
+    });
+
+    it('a server without a directory refuses files, but allows a bandwidth test', async () => {
+      const { endpoint, session } = await rig({}, { dir: null });
+      const { path } = file(10);
+      expect(await endpoint.upload(path).then(() => null, (e: Error) => e.message)).to.match(/accepts no files/);
+      expect(await endpoint.download('x').then(() => null, (e: Error) => e.message)).to.match(/accepts no files/);
+      const bw = await endpoint.bandwidth('up', 1);
+      expect(bw.size).to.be.greaterThan(0);
+      expect(session.closed).to.equal(false);
+    });
+
+    it('downloads are refused without allowDownload; symbolic links out of the directory are never followed', async () => {
+      const secret = join(tempDir('secret'), 'secret.txt');
+      writeFileSync(secret, 'top secret');
+      const closed = await rig({}, { allowDownload: false });
+      expect(await closed.endpoint.download('x', { out: join(tempDir('o'), 'x') }).then(() => null, (e: Error) => e.message)).to.match(/serves no downloads/);
+      const open = await rig({}, { allowDownload: true });
+      symlinkSync(secret, join(open.inbox, 'link.txt'));
+      const out = join(tempDir('o'), 'link.txt');
+      expect(await open.endpoint.download('link.txt', { out }).then(() => null, (e: Error) => e.message)).to.match(/symbolic link/);
+      expect(existsSync(out)).to.equal(false);
+    });
+
+    it('an existing file is kept unless overwrite is asked', async () => {
+      const { endpoint, inbox } = await rig();
+      writeFileSync(join(inbox, 'keep.bin'), 'original');
+      const { path, data } = file(5000);
+      expect(await endpoint.upload(path, { as: 'keep.bin' }).then(() => null, (e: Error) => e.message)).to.match(/already exists/);
+      expect(readFileSync(join(inbox, 'keep.bin'), 'utf8')).to.equal('original');
+      await endpoint.upload(path, { as: 'keep.bin', overwrite: true });
+      expect(readFileSync(join(inbox, 'keep.bin')).equals(data)).to.equal(true);
+    });
+
+    it('a receiver that cannot write reports why on both sides', async () => {
+      const { endpoint, inbox, events } = await rig();
+      mkdirSync(join(inbox, 'blocked.bin.part')); // the part file cannot be created
+      const { path } = file(1000);
+      expect(await endpoint.upload(path, { as: 'blocked.bin' }).then(() => null, (e: Error) => e.message)).to.match(/blocked\.bin\.part: is a directory/);
+      expect(events.some((e) => e.kind === 'failed')).to.equal(false); // refused before it started
+      const ok = file(1000);
+      await endpoint.upload(ok.path);
+    });
+
+    it('a file that shrinks while it is sent fails on both sides; nothing half-written appears; the session goes on', async () => {
+      const { endpoint, inbox, events } = await rig({ delayMs: 1 });
+      const { path } = file(32 * 1024 * 1024);
+      const err = await endpoint.upload(path, {
+        as: 'shrinks.bin',
+        onProgress: (done) => {
+          if (done > 512 * 1024) truncateSync(path, 1024 * 1024);
+        },
+      }).then(() => null, (e: Error) => e);
+      expect(err?.message).to.match(/source ended at byte/);
+      expect(await eventually(() => events.some((e) => e.kind === 'failed'), 2_000)).to.equal(true);
+      const failed = events.find((e) => e.kind === 'failed') as Extract<TransferEvent, { kind: 'failed' }>;
+      expect(failed.reason).to.match(/peer aborted/);
+      expect(existsSync(join(inbox, 'shrinks.bin'))).to.equal(false);
+      const after = file(4096);
+      await endpoint.upload(after.path);
+      expect(readFileSync(join(inbox, 'f4096.bin')).equals(after.data)).to.equal(true);
+    });
+
+    it('a hostile peer cannot make the receiver accept data outside the window or a different size', async () => {
+      const { session, server } = await rig();
+      const before = server.counters.dropsOf('bad-transfer');
+      const secure = session as SecureSession;
+      secure.sendUnlossy({ flags: TransferFlags.DATA, channel: 777, sequence: 0, offset: 0 }, Buffer.alloc(10));
+      secure.sendUnlossy({ flags: TransferFlags.ACK, channel: 777, sequence: 0, offset: 0 }, Buffer.alloc(3));
+      secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: 777, sequence: 0, offset: 0 }, Buffer.from('not json'));
+      secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: 778, sequence: 0, offset: 0 }, encodeMessage({ type: 'offer', name: 'even-id', size: 1, resume: false, overwrite: false }));
+      expect(await eventually(() => server.counters.dropsOf('bad-transfer') - before === 4, 2_000)).to.equal(true);
+      await session.ping(2_000);
+    });
+  });
+
+  it('bandwidth tests run both ways and report sender statistics', async () => {
+    const { endpoint } = await rig();
+    let progress = 0;
+    const up = await endpoint.bandwidth('up', 1, { onProgress: (bytes) => { progress = bytes; } });
+    expect(up.size).to.be.greaterThan(1024 * 1024);
+    expect(progress).to.be.at.most(up.size).and.greaterThan(0);
+    expect(up.seconds).to.be.within(0.9, 5);
+    const down = await endpoint.bandwidth('down', 1);
+    expect(down.direction).to.equal('receive');
+    expect(down.size).to.be.greaterThan(1024 * 1024);
+    expect(down.stats.packets).to.be.at.least(Math.floor(down.size / PAYLOAD));
+    expect(down.stats.srtt).to.be.a('number');
+  });
+});

@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileSink, FileSource, TransferFileError } from '../../lib/transfer/files.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+describe('transfer/files', () => {
+  it('a sink hashes what the part file already holds, continues it, and moves it into place when the hash matches', async () => {
+    const dir = tempDir('sink');
+    const data = randomBytes(3 * 1024 * 1024 + 5);
+    writeFileSync(join(dir, 'f.part'), data.subarray(0, 1_500_000));
+    const sink = await FileSink.open(join(dir, 'f'), true);
+    expect(sink.length).to.equal(1_500_000);
+    expect(sink.prefixDigest()).to.equal(sha256(data.subarray(0, 1_500_000)));
+    await sink.write([data.subarray(1_500_000, 2_000_000), data.subarray(2_000_000)]);
+    await sink.finish(sha256(data), false);
+    expect(readFileSync(join(dir, 'f')).equals(data)).to.equal(true);
+    expect(existsSync(join(dir, 'f.part'))).to.equal(false);
+  });
+
+  it('without resume the part file starts empty; an empty part has no prefix digest', async () => {
+    const dir = tempDir('sink');
+    writeFileSync(join(dir, 'g.part'), 'old bytes');
+    const sink = await FileSink.open(join(dir, 'g'), false);
+    expect(sink.length).to.equal(0);
+    expect(sink.prefixDigest()).to.equal('');
+    await sink.close();
+  });
+
+  it('a hash mismatch keeps the part file, says so, and puts nothing in place', async () => {
+    const dir = tempDir('sink');
+    const sink = await FileSink.open(join(dir, 'h'), false);
+    await sink.write([Buffer.from('received bytes')]);
+    const err = await sink.finish(sha256(Buffer.from('the real bytes')), false).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(TransferFileError);
+    expect(err!.message).to.match(/SHA-256 mismatch.*kept .*h\.part/);
+    expect(existsSync(join(dir, 'h'))).to.equal(false);
+    expect(readFileSync(join(dir, 'h.part'), 'utf8')).to.equal('received bytes');
+  });
+
+  it('never replaces an existing file unless asked, and keeps the complete part', async () => {
+    const dir = tempDir('sink');
+    writeFileSync(join(dir, 'k'), 'existing');
+    const data = Buffer.from('new content');
+    const sink = await FileSink.open(join(dir, 'k'), false, 'k');
+    await sink.write([data]);
+    const err = await sink.finish(sha256(data), false).then(() => null, (e: Error) => e);
+    expect(err!.message).to.equal('k: already exists; the data is complete in k.part');
+    expect(readFileSync(join(dir, 'k'), 'utf8')).to.equal('existing');
+    const again = await FileSink.open(join(dir, 'k'), true);
+    await again.finish(sha256(data), true);
+    expect(readFileSync(join(dir, 'k'), 'utf8')).to.equal('new content');
+  });
+
+  it('refuses a part file that is a symbolic link', async () => {
+    const dir = tempDir('sink');
+    const target = join(tempDir('elsewhere'), 't');
+    writeFileSync(target, 'x');
+    symlinkSync(target, join(dir, 'l.part'));
+    const err = await FileSink.open(join(dir, 'l'), true, 'l').then(() => null, (e: Error) => e);
+    expect(err!.message).to.equal('l.part: is a symbolic link (refused)');
+    expect(readFileSync(target, 'utf8')).to.equal('x');
+  });
+
+  it('a source reads sequentially, hashing exactly what it read, prefix included', async () => {
+    const dir = tempDir('src');
+    const data = randomBytes(2_500_000);
+    writeFileSync(join(dir, 's'), data);
+    const source = await FileSource.open(join(dir, 's'), true);
+    expect(source.size).to.equal(data.length);
+    expect(await source.prefixDigest(1_000_000)).to.equal(sha256(data.subarray(0, 1_000_000)));
+    const rest = await source.read(1_000_000, 1_500_000);
+    expect(rest.equals(data.subarray(1_000_000))).to.equal(true);
+    expect(source.digest()).to.equal(sha256(data));
+    expect(await source.read(2_500_000, 10)).to.have.length(0);
+    await source.read(5, 1).then(() => expect.fail('a read out of order must fail'), (e: Error) => expect(e.message).to.match(/sequential/));
+    await source.close();
+  });
+
+  it('a source refuses directories, missing files, and (noFollow) symbolic links, naming the file as told', async () => {
+    const dir = tempDir('src');
+    writeFileSync(join(dir, 'real'), 'x');
+    symlinkSync(join(dir, 'real'), join(dir, 'link'));
+    const message = (p: Promise<unknown>): Promise<string> => p.then(() => '', (e: Error) => e.message);
+    expect(await message(FileSource.open(dir, false, 'D'))).to.match(/^D: (not a regular file|is a directory)$/);
+    expect(await message(FileSource.open(join(dir, 'none'), false, 'none'))).to.equal('none: no such file');
+    expect(await message(FileSource.open(join(dir, 'link'), true, 'link'))).to.equal('link: is a symbolic link (refused)');
+    const followed = await FileSource.open(join(dir, 'link'), false);
+    expect(followed.size).to.equal(1);
+    await followed.close();
+  });
+});

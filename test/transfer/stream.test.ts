@@ -1,0 +1,224 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
+import { decodeAck, encodeAck } from '../../lib/protocol/transfer.js';
+import { PatternSource } from '../../lib/transfer/bandwidth.js';
+import type { FrameLink } from '../../lib/transfer/link.js';
+import { StreamReceiver, type ByteSink } from '../../lib/transfer/receiver.js';
+import { StreamSender, type ByteSource } from '../../lib/transfer/sender.js';
+
+/** mulberry32: a few lines of seeded randomness, so a failing run can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class MemorySource implements ByteSource {
+  constructor(private readonly data: Buffer) {}
+  read(offset: number, length: number): Promise<Buffer> {
+    return Promise.resolve(this.data.subarray(offset, offset + length));
+  }
+}
+
+class MemorySink implements ByteSink {
+  readonly chunks: Buffer[] = [];
+  written = 0;
+  constructor(private readonly delayMs = 0) {}
+  async write(chunks: Buffer[]): Promise<void> {
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    for (const chunk of chunks) {
+      this.chunks.push(Buffer.from(chunk));
+      this.written += chunk.length;
+    }
+  }
+}
+
+interface Impairment {
+  drop: number;
+  duplicate: number;
+  reorder: number;
+}
+
+/**
+ * Sender and receiver joined by an in-memory link that drops, duplicates and delays (reorders)
+ * frames with seeded randomness, both ways; acknowledgements go through the wire codec.
+ */
+function wire(data: Buffer, start: number, impairment: Impairment, seed: number, sink: MemorySink, maxBody = 1396) {
+  const random = prng(seed);
+  let sender!: StreamSender;
+  let receiver!: StreamReceiver;
+  const timers = new Set<NodeJS.Timeout>();
+  let beyondWindow = 0;
+  const deliver = (fn: () => void): void => {
+    if (random() < impairment.drop) return;
+    const copies = random() < impairment.duplicate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        fn();
+      }, random() < impairment.reorder ? 2 : 0);
+      timers.add(timer);
+    }
+  };
+  const senderLink: FrameLink = {
+    maxBody,
+    data: (packet, offset, payload) => {
+      if (offset + payload.length > start + sink.written + RECEIVE_WINDOW_BYTES) beyondWindow++;
+      const copy = Buffer.from(payload);
+      deliver(() => receiver.onData(packet, offset, copy));
+      return true;
+    },
+    ack: () => true,
+  };
+  const receiverLink: FrameLink = {
+    maxBody,
+    data: () => true,
+    ack: (largest, cumulative, ack) => {
+      const body = encodeAck(ack);
+      deliver(() => sender.onAck(largest, cumulative, decodeAck(body)!));
+      return true;
+    },
+  };
+  sender = new StreamSender(senderLink, new MemorySource(data), start, data.length);
+  receiver = new StreamReceiver(receiverLink, sink, start, data.length);
+  const both = Promise.all([
+    new Promise<void>((resolve, reject) => {
+      sender.once('complete', resolve);
+      sender.once('error', reject);
+    }),
+    new Promise<void>((resolve, reject) => {
+      if (receiver.complete) resolve();
+      receiver.once('complete', resolve);
+      receiver.once('error', reject);
+    }),
+  ]);
+  const stop = (): void => {
+    sender.stop();
+    receiver.stop();
+    for (const timer of timers) clearTimeout(timer);
+  };
+  return { sender, receiver, both, stop, beyondWindow: () => beyondWindow };
+}
+
+describe('transfer/stream (sender and receiver over an impaired in-memory link)', function () {
+  this.timeout(30_000);
+
+  const cases: Array<[string, number, Impairment]> = [
+    ['clean', 2 * 1024 * 1024, { drop: 0, duplicate: 0, reorder: 0 }],
+    ['5% loss, 2% duplication, 2% reordering', 2 * 1024 * 1024, { drop: 0.05, duplicate: 0.02, reorder: 0.02 }],
+    ['20% loss', 512 * 1024, { drop: 0.2, duplicate: 0, reorder: 0 }],
+  ];
+  for (const [label, size, impairment] of cases) {
+    for (const seed of [1, 2]) {
+      it(`${label} (seed ${seed}): every byte arrives once, in order`, async () => {
+        const data = randomBytes(size);
+        const sink = new MemorySink();
+        const link = wire(data, 0, impairment, seed, sink);
+        link.sender.start();
+        try {
+          await link.both;
+        } finally {
+          link.stop();
+        }
+        expect(Buffer.concat(sink.chunks).equals(data)).to.equal(true);
+        expect(link.sender.acked).to.equal(size);
+        if (impairment.drop > 0) expect(link.sender.retransmits).to.be.greaterThan(0);
+        else expect(link.sender.retransmits).to.equal(0);
+      });
+    }
+  }
+
+  it('sizes around one datagram: 0, 1, max-1, max, max+1 bytes', async () => {
+    for (const size of [0, 1, 1395, 1396, 1397]) {
+      const data = randomBytes(size);
+      const sink = new MemorySink();
+      const link = wire(data, 0, { drop: 0, duplicate: 0, reorder: 0 }, 3, sink);
+      link.sender.start();
+      await link.both;
+      link.stop();
+      expect(Buffer.concat(sink.chunks).equals(data), `size ${size}`).to.equal(true);
+    }
+  });
+
+  it('starts at an offset (resume) and sends only the rest', async () => {
+    const data = randomBytes(100_000);
+    const sink = new MemorySink();
+    const link = wire(data, 40_000, { drop: 0.05, duplicate: 0, reorder: 0 }, 4, sink);
+    link.sender.start();
+    await link.both;
+    link.stop();
+    expect(Buffer.concat(sink.chunks).equals(data.subarray(40_000))).to.equal(true);
+    expect(link.sender.acked).to.equal(60_000);
+  });
+
+  it('a slow sink holds the sender to the receive window (flow control), and memory stays bounded', async () => {
+    const data = randomBytes(3 * RECEIVE_WINDOW_BYTES);
+    const sink = new MemorySink(3);
+    const link = wire(data, 0, { drop: 0, duplicate: 0, reorder: 0 }, 5, sink, 16_000);
+    link.sender.start();
+    await link.both;
+    link.stop();
+    expect(link.beyondWindow()).to.equal(0);
+    expect(Buffer.concat(sink.chunks).equals(data)).to.equal(true);
+  });
+
+  it('refuses data beyond the advertised window, past the size, or overlapping partly', () => {
+    const sink = new MemorySink();
+    const acks: number[] = [];
+    const link: FrameLink = { maxBody: 1000, data: () => true, ack: (_l, cumulative) => acks.push(cumulative) > 0 };
+    const receiver = new StreamReceiver(link, sink, 0, 2 * RECEIVE_WINDOW_BYTES);
+    expect(receiver.onData(0, RECEIVE_WINDOW_BYTES, Buffer.alloc(10))).to.equal('refused');
+    expect(receiver.onData(1, 2 * RECEIVE_WINDOW_BYTES - 5, Buffer.alloc(10))).to.equal('refused');
+    expect(receiver.onData(2, 100, Buffer.alloc(100))).to.equal('ok');
+    expect(receiver.onData(3, 150, Buffer.alloc(100))).to.equal('refused');
+    expect(receiver.onData(4, 100, Buffer.alloc(100))).to.equal('ok'); // an exact duplicate is harmless
+    expect(acks.length).to.be.greaterThan(0);
+    receiver.stop();
+  });
+
+  it('an open-ended stream (bandwidth test) ends where the sender says', async () => {
+    const sink = new MemorySink();
+    let sender!: StreamSender;
+    let receiver!: StreamReceiver;
+    const senderLink: FrameLink = {
+      maxBody: 1396,
+      data: (packet, offset, payload) => {
+        const copy = Buffer.from(payload);
+        setImmediate(() => receiver.onData(packet, offset, copy));
+        return true;
+      },
+      ack: () => true,
+    };
+    const receiverLink: FrameLink = {
+      maxBody: 1396,
+      data: () => true,
+      ack: (largest, cumulative, ack) => {
+        setImmediate(() => sender.onAck(largest, cumulative, ack));
+        return true;
+      },
+    };
+    sender = new StreamSender(senderLink, new PatternSource((block) => block.fill(7)), 0, null);
+    receiver = new StreamReceiver(receiverLink, sink, 0, null);
+    const complete = new Promise<void>((resolve) => sender.once('complete', resolve));
+    sender.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    sender.end();
+    await complete;
+    const size = sender.acked;
+    expect(size).to.be.greaterThan(0);
+    expect(receiver.setSize(size)).to.equal('ok');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(receiver.complete).to.equal(true);
+    expect(sink.written).to.equal(size);
+    expect(sink.chunks.every((chunk) => chunk.every((byte) => byte === 7))).to.equal(true);
+    expect(receiver.setSize(size + 1)).to.equal('refused');
+    sender.stop();
+    receiver.stop();
+  });
+});
