@@ -1,8 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'clipanion';
 import { spawnBittrrt, type BittrrtProcess } from './child.js';
+
+const DEMO_FILE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Shows everything bittrrt can do so far, with the real executable: a server and clients on
@@ -17,7 +20,9 @@ export class DemoCommand extends Command {
       it on a free loopback port with fast timers, then: \`bittrrt connect\` (authenticated
       handshake; the server identity is recorded on first contact; clean close);
       \`bittrrt connect --ping 5\` (encrypted heartbeats with round-trip times while the keys
-      rotate every second); a status line (SIGUSR1); and a clean stop (SIGINT).
+      rotate every second); an 8 MiB upload into the server's \`--dir\` and its download back,
+      checked byte for byte (\`--send\`, \`--get\`); a bandwidth test each way (\`--bwup\`,
+      \`--bwdown\`); a status line (SIGUSR1); and a clean stop (SIGINT).
     `,
   });
 
@@ -32,11 +37,16 @@ export class DemoCommand extends Command {
     const child = (who: string, args: string[]): BittrrtProcess => spawnBittrrt(args, (line) => out.write(`[${who}] ${line}\n`), env);
     const keyFile = join(home, 'network.key');
     const timers = ['--heartbeat-rate', '500', '--rekey-after', '1'];
+    const inbox = join(home, 'inbox');
+    mkdirSync(inbox);
+    const sample = join(home, 'sample.bin');
+    writeFileSync(sample, randomBytes(DEMO_FILE_BYTES));
+    const copy = join(home, 'copy.bin');
 
     say(`bittrrt keygen --out ${keyFile}`);
     if (await child('keygen', ['keygen', '--out', keyFile]).exited !== 0) return 1;
-    say('bittrrt serve --bind 127.0.0.1 --port 0 --key-file <key> --heartbeat-rate 500 --rekey-after 1');
-    const server = child('server', ['serve', '--bind', '127.0.0.1', '--port', '0', '--key-file', keyFile, ...timers]);
+    say('bittrrt serve --bind 127.0.0.1 --port 0 --key-file <key> --heartbeat-rate 500 --rekey-after 1 --dir <inbox> --allow-download');
+    const server = child('server', ['serve', '--bind', '127.0.0.1', '--port', '0', '--key-file', keyFile, ...timers, '--dir', inbox, '--allow-download']);
     try {
       const [, address] = await server.waitForLine(/listening on ([^\s"]+)/, 10_000);
       const steps: Array<[string, string[]]> = [
@@ -44,12 +54,21 @@ export class DemoCommand extends Command {
           ['connect', address as string, '--key-file', keyFile]],
         [`bittrrt connect ${address} --key-file <key> --ping 5 --interval 400   (keys rotate every second meanwhile)`,
           ['connect', address as string, '--key-file', keyFile, '--ping', '5', '--interval', '400', ...timers]],
+        [`bittrrt connect ${address} --key-file <key> --send sample.bin   (8 MiB, into the server's --dir, SHA-256 checked)`,
+          ['connect', address as string, '--key-file', keyFile, '--send', sample]],
+        [`bittrrt connect ${address} --key-file <key> --get sample.bin --out copy.bin`,
+          ['connect', address as string, '--key-file', keyFile, '--get', 'sample.bin', '--out', copy]],
+        [`bittrrt connect ${address} --key-file <key> --bwup 2 --bwdown 2   (bandwidth of the encrypted channel, each way)`,
+          ['connect', address as string, '--key-file', keyFile, '--bwup', '2', '--bwdown', '2']],
       ];
       let failed = false;
       for (const [title, args] of steps) {
         say(title);
         if (await child('client', args).exited !== 0) failed = true;
       }
+      const identical = readFileSync(copy).equals(readFileSync(sample));
+      say(`copy.bin ${identical ? 'is' : 'is NOT'} byte-identical to sample.bin`);
+      if (!identical) failed = true;
       await server.waitForLine(/session keys rotated/, 2_000);
       say('kill -USR1 <server>: counters on demand');
       server.child.kill('SIGUSR1');
