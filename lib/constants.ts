@@ -161,6 +161,8 @@ export const PART_SUFFIX = '.part';
 export const INITIAL_WINDOW_PACKETS = 16;
 export const MIN_WINDOW_PACKETS = 4;
 export const LOSS_BETA = 0.7;
+/** Queueing delay (RTT above the minimum seen) that counts as congestion, as LEDBAT's target (RFC 6817, 100 ms) but tighter: bulk transfers share the session with heartbeats. */
+export const QUEUE_DELAY_TARGET_MS = 10;
 /** Retransmission timeout (RFC 6298): initial, floor and ceiling in ms. The floor is below RFC 6298's 1 s, as in Linux (200 ms) and QUIC: SACK finds most losses first. */
 export const INITIAL_RTO_MS = 250;
 export const MIN_RTO_MS = 40;

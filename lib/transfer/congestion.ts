@@ -1,8 +1,8 @@
-import { INITIAL_WINDOW_PACKETS, LOSS_BETA, MIN_WINDOW_PACKETS } from '../constants.js';
+import { INITIAL_WINDOW_PACKETS, LOSS_BETA, MIN_WINDOW_PACKETS, QUEUE_DELAY_TARGET_MS } from '../constants.js';
 
 /**
- * Loss-based AIMD congestion control in the style of TCP NewReno (RFC 5681, RFC 6582) with
- * CUBIC's gentler decrease: slow start doubles the window each round trip; after the first loss,
+ * AIMD congestion control in the style of TCP NewReno (RFC 5681, RFC 6582) with CUBIC's gentler
+ * decrease, reacting to loss and to queueing delay (below): slow start doubles the window each round trip; after the first loss,
  * congestion avoidance adds one datagram per window acknowledged. A loss shrinks the window to
  * LOSS_BETA of itself, once per round trip (losses of datagrams sent before the cut belong to the
  * same event); a retransmission timeout drops it to the floor and starts over in slow start.
@@ -35,6 +35,15 @@ export class CongestionControl {
     this.#recoveryStart = now;
     this.window = Math.max(this.#floor, this.window * LOSS_BETA);
     this.#threshold = this.window;
+  }
+
+  /**
+   * A round-trip sample. Queueing delay above QUEUE_DELAY_TARGET_MS counts as congestion, as a
+   * loss would: a loss-only window would fill every buffer on the path first (a 4 MiB socket
+   * buffer is 30 ms at 150 MB/s), and everything else on the session would wait behind it.
+   */
+  onRtt(latest: number, min: number, sentAt: number, now: number): void {
+    if (latest - min > QUEUE_DELAY_TARGET_MS) this.onLost(sentAt, now);
   }
 
   onTimeout(now: number): void {

@@ -127,7 +127,10 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     if (ack.windowEnd > this.#peerWindowEnd) this.#peerWindowEnd = ack.windowEnd;
     if (largestPacket > this.#largestAcked) {
       const newest = this.#inFlight.get(largestPacket);
-      if (newest) this.rtt.sample(Math.max(0, now - newest.sentAt - ack.delayMicros / 1000));
+      if (newest) {
+        this.rtt.sample(Math.max(0, now - newest.sentAt - ack.delayMicros / 1000));
+        this.congestion.onRtt(this.rtt.latest, this.rtt.min, newest.sentAt, now);
+      }
       this.#largestAcked = largestPacket;
     }
     if (cumulative > this.#cumulative) {

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { INITIAL_RTO_MS, INITIAL_WINDOW_PACKETS, LOSS_BETA, MAX_RTO_MS, MIN_RTO_MS, MIN_WINDOW_PACKETS } from '../../lib/constants.js';
+import {
+  INITIAL_RTO_MS, INITIAL_WINDOW_PACKETS, LOSS_BETA, MAX_RTO_MS, MIN_RTO_MS, MIN_WINDOW_PACKETS, QUEUE_DELAY_TARGET_MS,
+} from '../../lib/constants.js';
 import { CongestionControl } from '../../lib/transfer/congestion.js';
 import { RttEstimator } from '../../lib/transfer/rtt.js';
 
@@ -79,5 +81,20 @@ describe('transfer/congestion (AIMD)', () => {
     grown.onTimeout(1);
     expect(grown.window).to.equal(MIN_WINDOW_PACKETS * MSS);
     expect(grown.inSlowStart).to.equal(true);
+  });
+});
+
+describe('transfer/congestion (queueing delay)', () => {
+  it('treats queueing delay above the target as a loss event, and small delay as nothing', () => {
+    const cc = new CongestionControl(1000);
+    cc.onAcked(84_000);
+    const window = cc.window;
+    cc.onRtt(5, 1, 10, 20);
+    expect(cc.window).to.equal(window);
+    cc.onRtt(1 + QUEUE_DELAY_TARGET_MS + 1, 1, 10, 20);
+    expect(cc.window).to.equal(window * LOSS_BETA);
+    expect(cc.inSlowStart).to.equal(false);
+    cc.onRtt(1 + QUEUE_DELAY_TARGET_MS + 1, 1, 15, 21); // sent before the cut: the same event
+    expect(cc.window).to.equal(window * LOSS_BETA);
   });
 });
