@@ -32,3 +32,10 @@ export {
 export { readSecretKeyFile, writeSecretKeyFile, KeyFileError } from './trust/key-file.js';
 export { readAuthorizedKeys } from './trust/authorized-keys.js';
 export { loadConfig, parseConfig, resolveSettings, renderDefaultConfig, writeDefaultConfig, defaultConfigPath, ConfigError, type Settings } from './config.js';
+export {
+  TransferEndpoint, TransferError, type TransferEndpointOptions, type TransferEvent, type TransferResult, type UploadOptions,
+  type DownloadOptions, type BandwidthOptions,
+} from './transfer/endpoint.js';
+export { TransferFileError } from './transfer/files.js';
+export { fileNameProblem } from './transfer/names.js';
+export { TransferFlags, type TransferMessage, type SenderStats } from './protocol/transfer.js';

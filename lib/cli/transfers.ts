@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
-import { TransferEndpoint, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
+import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
 
 /** What `connect` was asked to move, in the order it runs. */
 export interface TransferPlan {
@@ -59,7 +59,8 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
           ui.log.warn(`interrupted: ${job.label} is incomplete; run again with --resume to continue`);
           return -1;
         }
-        ui.log.error(`${job.label}: ${(err as Error).message}`);
+        // Local errors name their file already; the peer's refusals do not.
+        ui.log.error(err instanceof TransferError ? `${job.label}: ${err.message}` : (err as Error).message);
         failed++;
       }
     }
