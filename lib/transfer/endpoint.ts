@@ -2,7 +2,8 @@ import { randomFillSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
-  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
+  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
+  TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import type { FrameHeader } from '../protocol/frame.js';
@@ -172,6 +173,9 @@ export class TransferEndpoint implements FrameHandler {
       }
       transfer.source = source;
       return await this.#send(transfer, source, answer.offset, size, options);
+    } catch (err) {
+      this.#abandon(transfer, err as Error);
+      throw err;
     } finally {
       await source.close();
     }
@@ -183,20 +187,28 @@ export class TransferEndpoint implements FrameHandler {
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
     const out = options.out ?? name;
     if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
-    const sink = await FileSink.open(out, options.resume ?? false);
+    // A part file is opened before asking only to resume it; otherwise nothing is created (or
+    // emptied) until the peer has agreed to send.
+    let sink = options.resume && (await exists(`${out}${PART_SUFFIX}`)) ? await FileSink.open(out, true) : undefined;
     const transfer = this.#add(this.#allocateId(), 'receive', name, true);
-    transfer.sink = sink;
     try {
-      const answer = await this.#request(transfer, { type: 'get', name, offset: sink.length, prefix: sink.prefixDigest() }, 'accept');
-      if (answer.offset !== sink.length) {
+      const answer = await this.#request(transfer, { type: 'get', name, offset: sink?.length ?? 0, prefix: sink?.prefixDigest() ?? '' }, 'accept');
+      if (sink && answer.offset !== sink.length) {
         if (answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
         await sink.restart();
       }
-      return await this.#receive(transfer, sink, answer.offset, answer.size, options, async (done) => {
-        await sink.finish(done.sha256, options.overwrite ?? false);
+      sink ??= await FileSink.open(out, false);
+      if (answer.offset !== sink.length) throw new TransferError('the sender proposed an impossible start offset');
+      transfer.sink = sink;
+      const opened = sink;
+      return await this.#receive(transfer, opened, answer.offset, answer.size, options, async (done) => {
+        await opened.finish(done.sha256, options.overwrite ?? false);
       });
+    } catch (err) {
+      this.#abandon(transfer, err as Error);
+      throw err;
     } finally {
-      await sink.close();
+      await sink?.close();
     }
   }
 

@@ -30,7 +30,7 @@ function lineFor(proc: BittrrtProcess, prefix: string, name: string): string {
   return found[0] as string;
 }
 
-/** The value of `key=` in a human log line, or undefined. Values here contain no spaces. */
+/** The value of `key=` in a human log line, or undefined (not for size=, whose value has a space). */
 function field(line: string, key: string): string | undefined {
   return new RegExp(`(?:^| )${literal(key)}=(\\S+)`).exec(line)?.[1];
 }
