@@ -157,19 +157,20 @@ export class SecureSession extends Session {
     const length = keypair.openInto(plaintext, datagram);
     if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
     if (length === OPEN_BAD_AUTH) return this.host.counters.drop('bad-auth');
-    const header = readFrameHeader(plaintext);
-    if (header === null) return this.host.counters.drop('bad-frame');
+    if (length < FRAME_HEADER_BYTES) return this.host.counters.drop('bad-frame');
 
     this.heard(now);
     // Roaming: a packet that authenticates proves the sender holds the keys, wherever it is.
     if (from.address !== this.remote.address || from.port !== this.remote.port) this.remote = { address: from.address, port: from.port };
     if (keypair === this.#next) this.confirmNextKeys(now);
 
+    const flags = plaintext[0]!;
     const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
-    const { flags } = header;
+    // The transfer layer's frames (the bulk of a transfer) skip the bigint header.
+    if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) return this.receiveUnlossy(flags, plaintext, body, now);
+    const header = readFrameHeader(plaintext) as FrameHeader;
     if (flags & Flag.CONTROL) return this.receiveControl(header.channel, body, now);
     if (flags & Flag.HEARTBEAT) return this.receiveHeartbeat(header, body);
-    if (flags & Flag.UNLOSSY) return this.receiveUnlossy(header, body, now);
     if (flags & Flag.DATA) {
       this.emit('message', body, header.channel);
       return;
@@ -177,12 +178,14 @@ export class SecureSession extends Session {
     this.host.counters.drop('bad-frame');
   }
 
-  /** Frames of the layer above (file transfer): made on first use, so idle sessions pay one field. */
-  private receiveUnlossy(header: FrameHeader, body: Buffer, now: number): void {
+  /** Frames of the layer above (file transfer): its handler is made on first use, so idle sessions pay one field. */
+  private receiveUnlossy(flags: number, frame: Buffer, body: Buffer, now: number): void {
+    const sequence = readSafeU64(frame, 4);
+    const offset = readSafeU64(frame, 12);
     const handler = this.frameHandler ?? this.host.frameHandlerFor?.(this);
-    if (!handler) return this.host.counters.drop('bad-frame');
+    if (!handler || sequence < 0 || offset < 0) return this.host.counters.drop('bad-frame');
     this.frameHandler = handler;
-    handler.receiveFrame(header, body, now);
+    handler.receiveFrame(flags, readU24(frame, 1), sequence, offset, body, now);
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {
@@ -347,6 +350,16 @@ export class SecureSession extends Session {
     }
     this.#pings = null;
   }
+}
+
+/** The big-endian 64-bit value at `at` as a number, or -1 if it is 2^53 or more (not exact as a number). */
+function readSafeU64(bytes: Uint8Array, at: number): number {
+  const high = readU32(bytes, at);
+  return high >= 2 ** 21 ? -1 : high * 2 ** 32 + readU32(bytes, at + 4);
+}
+
+function readU24(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
 }
 
 function rekeyPayload(publicKey: Uint8Array, index: number): Buffer {

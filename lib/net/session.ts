@@ -3,7 +3,6 @@ import { HALF_OPEN_TIMEOUT_MS } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { BittrrtError } from '../errors.js';
 import type { Counters } from './counters.js';
-import type { FrameHeader } from '../protocol/frame.js';
 import type { Keypair } from './keypair.js';
 import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
@@ -37,9 +36,13 @@ export interface RttStats {
   samples: number;
 }
 
-/** The layer above a version-2 session that takes its UNLOSSY frames (lib/transfer). */
+/**
+ * The layer above a version-2 session that takes its UNLOSSY frames (lib/transfer). The header
+ * comes as plain numbers (sequence and offset below 2^53: the session drops larger ones), which
+ * spares the bulk path a bigint and an object per datagram.
+ */
 export interface FrameHandler {
-  receiveFrame(header: FrameHeader, body: Buffer, now: number): void;
+  receiveFrame(flags: number, channel: number, sequence: number, offset: number, body: Buffer, now: number): void;
 }
 
 /** What a session needs from its owner (the server, or a client's socket). */

@@ -6,7 +6,6 @@ import {
   TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
-import type { FrameHeader } from '../protocol/frame.js';
 import {
   decodeAck, decodeMessage, encodeAck, encodeMessage, TransferFlags, type SenderStats, type TransferMessage, type TransferMessageType,
 } from '../protocol/transfer.js';
@@ -311,21 +310,21 @@ export class TransferEndpoint implements FrameHandler {
 
   /* ---------------- answering the peer ---------------- */
 
-  receiveFrame(header: FrameHeader, body: Buffer): void {
-    const transfer = this.#transfers.get(header.channel);
-    switch (header.flags) {
+  receiveFrame(flags: number, id: number, sequence: number, offset: number, body: Buffer): void {
+    const transfer = this.#transfers.get(id);
+    switch (flags) {
       case TransferFlags.DATA:
-        if (transfer?.receiver?.onData(Number(header.sequence), Number(header.offset), body) !== 'ok') this.#drop();
+        if (transfer?.receiver?.onData(sequence, offset, body) !== 'ok') this.#drop();
         return;
       case TransferFlags.ACK: {
         const ack = transfer?.sender ? decodeAck(body) : null;
         if (!ack) return this.#drop();
-        return transfer!.sender!.onAck(Number(header.sequence), Number(header.offset), ack);
+        return transfer!.sender!.onAck(sequence, offset, ack);
       }
       case TransferFlags.CONTROL: {
         const message = decodeMessage(body);
         if (!message) return this.#drop();
-        return this.#onMessage(header.channel, transfer, message);
+        return this.#onMessage(id, transfer, message);
       }
       default:
         return this.#drop();

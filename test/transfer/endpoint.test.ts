@@ -176,8 +176,8 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       const previous = secure.frameHandler;
       let answer: TransferMessage | null = null;
       secure.frameHandler = {
-        receiveFrame: (header, body) => {
-          if (header.flags === TransferFlags.CONTROL && header.channel === id) answer = decodeMessage(body);
+        receiveFrame: (flags, channel, _sequence, _offset, body) => {
+          if (flags === TransferFlags.CONTROL && channel === id) answer = decodeMessage(body);
         },
       };
       secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, Buffer.from(JSON.stringify(message)));
