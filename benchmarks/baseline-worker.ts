@@ -1,28 +1,38 @@
 /**
- * A throughput-baseline worker, forked by baselines.ts from dist/benchmarks/baseline-worker.js
- * (never run by hand): one end of a bulk transfer over loopback, in a process of its own so each
- * end gets a core and its CPU time and peak RSS are its own.
+ * A throughput worker, forked by baselines.ts from dist/benchmarks/baseline-worker.js (never run by
+ * hand): one end of a bulk transfer over loopback, or the impairment proxy between two ends, in a
+ * process of its own so each gets a core and its CPU time and peak RSS are its own.
  *
- *   udp-receiver  binds 127.0.0.1:0, counts the datagrams that arrive until an end marker (or an idle gap)
- *   udp-sender    blasts fixed-size datagrams at it, a bounded number of sends in flight
- *   tls-server    TLS 1.3 on 127.0.0.1:0, counts the plaintext bytes of one connection until it ends
- *   tls-client    verifies the server against the bench certificate and writes the bytes with backpressure
+ *   udp-receiver      binds 127.0.0.1:0, counts the datagrams that arrive until an end marker (or an idle gap)
+ *   udp-sender        blasts fixed-size datagrams at it, a bounded number of sends in flight
+ *   tls-server        TLS 1.3 on 127.0.0.1:0, counts the plaintext bytes of one connection until it ends
+ *   tls-client        verifies the server against the bench certificate and writes the bytes with backpressure
+ *   bittrrt-server    a bittrrt server on 127.0.0.1:0 taking uploads into a directory; reports the first
+ *                     upload that finishes, deletes the file, and keeps serving until stopped
+ *   bittrrt-client    connects (version 2 only) and uploads one file
+ *   impairment-proxy  the test suite's ImpairmentProxy in front of a server, dropping datagrams; runs until `stop`
  *
  * The TLS certificate and key are throwaway benchmark-only fixtures (benchmarks/fixtures/README.md).
  *
  * Protocol: the worker says `ready`; the parent sends one `start` with its job; a receiving role
- * then says `listening` with its port; every role ends with `done` (its report) or `failure`.
- * The worker exits when the parent disconnects, and after MAX_LIFETIME_MS at most.
+ * (and the proxy) then says `listening` with its port; every role ends with `done` (its report) or
+ * `failure`, the proxy only after the parent's `stop`. The worker exits when the parent
+ * disconnects, and after MAX_LIFETIME_MS at most.
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
-import { errorText } from './session-rpc.js';
+import type { TransferResult } from '../lib/transfer/endpoint.js';
+import type { ImpairmentStats } from '../test/helpers/impair.js';
+import { BENCH_RATE_LIMITS, errorText } from './session-rpc.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
 
-export type BaselineRole = 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client';
+export type BaselineRole =
+  | 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client' | 'bittrrt-server' | 'bittrrt-client' | 'impairment-proxy';
 
 export interface UdpReceiverJob {
   readonly role: 'udp-receiver';
@@ -51,7 +61,29 @@ export interface TlsClientJob {
   readonly chunkBytes: number;
 }
 
-export type BaselineJob = UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob;
+export interface BittrrtServerJob {
+  readonly role: 'bittrrt-server';
+  /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
+  readonly dir: string;
+}
+
+export interface BittrrtClientJob {
+  readonly role: 'bittrrt-client';
+  /** The server's port, or the proxy's. */
+  readonly port: number;
+  readonly path: string;
+}
+
+export interface ImpairmentProxyJob {
+  readonly role: 'impairment-proxy';
+  readonly serverPort: number;
+  /** Seed of the proxy's PRNG: the same seed drops the same datagrams of the same traffic. */
+  readonly seed: number;
+  /** Probability 0..1 that a datagram is dropped, in each direction. */
+  readonly drop: number;
+}
+
+export type BaselineJob = UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob | BittrrtServerJob | BittrrtClientJob | ImpairmentProxyJob;
 
 /** What every role measures of itself. */
 export interface CommonReport {
@@ -95,13 +127,41 @@ export interface TlsClientReport extends TlsFields {
   readonly role: 'tls-client';
 }
 
-export type BaselineReport = UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport;
+export interface BittrrtServerReport extends CommonReport {
+  readonly role: 'bittrrt-server';
+}
 
-/** Parent → worker. */
+export interface BittrrtClientReport extends CommonReport {
+  readonly role: 'bittrrt-client';
+  /** Data datagrams sent, retransmissions included, and how many were retransmissions. */
+  readonly packets: number;
+  readonly retransmits: number;
+  /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
+  readonly srttMs: number | null;
+  readonly minRttMs: number | null;
+}
+
+/** The proxy carries no payload of its own: only its cost and what it did to each direction. */
+export interface ImpairmentProxyReport extends Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> {
+  readonly role: 'impairment-proxy';
+  readonly toServer: ImpairmentStats;
+  readonly toClient: ImpairmentStats;
+}
+
+export type BaselineReport =
+  | UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport | BittrrtServerReport | BittrrtClientReport | ImpairmentProxyReport;
+
+/** Parent → worker: the job, once; then, for the proxy, when to stop. */
 export interface StartMessage {
   readonly kind: 'start';
   readonly job: BaselineJob;
 }
+
+export interface StopMessage {
+  readonly kind: 'stop';
+}
+
+export type ToBaselineWorker = StartMessage | StopMessage;
 
 /** Worker → parent. */
 export type FromBaselineWorker =
@@ -114,6 +174,9 @@ export type FromBaselineWorker =
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+const isSeed = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isProbability = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value <= 1;
+const isPath = (value: unknown): value is string => typeof value === 'string' && value !== '';
 
 function isJob(value: unknown): value is BaselineJob {
   if (!isRecord(value)) return false;
@@ -126,12 +189,21 @@ function isJob(value: unknown): value is BaselineJob {
       return true;
     case 'tls-client':
       return isCount(value.port) && isCount(value.bytes) && isCount(value.chunkBytes);
+    case 'bittrrt-server':
+      return isPath(value.dir);
+    case 'bittrrt-client':
+      return isCount(value.port) && isPath(value.path);
+    case 'impairment-proxy':
+      return isCount(value.serverPort) && isSeed(value.seed) && isProbability(value.drop);
     default:
       return false;
   }
 }
 
-const isStartMessage = (value: unknown): value is StartMessage => isRecord(value) && value.kind === 'start' && isJob(value.job);
+function isToWorker(value: unknown): value is ToBaselineWorker {
+  if (!isRecord(value)) return false;
+  return value.kind === 'stop' || (value.kind === 'start' && isJob(value.job));
+}
 
 /* ---------------- measurement ---------------- */
 
@@ -439,6 +511,70 @@ async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
   };
 }
 
+/* ---------------- bittrrt ---------------- */
+
+// The library and the proxy are imported by the roles that use them only, so the UDP and TLS ends'
+// peak RSS is Node's alone; each role imports before it starts its CPU clock, so loading is not counted.
+
+async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport> {
+  const { createServer } = await import('../lib/index.js');
+  const cpuStart = cpuMicros();
+  const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS });
+  const finished = new Promise<TransferResult>((resolve, reject) => {
+    server.on('transfer', (event) => {
+      if (event.kind === 'finished') resolve(event.result);
+      else if (event.kind === 'failed') reject(new Error(`the upload of ${event.name} failed on the server: ${event.reason}`));
+    });
+    server.on('error', reject);
+  });
+  // Awaited only once listening; an error before that must not count as unhandled.
+  finished.catch(() => undefined);
+  const { port } = await server.listen(0, LOOPBACK);
+  send({ kind: 'listening', port });
+  const result = await finished;
+  // Measured before the file goes: unlinking it is the file system's work, not the transfer's.
+  const usage = usageSince(cpuStart);
+  await rm(join(job.dir, result.name), { force: true });
+  // The server stays up until the parent disconnects: our `result` answer may be lost on a lossy
+  // link, and the client's repeated `done` must still get an answer.
+  return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, ...usage };
+}
+
+async function bittrrtClient(job: BittrrtClientJob): Promise<BittrrtClientReport> {
+  const [{ connect }, { TransferEndpoint }] = await Promise.all([import('../lib/index.js'), import('../lib/transfer/endpoint.js')]);
+  const cpuStart = cpuMicros();
+  const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false });
+  try {
+    const result = await new TransferEndpoint(session).upload(job.path);
+    const { packets, retransmits, srtt, minRtt } = result.stats;
+    return {
+      role: 'bittrrt-client', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000,
+      packets, retransmits, srttMs: srtt, minRttMs: minRtt, ...usageSince(cpuStart),
+    };
+  } finally {
+    session.close();
+  }
+}
+
+/** Resolved by the parent's `stop`: the proxy cannot tell by itself when the transfer through it is over. */
+let requestStop: () => void = () => undefined;
+const stopRequested = new Promise<void>((resolve) => {
+  requestStop = resolve;
+});
+
+async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxyReport> {
+  const { ImpairmentProxy } = await import('../test/helpers/impair.js');
+  const cpuStart = cpuMicros();
+  const proxy = await ImpairmentProxy.start(job.serverPort, { seed: job.seed, drop: job.drop });
+  try {
+    send({ kind: 'listening', port: proxy.port });
+    await stopRequested;
+    return { role: 'impairment-proxy', toServer: { ...proxy.toServer }, toClient: { ...proxy.toClient }, ...usageSince(cpuStart) };
+  } finally {
+    await proxy.close();
+  }
+}
+
 /* ---------------- the worker ---------------- */
 
 function run(job: BaselineJob): Promise<BaselineReport> {
@@ -451,6 +587,12 @@ function run(job: BaselineJob): Promise<BaselineReport> {
       return tlsServer();
     case 'tls-client':
       return tlsClient(job);
+    case 'bittrrt-server':
+      return bittrrtServer(job);
+    case 'bittrrt-client':
+      return bittrrtClient(job);
+    case 'impairment-proxy':
+      return impairmentProxy(job);
   }
 }
 
@@ -460,8 +602,12 @@ if (process.send === undefined) {
 }
 let started = false;
 process.on('message', (message: unknown) => {
-  if (!isStartMessage(message)) {
+  if (!isToWorker(message)) {
     send({ kind: 'failure', error: 'unexpected message from the parent' });
+    return;
+  }
+  if (message.kind === 'stop') {
+    requestStop();
     return;
   }
   if (started) {

@@ -1,10 +1,12 @@
 /**
- * Throughput baselines for bittrrt's bulk upload, each measured between two forked processes on
- * loopback (baseline-worker.ts), so each end has a core and its own CPU time and peak RSS:
+ * Bulk throughput on loopback, each run between forked processes (baseline-worker.ts), so each end
+ * has a core and its own CPU time and peak RSS:
  *
  *   rawUdpCeiling  unencrypted datagrams of bittrrt's size through node:dgram, no acknowledgement,
  *                  no retransmission: what Node moves over UDP at best (losses are reported, not repaired)
  *   tlsBaseline    the same bytes over TLS 1.3 on TCP with node:tls: what a secure, reliable stream costs
+ *   bittrrtUpload  a file uploaded to a bittrrt server, directly or through the impairment proxy (a
+ *                  third process) dropping a share of the datagrams
  *
  * Every run has a deadline, and its workers are stopped (then killed if need be) when it ends,
  * whether it succeeded or threw.
@@ -12,8 +14,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { MAX_DATAGRAM } from '../lib/constants.js';
+import type { ImpairmentStats } from '../test/helpers/impair.js';
 import type {
-  BaselineJob, BaselineReport, BaselineRole, CommonReport, FromBaselineWorker, StartMessage, UdpReceiverReport, UdpSenderReport,
+  BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, CommonReport, FromBaselineWorker, ImpairmentProxyReport, ToBaselineWorker,
+  UdpReceiverReport, UdpSenderReport,
 } from './baseline-worker.js';
 import { errorText } from './session-rpc.js';
 
@@ -28,8 +32,29 @@ export interface ThroughputResult {
   note?: string;             // e.g. "12.3% of datagrams lost in the socket buffer", or the TLS cipher
 }
 
+/** What the impairment proxy did and cost, in its own process. */
+export interface ProxyCost {
+  /** The drop probability it applied, in each direction. */
+  drop: number;
+  /** CPU seconds of the proxy per GB delivered to the receiver. */
+  cpuPerGb: number;
+  peakRss: number;           // bytes
+  toServer: ImpairmentStats;
+  toClient: ImpairmentStats;
+}
+
+/** A bittrrt upload: its throughput, and what the sender and the proxy (if any) saw. */
+export interface TransferRun extends ThroughputResult {
+  /** Retransmitted data datagrams, in percent of all the sender sent. */
+  retransmitPercent: number;
+  srttMs: number | null;
+  minRttMs: number | null;
+  /** Null for a direct upload. */
+  proxy: ProxyCost | null;
+}
+
 const WORKER_PATH = fileURLToPath(new URL('./baseline-worker.js', import.meta.url));
-/** Far above a healthy run (a 256 MiB transfer takes seconds), and below the workers' own 2-minute lifetime. */
+/** Far above a healthy run (a 256 MiB transfer takes seconds, 64 MiB at 5% loss a few more), and below the workers' own 2-minute lifetime. */
 const RUN_DEADLINE_MS = 90_000;
 const EXIT_GRACE_MS = 2_000;
 /** Enough sends in flight to keep the socket busy, few enough that the queue stays small. */
@@ -129,10 +154,12 @@ class BaselineChild<R extends BaselineRole> {
   }
 
   start(job: JobOf<R>): void {
-    const message: StartMessage = { kind: 'start', job };
-    this.#child.send(message, (err) => {
-      if (err) this.#deliver({ kind: 'failure', error: `cannot send its job: ${err.message}` });
-    });
+    this.#post({ kind: 'start', job }, 'its job');
+  }
+
+  /** Asks a role that runs until told (the proxy) to finish and report. */
+  requestStop(): void {
+    this.#post({ kind: 'stop' }, 'stop');
   }
 
   /** The next message, which must be of `kind`; a failure report, an early exit or the deadline rejects. */
@@ -158,6 +185,12 @@ class BaselineChild<R extends BaselineRole> {
     await settlesWithin(this.#exited, EXIT_GRACE_MS);
   }
 
+  #post(message: ToBaselineWorker, what: string): void {
+    this.#child.send(message, (err) => {
+      if (err) this.#deliver({ kind: 'failure', error: `cannot send ${what}: ${err.message}` });
+    });
+  }
+
   #next(): Promise<FromBaselineWorker> {
     const queued = this.#inbox.shift();
     if (queued !== undefined) return Promise.resolve(queued);
@@ -181,24 +214,43 @@ class BaselineChild<R extends BaselineRole> {
   }
 }
 
+/** What a run does with each of its workers, whatever its role (BaselineChild is invariant in its role). */
+interface RunWorker {
+  expect(kind: 'ready', deadline: Deadline): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** One run's workers, all under the run's deadline. */
+interface Run {
+  readonly deadline: Deadline;
+  /** Forks a worker for `role`; it is stopped when the run ends. */
+  spawn<R extends BaselineRole>(role: R): BaselineChild<R>;
+  /** Waits until every worker spawned since the last call is up (they start in parallel). */
+  ready(): Promise<void>;
+}
+
 /**
- * Forks a receiving and a sending worker, waits until both are up, and runs `body` under one
- * deadline; both workers are stopped afterwards, even on error.
+ * Runs `body` under one deadline; every worker it spawns is stopped afterwards, even on error.
  */
-async function withPair<A extends BaselineRole, B extends BaselineRole, T>(
-  name: string,
-  roles: readonly [A, B],
-  body: (receiver: BaselineChild<A>, sender: BaselineChild<B>, deadline: Deadline) => Promise<T>,
-): Promise<T> {
+async function withWorkers<T>(name: string, body: (run: Run) => Promise<T>): Promise<T> {
   const deadline = startDeadline(RUN_DEADLINE_MS);
-  const children: Array<BaselineChild<A> | BaselineChild<B>> = [];
+  const children: RunWorker[] = [];
+  // `ready` is a worker's first message: each worker's must be read exactly once.
+  const starting: RunWorker[] = [];
+  const run: Run = {
+    deadline,
+    spawn: (role) => {
+      const child = new BaselineChild(role);
+      children.push(child);
+      starting.push(child);
+      return child;
+    },
+    ready: async () => {
+      await Promise.all(starting.splice(0).map((child) => child.expect('ready', deadline)));
+    },
+  };
   try {
-    const receiver = new BaselineChild(roles[0]);
-    children.push(receiver);
-    const sender = new BaselineChild(roles[1]);
-    children.push(sender);
-    await Promise.all([receiver.expect('ready', deadline), sender.expect('ready', deadline)]);
-    return await body(receiver, sender, deadline);
+    return await body(run);
   } catch (err) {
     throw new Error(`${name}: ${errorText(err)}`, { cause: err });
   } finally {
@@ -251,7 +303,10 @@ export async function rawUdpCeiling(options: { bytes: number; datagramBytes: num
   const name = 'raw UDP (dgram)';
   checkCount('bytes', options.bytes);
   checkCount('datagramBytes', options.datagramBytes, MAX_DATAGRAM);
-  return withPair(name, ['udp-receiver', 'udp-sender'], async (receiver, sender, deadline) => {
+  return withWorkers(name, async ({ spawn, ready, deadline }) => {
+    const receiver = spawn('udp-receiver');
+    const sender = spawn('udp-sender');
+    await ready();
     receiver.start({ role: 'udp-receiver', idleMs: UDP_IDLE_MS });
     const { port } = await receiver.expect('listening', deadline);
     sender.start({ role: 'udp-sender', port, bytes: options.bytes, datagramBytes: options.datagramBytes, inFlight: UDP_IN_FLIGHT });
@@ -267,7 +322,10 @@ export async function rawUdpCeiling(options: { bytes: number; datagramBytes: num
 export async function tlsBaseline(options: { bytes: number }): Promise<ThroughputResult> {
   const name = 'TLS 1.3 over TCP (node:tls)';
   checkCount('bytes', options.bytes);
-  return withPair(name, ['tls-server', 'tls-client'], async (server, client, deadline) => {
+  return withWorkers(name, async ({ spawn, ready, deadline }) => {
+    const server = spawn('tls-server');
+    const client = spawn('tls-client');
+    await ready();
     server.start({ role: 'tls-server' });
     const { port } = await server.expect('listening', deadline);
     client.start({ role: 'tls-client', port, bytes: options.bytes, chunkBytes: TLS_CHUNK_BYTES });
@@ -275,5 +333,74 @@ export async function tlsBaseline(options: { bytes: number }): Promise<Throughpu
     // TCP loses nothing: a shortfall is a bug in the worker, not a result.
     if (received.bytes !== options.bytes) throw new Error(`server read ${received.bytes} of ${options.bytes} bytes`);
     return throughput(name, sent, received, `${received.protocol}, ${received.cipher}`);
+  });
+}
+
+/* ---------------- bittrrt ---------------- */
+
+const percentOf = (part: number, whole: number): number => (whole === 0 ? 0 : (part / whole) * 100);
+const dropLabel = (drop: number): string => `${+(drop * 100).toFixed(2)}%`;
+
+function directionNote(label: string, stats: ImpairmentStats): string {
+  return `${percentOf(stats.dropped, stats.received).toFixed(2)}% ${label} (${stats.dropped} of ${stats.received})`;
+}
+
+function proxyCost(drop: number, report: ImpairmentProxyReport, deliveredBytes: number): ProxyCost {
+  return {
+    drop,
+    cpuPerGb: report.cpuMicros / 1e6 / (deliveredBytes / 1e9),
+    peakRss: report.peakRssBytes,
+    toServer: report.toServer,
+    toClient: report.toClient,
+  };
+}
+
+function uploadNote(sent: BittrrtClientReport, proxy: ProxyCost | null): string {
+  const rtt = (ms: number | null): string => (ms === null ? 'n/a' : `${ms.toFixed(2)} ms`);
+  const parts = [`${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
+  if (proxy !== null) {
+    parts.push(`proxy dropped ${directionNote('to the server', proxy.toServer)} and ${directionNote('to the client', proxy.toClient)}; `
+      + `its CPU ${proxy.cpuPerGb.toFixed(2)} s/GB, peak RSS ${(proxy.peakRss / 2 ** 20).toFixed(0)} MiB`);
+  }
+  return parts.join('; ');
+}
+
+/**
+ * Uploads the file at `path` (`bytes` long) from a bittrrt client to a bittrrt server storing into
+ * `inbox`, timed by the server (offer accepted to hash checked and file in place). With `drop`,
+ * the client talks to an impairment proxy in a third process that drops that share of the
+ * datagrams each way, from a fixed seed so every run meets the same losses.
+ */
+export async function bittrrtUpload(options: { path: string; bytes: number; inbox: string; drop?: number; seed?: number }): Promise<TransferRun> {
+  const { drop } = options;
+  const name = drop === undefined ? 'bittrrt upload, direct' : `bittrrt upload via proxy, ${dropLabel(drop)} loss`;
+  checkCount('bytes', options.bytes);
+  if (drop !== undefined && !(drop >= 0 && drop <= 1)) throw new RangeError(`drop must be a probability in 0..1, got ${drop}`);
+  return withWorkers(name, async ({ spawn, ready, deadline }) => {
+    const server = spawn('bittrrt-server');
+    const client = spawn('bittrrt-client');
+    const impairment = drop === undefined ? null : { drop, proxy: spawn('impairment-proxy') };
+    await ready();
+    server.start({ role: 'bittrrt-server', dir: options.inbox });
+    let { port } = await server.expect('listening', deadline);
+    if (impairment !== null) {
+      impairment.proxy.start({ role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop: impairment.drop });
+      ({ port } = await impairment.proxy.expect('listening', deadline));
+    }
+    client.start({ role: 'bittrrt-client', port, path: options.path });
+    const [sent, received] = await Promise.all([client.report(deadline), server.report(deadline)]);
+    if (received.bytes !== options.bytes) throw new Error(`server received ${received.bytes} of ${options.bytes} bytes`);
+    let cost: ProxyCost | null = null;
+    if (impairment !== null) {
+      impairment.proxy.requestStop();
+      cost = proxyCost(impairment.drop, await impairment.proxy.report(deadline), received.bytes);
+    }
+    return {
+      ...throughput(name, sent, received, uploadNote(sent, cost)),
+      retransmitPercent: percentOf(sent.retransmits, sent.packets),
+      srttMs: sent.srttMs,
+      minRttMs: sent.minRttMs,
+      proxy: cost,
+    };
   });
 }

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { aeadCaseId, FACADE_TARGET_SIZE, sizeLabel, type AeadOperation, type AeadSize } from './crypto.js';
 import { BACKEND_NAMES, type BackendName, type BackendRow, type BenchConfig, type Measurement, type Row, type SharedRow } from './harness.js';
 import type { LatencySummary, MemorySample } from './session-rpc.js';
+import type { ThroughputResult, TransferRun } from './baselines.js';
 import type { HandshakeThroughput, NetworkReport } from './sessions.js';
+import type { TransferRatio, TransferReport } from './transfer.js';
 
 /** The facade target: CommEncryptor at 1400 B must reach this fraction of the bare calls' ops/s. */
 export const FACADE_TARGET = 0.8;
@@ -61,6 +63,8 @@ export interface Report {
   readonly facade: { readonly target: number; readonly targetSize: number; readonly rows: readonly FacadeRow[] };
   readonly fernet: readonly FernetRow[];
   readonly sessions: SessionsSection;
+  /** File transfer on loopback against raw UDP and TLS; null when skipped with --no-net. */
+  readonly transfer: TransferReport | null;
 }
 
 /** The replay window's cost per packet next to an AEAD open of the same packet size. */
@@ -321,6 +325,56 @@ function sessionLines(sessions: SessionsSection): string[] {
   return [...networkLines, '', ...replayLines(sessions.replay)];
 }
 
+const mbPerSec = (r: ThroughputResult): string => r.mbPerSec.toFixed(1);
+const secondsPerGb = (s: number): string => s.toFixed(2);
+const isTransferRun = (r: ThroughputResult): r is TransferRun => 'retransmitPercent' in r;
+
+function transferLines(transfer: TransferReport | null, cores: number): string[] {
+  if (transfer === null) return ['File transfer benchmarks skipped (--no-net).'];
+  const { config, viaProxy, ratios } = transfer;
+  const runs: ReadonlyArray<readonly [string, ThroughputResult]> = [
+    ['(a)', transfer.rawUdp], ['(b)', transfer.bittrrt], ['(c)', transfer.tls],
+    ['(d)', viaProxy.noLoss], ['(d)', viaProxy.loss1], ['(d)', viaProxy.loss5],
+  ];
+  const body = runs.map(([tag, r]) => [
+    `${tag} ${r.name}`,
+    mib(r.bytes),
+    mbPerSec(r),
+    secondsPerGb(r.cpuPerGb.sender),
+    secondsPerGb(r.cpuPerGb.receiver),
+    mib(r.peakRss.sender),
+    mib(r.peakRss.receiver),
+    isTransferRun(r) ? `${r.retransmitPercent.toFixed(2)}%` : '—',
+  ]);
+  const cell = (r: TransferRatio): string => `${percent(r.value)}${verdict(r.pass)}`;
+  const goal = (r: TransferRatio): string => (r.goal === null ? '' : `≥ ${percent(r.goal)}`);
+  const ratioRows = [
+    ['b/a: bittrrt ÷ raw UDP ceiling', cell(ratios.bittrrtOfRawUdp), goal(ratios.bittrrtOfRawUdp)],
+    ['b/c: bittrrt ÷ TLS 1.3', cell(ratios.bittrrtOfTls), goal(ratios.bittrrtOfTls)],
+    ['1% loss ÷ 0% loss, both through the proxy', cell(ratios.loss1OfNoLoss), goal(ratios.loss1OfNoLoss)],
+    ['5% loss ÷ 0% loss, both through the proxy', cell(ratios.loss5OfNoLoss), goal(ratios.loss5OfNoLoss)],
+    [`1% loss (${mib(config.lossBytes)}, proxy) ÷ b (${mib(config.bytes)}, direct)`, cell(ratios.loss1OfDirect), goal(ratios.loss1OfDirect)],
+  ];
+  return [
+    'File transfer on loopback: each end in a forked process of its own, the impairment proxy in a third; ' +
+      `(a)–(c) move ${mib(config.bytes)}, the proxy runs (d) a ${mib(config.lossBytes)} file (5% loss is slow), ` +
+      `dropping that share of the datagrams each way from a fixed seed; ${config.datagramBytes}-byte datagrams; ` +
+      `load average ${transfer.loadAverage.toFixed(2)} at start`,
+    '  MB/s = 1e6 bytes delivered per second, timed by the receiver: first to last datagram (a), first to last byte (c), ' +
+      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a and c write nothing)',
+    table(['file transfer on loopback', 'delivered', 'MB/s', 'CPU s/GB sender', 'CPU s/GB receiver', 'peak RSS sender',
+      'peak RSS receiver', 'resent'], body),
+    ...runs.map(([tag, r]) => `  ${tag} ${r.name}: ${r.note ?? ''}`),
+    table(['ratio of MB/s, same run', 'value', 'goal'], ratioRows),
+    `Goals: bittrrt ≥ ${percent(ratios.bittrrtOfRawUdp.goal)} of the raw UDP ceiling:${verdict(ratios.bittrrtOfRawUdp.pass)} ` +
+      `(${percent(ratios.bittrrtOfRawUdp.value)}); at 1% loss ≥ ${percent(ratios.loss1OfNoLoss.goal)} of its no-loss rate ` +
+      `(judged against the 0% run through the same proxy, which pays the proxy's cost too):${verdict(ratios.loss1OfNoLoss.pass)} ` +
+      `(${percent(ratios.loss1OfNoLoss.value)}).`,
+    `Absolute numbers are noisy on this ${cores}-core machine (the proxy runs put three busy processes on it, and other work ` +
+      'may run too); the ratios compare runs from the same bench run.',
+  ];
+}
+
 export function formatText(report: Report): string {
   const { machine, config } = report;
   const libs = Object.entries(machine.libraries).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -388,6 +442,8 @@ export function formatText(report: Report): string {
     fernet,
     '',
     ...sessionLines(report.sessions),
+    '',
+    ...transferLines(report.transfer, machine.cores),
     '',
     `Total bench time: ${report.elapsedSeconds.toFixed(1)} s`,
   ].join('\n');

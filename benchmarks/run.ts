@@ -1,14 +1,18 @@
 /**
  * bittrrt benchmarks: native (sodium-native) against pure-JS (@noble) in one process, then
- * sessions over loopback UDP (server and clients in worker processes) and the replay window.
+ * sessions over loopback UDP (server and clients in worker processes), the replay window, and
+ * file transfer on loopback against raw UDP and TLS 1.3 (every end in a worker process).
  *
  *   node dist/benchmarks/run.js [--quick] [--json] [--no-net]
  *
  * default   ~500 ms per case and backend, in 5 interleaved rounds of 100 ms, then the session
- *           benchmarks (2,000 handshakes, 10,000 idle sessions, 2 s of echoes): about a minute
- * --quick   ~100 ms per case and backend, one round, and smaller session runs, for smoke runs
+ *           benchmarks (2,000 handshakes, 10,000 idle sessions, 2 s of echoes), then file transfer
+ *           (256 MiB over raw UDP, bittrrt and TLS; 64 MiB through the impairment proxy at 0, 1
+ *           and 5% loss): a few minutes; needs about 600 MiB free in the temporary directory
+ * --quick   ~100 ms per case and backend, one round, smaller session runs and 32 MiB transfers
+ *           (16 MiB through the proxy), for smoke runs
  * --json    one JSON object on stdout instead of the tables (progress still goes to stderr)
- * --no-net  skip the loopback UDP session benchmarks (the replay window still runs)
+ * --no-net  skip the loopback UDP session and file transfer benchmarks (the replay window still runs)
  */
 import { parseArgs } from 'node:util';
 import { loadNobleBackend } from '../lib/crypto/noble-backend.js';
@@ -23,6 +27,7 @@ import { BACKEND_NAMES, DEFAULT_CONFIG, QUICK_CONFIG, runCases, sinkValue, type 
 import { replayCases } from './replay.js';
 import { FACADE_TARGET, facadeRows, fernetRows, formatText, machineInfo, replaySection, type Report } from './report.js';
 import { DEFAULT_SESSIONS_CONFIG, QUICK_SESSIONS_CONFIG, runNetwork } from './sessions.js';
+import { runTransferBenchmarks } from './transfer.js';
 
 /**
  * Table and run order. For each size each facade call runs right after the bare calls it is judged
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
   const cases = await runCases(CASES, backends, config, progress);
   const network = values.net ? await runNetwork(values.quick ? QUICK_SESSIONS_CONFIG : DEFAULT_SESSIONS_CONFIG, progress) : null;
   const replay = await runCases(replayCases, backends, config, progress);
+  const transfer = values.net ? await runTransferBenchmarks({ quick: values.quick, progress }) : null;
   if (sinkValue() === undefined) throw new Error('benchmark sink is empty');
 
   const report: Report = {
@@ -92,6 +98,7 @@ async function main(): Promise<void> {
     facade: { target: FACADE_TARGET, targetSize: FACADE_TARGET_SIZE, rows: facadeRows(cases, BACKEND_NAMES, AEAD_SIZES) },
     fernet: fernetRows(cases, npmFernetDecodeCase.id, [fdecryptCase.id]),
     sessions: { network, replay: replaySection(cases, replay, FACADE_TARGET_SIZE) },
+    transfer,
   };
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `\n${formatText(report)}\n`);
 }

@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { RateLimitOptions } from '../lib/index.js';
 import type { BackendName } from './harness.js';
 
 /**
@@ -15,6 +16,10 @@ import type { BackendName } from './harness.js';
  * or cookie-gate, a fast enough server.
  */
 export const BENCH_RATE_LIMIT = 1e9;
+/** BENCH_RATE_LIMIT as a server's `rateLimits` option. */
+export const BENCH_RATE_LIMITS: Readonly<Partial<RateLimitOptions>> = {
+  perSourceRate: BENCH_RATE_LIMIT, perSourceBurst: BENCH_RATE_LIMIT, globalRate: BENCH_RATE_LIMIT, globalBurst: BENCH_RATE_LIMIT,
+};
 
 /** What a server worker runs: one bittrrt server on 127.0.0.1, port chosen by the OS. */
 export interface ListenParams {

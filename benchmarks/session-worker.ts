@@ -8,11 +8,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import {
-  connect, createServer, loadNobleBackend, loadSodiumBackend, type BittrrtServer, type CryptoBackend, type ServerOptions, type Session,
+  connect, createServer, loadNobleBackend, loadSodiumBackend, type BittrrtServer, type CryptoBackend, type Session,
 } from '../lib/index.js';
 import type { BackendName } from './harness.js';
 import {
-  BENCH_RATE_LIMIT, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
+  BENCH_RATE_LIMITS, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
   type LatencySummary, type ListenParams, type LoopLimits, type MemorySample, type Operation, type Params, type Result,
   type ServerStats, type SpinResult, type StatsParams,
 } from './session-rpc.js';
@@ -22,10 +22,6 @@ const SERVER_CLOSE_GRACE_MS = 3_000;
 /** A kept session must answer one ping within this long to count as established. */
 const KEEP_PING_TIMEOUT_MS = 5_000;
 const GC_SETTLE_MS = 250;
-
-const RATE_LIMITS: ServerOptions['rateLimits'] = {
-  perSourceRate: BENCH_RATE_LIMIT, perSourceBurst: BENCH_RATE_LIMIT, globalRate: BENCH_RATE_LIMIT, globalBurst: BENCH_RATE_LIMIT,
-};
 
 const backends = new Map<BackendName, CryptoBackend>();
 function backendNamed(name: BackendName): CryptoBackend {
@@ -65,7 +61,7 @@ async function listen(params: ListenParams): Promise<{ port: number }> {
   const created = createServer({
     backend: backendNamed(params.backend),
     maxSessions: params.maxSessions,
-    rateLimits: RATE_LIMITS,
+    rateLimits: BENCH_RATE_LIMITS,
     timings: { heartbeatRate: params.heartbeatRate },
   });
   created.on('error', (err) => process.stderr.write(`session worker: server error: ${err.message}\n`));
