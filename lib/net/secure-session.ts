@@ -7,6 +7,7 @@ import { BittrrtError, InvalidInputError } from '../errors.js';
 import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader, type FrameHeaderInput } from '../protocol/frame.js';
 import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
 import { Session, SessionStateError, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
+import { allocFromSlab } from './slab.js';
 import type { SessionTimings } from './timings.js';
 
 /** A ping got no answer in time. */
@@ -141,7 +142,7 @@ export class SecureSession extends Session {
       frameScratch.set(payload, FRAME_HEADER_BYTES);
       length += payload.length;
     }
-    const datagram = Buffer.allocUnsafe(length + AEAD_OVERHEAD);
+    const datagram = allocFromSlab(length + AEAD_OVERHEAD);
     if (this.#current.sealInto(datagram, frameScratch.subarray(0, length)) < 0) {
       // The counter is spent: the nonce would repeat. This cannot happen with rotation working.
       this.end('exhausted');
@@ -153,6 +154,7 @@ export class SecureSession extends Session {
   /* ---------------- receive path ---------------- */
 
   receive(datagram: Buffer, from: PeerAddress, keypair: Keypair, now: number): void {
+    // Not from the slab: a transfer may hold a body for a while, which would pin a whole slab.
     const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);
     const length = keypair.openInto(plaintext, datagram);
     if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
