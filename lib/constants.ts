@@ -178,6 +178,13 @@ export const MAX_SACK_RANGES = 32;
 export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
 /** The sender reads the file in blocks of this size. */
 export const READ_BLOCK_BYTES = 1024 * 1024;
+/**
+ * Pacing: how far sends may run ahead of the paced schedule (Node's timers are good to about a
+ * millisecond, so one millisecond of sends goes out as one burst), and the smallest RTT pacing
+ * assumes, so a microsecond loopback sample cannot make the pace meaningless.
+ */
+export const PACING_SLACK_MS = 1;
+export const MIN_PACING_RTT_MS = 0.1;
 /** Most datagrams sent in one event-loop turn, so acknowledgements are read in between. */
 export const SEND_BURST_PACKETS = 64;
 /** A control message unanswered this long is sent again, up to this many times. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
-  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS, TRANSFER_STALL_MS,
+  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, MIN_PACING_RTT_MS, PACING_SLACK_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS,
+  TRANSFER_STALL_MS,
 } from '../constants.js';
 import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
 import { CongestionControl } from './congestion.js';
@@ -34,7 +35,7 @@ interface InFlight {
  * the cumulative offset and SACK spans, from which segments are freed, and the largest packet
  * number received, from which RTT is sampled and losses found (RFC 9002 style: three later
  * packets acknowledged, or 9/8 RTT older). Lost segments go again first. How much is in flight
- * is bounded by the congestion window and by the receiver's window; a retransmission timeout
+ * is bounded by the congestion window and by the receiver's window, and paced over the RTT; a retransmission timeout
  * (RFC 6298) covers a lost tail. Segments never straddle a read block, so a retransmission
  * slices the same block again.
  */
@@ -60,6 +61,9 @@ export class StreamSender extends EventEmitter<SenderEvents> {
   #readOffset: number;
   #reading = false;
   #pumpQueued = false;
+  /** Pacing: when the next datagram is due (clock ms); sends may run ahead of it by PACING_SLACK_MS. */
+  #paceAt = 0;
+  #paceTimer: NodeJS.Timeout | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = 0;
   #lastProgress = clock();
@@ -113,6 +117,8 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     this.#finished = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#paceTimer);
+    this.#paceTimer = undefined;
     this.#blocks.clear();
     this.#inFlight.clear();
     this.#lost.length = 0;
@@ -171,20 +177,30 @@ export class StreamSender extends EventEmitter<SenderEvents> {
 
   /* ---------------- sending ---------------- */
 
-  /** Sends while the windows allow, a burst per event-loop turn, retransmissions first. */
+  /**
+   * Sends while the windows allow, retransmissions first: at most a burst per event-loop turn
+   * (acknowledgements are read in between), and paced over the round trip (below).
+   */
   #pump(): void {
     if (this.#finished) return;
     const window = Math.min(this.congestion.window, RECEIVE_WINDOW_BYTES * 2);
+    const rate = this.#pacingRate(window);
     let burst = 0;
     while (this.#bytesInFlight < window && burst < SEND_BURST_PACKETS) {
+      const now = clock();
+      if (this.#paceAt > now + PACING_SLACK_MS) {
+        this.#pauseUntil(this.#paceAt - PACING_SLACK_MS, now);
+        break;
+      }
       const segment = this.#nextSegment();
       if (segment === null) break;
       const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;
       const at = (segment.offset - this.#start) % READ_BLOCK_BYTES;
       const packet = this.#nextPacket++;
-      segment.sentAt = clock();
+      segment.sentAt = now;
       this.#inFlight.set(packet, segment);
       this.#bytesInFlight += segment.length;
+      this.#paceAt = Math.max(this.#paceAt, now - PACING_SLACK_MS) + segment.length / rate;
       this.packets++;
       burst++;
       if (!this.link.data(packet, segment.offset, block.subarray(at, at + segment.length))) return this.#fail(new Error('the session closed'));
@@ -197,6 +213,24 @@ export class StreamSender extends EventEmitter<SenderEvents> {
       });
     }
     this.#armTimer();
+  }
+
+  /**
+   * Bytes per millisecond: the window spread over one smoothed RTT, with headroom (twice that in
+   * slow start, so the window can still double; 1.25 times after, as Linux's fq pacing does).
+   * Unpaced until the first RTT sample.
+   */
+  #pacingRate(window: number): number {
+    if (!this.rtt.hasSample) return Infinity;
+    return ((this.congestion.inSlowStart ? 2 : 1.25) * window) / Math.max(this.rtt.smoothed, MIN_PACING_RTT_MS);
+  }
+
+  #pauseUntil(at: number, now: number): void {
+    if (this.#paceTimer !== undefined) return;
+    this.#paceTimer = setTimeout(() => {
+      this.#paceTimer = undefined;
+      this.#pump();
+    }, Math.max(1, at - now));
   }
 
   /** The next segment to send: a lost one still unacknowledged, else new bytes the receiver has room for and that are read. */
