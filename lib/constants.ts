@@ -172,6 +172,8 @@ export const LOSS_PACKET_THRESHOLD = 3;
 export const LOSS_TIME_THRESHOLD = 9 / 8;
 /** Data datagrams a receiver takes before it acknowledges at once, rather than at the end of the event-loop turn. */
 export const ACK_EVERY_PACKETS = 16;
+/** The same while a gap is open: often enough for the sender's three-packet loss rule. */
+export const ACK_EVERY_REORDERED = 3;
 /** Most SACK ranges in one acknowledgement. */
 export const MAX_SACK_RANGES = 32;
 /** Receive window: bytes a receiver holds (out of order, or waiting for the disk) before it stops the sender. */

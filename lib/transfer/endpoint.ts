@@ -102,7 +102,6 @@ interface Transfer {
   readonly startedByUs: boolean;
   sender?: StreamSender;
   receiver?: StreamReceiver;
-  source?: FileSource;
   sink?: FileSink;
   /** Our answer to each request type the peer sent, repeated when the request is. */
   readonly answers: Map<TransferMessageType, TransferMessage>;
@@ -170,7 +169,6 @@ export class TransferEndpoint implements FrameHandler {
         answer = await this.#request(transfer, { type: 'restart' }, 'accept');
         if (answer.offset !== 0) throw new TransferError('the receiver did not restart');
       }
-      transfer.source = source;
       return await this.#send(transfer, source, answer.offset, size, options);
     } catch (err) {
       this.#abandon(transfer, err as Error);
@@ -271,11 +269,16 @@ export class TransferEndpoint implements FrameHandler {
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) receiver.on('progress', (written) => options.onProgress!(written, (size ?? 0) - offset));
     let done: TransferMessage & { type: 'done' };
+    let watchdog: NodeJS.Timeout | undefined;
     try {
       done = await new Promise((resolve, reject) => {
         if (this.#session.closed) return reject(new TransferError('the session closed'));
         receiver.once('error', reject);
         transfer.fail = (reason) => reject(new TransferError(reason));
+        // The sending side has its timers; this side only waits, so it gives up on a silent peer.
+        watchdog = setInterval(() => {
+          if (clock() - receiver.lastActivity > TRANSFER_STALL_MS) transfer.fail(`the peer sent nothing for ${TRANSFER_STALL_MS / 1000} s`);
+        }, TRANSFER_STALL_MS / 10);
         // `done` arrives once the sender has every byte acknowledged; the disk may still be writing.
         transfer.waiter = {
           types: ['done'],
@@ -293,6 +296,8 @@ export class TransferEndpoint implements FrameHandler {
       // A write in progress finishes, so the part file holds exactly a prefix of the file.
       await receiver.drain();
       throw err;
+    } finally {
+      clearInterval(watchdog);
     }
     let outcome: TransferMessage & { type: 'result' };
     try {
@@ -440,7 +445,6 @@ export class TransferEndpoint implements FrameHandler {
       this.#transfers.delete(id);
       return this.#refuse(id, describeFsError(err, get.name));
     }
-    transfer.source = source;
     this.#answer(transfer, 'get', { type: 'accept', offset, prefix: '', size: source.size });
     const run = this.#send(transfer, source, offset, source.size, {}).finally(() => source.close());
     return this.#report(transfer, run, source.size, offset);

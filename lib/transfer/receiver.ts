@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ACK_EVERY_PACKETS, RECEIVE_WINDOW_BYTES } from '../constants.js';
+import { ACK_EVERY_PACKETS, ACK_EVERY_REORDERED, RECEIVE_WINDOW_BYTES } from '../constants.js';
 import { spansThatFit } from '../protocol/transfer.js';
 import { clock, type FrameLink } from './link.js';
 import { Spans } from './spans.js';
@@ -24,8 +24,9 @@ export type DataVerdict = 'ok' | 'refused';
  * The receiving half of one reliable stream. Segments that arrive in order go straight to the
  * sink's queue; others wait in memory until the gap fills. Both are bounded by the receive
  * window this side advertises (bytes written + RECEIVE_WINDOW_BYTES), so a slow disk stops the
- * sender instead of growing memory. Acknowledgements go out at once after a gap or a duplicate,
- * else after ACK_EVERY_PACKETS or at the end of the event-loop turn, whichever comes first.
+ * sender instead of growing memory. Acknowledgements go out at once when a gap opens or closes
+ * and for a duplicate, else after ACK_EVERY_PACKETS (ACK_EVERY_REORDERED while a gap is open) or
+ * at the end of the event-loop turn, whichever comes first.
  */
 export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #start: number;
@@ -40,6 +41,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #writing = false;
   #largestPacket = -1;
   #largestAt = 0;
+  #lastActivity = clock();
   #unacked = 0;
   #ackQueued = false;
   /** stop() was called, or a write failed: nothing more happens. */
@@ -56,6 +58,11 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     this.#advertised = start + RECEIVE_WINDOW_BYTES;
     this.#maxSpans = spansThatFit(link.maxBody);
     this.#completed = size !== null && start >= size;
+  }
+
+  /** When (clock ms) a data frame last arrived or a write last finished. */
+  get lastActivity(): number {
+    return this.#lastActivity;
   }
 
   /** Where the stream starts (the bytes the sink already held). */
@@ -94,6 +101,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
 
   onData(packet: number, offset: number, body: Buffer): DataVerdict {
     if (this.#finished) return 'ok';
+    this.#lastActivity = clock();
     if (this.#completed) {
       // A retransmission after the end: our last acknowledgement was lost.
       this.#sendAck();
@@ -111,8 +119,14 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
       return 'ok';
     }
     if (offset < this.#delivered || this.#received.overlaps(offset, end)) return 'refused';
+    const spansBefore = this.#received.count;
     this.#received.add(offset, end);
+    // At once: a new gap (the sender should hear of a loss soon) or a filled one. While a gap
+    // stays open, every few datagrams: enough for the sender's three-packet loss rule, without an
+    // acknowledgement per datagram for every loss.
+    let urgent: boolean;
     if (offset === this.#delivered) {
+      const hadGap = this.#early.size > 0;
       this.#deliver(body);
       for (let next = this.#early.get(this.#delivered); next; next = this.#early.get(this.#delivered)) {
         this.#early.delete(this.#delivered);
@@ -120,12 +134,14 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
       }
       this.#received.forgetBelow(this.#delivered);
       this.#flush();
-      if (++this.#unacked >= ACK_EVERY_PACKETS || this.#early.size > 0) this.#sendAck();
-      else this.#queueAck();
+      urgent = hadGap;
     } else {
       this.#early.set(offset, body);
-      this.#sendAck();
+      urgent = this.#received.count > spansBefore;
     }
+    const every = this.#early.size > 0 ? ACK_EVERY_REORDERED : ACK_EVERY_PACKETS;
+    if (urgent || ++this.#unacked >= every) this.#sendAck();
+    else this.#queueAck();
     return 'ok';
   }
 
@@ -157,6 +173,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     this.sink.write(chunks).then(() => {
       this.#writing = false;
       this.#written += bytes;
+      this.#lastActivity = clock();
       if (this.#finished) return;
       this.emit('progress', this.written);
       // The window opened: say so if the sender may be waiting for it.
