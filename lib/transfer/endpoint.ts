@@ -38,6 +38,8 @@ export interface TransferEndpointOptions {
   busyNames?: Map<string, { finished: boolean }>;
   /** Hears about transfers the peer starts (a server logs them). */
   onEvent?: (event: TransferEvent) => void;
+  /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
+  stallMs?: number;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -125,6 +127,7 @@ export class TransferEndpoint implements FrameHandler {
   readonly #session: SecureSession;
   readonly #options: TransferEndpointOptions;
   readonly #maxBody: number;
+  readonly #stallMs: number;
   readonly #transfers = new Map<number, Transfer>();
   #nextId: number;
 
@@ -137,6 +140,7 @@ export class TransferEndpoint implements FrameHandler {
       throw new InvalidInputError(`datagram size must be ${MIN_TRANSFER_DATAGRAM}-${MAX_DATAGRAM} bytes`);
     }
     this.#maxBody = maxDatagram - TRANSFER_OVERHEAD;
+    this.#stallMs = options.stallMs ?? TRANSFER_STALL_MS;
     this.#nextId = session.role === 'client' ? 1 : 2;
     this.#session.frameHandler = this;
     this.#session.once('close', () => this.cancel('the session closed'));
@@ -233,7 +237,7 @@ export class TransferEndpoint implements FrameHandler {
   async #send(transfer: Transfer, source: ByteSource & { digest?(): string }, offset: number, size: number | null,
     options: Pick<UploadOptions, 'onProgress' | 'onStart'>, seconds?: number): Promise<TransferResult> {
     const started = clock();
-    const sender = new StreamSender(this.#link(transfer.id), source, offset, size);
+    const sender = new StreamSender(this.#link(transfer.id), source, offset, size, this.#stallMs);
     transfer.sender = sender;
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) sender.on('progress', (acked) => options.onProgress!(acked, (size ?? 0) - offset));
@@ -277,8 +281,8 @@ export class TransferEndpoint implements FrameHandler {
         transfer.fail = (reason) => reject(new TransferError(reason));
         // The sending side has its timers; this side only waits, so it gives up on a silent peer.
         watchdog = setInterval(() => {
-          if (clock() - receiver.lastActivity > TRANSFER_STALL_MS) transfer.fail(`the peer sent nothing for ${TRANSFER_STALL_MS / 1000} s`);
-        }, TRANSFER_STALL_MS / 10);
+          if (clock() - receiver.lastActivity > this.#stallMs) transfer.fail(`the peer sent nothing for ${seconds(this.#stallMs)}`);
+        }, this.#stallMs / 10);
         // `done` arrives once the sender has every byte acknowledged; the disk may still be writing.
         transfer.waiter = {
           types: ['done'],
@@ -482,15 +486,15 @@ export class TransferEndpoint implements FrameHandler {
     throw new TransferError('no free transfer id');
   }
 
-  /** Sends `message` until an answer of one of `types` (or a refusal) arrives; gives up after TRANSFER_STALL_MS. */
+  /** Sends `message` until an answer of one of `types` (or a refusal) arrives; gives up after the stall time. */
   #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T): Promise<Extract<TransferMessage, { type: T }>> {
     return new Promise((resolve, reject) => {
       const started = clock();
       let delay = CONTROL_RETRY_MS;
       const send = (): void => {
-        if (clock() - started > TRANSFER_STALL_MS) {
+        if (clock() - started > this.#stallMs) {
           transfer.waiter = undefined;
-          return reject(new TransferError(`no answer from the peer for ${TRANSFER_STALL_MS / 1000} s`));
+          return reject(new TransferError(`no answer from the peer for ${seconds(this.#stallMs)}`));
         }
         this.#sendMessage(transfer.id, message);
         transfer.retry = setTimeout(send, delay);
@@ -578,6 +582,10 @@ export class TransferEndpoint implements FrameHandler {
   #drop(): void {
     this.#session.counters.drop('bad-transfer');
   }
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 function patternSource(): PatternSource {

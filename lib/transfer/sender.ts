@@ -69,7 +69,9 @@ export class StreamSender extends EventEmitter<SenderEvents> {
   #lastProgress = clock();
   #finished = false;
 
-  constructor(private readonly link: FrameLink, private readonly source: ByteSource, start: number, size: number | null) {
+  /** `stallMs`: fail when the peer acknowledges nothing this long. */
+  constructor(private readonly link: FrameLink, private readonly source: ByteSource, start: number, size: number | null,
+    private readonly stallMs = TRANSFER_STALL_MS) {
     super();
     this.#start = start;
     this.#cumulative = start;
@@ -304,8 +306,8 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     this.#timer = undefined;
     if (this.#finished) return;
     const now = clock();
-    if (now - this.#lastProgress > TRANSFER_STALL_MS) {
-      return this.#fail(new Error(`the peer acknowledged nothing for ${TRANSFER_STALL_MS / 1000} s`));
+    if (now - this.#lastProgress > this.stallMs) {
+      return this.#fail(new Error(`the peer acknowledged nothing for ${this.stallMs / 1000} s`));
     }
     if (now < this.#timerAt - 1) {
       this.#timer = setTimeout(() => this.#onTimer(), this.#timerAt - now);

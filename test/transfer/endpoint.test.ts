@@ -36,15 +36,18 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     }
   });
 
-  async function rig(impairment: Omit<ImpairmentOptions, 'seed'> = {}, files: { dir?: string | null; allowDownload?: boolean } = {}): Promise<Rig> {
+  async function rig(impairment: Omit<ImpairmentOptions, 'seed'> = {},
+    files: { dir?: string | null; allowDownload?: boolean; stallMs?: number } = {}): Promise<Rig> {
     const inbox = tempDir('inbox');
     const events: TransferEvent[] = [];
-    const server = createServer({ files: { dir: files.dir === null ? undefined : (files.dir ?? inbox), allowDownload: files.allowDownload ?? true } });
+    const server = createServer({
+      files: { dir: files.dir === null ? undefined : (files.dir ?? inbox), allowDownload: files.allowDownload ?? true, stallMs: files.stallMs },
+    });
     server.on('transfer', (event) => events.push(event));
     const { port } = await server.listen(0, '127.0.0.1');
     const proxy = await ImpairmentProxy.start(port, { seed: 0x5eed, ...impairment });
     const session = await connect({ port: proxy.port, allowSeed: false });
-    const r = { server, proxy, session, endpoint: new TransferEndpoint(session), inbox, events };
+    const r = { server, proxy, session, endpoint: new TransferEndpoint(session, { stallMs: files.stallMs }), inbox, events };
     rigs.push(r);
     return r;
   }
@@ -286,6 +289,32 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       expect(await eventually(() => server.counters.dropsOf('bad-transfer') - before === 4, 2_000)).to.equal(true);
       await session.ping(2_000);
     });
+  });
+
+  it('a link that goes dead mid-transfer fails on both sides after the stall time, and the upload resumes once it is back', async () => {
+    const { endpoint, inbox, events, proxy } = await rig({}, { stallMs: 1_000 });
+    const { path, data } = file(24 * 1024 * 1024);
+    const started = performance.now();
+    let paused = 0;
+    const err = await endpoint.upload(path, {
+      as: 'dead.bin',
+      onProgress: (done) => {
+        if (done > 2 * 1024 * 1024 && paused === 0) {
+          paused = performance.now();
+          proxy.pause();
+        }
+      },
+    }).then(() => null, (e: Error) => e);
+    expect(err?.message).to.match(/acknowledged nothing for 1 s/);
+    expect(performance.now() - paused).to.be.within(900, 5_000);
+    expect(await eventually(() => events.some((e) => e.kind === 'failed'), 3_000)).to.equal(true);
+    expect((events.find((e) => e.kind === 'failed') as { reason: string }).reason).to.match(/sent nothing for 1 s/);
+    expect(existsSync(join(inbox, 'dead.bin'))).to.equal(false);
+    proxy.resume();
+    const result = await endpoint.upload(path, { as: 'dead.bin', resume: true });
+    expect(result.offset).to.be.greaterThan(0);
+    expect(readFileSync(join(inbox, 'dead.bin')).equals(data)).to.equal(true);
+    expect(performance.now() - started).to.be.below(30_000);
   });
 
   it('bandwidth tests run both ways and report sender statistics', async () => {
