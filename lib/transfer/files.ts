@@ -33,6 +33,26 @@ export function describeFsError(err: unknown, path: string): string {
 const HEX_EMPTY = '';
 
 /**
+ * Opens `path` and insists on a regular file. O_NONBLOCK makes the open return at once on a FIFO
+ * or device (which would otherwise block a libuv thread until a writer appears); it changes
+ * nothing for regular files.
+ */
+async function openRegularFile(path: string, flags: number, label: string): Promise<{ handle: FileHandle; size: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, flags | fsConstants.O_NONBLOCK, 0o600);
+  } catch (err) {
+    throw new TransferFileError(describeFsError(err, label));
+  }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new TransferFileError(`${label}: not a regular file`);
+  }
+  return { handle, size: stat.size };
+}
+
+/**
  * A file being sent. Reads are sequential and every byte read is hashed, so after the last read
  * `digest()` is the SHA-256 of exactly what was sent (a file that changes while it is read
  * cannot pass for the one that was announced). `noFollow` refuses a symbolic link (a server
@@ -46,18 +66,8 @@ export class FileSource implements ByteSource {
 
   /** `label` names the file in errors (a server names it as the client did, never by its path). */
   static async open(path: string, noFollow: boolean, label = path): Promise<FileSource> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, fsConstants.O_RDONLY | (noFollow ? fsConstants.O_NOFOLLOW : 0));
-    } catch (err) {
-      throw new TransferFileError(describeFsError(err, label));
-    }
-    const stat = await handle.stat();
-    if (!stat.isFile()) {
-      await handle.close();
-      throw new TransferFileError(`${label}: not a regular file`);
-    }
-    return new FileSource(path, handle, stat.size);
+    const { handle, size } = await openRegularFile(path, fsConstants.O_RDONLY | (noFollow ? fsConstants.O_NOFOLLOW : 0), label);
+    return new FileSource(path, handle, size);
   }
 
   /** SHA-256 (hex) of the first `length` bytes, which become hashed; '' for none. Call before any read. */
@@ -113,21 +123,12 @@ export class FileSink implements ByteSink {
   static async open(path: string, resume: boolean, label = path): Promise<FileSink> {
     const partPath = `${path}${PART_SUFFIX}`;
     const partLabel = `${label}${PART_SUFFIX}`;
-    const flags = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (resume ? 0 : fsConstants.O_TRUNC);
-    let handle: FileHandle;
-    try {
-      handle = await open(partPath, flags, 0o600);
-    } catch (err) {
-      throw new TransferFileError(describeFsError(err, partLabel));
-    }
-    const stat = await handle.stat();
-    if (!stat.isFile()) {
-      await handle.close();
-      throw new TransferFileError(`${partLabel}: not a regular file`);
-    }
-    // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
+    const { handle, size } = await openRegularFile(partPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, partLabel);
     const sink = new FileSink(path, partPath, partLabel, label, handle);
-    if (stat.size > 0) await sink.#hashExisting();
+    // Emptied only now that it is known to be a regular file (O_TRUNC would act before the check).
+    if (!resume && size > 0) await handle.truncate(0);
+    // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
+    else if (size > 0) await sink.#hashExisting();
     return sink;
   }
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,5 +92,15 @@ describe('transfer/files', () => {
     const followed = await FileSource.open(join(dir, 'link'), false);
     expect(followed.size).to.equal(1);
     await followed.close();
+  });
+  it('refuses a FIFO at once instead of blocking on it, as a source and as a part file', async () => {
+    const dir = tempDir('fifo');
+    execFileSync('mkfifo', [join(dir, 'pipe'), join(dir, 'p.part')]);
+    const started = Date.now();
+    const source = await FileSource.open(join(dir, 'pipe'), true, 'pipe').then(() => '', (e: Error) => e.message);
+    const sink = await FileSink.open(join(dir, 'p'), false, 'p').then(() => '', (e: Error) => e.message);
+    expect(source).to.equal('pipe: not a regular file');
+    expect(sink).to.equal('p.part: not a regular file');
+    expect(Date.now() - started).to.be.below(2_000);
   });
 });
