@@ -27,7 +27,8 @@ export class ConnectCommand extends EndpointCommand {
       (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
       show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
       name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
-      \`--overwrite\` replaces an existing file. Ctrl-C stops cleanly and keeps the part file.
+      \`--overwrite\` replaces an existing file. A failed transfer is reported and the next one
+      runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130.
       \`--bwup S\` / \`--bwdown S\` test the encrypted channel's bandwidth for S seconds.
 
       \`--ping N\` sends N encrypted heartbeats and prints each round-trip time and a summary.
