@@ -9,6 +9,7 @@ import type { SecureSession } from '../../lib/net/secure-session.js';
 import type { Session } from '../../lib/net/session.js';
 import { decodeMessage, encodeMessage, TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint, TransferError, type TransferEvent } from '../../lib/transfer/endpoint.js';
+import { describeFsError, FileSink, TransferFileError } from '../../lib/transfer/files.js';
 import { ImpairmentProxy, type ImpairmentOptions } from '../helpers/impair.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
@@ -257,6 +258,30 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       expect(events.some((e) => e.kind === 'failed')).to.equal(false); // refused before it started
       const ok = file(1000);
       await endpoint.upload(ok.path);
+    });
+
+    it('a disk that fills up mid-transfer fails the upload on both sides with the reason; the session goes on', async () => {
+      const { endpoint, inbox, events } = await rig();
+      const { path } = file(8 * 1024 * 1024);
+      // The real FileSink, until 1 MiB is written: then the disk is full (ENOSPC, as write(2) reports it).
+      const write = FileSink.prototype.write;
+      let written = 0;
+      FileSink.prototype.write = async function (this: FileSink, chunks: Buffer[]): Promise<void> {
+        written += chunks.reduce((n, c) => n + c.length, 0);
+        if (written > 1024 * 1024) throw new TransferFileError(describeFsError(Object.assign(new Error('full'), { code: 'ENOSPC' }), 'full.bin.part'));
+        return write.call(this, chunks);
+      };
+      try {
+        const err = await endpoint.upload(path, { as: 'full.bin' }).then(() => null, (e: Error) => e);
+        expect(err?.message).to.equal('the peer aborted: full.bin.part: no space left on the device');
+      } finally {
+        FileSink.prototype.write = write;
+      }
+      expect(await eventually(() => events.some((e) => e.kind === 'failed'), 2_000)).to.equal(true);
+      expect((events.find((e) => e.kind === 'failed') as { reason: string }).reason).to.match(/no space left/);
+      expect(existsSync(join(inbox, 'full.bin'))).to.equal(false);
+      const after = file(2048);
+      await endpoint.upload(after.path);
     });
 
     it('a file that shrinks while it is sent fails on both sides; nothing half-written appears; the session goes on', async () => {
