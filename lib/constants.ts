@@ -152,8 +152,8 @@ export const TRANSFER_OVERHEAD = AEAD_OVERHEAD + FRAME_HEADER_BYTES;
 export const MAX_TRANSFER_ID = 0xff_ffff;
 /** Longest control message (JSON) accepted. */
 export const MAX_TRANSFER_MESSAGE_BYTES = 1024;
-/** Longest file name, in UTF-8 bytes (common file systems' limit). */
-export const MAX_FILE_NAME_BYTES = 255;
+/** Longest file name, in UTF-8 bytes: file systems' 255, less room for the `.part` suffix. */
+export const MAX_FILE_NAME_BYTES = 250;
 /** Suffix of the file that receives data until its hash is checked. */
 export const PART_SUFFIX = '.part';
 
@@ -174,11 +174,17 @@ export const LOSS_TIME_THRESHOLD = 9 / 8;
 export const ACK_EVERY_PACKETS = 16;
 /** The same while a gap is open: often enough for the sender's three-packet loss rule. */
 export const ACK_EVERY_REORDERED = 3;
+/** Smallest data segment, except one that ends a read block or the stream: the payload of the smallest transfer datagram. */
+export const MIN_SEGMENT_BYTES = MIN_TRANSFER_DATAGRAM - TRANSFER_OVERHEAD;
+/** A window probe is answered at most this often (an empty frame must not buy a full acknowledgement each). */
+export const PROBE_ANSWER_MS = 10;
+/** Most SACK spans a sender keeps from acknowledgements; past it, SACK information is ignored until the cumulative offset catches up. */
+export const MAX_SACKED_SPANS = 4096;
 /** Most SACK ranges in one acknowledgement. */
 export const MAX_SACK_RANGES = 32;
 /** Receive window: bytes a receiver holds (out of order, or waiting for the disk) before it stops the sender. */
 export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
-/** The sender reads the file in blocks of this size. */
+/** The sender reads the file in blocks of this size, counted from the start offset; no segment straddles two. */
 export const READ_BLOCK_BYTES = 1024 * 1024;
 /**
  * Pacing: how far sends may run ahead of the paced schedule (Node's timers are good to about a
@@ -192,5 +198,7 @@ export const SEND_BURST_PACKETS = 64;
 /** A control message unanswered this long is sent again, up to this many times. */
 export const CONTROL_RETRY_MS = 200;
 export const CONTROL_ATTEMPTS = 25;
+/** Longest bandwidth test. */
+export const MAX_BANDWIDTH_SECONDS = 3600;
 /** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */
 export const TRANSFER_STALL_MS = 30_000;

@@ -27,3 +27,6 @@ export function fromBase64Url(input: string | Uint8Array): Buffer | null {
   const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, length).toString('latin1');
   return Buffer.from(text, 'base64url');
 }
+
+/** C0 and C1 controls and bidirectional overrides: text from a peer must not steer a terminal or forge a log line. */
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;

@@ -1,3 +1,5 @@
+import { UNPRINTABLE } from './encoding.js';
+
 /** A small leveled logger: human lines by default, one JSON object per line with `json`. */
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -38,7 +40,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
-    stream.write(`${level === 'info' ? '' : `${level}: `}${message}${extra ? ` ${extra}` : ''}\n`);
+    stream.write(`${level === 'info' ? '' : `${level}: `}${escapeControls(`${message}${extra ? ` ${extra}` : ''}`)}\n`);
   };
   return {
     isEnabled: (level) => RANK[level] >= threshold,
@@ -47,6 +49,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
   };
+}
+
+/**
+ * Text lines may carry what a peer sent (a file name, a reason): control characters and
+ * bidirectional overrides are shown escaped, so nobody can forge a line or drive a terminal.
+ */
+function escapeControls(text: string): string {
+  return text.replace(new RegExp(UNPRINTABLE.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export const silentLogger: Logger = createLogger({ level: 'silent' });

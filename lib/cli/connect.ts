@@ -1,5 +1,6 @@
+import { constants as osConstants } from 'node:os';
 import { Option, UsageError } from 'clipanion';
-import { X25519_KEY_BYTES } from '../constants.js';
+import { MAX_BANDWIDTH_SECONDS, X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url } from '../encoding.js';
 import { formatAddress, parseHostPort } from '../net/address.js';
 import { connect, HandshakeTimeoutError, type ConnectOptions } from '../net/client.js';
@@ -10,6 +11,7 @@ import { fingerprint, loadIdentity } from '../trust/identity.js';
 import { defaultKnownHostsPath, KnownHosts } from '../trust/known-hosts.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
+import { isDirectory } from './fs.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -28,7 +30,8 @@ export class ConnectCommand extends EndpointCommand {
       show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
       name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
       \`--overwrite\` replaces an existing file. A failed transfer is reported and the next one
-      runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130.
+      runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
+      (SIGTERM: 143).
       \`--bwup S\` / \`--bwdown S\` test the encrypted channel's bandwidth for S seconds.
 
       \`--ping N\` sends N encrypted heartbeats and prints each round-trip time and a summary.
@@ -160,6 +163,9 @@ export class ConnectCommand extends EndpointCommand {
     }
     if (this.as !== undefined && this.send.length !== 1) throw new UsageError('--as names one file: use it with exactly one --send');
     if (this.out !== undefined && this.get.length === 0) throw new UsageError('--out needs --get');
+    if (this.out !== undefined && this.get.length > 1 && !isDirectory(this.out)) {
+      throw new UsageError('with several --get, --out must be an existing directory');
+    }
     return {
       send: this.send,
       as: this.as,
@@ -167,8 +173,8 @@ export class ConnectCommand extends EndpointCommand {
       out: this.out,
       resume: this.resume,
       overwrite: this.overwrite,
-      bwup: this.bwup === undefined ? undefined : positiveInteger('--bwup', this.bwup),
-      bwdown: this.bwdown === undefined ? undefined : positiveInteger('--bwdown', this.bwdown),
+      bwup: this.bwup === undefined ? undefined : positiveInteger('--bwup', this.bwup, MAX_BANDWIDTH_SECONDS),
+      bwdown: this.bwdown === undefined ? undefined : positiveInteger('--bwdown', this.bwdown, MAX_BANDWIDTH_SECONDS),
     };
   }
 
@@ -179,15 +185,22 @@ export class ConnectCommand extends EndpointCommand {
       return 1;
     }
     const stop = new AbortController();
-    void waitForStopSignal().then(() => stop.abort());
+    let signal: NodeJS.Signals = 'SIGINT';
+    void waitForStopSignal().then((received) => {
+      signal = received;
+      stop.abort();
+    });
     const bars = !this.quiet && !this.json && process.stderr.isTTY ? process.stderr : undefined;
     const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal });
     session.close();
-    return failed < 0 ? 130 : failed > 0 ? 1 : 0;
+    // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).
+    return failed < 0 ? 128 + osConstants.signals[signal] : failed > 0 ? 1 : 0;
   }
 }
 
-function positiveInteger(flag: string, text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`bad value for ${flag}: ${JSON.stringify(text)} (expected a positive whole number)`);
+function positiveInteger(flag: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw new UsageError(`bad value for ${flag}: ${JSON.stringify(text)} (expected a whole number${max === Number.MAX_SAFE_INTEGER ? ' above 0' : ` 1-${max}`})`);
+  }
   return Number(text);
 }

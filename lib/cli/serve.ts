@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
@@ -8,6 +7,7 @@ import { createServer } from '../net/server.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
+import { isDirectory } from './fs.js';
 import { waitForStopSignal } from './signals.js';
 import { logTransferEvent } from './transfers.js';
 
@@ -121,13 +121,5 @@ export class ServeCommand extends EndpointCommand {
     await server.close();
     log.info(`stopped (${signal})`, counterFields(server.counters, { closed_sessions: sessions }));
     return 0;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
   }
 }

@@ -1,9 +1,9 @@
-import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
+import { isDirectory } from './fs.js';
 
 /** What `connect` was asked to move, in the order it runs. */
 export interface TransferPlan {
@@ -31,7 +31,8 @@ export interface TransferUi {
  * files for --resume. Returns how many failed (-1 when interrupted).
  */
 export async function runTransfers(session: Session, plan: TransferPlan, ui: TransferUi): Promise<number> {
-  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram });
+  // The client moves only what it was asked to: a server cannot start a transfer to or from it.
+  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, answerPeer: false });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
   const jobs: Array<{ label: string; run: (progress: Progress) => Promise<TransferResult> }> = [
@@ -46,8 +47,12 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
   ];
   let failed = 0;
   try {
-    for (const job of jobs) {
+    for (const [done, job] of jobs.entries()) {
       if (ui.signal.aborted) return -1;
+      if (session.closed) {
+        ui.log.error(`the session closed; ${jobs.length - done} transfer(s) not attempted`);
+        return failed + jobs.length - done;
+      }
       const progress = new Progress(job.label, ui.bars);
       try {
         const result = await job.run(progress);
@@ -84,12 +89,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
 /** --out names a file, or a directory to put it in; the default is the name in the current directory. */
 function outPath(name: string, out: string | undefined): string {
   if (out === undefined) return name;
-  try {
-    if (statSync(out).isDirectory()) return join(out, name);
-  } catch {
-    // not there yet: a file name
-  }
-  return out;
+  return isDirectory(out) ? join(out, name) : out;
 }
 
 async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down', seconds: number, log: Logger): Promise<void> {

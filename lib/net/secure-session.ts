@@ -169,7 +169,7 @@ export class SecureSession extends Session {
     const flags = plaintext[0]!;
     const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
     // The transfer layer's frames (the bulk of a transfer) skip the bigint header.
-    if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) return this.receiveUnlossy(flags, plaintext, body, now);
+    if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) return this.receiveUnlossy(flags, plaintext, body);
     const header = readFrameHeader(plaintext) as FrameHeader;
     if (flags & Flag.CONTROL) return this.receiveControl(header.channel, body, now);
     if (flags & Flag.HEARTBEAT) return this.receiveHeartbeat(header, body);
@@ -181,13 +181,13 @@ export class SecureSession extends Session {
   }
 
   /** Frames of the layer above (file transfer): its handler is made on first use, so idle sessions pay one field. */
-  private receiveUnlossy(flags: number, frame: Buffer, body: Buffer, now: number): void {
+  private receiveUnlossy(flags: number, frame: Buffer, body: Buffer): void {
     const sequence = readSafeU64(frame, 4);
     const offset = readSafeU64(frame, 12);
     const handler = this.frameHandler ?? this.host.frameHandlerFor?.(this);
     if (!handler || sequence < 0 || offset < 0) return this.host.counters.drop('bad-frame');
     this.frameHandler = handler;
-    handler.receiveFrame(flags, readU24(frame, 1), sequence, offset, body, now);
+    handler.receiveFrame(flags, readU24(frame, 1), sequence, offset, body);
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {

@@ -16,7 +16,7 @@ import { SeedSession } from './seed-session.js';
 import type { CloseReason, PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
-import { TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
+import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -86,6 +86,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.timings = resolveTimings(options.timings);
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
     this.#log = options.logger ?? silentLogger;
+    // Checked now: the transfer endpoint is made inside the socket handler, where a throw would crash.
+    if (options.files?.maxDatagram !== undefined) checkMaxDatagram(options.files.maxDatagram);
     this.#table = new SessionTable({
       backend,
       counters: this.counters,

@@ -42,7 +42,7 @@ export interface RttStats {
  * spares the bulk path a bigint and an object per datagram.
  */
 export interface FrameHandler {
-  receiveFrame(flags: number, channel: number, sequence: number, offset: number, body: Buffer, now: number): void;
+  receiveFrame(flags: number, channel: number, sequence: number, offset: number, body: Buffer): void;
 }
 
 /** What a session needs from its owner (the server, or a client's socket). */

@@ -1,4 +1,5 @@
-import { MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
+import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
+import { UNPRINTABLE } from '../encoding.js';
 import { Flag } from './frame.js';
 
 /**
@@ -89,7 +90,7 @@ export interface SenderStats {
 
 /**
  * Requests are sent again until answered; the answer to a repeated request is repeated. The
- * side that starts a transfer sends offer, get or bandwidth; the sending side sends restart and
+ * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
  * done; either side may send abort, which has no answer.
  */
 export type TransferMessage =
@@ -99,11 +100,16 @@ export type TransferMessage =
   | { type: 'get'; name: string; offset: number; prefix: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
   | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
-  /** The answer to offer/get/bandwidth/restart: data starts at `offset`. `prefix` (offer) lets the sender check the part; `size` (get) is the file's. */
-  | { type: 'accept'; offset: number; prefix: string; size: number }
+  /** The answer to offer/get/bandwidth/resume: data starts at `offset` (for an offer: the receiver's part file holds that much); `size` (get) is the file's. */
+  | { type: 'accept'; offset: number; size: number }
   | { type: 'reject'; reason: string }
-  /** Upload resume refused by the sender (the part differs from its file): start again from 0. */
-  | { type: 'restart' }
+  /**
+   * Uploader, after an accept with offset > 0: the SHA-256 of its file's first `offset` bytes.
+   * The receiver continues if its part file matches, else empties it; it answers accept. The
+   * receiver never tells its part file's hash: that would let anyone who offers the same name
+   * extend someone else's partial upload (SHA-256 length extension) without knowing its bytes.
+   */
+  | { type: 'resume'; offset: number; prefix: string }
   /** Sender: every byte is acknowledged; the whole stream has this size and SHA-256 (empty for a bandwidth test). */
   | { type: 'done'; size: number; sha256: string; stats: SenderStats }
   /** Receiver's answer to done: the file is in place, or why not. */
@@ -114,9 +120,14 @@ export type TransferMessageType = TransferMessage['type'];
 
 const MAX_REASON_CHARS = 200;
 
+/** A reason as the peer will accept it: no control characters, at most MAX_REASON_CHARS. */
+function printable(reason: string): string {
+  const clean = reason.replace(new RegExp(UNPRINTABLE.source, 'g'), '?');
+  return clean.length > MAX_REASON_CHARS ? `${clean.slice(0, MAX_REASON_CHARS - 3)}...` : clean;
+}
+
 export function encodeMessage(message: TransferMessage): Buffer {
-  const fitted = 'reason' in message && message.reason.length > MAX_REASON_CHARS
-    ? { ...message, reason: `${message.reason.slice(0, MAX_REASON_CHARS - 3)}...` } : message;
+  const fitted = 'reason' in message ? { ...message, reason: printable(message.reason) } : message;
   return Buffer.from(JSON.stringify(fitted), 'utf8');
 }
 
@@ -142,15 +153,14 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
       return isName(m.name) && isOffset(m.offset) && isDigest(m.prefix) ? { type: 'get', name: m.name, offset: m.offset, prefix: m.prefix } : null;
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
-        && m.seconds >= 1 && m.seconds <= 3600 ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
+        && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
     case 'accept':
-      return isOffset(m.offset) && isDigest(m.prefix) && isOffset(m.size) && m.offset <= m.size
-        ? { type: 'accept', offset: m.offset, prefix: m.prefix, size: m.size } : null;
+      return isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size ? { type: 'accept', offset: m.offset, size: m.size } : null;
+    case 'resume':
+      return isOffset(m.offset) && m.offset > 0 && isDigest(m.prefix) && m.prefix !== '' ? { type: 'resume', offset: m.offset, prefix: m.prefix } : null;
     case 'reject':
     case 'abort':
       return isReason(m.reason) ? { type: m.type, reason: m.reason } : null;
-    case 'restart':
-      return { type: 'restart' };
     case 'done':
       return isOffset(m.size) && isDigest(m.sha256) && isStats(m.stats) ? { type: 'done', size: m.size, sha256: m.sha256, stats: m.stats } : null;
     case 'result':
@@ -173,7 +183,7 @@ function isName(v: unknown): v is string {
 }
 
 function isReason(v: unknown): v is string {
-  return typeof v === 'string' && v.length <= MAX_REASON_CHARS;
+  return typeof v === 'string' && v.length <= MAX_REASON_CHARS && !UNPRINTABLE.test(v);
 }
 
 function isRtt(v: unknown): v is number | null {

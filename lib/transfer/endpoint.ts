@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
-  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
+  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
   TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
@@ -40,6 +40,8 @@ export interface TransferEndpointOptions {
   onEvent?: (event: TransferEvent) => void;
   /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
   stallMs?: number;
+  /** Take transfers the peer starts (default true; a CLI client says false: only what it asked for). */
+  answerPeer?: boolean;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -90,10 +92,18 @@ const MAX_TRANSFERS_PER_SESSION = 16;
 /** Finished transfers remembered, to answer a repeated `done` or acknowledge a late retransmission. */
 const FINISHED_REMEMBERED = 64;
 
+type DoneMessage = Extract<TransferMessage, { type: 'done' }>;
+
+/** A transfer the peer started, running (a wrapper: an async function would wait for a bare promise). */
+interface Started {
+  run: Promise<TransferResult>;
+  size: number;
+  offset: number;
+}
+
 interface Waiter {
   types: readonly TransferMessageType[];
   resolve(message: TransferMessage): void;
-  reject(err: Error): void;
 }
 
 /** One transfer on this endpoint, whichever side started it. */
@@ -107,14 +117,16 @@ interface Transfer {
   sink?: FileSink;
   /** Our answer to each request type the peer sent, repeated when the request is. */
   readonly answers: Map<TransferMessageType, TransferMessage>;
-  /** A request of ours waiting for its answer. */
+  /** A message of the peer's that the transfer waits for. */
   waiter?: Waiter;
   retry?: NodeJS.Timeout;
-  /** A restart request is being carried out (the part file emptied). */
-  restarting?: boolean;
+  /** A resume question is being answered (the part file may be emptied meanwhile). */
+  resuming?: boolean;
+  /** Why it must stop (abort, Ctrl-C, session closed), once told: checked after every wait. */
+  stopped?: string;
+  /** Ends the current wait at once; a stop between waits is noted in `stopped`. */
+  interrupt?: (reason: string) => void;
   finished: boolean;
-  /** Fails the transfer from outside (abort, session close). */
-  fail(reason: string): void;
 }
 
 /**
@@ -135,11 +147,7 @@ export class TransferEndpoint implements FrameHandler {
     if (session.version !== 2) throw new TransferError('file transfer needs a version-2 session; this peer speaks only the original protocol');
     this.#session = session as SecureSession;
     this.#options = options;
-    const maxDatagram = options.maxDatagram ?? DEFAULT_MAX_DATAGRAM;
-    if (!Number.isInteger(maxDatagram) || maxDatagram < MIN_TRANSFER_DATAGRAM || maxDatagram > MAX_DATAGRAM) {
-      throw new InvalidInputError(`datagram size must be ${MIN_TRANSFER_DATAGRAM}-${MAX_DATAGRAM} bytes`);
-    }
-    this.#maxBody = maxDatagram - TRANSFER_OVERHEAD;
+    this.#maxBody = checkMaxDatagram(options.maxDatagram ?? DEFAULT_MAX_DATAGRAM) - TRANSFER_OVERHEAD;
     this.#stallMs = options.stallMs ?? TRANSFER_STALL_MS;
     this.#nextId = session.role === 'client' ? 1 : 2;
     this.#session.frameHandler = this;
@@ -160,25 +168,33 @@ export class TransferEndpoint implements FrameHandler {
     const name = options.as ?? basename(path);
     const problem = fileNameProblem(name);
     if (problem) throw new InvalidInputError(`cannot send as ${JSON.stringify(name)}: ${problem}`);
-    let source = await FileSource.open(path, false);
-    const transfer = this.#add(this.#allocateId(), 'send', name, true);
+    const transfer = this.#start('send', name);
+    let source: FileSource | undefined;
     try {
-      const size = source.size;
+      source = await FileSource.open(path, false);
+      this.#checkStopped(transfer);
+      const { size } = source;
       const offer = { type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false } as const;
-      let answer = await this.#request(transfer, offer, 'accept');
-      if (answer.offset > 0 && (answer.offset > size || (await source.prefixDigest(answer.offset)) !== answer.prefix)) {
-        // The server's part file is not the start of this file: it starts over.
-        await source.close();
-        source = await FileSource.open(path, false);
-        answer = await this.#request(transfer, { type: 'restart' }, 'accept');
-        if (answer.offset !== 0) throw new TransferError('the receiver did not restart');
+      let { offset } = await this.#request(transfer, offer, 'accept');
+      if (offset > 0) {
+        // The receiver has a part file: it continues only if that is the start of this file.
+        const prefix = offset <= size ? await source.prefixDigest(offset) : '';
+        this.#checkStopped(transfer);
+        if (prefix === '') throw new TransferError(`the receiver's part file is longer than ${path}`);
+        ({ offset } = await this.#request(transfer, { type: 'resume', offset, prefix }, 'accept'));
+        if (offset === 0) {
+          // It was not: a fresh read, so the hash covers the file from its first byte.
+          await source.close();
+          source = await FileSource.open(path, false);
+          this.#checkStopped(transfer);
+        }
       }
-      return await this.#send(transfer, source, answer.offset, size, options);
+      return await this.#send(transfer, source, offset, size, options);
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
     } finally {
-      await source.close();
+      await source?.close();
     }
   }
 
@@ -187,47 +203,61 @@ export class TransferEndpoint implements FrameHandler {
     const problem = fileNameProblem(name);
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
     const out = options.out ?? name;
-    if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
+    const transfer = this.#start('receive', name);
     // A part file is opened before asking only to resume it; otherwise nothing is created (or
     // emptied) until the peer has agreed to send.
-    let sink = options.resume && (await exists(`${out}${PART_SUFFIX}`)) ? await FileSink.open(out, true) : undefined;
-    const transfer = this.#add(this.#allocateId(), 'receive', name, true);
+    let opened: FileSink | undefined;
+    let ready: Promise<FileSink> | undefined;
     try {
-      const answer = await this.#request(transfer, { type: 'get', name, offset: sink?.length ?? 0, prefix: sink?.prefixDigest() ?? '' }, 'accept');
-      if (sink && answer.offset !== sink.length) {
-        if (answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
-        await sink.restart();
-      }
-      sink ??= await FileSink.open(out, false);
-      if (answer.offset !== sink.length) throw new TransferError('the sender proposed an impossible start offset');
-      transfer.sink = sink;
-      const opened = sink;
-      return await this.#receive(transfer, opened, answer.offset, answer.size, options, async (done) => {
-        await opened.finish(done.sha256, options.overwrite ?? false);
+      if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
+      if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
+      this.#checkStopped(transfer);
+      const held = opened?.length ?? 0;
+      const answer = await this.#request(transfer, { type: 'get', name, offset: held, prefix: opened?.prefixDigest() ?? '' }, 'accept');
+      if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
+      // The sender starts at once: the receiver must exist before this turn of the event loop
+      // ends, so the file is opened (or emptied) behind it and the first writes wait for that.
+      const partFile = opened;
+      ready = partFile && answer.offset === held ? Promise.resolve(partFile)
+        : partFile ? partFile.restart().then(() => partFile) : FileSink.open(out, false);
+      ready.then((sink) => { opened = sink; }, () => undefined);
+      const pending = ready;
+      const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
+      transfer.receiver = new StreamReceiver(this.#link(transfer.id), sink, answer.offset, answer.size);
+      return await this.#receive(transfer, sink, answer.offset, answer.size, options, async (done) => {
+        await (await pending).finish(done.sha256, options.overwrite ?? false);
       });
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
     } finally {
-      await sink?.close();
+      await ready?.catch(() => undefined);
+      await opened?.close();
     }
   }
 
   /** A bandwidth test: 'up' sends for `seconds`, 'down' asks the peer to send. */
   async bandwidth(direction: 'up' | 'down', seconds: number, options: BandwidthOptions = {}): Promise<TransferResult> {
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new InvalidInputError('a bandwidth test lasts 1-3600 whole seconds');
-    const transfer = this.#add(this.#allocateId(), direction === 'up' ? 'send' : 'receive', '', true);
-    const answer = await this.#request(transfer, { type: 'bandwidth', direction, seconds }, 'accept');
-    if (answer.offset !== 0) throw new TransferError('the peer answered the bandwidth test wrongly');
-    const progress = { onProgress: options.onProgress };
-    if (direction === 'up') return this.#send(transfer, patternSource(), 0, null, progress, seconds);
-    return this.#receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_BANDWIDTH_SECONDS) {
+      throw new InvalidInputError(`a bandwidth test lasts 1-${MAX_BANDWIDTH_SECONDS} whole seconds`);
+    }
+    const transfer = this.#start(direction === 'up' ? 'send' : 'receive', '');
+    try {
+      const answer = await this.#request(transfer, { type: 'bandwidth', direction, seconds }, 'accept');
+      if (answer.offset !== 0) throw new TransferError('the peer answered the bandwidth test wrongly');
+      const progress = { onProgress: options.onProgress };
+      if (direction === 'up') return await this.#send(transfer, patternSource(), 0, null, progress, seconds);
+      return await this.#receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+    } catch (err) {
+      this.#abandon(transfer, err as Error);
+      throw err;
+    }
   }
 
-  /** Fails every transfer in progress and tells the peer (Ctrl-C); part files stay for --resume. */
+  /** Stops every transfer in progress and tells the peer (Ctrl-C); part files stay for --resume. */
   cancel(reason: string): void {
     for (const transfer of this.#transfers.values()) {
-      if (!transfer.finished) transfer.fail(reason);
+      if (!transfer.finished) this.#stop(transfer, reason);
     }
   }
 
@@ -242,23 +272,23 @@ export class TransferEndpoint implements FrameHandler {
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) sender.on('progress', (acked) => options.onProgress!(acked, (size ?? 0) - offset));
     const endTimer = seconds === undefined ? undefined : setTimeout(() => sender.end(), seconds * 1000);
+    let done: DoneMessage;
+    let answer: Extract<TransferMessage, { type: 'result' }>;
     try {
-      await new Promise<void>((resolve, reject) => {
-        if (this.#session.closed) return reject(new TransferError('the session closed'));
+      await this.#wait<void>(transfer, (resolve, reject) => {
         sender.once('complete', resolve);
         sender.once('error', reject);
-        transfer.fail = (reason) => reject(new TransferError(reason));
         sender.start();
       });
+      done = { type: 'done', size: offset + sender.acked, sha256: source.digest?.() ?? '', stats: sender.stats };
+      answer = await this.#request(transfer, done, 'result');
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
     } finally {
       clearTimeout(endTimer);
     }
-    const total = offset + sender.acked;
-    const done = { type: 'done', size: total, sha256: source.digest?.() ?? '', stats: sender.stats } as const;
-    const answer = await this.#request(transfer, done, 'result');
+    const total = done.size;
     this.#finish(transfer);
     if (!answer.ok) throw new TransferError(`the receiver refused the file: ${answer.reason}`);
     return { name: transfer.name, direction: 'send', size: total, offset, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: done.stats };
@@ -266,33 +296,30 @@ export class TransferEndpoint implements FrameHandler {
 
   /** Runs a StreamReceiver from `offset` until the sender's `done`, then `finish` and answers `result`. */
   async #receive(transfer: Transfer, sink: ByteSink, offset: number, size: number | null,
-    options: Pick<UploadOptions, 'onProgress' | 'onStart'>, finish: (done: TransferMessage & { type: 'done' }) => Promise<void>): Promise<TransferResult> {
+    options: Pick<UploadOptions, 'onProgress' | 'onStart'>, finish: (done: DoneMessage) => Promise<void>): Promise<TransferResult> {
     const started = clock();
     const receiver = transfer.receiver ?? new StreamReceiver(this.#link(transfer.id), sink, offset, size);
     transfer.receiver = receiver;
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) receiver.on('progress', (written) => options.onProgress!(written, (size ?? 0) - offset));
-    let done: TransferMessage & { type: 'done' };
     let watchdog: NodeJS.Timeout | undefined;
+    let done: DoneMessage;
     try {
-      done = await new Promise((resolve, reject) => {
-        if (this.#session.closed) return reject(new TransferError('the session closed'));
+      done = await this.#wait<DoneMessage>(transfer, (resolve, reject) => {
         receiver.once('error', reject);
-        transfer.fail = (reason) => reject(new TransferError(reason));
         // The sending side has its timers; this side only waits, so it gives up on a silent peer.
         watchdog = setInterval(() => {
-          if (clock() - receiver.lastActivity > this.#stallMs) transfer.fail(`the peer sent nothing for ${seconds(this.#stallMs)}`);
+          if (clock() - receiver.lastActivity > this.#stallMs) reject(new TransferError(`the peer sent nothing for ${formatSeconds(this.#stallMs)}`));
         }, this.#stallMs / 10);
-        // `done` arrives once the sender has every byte acknowledged; the disk may still be writing.
+        // `done` comes once the sender has every byte acknowledged; the disk may still be writing.
         transfer.waiter = {
           types: ['done'],
           resolve: (message) => {
-            const finalDone = message as TransferMessage & { type: 'done' };
-            if (receiver.setSize(finalDone.size) === 'refused') return reject(new TransferError('the sender announced a different size'));
-            if (receiver.complete) resolve(finalDone);
-            else receiver.once('complete', () => resolve(finalDone));
+            const last = message as DoneMessage;
+            if (receiver.setSize(last.size) === 'refused') return reject(new TransferError('the sender announced a different size'));
+            if (receiver.complete) resolve(last);
+            else receiver.once('complete', () => resolve(last));
           },
-          reject,
         };
       });
     } catch (err) {
@@ -303,15 +330,14 @@ export class TransferEndpoint implements FrameHandler {
     } finally {
       clearInterval(watchdog);
     }
-    let outcome: TransferMessage & { type: 'result' };
+    let outcome: Extract<TransferMessage, { type: 'result' }>;
     try {
       await finish(done);
       outcome = { type: 'result', ok: true, reason: '' };
     } catch (err) {
-      outcome = { type: 'result', ok: false, reason: err instanceof TransferFileError ? err.message : describeFsError(err, transfer.name) };
+      outcome = { type: 'result', ok: false, reason: describeFsError(err, transfer.name) };
     }
-    transfer.answers.set('done', outcome);
-    this.#sendMessage(transfer.id, outcome);
+    this.#answer(transfer, 'done', outcome);
     this.#finish(transfer);
     if (!outcome.ok) throw new TransferError(outcome.reason);
     return { name: transfer.name, direction: 'receive', size: done.size, offset: receiver.start, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: done.stats };
@@ -354,13 +380,14 @@ export class TransferEndpoint implements FrameHandler {
       case 'get':
       case 'bandwidth':
         // A new transfer the peer starts: its id has the peer's parity. A repeat while we prepare is ignored.
-        if (transfer || id % 2 === this.#nextId % 2) return transfer ? undefined : this.#drop();
+        if (transfer) return;
+        if (id % 2 === this.#nextId % 2) return this.#drop();
         return void this.#answerStart(id, message);
-      case 'restart':
-        if (transfer?.sink && transfer.receiver && !transfer.startedByUs && !transfer.restarting) return void this.#restartUpload(transfer);
+      case 'resume':
+        if (transfer?.sink && transfer.receiver && !transfer.startedByUs && !transfer.resuming) return void this.#answerResume(transfer, message);
         return;
       case 'abort':
-        if (transfer && !transfer.finished) transfer.fail(`the peer aborted: ${message.reason}`);
+        if (transfer && !transfer.finished) this.#stop(transfer, `the peer aborted: ${message.reason}`);
         return;
       default:
         // An answer nobody waits for (a late duplicate), or a message for a transfer we do not know.
@@ -368,94 +395,116 @@ export class TransferEndpoint implements FrameHandler {
     }
   }
 
-  async #answerStart(id: number, request: TransferMessage & { type: 'offer' | 'get' | 'bandwidth' }): Promise<void> {
+  async #answerStart(id: number, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<void> {
+    if (this.#options.answerPeer === false) return this.#refuse(id, 'this side does not take transfers it did not start');
     if (this.active >= MAX_TRANSFERS_PER_SESSION) return this.#refuse(id, 'too many transfers at once on this session');
+    const direction = request.type === 'offer' || (request.type === 'bandwidth' && request.direction === 'up') ? 'receive' : 'send';
+    // Counted from now, before any wait: a burst of requests cannot pass the limit together.
+    const transfer = this.#add(id, direction, request.type === 'bandwidth' ? '' : request.name, false);
+    let started: Started;
+    try {
+      started = await this.#prepare(transfer, request);
+    } catch (err) {
+      this.#transfers.delete(id);
+      // Refused before it started: the peer hears why, in the words it used for the file.
+      return this.#refuse(id, err instanceof TransferError || err instanceof TransferFileError ? err.message : describeFsError(err, transfer.name));
+    }
+    return this.#report(transfer, started);
+  }
+
+  /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
+  async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
-      const transfer = this.#add(id, request.direction === 'up' ? 'receive' : 'send', '', false);
-      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, prefix: '', size: 0 });
+      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0 });
       const run = request.direction === 'up'
         ? this.#receive(transfer, new DiscardSink(), 0, null, {}, async () => undefined)
         : this.#send(transfer, patternSource(), 0, null, {}, request.seconds);
-      return this.#report(transfer, run, 0, 0);
+      return { run, size: 0, offset: 0 };
     }
     const { dir } = this.#options;
-    if (dir === undefined) return this.#refuse(id, 'this server accepts no files (start it with --dir)');
-    if (request.type === 'get' && !this.#options.allowDownload) return this.#refuse(id, 'this server serves no downloads (start it with --allow-download)');
+    if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
+    if (request.type === 'get' && !this.#options.allowDownload) throw new TransferError('this server serves no downloads (start it with --allow-download)');
     const problem = fileNameProblem(request.name);
-    if (problem) return this.#refuse(id, `refused name ${JSON.stringify(request.name)}: ${problem}`);
-    return request.type === 'offer' ? this.#answerOffer(id, dir, request) : this.#answerGet(id, dir, request);
+    if (problem) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${problem}`);
+    return request.type === 'offer' ? this.#prepareUpload(transfer, dir, request) : this.#prepareDownload(transfer, dir, request);
   }
 
-  async #answerOffer(id: number, dir: string, offer: TransferMessage & { type: 'offer' }): Promise<void> {
+  async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
-    const holder = busy.get(offer.name);
-    // A transfer of that name that just failed is still closing its part file: the offer will come again.
-    if (holder?.finished) return;
-    if (holder) return this.#refuse(id, `${offer.name} is being received from another transfer`);
-    const path = join(dir, offer.name);
-    if (!offer.overwrite && (await exists(path))) return this.#refuse(id, `${offer.name} already exists on the server (use --overwrite)`);
-    if (busy.has(offer.name) || this.#transfers.has(id)) return; // taken while we looked; the offer will come again
-    const transfer = this.#add(id, 'receive', offer.name, false);
+    if (busy.has(offer.name)) throw new TransferError(`${offer.name} is being received from another transfer`);
     busy.set(offer.name, transfer);
-    let sink: FileSink;
+    let sink: FileSink | undefined;
     try {
+      const path = join(dir, offer.name);
+      if (!offer.overwrite && (await exists(path))) throw new TransferError(`${offer.name} already exists on the server (use --overwrite)`);
       sink = await FileSink.open(path, offer.resume, offer.name);
       if (sink.length > offer.size) await sink.restart();
+      this.#checkStopped(transfer);
     } catch (err) {
       busy.delete(offer.name);
-      this.#transfers.delete(id);
-      return this.#refuse(id, describeFsError(err, offer.name));
+      await sink?.close();
+      throw err;
     }
-    transfer.sink = sink;
-    transfer.receiver = new StreamReceiver(this.#link(id), sink, sink.length, offer.size);
-    this.#answer(transfer, 'offer', { type: 'accept', offset: sink.length, prefix: sink.prefixDigest(), size: offer.size });
-    const run = this.#receive(transfer, sink, sink.length, offer.size, {}, async (done) => {
+    const opened = sink;
+    transfer.sink = opened;
+    transfer.receiver = new StreamReceiver(this.#link(transfer.id), opened, opened.length, offer.size);
+    this.#answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size });
+    const offset = opened.length;
+    const run = this.#receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
-      await sink.finish(done.sha256, offer.overwrite);
-    }).finally(() => {
+      await opened.finish(done.sha256, offer.overwrite);
+    }).finally(async () => {
+      await opened.close();
       busy.delete(offer.name);
-      return sink.close();
     });
-    return this.#report(transfer, run, offer.size, transfer.receiver.start);
+    return { run, size: offer.size, offset };
   }
 
-  /** The sender found our part file is not the start of its file: empty it and take everything. */
-  async #restartUpload(transfer: Transfer): Promise<void> {
-    transfer.restarting = true;
-    try {
-      await transfer.sink!.restart();
-    } catch (err) {
-      return transfer.fail(describeFsError(err, transfer.name));
+  /** The uploader says what the start of its file hashes to: continue the part file, or empty it. */
+  async #answerResume(transfer: Transfer, question: Extract<TransferMessage, { type: 'resume' }>): Promise<void> {
+    const sink = transfer.sink!;
+    const receiver = transfer.receiver!;
+    transfer.resuming = true;
+    if (question.offset === sink.length && question.prefix === sink.prefixDigest()) {
+      return this.#answer(transfer, 'resume', { type: 'accept', offset: sink.length, size: receiver.size ?? sink.length });
     }
-    if (!transfer.receiver!.restartAt(0)) return transfer.fail('the sender asked to restart after sending data');
-    this.#answer(transfer, 'restart', { type: 'accept', offset: 0, prefix: '', size: 0 });
+    // Checked before anything is emptied: data flowing already means a confused or hostile peer.
+    if (!receiver.untouched) return this.#stop(transfer, 'the sender asked to resume after sending data');
+    try {
+      await sink.restart();
+    } catch (err) {
+      return this.#stop(transfer, describeFsError(err, transfer.name));
+    }
+    if (!receiver.restartAt(0)) return this.#stop(transfer, 'the sender sent data before the answer to its resume');
+    this.#answer(transfer, 'resume', { type: 'accept', offset: 0, size: receiver.size ?? 0 });
   }
 
-  async #answerGet(id: number, dir: string, get: TransferMessage & { type: 'get' }): Promise<void> {
-    const transfer = this.#add(id, 'send', get.name, false);
+  async #prepareDownload(transfer: Transfer, dir: string, get: Extract<TransferMessage, { type: 'get' }>): Promise<Started> {
     const path = join(dir, get.name);
-    let source: FileSource;
+    let source = await FileSource.open(path, true, get.name);
     let offset = 0;
     try {
-      source = await FileSource.open(path, true, get.name);
       if (get.offset > 0 && get.offset <= source.size) {
-        if ((await source.prefixDigest(get.offset)) === get.prefix) offset = get.offset;
-        else {
+        if ((await source.prefixDigest(get.offset)) === get.prefix) {
+          offset = get.offset;
+        } else {
           await source.close();
           source = await FileSource.open(path, true, get.name);
         }
       }
+      this.#checkStopped(transfer);
     } catch (err) {
-      this.#transfers.delete(id);
-      return this.#refuse(id, describeFsError(err, get.name));
+      await source.close();
+      throw err;
     }
-    this.#answer(transfer, 'get', { type: 'accept', offset, prefix: '', size: source.size });
-    const run = this.#send(transfer, source, offset, source.size, {}).finally(() => source.close());
-    return this.#report(transfer, run, source.size, offset);
+    const opened = source;
+    this.#answer(transfer, 'get', { type: 'accept', offset, size: opened.size });
+    const run = this.#send(transfer, opened, offset, opened.size, {}).finally(() => opened.close());
+    return { run, size: opened.size, offset };
   }
 
   /** Tells the optional listener how a transfer the peer started went. */
-  async #report(transfer: Transfer, run: Promise<TransferResult>, size: number, offset: number): Promise<void> {
+  async #report(transfer: Transfer, { run, size, offset }: Started): Promise<void> {
     const { onEvent } = this.#options;
     onEvent?.({ kind: 'started', id: transfer.id, direction: transfer.direction, name: transfer.name, size, offset });
     try {
@@ -468,11 +517,14 @@ export class TransferEndpoint implements FrameHandler {
 
   /* ---------------- plumbing ---------------- */
 
+  /** A transfer we start: registered before any wait, so cancel() reaches it from the start. */
+  #start(direction: Transfer['direction'], name: string): Transfer {
+    if (this.#session.closed) throw new TransferError('the session is closed');
+    return this.#add(this.#allocateId(), direction, name, true);
+  }
+
   #add(id: number, direction: Transfer['direction'], name: string, startedByUs: boolean): Transfer {
-    const transfer: Transfer = {
-      id, direction, name, startedByUs, answers: new Map(), finished: false,
-      fail: () => undefined,
-    };
+    const transfer: Transfer = { id, direction, name, startedByUs, answers: new Map(), finished: false };
     this.#transfers.set(id, transfer);
     return transfer;
   }
@@ -486,38 +538,50 @@ export class TransferEndpoint implements FrameHandler {
     throw new TransferError('no free transfer id');
   }
 
-  /** Sends `message` until an answer of one of `types` (or a refusal) arrives; gives up after the stall time. */
+  /** Tells a transfer to stop: its current wait ends now, or the next check throws. */
+  #stop(transfer: Transfer, reason: string): void {
+    transfer.stopped ??= reason;
+    transfer.interrupt?.(reason);
+  }
+
+  #checkStopped(transfer: Transfer): void {
+    if (transfer.stopped !== undefined) throw new TransferError(transfer.stopped);
+  }
+
+  /** Waits for `body` to settle, ending early (rejecting) when the transfer is stopped. */
+  #wait<T>(transfer: Transfer, body: (resolve: (value: T) => void, reject: (err: Error) => void) => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (transfer.stopped !== undefined) return reject(new TransferError(transfer.stopped));
+      transfer.interrupt = (reason) => reject(new TransferError(reason));
+      body(resolve, reject);
+    }).finally(() => {
+      transfer.interrupt = undefined;
+      transfer.waiter = undefined;
+    });
+  }
+
+  /** Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time. */
   #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T): Promise<Extract<TransferMessage, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const started = clock();
-      let delay = CONTROL_RETRY_MS;
+    const started = clock();
+    let delay = CONTROL_RETRY_MS;
+    return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
       const send = (): void => {
-        if (clock() - started > this.#stallMs) {
-          transfer.waiter = undefined;
-          return reject(new TransferError(`no answer from the peer for ${seconds(this.#stallMs)}`));
-        }
+        if (this.#session.closed) return reject(new TransferError('the session closed'));
+        if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`));
         this.#sendMessage(transfer.id, message);
         transfer.retry = setTimeout(send, delay);
         delay = Math.min(delay * 1.5, 2000);
       };
-      const fail = (err: Error): void => {
-        clearTimeout(transfer.retry);
-        transfer.waiter = undefined;
-        this.#abandon(transfer, err);
-        reject(err);
-      };
       transfer.waiter = {
         types: [type, 'reject', 'abort'],
         resolve: (answer) => {
-          if (answer.type === 'reject') return fail(new TransferError(`the peer refused: ${answer.reason}`));
-          if (answer.type === 'abort') return fail(new TransferError(`the peer aborted: ${answer.reason}`));
+          if (answer.type === 'reject') return reject(new TransferError(`the peer refused: ${answer.reason}`));
+          if (answer.type === 'abort') return reject(new TransferError(`the peer aborted: ${answer.reason}`));
           resolve(answer as Extract<TransferMessage, { type: T }>);
         },
-        reject: fail,
       };
-      transfer.fail = (reason) => fail(new TransferError(reason));
       send();
-    });
+    }).finally(() => clearTimeout(transfer.retry));
   }
 
   #answer(transfer: Transfer, to: TransferMessageType, answer: TransferMessage): void {
@@ -530,7 +594,7 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   #sendMessage(id: number, message: TransferMessage): void {
-    this.#session.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0n, offset: 0n }, encodeMessage(message));
+    this.#session.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, encodeMessage(message));
   }
 
   #link(id: number): FrameLink {
@@ -544,25 +608,21 @@ export class TransferEndpoint implements FrameHandler {
     };
   }
 
-  /** The transfer ended well: remembered for a while, to answer repeats. */
+  /** The transfer ended well: remembered for a while, to answer repeats (a completed receiver still acknowledges). */
   #finish(transfer: Transfer): void {
     transfer.finished = true;
-    clearTimeout(transfer.retry);
     transfer.sender?.stop();
-    transfer.waiter = undefined;
-    transfer.fail = () => undefined;
     this.#forgetOldest();
   }
 
-  /** The transfer failed: streams stopped, files closed by their owners. */
+  /** The transfer failed: streams stopped, the peer told (unless it told us), files closed by their owners. */
   #abandon(transfer: Transfer, err: Error): void {
     if (transfer.finished) return;
     transfer.finished = true;
+    transfer.stopped ??= err.message;
     clearTimeout(transfer.retry);
     transfer.sender?.stop();
     transfer.receiver?.stop();
-    transfer.waiter = undefined;
-    transfer.fail = () => undefined;
     if (!(err instanceof TransferError && err.message.startsWith('the peer'))) {
       this.#sendMessage(transfer.id, { type: 'abort', reason: err.message });
     }
@@ -584,7 +644,15 @@ export class TransferEndpoint implements FrameHandler {
   }
 }
 
-function seconds(ms: number): string {
+/** `maxDatagram` if it is a datagram size transfers can use; InvalidInputError otherwise. */
+export function checkMaxDatagram(maxDatagram: number): number {
+  if (!Number.isInteger(maxDatagram) || maxDatagram < MIN_TRANSFER_DATAGRAM || maxDatagram > MAX_DATAGRAM) {
+    throw new InvalidInputError(`datagram size must be ${MIN_TRANSFER_DATAGRAM}-${MAX_DATAGRAM} bytes`);
+  }
+  return maxDatagram;
+}
+
+function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))} s`;
 }
 

@@ -26,7 +26,9 @@ export function describeFsError(err: unknown, path: string): string {
     case 'ELOOP': return `${path}: is a symbolic link (refused)`;
     case 'EEXIST': return `${path}: already exists`;
     case 'EROFS': return `${path}: read-only file system`;
-    default: return err instanceof TransferFileError ? err.message : `${path}: ${(err as Error).message}`;
+    case 'ENAMETOOLONG': return `${path}: name too long`;
+    // Node's messages name the full path, which a server must not tell its peer: the code only.
+    default: return err instanceof TransferFileError ? err.message : `${path}: ${code ?? (err as Error).message}`;
   }
 }
 
@@ -37,19 +39,33 @@ const HEX_EMPTY = '';
  * or device (which would otherwise block a libuv thread until a writer appears); it changes
  * nothing for regular files.
  */
-async function openRegularFile(path: string, flags: number, label: string): Promise<{ handle: FileHandle; size: number }> {
+async function openRegularFile(path: string, flags: number, label: string, refuseLinked = false): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle;
   try {
     handle = await open(path, flags | fsConstants.O_NONBLOCK, 0o600);
   } catch (err) {
     throw new TransferFileError(describeFsError(err, label));
   }
-  const stat = await handle.stat();
-  if (!stat.isFile()) {
-    await handle.close();
-    throw new TransferFileError(`${label}: not a regular file`);
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new TransferFileError(`${label}: not a regular file`);
+    // A second name for a part file would let someone outside the directory read or change it.
+    if (refuseLinked && stat.nlink > 1) throw new TransferFileError(`${label}: has other hard links (refused)`);
+    return { handle, size: stat.size };
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, label));
   }
-  return { handle, size: stat.size };
+}
+
+/** `chunks` without their first `bytes` bytes. */
+function skipBytes(chunks: Buffer[], bytes: number): Buffer[] {
+  let skip = bytes;
+  let i = 0;
+  while (i < chunks.length && skip >= chunks[i]!.length) skip -= chunks[i++]!.length;
+  const rest = chunks.slice(i);
+  if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
 }
 
 /**
@@ -123,12 +139,17 @@ export class FileSink implements ByteSink {
   static async open(path: string, resume: boolean, label = path): Promise<FileSink> {
     const partPath = `${path}${PART_SUFFIX}`;
     const partLabel = `${label}${PART_SUFFIX}`;
-    const { handle, size } = await openRegularFile(partPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, partLabel);
+    const { handle, size } = await openRegularFile(partPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, partLabel, true);
     const sink = new FileSink(path, partPath, partLabel, label, handle);
-    // Emptied only now that it is known to be a regular file (O_TRUNC would act before the check).
-    if (!resume && size > 0) await handle.truncate(0);
-    // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
-    else if (size > 0) await sink.#hashExisting();
+    try {
+      // Emptied only now that it is known to be a regular file (O_TRUNC would act before the check).
+      if (!resume && size > 0) await handle.truncate(0);
+      // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
+      else if (size > 0) await sink.#hashExisting();
+    } catch (err) {
+      await sink.close();
+      throw new TransferFileError(describeFsError(err, partLabel));
+    }
     return sink;
   }
 
@@ -149,9 +170,17 @@ export class FileSink implements ByteSink {
     this.#length = 0;
   }
 
+  /** Appends `chunks`, all of them: writev(2) may write less than asked (a full disk, a size limit). */
   async write(chunks: Buffer[]): Promise<void> {
+    let pending = chunks;
+    let position = this.#length;
     try {
-      await this.handle.writev(chunks, this.#length);
+      while (pending.length > 0) {
+        const { bytesWritten } = await this.handle.writev(pending, position);
+        if (bytesWritten === 0) throw Object.assign(new Error('nothing written'), { code: 'ENOSPC' });
+        position += bytesWritten;
+        pending = skipBytes(pending, bytesWritten);
+      }
     } catch (err) {
       throw new TransferFileError(describeFsError(err, this.partLabel));
     }
@@ -167,10 +196,16 @@ export class FileSink implements ByteSink {
    */
   async finish(expectedSha256: string, overwrite: boolean): Promise<void> {
     const actual = this.#hash.copy().digest('hex');
+    let onDisk: number;
     try {
       await this.handle.sync();
+      onDisk = (await this.handle.stat()).size;
     } finally {
       await this.close();
+    }
+    // The hash covers what we handed to the file system; the size says it all arrived there.
+    if (onDisk !== this.#length) {
+      throw new TransferFileError(`${this.partLabel} holds ${onDisk} bytes, not the ${this.#length} written; kept it (resume or remove it)`);
     }
     if (actual !== expectedSha256) {
       throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`);

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { ACK_EVERY_PACKETS, ACK_EVERY_REORDERED, RECEIVE_WINDOW_BYTES } from '../constants.js';
+import {
+  ACK_EVERY_PACKETS, ACK_EVERY_REORDERED, MIN_SEGMENT_BYTES, PROBE_ANSWER_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES,
+} from '../constants.js';
 import { spansThatFit } from '../protocol/transfer.js';
 import { clock, type FrameLink } from './link.js';
 import { Spans } from './spans.js';
@@ -24,9 +26,9 @@ export type DataVerdict = 'ok' | 'refused';
  * The receiving half of one reliable stream. Segments that arrive in order go straight to the
  * sink's queue; others wait in memory until the gap fills. Both are bounded by the receive
  * window this side advertises (bytes written + RECEIVE_WINDOW_BYTES), so a slow disk stops the
- * sender instead of growing memory. Acknowledgements go out at once when a gap opens or closes
- * and for a duplicate, else after ACK_EVERY_PACKETS (ACK_EVERY_REORDERED while a gap is open) or
- * at the end of the event-loop turn, whichever comes first.
+ * sender instead of growing memory. Acknowledgements go out at once when a gap opens or closes,
+ * else after ACK_EVERY_PACKETS (ACK_EVERY_REORDERED while a gap is open) or at the end of the
+ * event-loop turn, whichever comes first; a window probe gets one at most every PROBE_ANSWER_MS.
  */
 export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #start: number;
@@ -42,6 +44,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #largestPacket = -1;
   #largestAt = 0;
   #lastActivity = clock();
+  #lastAckAt = -Infinity;
   #unacked = 0;
   #ackQueued = false;
   /** stop() was called, or a write failed: nothing more happens. */
@@ -70,9 +73,19 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     return this.#start;
   }
 
+  /** Where the stream ends, once known. */
+  get size(): number | null {
+    return this.#size;
+  }
+
+  /** No data has arrived yet (so the stream may still start over). */
+  get untouched(): boolean {
+    return this.#largestPacket < 0 && !this.#finished;
+  }
+
   /** Starts over at `start` (the sink was emptied); only before any data arrived. */
   restartAt(start: number): boolean {
-    if (this.#largestPacket >= 0 || this.#finished) return false;
+    if (!this.untouched) return false;
     this.#start = start;
     this.#delivered = start;
     this.#written = start;
@@ -101,21 +114,19 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
 
   onData(packet: number, offset: number, body: Buffer): DataVerdict {
     if (this.#finished) return 'ok';
-    this.#lastActivity = clock();
-    if (this.#completed) {
-      // A retransmission after the end: our last acknowledgement was lost.
-      this.#sendAck();
-      return 'ok';
-    }
+    if (body.length === 0) return this.#answerProbe();
     const end = offset + body.length;
-    if (offset < this.#start || (this.#size !== null && end > this.#size) || end > this.#advertised) return 'refused';
+    if (offset < this.#start || (this.#size !== null && end > this.#size) || end > this.#advertised || !this.#wellCut(body.length, end)) {
+      return 'refused';
+    }
+    this.#lastActivity = clock();
     if (packet > this.#largestPacket) {
       this.#largestPacket = packet;
-      this.#largestAt = clock();
+      this.#largestAt = this.#lastActivity;
     }
-    if (body.length === 0 || end <= this.#delivered || this.#received.covers(offset, end)) {
-      // A window probe or a duplicate: the sender may have missed our acknowledgements.
-      this.#sendAck();
+    if (this.#completed || end <= this.#delivered || this.#received.covers(offset, end)) {
+      // A duplicate (after the end: a retransmission): the sender may have missed an acknowledgement.
+      this.#acknowledge(false);
       return 'ok';
     }
     if (offset < this.#delivered || this.#received.overlaps(offset, end)) return 'refused';
@@ -136,13 +147,37 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
       this.#flush();
       urgent = hadGap;
     } else {
-      this.#early.set(offset, body);
+      // A copy of its own: a small buffer from Node's pool would keep the whole 8 KiB pool alive
+      // for as long as the gap stays open.
+      const own = Buffer.allocUnsafeSlow(body.length);
+      body.copy(own);
+      this.#early.set(offset, own);
       urgent = this.#received.count > spansBefore;
     }
+    this.#acknowledge(urgent);
+    return 'ok';
+  }
+
+  /**
+   * Every segment is a full datagram's worth (at least MIN_SEGMENT_BYTES) unless it ends a read
+   * block (counted from the start) or the stream. So what a peer can make us keep out of order
+   * is bounded in count, not only in bytes, and so is the work to keep it.
+   */
+  #wellCut(length: number, end: number): boolean {
+    return length >= MIN_SEGMENT_BYTES || end === this.#size || (end - this.#start) % READ_BLOCK_BYTES === 0;
+  }
+
+  /** A sender whose window is shut asks with an empty frame; answered at most every PROBE_ANSWER_MS. */
+  #answerProbe(): DataVerdict {
+    this.#lastActivity = clock();
+    if (this.#lastActivity - this.#lastAckAt >= PROBE_ANSWER_MS) this.#sendAck();
+    return 'ok';
+  }
+
+  #acknowledge(urgent: boolean): void {
     const every = this.#early.size > 0 ? ACK_EVERY_REORDERED : ACK_EVERY_PACKETS;
     if (urgent || ++this.#unacked >= every) this.#sendAck();
     else this.#queueAck();
-    return 'ok';
   }
 
   /** Stops: no more writes are started or acknowledgements sent; pending ones finish. */
@@ -197,6 +232,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
 
   #sendAck(): void {
     this.#unacked = 0;
+    this.#lastAckAt = clock();
     this.#advertised = this.#written + RECEIVE_WINDOW_BYTES;
     this.link.ack(this.#largestPacket, this.#delivered, {
       windowEnd: this.#advertised,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
-  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, MIN_PACING_RTT_MS, PACING_SLACK_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS,
+  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, MAX_SACKED_SPANS, MIN_PACING_RTT_MS, PACING_SLACK_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS,
   TRANSFER_STALL_MS,
 } from '../constants.js';
 import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
@@ -145,7 +145,10 @@ export class StreamSender extends EventEmitter<SenderEvents> {
       this.#acked.add(this.#cumulative, cumulative);
       this.#cumulative = cumulative;
     }
-    for (const [start, end] of ack.spans) if (end <= this.#nextOffset) this.#acked.add(start, end);
+    // A hostile receiver could send endless tiny spans: past a bound, only the cumulative offset counts.
+    for (const [start, end] of ack.spans) {
+      if (end <= this.#nextOffset && this.#acked.count < MAX_SACKED_SPANS) this.#acked.add(start, end);
+    }
     this.#cumulative = this.#acked.contiguousEnd(this.#cumulative);
     this.#acked.forgetBelow(this.#cumulative);
 
@@ -245,10 +248,11 @@ export class StreamSender extends EventEmitter<SenderEvents> {
       return { offset: segment.offset, length: segment.length, sentAt: 0 };
     }
     const offset = this.#nextOffset;
-    if (this.#size !== null && offset >= this.#size) return null;
-    if (offset >= this.#peerWindowEnd || offset >= this.#readOffset) return null;
+    if ((this.#size !== null && offset >= this.#size) || offset >= this.#readOffset) return null;
     const blockEnd = this.#start + (Math.floor((offset - this.#start) / READ_BLOCK_BYTES) + 1) * READ_BLOCK_BYTES;
-    const length = Math.min(this.link.maxBody, blockEnd - offset, this.#readOffset - offset, this.#peerWindowEnd - offset);
+    const length = Math.min(this.link.maxBody, blockEnd - offset, this.#readOffset - offset);
+    // Whole segments only (the receiver refuses slivers): wait for the window to take one.
+    if (offset + length > this.#peerWindowEnd) return null;
     this.#nextOffset += length;
     return { offset, length, sentAt: 0 };
   }
@@ -321,7 +325,7 @@ export class StreamSender extends EventEmitter<SenderEvents> {
       this.#bytesInFlight = 0;
       this.congestion.onTimeout(now);
       this.rtt.backOff();
-    } else if (this.#nextOffset >= this.#peerWindowEnd) {
+    } else if (this.#nextOffset + this.link.maxBody > this.#peerWindowEnd) {
       // The receiver's window is shut and its opening may have been lost: an empty segment asks again.
       this.rtt.backOff();
       this.link.data(this.#nextPacket++, this.#cumulative, EMPTY);

@@ -219,6 +219,18 @@ describe('bin/bittrrt file transfer', function () {
       expect(readdirSync(server.dir)).to.deep.equal([]);
     });
 
+    it('--out must be a directory with several --get; --bwup beyond an hour is a usage error', async () => {
+      const server = await serveDir(['--allow-download']);
+      const out = join(tempDir('o'), 'file.bin');
+      const several = connect(server.address, ['--get', 'a', '--get', 'b', '--out', out]);
+      expect(await several.exited).to.not.equal(0);
+      expect(several.lines).to.deep.equal(['bittrrt: with several --get, --out must be an existing directory (see --help)']);
+      const long = connect(server.address, ['--bwup', '3601']);
+      expect(await long.exited).to.not.equal(0);
+      expect(long.lines).to.deep.equal(['bittrrt: bad value for --bwup: "3601" (expected a whole number 1-3600) (see --help)']);
+      expect(server.proc.lines.filter((l) => /session established/.test(l))).to.deep.equal([]);
+    });
+
     it('serve --allow-download without --dir is a usage error', async () => {
       const proc = children.run(['serve', '--bind', '127.0.0.1', '--port', '0', '--allow-download']);
       expect(await proc.exited).to.not.equal(0);
@@ -274,6 +286,18 @@ describe('bin/bittrrt file transfer', function () {
       const { part } = await interruptedUpload();
       const kept = readFileSync(part);
       expect(kept.equals(big.subarray(0, kept.length)), 'the part file is a prefix of the file').to.equal(true);
+    });
+
+    it('SIGTERM stops a transfer the same way, with exit code 143', async () => {
+      const server = await serveDir();
+      const proxy = await ImpairmentProxy.start(server.port, { seed: 8, delayMs: 2 });
+      proxies.push(proxy);
+      const part = join(server.dir, 'huge.bin.part');
+      const client = connect(`127.0.0.1:${proxy.port}`, ['--send', bigPath]);
+      expect(await eventually(() => existsSync(part) && statSync(part).size > MiB, 15_000)).to.equal(true);
+      client.child.kill('SIGTERM');
+      expect(await client.exited, client.lines.join('\n')).to.equal(143);
+      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run again with --resume to continue');
     });
 
     it('--resume continues from the part file where the interrupted run stopped', async () => {

@@ -342,6 +342,14 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(performance.now() - started).to.be.below(30_000);
   });
 
+  it('an endpoint told not to answer its peer refuses transfers the peer starts', async () => {
+    const { server, session } = await rig();
+    const [serverSession] = [...server.sessions()];
+    const serverSide = new TransferEndpoint(serverSession!);
+    new TransferEndpoint(session, { answerPeer: false });
+    expect(await serverSide.bandwidth('up', 1).then(() => null, (e: Error) => e.message)).to.equal('the peer refused: this side does not take transfers it did not start');
+  });
+
   it('bandwidth tests run both ways and report sender statistics', async () => {
     const { endpoint } = await rig();
     let progress = 0;

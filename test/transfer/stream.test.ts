@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
+import { MIN_SEGMENT_BYTES, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
 import { decodeAck, encodeAck } from '../../lib/protocol/transfer.js';
 import { PatternSource } from '../../lib/transfer/bandwidth.js';
 import type { FrameLink } from '../../lib/transfer/link.js';
@@ -191,17 +191,46 @@ describe('transfer/stream (sender and receiver over an impaired in-memory link)'
     expect(worst).to.be.below(0.5);
   });
 
-  it('refuses data beyond the advertised window, past the size, or overlapping partly', () => {
+  it('refuses data beyond the advertised window, past the size, overlapping partly, or cut thinner than a datagram', () => {
     const sink = new MemorySink();
     const acks: number[] = [];
-    const link: FrameLink = { maxBody: 1000, data: () => true, ack: (_l, cumulative) => acks.push(cumulative) > 0 };
-    const receiver = new StreamReceiver(link, sink, 0, 2 * RECEIVE_WINDOW_BYTES);
-    expect(receiver.onData(0, RECEIVE_WINDOW_BYTES, Buffer.alloc(10))).to.equal('refused');
-    expect(receiver.onData(1, 2 * RECEIVE_WINDOW_BYTES - 5, Buffer.alloc(10))).to.equal('refused');
-    expect(receiver.onData(2, 100, Buffer.alloc(100))).to.equal('ok');
-    expect(receiver.onData(3, 150, Buffer.alloc(100))).to.equal('refused');
-    expect(receiver.onData(4, 100, Buffer.alloc(100))).to.equal('ok'); // an exact duplicate is harmless
+    const link: FrameLink = { maxBody: 1396, data: () => true, ack: (_l, cumulative) => acks.push(cumulative) > 0 };
+    const size = 2 * RECEIVE_WINDOW_BYTES;
+    const receiver = new StreamReceiver(link, sink, 0, size);
+    const segment = Buffer.alloc(MIN_SEGMENT_BYTES);
+    expect(receiver.onData(0, RECEIVE_WINDOW_BYTES, segment)).to.equal('refused');
+    expect(receiver.onData(1, size - 5, segment)).to.equal('refused');
+    expect(receiver.onData(2, 100_000, segment)).to.equal('ok');
+    expect(receiver.onData(3, 100_000 + 50, segment)).to.equal('refused');
+    expect(receiver.onData(4, 100_000, segment)).to.equal('ok'); // an exact duplicate is harmless
+    expect(receiver.onData(5, 300_000, Buffer.alloc(10))).to.equal('refused'); // a sliver
+    expect(receiver.onData(6, READ_BLOCK_BYTES - 10, Buffer.alloc(10))).to.equal('ok'); // ends a read block
+    expect(receiver.onData(7, 0, Buffer.alloc(5))).to.equal('refused');
     expect(acks.length).to.be.greaterThan(0);
+    receiver.stop();
+  });
+
+  it('answers window probes, but at most one every few milliseconds', () => {
+    const acks: number[] = [];
+    const link: FrameLink = { maxBody: 1396, data: () => true, ack: (_l, cumulative) => acks.push(cumulative) > 0 };
+    const receiver = new StreamReceiver(link, new MemorySink(), 0, 10 * MIN_SEGMENT_BYTES);
+    for (let i = 0; i < 100; i++) expect(receiver.onData(i, 0, Buffer.alloc(0))).to.equal('ok');
+    expect(acks).to.have.length(1);
+    receiver.stop();
+  });
+
+  it('keeps the work a hostile sender can cause bounded: out-of-order segments are few and whole', () => {
+    const link: FrameLink = { maxBody: 1396, data: () => true, ack: () => true };
+    const receiver = new StreamReceiver(link, new MemorySink(), 0, null);
+    const started = performance.now();
+    let taken = 0;
+    // Every other slot of the window, highest first: the most gaps and the worst insertion order.
+    for (let offset = RECEIVE_WINDOW_BYTES - 2 * MIN_SEGMENT_BYTES; offset > 0; offset -= 2 * MIN_SEGMENT_BYTES) {
+      if (receiver.onData(taken, offset, Buffer.alloc(MIN_SEGMENT_BYTES)) === 'ok') taken++;
+      receiver.onData(taken, offset + 1, Buffer.alloc(1)); // slivers are refused
+    }
+    expect(taken).to.be.at.most(RECEIVE_WINDOW_BYTES / (2 * MIN_SEGMENT_BYTES));
+    expect(performance.now() - started).to.be.below(2_000);
     receiver.stop();
   });
 
