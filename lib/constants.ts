@@ -195,9 +195,8 @@ export const PACING_SLACK_MS = 1;
 export const MIN_PACING_RTT_MS = 0.1;
 /** Most datagrams sent in one event-loop turn, so acknowledgements are read in between. */
 export const SEND_BURST_PACKETS = 64;
-/** A control message unanswered this long is sent again, up to this many times. */
+/** A control message unanswered this long is sent again (then 1.5 times longer each time, up to 2 s, for the stall time at most). */
 export const CONTROL_RETRY_MS = 200;
-export const CONTROL_ATTEMPTS = 25;
 /** Longest bandwidth test. */
 export const MAX_BANDWIDTH_SECONDS = 3600;
 /** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */

@@ -91,7 +91,8 @@ export interface SenderStats {
 /**
  * Requests are sent again until answered; the answer to a repeated request is repeated. The
  * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
- * done; either side may send abort, which has no answer.
+ * done (answered by resumed, and by result, with checking meanwhile); either side may send
+ * abort, which has no answer.
  */
 export type TransferMessage =
   /** Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. */
@@ -100,8 +101,12 @@ export type TransferMessage =
   | { type: 'get'; name: string; offset: number; prefix: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
   | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
-  /** The answer to offer/get/bandwidth/resume: data starts at `offset` (for an offer: the receiver's part file holds that much); `size` (get) is the file's. */
+  /** The answer to offer/get/bandwidth: data starts at `offset` (for an offer: the receiver's part file holds that much); `size` (get) is the file's. */
   | { type: 'accept'; offset: number; size: number }
+  /** The answer to resume: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
+  | { type: 'resumed'; offset: number }
+  /** The receiver's answer to a repeated `done` while it syncs and checks the file: wait on. */
+  | { type: 'checking' }
   | { type: 'reject'; reason: string }
   /**
    * Uploader, after an accept with offset > 0: the SHA-256 of its file's first `offset` bytes.
@@ -156,6 +161,10 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
     case 'accept':
       return isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size ? { type: 'accept', offset: m.offset, size: m.size } : null;
+    case 'resumed':
+      return isOffset(m.offset) ? { type: 'resumed', offset: m.offset } : null;
+    case 'checking':
+      return { type: 'checking' };
     case 'resume':
       return isOffset(m.offset) && m.offset > 0 && isDigest(m.prefix) && m.prefix !== '' ? { type: 'resume', offset: m.offset, prefix: m.prefix } : null;
     case 'reject':

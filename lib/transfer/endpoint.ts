@@ -122,6 +122,12 @@ interface Transfer {
   retry?: NodeJS.Timeout;
   /** A resume question is being answered (the part file may be emptied meanwhile). */
   resuming?: boolean;
+  /** Receiver: `done` arrived; the file is being synced and checked. */
+  finishing?: boolean;
+  /** A message went to the peer about this transfer (so an abort means something to it). */
+  contacted: boolean;
+  /** Sender waiting for `result`: the receiver says it is still checking. */
+  keepAlive?: () => void;
   /** Why it must stop (abort, Ctrl-C, session closed), once told: checked after every wait. */
   stopped?: string;
   /** Ends the current wait at once; a stop between waits is noted in `stopped`. */
@@ -141,6 +147,8 @@ export class TransferEndpoint implements FrameHandler {
   readonly #maxBody: number;
   readonly #stallMs: number;
   readonly #transfers = new Map<number, Transfer>();
+  /** Requests refused lately, by id, with the reason. */
+  readonly #refused = new Map<number, string>();
   #nextId: number;
 
   constructor(session: Session, options: TransferEndpointOptions = {}) {
@@ -181,7 +189,9 @@ export class TransferEndpoint implements FrameHandler {
         const prefix = offset <= size ? await source.prefixDigest(offset) : '';
         this.#checkStopped(transfer);
         if (prefix === '') throw new TransferError(`the receiver's part file is longer than ${path}`);
-        ({ offset } = await this.#request(transfer, { type: 'resume', offset, prefix }, 'accept'));
+        const asked = offset;
+        ({ offset } = await this.#request(transfer, { type: 'resume', offset, prefix }, 'resumed'));
+        if (offset !== asked && offset !== 0) throw new TransferError('the receiver answered the resume with an impossible offset');
         if (offset === 0) {
           // It was not: a fresh read, so the hash covers the file from its first byte.
           await source.close();
@@ -316,6 +326,7 @@ export class TransferEndpoint implements FrameHandler {
           types: ['done'],
           resolve: (message) => {
             const last = message as DoneMessage;
+            transfer.finishing = true;
             if (receiver.setSize(last.size) === 'refused') return reject(new TransferError('the sender announced a different size'));
             if (receiver.complete) resolve(last);
             else receiver.once('complete', () => resolve(last));
@@ -379,12 +390,23 @@ export class TransferEndpoint implements FrameHandler {
       case 'offer':
       case 'get':
       case 'bandwidth':
-        // A new transfer the peer starts: its id has the peer's parity. A repeat while we prepare is ignored.
+        // A new transfer the peer starts: its id has the peer's parity. A repeat while we prepare is
+        // ignored; a repeat of one we refused gets the same refusal.
         if (transfer) return;
+        if (this.#refused.has(id)) return this.#sendMessage(id, { type: 'reject', reason: this.#refused.get(id)! });
         if (id % 2 === this.#nextId % 2) return this.#drop();
         return void this.#answerStart(id, message);
       case 'resume':
         if (transfer?.sink && transfer.receiver && !transfer.startedByUs && !transfer.resuming) return void this.#answerResume(transfer, message);
+        return;
+      case 'done':
+        // Repeated while the file is synced and checked: the sender should keep waiting.
+        if (!transfer) return this.#drop();
+        if (transfer.finishing) this.#sendMessage(id, { type: 'checking' });
+        return;
+      case 'checking':
+        if (!transfer) return this.#drop();
+        transfer.keepAlive?.();
         return;
       case 'abort':
         if (transfer && !transfer.finished) this.#stop(transfer, `the peer aborted: ${message.reason}`);
@@ -416,9 +438,10 @@ export class TransferEndpoint implements FrameHandler {
   async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
       this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0 });
-      const run = request.direction === 'up'
-        ? this.#receive(transfer, new DiscardSink(), 0, null, {}, async () => undefined)
-        : this.#send(transfer, patternSource(), 0, null, {}, request.seconds);
+      if (request.direction === 'down') return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
+      // The peer sends: it gets the time it asked for, and the stall time to finish.
+      const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
+      const run = this.#receive(transfer, new DiscardSink(), 0, null, {}, async () => undefined).finally(() => clearTimeout(deadline));
       return { run, size: 0, offset: 0 };
     }
     const { dir } = this.#options;
@@ -465,18 +488,18 @@ export class TransferEndpoint implements FrameHandler {
     const sink = transfer.sink!;
     const receiver = transfer.receiver!;
     transfer.resuming = true;
+    // Checked before anything is emptied: data flowing, or the file being checked, means a confused or hostile peer.
+    if (transfer.finishing || !receiver.untouched) return this.#stop(transfer, 'the sender asked to resume too late');
     if (question.offset === sink.length && question.prefix === sink.prefixDigest()) {
-      return this.#answer(transfer, 'resume', { type: 'accept', offset: sink.length, size: receiver.size ?? sink.length });
+      return this.#answer(transfer, 'resume', { type: 'resumed', offset: sink.length });
     }
-    // Checked before anything is emptied: data flowing already means a confused or hostile peer.
-    if (!receiver.untouched) return this.#stop(transfer, 'the sender asked to resume after sending data');
     try {
       await sink.restart();
     } catch (err) {
       return this.#stop(transfer, describeFsError(err, transfer.name));
     }
     if (!receiver.restartAt(0)) return this.#stop(transfer, 'the sender sent data before the answer to its resume');
-    this.#answer(transfer, 'resume', { type: 'accept', offset: 0, size: receiver.size ?? 0 });
+    this.#answer(transfer, 'resume', { type: 'resumed', offset: 0 });
   }
 
   async #prepareDownload(transfer: Transfer, dir: string, get: Extract<TransferMessage, { type: 'get' }>): Promise<Started> {
@@ -524,7 +547,7 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   #add(id: number, direction: Transfer['direction'], name: string, startedByUs: boolean): Transfer {
-    const transfer: Transfer = { id, direction, name, startedByUs, answers: new Map(), finished: false };
+    const transfer: Transfer = { id, direction, name, startedByUs, answers: new Map(), finished: false, contacted: !startedByUs };
     this.#transfers.set(id, transfer);
     return transfer;
   }
@@ -562,15 +585,19 @@ export class TransferEndpoint implements FrameHandler {
 
   /** Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time. */
   #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T): Promise<Extract<TransferMessage, { type: T }>> {
-    const started = clock();
+    let started = clock();
     let delay = CONTROL_RETRY_MS;
     return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
       const send = (): void => {
         if (this.#session.closed) return reject(new TransferError('the session closed'));
         if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`));
+        transfer.contacted = true;
         this.#sendMessage(transfer.id, message);
         transfer.retry = setTimeout(send, delay);
         delay = Math.min(delay * 1.5, 2000);
+      };
+      transfer.keepAlive = () => {
+        started = clock();
       };
       transfer.waiter = {
         types: [type, 'reject', 'abort'],
@@ -581,7 +608,10 @@ export class TransferEndpoint implements FrameHandler {
         },
       };
       send();
-    }).finally(() => clearTimeout(transfer.retry));
+    }).finally(() => {
+      clearTimeout(transfer.retry);
+      transfer.keepAlive = undefined;
+    });
   }
 
   #answer(transfer: Transfer, to: TransferMessageType, answer: TransferMessage): void {
@@ -589,7 +619,10 @@ export class TransferEndpoint implements FrameHandler {
     this.#sendMessage(transfer.id, answer);
   }
 
+  /** Refuses a request; a repeat of it (already in flight) gets the same answer. */
   #refuse(id: number, reason: string): void {
+    this.#refused.set(id, reason);
+    if (this.#refused.size > FINISHED_REMEMBERED) this.#refused.delete(this.#refused.keys().next().value!);
     this.#sendMessage(id, { type: 'reject', reason });
   }
 
@@ -623,7 +656,8 @@ export class TransferEndpoint implements FrameHandler {
     clearTimeout(transfer.retry);
     transfer.sender?.stop();
     transfer.receiver?.stop();
-    if (!(err instanceof TransferError && err.message.startsWith('the peer'))) {
+    // Not when the peer knows nothing of it yet (a local error would only tell it our paths), nor when it ended it.
+    if (transfer.contacted && !(err instanceof TransferError && err.message.startsWith('the peer'))) {
       this.#sendMessage(transfer.id, { type: 'abort', reason: err.message });
     }
     this.#forgetOldest();

@@ -195,6 +195,8 @@ export class FileSink implements ByteSink {
    * by hard link when not overwriting, so an existing file is never replaced by a race.
    */
   async finish(expectedSha256: string, overwrite: boolean): Promise<void> {
+    // One snapshot of what was written: length and hash together.
+    const written = this.#length;
     const actual = this.#hash.copy().digest('hex');
     let onDisk: number;
     try {
@@ -204,8 +206,8 @@ export class FileSink implements ByteSink {
       await this.close();
     }
     // The hash covers what we handed to the file system; the size says it all arrived there.
-    if (onDisk !== this.#length) {
-      throw new TransferFileError(`${this.partLabel} holds ${onDisk} bytes, not the ${this.#length} written; kept it (resume or remove it)`);
+    if (onDisk !== written) {
+      throw new TransferFileError(`${this.partLabel} holds ${onDisk} bytes, not the ${written} written; kept it (resume or remove it)`);
     }
     if (actual !== expectedSha256) {
       throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`);

@@ -167,10 +167,13 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     return length >= MIN_SEGMENT_BYTES || end === this.#size || (end - this.#start) % READ_BLOCK_BYTES === 0;
   }
 
-  /** A sender whose window is shut asks with an empty frame; answered at most every PROBE_ANSWER_MS. */
+  /**
+   * A sender whose window is shut asks with an empty frame; answered at most every
+   * PROBE_ANSWER_MS. Not counted as activity: probes alone must not keep a transfer (and the name
+   * it holds) alive; a shut window opens by writes finishing, which count.
+   */
   #answerProbe(): DataVerdict {
-    this.#lastActivity = clock();
-    if (this.#lastActivity - this.#lastAckAt >= PROBE_ANSWER_MS) this.#sendAck();
+    if (clock() - this.#lastAckAt >= PROBE_ANSWER_MS) this.#sendAck();
     return 'ok';
   }
 

@@ -69,6 +69,8 @@ describe('protocol/transfer', () => {
       { type: 'accept', offset: 5, size: 9 },
       { type: 'reject', reason: 'no' },
       { type: 'resume', offset: 5, prefix: 'ef'.repeat(32) },
+      { type: 'resumed', offset: 0 },
+      { type: 'checking' },
       { type: 'done', size: 9, sha256: 'cd'.repeat(32), stats },
       { type: 'result', ok: false, reason: 'SHA-256 mismatch' },
       { type: 'abort', reason: 'interrupted' },

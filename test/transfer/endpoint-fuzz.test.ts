@@ -36,6 +36,8 @@ const message = fc.oneof(
   fc.record({ type: fc.constant('bandwidth'), direction: fc.constantFrom('up', 'down'), seconds: fc.constantFrom(1, 0, 3601) }),
   fc.record({ type: fc.constant('resume'), offset, prefix: fc.constantFrom('', 'cd'.repeat(32)) }),
   fc.record({ type: fc.constantFrom('accept'), offset, size: offset }),
+  fc.record({ type: fc.constant('resumed'), offset }),
+  fc.constant({ type: 'checking' }),
   fc.record({ type: fc.constant('done'), size: offset, sha256: fc.constantFrom('', 'ef'.repeat(32)), stats: fc.constant({ packets: 1, retransmits: 0, srtt: null, minRtt: null }) }),
   fc.record({ type: fc.constantFrom('abort', 'reject'), reason: fc.string({ maxLength: 20 }) }),
   fc.record({ type: fc.constant('result'), ok: fc.boolean(), reason: fc.string({ maxLength: 20 }) }),

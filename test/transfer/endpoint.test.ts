@@ -26,6 +26,22 @@ interface Rig {
   events: TransferEvent[];
 }
 
+  /** Sends a raw control message, as a hostile or buggy client could, and returns the answer. */
+async function rawRequest(session: Session, id: number, message: unknown): Promise<TransferMessage | null> {
+    const secure = session as SecureSession;
+    const previous = secure.frameHandler;
+    let answer: TransferMessage | null = null;
+    secure.frameHandler = {
+      receiveFrame: (flags, channel, _sequence, _offset, body) => {
+        if (flags === TransferFlags.CONTROL && channel === id) answer = decodeMessage(body);
+      },
+    };
+    secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, Buffer.from(JSON.stringify(message)));
+    await eventually(() => answer !== null, 2_000);
+    secure.frameHandler = previous;
+    return answer;
+  }
+
 describe('transfer/endpoint (library, real sockets through an impairment proxy)', function () {
   this.timeout(60_000);
   const rigs: Rig[] = [];
@@ -174,22 +190,6 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
   });
 
   describe('refusals (the session survives each)', () => {
-    /** Sends a raw control message, as a hostile or buggy client could, and returns the answer. */
-    async function rawRequest(session: Session, id: number, message: unknown): Promise<TransferMessage | null> {
-      const secure = session as SecureSession;
-      const previous = secure.frameHandler;
-      let answer: TransferMessage | null = null;
-      secure.frameHandler = {
-        receiveFrame: (flags, channel, _sequence, _offset, body) => {
-          if (flags === TransferFlags.CONTROL && channel === id) answer = decodeMessage(body);
-        },
-      };
-      secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, Buffer.from(JSON.stringify(message)));
-      await eventually(() => answer !== null, 2_000);
-      secure.frameHandler = previous;
-      return answer;
-    }
-
     it('path traversal and bad names are refused by the server, and nothing is written outside the directory', async () => {
       const parent = tempDir('jail');
       const inbox = join(parent, 'inbox');
@@ -348,6 +348,48 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     const serverSide = new TransferEndpoint(serverSession!);
     new TransferEndpoint(session, { answerPeer: false });
     expect(await serverSide.bandwidth('up', 1).then(() => null, (e: Error) => e.message)).to.equal('the peer refused: this side does not take transfers it did not start');
+  });
+
+  it('resumes correctly over a slow link (round trip above the control retry time) when the part file differs', async () => {
+    const { endpoint, inbox } = await rig({ delayMs: 130 });
+    const { path, data } = file(300_000);
+    writeFileSync(join(inbox, 'slow.bin.part'), randomBytes(100_000));
+    const result = await endpoint.upload(path, { as: 'slow.bin', resume: true });
+    expect(result.offset).to.equal(0);
+    expect(readFileSync(join(inbox, 'slow.bin')).equals(data)).to.equal(true);
+  });
+
+  it('a resume sent after done cannot empty the part file under the hash check', async () => {
+    const { session, inbox, events } = await rig();
+    const data = randomBytes(200_000);
+    writeFileSync(join(inbox, 'late.bin.part'), data);
+    const secure = session as SecureSession;
+    const control = (message: TransferMessage): void => {
+      secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: 9, sequence: 0, offset: 0 }, encodeMessage(message));
+    };
+    control({ type: 'offer', name: 'late.bin', size: data.length, resume: true, overwrite: false });
+    expect(await eventually(() => events.some((e) => e.kind === 'started'), 2_000)).to.equal(true);
+    control({ type: 'done', size: data.length, sha256: sha256(data), stats: { packets: 0, retransmits: 0, srtt: null, minRtt: null } });
+    control({ type: 'resume', offset: data.length, prefix: 'ab'.repeat(32) });
+    expect(await eventually(() => events.some((e) => e.kind !== 'started'), 3_000)).to.equal(true);
+    if (existsSync(join(inbox, 'late.bin'))) expect(readFileSync(join(inbox, 'late.bin')).equals(data)).to.equal(true);
+    else expect(readFileSync(join(inbox, 'late.bin.part')).equals(data)).to.equal(true);
+  });
+
+  it('empty probe frames alone do not keep an upload (and the name it holds) alive', async () => {
+    const { session, events } = await rig({}, { stallMs: 600 });
+    const secure = session as SecureSession;
+    const offer = { type: 'offer', name: 'held.bin', size: 5_000_000, resume: false, overwrite: false } as const;
+    expect((await rawRequest(session, 11, offer))?.type).to.equal('accept');
+    const probes = setInterval(() => secure.sendUnlossy({ flags: TransferFlags.DATA, channel: 11, sequence: 0, offset: 0 }, Buffer.alloc(0)), 100);
+    try {
+      expect(await eventually(() => events.some((e) => e.kind === 'failed'), 3_000)).to.equal(true);
+    } finally {
+      clearInterval(probes);
+    }
+    expect((events.find((e) => e.kind === 'failed') as { reason: string }).reason).to.match(/sent nothing/);
+    expect(await eventually(() => true, 50)).to.equal(true);
+    expect((await rawRequest(session, 13, offer))?.type, 'the name is free again').to.equal('accept');
   });
 
   it('bandwidth tests run both ways and report sender statistics', async () => {
