@@ -14,8 +14,9 @@ export class PatternSource implements ByteSource {
     fill(this.#block);
   }
 
+  /** The sender reads at most a block at a time. */
   read(_offset: number, length: number): Promise<Buffer> {
-    return Promise.resolve(length <= this.#block.length ? this.#block.subarray(0, length) : Buffer.alloc(length));
+    return Promise.resolve(this.#block.subarray(0, length));
   }
 }
 

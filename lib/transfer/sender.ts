@@ -55,7 +55,9 @@ export class StreamSender extends EventEmitter<SenderEvents> {
   #largestAcked = -1;
   readonly #inFlight = new Map<number, InFlight>();
   #bytesInFlight = 0;
-  readonly #lost: InFlight[] = [];
+  /** Segments to send again, oldest first; taken from #lostHead on (a timeout can add thousands at once). */
+  #lost: InFlight[] = [];
+  #lostHead = 0;
   /** Read blocks by index from #start, freed once acknowledged. */
   readonly #blocks = new Map<number, Buffer>();
   #readOffset: number;
@@ -96,11 +98,6 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     return this.#cumulative - this.#start;
   }
 
-  /** Bytes handed to the link for the first time, from the start offset. */
-  get sent(): number {
-    return this.#nextOffset - this.#start;
-  }
-
   start(): void {
     if (this.#checkComplete()) return;
     this.#fill();
@@ -123,7 +120,8 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     this.#paceTimer = undefined;
     this.#blocks.clear();
     this.#inFlight.clear();
-    this.#lost.length = 0;
+    this.#lost = [];
+    this.#lostHead = 0;
   }
 
   /* ---------------- acknowledgements ---------------- */
@@ -240,8 +238,12 @@ export class StreamSender extends EventEmitter<SenderEvents> {
 
   /** The next segment to send: a lost one still unacknowledged, else new bytes the receiver has room for and that are read. */
   #nextSegment(): InFlight | null {
-    while (this.#lost.length > 0) {
-      const segment = this.#lost.shift()!;
+    while (this.#lostHead < this.#lost.length) {
+      const segment = this.#lost[this.#lostHead++]!;
+      if (this.#lostHead === this.#lost.length) {
+        this.#lost = [];
+        this.#lostHead = 0;
+      }
       const end = segment.offset + segment.length;
       if (end <= this.#cumulative || this.#acked.covers(segment.offset, end)) continue;
       this.retransmits++;
