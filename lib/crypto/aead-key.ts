@@ -1,8 +1,11 @@
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_OVERHEAD } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
+import type { SlotPool } from '../slot-pool.js';
 import type { CryptoBackend } from './backend.js';
 
 const EMPTY = new Uint8Array(0);
+/** What a wiped pooled key holds instead of its slot: zeros, never written. */
+const WIPED = new Uint8Array(AEAD_KEY_BYTES);
 
 /**
  * One ChaCha20-Poly1305 key and the original's message layout, nonce(12) || ciphertext || tag(16).
@@ -11,12 +14,16 @@ const EMPTY = new Uint8Array(0);
  */
 export class AeadKey {
   readonly #backend: CryptoBackend;
-  readonly #key: Uint8Array;
+  #key: Uint8Array;
+  readonly #pool: SlotPool<Uint8Array> | undefined;
 
-  constructor(backend: CryptoBackend, key: Uint8Array) {
+  /** Copies `key`: into a slot of `pool` when given (many long-lived keys), else into an array of its own. */
+  constructor(backend: CryptoBackend, key: Uint8Array, pool?: SlotPool<Uint8Array>) {
     if (key.length !== AEAD_KEY_BYTES) throw new InvalidInputError(`key must be ${AEAD_KEY_BYTES} bytes, got ${key.length}`);
     this.#backend = backend;
-    this.#key = Uint8Array.from(key);
+    this.#pool = pool;
+    this.#key = pool ? pool.take() : new Uint8Array(AEAD_KEY_BYTES);
+    this.#key.set(key);
   }
 
   /**
@@ -50,7 +57,13 @@ export class AeadKey {
     return ok ? length : -1;
   }
 
+  /** Zeroes the key; a pooled slot goes back to its pool, and this key keeps only zeros. */
   wipe(): void {
+    if (this.#key === WIPED) return;
     this.#backend.wipe(this.#key);
+    if (this.#pool) {
+      this.#pool.release(this.#key);
+      this.#key = WIPED;
+    }
   }
 }

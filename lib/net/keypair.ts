@@ -1,10 +1,15 @@
-import { AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES } from '../constants.js';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES } from '../constants.js';
 import { AeadKey } from '../crypto/aead-key.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
-import { ReplayWindow } from '../protocol/replay-window.js';
+import { REPLAY_RING_BYTES, ReplayWindow } from '../protocol/replay-window.js';
+import { SlotPool } from '../slot-pool.js';
 
 const TWO_32 = 2 ** 32;
+/** Keys and replay rings of every keypair, 512 to a slab (a server holds many sessions; see SlotPool). */
+const keySlots = new SlotPool<Uint8Array>(AEAD_KEY_BYTES, 512, (slab, at) => new Uint8Array(slab, at, AEAD_KEY_BYTES));
+const ringSlots = new SlotPool<Uint32Array>(REPLAY_RING_BYTES, 512, (slab, at) => new Uint32Array(slab, at, REPLAY_RING_BYTES / 4));
+
 /** Nonces are built here and copied into each datagram by the seal (single-threaded, synchronous). */
 const nonceScratch = Buffer.alloc(AEAD_NONCE_BYTES);
 
@@ -24,15 +29,19 @@ export class Keypair {
   readonly createdAt: number;
   readonly #send: AeadKey;
   readonly #receive: AeadKey;
-  readonly #replay = new ReplayWindow();
+  /** The replay window's ring: a slot of ringSlots until wipe() gives it back (then null). */
+  #ring: Uint32Array | null;
+  readonly #replay: ReplayWindow;
   readonly #rejectAfter: number;
   #sent = 0;
 
   /** Takes `keys`: they are copied and the caller's buffers wiped. */
   constructor(backend: CryptoBackend, keys: SessionKeys, localIndex: number,
     remoteIndex: number, now: number, rejectAfterMessages = REJECT_AFTER_MESSAGES) {
-    this.#send = new AeadKey(backend, keys.send);
-    this.#receive = new AeadKey(backend, keys.receive);
+    this.#send = new AeadKey(backend, keys.send, keySlots);
+    this.#receive = new AeadKey(backend, keys.receive, keySlots);
+    this.#ring = ringSlots.take();
+    this.#replay = new ReplayWindow(this.#ring);
     wipeSessionKeys(keys);
     this.localIndex = localIndex;
     this.remoteIndex = remoteIndex;
@@ -73,9 +82,12 @@ export class Keypair {
     return this.#replay.accept(counter, this.#rejectAfter) ? length : OPEN_REPLAY;
   }
 
+  /** Wipes both keys and returns every slot; call once the keypair can no longer be reached. */
   wipe(): void {
     this.#send.wipe();
     this.#receive.wipe();
+    if (this.#ring) ringSlots.release(this.#ring);
+    this.#ring = null;
   }
 }
 

@@ -61,7 +61,8 @@ export class SecureSession extends Session {
   #lastHeartbeatSent: number;
   /** Outstanding ping() calls by heartbeat number; made on first use (most sessions never ping). */
   #pings: Map<bigint, PendingPing> | null = null;
-  readonly #rtt: RttStats = { last: NaN, min: NaN, max: NaN, smoothed: NaN, samples: 0 };
+  /** Made at the first RTT sample: a server's idle sessions never take one. */
+  #rtt: RttStats | null = null;
   /** Receives UNLOSSY frames (the transfer layer); set by whoever attaches one, or made by the host on demand. */
   frameHandler: FrameHandler | null = null;
 
@@ -76,7 +77,7 @@ export class SecureSession extends Session {
   }
 
   get rtt(): RttStats {
-    return { ...this.#rtt };
+    return this.#rtt ? { ...this.#rtt } : { last: NaN, min: NaN, max: NaN, smoothed: NaN, samples: 0 };
   }
 
   /** The receiver index peers use for this session's current keys. */
@@ -210,10 +211,14 @@ export class SecureSession extends Session {
 
   private recordRtt(rtt: number): void {
     const s = this.#rtt;
+    if (s === null) {
+      this.#rtt = { last: rtt, min: rtt, max: rtt, smoothed: rtt, samples: 1 };
+      return;
+    }
     s.last = rtt;
-    s.min = s.samples === 0 ? rtt : Math.min(s.min, rtt);
-    s.max = s.samples === 0 ? rtt : Math.max(s.max, rtt);
-    s.smoothed = s.samples === 0 ? rtt : s.smoothed + (rtt - s.smoothed) / 8;
+    s.min = Math.min(s.min, rtt);
+    s.max = Math.max(s.max, rtt);
+    s.smoothed += (rtt - s.smoothed) / 8;
     s.samples++;
   }
 

@@ -20,11 +20,19 @@ const RING_BLOCKS = REPLAY_RING_BLOCKS;
 export const REPLAY_RING_BITS = RING_BLOCKS * BLOCK_BITS;
 /** How far behind the newest counter a packet may be and still be accepted. */
 export const REPLAY_WINDOW_SIZE = (RING_BLOCKS - 1) * BLOCK_BITS; // 2528
+/** Bytes of one ring. */
+export const REPLAY_RING_BYTES = RING_BLOCKS * 4;
 
 export class ReplayWindow {
-  readonly #ring = new Uint32Array(RING_BLOCKS);
+  readonly #ring: Uint32Array;
   /** Highest counter accepted so far; -1 before the first. */
   #last = -1;
+
+  /** `ring` (RING_BLOCKS zeroed blocks) may come from a pool; by default it is the window's own. */
+  constructor(ring: Uint32Array = new Uint32Array(RING_BLOCKS)) {
+    if (ring.length !== RING_BLOCKS) throw new RangeError(`a replay ring has ${RING_BLOCKS} blocks`);
+    this.#ring = ring;
+  }
 
   /**
    * True if `counter` has not been seen and is inside the window: a cheap filter to run *before*
