@@ -57,6 +57,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       try {
         const result = await job.run(progress);
         progress.stop();
+        if (result.restarted) ui.log.warn(`${job.label}: the part file did not match the start of the file; started over from the first byte`);
         ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label}`, resultFields(result));
       } catch (err) {
         progress.stop();

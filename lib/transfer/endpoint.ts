@@ -63,6 +63,8 @@ export interface TransferResult {
   sha256: string;
   /** The sending side's counts: datagrams sent, how many were retransmissions, RTT. */
   stats: SenderStats;
+  /** A resume found a part file that was not the start of this file: it was emptied and everything sent. */
+  restarted: boolean;
 }
 
 export interface UploadOptions {
@@ -184,6 +186,7 @@ export class TransferEndpoint implements FrameHandler {
       const { size } = source;
       const offer = { type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false } as const;
       let { offset } = await this.#request(transfer, offer, 'accept');
+      const held = offset;
       if (offset > 0) {
         // The receiver has a part file: it continues only if that is the start of this file.
         const prefix = offset <= size ? await source.prefixDigest(offset) : '';
@@ -199,7 +202,8 @@ export class TransferEndpoint implements FrameHandler {
           this.#checkStopped(transfer);
         }
       }
-      return await this.#send(transfer, source, offset, size, options);
+      const result = await this.#send(transfer, source, offset, size, options);
+      return { ...result, restarted: held > 0 && offset === 0 };
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
@@ -234,9 +238,10 @@ export class TransferEndpoint implements FrameHandler {
       const pending = ready;
       const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
       transfer.receiver = new StreamReceiver(this.#link(transfer.id), sink, answer.offset, answer.size);
-      return await this.#receive(transfer, sink, answer.offset, answer.size, options, async (done) => {
+      const result = await this.#receive(transfer, sink, answer.offset, answer.size, options, async (done) => {
         await (await pending).finish(done.sha256, options.overwrite ?? false);
       });
+      return { ...result, restarted: held > 0 && answer.offset === 0 };
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
@@ -301,7 +306,10 @@ export class TransferEndpoint implements FrameHandler {
     const total = done.size;
     this.#finish(transfer);
     if (!answer.ok) throw new TransferError(`the receiver refused the file: ${answer.reason}`);
-    return { name: transfer.name, direction: 'send', size: total, offset, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: done.stats };
+    return {
+      name: transfer.name, direction: 'send', size: total, offset, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: done.stats,
+      restarted: false,
+    };
   }
 
   /** Runs a StreamReceiver from `offset` until the sender's `done`, then `finish` and answers `result`. */
@@ -351,7 +359,10 @@ export class TransferEndpoint implements FrameHandler {
     this.#answer(transfer, 'done', outcome);
     this.#finish(transfer);
     if (!outcome.ok) throw new TransferError(outcome.reason);
-    return { name: transfer.name, direction: 'receive', size: done.size, offset: receiver.start, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: done.stats };
+    return {
+      name: transfer.name, direction: 'receive', size: done.size, offset: receiver.start, seconds: (clock() - started) / 1000,
+      sha256: done.sha256, stats: done.stats, restarted: false,
+    };
   }
 
   /* ---------------- answering the peer ---------------- */

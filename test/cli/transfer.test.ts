@@ -333,6 +333,7 @@ describe('bin/bittrrt file transfer', function () {
       const line = lineFor(resumed, 'sent', 'huge.bin');
       expect(field(line, 'resumed_at'), line).to.equal(undefined);
       expect(field(line, 'sha256')).to.equal(sha256(big));
+      expect(resumed.lines).to.include('warn: huge.bin: the part file did not match the start of the file; started over from the first byte');
       const [received] = await server.proc.waitForLine(/^received huge\.bin .*/, 5_000);
       expect(field(received, 'resumed_at'), received).to.equal(undefined);
       // The server did offer its part file; the sender's prefix check turned it down.

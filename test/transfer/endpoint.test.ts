@@ -142,6 +142,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
 
     const result = await endpoint.upload(path, { as: 'resumed.bin', resume: true });
     expect(result.offset).to.equal(kept.length);
+    expect(result.restarted).to.equal(false);
     expect(readFileSync(join(inbox, 'resumed.bin')).equals(data)).to.equal(true);
     expect(existsSync(part)).to.equal(false);
   });
@@ -155,6 +156,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     writeFileSync(part, corrupt);
     const result = await endpoint.upload(path, { as: 'c.bin', resume: true });
     expect(result.offset).to.equal(0);
+    expect(result.restarted).to.equal(true);
     expect(readFileSync(join(inbox, 'c.bin')).equals(data)).to.equal(true);
   });
 
