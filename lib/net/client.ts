@@ -213,8 +213,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   // Send errors after the handshake (a network gone away, or the server's port closed) are counted; the session times out.
   socket.removeAllListeners('error');
   socket.on('error', () => counters.socketErrors++);
-  socket.connect(server.port, server.address, () => {
-    connected = true;
+  socket.connect(server.port, server.address, (err?: Error) => {
+    // A failed connect leaves the socket as it was: sends keep naming the server.
+    if (!err) connected = true;
   });
   table.start(tickInterval(timings));
   return session;

@@ -80,7 +80,7 @@ describe('bin/bittrrt trust', function () {
     const server = await children.serve(['--identity', identity]);
     const [, key] = await server.proc.waitForLine(/^server identity (\S+)/, 2_000);
     const pinned = children.run(['connect', server.address, '--server-key', key as string]);
-    expect(await pinned.exited).to.equal(0);
+    expect(await pinned.exited, pinned.lines.join('\n')).to.equal(0);
     const wrong = children.run(['connect', server.address, '--server-key', 'A'.repeat(43) + '=']);
     expect(await wrong.exited).to.equal(1);
     expect(wrong.lines.join('\n')).to.include('the server identity does not match the pinned key');
