@@ -7,6 +7,7 @@ import type { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { encodeHandshake, type HandshakeFields, type HandshakeMessage } from './handshake.js';
+import { readJsonObject } from './json.js';
 
 /**
  * Version 2's handshake fields and key agreement, on top of the seed's JSON messages:
@@ -147,18 +148,12 @@ export function encodeCookieReply(cookie: Uint8Array): string {
   return `{"cmd": "${CMD_COOKIE}", "cookie": "${toBase64Url(cookie)}"}`;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** The cookie of a decrypted cookie answer; null for anything else. Never throws. */
 export function readCookieReply(plaintext: Uint8Array): Uint8Array | null {
-  try {
-    const value: unknown = JSON.parse(utf8.decode(plaintext));
-    if (typeof value !== 'object' || value === null) return null;
-    const { cmd, cookie } = value as Record<string, unknown>;
-    if (cmd !== CMD_COOKIE || typeof cookie !== 'string') return null;
-    const bytes = fromBase64Url(cookie);
-    return bytes !== null && bytes.length <= COOKIE_MAX_BYTES ? bytes : null;
-  } catch {
-    return null;
-  }
+  const json = readJsonObject(plaintext);
+  if (!json.ok) return null;
+  const { cmd, cookie } = json.fields;
+  if (cmd !== CMD_COOKIE || typeof cookie !== 'string') return null;
+  const bytes = fromBase64Url(cookie);
+  return bytes !== null && bytes.length <= COOKIE_MAX_BYTES ? bytes : null;
 }

@@ -1,5 +1,6 @@
 import { CMD_CONNECT, CMD_CONNECTED, X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
+import { readJsonObject } from './json.js';
 
 /** Why a handshake datagram was dropped; each reason has its own counter. */
 export type HandshakeRejection = 'bad-token' | 'bad-utf8' | 'bad-json' | 'bad-cmd' | 'bad-pubkey';
@@ -30,24 +31,11 @@ export function encodeHandshake(cmd: HandshakeMessage['cmd'], pubkey: Uint8Array
   return `{${entries.map(([k, v]) => `${pythonJson(k)}: ${pythonJson(v)}`).join(', ')}}`;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Parses the decrypted text of a handshake datagram; never throws. */
 export function parseHandshake(plaintext: Uint8Array, expectedCmd: HandshakeMessage['cmd']): ParsedHandshake {
-  let text: string;
-  try {
-    text = utf8.decode(plaintext);
-  } catch {
-    return { ok: false, reason: 'bad-utf8' };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'bad-json' };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'bad-json' };
-  const fields = value as Record<string, unknown>;
+  const json = readJsonObject(plaintext);
+  if (!json.ok) return json;
+  const { fields } = json;
   if (fields.cmd !== expectedCmd) return { ok: false, reason: 'bad-cmd' };
   const pubkey = typeof fields.pubkey === 'string' ? fromBase64Url(fields.pubkey) : null;
   if (pubkey === null || pubkey.length !== X25519_KEY_BYTES) return { ok: false, reason: 'bad-pubkey' };

@@ -1,6 +1,7 @@
 import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
 import { UNPRINTABLE } from '../encoding.js';
 import { Flag } from './frame.js';
+import { readJsonObject } from './json.js';
 
 /**
  * The file-transfer layer's frames, inside version-2 sessions. Every one carries UNLOSSY; the
@@ -136,20 +137,14 @@ export function encodeMessage(message: TransferMessage): Buffer {
   return Buffer.from(JSON.stringify(fitted), 'utf8');
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const HEX_DIGEST = /^(?:[0-9a-f]{64})?$/;
 
 /** Parses a control message from a peer; null if it is not exactly one of the shapes above. */
 export function decodeMessage(body: Buffer): TransferMessage | null {
   if (body.length > MAX_TRANSFER_MESSAGE_BYTES) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(utf8.decode(body));
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const m = value as Record<string, unknown>;
+  const json = readJsonObject(body);
+  if (!json.ok) return null;
+  const m = json.fields;
   switch (m.type) {
     case 'offer':
       return isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
