@@ -31,6 +31,10 @@ export const AEAD_NONCE_BYTES = 12;
 export const AEAD_TAG_BYTES = 16;
 export const AEAD_OVERHEAD = AEAD_NONCE_BYTES + AEAD_TAG_BYTES;
 
+/** Random bytes fetched per CSPRNG call for small requests (keys, IVs, nonces, indices), and the largest request served so. */
+export const RANDOM_POOL_BYTES = 4096;
+export const RANDOM_POOL_MAX_REQUEST = 64;
+
 /** Fernet token layout: version(1) || timestamp(8) || iv(16) || ciphertext(16n) || hmac(32). */
 export const FERNET_VERSION = 0x80;
 export const FERNET_IV_BYTES = 16;

@@ -1,10 +1,11 @@
-import { createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import {
   FERNET_BLOCK_BYTES, FERNET_HEADER_BYTES, FERNET_HMAC_BYTES, FERNET_IV_BYTES, FERNET_MAX_CLOCK_SKEW, FERNET_MIN_BYTES,
   FERNET_VERSION,
 } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { InvalidInputError, InvalidTokenError } from '../errors.js';
+import { nodeRandom } from './random-pool.js';
 
 export interface FernetEncryptOptions {
   /** Token timestamp in seconds since the epoch (default: now). */
@@ -40,7 +41,11 @@ export class Fernet {
   }
 
   encrypt(plaintext: Uint8Array, options: FernetEncryptOptions = {}): string {
-    const iv = options.iv ?? randomFillSync(Buffer.alloc(FERNET_IV_BYTES));
+    let iv = options.iv;
+    if (iv === undefined) {
+      iv = new Uint8Array(FERNET_IV_BYTES);
+      nodeRandom.fill(iv);
+    }
     if (iv.length !== FERNET_IV_BYTES) throw new InvalidInputError('a Fernet IV is 16 bytes');
     const cipher = createCipheriv('aes-128-cbc', this.#encryptionKey, iv);
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);

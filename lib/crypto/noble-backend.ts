@@ -1,7 +1,7 @@
-import { randomFillSync } from 'node:crypto';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import type { CryptoBackend } from './backend.js';
+import { nodeRandom } from './random-pool.js';
 
 /** Pure-JS backend on the audited @noble packages: the fallback, and the benchmarks' baseline. */
 export function loadNobleBackend(): CryptoBackend {
@@ -33,7 +33,7 @@ export function loadNobleBackend(): CryptoBackend {
       }
     },
     randomFill(buf) {
-      randomFillSync(buf);
+      nodeRandom.fill(buf);
     },
     wipe(buf) {
       buf.fill(0);

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Sodium from 'sodium-native';
 import type { CryptoBackend } from './backend.js';
+import { RandomPool } from './random-pool.js';
 
 /**
  * Loads sodium-native. It is CommonJS and loads a prebuilt addon at require time, so it is required
@@ -9,6 +10,9 @@ import type { CryptoBackend } from './backend.js';
 export function loadSodiumBackend(): CryptoBackend {
   const require = createRequire(import.meta.url);
   const sodium = require('sodium-native') as typeof Sodium;
+  const random = new RandomPool((buf) => {
+    sodium.randombytes_buf(buf);
+  });
   return {
     name: 'native',
     x25519Base(publicKey, secretKey) {
@@ -36,7 +40,7 @@ export function loadSodiumBackend(): CryptoBackend {
       }
     },
     randomFill(buf) {
-      sodium.randombytes_buf(buf);
+      random.fill(buf);
     },
     wipe(buf) {
       sodium.sodium_memzero(buf);
