@@ -113,6 +113,8 @@ export const HEARTBEAT_RATE = 5000;
 export const STALE_HEARTBEATS = 10;
 /** Default bound of the server's session table: about 20 MB of state at most. */
 export const DEFAULT_MAX_SESSIONS = 10_000;
+/** Handshake threads a server starts by default: one per core beyond the socket thread's, at most this many. */
+export const MAX_DEFAULT_HANDSHAKE_THREADS = 4;
 /** A version-2 session whose client has sent nothing authenticated this long after the handshake is freed. */
 export const HALF_OPEN_TIMEOUT_MS = NEGOTIATION_REPEAT * NEGOTIATION_DELAY;
 

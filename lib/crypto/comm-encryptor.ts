@@ -140,6 +140,15 @@ export class CommEncryptor {
     return length;
   }
 
+  /**
+   * A copy of the secret key, for a handshake thread that must act as this identity. The
+   * caller wipes the copy once it has been handed over.
+   */
+  exportSecretKey(): Uint8Array {
+    if (this.#destroyed) throw new NoSharedKeyError(DESTROYED);
+    return Uint8Array.from(this.#secretKey);
+  }
+
   /** Wipes the secret key and the derived key; the encryptor cannot be used afterwards. */
   destroy(): void {
     this.#destroyed = true;

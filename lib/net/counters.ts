@@ -5,6 +5,8 @@ export type DropReason =
   | HandshakeRejection
   | 'oversized'
   | 'low-order'
+  /** A handshake thread failed while it held this `connect`. */
+  | 'handshake-failed'
   | 'unknown-session'
   | 'bad-auth'
   | 'replay'

@@ -5,9 +5,11 @@ import type { DoCrypt, DoCryptForm } from '../crypto/docrypt.js';
 import { toBase64Url } from '../encoding.js';
 import { LowOrderKeyError } from '../errors.js';
 import { encodeHandshake, parseHandshake } from '../protocol/handshake.js';
-import { encodeCookieReply, encodeResponse, readInitiation, respond, type Initiation } from '../protocol/handshake-v2.js';
+import { encodeCookieReply, readInitiation, type Initiation } from '../protocol/handshake-v2.js';
 import type { CookieJar } from './cookie.js';
 import type { DropReason } from './counters.js';
+import { answerInitiation, type AnswerKeys, type AnswerRequest } from './handshake-answer.js';
+import type { HandshakeThreads, ThreadOutcome } from './handshake-threads.js';
 import { Keypair } from './keypair.js';
 import type { HandshakeRateLimiter } from './rate-limit.js';
 import { SecureSession } from './secure-session.js';
@@ -36,16 +38,23 @@ export interface ResponderContext {
   cookies: CookieJar;
   timings: SessionTimings;
   maxSessions: number;
+  /** Where version-2 key agreement runs, when there are threads and they work; inline otherwise. */
+  threads(): HandshakeThreads | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
 }
 
 /** What a `connect` led to: a new session, an answer to a retransmission or a cookie, or a drop. */
-export type HandshakeOutcome = { session: Session } | { answered: 'retransmission' | 'cookie' } | { dropped: DropReason };
+export type HandshakeOutcome =
+  | { session: Session }
+  | { answered: 'retransmission' | 'cookie' }
+  /** Out to a handshake thread: the answer goes out (or the drop is counted) when it is back. */
+  | { pending: true }
+  | { dropped: DropReason };
 
 /** A handshake that checked out: its answer, and the session to open once the answer may be sent. */
 interface Accepted {
   reply: Buffer;
-  open(): Session;
+  open(now: number): Session;
   discard(): void;
 }
 
@@ -68,9 +77,13 @@ export class HandshakeResponder {
   readonly #ctx: ResponderContext;
   /** Keyed by the client's ephemeral public key, so a retransmitted `connect` finds its session. */
   readonly #answers = new Map<string, Answer>();
+  /** Version-2 `connect`s out to a handshake thread, by the same key, with where they came from. */
+  readonly #pending = new Map<string, PeerAddress>();
+  readonly #answerKeys: AnswerKeys;
 
   constructor(context: ResponderContext) {
     this.#ctx = context;
+    this.#answerKeys = { backend: context.table.backend, identity: context.trust.identity, psk: context.trust.psk, docrypt: context.docrypt };
   }
 
   handle(datagram: Buffer, rinfo: PeerAddress, now: number): HandshakeOutcome {
@@ -102,6 +115,13 @@ export class HandshakeResponder {
       counters.retransmittedConnects++;
       return this.reply(answered.reply, datagram, rinfo) ?? { answered: 'retransmission' };
     }
+    const pendingFrom = this.#pending.get(id);
+    if (pendingFrom !== undefined) {
+      if (pendingFrom.address !== rinfo.address || pendingFrom.port !== rinfo.port) return { dropped: 'replay' };
+      // The answer is being computed and goes out when ready.
+      counters.retransmittedConnects++;
+      return { pending: true };
+    }
 
     // Under load, a version-2 client must first prove it receives at its address.
     // An invalid or stale cookie counts as none (a forged cookie reply must not end a handshake).
@@ -122,31 +142,70 @@ export class HandshakeResponder {
     }
 
     // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
-    const full = ctx.table.sessions.size >= ctx.maxSessions;
-    if (full && !ctx.table.evictionCandidate(now, 2 * ctx.timings.heartbeatRate)) return { dropped: 'session-limit' };
-    const ephemeral = new CommEncryptor({ backend: ctx.table.backend });
-    let accepted: Accepted;
+    if (this.full(now) === 'no-room') return { dropped: 'session-limit' };
+    if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now);
+    const responderIndex = ctx.table.reserveIndex();
+    const request: AnswerRequest = { init: wireInitiation(init), responderIndex, form: decrypted.form };
+    const threads = ctx.threads();
+    if (threads?.usable) {
+      const entry = { address: rinfo.address, port: rinfo.port };
+      this.#pending.set(id, entry);
+      threads.submit(request, (outcome) => {
+        // stop() forgot it: the server closed meanwhile.
+        if (this.#pending.get(id) !== entry) return discardOutcome(outcome);
+        this.#pending.delete(id);
+        const result = this.settle(id, this.acceptV2(request, outcome, rinfo), datagram.length, rinfo, Date.now());
+        if ('dropped' in result) counters.drop(result.dropped);
+      });
+      return { pending: true };
+    }
+    let outcome: ThreadOutcome;
     try {
-      accepted = init
-        ? this.acceptV2(init, ephemeral, rinfo, decrypted.form, now)
-        : this.acceptSeed(parsed.message.pubkey, ephemeral, rinfo, decrypted.form, now);
+      outcome = answerInitiation(this.#answerKeys, request);
     } catch (err) {
-      ephemeral.destroy();
-      if (err instanceof LowOrderKeyError) return { dropped: 'low-order' };
-      throw err;
+      if (!(err instanceof LowOrderKeyError)) throw err;
+      outcome = 'low-order';
+    }
+    return this.settle(id, this.acceptV2(request, outcome, rinfo), datagram.length, rinfo, now);
+  }
+
+  /** Forgets handshakes still in a thread (the server is closing): they end without an answer. */
+  stop(): void {
+    this.#pending.clear();
+  }
+
+  /**
+   * Sends the answer of a handshake that checked out and files its session; a full table makes
+   * room first. For a thread's answer this runs a little later than handle(): the table may
+   * have filled meanwhile, so it is checked again.
+   */
+  private settle(id: string, accepted: Accepted | { dropped: DropReason }, requestBytes: number, rinfo: PeerAddress,
+    now: number): HandshakeOutcome {
+    if ('dropped' in accepted) return accepted;
+    const room = this.full(now);
+    if (room === 'no-room') {
+      accepted.discard();
+      return { dropped: 'session-limit' };
     }
     // Only a handshake that checked out may push another session out of a full table.
-    if (full) ctx.table.evictionCandidate(now, 2 * ctx.timings.heartbeatRate)?.close('evicted');
-    const dropped = this.reply(accepted.reply, datagram, rinfo);
-    if (dropped) {
+    room?.close('evicted');
+    if (accepted.reply.length > requestBytes) {
       accepted.discard();
-      return dropped;
+      return { dropped: 'amplification' };
     }
-    const session = accepted.open();
+    this.send(accepted.reply, rinfo);
+    const session = accepted.open(now);
     this.#answers.set(id, { session, reply: accepted.reply, expires: now + ANSWER_TTL_MS });
-    ctx.table.add(session);
-    counters.handshakes++;
+    this.#ctx.table.add(session);
+    this.#ctx.table.counters.handshakes++;
     return { session };
+  }
+
+  /** Room for one more session: yes (undefined), after evicting a session, or none. */
+  private full(now: number): Session | 'no-room' | undefined {
+    const { table, maxSessions, timings } = this.#ctx;
+    if (table.sessions.size < maxSessions) return undefined;
+    return table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
   }
 
   /** Forgets answers no client can still be waiting for, and idle rate-limit sources; called from the table's tick. */
@@ -162,35 +221,71 @@ export class HandshakeResponder {
   /** Sends `reply` unless it is larger than the datagram it answers (no amplification). */
   private reply(reply: Buffer, request: Buffer, to: PeerAddress): { dropped: DropReason } | null {
     if (reply.length > request.length) return { dropped: 'amplification' };
-    this.#ctx.table.counters.unvalidatedBytesOut += reply.length;
-    this.#ctx.transmit(reply, to);
+    this.send(reply, to);
     return null;
   }
 
-  private acceptSeed(clientPublic: Uint8Array, ephemeral: CommEncryptor, peer: PeerAddress, form: DoCryptForm, now: number): Accepted {
-    ephemeral.deriveSharedSecret(clientPublic);
+  private send(reply: Buffer, to: PeerAddress): void {
+    this.#ctx.table.counters.unvalidatedBytesOut += reply.length;
+    this.#ctx.transmit(reply, to);
+  }
+
+  private acceptSeed(clientPublic: Uint8Array, peer: PeerAddress, form: DoCryptForm): Accepted | { dropped: DropReason } {
+    const { table, timings } = this.#ctx;
+    const ephemeral = new CommEncryptor({ backend: table.backend });
+    try {
+      ephemeral.deriveSharedSecret(clientPublic);
+    } catch (err) {
+      ephemeral.destroy();
+      if (err instanceof LowOrderKeyError) return { dropped: 'low-order' };
+      throw err;
+    }
     return {
       reply: this.answer(encodeHandshake(CMD_CONNECTED, ephemeral.publicKey), form),
-      open: () => new SeedSession(this.#ctx.table, 'server', { address: peer.address, port: peer.port }, ephemeral, this.#ctx.timings, now),
+      open: (now) => new SeedSession(table, 'server', { address: peer.address, port: peer.port }, ephemeral, timings, now),
       discard: () => ephemeral.destroy(),
     };
   }
 
-  private acceptV2(init: Initiation, ephemeral: CommEncryptor, peer: PeerAddress, form: DoCryptForm, now: number): Accepted {
-    const { table, trust, timings } = this.#ctx;
-    const { keys, response } = respond(init, ephemeral, trust.identity, table.allocateIndex(), trust.psk);
-    ephemeral.destroy();
+  private acceptV2(request: AnswerRequest, outcome: ThreadOutcome, peer: PeerAddress): Accepted | { dropped: DropReason } {
+    const { table, timings } = this.#ctx;
+    const index = request.responderIndex;
+    if (typeof outcome === 'string') {
+      table.releaseIndex(index);
+      return { dropped: outcome === 'low-order' ? 'low-order' : 'handshake-failed' };
+    }
+    const { keys, reply } = outcome;
     return {
-      reply: this.answer(encodeResponse(response), form),
-      open: () => {
-        const keypair = new Keypair(table.backend, keys, response.index, init.index, now, timings.rejectAfterMessages);
+      reply,
+      open: (now) => {
+        const keypair = new Keypair(table.backend, keys, index, request.init.index, now, timings.rejectAfterMessages);
         return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, keypair, timings, now);
       },
-      discard: () => wipeSessionKeys(keys),
+      discard: () => {
+        wipeSessionKeys(keys);
+        table.releaseIndex(index);
+      },
     };
   }
 
   private answer(json: string, form: DoCryptForm): Buffer {
     return Buffer.from(this.#ctx.docrypt.fencrypt(json, { form }), 'ascii');
   }
+}
+
+/**
+ * What a handshake thread needs of an initiation, in buffers of its own: a view into a pooled
+ * Buffer would be cloned with its whole slab. The cookie has done its job.
+ */
+function wireInitiation(init: Initiation): Initiation {
+  return {
+    version: init.version,
+    ephemeralPublic: Uint8Array.from(init.ephemeralPublic),
+    index: init.index,
+    clientStatic: init.clientStatic && Uint8Array.from(init.clientStatic),
+  };
+}
+
+function discardOutcome(outcome: ThreadOutcome): void {
+  if (typeof outcome !== 'string') wipeSessionKeys(outcome.keys);
 }

@@ -1,7 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, TOKEN_FIRST_BYTE } from '../constants.js';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
@@ -10,6 +11,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, literalLookup } from './address.js';
 import { CookieJar } from './cookie.js';
 import { Counters, type DropReason } from './counters.js';
+import { HandshakeThreads } from './handshake-threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { HandshakeResponder } from './responder.js';
 import { SeedSession } from './seed-session.js';
@@ -38,6 +40,12 @@ export interface ServerOptions {
   /** Session timers and limits (heartbeat rate, rotation...); defaults in constants.ts. */
   timings?: Partial<SessionTimings>;
   logger?: Logger;
+  /**
+   * Threads that compute version-2 handshakes (X25519, key schedule, the answer) off the socket
+   * thread, started by listen(). Default: one per core beyond the first, at most 4; 0 computes
+   * them on the socket thread.
+   */
+  handshakeThreads?: number;
   /** Kernel receive buffer for the socket, so bursts are not dropped (capped by the OS). */
   receiveBufferBytes?: number;
   /**
@@ -77,11 +85,19 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #seedBySource = new Map<string, SeedSession>();
   /** Names being uploaded into the files directory, across all sessions. */
   readonly #receiving = new Map<string, { finished: boolean }>();
+  readonly #backend: CryptoBackend;
+  readonly #networkKey: Uint8Array | undefined;
+  readonly #threadCount: number;
+  #threads: HandshakeThreads | undefined;
   #socket: Socket | null = null;
 
   constructor(options: ServerOptions = {}) {
     super();
     const backend = options.backend ?? getDefaultBackend();
+    this.#backend = backend;
+    this.#networkKey = options.networkKey;
+    this.#threadCount = options.handshakeThreads ?? defaultHandshakeThreads();
+    if (!Number.isInteger(this.#threadCount) || this.#threadCount < 0) throw new RangeError('handshakeThreads must be a whole number >= 0');
     this.identity = options.identity ?? new CommEncryptor({ backend });
     this.timings = resolveTimings(options.timings);
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
@@ -117,6 +133,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       cookies: new CookieJar(),
       timings: this.timings,
       maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      threads: () => this.#threads,
       transmit: (datagram, to) => this.#table.transmit(datagram, to),
     });
   }
@@ -149,6 +166,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
           // The OS may refuse a size; its default still works, only bursts drop sooner.
         }
         this.#table.start(tickInterval(this.timings), (now) => this.#responder.expire(now));
+        this.startThreads();
         const address = socket.address();
         this.emit('listening', address);
         resolve(address);
@@ -163,8 +181,14 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   /** Tells every version-2 peer the session is closing, wipes all keys, closes the socket. */
   async close(): Promise<void> {
+    // Nothing that arrives while closing may open a session.
+    this.#socket?.removeAllListeners('message');
+    this.#responder.stop();
     this.#table.closeAll('shutdown');
     this.#table.stop();
+    const threads = this.#threads;
+    this.#threads = undefined;
+    await threads?.close();
     const socket = this.#socket;
     this.#socket = null;
     if (!socket) return;
@@ -172,6 +196,17 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     this.emit('close');
+  }
+
+  private startThreads(): void {
+    if (this.#threadCount === 0) return;
+    this.#threads = new HandshakeThreads({
+      threads: this.#threadCount,
+      backend: this.#backend.name,
+      identity: this.identity,
+      networkKey: this.#networkKey,
+      onFailure: (err) => this.#log.warn('handshake thread failed; handshakes continue on the socket thread', { error: err.message }),
+    });
   }
 
   /* ---------------- receive path ---------------- */
@@ -221,6 +256,10 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       rtt_ms: Number.isNaN(session.rtt.smoothed) ? undefined : session.rtt.smoothed.toFixed(3),
     });
   }
+}
+
+function defaultHandshakeThreads(): number {
+  return Math.min(MAX_DEFAULT_HANDSHAKE_THREADS, availableParallelism() - 1);
 }
 
 function sourceKey(peer: PeerAddress): string {

@@ -34,6 +34,8 @@ export class SessionTable implements SessionHost {
   readonly #byIndex = new Map<number, IndexEntry>();
   readonly #options: SessionTableOptions;
   readonly #indexBytes = new Uint8Array(4);
+  /** Indices promised to handshakes still being computed (see reserveIndex). */
+  readonly #reserved = new Set<number>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: SessionTableOptions) {
@@ -73,11 +75,23 @@ export class SessionTable implements SessionHost {
       // An index never starts with a Fernet token's first byte: that byte alone marks handshakes.
       if (this.#indexBytes[0] === TOKEN_FIRST_BYTE) continue;
       const index = readU32(this.#indexBytes, 0);
-      if (!this.#byIndex.has(index)) return index;
+      if (!this.#byIndex.has(index) && !this.#reserved.has(index)) return index;
     }
   }
 
+  /** An index no one else gets until register() takes it or releaseIndex() gives it back. */
+  reserveIndex(): number {
+    const index = this.allocateIndex();
+    this.#reserved.add(index);
+    return index;
+  }
+
+  releaseIndex(index: number): void {
+    this.#reserved.delete(index);
+  }
+
   register(keypair: Keypair, session: Session): void {
+    this.#reserved.delete(keypair.localIndex);
     this.#byIndex.set(keypair.localIndex, { session: session as SecureSession, keypair });
   }
 

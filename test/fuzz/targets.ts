@@ -594,11 +594,14 @@ export function fuzzFrameHeader(budget: FuzzBudget = {}): Promise<FuzzReport> {
 /**
  * 'default': the server as the CLI runs it. 'crowded': a small session table and tight rate
  * limits, so the fuzzer reaches eviction, cookies (under load) and rate limiting.
+ * Both compute handshakes on the socket thread: the oracle checks what each datagram did as
+ * soon as receive() returns, and a handshake thread would answer later. The thread hand-off is
+ * tested in test/net/handshake-threads.test.ts; every check before it is the same code.
  */
 export type ServerProfile = 'default' | 'crowded';
 export const SERVER_PROFILES: Record<ServerProfile, ServerOptions> = {
-  default: {},
-  crowded: { maxSessions: 8, rateLimits: { perSourceBurst: 40, perSourceRate: 100, globalBurst: 64, globalRate: 50 } },
+  default: { handshakeThreads: 0 },
+  crowded: { maxSessions: 8, handshakeThreads: 0, rateLimits: { perSourceBurst: 40, perSourceRate: 100, globalBurst: 64, globalRate: 50 } },
 };
 
 const DROP_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([

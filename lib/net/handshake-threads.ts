@@ -1,0 +1,156 @@
+import { Worker } from 'node:worker_threads';
+import { AEAD_KEY_BYTES } from '../constants.js';
+import type { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { Answer, AnswerRequest } from './handshake-answer.js';
+
+/** What a handshake thread is started with (its workerData). */
+export interface ThreadSetup {
+  backend: 'native' | 'js';
+  /** A copy of the server identity's secret key; the thread wipes it once loaded. */
+  identitySecret: Uint8Array;
+  networkKey: Uint8Array | null;
+}
+
+/** A batch of requests, socket thread to handshake thread. */
+export interface JobBatch {
+  jobs: { id: number; request: AnswerRequest }[];
+}
+
+/** Answers to a batch: `keys` is send || receive (transferred, so no copy stays behind); `reply` null means a low-order key. */
+export interface ResultBatch {
+  results: { id: number; reply: Uint8Array | null; keys: Uint8Array | null; error?: string }[];
+}
+
+/** How a request ended: answered, refused for a low-order key, or lost with a thread that failed. */
+export type ThreadOutcome = Answer | 'low-order' | 'failed';
+
+interface Lane {
+  worker: Worker;
+  outstanding: number;
+}
+
+interface Waiting {
+  lane: Lane;
+  done: (outcome: ThreadOutcome) => void;
+}
+
+export interface HandshakeThreadsOptions {
+  threads: number;
+  backend: 'native' | 'js';
+  identity: CommEncryptor;
+  networkKey?: Uint8Array;
+  /** A thread failed; its requests ended as 'failed'. */
+  onFailure(err: Error): void;
+}
+
+const WORKER_URL = new URL('./handshake-worker.js', import.meta.url);
+
+/**
+ * Handshake threads, as wireguard-go's per-CPU handshake routines: the X25519 work and key
+ * schedule of version-2 handshakes run off the socket thread, which only validates `connect`s
+ * and files sessions. Requests that arrive in one turn of the event loop go out as one message
+ * per thread, to the thread with the least outstanding work.
+ */
+export class HandshakeThreads {
+  readonly #lanes: Lane[] = [];
+  readonly #waiting = new Map<number, Waiting>();
+  readonly #onFailure: (err: Error) => void;
+  #queue: { id: number; request: AnswerRequest; done: (outcome: ThreadOutcome) => void }[] = [];
+  #flushing = false;
+  #nextId = 0;
+
+  constructor(options: HandshakeThreadsOptions) {
+    this.#onFailure = options.onFailure;
+    for (let i = 0; i < options.threads; i++) {
+      const setup: ThreadSetup = {
+        backend: options.backend,
+        identitySecret: options.identity.exportSecretKey(),
+        networkKey: options.networkKey ?? null,
+      };
+      const worker = new Worker(WORKER_URL, { workerData: setup });
+      setup.identitySecret.fill(0);
+      const lane: Lane = { worker, outstanding: 0 };
+      worker.unref();
+      worker.on('message', (batch: ResultBatch) => this.settle(lane, batch));
+      worker.on('error', (err) => this.fail(lane, err));
+      worker.on('exit', (code) => this.fail(lane, new Error(`handshake thread exited with code ${code}`)));
+      this.#lanes.push(lane);
+    }
+  }
+
+  /** False once every thread has failed (or close() ran): handshakes are then done inline. */
+  get usable(): boolean {
+    return this.#lanes.length > 0;
+  }
+
+  submit(request: AnswerRequest, done: (outcome: ThreadOutcome) => void): void {
+    this.#queue.push({ id: this.#nextId++, request, done });
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Stops every thread; requests still out are dropped without an answer. */
+  async close(): Promise<void> {
+    const lanes = this.#lanes.splice(0);
+    this.#queue = [];
+    this.#waiting.clear();
+    await Promise.all(lanes.map((lane) => {
+      lane.worker.removeAllListeners('exit');
+      return lane.worker.terminate();
+    }));
+  }
+
+  private flush(): void {
+    this.#flushing = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    if (this.#lanes.length === 0) {
+      for (const job of queue) job.done('failed');
+      return;
+    }
+    const batches = new Map<Lane, JobBatch>();
+    for (const job of queue) {
+      const lane = this.#lanes.reduce((best, candidate) => (candidate.outstanding < best.outstanding ? candidate : best));
+      lane.outstanding++;
+      this.#waiting.set(job.id, { lane, done: job.done });
+      let batch = batches.get(lane);
+      if (batch === undefined) batches.set(lane, (batch = { jobs: [] }));
+      batch.jobs.push({ id: job.id, request: job.request });
+    }
+    for (const [lane, batch] of batches) lane.worker.postMessage(batch);
+  }
+
+  private settle(lane: Lane, batch: ResultBatch): void {
+    for (const result of batch.results) {
+      const waiting = this.#waiting.get(result.id);
+      if (waiting === undefined) continue;
+      this.#waiting.delete(result.id);
+      lane.outstanding--;
+      if (result.error !== undefined) {
+        waiting.done('failed');
+      } else if (result.reply === null || result.keys === null) {
+        waiting.done('low-order');
+      } else {
+        const { keys } = result;
+        waiting.done({
+          reply: Buffer.from(result.reply.buffer, result.reply.byteOffset, result.reply.byteLength),
+          keys: { send: keys.subarray(0, AEAD_KEY_BYTES), receive: keys.subarray(AEAD_KEY_BYTES, 2 * AEAD_KEY_BYTES), confirm: keys.subarray(2 * AEAD_KEY_BYTES) },
+        });
+      }
+    }
+  }
+
+  private fail(lane: Lane, err: Error): void {
+    const at = this.#lanes.indexOf(lane);
+    if (at < 0) return;
+    this.#lanes.splice(at, 1);
+    void lane.worker.terminate();
+    this.#onFailure(err);
+    for (const [id, waiting] of this.#waiting) {
+      if (waiting.lane !== lane) continue;
+      this.#waiting.delete(id);
+      waiting.done('failed');
+    }
+  }
+}

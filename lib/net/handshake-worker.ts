@@ -1,0 +1,50 @@
+/**
+ * A handshake thread (see handshake-threads.ts): answers batches of version-2 `connect`s with
+ * the server's identity, off the socket thread. It holds no session state.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { AEAD_KEY_BYTES } from '../constants.js';
+import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { DoCrypt } from '../crypto/docrypt.js';
+import { wipeSessionKeys } from '../crypto/key-schedule.js';
+import { loadNobleBackend } from '../crypto/noble-backend.js';
+import { loadSodiumBackend } from '../crypto/sodium-backend.js';
+import { LowOrderKeyError } from '../errors.js';
+import { answerInitiation, type AnswerKeys } from './handshake-answer.js';
+import type { JobBatch, ResultBatch, ThreadSetup } from './handshake-threads.js';
+
+const setup = workerData as ThreadSetup;
+const port = parentPort;
+if (port === null) throw new Error('handshake-worker.js runs only as a handshake thread');
+
+const backend = setup.backend === 'native' ? loadSodiumBackend() : loadNobleBackend();
+const material: AnswerKeys = {
+  backend,
+  identity: CommEncryptor.fromSecretKey(setup.identitySecret, { backend }),
+  psk: setup.networkKey ?? undefined,
+  docrypt: new DoCrypt(setup.networkKey ? { key: setup.networkKey } : {}),
+};
+backend.wipe(setup.identitySecret);
+
+port.on('message', ({ jobs }: JobBatch) => {
+  const results: ResultBatch['results'] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const { id, request } of jobs) {
+    try {
+      const { reply, keys } = answerInitiation(material, request);
+      const packed = new Uint8Array(2 * AEAD_KEY_BYTES);
+      packed.set(keys.send, 0);
+      packed.set(keys.receive, AEAD_KEY_BYTES);
+      wipeSessionKeys(keys);
+      // Its own buffer: a pooled Buffer would be cloned with the whole pool slab.
+      const own = Uint8Array.from(reply);
+      results.push({ id, reply: own, keys: packed });
+      transfer.push(packed.buffer, own.buffer);
+    } catch (err) {
+      results.push(err instanceof LowOrderKeyError
+        ? { id, reply: null, keys: null }
+        : { id, reply: null, keys: null, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  port.postMessage({ results } satisfies ResultBatch, transfer);
+});
