@@ -26,6 +26,7 @@ export interface Settings {
   max_sessions: number;
   handshake_rate: number;
   source_handshake_rate: number;
+  handshake_threads: 'auto' | number;
   log_format: 'text' | 'json';
   key_file: string;
   identity_file: string;
@@ -57,6 +58,10 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   max_sessions: { help: 'most sessions a server holds; when full, half-open or silent ones make room, working ones never', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
   handshake_rate: { help: 'server: X25519 handshakes per second in all (bursts of twice that); above half of it, clients must first echo a cookie', fallback: DEFAULT_RATE_LIMITS.globalRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
   source_handshake_rate: { help: 'server: handshakes per second from one address and port (bursts of twice that)', fallback: DEFAULT_RATE_LIMITS.perSourceRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
+  handshake_threads: {
+    help: 'server: threads that compute handshakes off the socket thread; auto: one per core beyond the first, at most 4; 0: none',
+    fallback: 'auto', expect: '"auto" or a count 0-64', parse: (v) => (v === 'auto' ? v : integer(0, 64)(v)),
+  },
   log_format: { help: 'text or json', fallback: 'text', expect: '"text" or "json"', parse: (v) => (v === 'text' || v === 'json' ? v : undefined) },
   key_file: { help: 'network key file (bittrrt keygen); empty: the public obfuscation key, no network key', fallback: '', expect: 'a file path', parse: filePath },
   identity_file: { help: 'long-term identity key: the server\'s (default ~/.bittrrt/server.key, made on first run) or a client\'s', fallback: '', expect: 'a file path', parse: filePath },

@@ -18,6 +18,7 @@ const DEFAULTS: Settings = {
   max_sessions: DEFAULT_MAX_SESSIONS,
   handshake_rate: DEFAULT_RATE_LIMITS.globalRate,
   source_handshake_rate: DEFAULT_RATE_LIMITS.perSourceRate,
+  handshake_threads: 'auto',
   log_format: 'text',
   key_file: '',
   identity_file: '',
@@ -86,6 +87,11 @@ const CASES: Case[] = [
     good: [['1', 1], ['10', 10], ['2000', 2000], ['1000000', 1_000_000]],
     bad: ['', '0', '1000001', '-1', '2.5', '1k'],
   })),
+  {
+    key: 'handshake_threads',
+    good: [['auto', 'auto'], ['0', 0], ['1', 1], ['64', 64]],
+    bad: ['', 'AUTO', '-1', '65', '1.5', 'two'],
+  },
   {
     key: 'log_format',
     good: [['text', 'text'], ['json', 'json'], ['  json  ', 'json']],

@@ -55,6 +55,7 @@ export class ServeCommand extends EndpointCommand {
   allowDownload = Option.Boolean('--allow-download', false, { description: 'also serve the files in --dir' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
   sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per address and port (default 10)' });
+  handshakeThreads = Option.String('--handshake-threads', { description: 'threads that compute handshakes off the socket thread: auto (one per core beyond the first, at most 4) or a count, 0 for none' });
 
   override async execute(): Promise<number> {
     const settings = this.settings({
@@ -64,6 +65,7 @@ export class ServeCommand extends EndpointCommand {
       authorized_keys: { name: '--authorized-keys', value: this.authorizedKeys },
       handshake_rate: { name: '--handshake-rate', value: this.handshakeRate },
       source_handshake_rate: { name: '--source-handshake-rate', value: this.sourceHandshakeRate },
+      handshake_threads: { name: '--handshake-threads', value: this.handshakeThreads },
       files_dir: { name: '--dir', value: this.dir },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
     });
@@ -86,6 +88,7 @@ export class ServeCommand extends EndpointCommand {
       networkKey,
       authorizedKeys,
       maxSessions: settings.max_sessions,
+      handshakeThreads: settings.handshake_threads === 'auto' ? undefined : settings.handshake_threads,
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),
       files: { dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram },

@@ -21,6 +21,14 @@ describe('bin/bittrrt sessions', function () {
     expect(client.lines.at(-1)).to.match(/^ping summary sent=3 received=3 loss_pct=0\.0 min_ms=[\d.]+ avg_ms=[\d.]+ max_ms=[\d.]+$/);
   });
 
+  for (const threads of ['0', '2']) {
+    it(`serve --handshake-threads ${threads} answers clients (${threads === '0' ? 'on the socket thread' : 'in two threads'})`, async () => {
+      const server = await children.serve(['--handshake-threads', threads]);
+      const clients = [0, 1, 2].map(() => children.run(['connect', server.address, '--ping', '1']));
+      for (const client of clients) expect(await client.exited, client.lines.join('\n')).to.equal(0);
+    });
+  }
+
   it('frees the session of a client killed with SIGKILL within the stale timeout', async () => {
     const server = await children.serve(FAST);
     const client = children.run(['connect', server.address, '--persist', ...FAST]);
