@@ -6,7 +6,8 @@
  *   node dist/benchmarks/run.js [--quick] [--json] [--no-net]
  *
  * default   ~500 ms per case and backend, in 5 interleaved rounds of 100 ms, then the session
- *           benchmarks (2,000 handshakes, 10,000 idle sessions, 2 s of echoes), then file transfer
+ *           benchmarks (2 × 20,000 generated connects, 2,000 connect() + close(), 10,000 idle
+ *           sessions, 2 s of echoes), then file transfer
  *           (256 MiB over raw UDP, bittrrt and TLS; 64 MiB through the impairment proxy at 0, 1
  *           and 5% loss): a few minutes; needs about 600 MiB free in the temporary directory
  * --quick   ~100 ms per case and backend, one round, smaller session runs and 32 MiB transfers

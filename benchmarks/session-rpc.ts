@@ -29,6 +29,14 @@ export interface ListenParams {
   readonly maxSessions: number;
   /** Echo every message back on its channel (the round-trip benchmark); off elsewhere, so no per-session listener skews memory. */
   readonly echo: boolean;
+  /** ServerOptions.handshakeThreads; the server's default when absent. */
+  readonly handshakeThreads?: number;
+}
+
+export interface Listening {
+  readonly port: number;
+  /** The server identity's public key, URL-safe base64: what every version-2 answer must name. */
+  readonly serverKey: string;
 }
 
 /** A process's memory, as process.memoryUsage() reports it, in bytes. */
@@ -91,6 +99,36 @@ export interface HandshakeRun {
   readonly cpuMicros: number;
 }
 
+/**
+ * A load generator for the server's side of the handshake: `lanes` sockets, each sending a
+ * pre-built version-2 `connect` (a fresh ephemeral key each time) and waiting for its answer
+ * before sending the next, as that many clients connecting one after another.
+ */
+export interface FloodParams {
+  readonly port: number;
+  readonly serverKey: string;
+  readonly count: number;
+  readonly lanes: number;
+  /** Every this-many-th answer is verified in full: the client's key agreement and the server's confirmation MAC. */
+  readonly verifyEvery: number;
+}
+
+export interface FloodRun {
+  /** Answers that decrypted and parsed as a version-2 `connected` naming the server's key. */
+  readonly answered: number;
+  /** Of those, answers whose confirmation the generator verified with the client's keys. */
+  readonly verified: number;
+  /** Answers that failed a check, and connects that got no answer after every attempt. */
+  readonly invalid: number;
+  readonly unanswered: number;
+  /** Connects sent again after RETRY_MS without an answer. */
+  readonly retransmits: number;
+  readonly firstProblem: string | null;
+  readonly wallMs: number;
+  /** CPU time the generator spent meanwhile (building the connects beforehand is not counted), in microseconds. */
+  readonly cpuMicros: number;
+}
+
 /** A bounded sequential loop: stop at `durationMs` or `maxCount`, whichever comes first. */
 export interface LoopLimits {
   readonly durationMs: number;
@@ -134,11 +172,13 @@ export interface WorkerApi {
   /** Any worker: a CPU-bound loop, run in two workers at once to see how many cores they really get. */
   spin: [{ readonly durationMs: number }, SpinResult];
   /** Server worker: start the server. */
-  listen: [ListenParams, { readonly port: number }];
+  listen: [ListenParams, Listening];
   /** Server worker: counters, CPU time and memory. */
   stats: [StatsParams, ServerStats];
   /** Client worker: `count` connects against a server worker. */
   handshakes: [HandshakeParams, HandshakeRun];
+  /** Client worker: the load generator. */
+  flood: [FloodParams, FloodRun];
   /** Client worker: one session; sequential echo round trips, then sequential pings. */
   latency: [LatencyParams, LatencyRun];
 }
@@ -173,7 +213,7 @@ export function isFromWorker(value: unknown): value is FromWorker {
   return (value.kind === 'reply' || (value.kind === 'failure' && typeof value.error === 'string')) && typeof value.id === 'number';
 }
 
-const OPERATIONS: readonly Operation[] = ['spin', 'listen', 'stats', 'handshakes', 'latency'];
+const OPERATIONS: readonly Operation[] = ['spin', 'listen', 'stats', 'handshakes', 'flood', 'latency'];
 
 export function isToWorker(value: unknown): value is ToWorker {
   if (!isRecord(value)) return false;

@@ -4,17 +4,22 @@
  * the server's memory can be read without the clients' (or the benchmark harness's) in it.
  *
  * It answers the requests in session-rpc.ts over the IPC channel and uses only the library's
- * public API. It exits on `exit`, when the parent goes away, and after MAX_LIFETIME_MS at most.
+ * public API, except the load generator (`flood`), which builds and checks handshake messages
+ * with the protocol modules themselves. It exits on `exit`, when the parent goes away, and after MAX_LIFETIME_MS at most.
  */
+import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import {
-  connect, createServer, loadNobleBackend, loadSodiumBackend, type BittrrtServer, type CryptoBackend, type Session,
+  CMD_CONNECTED, CommEncryptor, connect, createServer, DoCrypt, loadNobleBackend, loadSodiumBackend, NEGOTIATION_DELAY, NEGOTIATION_REPEAT,
+  parseHandshake, PROTOCOL_VERSION, toBase64Url, type BittrrtServer, type CryptoBackend, type Session,
 } from '../lib/index.js';
+import { wipeSessionKeys } from '../lib/crypto/key-schedule.js';
+import { complete, encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
 import type { BackendName } from './harness.js';
 import {
   BENCH_RATE_LIMITS, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
   type LatencySummary, type ListenParams, type LoopLimits, type MemorySample, type Operation, type Params, type Result,
-  type ServerStats, type SpinResult, type StatsParams,
+  type ServerStats, type SpinResult, type StatsParams, type FloodParams, type FloodRun, type Listening,
 } from './session-rpc.js';
 
 const MAX_LIFETIME_MS = 10 * 60_000;
@@ -56,13 +61,14 @@ async function spin(params: { durationMs: number }): Promise<SpinResult> {
 
 let server: BittrrtServer | null = null;
 
-async function listen(params: ListenParams): Promise<{ port: number }> {
+async function listen(params: ListenParams): Promise<Listening> {
   if (server !== null) throw new Error('this worker already runs a server');
   const created = createServer({
     backend: backendNamed(params.backend),
     maxSessions: params.maxSessions,
     rateLimits: BENCH_RATE_LIMITS,
     timings: { heartbeatRate: params.heartbeatRate },
+    handshakeThreads: params.handshakeThreads,
   });
   created.on('error', (err) => process.stderr.write(`session worker: server error: ${err.message}\n`));
   if (params.echo) {
@@ -74,7 +80,7 @@ async function listen(params: ListenParams): Promise<{ port: number }> {
   }
   server = created;
   const { port } = await created.listen(0, '127.0.0.1');
-  return { port };
+  return { port, serverKey: toBase64Url(created.identity.publicKey) };
 }
 
 function memorySample(): MemorySample {
@@ -147,6 +153,112 @@ async function handshakes(params: HandshakeParams): Promise<HandshakeRun> {
   const start = performance.now();
   await Promise.all(Array.from({ length: Math.min(params.concurrency, params.count) }, lane));
   return { completed, failed, firstError, wallMs: performance.now() - start, cpuMicros: cpuMicros() - cpuStart };
+}
+
+/* ---------------- load generator ---------------- */
+
+/** A pre-built connect; the ephemeral key is kept only when its answer will be verified in full. */
+interface BuiltConnect {
+  readonly datagram: Buffer;
+  readonly init: Initiation;
+  readonly ephemeral: CommEncryptor | null;
+}
+
+function buildConnects(params: FloodParams, backend: CryptoBackend, docrypt: DoCrypt): BuiltConnect[] {
+  return Array.from({ length: params.count }, (_, i) => {
+    const ephemeral = new CommEncryptor({ backend });
+    const init: Initiation = { version: PROTOCOL_VERSION, ephemeralPublic: ephemeral.publicKey, index: i };
+    const datagram = Buffer.from(docrypt.fencrypt(encodeInitiation(init)), 'ascii');
+    const verify = i % params.verifyEvery === 0;
+    if (!verify) ephemeral.destroy();
+    return { datagram, init, ephemeral: verify ? ephemeral : null };
+  });
+}
+
+/** The next datagram on `socket` that is not `ignore` (a repeat of the previous answer), or null after `ms`. */
+function nextAnswer(socket: Socket, ms: number, ignore: Buffer | null): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: Buffer): void => {
+      if (ignore !== null && msg.equals(ignore)) return;
+      finish(msg);
+    };
+    const finish = (msg: Buffer | null): void => {
+      clearTimeout(timer);
+      socket.off('message', onMessage);
+      resolve(msg);
+    };
+    const timer = setTimeout(() => finish(null), ms);
+    socket.on('message', onMessage);
+  });
+}
+
+async function flood(params: FloodParams): Promise<FloodRun> {
+  const backend = backendNamed('native');
+  const docrypt = new DoCrypt();
+  const connects = buildConnects(params, backend, docrypt);
+  const sockets = await Promise.all(Array.from({ length: params.lanes }, () => new Promise<Socket>((resolve, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => resolve(socket));
+  })));
+  let next = 0;
+  let answered = 0;
+  let verified = 0;
+  let invalid = 0;
+  let unanswered = 0;
+  let retransmits = 0;
+  let firstProblem: string | null = null;
+  const problem = (what: string): void => {
+    invalid++;
+    firstProblem ??= what;
+  };
+  /** Whether `reply` is a version-2 answer to `built` from the server under test (in full when the key was kept). */
+  const check = (built: BuiltConnect, reply: Buffer): void => {
+    let parsed;
+    try {
+      parsed = parseHandshake(docrypt.fdecrypt(reply).plaintext, CMD_CONNECTED);
+    } catch (err) {
+      return problem(`answer is not a token: ${errorText(err)}`);
+    }
+    const response = parsed.ok ? readResponse(parsed.message) : null;
+    if (response === null) return problem('answer is not a version-2 connected');
+    if (toBase64Url(response.serverStatic) !== params.serverKey) return problem('answer names another server key');
+    if (built.ephemeral !== null) {
+      const keys = complete(built.init, built.ephemeral, response);
+      built.ephemeral.destroy();
+      if (keys === null) return problem('confirmation does not verify');
+      wipeSessionKeys(keys);
+      verified++;
+    }
+    answered++;
+  };
+  const lane = async (socket: Socket): Promise<void> => {
+    let previous: Buffer | null = null;
+    while (next < connects.length) {
+      const built = connects[next++]!;
+      let reply: Buffer | null = null;
+      for (let attempt = 0; attempt < NEGOTIATION_REPEAT && reply === null; attempt++) {
+        if (attempt > 0) retransmits++;
+        socket.send(built.datagram, params.port, '127.0.0.1');
+        reply = await nextAnswer(socket, NEGOTIATION_DELAY, previous);
+      }
+      if (reply === null) {
+        unanswered++;
+        firstProblem ??= 'a connect got no answer';
+        continue;
+      }
+      previous = reply;
+      check(built, reply);
+    }
+  };
+  const cpuStart = cpuMicros();
+  const start = performance.now();
+  try {
+    await Promise.all(sockets.map(lane));
+  } finally {
+    for (const socket of sockets) socket.close();
+  }
+  return { answered, verified, invalid, unanswered, retransmits, firstProblem, wallMs: performance.now() - start, cpuMicros: cpuMicros() - cpuStart };
 }
 
 /** One round trip: its time in microseconds, or null when it got no answer in time. */
@@ -235,7 +347,7 @@ async function latency(params: LatencyParams): Promise<{ echo: LatencySummary; p
 /* ---------------- the request loop ---------------- */
 
 type Handlers = { readonly [O in Operation]: (params: Params<O>) => Promise<Result<O>> };
-const handlers: Handlers = { spin, listen, stats, handshakes, latency };
+const handlers: Handlers = { spin, listen, stats, handshakes, flood, latency };
 
 function reply(message: FromWorker): void {
   process.send?.(message);
