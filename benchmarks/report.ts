@@ -297,7 +297,8 @@ function memoryLines(network: NetworkReport): string[] {
   const incomplete = m.sessions === m.requested ? '' : ` Only ${integer.format(m.sessions)} of ${integer.format(m.requested)} sessions were live ` +
     `(${integer.format(m.failed)} connects failed), so this does not count.`;
   return [
-    `Memory of the server's process (native, nothing else in it), ${m.collected ? 'after global.gc()' : 'WITHOUT gc (no --expose-gc)'}; ` +
+    `Memory of the server's process (native, no handshake threads, young generation fixed at its largest and V8's memory reducer off, ` +
+      `so V8 gives nothing back between the samples: an upper bound), ${m.collected ? 'after global.gc()' : 'WITHOUT gc (no --expose-gc)'}; ` +
       `"after" sampled ${(m.settleMs / 1000).toFixed(1)} s after the last connect, once the server may drop its cached answers`,
     table(['idle sessions', 'sessions', 'RSS', 'heap total', 'heap used', 'external'], body),
     `Target: < ${integer.format(m.target)} B (${(m.target / 1024).toFixed(0)} KiB) of RSS per idle session:${verdict(m.pass)} ` +

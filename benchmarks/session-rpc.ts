@@ -254,11 +254,11 @@ export class Worker {
   #exitStatus: string | null = null;
   #nextId = 1;
 
-  private constructor(name: string) {
+  private constructor(name: string, nodeFlags: readonly string[]) {
     this.name = name;
     // --expose-gc so a server worker can collect before sampling memory; the worker's stdout goes
     // to our stderr, so `--json` output stays clean.
-    this.#child = fork(WORKER_PATH, [name], { execArgv: ['--expose-gc'], stdio: ['ignore', 2, 'inherit', 'ipc'] });
+    this.#child = fork(WORKER_PATH, [name], { execArgv: ['--expose-gc', ...nodeFlags], stdio: ['ignore', 2, 'inherit', 'ipc'] });
     this.#exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         this.#exitStatus = signal === null ? `code ${code}` : `signal ${signal}`;
@@ -278,9 +278,9 @@ export class Worker {
     });
   }
 
-  /** Forks a worker and waits until it listens for requests. */
-  static async start(name: string): Promise<Worker> {
-    const worker = new Worker(name);
+  /** Forks a worker (with `nodeFlags` besides --expose-gc) and waits until it listens for requests. */
+  static async start(name: string, nodeFlags: readonly string[] = []): Promise<Worker> {
+    const worker = new Worker(name, nodeFlags);
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${name} worker not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
@@ -341,11 +341,11 @@ export class Worker {
 }
 
 /** Runs `body` with a way to start workers; every worker it started is stopped afterwards, even on error. */
-export async function withWorkers<T>(body: (start: (name: string) => Promise<Worker>) => Promise<T>): Promise<T> {
+export async function withWorkers<T>(body: (start: (name: string, nodeFlags?: readonly string[]) => Promise<Worker>) => Promise<T>): Promise<T> {
   const started: Worker[] = [];
   try {
-    return await body(async (name) => {
-      const worker = await Worker.start(name);
+    return await body(async (name, nodeFlags) => {
+      const worker = await Worker.start(name, nodeFlags);
       started.push(worker);
       return worker;
     });

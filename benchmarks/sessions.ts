@@ -181,7 +181,7 @@ export interface NetworkReport {
   readonly latency: LoopbackLatency;
 }
 
-type StartWorker = (name: string) => Promise<Worker>;
+type StartWorker = (name: string, nodeFlags?: readonly string[]) => Promise<Worker>;
 
 const handshakeTimeoutMs = (count: number, concurrency: number): number =>
   Math.ceil(count / concurrency) * CONNECT_BUDGET_MS + CALL_MARGIN_MS;
@@ -190,10 +190,19 @@ function statsOf(server: Worker, params: StatsParams): Promise<ServerStats> {
   return server.call('stats', params, params.settleMs + CALL_MARGIN_MS);
 }
 
+/**
+ * V8 flags of the idle-memory server: its young generation held at its largest size, and no
+ * memory reducer. V8 otherwise shrinks the young generation and uncommits pages when the
+ * process goes idle, at times of its choosing; whether that happened between the two samples
+ * swung the per-session RSS by ±1,500 B at 10,000 sessions (measured), though no session lives
+ * there. Both flags only keep memory V8 would otherwise give back, so the figure is an upper bound.
+ */
+const STEADY_HEAP_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16', '--no-memory-reducer'];
+
 /** Starts a server worker listening on 127.0.0.1; returns it, its port and its key. */
-async function startServer(start: StartWorker, backend: BackendName, maxSessions: number, echo: boolean, handshakeThreads?: number):
-  Promise<{ server: Worker; port: number; serverKey: string }> {
-  const server = await start(`server-${backend}`);
+async function startServer(start: StartWorker, backend: BackendName, maxSessions: number, echo: boolean, handshakeThreads?: number,
+  nodeFlags: readonly string[] = []): Promise<{ server: Worker; port: number; serverKey: string }> {
+  const server = await start(`server-${backend}`, nodeFlags);
   const listening = await server.call('listen', { backend, heartbeatRate: IDLE_HEARTBEAT_MS, maxSessions, echo, handshakeThreads }, CALL_MARGIN_MS);
   return { server, ...listening };
 }
@@ -303,7 +312,9 @@ function handshakeThroughput(plan: HandshakePlan, progress: Progress): Promise<H
 function idleMemory(config: SessionsConfig, progress: Progress): Promise<IdleMemory> {
   return withWorkers(async (start) => {
     // Room to spare, so a warmup session that lingers can never cause an eviction.
-    const { server, port } = await startServer(start, 'native', 2 * config.idleSessions, false);
+    // No handshake threads: they hold no session state, and their own heaps grow and shrink with
+    // handshake activity by tens of MiB (measured), which would swamp a per-session figure.
+    const { server, port } = await startServer(start, 'native', 2 * config.idleSessions, false, 0, STEADY_HEAP_FLAGS);
     const target = { port, backend: 'native', heartbeatRate: IDLE_HEARTBEAT_MS } as const;
     const concurrency = 200;
 

@@ -205,7 +205,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     const now = Date.now();
     // Late copies of `connected` (first byte 'g') are ignored; a version-1 nonce may begin with 'g' too.
     if (session instanceof SeedSession) {
-      if (!session.receive(msg, rinfo, undefined, now) && msg[0] !== TOKEN_FIRST_BYTE) counters.drop('bad-auth');
+      if (!session.receive(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) counters.drop('bad-auth');
     } else if (!table.route(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) {
       counters.drop('unknown-session');
     }

@@ -6,8 +6,12 @@ import { REPLAY_RING_BYTES, ReplayWindow } from '../protocol/replay-window.js';
 import { SlotPool } from '../slot-pool.js';
 
 const TWO_32 = 2 ** 32;
-/** Keys and replay rings of every keypair, 512 to a slab (a server holds many sessions; see SlotPool). */
-const keySlots = new SlotPool<Uint8Array>(AEAD_KEY_BYTES, 512, (slab, at) => new Uint8Array(slab, at, AEAD_KEY_BYTES));
+/**
+ * Keys and replay rings of every keypair (a server holds many sessions; see SlotPool). Each
+ * slab is at least 128 KiB, so glibc maps it on its own, outside the brk heap that short-lived
+ * buffers churn (see slab.ts): 4,096 keys or 512 rings to a slab.
+ */
+const keySlots = new SlotPool<Uint8Array>(AEAD_KEY_BYTES, 4096, (slab, at) => new Uint8Array(slab, at, AEAD_KEY_BYTES));
 const ringSlots = new SlotPool<Uint32Array>(REPLAY_RING_BYTES, 512, (slab, at) => new Uint32Array(slab, at, REPLAY_RING_BYTES / 4));
 
 /** Nonces are built here and copied into each datagram by the seal (single-threaded, synchronous). */

@@ -154,7 +154,9 @@ export class SecureSession extends Session {
 
   /* ---------------- receive path ---------------- */
 
-  receive(datagram: Buffer, from: PeerAddress, keypair: Keypair, now: number): void {
+  receive(datagram: Buffer, from: PeerAddress, now: number): void {
+    const keypair = this.keypairAt(readU32(datagram, 0));
+    if (keypair === null) return this.host.counters.drop('unknown-session');
     // Not from the slab: a transfer may hold a body for a while, which would pin a whole slab.
     const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);
     const length = keypair.openInto(plaintext, datagram);
@@ -179,6 +181,14 @@ export class SecureSession extends Session {
       return;
     }
     this.host.counters.drop('bad-frame');
+  }
+
+  /** The live keypair with receiver index `index`: the one the table routed by. */
+  private keypairAt(index: number): Keypair | null {
+    if (this.#current.localIndex === index) return this.#current;
+    if (this.#next?.localIndex === index) return this.#next;
+    if (this.#previous?.localIndex === index) return this.#previous;
+    return null;
   }
 
   /** Frames of the layer above (file transfer): its handler is made on first use, so idle sessions pay one field. */
@@ -316,7 +326,7 @@ export class SecureSession extends Session {
   }
 
   private retire(keypair: Keypair): void {
-    this.host.unregister(keypair);
+    this.host.unregister(keypair, this);
     keypair.wipe();
   }
 

@@ -33,7 +33,7 @@ export class SeedSession extends Session {
   }
 
   /** Returns false, without counting a drop, when the datagram is not ours. */
-  receive(datagram: Buffer, _from: PeerAddress, _keypair: undefined, now: number): boolean {
+  receive(datagram: Buffer, _from: PeerAddress, now: number): boolean {
     let payload: Buffer;
     try {
       payload = this.#encryptor.decrypt(datagram);

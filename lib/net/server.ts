@@ -220,7 +220,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.counters.bytesIn += datagram.length;
     const now = Date.now();
     if (this.#table.route(datagram, rinfo, now)) return;
-    if (this.#seedBySource.size > 0 && this.#seedBySource.get(sourceKey(rinfo))?.receive(datagram, rinfo, undefined, now)) return;
+    if (this.#seedBySource.size > 0 && this.#seedBySource.get(sourceKey(rinfo))?.receive(datagram, rinfo, now)) return;
     if (datagram[0] !== TOKEN_FIRST_BYTE) return this.drop('unknown-session', datagram, rinfo);
     const outcome = this.#responder.handle(datagram, rinfo, now);
     if ('dropped' in outcome) return this.drop(outcome.dropped, datagram, rinfo);

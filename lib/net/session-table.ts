@@ -6,11 +6,6 @@ import type { CloseReason, FrameHandler, PeerAddress, Session, SessionHost } fro
 import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
 
-interface IndexEntry {
-  session: SecureSession;
-  keypair: Keypair;
-}
-
 /**
  * The sessions of one socket (a server's many, or a client's one): the receiver-index table
  * that routes version-2 datagrams, the timer that drives every session, and the counters.
@@ -31,7 +26,8 @@ export class SessionTable implements SessionHost {
   readonly backend: CryptoBackend;
   readonly counters: Counters;
   readonly psk: Uint8Array | undefined;
-  readonly #byIndex = new Map<number, IndexEntry>();
+  /** Version-2 sessions by the receiver index of each of their live keypairs. */
+  readonly #byIndex = new Map<number, SecureSession>();
   readonly #options: SessionTableOptions;
   readonly #indexBytes = new Uint8Array(4);
   /** Indices promised to handshakes still being computed (see reserveIndex). */
@@ -90,13 +86,13 @@ export class SessionTable implements SessionHost {
     this.#reserved.delete(index);
   }
 
-  register(keypair: Keypair, session: Session): void {
+  register(keypair: Keypair, session: SecureSession): void {
     this.#reserved.delete(keypair.localIndex);
-    this.#byIndex.set(keypair.localIndex, { session: session as SecureSession, keypair });
+    this.#byIndex.set(keypair.localIndex, session);
   }
 
-  unregister(keypair: Keypair): void {
-    if (this.#byIndex.get(keypair.localIndex)?.keypair === keypair) this.#byIndex.delete(keypair.localIndex);
+  unregister(keypair: Keypair, session: SecureSession): void {
+    if (this.#byIndex.get(keypair.localIndex) === session) this.#byIndex.delete(keypair.localIndex);
   }
 
   sessionClosed(session: Session, reason: CloseReason): void {
@@ -122,9 +118,9 @@ export class SessionTable implements SessionHost {
    */
   route(datagram: Buffer, from: PeerAddress, now: number): boolean {
     if (datagram.length < MIN_V2_PACKET || datagram[0] === TOKEN_FIRST_BYTE) return false;
-    const entry = this.#byIndex.get(readU32(datagram, 0));
-    if (!entry) return false;
-    entry.session.receive(datagram, from, entry.keypair, now);
+    const session = this.#byIndex.get(readU32(datagram, 0));
+    if (!session) return false;
+    session.receive(datagram, from, now);
     return true;
   }
 

@@ -54,8 +54,9 @@ export interface SessionHost {
   transmit(datagram: Buffer, to: PeerAddress): void;
   /** A fresh receiver index, unused by any live keypair of this host. */
   allocateIndex(): number;
-  register(keypair: Keypair, session: Session): void;
-  unregister(keypair: Keypair): void;
+  /** Routes datagrams carrying `keypair`'s receiver index to `session`. */
+  register(keypair: Keypair, session: SecureSession): void;
+  unregister(keypair: Keypair, session: SecureSession): void;
   /** Called once when the session closes, before its `close` event. */
   sessionClosed(session: Session, reason: CloseReason): void;
   /** Called once when the first authenticated packet arrives: the peer has proven it holds the keys. */
@@ -96,6 +97,10 @@ export abstract class Session extends EventEmitter<SessionEvents> {
 
   constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, timings: SessionTimings, now: number) {
     super();
+    // EventEmitter makes its listener table at once: a dictionary-mode object of about 184 B,
+    // which most of a server's sessions never use. Node's EventEmitter makes the table on the
+    // first listener when it is undefined (as on an emitter whose constructor never ran).
+    (this as unknown as { _events: undefined })._events = undefined;
     this.host = host;
     this.role = role;
     this.remote = remote;
@@ -117,7 +122,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   abstract send(payload: Uint8Array, channel?: number): void;
 
   /** Handles a datagram the host routed to this session. */
-  abstract receive(datagram: Buffer, from: PeerAddress, keypair: Keypair | undefined, now: number): void;
+  abstract receive(datagram: Buffer, from: PeerAddress, now: number): void;
 
   /** Sends a heartbeat and resolves with its round-trip time in milliseconds. */
   abstract ping(timeoutMs?: number): Promise<number>;
