@@ -67,8 +67,15 @@ export class HandshakeThreads {
         identitySecret: options.identity.exportSecretKey(),
         networkKey: options.networkKey ?? null,
       };
-      const worker = new Worker(WORKER_URL, { workerData: setup });
-      setup.identitySecret.fill(0);
+      let worker: Worker;
+      try {
+        worker = new Worker(WORKER_URL, { workerData: setup });
+      } catch (err) {
+        void this.close();
+        throw err;
+      } finally {
+        setup.identitySecret.fill(0);
+      }
       const lane: Lane = { worker, outstanding: 0 };
       worker.unref();
       worker.on('message', (batch: ResultBatch) => this.settle(lane, batch));

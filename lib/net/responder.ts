@@ -182,17 +182,17 @@ export class HandshakeResponder {
   private settle(id: string, accepted: Accepted | { dropped: DropReason }, requestBytes: number, rinfo: PeerAddress,
     now: number): HandshakeOutcome {
     if ('dropped' in accepted) return accepted;
+    if (accepted.reply.length > requestBytes) {
+      accepted.discard();
+      return { dropped: 'amplification' };
+    }
     const room = this.full(now);
     if (room === 'no-room') {
       accepted.discard();
       return { dropped: 'session-limit' };
     }
-    // Only a handshake that checked out may push another session out of a full table.
+    // Only a handshake that checked out, and will be answered, may push another session out of a full table.
     room?.close('evicted');
-    if (accepted.reply.length > requestBytes) {
-      accepted.discard();
-      return { dropped: 'amplification' };
-    }
     this.send(accepted.reply, rinfo);
     const session = accepted.open(now);
     this.#answers.set(id, { session, reply: accepted.reply, expires: now + ANSWER_TTL_MS });

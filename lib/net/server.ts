@@ -200,13 +200,15 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   private startThreads(): void {
     if (this.#threadCount === 0) return;
-    this.#threads = new HandshakeThreads({
-      threads: this.#threadCount,
-      backend: this.#backend.name,
-      identity: this.identity,
-      networkKey: this.#networkKey,
-      onFailure: (err) => this.#log.warn('handshake thread failed; handshakes continue on the socket thread', { error: err.message }),
-    });
+    const onFailure = (err: Error): void => this.#log.warn('handshake thread failed; handshakes continue on the socket thread', { error: err.message });
+    try {
+      this.#threads = new HandshakeThreads({
+        threads: this.#threadCount, backend: this.#backend.name, identity: this.identity, networkKey: this.#networkKey, onFailure,
+      });
+    } catch (err) {
+      // Threads are an optimisation: without them every handshake is answered on the socket thread.
+      onFailure(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /* ---------------- receive path ---------------- */
