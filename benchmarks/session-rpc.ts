@@ -109,23 +109,22 @@ export interface FloodParams {
   readonly serverKey: string;
   readonly count: number;
   readonly lanes: number;
-  /** Every this-many-th answer is verified in full: the client's key agreement and the server's confirmation MAC. */
-  readonly verifyEvery: number;
 }
 
 export interface FloodRun {
-  /** Answers that decrypted and parsed as a version-2 `connected` naming the server's key. */
+  /**
+   * Connects whose answer verified in full once the clock stopped: a version-2 `connected`
+   * naming the server's key, whose confirmation MAC checks out under the keys the client derives.
+   */
   readonly answered: number;
-  /** Of those, answers whose confirmation the generator verified with the client's keys. */
-  readonly verified: number;
   /** Answers that failed a check, and connects that got no answer after every attempt. */
   readonly invalid: number;
   readonly unanswered: number;
-  /** Connects sent again after RETRY_MS without an answer. */
+  /** Connects sent again after NEGOTIATION_DELAY without an answer. */
   readonly retransmits: number;
   readonly firstProblem: string | null;
   readonly wallMs: number;
-  /** CPU time the generator spent meanwhile (building the connects beforehand is not counted), in microseconds. */
+  /** CPU time the generator spent meanwhile (building the connects before and verifying the answers after are not counted), in microseconds. */
   readonly cpuMicros: number;
 }
 

@@ -115,6 +115,10 @@ export const STALE_HEARTBEATS = 10;
 export const DEFAULT_MAX_SESSIONS = 10_000;
 /** Handshake threads a server starts by default: one per core beyond the socket thread's, at most this many. */
 export const MAX_DEFAULT_HANDSHAKE_THREADS = 4;
+/** Version-2 handshakes a server lets wait for its threads at once; more are dropped (rate-limit) until they catch up. */
+export const MAX_QUEUED_HANDSHAKES = 1024;
+/** How long a closing server waits for a handshake thread to wipe its keys and exit before terminating it. */
+export const HANDSHAKE_THREAD_STOP_MS = 500;
 /** A version-2 session whose client has sent nothing authenticated this long after the handshake is freed. */
 export const HALF_OPEN_TIMEOUT_MS = NEGOTIATION_REPEAT * NEGOTIATION_DELAY;
 

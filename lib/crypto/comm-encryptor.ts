@@ -144,7 +144,7 @@ export class CommEncryptor {
    * A copy of the secret key, for a handshake thread that must act as this identity. The
    * caller wipes the copy once it has been handed over.
    */
-  exportSecretKey(): Uint8Array {
+  exportSecretKey(): Uint8Array<ArrayBuffer> {
     if (this.#destroyed) throw new NoSharedKeyError(DESTROYED);
     return Uint8Array.from(this.#secretKey);
   }

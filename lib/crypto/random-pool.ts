@@ -6,7 +6,9 @@ import { RANDOM_POOL_BYTES, RANDOM_POOL_MAX_REQUEST } from '../constants.js';
  * syscall (libsodium's getrandom) or a trip through node:crypto: 5–10 µs under load on this
  * class of machine, three times per handshake. One fill of RANDOM_POOL_BYTES serves hundreds
  * of requests. Bytes handed out are zeroed in the pool at once, so none is ever given twice
- * and none lingers after use. Larger requests go straight to the source.
+ * and none lingers after use; the pool does hold up to 4 KiB of bytes not yet handed out
+ * (future ephemeral secrets among them) in memory, as a CSPRNG's own state does. Larger
+ * requests go straight to the source.
  */
 export class RandomPool {
   readonly #fill: (buf: Uint8Array) => void;

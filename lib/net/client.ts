@@ -77,7 +77,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const delayMs = options.delayMs ?? NEGOTIATION_DELAY;
   const timings = resolveTimings(options.timings);
   const backend = options.backend ?? getDefaultBackend();
-  const docrypt = new DoCrypt(options.networkKey ? { key: options.networkKey } : {});
+  const docrypt = new DoCrypt({ key: options.networkKey });
   const allowSeed = options.allowSeed
     ?? (!options.networkKey && !options.serverKey && !options.identity && !options.knownHosts?.find(hostLabel));
   const counters = new Counters();

@@ -5,7 +5,7 @@ export type DropReason =
   | HandshakeRejection
   | 'oversized'
   | 'low-order'
-  /** A handshake thread failed while it held this `connect`. */
+  /** Answering this `connect` failed unexpectedly (in a thread and then inline): dropped, not a crash. */
   | 'handshake-failed'
   | 'unknown-session'
   | 'bad-auth'

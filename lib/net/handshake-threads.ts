@@ -1,5 +1,7 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { AEAD_KEY_BYTES } from '../constants.js';
+import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../constants.js';
 import type { CommEncryptor } from '../crypto/comm-encryptor.js';
 import type { Answer, AnswerRequest } from './handshake-answer.js';
 
@@ -7,13 +9,18 @@ import type { Answer, AnswerRequest } from './handshake-answer.js';
 export interface ThreadSetup {
   backend: 'native' | 'js';
   /** A copy of the server identity's secret key; the thread wipes it once loaded. */
-  identitySecret: Uint8Array;
+  identitySecret: Uint8Array<ArrayBuffer>;
   networkKey: Uint8Array | null;
 }
 
 /** A batch of requests, socket thread to handshake thread. */
 export interface JobBatch {
   jobs: { id: number; request: AnswerRequest }[];
+}
+
+/** Socket thread to handshake thread: wipe the identity and exit (after the batches before it). */
+export interface StopMessage {
+  stop: true;
 }
 
 /** Answers to a batch: `keys` is send || receive (transferred, so no copy stays behind); `reply` null means a low-order key. */
@@ -69,12 +76,12 @@ export class HandshakeThreads {
       };
       let worker: Worker;
       try {
-        worker = new Worker(WORKER_URL, { workerData: setup });
+        // Moved, not copied: no serialized copy of the identity is left on this side.
+        worker = new Worker(WORKER_URL, { workerData: setup, transferList: [setup.identitySecret.buffer] });
       } catch (err) {
+        setup.identitySecret.fill(0);
         void this.close();
         throw err;
-      } finally {
-        setup.identitySecret.fill(0);
       }
       const lane: Lane = { worker, outstanding: 0 };
       worker.unref();
@@ -90,21 +97,30 @@ export class HandshakeThreads {
     return this.#lanes.length > 0;
   }
 
-  submit(request: AnswerRequest, done: (outcome: ThreadOutcome) => void): void {
+  /** Queues `request`; false, and nothing queued, when MAX_QUEUED_HANDSHAKES are already out. */
+  submit(request: AnswerRequest, done: (outcome: ThreadOutcome) => void): boolean {
+    if (this.#queue.length + this.#waiting.size >= MAX_QUEUED_HANDSHAKES) return false;
     this.#queue.push({ id: this.#nextId++, request, done });
-    if (this.#flushing) return;
-    this.#flushing = true;
-    setImmediate(() => this.flush());
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => this.flush());
+    }
+    return true;
   }
 
-  /** Stops every thread; requests still out are dropped without an answer. */
+  /**
+   * Stops every thread: each wipes its copy of the identity and exits once the batches before
+   * the stop are done; their answers are wiped here unread. A thread that takes longer than
+   * HANDSHAKE_THREAD_STOP_MS is terminated.
+   */
   async close(): Promise<void> {
     const lanes = this.#lanes.splice(0);
     this.#queue = [];
     this.#waiting.clear();
-    await Promise.all(lanes.map((lane) => {
-      lane.worker.removeAllListeners('exit');
-      return lane.worker.terminate();
+    await Promise.all(lanes.map(async (lane) => {
+      lane.worker.postMessage({ stop: true } satisfies StopMessage);
+      const exited = once(lane.worker, 'exit').then(() => true, () => true);
+      if (!(await Promise.race([exited, sleep(HANDSHAKE_THREAD_STOP_MS, false)]))) await lane.worker.terminate();
     }));
   }
 
@@ -131,7 +147,11 @@ export class HandshakeThreads {
   private settle(lane: Lane, batch: ResultBatch): void {
     for (const result of batch.results) {
       const waiting = this.#waiting.get(result.id);
-      if (waiting === undefined) continue;
+      if (waiting === undefined) {
+        // Its request was given up (close()): nobody will use or wipe these keys but us.
+        result.keys?.fill(0);
+        continue;
+      }
       this.#waiting.delete(result.id);
       lane.outstanding--;
       if (result.error !== undefined) {

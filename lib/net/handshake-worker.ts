@@ -11,7 +11,7 @@ import { loadNobleBackend } from '../crypto/noble-backend.js';
 import { loadSodiumBackend } from '../crypto/sodium-backend.js';
 import { LowOrderKeyError } from '../errors.js';
 import { answerInitiation, type AnswerKeys } from './handshake-answer.js';
-import type { JobBatch, ResultBatch, ThreadSetup } from './handshake-threads.js';
+import type { JobBatch, ResultBatch, StopMessage, ThreadSetup } from './handshake-threads.js';
 
 const setup = workerData as ThreadSetup;
 const port = parentPort;
@@ -22,11 +22,17 @@ const material: AnswerKeys = {
   backend,
   identity: CommEncryptor.fromSecretKey(setup.identitySecret, { backend }),
   psk: setup.networkKey ?? undefined,
-  docrypt: new DoCrypt(setup.networkKey ? { key: setup.networkKey } : {}),
+  docrypt: new DoCrypt({ key: setup.networkKey ?? undefined }),
 };
 backend.wipe(setup.identitySecret);
 
-port.on('message', ({ jobs }: JobBatch) => {
+port.on('message', (message: JobBatch | StopMessage) => {
+  if ('stop' in message) {
+    material.identity.destroy();
+    port.close();
+    return;
+  }
+  const { jobs } = message;
   const results: ResultBatch['results'] = [];
   const transfer: ArrayBuffer[] = [];
   for (const { id, request } of jobs) {

@@ -41,6 +41,8 @@ export interface ResponderContext {
   /** Where version-2 key agreement runs, when there are threads and they work; inline otherwise. */
   threads(): HandshakeThreads | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
+  /** Counts (and logs) a drop decided after handle() returned: a handshake a thread answered. */
+  dropped(reason: DropReason, datagram: Buffer, from: PeerAddress): void;
 }
 
 /** What a `connect` led to: a new session, an answer to a retransmission or a cookie, or a drop. */
@@ -77,8 +79,8 @@ export class HandshakeResponder {
   readonly #ctx: ResponderContext;
   /** Keyed by the client's ephemeral public key, so a retransmitted `connect` finds its session. */
   readonly #answers = new Map<string, Answer>();
-  /** Version-2 `connect`s out to a handshake thread, by the same key, with where they came from. */
-  readonly #pending = new Map<string, PeerAddress>();
+  /** Version-2 `connect`s out to a handshake thread, by the same key: where each came from, and its reserved index. */
+  readonly #pending = new Map<string, PeerAddress & { index: number }>();
   readonly #answerKeys: AnswerKeys;
 
   constructor(context: ResponderContext) {
@@ -142,51 +144,58 @@ export class HandshakeResponder {
     }
 
     // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
-    if (this.full(now) === 'no-room') return { dropped: 'session-limit' };
-    if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now);
+    // Handshakes still in a thread will want room too.
+    const room = this.room(now, this.#pending.size);
+    if (room === 'no-room') return { dropped: 'session-limit' };
+    if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now, room);
     const responderIndex = ctx.table.reserveIndex();
     const request: AnswerRequest = { init: wireInitiation(init), responderIndex, form: decrypted.form };
     const threads = ctx.threads();
     if (threads?.usable) {
-      const entry = { address: rinfo.address, port: rinfo.port };
-      this.#pending.set(id, entry);
-      threads.submit(request, (outcome) => {
-        // stop() forgot it: the server closed meanwhile.
-        if (this.#pending.get(id) !== entry) return discardOutcome(outcome);
+      const submitted = threads.submit(request, (outcome) => {
         this.#pending.delete(id);
-        const result = this.settle(id, this.acceptV2(request, outcome, rinfo), datagram.length, rinfo, Date.now());
-        if ('dropped' in result) counters.drop(result.dropped);
+        // A thread that failed leaves the work to this thread.
+        const answer = outcome === 'failed' ? this.answerInline(request) : outcome;
+        const result = this.settle(id, this.acceptV2(request, answer, rinfo), datagram.length, rinfo, Date.now());
+        if ('dropped' in result) ctx.dropped(result.dropped, datagram, rinfo);
       });
+      if (!submitted) {
+        ctx.table.releaseIndex(responderIndex);
+        return { dropped: 'rate-limit' };
+      }
+      this.#pending.set(id, { address: rinfo.address, port: rinfo.port, index: responderIndex });
       return { pending: true };
     }
-    let outcome: ThreadOutcome;
-    try {
-      outcome = answerInitiation(this.#answerKeys, request);
-    } catch (err) {
-      if (!(err instanceof LowOrderKeyError)) throw err;
-      outcome = 'low-order';
-    }
-    return this.settle(id, this.acceptV2(request, outcome, rinfo), datagram.length, rinfo, now);
+    return this.settle(id, this.acceptV2(request, this.answerInline(request), rinfo), datagram.length, rinfo, now, room);
   }
 
   /** Forgets handshakes still in a thread (the server is closing): they end without an answer. */
   stop(): void {
+    for (const { index } of this.#pending.values()) this.#ctx.table.releaseIndex(index);
     this.#pending.clear();
+  }
+
+  private answerInline(request: AnswerRequest): ThreadOutcome {
+    try {
+      return answerInitiation(this.#answerKeys, request);
+    } catch (err) {
+      return err instanceof LowOrderKeyError ? 'low-order' : 'failed';
+    }
   }
 
   /**
    * Sends the answer of a handshake that checked out and files its session; a full table makes
-   * room first. For a thread's answer this runs a little later than handle(): the table may
-   * have filled meanwhile, so it is checked again.
+   * room first. `room` is what handle() found in the same turn; a thread's answer comes later,
+   * when the table may have filled, so without it the table is checked again.
    */
   private settle(id: string, accepted: Accepted | { dropped: DropReason }, requestBytes: number, rinfo: PeerAddress,
-    now: number): HandshakeOutcome {
+    now: number, checkedRoom?: ReturnType<HandshakeResponder['room']>): HandshakeOutcome {
     if ('dropped' in accepted) return accepted;
     if (accepted.reply.length > requestBytes) {
       accepted.discard();
       return { dropped: 'amplification' };
     }
-    const room = this.full(now);
+    const room = checkedRoom ?? this.room(now, 0);
     if (room === 'no-room') {
       accepted.discard();
       return { dropped: 'session-limit' };
@@ -201,10 +210,10 @@ export class HandshakeResponder {
     return { session };
   }
 
-  /** Room for one more session: yes (undefined), after evicting a session, or none. */
-  private full(now: number): Session | 'no-room' | undefined {
+  /** Room for one more session beside `waiting` others: yes (undefined), after evicting this session, or none. */
+  private room(now: number, waiting: number): Session | 'no-room' | undefined {
     const { table, maxSessions, timings } = this.#ctx;
-    if (table.sessions.size < maxSessions) return undefined;
+    if (table.sessions.size + waiting < maxSessions) return undefined;
     return table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
   }
 
@@ -284,8 +293,4 @@ function wireInitiation(init: Initiation): Initiation {
     index: init.index,
     clientStatic: init.clientStatic && Uint8Array.from(init.clientStatic),
   };
-}
-
-function discardOutcome(outcome: ThreadOutcome): void {
-  if (typeof outcome !== 'string') wipeSessionKeys(outcome.keys);
 }

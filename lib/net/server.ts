@@ -122,7 +122,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     });
     this.#responder = new HandshakeResponder({
       table: this.#table,
-      docrypt: new DoCrypt(options.networkKey ? { key: options.networkKey } : {}),
+      docrypt: new DoCrypt({ key: options.networkKey }),
       trust: {
         identity: this.identity,
         psk: options.networkKey,
@@ -134,6 +134,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       timings: this.timings,
       maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
       threads: () => this.#threads,
+      dropped: (reason, datagram, from) => this.drop(reason, datagram, from),
       transmit: (datagram, to) => this.#table.transmit(datagram, to),
     });
   }

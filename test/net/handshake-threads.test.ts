@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:dgram';
-import { CMD_CONNECTED, PROTOCOL_VERSION } from '../../lib/constants.js';
+import { CMD_CONNECTED, MAX_QUEUED_HANDSHAKES, PROTOCOL_VERSION } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
@@ -133,6 +133,19 @@ describe('handshake threads', () => {
       expect(outcome).to.equal('failed');
       expect(failures.length).to.be.at.least(1);
       expect(threads.usable).to.equal(false);
+    } finally {
+      await threads.close();
+    }
+  });
+
+  it(`refuses requests beyond ${MAX_QUEUED_HANDSHAKES} waiting at once, so a flood cannot queue work without bound`, async () => {
+    const threads = new HandshakeThreads({ threads: 1, backend: 'native', identity: new CommEncryptor(), onFailure: () => undefined });
+    try {
+      const { init } = v2Connect(new CommEncryptor());
+      let accepted = 0;
+      for (let i = 0; i < MAX_QUEUED_HANDSHAKES; i++) if (threads.submit({ init, responderIndex: i, form: 'seed' }, () => undefined)) accepted++;
+      expect(accepted).to.equal(MAX_QUEUED_HANDSHAKES);
+      expect(threads.submit({ init, responderIndex: 0, form: 'seed' }, () => undefined)).to.equal(false);
     } finally {
       await threads.close();
     }

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { connect } from '../../lib/net/client.js';
 import { createServer } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
 import { eventually } from '../helpers/udp.js';
 
 describe('Session events (the listener table is made on first use)', () => {
-  it('a fresh session is a working EventEmitter: on, once, off, listenerCount, eventNames, removeAllListeners', async () => {
+  it('a fresh session is a working EventEmitter: on, once, prependListener, off, events.once, an unheard error, removeAllListeners', async () => {
     const server = createServer({ handshakeThreads: 0 });
     const { port } = await server.listen(0, '127.0.0.1');
     let client: Session | undefined;
@@ -18,6 +18,8 @@ describe('Session events (the listener table is made on first use)', () => {
       expect(session!.listenerCount('message')).to.equal(0);
       expect(session!.eventNames()).to.deep.equal([]);
       expect(session!.emit('rekey'), 'emit with no listener').to.equal(false);
+      expect(() => (session as unknown as EventEmitter).emit('error', new Error('unheard')), 'an unheard error throws, as on any emitter')
+        .to.throw('unheard');
 
       const seen: string[] = [];
       const onMessage = (payload: Buffer): void => {
@@ -25,12 +27,19 @@ describe('Session events (the listener table is made on first use)', () => {
       };
       session!.on('message', onMessage);
       session!.once('message', (payload) => seen.push(`once:${payload.toString()}`));
-      expect(session!.listenerCount('message')).to.equal(2);
-      expect(session!.eventNames()).to.deep.equal(['message']);
+      session!.prependListener('message', (payload) => seen.push(`first:${payload.toString()}`));
+      const awaited = once(session!, 'message');
+      expect(session!.listenerCount('message')).to.equal(4);
+      expect(session!.eventNames(), 'events.once listens for errors too').to.deep.equal(['message', 'error']);
 
       client.send(Buffer.from('a'));
-      expect(await eventually(() => seen.length === 2, 2000)).to.equal(true);
-      expect(session!.listenerCount('message'), 'once removed itself').to.equal(1);
+      const [payload] = (await awaited) as [Buffer];
+      expect(payload.toString()).to.equal('a');
+      expect(await eventually(() => seen.length === 3, 2000)).to.equal(true);
+      expect(session!.listenerCount('message'), 'the once listeners removed themselves').to.equal(2);
+      session!.removeAllListeners('message');
+      expect(session!.listenerCount('message')).to.equal(0);
+      session!.on('message', onMessage);
       session!.off('message', onMessage);
       expect(session!.listenerCount('message')).to.equal(0);
       session!.on('rtt', () => undefined);
@@ -38,7 +47,7 @@ describe('Session events (the listener table is made on first use)', () => {
       expect(session!.eventNames()).to.deep.equal([]);
       client.send(Buffer.from('b'));
       await client.ping(2000);
-      expect(seen).to.deep.equal(['on:a', 'once:a']);
+      expect(seen).to.deep.equal(['first:a', 'on:a', 'once:a']);
     } finally {
       client?.close();
       await server.close();
