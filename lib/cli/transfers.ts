@@ -168,7 +168,8 @@ function resultFields(result: TransferResult): LogFields {
     seconds: Number(result.seconds.toFixed(3)),
     rate: formatRate(moved / Math.max(result.seconds, 1e-6)),
     retransmitted_pct: Number(retransmitPercent(result).toFixed(2)),
-    sha256: result.sha256,
+    // A bandwidth test moves no file, so there is no hash to show.
+    sha256: result.sha256 === '' ? undefined : result.sha256,
   };
 }
 

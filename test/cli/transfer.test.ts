@@ -362,5 +362,9 @@ describe('bin/bittrrt file transfer', function () {
       expect(field(summary, 'loss_pct'), summary).to.match(/^\d+(\.\d+)?$/);
       expect(field(summary, 'rtt_ms'), summary).to.match(/^\d+(\.\d+)?$/);
     }
+    // The server logs each test too; a bandwidth test has no file and so no hash field.
+    const [served] = await server.proc.waitForLine(/^sent bandwidth test .*$/, 5_000);
+    expect(served, served).to.match(/ rate=/);
+    expect(served, served).to.not.match(/sha256=/);
   });
 });
