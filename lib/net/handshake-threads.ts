@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../constants.js';
 import type { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { Initiation } from '../protocol/handshake-v2.js';
 import type { Answer, AnswerRequest } from './handshake-answer.js';
 
 /** What a handshake thread is started with (its workerData). */
@@ -139,7 +140,7 @@ export class HandshakeThreads {
       this.#waiting.set(job.id, { lane, done: job.done });
       let batch = batches.get(lane);
       if (batch === undefined) batches.set(lane, (batch = { jobs: [] }));
-      batch.jobs.push({ id: job.id, request: job.request });
+      batch.jobs.push({ id: job.id, request: { ...job.request, init: ownCopy(job.request.init) } });
     }
     for (const [lane, batch] of batches) lane.worker.postMessage(batch);
   }
@@ -180,4 +181,17 @@ export class HandshakeThreads {
       waiting.done('failed');
     }
   }
+}
+
+/**
+ * What a thread needs of an initiation, in buffers of its own: a view into a pooled Buffer
+ * would be cloned with its whole slab. The cookie has done its job.
+ */
+function ownCopy(init: Initiation): Initiation {
+  return {
+    version: init.version,
+    ephemeralPublic: Uint8Array.from(init.ephemeralPublic),
+    index: init.index,
+    clientStatic: init.clientStatic && Uint8Array.from(init.clientStatic),
+  };
 }

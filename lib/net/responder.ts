@@ -5,7 +5,7 @@ import type { DoCrypt, DoCryptForm } from '../crypto/docrypt.js';
 import { toBase64Url } from '../encoding.js';
 import { LowOrderKeyError } from '../errors.js';
 import { encodeHandshake, parseHandshake } from '../protocol/handshake.js';
-import { encodeCookieReply, readInitiation, type Initiation } from '../protocol/handshake-v2.js';
+import { encodeCookieReply, readInitiation } from '../protocol/handshake-v2.js';
 import type { CookieJar } from './cookie.js';
 import type { DropReason } from './counters.js';
 import { answerInitiation, type AnswerKeys, type AnswerRequest } from './handshake-answer.js';
@@ -149,7 +149,7 @@ export class HandshakeResponder {
     if (room === 'no-room') return { dropped: 'session-limit' };
     if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now, room);
     const responderIndex = ctx.table.reserveIndex();
-    const request: AnswerRequest = { init: wireInitiation(init), responderIndex, form: decrypted.form };
+    const request: AnswerRequest = { init, responderIndex, form: decrypted.form };
     const threads = ctx.threads();
     if (threads?.usable) {
       const submitted = threads.submit(request, (outcome) => {
@@ -280,17 +280,4 @@ export class HandshakeResponder {
   private answer(json: string, form: DoCryptForm): Buffer {
     return Buffer.from(this.#ctx.docrypt.fencrypt(json, { form }), 'ascii');
   }
-}
-
-/**
- * What a handshake thread needs of an initiation, in buffers of its own: a view into a pooled
- * Buffer would be cloned with its whole slab. The cookie has done its job.
- */
-function wireInitiation(init: Initiation): Initiation {
-  return {
-    version: init.version,
-    ephemeralPublic: Uint8Array.from(init.ephemeralPublic),
-    index: init.index,
-    clientStatic: init.clientStatic && Uint8Array.from(init.clientStatic),
-  };
 }

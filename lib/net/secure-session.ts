@@ -154,8 +154,9 @@ export class SecureSession extends Session {
 
   /* ---------------- receive path ---------------- */
 
-  receive(datagram: Buffer, from: PeerAddress, now: number): void {
-    const keypair = this.keypairAt(readU32(datagram, 0));
+  /** `index` is the datagram's receiver index, when the caller has read it already (the table has). */
+  receive(datagram: Buffer, from: PeerAddress, now: number, index = readU32(datagram, 0)): void {
+    const keypair = this.keypairAt(index);
     if (keypair === null) return this.host.counters.drop('unknown-session');
     // Not from the slab: a transfer may hold a body for a while, which would pin a whole slab.
     const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);

@@ -118,9 +118,10 @@ export class SessionTable implements SessionHost {
    */
   route(datagram: Buffer, from: PeerAddress, now: number): boolean {
     if (datagram.length < MIN_V2_PACKET || datagram[0] === TOKEN_FIRST_BYTE) return false;
-    const session = this.#byIndex.get(readU32(datagram, 0));
+    const index = readU32(datagram, 0);
+    const session = this.#byIndex.get(index);
     if (!session) return false;
-    session.receive(datagram, from, now);
+    session.receive(datagram, from, now, index);
     return true;
   }
 
