@@ -55,6 +55,22 @@ export async function resolveHost(host: string): Promise<{ address: string; fami
   }
 }
 
+/**
+ * The host an address belongs to, for per-host limits: an IPv4 address itself (/32), an IPv6
+ * address's /64 (as WireGuard's ratelimiter: one subscriber usually holds a whole /64, so finer
+ * keys would let one host pose as many). An IPv4-mapped IPv6 address counts as its IPv4 address.
+ */
+export function hostKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (isIP(address) !== 6) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 /** `addr:port`, with IPv6 addresses bracketed. */
 export function formatAddress(address: string, port: number): string {
   return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
