@@ -106,6 +106,21 @@ export const REJECT_AFTER_MESSAGES = 2 ** 53 - 2 ** 13;
 export const PREVIOUS_KEYS_GRACE_MS = 10_000;
 /** A rotation request unanswered this long is sent again. */
 export const REKEY_RETRY_MS = 250;
+/**
+ * A server answers at most one rotation per session in this time (each costs a key pair, an
+ * X25519 and an HKDF on the socket thread). It is the shortest `rekey_after` a config accepts, so
+ * no honest client is ever slowed; a faster one waits, retrying every REKEY_RETRY_MS.
+ */
+export const REKEY_MIN_INTERVAL_MS = 1000;
+/** HMAC label for the secret each keypair passes on to the next rotation's key derivation. */
+export const REKEY_CHAIN_LABEL = 'bittrrt-v2 rekey chain';
+
+/** Path validation (RFC 9000 §8.2): a challenge is 8 unpredictable bytes the new address must echo. */
+export const PATH_CHALLENGE_BYTES = 8;
+/** An address not yet validated gets at most 3 times the bytes it sent (RFC 9000 §8.1's factor). */
+export const PATH_AMPLIFICATION_LIMIT = 3;
+/** A path challenge is sent again at most this often while packets keep coming from the new address. */
+export const PATH_CHALLENGE_RETRY_MS = 250;
 
 /** Heartbeat interval (original `heartbeat_rate`, milliseconds). */
 export const HEARTBEAT_RATE = 5000;
@@ -184,6 +199,22 @@ export const LOSS_TIME_THRESHOLD = 9 / 8;
 export const ACK_EVERY_PACKETS = 16;
 /** The same while a gap is open: often enough for the sender's three-packet loss rule. */
 export const ACK_EVERY_REORDERED = 3;
+/**
+ * The most of a receiver's reported ack delay a sender subtracts from an RTT sample (RFC 9000's
+ * default max_ack_delay; our receivers acknowledge within an event-loop turn). An RTT sample is
+ * never lowered below the minimum RTT either (RFC 9002 §5.3), so a peer cannot report its way to
+ * zero RTT and hide a queue from the sender.
+ */
+export const MAX_ACK_DELAY_MS = 25;
+/**
+ * Optimistic-acknowledgement detection (as QUIC stacks skip packet numbers, RFC 9000 §21.4): a
+ * sender leaves one packet number unused every SKIP_MIN + random(SKIP_SPREAD) packets, and its
+ * first packet number is random below PACKET_NUMBER_START_RANGE. A receiver that reports a number
+ * never sent is acknowledging what it did not receive.
+ */
+export const PACKET_NUMBER_SKIP_MIN = 64;
+export const PACKET_NUMBER_SKIP_SPREAD = 256;
+export const PACKET_NUMBER_START_RANGE = 2 ** 24;
 /** Smallest data segment, except one that ends a read block or the stream: the payload of the smallest transfer datagram. */
 export const MIN_SEGMENT_BYTES = MIN_TRANSFER_DATAGRAM - TRANSFER_OVERHEAD;
 /** A window probe is answered at most this often (an empty frame must not buy a full acknowledgement each). */

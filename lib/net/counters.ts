@@ -16,7 +16,13 @@ export type DropReason =
   | 'unauthorized'
   | 'seed-refused'
   | 'amplification'
-  | 'bad-transfer';
+  | 'bad-transfer'
+  /** An acknowledgement of a packet number or bytes never sent: the transfer is stopped. */
+  | 'optimistic-ack'
+  /** A key-rotation request while one is pending or sooner than REKEY_MIN_INTERVAL_MS after the last. */
+  | 'rekey-limit'
+  /** A path response that answers no challenge we have open. */
+  | 'bad-path-response';
 
 /** Traffic counters of one endpoint; every dropped datagram is counted under exactly one reason. */
 export class Counters {
@@ -28,6 +34,8 @@ export class Counters {
   retransmittedConnects = 0;
   rekeys = 0;
   cookiesSent = 0;
+  /** Path challenges sent to a peer's new, not yet validated address. */
+  pathChallenges = 0;
   socketErrors = 0;
   /** Bytes received in, and sent in answer to, handshakes from addresses not yet validated. */
   unvalidatedBytesIn = 0;
@@ -58,6 +66,7 @@ export class Counters {
       retransmittedConnects: this.retransmittedConnects,
       rekeys: this.rekeys,
       cookiesSent: this.cookiesSent,
+      pathChallenges: this.pathChallenges,
       socketErrors: this.socketErrors,
       unvalidatedBytesIn: this.unvalidatedBytesIn,
       unvalidatedBytesOut: this.unvalidatedBytesOut,
@@ -74,6 +83,7 @@ export interface CountersSnapshot {
   bytesOut: number;
   handshakes: number;
   retransmittedConnects: number;
+  pathChallenges: number;
   rekeys: number;
   cookiesSent: number;
   socketErrors: number;

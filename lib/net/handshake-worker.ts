@@ -38,9 +38,11 @@ port.on('message', (message: JobBatch | StopMessage) => {
   for (const { id, request } of jobs) {
     try {
       const { reply, keys } = answerInitiation(material, request);
-      const packed = new Uint8Array(2 * AEAD_KEY_BYTES);
+      // The confirmation key too: the keypair derives its rotation chain from it.
+      const packed = new Uint8Array(3 * AEAD_KEY_BYTES);
       packed.set(keys.send, 0);
       packed.set(keys.receive, AEAD_KEY_BYTES);
+      packed.set(keys.confirm, 2 * AEAD_KEY_BYTES);
       wipeSessionKeys(keys);
       // Its own buffer: a pooled Buffer would be cloned with the whole pool slab.
       const own = Uint8Array.from(reply);

@@ -1,4 +1,5 @@
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES } from '../constants.js';
+import { createHmac } from 'node:crypto';
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES, REKEY_CHAIN_LABEL } from '../constants.js';
 import { AeadKey } from '../crypto/aead-key.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
@@ -33,6 +34,13 @@ export class Keypair {
   readonly createdAt: number;
   readonly #send: AeadKey;
   readonly #receive: AeadKey;
+  /**
+   * A secret both sides derive from this keypair's confirmation key and mix into the next
+   * rotation, so the next keys depend on this handshake's whole secret, not only on the traffic
+   * keys: a stolen traffic key does not let anyone complete the next rotation. A slot of
+   * keySlots until wipe().
+   */
+  #chain: Uint8Array | null;
   /** The replay window's ring: a slot of ringSlots until wipe() gives it back (then null). */
   #ring: Uint32Array | null;
   readonly #replay: ReplayWindow;
@@ -44,6 +52,9 @@ export class Keypair {
     remoteIndex: number, now: number, rejectAfterMessages = REJECT_AFTER_MESSAGES) {
     this.#send = new AeadKey(backend, keys.send, keySlots);
     this.#receive = new AeadKey(backend, keys.receive, keySlots);
+    if (keys.confirm.length !== AEAD_KEY_BYTES) throw new RangeError('a keypair needs the confirmation key to derive its rotation chain');
+    this.#chain = keySlots.take();
+    this.#chain.set(createHmac('sha256', keys.confirm).update(REKEY_CHAIN_LABEL).digest());
     this.#ring = ringSlots.take();
     this.#replay = new ReplayWindow(this.#ring);
     wipeSessionKeys(keys);
@@ -86,10 +97,21 @@ export class Keypair {
     return this.#replay.accept(counter, this.#rejectAfter) ? length : OPEN_REPLAY;
   }
 
+  /**
+   * The rotation chain secret, to be mixed into the next keypair's derivation (a view of the
+   * slot: use it at once, never keep it). Throws once wiped.
+   */
+  get chain(): Uint8Array {
+    if (!this.#chain) throw new RangeError('the keypair was wiped');
+    return this.#chain;
+  }
+
   /** Wipes both keys and returns every slot; call once the keypair can no longer be reached. */
   wipe(): void {
     this.#send.wipe();
     this.#receive.wipe();
+    if (this.#chain) keySlots.release(this.#chain);
+    this.#chain = null;
     if (this.#ring) ringSlots.release(this.#ring);
     this.#ring = null;
   }

@@ -1,6 +1,8 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HEARTBEAT_TIMESTAMP_BYTES, MAX_PAYLOAD, REKEY_PAYLOAD_BYTES, X25519_KEY_BYTES,
+  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HEARTBEAT_TIMESTAMP_BYTES, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
+  REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, X25519_KEY_BYTES,
 } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
@@ -37,7 +39,27 @@ interface RekeyRequest {
 interface RekeyAnswer {
   peerPublicKey: Buffer;
   response: Buffer;
+  answeredAt: number;
 }
+
+/**
+ * A new address an authenticated packet came from, not yet validated. A packet that
+ * authenticates proves the sender holds the keys, not that it receives at its source address: a
+ * peer (or anyone replaying nothing but its own fresh packets) can forge that address and aim our
+ * traffic at a third party. So the address gets a challenge, at most PATH_AMPLIFICATION_LIMIT
+ * times the bytes that came from it, and our traffic moves there only once the challenge is
+ * echoed (RFC 9000 §8.2, §9); until then it keeps going to the validated address.
+ */
+interface PathCandidate {
+  readonly address: PeerAddress;
+  readonly challenge: Buffer;
+  bytesIn: number;
+  bytesOut: number;
+  lastSent: number;
+}
+
+/** A path challenge's datagram, as it leaves: nonce, frame header, challenge, tag. */
+const CHALLENGE_DATAGRAM_BYTES = AEAD_OVERHEAD + FRAME_HEADER_BYTES + PATH_CHALLENGE_BYTES;
 
 /**
  * A version-2 session: per-direction keys, counter nonces and a replay window (Keypair), frames
@@ -56,6 +78,7 @@ export class SecureSession extends Session {
   #next: Keypair | null = null;
   #rekeyRequest: RekeyRequest | null = null;
   #rekeyAnswer: RekeyAnswer | null = null;
+  #pathCandidate: PathCandidate | null = null;
   #dataSequence = 0n;
   #heartbeatSequence = 0n;
   #lastHeartbeatSent: number;
@@ -116,8 +139,8 @@ export class SecureSession extends Session {
     return sequence;
   }
 
-  private sendControl(type: number, payload?: Uint8Array): void {
-    this.sendFrame({ flags: Flag.CONTROL, channel: type, sequence: 0n, offset: 0n }, payload);
+  private sendControl(type: number, payload?: Uint8Array, to: PeerAddress = this.remote): void {
+    this.sendFrame({ flags: Flag.CONTROL, channel: type, sequence: 0n, offset: 0n }, payload, to);
   }
 
   /**
@@ -135,8 +158,11 @@ export class SecureSession extends Session {
     return !this.closed;
   }
 
-  /** Frames and seals under the current keys; the one place datagrams leave a session. */
-  private sendFrame(header: FrameHeaderInput, payload?: Uint8Array): void {
+  /**
+   * Frames and seals under the current keys; the one place datagrams leave a session. They go to
+   * the validated address, except a path challenge.
+   */
+  private sendFrame(header: FrameHeaderInput, payload?: Uint8Array, to: PeerAddress = this.remote): void {
     writeFrameHeader(frameScratch, header);
     let length = FRAME_HEADER_BYTES;
     if (payload) {
@@ -149,7 +175,7 @@ export class SecureSession extends Session {
       this.end('exhausted');
       return;
     }
-    this.host.transmit(datagram, this.remote);
+    this.host.transmit(datagram, to);
   }
 
   /* ---------------- receive path ---------------- */
@@ -166,8 +192,8 @@ export class SecureSession extends Session {
     if (length < FRAME_HEADER_BYTES) return this.host.counters.drop('bad-frame');
 
     this.heard(now);
-    // Roaming: a packet that authenticates proves the sender holds the keys, wherever it is.
-    if (from.address !== this.remote.address || from.port !== this.remote.port) this.remote = { address: from.address, port: from.port };
+    // Roaming: a new address is challenged, and adopted once it answers (see PathCandidate).
+    if (from.address !== this.remote.address || from.port !== this.remote.port) this.challengePath(from, datagram.length, now);
     if (keypair === this.#next) this.confirmNextKeys(now);
 
     const flags = plaintext[0]!;
@@ -243,9 +269,44 @@ export class SecureSession extends Session {
       case Control.REKEY_RESPONSE:
         if (this.role !== 'client' || body.length !== REKEY_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
         return this.completeRekey(body, now);
+      case Control.PATH_CHALLENGE:
+        // Echoed to the validated address: never more than the peer sent, never to a stranger.
+        if (body.length !== PATH_CHALLENGE_BYTES) return this.host.counters.drop('bad-frame');
+        return this.sendControl(Control.PATH_RESPONSE, body);
+      case Control.PATH_RESPONSE:
+        if (body.length !== PATH_CHALLENGE_BYTES) return this.host.counters.drop('bad-frame');
+        return this.completePathChallenge(body);
       default:
         return this.host.counters.drop('bad-frame');
     }
+  }
+
+  /* ---------------- roaming ---------------- */
+
+  /** An authenticated packet of `bytes` came from `from`, which is not the validated address. */
+  private challengePath(from: PeerAddress, bytes: number, now: number): void {
+    let candidate = this.#pathCandidate;
+    if (candidate === null || candidate.address.address !== from.address || candidate.address.port !== from.port) {
+      // One candidate at a time: a peer that moves again starts over (its old challenge is void).
+      candidate = { address: { address: from.address, port: from.port }, challenge: randomBytes(PATH_CHALLENGE_BYTES), bytesIn: 0, bytesOut: 0, lastSent: -Infinity };
+      this.#pathCandidate = candidate;
+    }
+    candidate.bytesIn += bytes;
+    if (now - candidate.lastSent < PATH_CHALLENGE_RETRY_MS) return;
+    if (candidate.bytesOut + CHALLENGE_DATAGRAM_BYTES > PATH_AMPLIFICATION_LIMIT * candidate.bytesIn) return;
+    candidate.lastSent = now;
+    candidate.bytesOut += CHALLENGE_DATAGRAM_BYTES;
+    this.host.counters.pathChallenges++;
+    this.sendControl(Control.PATH_CHALLENGE, candidate.challenge, candidate.address);
+  }
+
+  /** The peer echoed a challenge: it receives at the candidate address, so our traffic moves there. */
+  private completePathChallenge(echo: Buffer): void {
+    const candidate = this.#pathCandidate;
+    if (candidate === null || !timingSafeEqual(echo, candidate.challenge)) return this.host.counters.drop('bad-path-response');
+    this.#pathCandidate = null;
+    this.remote = candidate.address;
+    this.emit('roam', candidate.address);
   }
 
   /* ---------------- key rotation ---------------- */
@@ -264,23 +325,30 @@ export class SecureSession extends Session {
     this.sendControl(Control.REKEY_INIT, rekeyPayload(request.encryptor.publicKey, request.localIndex));
   }
 
-  /** Server: derive the next keypair for a REKEY_INIT, or repeat the answer to a retransmission. */
+  /**
+   * Server: derive the next keypair for a REKEY_INIT, or repeat the answer to a retransmission.
+   * Each new exchange costs an X25519 on the socket thread, so a session gets at most one per
+   * REKEY_MIN_INTERVAL_MS, and none while the last one is still unconfirmed (an honest client
+   * never starts another before switching, and its switch confirms the pending keys).
+   */
   private answerRekey(body: Buffer, now: number): void {
     const peerPublicKey = body.subarray(0, X25519_KEY_BYTES);
-    if (this.#rekeyAnswer?.peerPublicKey.equals(peerPublicKey)) {
-      this.sendControl(Control.REKEY_RESPONSE, this.#rekeyAnswer.response);
+    const last = this.#rekeyAnswer;
+    if (last?.peerPublicKey.equals(peerPublicKey)) {
+      this.sendControl(Control.REKEY_RESPONSE, last.response);
       return;
     }
+    if (this.#next !== null || (last !== null && now - last.answeredAt < REKEY_MIN_INTERVAL_MS)) return this.host.counters.drop('rekey-limit');
     const encryptor = new CommEncryptor({ backend: this.host.backend });
     try {
-      const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder', { psk: this.host.psk });
+      const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder', { psk: this.host.psk, extraSecrets: [this.#current.chain] });
       const next = new Keypair(this.host.backend, keys, this.host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
         this.timings.rejectAfterMessages);
       if (this.#next) this.retire(this.#next);
       this.#next = next;
       this.host.register(next, this);
       const response = rekeyPayload(encryptor.publicKey, next.localIndex);
-      this.#rekeyAnswer = { peerPublicKey: Buffer.from(peerPublicKey), response };
+      this.#rekeyAnswer = { peerPublicKey: Buffer.from(peerPublicKey), response, answeredAt: now };
       this.sendControl(Control.REKEY_RESPONSE, response);
     } catch {
       this.host.counters.drop('low-order');
@@ -295,7 +363,9 @@ export class SecureSession extends Session {
     if (!request) return; // a duplicate answer to a rotation already completed
     let keys;
     try {
-      keys = request.encryptor.deriveSessionKeys(body.subarray(0, X25519_KEY_BYTES), 'initiator', { psk: this.host.psk });
+      keys = request.encryptor.deriveSessionKeys(body.subarray(0, X25519_KEY_BYTES), 'initiator', {
+        psk: this.host.psk, extraSecrets: [this.#current.chain],
+      });
     } catch {
       return this.host.counters.drop('low-order');
     }

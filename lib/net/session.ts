@@ -17,6 +17,8 @@ export interface SessionEvents {
   rtt: [ms: number];
   /** The session's keys were rotated. */
   rekey: [];
+  /** The peer moved: its new address answered a path challenge, and traffic goes there now. */
+  roam: [remote: PeerAddress];
   /** The session ended; its keys are wiped. */
   close: [reason: CloseReason];
 }
@@ -82,7 +84,7 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   abstract readonly version: 1 | 2;
   readonly role: 'client' | 'server';
   readonly establishedAt: number;
-  /** Where the peer was last heard from (updated when a version-2 peer roams). */
+  /** Where the peer is: where we send (a version-2 peer's new address once it is validated). */
   remote: PeerAddress;
   /** Date.now() of the last authenticated packet. */
   lastReceived: number;

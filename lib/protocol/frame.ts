@@ -29,6 +29,10 @@ export const Control = {
   CLOSE: 1,
   REKEY_INIT: 2,
   REKEY_RESPONSE: 3,
+  /** Path validation (RFC 9000 §8.2): 8 random bytes sent to a peer's new address... */
+  PATH_CHALLENGE: 4,
+  /** ...and echoed back, proving the peer receives there. */
+  PATH_RESPONSE: 5,
 } as const;
 
 /**

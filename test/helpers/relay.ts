@@ -11,6 +11,10 @@ export class Relay {
   readonly toClient: Buffer[] = [];
   client: RemoteInfo | null = null;
   private closed = false;
+  /** While set, the client's datagrams leave from this socket instead (see spoofVia). */
+  private spoofed: Socket | null = null;
+  /** Bytes sent to the server from the spoofed address. */
+  spoofedBytes = 0;
   private constructor(private readonly front: Socket, private upstream: Socket, private readonly serverPort: number) {}
 
   static async start(serverPort: number): Promise<Relay> {
@@ -18,7 +22,8 @@ export class Relay {
     relay.front.on('message', (msg, rinfo) => {
       relay.client = rinfo;
       relay.toServer.push(msg);
-      relay.upstream.send(msg, serverPort, '127.0.0.1');
+      if (relay.spoofed) relay.spoofedBytes += msg.length;
+      (relay.spoofed ?? relay.upstream).send(msg, serverPort, '127.0.0.1');
     });
     relay.listenUpstream(relay.upstream);
     return relay;
@@ -39,6 +44,14 @@ export class Relay {
     this.upstream = await openLoopbackSocket();
     this.listenUpstream(this.upstream);
     await closeSocket(old);
+  }
+
+  /**
+   * From now on the client's datagrams reach the server from `socket`'s address, which the relay
+   * does not listen on: as a client forging a third party's source address would (null stops it).
+   */
+  spoofVia(socket: Socket | null): void {
+    this.spoofed = socket;
   }
 
   /** Sends raw bytes to the server from the relay's current upstream socket. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { TOKEN_FIRST_BYTE } from '../../lib/constants.js';
 import { connect } from '../../lib/net/client.js';
 import { BittrrtServer, createServer } from '../../lib/net/server.js';
-import type { CloseReason, Session } from '../../lib/net/session.js';
+import type { CloseReason, PeerAddress, Session } from '../../lib/net/session.js';
 import type { SessionTimings } from '../../lib/net/timings.js';
 import { Relay } from '../helpers/relay.js';
 import { closeSocket, eventually, openLoopbackSocket } from '../helpers/udp.js';
@@ -132,9 +132,13 @@ describe('version-2 sessions over loopback UDP', function () {
     const oldPort = relay.upstreamPort;
     await relay.rebind();
     const up = new Promise<Buffer>((resolve) => peer.once('message', resolve));
+    const roamed = new Promise<PeerAddress>((resolve) => peer.once('roam', resolve));
     session.send(Buffer.from('from a new port'));
     expect((await up).toString()).to.equal('from a new port');
-    expect(peer.remote.port).to.equal(relay.upstreamPort).and.not.equal(oldPort);
+    // The new address answers the server's path challenge before any traffic goes there.
+    expect((await roamed).port).to.equal(relay.upstreamPort).and.not.equal(oldPort);
+    expect(peer.remote.port).to.equal(relay.upstreamPort);
+    expect(server.counters.pathChallenges).to.equal(1);
     const down = nextMessage(session);
     peer.send(Buffer.from('found you'));
     expect((await down)?.toString()).to.equal('found you');
