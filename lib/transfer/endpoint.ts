@@ -376,7 +376,8 @@ export class TransferEndpoint implements FrameHandler {
       case TransferFlags.ACK: {
         const ack = transfer?.sender ? decodeAck(body) : null;
         if (!ack) return this.#drop();
-        return transfer!.sender!.onAck(sequence, offset, ack);
+        if (!transfer!.sender!.onAck(sequence, offset, ack)) this.#session.counters.drop('optimistic-ack');
+        return;
       }
       case TransferFlags.CONTROL: {
         const message = decodeMessage(body);

@@ -1,4 +1,4 @@
-import { INITIAL_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from '../constants.js';
+import { INITIAL_RTO_MS, MAX_ACK_DELAY_MS, MAX_RTO_MS, MIN_RTO_MS } from '../constants.js';
 
 /**
  * Round-trip estimate and retransmission timeout as RFC 6298: SRTT and RTTVAR with gains 1/8
@@ -19,10 +19,18 @@ export class RttEstimator {
     return !Number.isNaN(this.smoothed);
   }
 
-  sample(rttMs: number): void {
-    if (!(rttMs >= 0)) return;
+  /**
+   * Takes one round trip as measured (`measuredMs`, send to acknowledgement) and the delay the
+   * receiver says it held the acknowledgement. As RFC 9002 §5.3, the minimum takes the measured
+   * value, and the delay (at most MAX_ACK_DELAY_MS) is subtracted only where that leaves at least
+   * the minimum: whatever a peer reports, a sample never falls below the path's own round trip.
+   */
+  sample(measuredMs: number, ackDelayMs = 0): void {
+    if (!(measuredMs >= 0)) return;
+    this.min = Math.min(this.min, measuredMs);
+    const delay = Math.min(Math.max(ackDelayMs, 0), MAX_ACK_DELAY_MS);
+    const rttMs = measuredMs - delay >= this.min ? measuredMs - delay : measuredMs;
     this.latest = rttMs;
-    this.min = Math.min(this.min, rttMs);
     if (Number.isNaN(this.smoothed)) {
       this.smoothed = rttMs;
       this.variance = rttMs / 2;

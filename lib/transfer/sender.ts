@@ -1,8 +1,10 @@
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
-  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, MAX_SACKED_SPANS, MIN_PACING_RTT_MS, PACING_SLACK_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS,
-  TRANSFER_STALL_MS,
+  LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, MAX_SACKED_SPANS, MIN_PACING_RTT_MS, PACING_SLACK_MS, PACKET_NUMBER_SKIP_MIN, PACKET_NUMBER_SKIP_SPREAD,
+  PACKET_NUMBER_START_RANGE, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, SEND_BURST_PACKETS, TRANSFER_STALL_MS,
 } from '../constants.js';
+import { BittrrtError } from '../errors.js';
 import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
 import { CongestionControl } from './congestion.js';
 import { clock, type FrameLink } from './link.js';
@@ -22,6 +24,20 @@ export interface SenderEvents {
   progress: [acked: number];
   error: [err: Error];
 }
+
+/**
+ * The peer acknowledged what it cannot have received: a packet number never sent, or bytes never
+ * sent. An honest receiver never does; one that does wants the sender to go faster than the path
+ * allows, or to send to someone else. The transfer stops.
+ */
+export class OptimisticAckError extends BittrrtError {
+  constructor(what: string) {
+    super('ERR_OPTIMISTIC_ACK', `the peer acknowledged ${what} that was never sent`);
+  }
+}
+
+/** Skipped packet numbers remembered (one every ~190 packets: the last ~12,000 packets' worth). */
+const SKIPPED_REMEMBERED = 64;
 
 interface InFlight {
   offset: number;
@@ -51,7 +67,12 @@ export class StreamSender extends EventEmitter<SenderEvents> {
   #cumulative: number;
   #nextOffset: number;
   #peerWindowEnd: number;
-  #nextPacket = 0;
+  /** Packet numbers start at a random value and skip one now and then (see PACKET_NUMBER_SKIP_MIN). */
+  readonly #firstPacket = randomInt(PACKET_NUMBER_START_RANGE);
+  #nextPacket = this.#firstPacket;
+  #nextSkip = this.#firstPacket + skipGap();
+  /** The latest skipped numbers, a ring: any acknowledgement naming one is optimistic. */
+  readonly #skipped: number[] = [];
   #largestAcked = -1;
   readonly #inFlight = new Map<number, InFlight>();
   #bytesInFlight = 0;
@@ -126,15 +147,28 @@ export class StreamSender extends EventEmitter<SenderEvents> {
 
   /* ---------------- acknowledgements ---------------- */
 
-  onAck(largestPacket: number, cumulative: number, ack: Acknowledgement): void {
-    if (this.#finished) return;
+  /**
+   * An acknowledgement. Returns false if it acknowledges what was never sent (the transfer then
+   * fails with OptimisticAckError), so the caller can count the drop.
+   */
+  onAck(largestPacket: number, cumulative: number, ack: Acknowledgement): boolean {
+    if (this.#finished) return true;
     const now = clock();
-    if (largestPacket >= this.#nextPacket || cumulative > this.#nextOffset) return; // acknowledges what was never sent
+    // Below the first number: the receiver has no data packet to report yet (it says 0).
+    if (largestPacket < this.#firstPacket) return true;
+    if (largestPacket >= this.#nextPacket || this.#skipped.includes(largestPacket)) {
+      this.#fail(new OptimisticAckError('a packet'));
+      return false;
+    }
+    if (cumulative > this.#nextOffset) {
+      this.#fail(new OptimisticAckError('data'));
+      return false;
+    }
     if (ack.windowEnd > this.#peerWindowEnd) this.#peerWindowEnd = ack.windowEnd;
     if (largestPacket > this.#largestAcked) {
       const newest = this.#inFlight.get(largestPacket);
       if (newest) {
-        this.rtt.sample(Math.max(0, now - newest.sentAt - ack.delayMicros / 1000));
+        this.rtt.sample(now - newest.sentAt, ack.delayMicros / 1000);
         this.congestion.onRtt(this.rtt.latest, this.rtt.min, newest.sentAt, now);
       }
       this.#largestAcked = largestPacket;
@@ -173,9 +207,10 @@ export class StreamSender extends EventEmitter<SenderEvents> {
       this.emit('progress', this.acked);
     }
     this.#freeBlocks();
-    if (this.#checkComplete()) return;
+    if (this.#checkComplete()) return true;
     this.#fill();
     this.#pump();
+    return true;
   }
 
   /* ---------------- sending ---------------- */
@@ -199,7 +234,7 @@ export class StreamSender extends EventEmitter<SenderEvents> {
       if (segment === null) break;
       const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;
       const at = (segment.offset - this.#start) % READ_BLOCK_BYTES;
-      const packet = this.#nextPacket++;
+      const packet = this.#takePacketNumber();
       segment.sentAt = now;
       this.#inFlight.set(packet, segment);
       this.#bytesInFlight += segment.length;
@@ -257,6 +292,16 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     if (offset + length > this.#peerWindowEnd) return null;
     this.#nextOffset += length;
     return { offset, length, sentAt: 0 };
+  }
+
+  /** The next packet number, leaving one unused (and remembered) every so often. */
+  #takePacketNumber(): number {
+    if (this.#nextPacket === this.#nextSkip) {
+      if (this.#skipped.length === SKIPPED_REMEMBERED) this.#skipped.shift();
+      this.#skipped.push(this.#nextPacket++);
+      this.#nextSkip = this.#nextPacket + skipGap();
+    }
+    return this.#nextPacket++;
   }
 
   /** Reads ahead, one block at a time, up to a receive window beyond what is acknowledged. */
@@ -330,7 +375,7 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     } else if (this.#nextOffset + this.link.maxBody > this.#peerWindowEnd) {
       // The receiver's window is shut and its opening may have been lost: an empty segment asks again.
       this.rtt.backOff();
-      this.link.data(this.#nextPacket++, this.#cumulative, EMPTY);
+      this.link.data(this.#takePacketNumber(), this.#cumulative, EMPTY);
     }
     this.#pump();
   }
@@ -343,3 +388,7 @@ export class StreamSender extends EventEmitter<SenderEvents> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function skipGap(): number {
+  return PACKET_NUMBER_SKIP_MIN + randomInt(PACKET_NUMBER_SKIP_SPREAD);
+}
