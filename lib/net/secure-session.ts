@@ -344,7 +344,6 @@ export class SecureSession extends Session {
       const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder', { psk: this.host.psk, extraSecrets: [this.#current.chain] });
       const next = new Keypair(this.host.backend, keys, this.host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
         this.timings.rejectAfterMessages);
-      if (this.#next) this.retire(this.#next);
       this.#next = next;
       this.host.register(next, this);
       const response = rekeyPayload(encryptor.publicKey, next.localIndex);

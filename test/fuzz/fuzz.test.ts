@@ -70,9 +70,11 @@ describe('fuzz targets (bounded run)', function () {
 
   const receiveReached = ['input: invalid', 'input: connect', 'input: frame', 'connect: accepted', 'connect: retransmission',
     'authentic frame: heartbeat', 'authentic frame: heartbeat ack', 'authentic frame: data', 'authentic frame: rekey-init',
-    'authentic frame: rekey-init low-order', 'authentic frame: control other', 'authentic frame: close',
+    'authentic frame: rekey-init low-order', 'authentic frame: rekey-init limited', 'authentic frame: path challenge',
+    'authentic frame: path response', 'authentic frame from a new address: challenged', 'authentic frame: control other', 'authentic frame: close',
     'drop: bad-token', 'drop: bad-utf8', 'drop: bad-json', 'drop: bad-cmd', 'drop: bad-pubkey', 'drop: oversized', 'drop: low-order',
-    'drop: unknown-session', 'drop: bad-auth', 'drop: replay', 'drop: bad-frame', 'drop: amplification', 'drop: rate-limit'];
+    'drop: unknown-session', 'drop: bad-auth', 'drop: replay', 'drop: bad-frame', 'drop: amplification', 'drop: rate-limit',
+    'drop: rekey-limit', 'drop: bad-path-response'];
 
   it(`server receive path, default server: no exception, no answer to anything invalid, bounded state (${CASES} cases)`, async () => {
     const report = await fuzzServerReceive({ runs: CASES, seed: SEED, profile: 'default' });

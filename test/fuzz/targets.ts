@@ -33,7 +33,7 @@ import { InvalidTokenError, LowOrderKeyError } from '../../lib/errors.js';
 import type { DropReason } from '../../lib/net/counters.js';
 import { createServer, type BittrrtServer, type ServerOptions } from '../../lib/net/server.js';
 import type { PeerAddress } from '../../lib/net/session.js';
-import { encodeFrame, Flag, readFrameHeader, type FrameHeader } from '../../lib/protocol/frame.js';
+import { Control, encodeFrame, Flag, readFrameHeader, type FrameHeader } from '../../lib/protocol/frame.js';
 import { TransferFlags } from '../../lib/protocol/transfer.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage, type HandshakeRejection } from '../../lib/protocol/handshake.js';
 import { encodeCookieReply, encodeInitiation, encodeResponse, readCookieReply, readInitiation, readResponse, type Initiation, type Response } from '../../lib/protocol/handshake-v2.js';
@@ -607,6 +607,7 @@ export const SERVER_PROFILES: Record<ServerProfile, ServerOptions> = {
 const DROP_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'bad-token', 'bad-utf8', 'bad-json', 'bad-cmd', 'bad-pubkey', 'oversized', 'low-order', 'unknown-session', 'bad-auth', 'replay',
   'bad-frame', 'session-limit', 'rate-limit', 'unauthorized', 'seed-refused', 'amplification', 'bad-transfer',
+  'rekey-limit', 'bad-path-response', 'optimistic-ack',
 ]);
 
 /** Transfer requests a server without a files directory refuses with one answer (never a bandwidth test, which would start sending). */
@@ -627,6 +628,8 @@ const frameSpecArb: fc.Arbitrary<FrameSpec> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ flags: fc.constantFrom(Flag.CONTROL, Flag.CONTROL | Flag.HEARTBEAT, 0xff), channel: fc.oneof(fc.constantFrom(0, 3, 4, 0xff_ffff), fc.integer({ min: 2, max: 0xff_ffff })), body: bytesUpTo(40) }) },
   { weight: 15, arbitrary: fc.record({ flags: fc.nat(0x7f), channel: fc.nat(0xff_ffff), body: bytesUpTo(40) }) },
   { weight: 1, arbitrary: fc.record({ flags: fc.constant(Flag.CONTROL), channel: fc.constant(1), body: fc.uint8Array({ maxLength: 8 }) }) },
+  // Path challenges and responses: mostly the 8 bytes they carry, sometimes another length.
+  { weight: 8, arbitrary: fc.record({ channel: fc.constantFrom(Control.PATH_CHALLENGE, Control.PATH_RESPONSE), body: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: 8, maxLength: 8 }) }, { weight: 1, arbitrary: bytesUpTo(16) }) }).map(({ channel, body }) => ({ flags: Flag.CONTROL, channel, body })) },
   // The transfer layer: control messages (refusable requests, JSON-ish junk), acknowledgements and data for unknown transfers.
   { weight: 10, arbitrary: fc.record({
     flags: fc.constantFrom(TransferFlags.CONTROL, TransferFlags.ACK, TransferFlags.DATA, Flag.UNLOSSY),
@@ -679,6 +682,7 @@ interface Snapshot {
   handshakes: number;
   retransmittedConnects: number;
   cookiesSent: number;
+  pathChallenges: number;
   unvalidatedBytesOut: number;
   dropped: number;
   sessions: number;
@@ -689,7 +693,7 @@ function snapshot(server: BittrrtServer): Snapshot {
   const c = server.counters;
   return {
     packetsIn: c.packetsIn, packetsOut: c.packetsOut, bytesIn: c.bytesIn, bytesOut: c.bytesOut, handshakes: c.handshakes,
-    retransmittedConnects: c.retransmittedConnects, cookiesSent: c.cookiesSent, unvalidatedBytesOut: c.unvalidatedBytesOut,
+    retransmittedConnects: c.retransmittedConnects, cookiesSent: c.cookiesSent, pathChallenges: c.pathChallenges, unvalidatedBytesOut: c.unvalidatedBytesOut,
     dropped: c.dropped, sessions: server.sessionCount, drops: new Map(c.drops),
   };
 }
@@ -717,6 +721,8 @@ class ReceiveHarness {
   /** Times a session we expected to live (default profile) was gone. */
   unexpectedLoss = 0;
   #forgerClosedByFrame = false;
+  /** Where the forger's server session sent before the datagram under test. */
+  #remoteBefore: PeerAddress | null = null;
 
   constructor(readonly server: BittrrtServer, readonly port: number, readonly profile: ServerProfile, readonly sinks: Socket[]) {
     this.maxSessions = SERVER_PROFILES[profile].maxSessions ?? DEFAULT_MAX_SESSIONS;
@@ -840,6 +846,8 @@ class ReceiveHarness {
     const ports = this.ports;
     const rinfo: PeerAddress = { address: '127.0.0.1', port: ports[from % ports.length]! };
     const expectation = this.classify(datagram, frame);
+    const remote = this.forger?.serverSession.remote;
+    this.#remoteBefore = remote ? { ...remote } : null;
     const before = snapshot(this.server);
     try {
       this.server.receive(datagram, rinfo);
@@ -851,7 +859,7 @@ class ReceiveHarness {
       packetsOut: after.packetsOut - before.packetsOut, handshakes: after.handshakes - before.handshakes,
       retransmitted: after.retransmittedConnects - before.retransmittedConnects, cookies: after.cookiesSent - before.cookiesSent,
       dropped: after.dropped - before.dropped, sessions: after.sessions - before.sessions,
-      unvalidatedOut: after.unvalidatedBytesOut - before.unvalidatedBytesOut,
+      unvalidatedOut: after.unvalidatedBytesOut - before.unvalidatedBytesOut, challenges: after.pathChallenges - before.pathChallenges,
     };
     const reasons = [...after.drops].filter(([r, n]) => n !== (before.drops.get(r) ?? 0)).map(([r]) => r);
     const what = (): string => `${expectation.kind} (${input.kind}) datagram of ${datagram.length} bytes from port ${rinfo.port}: ${short(datagram)}\n`
@@ -916,11 +924,22 @@ class ReceiveHarness {
       if (channel === 1) {
         closes = true;
         branch = 'close';
-      } else if (channel === 2 && body.length === 36) {
-        const low = isLowOrder(body.subarray(0, 32));
-        out = low ? 0 : 1;
-        drop = low ? 1 : 0;
-        branch = low ? 'rekey-init low-order' : 'rekey-init';
+      } else if (channel === Control.REKEY_INIT && body.length === 36) {
+        // Refused while a rotation is pending or one was answered within the interval; else
+        // answered, unless the key is low-order.
+        const limited = reasons.includes('rekey-limit');
+        const low = !limited && isLowOrder(body.subarray(0, 32));
+        out = limited || low ? 0 : 1;
+        drop = limited || low ? 1 : 0;
+        branch = limited ? 'rekey-init limited' : low ? 'rekey-init low-order' : 'rekey-init';
+      } else if (channel === Control.PATH_CHALLENGE && body.length === 8) {
+        out = 1;
+        branch = 'path challenge';
+      } else if (channel === Control.PATH_RESPONSE && body.length === 8) {
+        // It answers no challenge of ours: the fuzzer never sees one.
+        drop = 1;
+        check(reasons.includes('bad-path-response'), () => `an unsolicited path response was not counted: ${what()}`);
+        branch = 'path response';
       } else {
         drop = 1;
         branch = 'control other';
@@ -948,7 +967,13 @@ class ReceiveHarness {
       branch = 'no known flag';
     }
     bump(this.stats, `authentic frame: ${branch}`);
-    check(out === 'at most one' ? d.packetsOut! <= 1 : d.packetsOut === out, () => `authentic ${branch} frame: expected ${out} datagrams out, got ${d.packetsOut}: ${what()}`);
+    // A frame from an address the session does not send to draws at most one path challenge there.
+    const before = this.#remoteBefore;
+    const elsewhere = before !== null && (before.address !== rinfo.address || before.port !== rinfo.port);
+    check(d.challenges! <= (elsewhere ? 1 : 0), () => `${d.challenges} path challenges for a frame from ${elsewhere ? 'a new' : 'the validated'} address: ${what()}`);
+    if (d.challenges) bump(this.stats, 'authentic frame from a new address: challenged');
+    const answers = d.packetsOut! - d.challenges!;
+    check(out === 'at most one' ? answers <= 1 : answers === out, () => `authentic ${branch} frame: expected ${out} datagrams out, got ${d.packetsOut}: ${what()}`);
     check(drop === 'any' || d.dropped === drop, () => `authentic ${branch} frame: expected ${drop} drops: ${what()}`);
     check(d.handshakes === 0, () => `a frame made a handshake: ${what()}`);
     if (closes) {
@@ -957,7 +982,9 @@ class ReceiveHarness {
       return;
     }
     check(!session.closed && d.sessions === 0 && session.confirmed, () => `an authentic frame ended the session: ${what()}`);
-    check(session.remote.address === rinfo.address && session.remote.port === rinfo.port, () => `the session did not follow its peer to ${rinfo.port}: ${what()}`);
+    // Traffic moves only to an address that answered a challenge, which no fuzzed datagram can.
+    check(before !== null && session.remote.address === before.address && session.remote.port === before.port,
+      () => `the session moved to ${session.remote.port} without a path check: ${what()}`);
     if (reasons.includes('low-order')) check(branch === 'rekey-init low-order', () => `low-order drop outside a rekey: ${what()}`);
     forger.remember(datagram);
   }
