@@ -154,6 +154,19 @@ export const FRAME_CONTROL_BIT = 7;
 /** Payloads of version-2 frames: a heartbeat's timestamp, a rotation's new public key and index. */
 export const HEARTBEAT_TIMESTAMP_BYTES = 8;
 export const REKEY_PAYLOAD_BYTES = X25519_KEY_BYTES + RECEIVER_INDEX_BYTES;
+/**
+ * Every session frame (heartbeats, their answers, rotation, path checks, close) carries exactly
+ * this many payload bytes, its fields first and zeros after: the largest of them, the rotation's.
+ * A dropper on the path then cannot pick the rotation requests out by size and keep old keys
+ * alive; the key age limit (rejectAfterMs) ends what it could still do.
+ */
+export const SESSION_FRAME_PAYLOAD_BYTES = REKEY_PAYLOAD_BYTES;
+/**
+ * Keys older than this many times the rotation interval are refused and the session closes
+ * (WireGuard's REJECT_AFTER_TIME, 180 s against its REKEY_AFTER_TIME of 120 s): a rotation that
+ * never completes, whoever suppresses it, cannot stretch one key over the whole session.
+ */
+export const REJECT_AFTER_REKEY_FACTOR = 1.5;
 /** The server's handshake confirmation: HMAC-SHA256 under the confirmation key of this label, truncated. */
 export const CONFIRM_LABEL = 'bittrrt-v2 server confirmation';
 export const CONFIRM_BYTES = 16;

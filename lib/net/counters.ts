@@ -22,7 +22,9 @@ export type DropReason =
   /** A key-rotation request while one is pending or sooner than REKEY_MIN_INTERVAL_MS after the last. */
   | 'rekey-limit'
   /** A path response that answers no challenge we have open. */
-  | 'bad-path-response';
+  | 'bad-path-response'
+  /** A packet under keys past their age limit (rejectAfterMs): the session is closing. */
+  | 'expired-keys';
 
 /** Traffic counters of one endpoint; every dropped datagram is counted under exactly one reason. */
 export class Counters {

@@ -1,8 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HEARTBEAT_TIMESTAMP_BYTES, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
-  REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, X25519_KEY_BYTES,
+  AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
+  REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, X25519_KEY_BYTES,
 } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
@@ -58,8 +58,8 @@ interface PathCandidate {
   lastSent: number;
 }
 
-/** A path challenge's datagram, as it leaves: nonce, frame header, challenge, tag. */
-const CHALLENGE_DATAGRAM_BYTES = AEAD_OVERHEAD + FRAME_HEADER_BYTES + PATH_CHALLENGE_BYTES;
+/** A path challenge's datagram, as it leaves: nonce, frame header, padded challenge, tag. */
+const CHALLENGE_DATAGRAM_BYTES = AEAD_OVERHEAD + FRAME_HEADER_BYTES + SESSION_FRAME_PAYLOAD_BYTES;
 
 /**
  * A version-2 session: per-direction keys, counter nonces and a replay window (Keypair), frames
@@ -132,15 +132,18 @@ export class SecureSession extends Session {
 
   private sendHeartbeat(now: number): bigint {
     const sequence = this.#heartbeatSequence++;
-    const stamp = Buffer.allocUnsafe(HEARTBEAT_TIMESTAMP_BYTES);
+    const stamp = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES);
     stamp.writeDoubleBE(performance.now());
     this.#lastHeartbeatSent = now;
     this.sendFrame({ flags: Flag.HEARTBEAT, channel: 0, sequence, offset: 0n }, stamp);
     return sequence;
   }
 
+  /** A control frame, its payload padded to SESSION_FRAME_PAYLOAD_BYTES like every session frame. */
   private sendControl(type: number, payload?: Uint8Array, to: PeerAddress = this.remote): void {
-    this.sendFrame({ flags: Flag.CONTROL, channel: type, sequence: 0n, offset: 0n }, payload, to);
+    const padded = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES);
+    if (payload) padded.set(payload);
+    this.sendFrame({ flags: Flag.CONTROL, channel: type, sequence: 0n, offset: 0n }, padded, to);
   }
 
   /**
@@ -184,6 +187,8 @@ export class SecureSession extends Session {
   receive(datagram: Buffer, from: PeerAddress, now: number, index = readU32(datagram, 0)): void {
     const keypair = this.keypairAt(index);
     if (keypair === null) return this.host.counters.drop('unknown-session');
+    // Past their age limit keys open nothing (the next tick closes the session).
+    if (now - keypair.createdAt >= this.timings.rejectAfterMs) return this.host.counters.drop('expired-keys');
     // Not from the slab: a transfer may hold a body for a while, which would pin a whole slab.
     const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);
     const length = keypair.openInto(plaintext, datagram);
@@ -229,7 +234,7 @@ export class SecureSession extends Session {
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {
-    if (body.length !== HEARTBEAT_TIMESTAMP_BYTES) return this.host.counters.drop('bad-frame');
+    if (body.length !== SESSION_FRAME_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
     if (!(header.flags & Flag.ACK)) {
       this.sendFrame({ flags: Flag.HEARTBEAT | Flag.ACK, channel: 0, sequence: header.sequence, offset: 0n }, body);
       return;
@@ -264,18 +269,18 @@ export class SecureSession extends Session {
       case Control.CLOSE:
         return this.end('peer');
       case Control.REKEY_INIT:
-        if (this.role !== 'server' || body.length !== REKEY_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
-        return this.answerRekey(body, now);
+        if (this.role !== 'server' || body.length !== SESSION_FRAME_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
+        return this.answerRekey(body.subarray(0, REKEY_PAYLOAD_BYTES), now);
       case Control.REKEY_RESPONSE:
-        if (this.role !== 'client' || body.length !== REKEY_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
-        return this.completeRekey(body, now);
+        if (this.role !== 'client' || body.length !== SESSION_FRAME_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
+        return this.completeRekey(body.subarray(0, REKEY_PAYLOAD_BYTES), now);
       case Control.PATH_CHALLENGE:
         // Echoed to the validated address: never more than the peer sent, never to a stranger.
-        if (body.length !== PATH_CHALLENGE_BYTES) return this.host.counters.drop('bad-frame');
-        return this.sendControl(Control.PATH_RESPONSE, body);
+        if (body.length !== SESSION_FRAME_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
+        return this.sendControl(Control.PATH_RESPONSE, body.subarray(0, PATH_CHALLENGE_BYTES));
       case Control.PATH_RESPONSE:
-        if (body.length !== PATH_CHALLENGE_BYTES) return this.host.counters.drop('bad-frame');
-        return this.completePathChallenge(body);
+        if (body.length !== SESSION_FRAME_PAYLOAD_BYTES) return this.host.counters.drop('bad-frame');
+        return this.completePathChallenge(body.subarray(0, PATH_CHALLENGE_BYTES));
       default:
         return this.host.counters.drop('bad-frame');
     }
@@ -404,6 +409,7 @@ export class SecureSession extends Session {
 
   override tick(now: number): void {
     super.tick(now);
+    if (!this.closed && now - this.#current.createdAt >= this.timings.rejectAfterMs) return this.close('expired');
     // A server says nothing to an address that has not proven itself: no heartbeats to spoofed sources.
     if (this.closed || (this.role === 'server' && !this.confirmed)) return;
     if (this.#previous && now >= this.#previousExpires) {

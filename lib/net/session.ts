@@ -7,8 +7,11 @@ import type { Keypair } from './keypair.js';
 import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
 
-/** Why a session ended. */
-export type CloseReason = 'local' | 'peer' | 'timeout' | 'evicted' | 'shutdown' | 'exhausted';
+/**
+ * Why a session ended. `exhausted`: the message counter of its keys ran out; `expired`: its keys
+ * reached their age limit (rejectAfterMs) because no rotation completed.
+ */
+export type CloseReason = 'local' | 'peer' | 'timeout' | 'evicted' | 'shutdown' | 'exhausted' | 'expired';
 
 export interface SessionEvents {
   /** An authenticated application payload, with the frame channel it came on (0 for version 1). */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:dgram';
-import { CMD_CONNECTED, PROTOCOL_VERSION, TOKEN_FIRST_BYTE } from '../../lib/constants.js';
+import { CMD_CONNECTED, PROTOCOL_VERSION, SESSION_FRAME_PAYLOAD_BYTES, TOKEN_FIRST_BYTE } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { getDefaultBackend } from '../../lib/crypto/select.js';
@@ -60,7 +60,7 @@ export class Forger {
         socket.on('message', () => {}); // the server's answers are not read
         const forger = new Forger(socket, keypair, session, { address: '127.0.0.1', port: socket.address().port });
         // The first authenticated packet confirms the session (and is answered with an ack).
-        const stamp = Buffer.alloc(8);
+        const stamp = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES);
         stamp.writeDoubleBE(0);
         server.receive(forger.seal(encodeFrame({ flags: Flag.HEARTBEAT, channel: 0, sequence: 0n, offset: 0n }, stamp)), forger.address);
         if (!session.confirmed) throw new Error('the forger could not confirm its session');

@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import {
   CMD_CONNECT, CMD_CONNECTED, DEFAULT_MAX_SESSIONS, FRAME_HEADER_BYTES, MAX_HANDSHAKE_DATAGRAM, MIN_V2_PACKET, NET_OBS_KEY,
-  TOKEN_FIRST_BYTE, X25519_KEY_BYTES,
+  SESSION_FRAME_PAYLOAD_BYTES, TOKEN_FIRST_BYTE, X25519_KEY_BYTES,
 } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../../lib/crypto/docrypt.js';
@@ -607,7 +607,7 @@ export const SERVER_PROFILES: Record<ServerProfile, ServerOptions> = {
 const DROP_REASONS: ReadonlySet<DropReason> = new Set<DropReason>([
   'bad-token', 'bad-utf8', 'bad-json', 'bad-cmd', 'bad-pubkey', 'oversized', 'low-order', 'unknown-session', 'bad-auth', 'replay',
   'bad-frame', 'session-limit', 'rate-limit', 'unauthorized', 'seed-refused', 'amplification', 'bad-transfer',
-  'rekey-limit', 'bad-path-response', 'optimistic-ack',
+  'rekey-limit', 'bad-path-response', 'optimistic-ack', 'expired-keys',
 ]);
 
 /** Transfer requests a server without a files directory refuses with one answer (never a bandwidth test, which would start sending). */
@@ -620,8 +620,8 @@ const refusedTransferRequests = [
 type Pool = 'corpus' | 'live' | 'sealed';
 
 const frameSpecArb: fc.Arbitrary<FrameSpec> = fc.oneof(
-  // Heartbeats (some acks, some with other flag bits), mostly with the 8-byte timestamp body.
-  { weight: 20, arbitrary: fc.record({ flags: fc.constantFrom(Flag.HEARTBEAT, Flag.HEARTBEAT | Flag.ACK, Flag.HEARTBEAT | Flag.DATA, Flag.HEARTBEAT | Flag.URGENT), body: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: 8, maxLength: 8 }) }, { weight: 1, arbitrary: bytesUpTo(16) }) }).map(({ flags, body }) => ({ flags, channel: 0, body })) },
+  // Heartbeats (some acks, some with other flag bits), mostly with the padded timestamp body (36 bytes).
+  { weight: 20, arbitrary: fc.record({ flags: fc.constantFrom(Flag.HEARTBEAT, Flag.HEARTBEAT | Flag.ACK, Flag.HEARTBEAT | Flag.DATA, Flag.HEARTBEAT | Flag.URGENT), body: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: SESSION_FRAME_PAYLOAD_BYTES, maxLength: SESSION_FRAME_PAYLOAD_BYTES }) }, { weight: 1, arbitrary: bytesUpTo(40) }) }).map(({ flags, body }) => ({ flags, channel: 0, body })) },
   { weight: 15, arbitrary: fc.record({ flags: fc.constantFrom(Flag.DATA, Flag.DATA | Flag.BINARY, Flag.DATA | Flag.UNLOSSY | Flag.ACK), channel: fc.nat(0xff_ffff), body: someBytes(1400) }) },
   // Rekey requests: a real or small-order key and an index; sometimes the wrong length.
   { weight: 15, arbitrary: fc.record({ key: publicKeyArb, index: fc.uint8Array({ minLength: 4, maxLength: 4 }), extra: fc.uint8Array({ maxLength: 3 }), exact: fc.boolean() }).map(({ key, index, extra, exact }) => ({ flags: Flag.CONTROL, channel: 2, body: Buffer.concat([key, index, exact ? Buffer.alloc(0) : extra]) })) },
@@ -629,7 +629,7 @@ const frameSpecArb: fc.Arbitrary<FrameSpec> = fc.oneof(
   { weight: 15, arbitrary: fc.record({ flags: fc.nat(0x7f), channel: fc.nat(0xff_ffff), body: bytesUpTo(40) }) },
   { weight: 1, arbitrary: fc.record({ flags: fc.constant(Flag.CONTROL), channel: fc.constant(1), body: fc.uint8Array({ maxLength: 8 }) }) },
   // Path challenges and responses: mostly the 8 bytes they carry, sometimes another length.
-  { weight: 8, arbitrary: fc.record({ channel: fc.constantFrom(Control.PATH_CHALLENGE, Control.PATH_RESPONSE), body: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: 8, maxLength: 8 }) }, { weight: 1, arbitrary: bytesUpTo(16) }) }).map(({ channel, body }) => ({ flags: Flag.CONTROL, channel, body })) },
+  { weight: 8, arbitrary: fc.record({ channel: fc.constantFrom(Control.PATH_CHALLENGE, Control.PATH_RESPONSE), body: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: SESSION_FRAME_PAYLOAD_BYTES, maxLength: SESSION_FRAME_PAYLOAD_BYTES }) }, { weight: 1, arbitrary: bytesUpTo(40) }) }).map(({ channel, body }) => ({ flags: Flag.CONTROL, channel, body })) },
   // The transfer layer: control messages (refusable requests, JSON-ish junk), acknowledgements and data for unknown transfers.
   { weight: 10, arbitrary: fc.record({
     flags: fc.constantFrom(TransferFlags.CONTROL, TransferFlags.ACK, TransferFlags.DATA, Flag.UNLOSSY),
@@ -924,7 +924,7 @@ class ReceiveHarness {
       if (channel === 1) {
         closes = true;
         branch = 'close';
-      } else if (channel === Control.REKEY_INIT && body.length === 36) {
+      } else if (channel === Control.REKEY_INIT && body.length === SESSION_FRAME_PAYLOAD_BYTES) {
         // Refused while a rotation is pending or one was answered within the interval; else
         // answered, unless the key is low-order.
         const limited = reasons.includes('rekey-limit');
@@ -932,10 +932,10 @@ class ReceiveHarness {
         out = limited || low ? 0 : 1;
         drop = limited || low ? 1 : 0;
         branch = limited ? 'rekey-init limited' : low ? 'rekey-init low-order' : 'rekey-init';
-      } else if (channel === Control.PATH_CHALLENGE && body.length === 8) {
+      } else if (channel === Control.PATH_CHALLENGE && body.length === SESSION_FRAME_PAYLOAD_BYTES) {
         out = 1;
         branch = 'path challenge';
-      } else if (channel === Control.PATH_RESPONSE && body.length === 8) {
+      } else if (channel === Control.PATH_RESPONSE && body.length === SESSION_FRAME_PAYLOAD_BYTES) {
         // It answers no challenge of ours: the fuzzer never sees one.
         drop = 1;
         check(reasons.includes('bad-path-response'), () => `an unsolicited path response was not counted: ${what()}`);
@@ -945,7 +945,7 @@ class ReceiveHarness {
         branch = 'control other';
       }
     } else if (flags & Flag.HEARTBEAT) {
-      if (body.length !== 8) {
+      if (body.length !== SESSION_FRAME_PAYLOAD_BYTES) {
         drop = 1;
         branch = 'heartbeat bad length';
       } else if (!(flags & Flag.ACK)) {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES } from '../../lib/constants.js';
+import { REKEY_MIN_INTERVAL_MS, SESSION_FRAME_PAYLOAD_BYTES } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { getDefaultBackend } from '../../lib/crypto/select.js';
 import { Counters } from '../../lib/net/counters.js';
@@ -22,6 +22,10 @@ const timings = resolveTimings({ heartbeatRate: 60_000 });
 class Wire {
   readonly byIndex = new Map<number, SecureSession>();
   readonly queue: Array<{ datagram: Buffer; from: PeerAddress }> = [];
+  /** Every datagram's length, in the order sent. */
+  readonly sizes: number[] = [];
+  /** Drops what it says to (an on-path dropper). */
+  dropIf: (datagram: Buffer) => boolean = () => false;
   #nextIndex = 100;
 
   host(counters: Counters, from: PeerAddress): SessionHost {
@@ -29,7 +33,8 @@ class Wire {
       backend, counters, psk: undefined,
       transmit: (datagram) => {
         counters.packetsOut++;
-        this.queue.push({ datagram: Buffer.from(datagram), from });
+        this.sizes.push(datagram.length);
+        if (!this.dropIf(Buffer.from(datagram))) this.queue.push({ datagram: Buffer.from(datagram), from });
       },
       allocateIndex: () => this.#nextIndex++,
       register: (keypair, session) => this.byIndex.set(keypair.localIndex, session),
@@ -57,27 +62,27 @@ function handshakeKeys(): { client: { send: Uint8Array; receive: Uint8Array; con
   };
 }
 
-function pair(): { wire: Wire; client: SecureSession; server: SecureSession; clientCounters: Counters; serverCounters: Counters; keys: ReturnType<typeof handshakeKeys> } {
+function pair(sessionTimings = timings): { wire: Wire; client: SecureSession; server: SecureSession; clientCounters: Counters; serverCounters: Counters; keys: ReturnType<typeof handshakeKeys> } {
   const wire = new Wire();
   const keys = handshakeKeys();
   const copy = (k: { send: Uint8Array; receive: Uint8Array; confirm: Uint8Array }) => ({ send: Buffer.from(k.send), receive: Buffer.from(k.receive), confirm: Buffer.from(k.confirm) });
   const serverCounters = new Counters();
   const clientCounters = new Counters();
-  const server = new SecureSession(wire.host(serverCounters, SERVER), 'server', CLIENT, new Keypair(backend, copy(keys.server), 1, 2, 0), timings, 0);
-  const client = new SecureSession(wire.host(clientCounters, CLIENT), 'client', SERVER, new Keypair(backend, copy(keys.client), 2, 1, 0), timings, 0);
+  const server = new SecureSession(wire.host(serverCounters, SERVER), 'server', CLIENT, new Keypair(backend, copy(keys.server), 1, 2, 0), sessionTimings, 0);
+  const client = new SecureSession(wire.host(clientCounters, CLIENT), 'client', SERVER, new Keypair(backend, copy(keys.client), 2, 1, 0), sessionTimings, 0);
   wire.run(0);
   return { wire, client, server, clientCounters, serverCounters, keys };
 }
 
 /** Sends a REKEY_INIT with a fresh key from `session`, as a hostile client can. */
 function sendRekeyInit(session: SecureSession, index: number): void {
-  const body = Buffer.alloc(REKEY_PAYLOAD_BYTES);
-  new CommEncryptor({ backend }).publicKey.forEach((b, i) => (body[i] = b));
+  const body = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES);
+  body.set(new CommEncryptor({ backend }).publicKey);
   body.writeUInt32BE(index, 32);
   (session as unknown as { sendControl(type: number, payload: Uint8Array): void }).sendControl(Control.REKEY_INIT, body);
 }
 
-describe('key rotation: rate limited, and bound to the session it continues', () => {
+describe('key rotation: rate limited, bound to the session it continues, and impossible to stretch', () => {
   it('a flood of rotation requests gets one exchange per interval; the rest are dropped as rekey-limit', () => {
     const { wire, client, server, serverCounters } = pair();
     let answers = 0;
@@ -143,5 +148,56 @@ describe('key rotation: rate limited, and bound to the session it continues', ()
     expect(serverRekeys, 'the server never switched to keys the thief can use').to.equal(0);
     expect(got).to.not.include('taken over');
     expect(serverCounters.dropsOf('bad-auth')).to.be.above(badAuthBefore);
+  });
+
+  it('every session frame has one size, so a dropper cannot pick out the rotation', () => {
+    const { wire, client, server } = pair();
+    client.rekey(0);
+    wire.run(0);
+    // A packet from a new address draws a path challenge, which the client answers.
+    client.send(Buffer.alloc(36));
+    const [moved] = wire.queue.splice(0);
+    server.receive(moved!.datagram, { address: '127.0.0.1', port: 3333 }, 1);
+    wire.run(1);
+    client.close();
+    // Heartbeat, its answer, rekey request and answer, the switch heartbeat and its answer, a
+    // 36-byte data message, path challenge and response, close: all 12 + 20 + 36 + 16 bytes.
+    expect(new Set(wire.sizes)).to.deep.equal(new Set([84]));
+    expect(wire.sizes.length).to.be.at.least(10);
+  });
+
+  it('keys past their age limit are refused and both sides close, even when every rotation is dropped', () => {
+    const fast = resolveTimings({ heartbeatRate: 60_000, rekeyAfterMs: 1000 });
+    expect(fast.rejectAfterMs).to.equal(1500);
+    const { wire, client, server, serverCounters } = pair(fast);
+    // An omniscient dropper removes every rotation request (a real one cannot tell them apart).
+    const sendControl = (client as unknown as { sendControl(type: number, payload?: Uint8Array): void }).sendControl.bind(client);
+    let dropNext = false;
+    (client as unknown as { sendControl(type: number, payload?: Uint8Array): void }).sendControl = (type, payload) => {
+      dropNext = type === Control.REKEY_INIT;
+      sendControl(type, payload);
+    };
+    wire.dropIf = () => {
+      const drop = dropNext;
+      dropNext = false;
+      return drop;
+    };
+    const closes: string[] = [];
+    client.on('close', (reason) => closes.push(`client ${reason}`));
+    server.on('close', (reason) => closes.push(`server ${reason}`));
+    for (let now = 0; now < 1500; now += 100) {
+      client.tick(now);
+      server.tick(now);
+      wire.run(now);
+    }
+    expect(closes, 'alive until the limit').to.deep.equal([]);
+    expect(serverCounters.rekeys).to.equal(0);
+    // A packet under the old keys at the limit opens nothing.
+    client.send(Buffer.from('late'));
+    wire.run(1500);
+    expect(serverCounters.dropsOf('expired-keys')).to.equal(1);
+    client.tick(1500);
+    server.tick(1500);
+    expect(closes).to.deep.equal(['client expired', 'server expired']);
   });
 });
