@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
+import { DowngradeProxy } from '../helpers/mitm.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('bin/bittrrt trust', function () {
@@ -73,6 +74,35 @@ describe('bin/bittrrt trust', function () {
     expect(readFileSync(join(home, '.bittrrt', 'known_hosts'), 'utf8').trim().split('\n')).to.have.length(1);
     const throwaway = children.run(['connect', address as string, '--no-pin'], env);
     expect(await throwaway.exited).to.equal(0);
+  });
+
+  it('a first contact downgraded by an on-path attacker is refused with the way to opt in; --allow-unauthenticated or the config key accepts it', async () => {
+    const home = dir();
+    const env = testEnv({ HOME: home });
+    const knownHosts = join(home, '.bittrrt', 'known_hosts');
+    const server = await children.serve();
+    const proxy = await DowngradeProxy.start(server.port);
+    try {
+      const target = `127.0.0.1:${proxy.port}`;
+      const refused = children.run(['connect', target], env);
+      expect(await refused.exited).to.equal(1);
+      expect(refused.lines.join('\n')).to.include(`cannot connect: ${target} answered only with the original, unauthenticated protocol (version 1)`)
+        .and.include('connect again with --allow-unauthenticated (or allow_unauthenticated=true in the config)');
+      expect(proxy.rewritten, 'the attacker did strip version 2').to.be.above(0);
+      expect(proxy.stolen).to.deep.equal([]);
+      expect(existsSync(knownHosts)).to.equal(false);
+
+      const optedIn = children.run(['connect', target, '--allow-unauthenticated'], env);
+      expect(await optedIn.exited, optedIn.lines.join('\n')).to.equal(0);
+      expect(optedIn.lines.join('\n')).to.include('version=1').and.include('this session is NOT authenticated');
+      const config = join(home, 'config');
+      writeFileSync(config, 'allow_unauthenticated=true\n');
+      const byConfig = children.run(['connect', target, '--config', config], env);
+      expect(await byConfig.exited, byConfig.lines.join('\n')).to.equal(0);
+      expect(existsSync(knownHosts), 'a version-1 answer records nothing').to.equal(false);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('--server-key pins: the right key connects, another is refused with the reason', async () => {
