@@ -1,9 +1,10 @@
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { BittrrtError } from '../errors.js';
 import { bittrrtDir } from './identity.js';
+import { KeyFileError, refuseWritableByOthers } from './key-file.js';
 
 export const defaultKnownHostsPath = (): string => join(bittrrtDir(), 'known_hosts');
 
@@ -29,13 +30,8 @@ export class KnownHosts {
 
   /** The key recorded for `host` and its line number, if any. */
   find(host: string): { key: Buffer | null; line: number } | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = this.read();
+    if (text === undefined) return undefined;
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
       const [name, key] = (lines[i] as string).trim().split(/\s+/);
@@ -54,6 +50,33 @@ export class KnownHosts {
 
   record(host: string, publicKey: Uint8Array): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    appendFileSync(this.path, `${host} ${toBase64Url(publicKey)}\n`, { mode: 0o600 });
+    const fd = openSync(this.path, 'a', 0o600);
+    try {
+      refuseWritableByOthers(fstatSync(fd).mode, this.path, 'known hosts');
+      writeSync(fd, `${host} ${toBase64Url(publicKey)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The file's text, or undefined if there is none yet. A file others can write is refused: they could pin their own server. */
+  private read(): string | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new KeyFileError(`cannot read known hosts ${this.path}: ${code ?? (err as Error).message}`);
+    }
+    try {
+      refuseWritableByOthers(fstatSync(fd).mode, this.path, 'known hosts');
+      return readFileSync(fd, 'utf8');
+    } catch (err) {
+      if (err instanceof KeyFileError) throw err;
+      throw new KeyFileError(`cannot read known hosts ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
@@ -35,6 +35,33 @@ describe('bin/bittrrt trust', function () {
     const server = children.run(['serve', '--port', '0', '--key-file', path]);
     expect(await server.exited).to.equal(1);
     expect(server.lines).to.deep.equal([`bittrrt: network key ${path} is readable by others (mode 644); run: chmod 600 ${path}`]);
+  });
+
+  it('refuses a key file owned by another user or reached through a symlink, and a known_hosts others can write, each with the fix', async () => {
+    const d = dir();
+    const path = join(d, 'network.key');
+    expect(await children.run(['keygen', '--out', path]).exited).to.equal(0);
+    const link = join(d, 'link.key');
+    symlinkSync(path, link);
+    const viaLink = children.run(['serve', '--port', '0', '--key-file', link]);
+    expect(await viaLink.exited).to.equal(1);
+    expect(viaLink.lines).to.deep.equal([`bittrrt: network key ${link} is a symbolic link, which is refused; give the path of the key file itself`]);
+
+    const me = process.getuid!();
+    const other = me === 4242 ? 4243 : 4242;
+    chownSync(path, other, other);
+    const foreign = children.run(['serve', '--port', '0', '--key-file', path]);
+    expect(await foreign.exited).to.equal(1);
+    expect(foreign.lines).to.deep.equal([`bittrrt: network key ${path} belongs to uid ${other}, not to you (uid ${me}); use a key file of your own, or run: chown ${me} ${path}`]);
+
+    const knownHosts = join(d, 'known_hosts');
+    writeFileSync(knownHosts, '', { mode: 0o600 });
+    chmodSync(knownHosts, 0o666);
+    const server = await children.serve();
+    const client = children.run(['connect', server.address, '--known-hosts', knownHosts]);
+    expect(await client.exited).to.equal(1);
+    expect(client.lines).to.deep.equal([`bittrrt: known hosts ${knownHosts} is writable by others (mode 666); run: chmod go-w ${knownHosts}`]);
+    expect(readFileSync(knownHosts, 'utf8')).to.equal('');
   });
 
   it('serve creates its identity on first run and prints the same fingerprint afterwards', async () => {
