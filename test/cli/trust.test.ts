@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { chmodSync, chownSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
@@ -101,6 +101,35 @@ describe('bin/bittrrt trust', function () {
     expect(readFileSync(join(home, '.bittrrt', 'known_hosts'), 'utf8').trim().split('\n')).to.have.length(1);
     const throwaway = children.run(['connect', address as string, '--no-pin'], env);
     expect(await throwaway.exited).to.equal(0);
+  });
+
+  it('known_hosts: LOCALHOST is the localhost recorded first, and an entry added after a hand edit without a final newline stays whole', async () => {
+    const home = dir();
+    const env = testEnv({ HOME: home });
+    const knownHosts = join(home, '.bittrrt', 'known_hosts');
+    mkdirSync(join(home, '.bittrrt'), { mode: 0o700 });
+    writeFileSync(knownHosts, '# edited by hand', { mode: 0o600 });
+    const server = children.run(['serve', '--bind', '127.0.0.1', '--port', '0'], env);
+    const [, address] = await server.waitForLine(/listening on ([^\s"]+)/, 10_000);
+    const port = (address as string).split(':')[1] as string;
+    const first = children.run(['connect', `localhost:${port}`], env);
+    expect(await first.exited, first.lines.join('\n')).to.equal(0);
+    expect(first.lines.join('\n')).to.include(`new server localhost:${port}: identity recorded`);
+    const again = children.run(['connect', `LOCALHOST:${port}`], env);
+    expect(await again.exited, again.lines.join('\n')).to.equal(0);
+    expect(again.lines.join('\n'), 'not a fresh first contact').to.not.include('new server');
+    const lines = readFileSync(knownHosts, 'utf8').split('\n');
+    expect(lines).to.have.length(3);
+    expect(lines[0]).to.equal('# edited by hand');
+    expect(lines[1]).to.match(new RegExp(`^localhost:${port} \\S{44}$`));
+
+    server.child.kill('SIGINT');
+    await server.exited;
+    const impostor = children.run(['serve', '--bind', '127.0.0.1', '--port', port, '--identity', join(home, 'other.key')], env);
+    await impostor.waitForLine(/listening on/, 10_000);
+    const refused = children.run(['connect', `LOCALHOST:${port}`], env);
+    expect(await refused.exited).to.equal(1);
+    expect(refused.lines.join('\n')).to.include(`the identity of LOCALHOST:${port} has CHANGED`).and.include(`delete line 2 of ${knownHosts}`);
   });
 
   it('a first contact downgraded by an on-path attacker is refused with the way to opt in; --allow-unauthenticated or the config key accepts it', async () => {

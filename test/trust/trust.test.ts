@@ -9,7 +9,7 @@ import { toBase64Url } from '../../lib/encoding.js';
 import { readAuthorizedKeys } from '../../lib/trust/authorized-keys.js';
 import { fingerprint, loadIdentity, loadOrCreateIdentity } from '../../lib/trust/identity.js';
 import { KeyFileError, readSecretKeyFile, writeSecretKeyFile } from '../../lib/trust/key-file.js';
-import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
+import { HostKeyMismatchError, knownHostName, KnownHosts } from '../../lib/trust/known-hosts.js';
 import { hex } from '../helpers/fixtures.js';
 
 const mode = (path: string): number => statSync(path).mode & 0o777;
@@ -283,6 +283,46 @@ describe('trust files', () => {
       const found = hosts.find('host:1');
       expect(found).to.deep.equal({ key: null, line: 1 });
       expect(hosts.check('host:1', randomBytes(32))).to.deep.equal({ status: 'changed', line: 1 });
+    });
+
+    it('one server is one entry under any spelling of its name: case, a trailing dot, IPv6 text', () => {
+      const path = join(dir, 'known_hosts');
+      const hosts = new KnownHosts(path);
+      const key = randomBytes(32);
+      hosts.record('localhost:6711', key);
+      for (const spelling of ['localhost:6711', 'LOCALHOST:6711', 'LocalHost.:6711', 'localhost.:6711']) {
+        expect(hosts.check(spelling, key), spelling).to.deep.equal({ status: 'known' });
+        expect(hosts.check(spelling, randomBytes(32)), spelling).to.deep.equal({ status: 'changed', line: 1 });
+      }
+      hosts.record('[0:0:0:0:0:0:0:1]:6711', key);
+      expect(hosts.check('[::1]:6711', randomBytes(32))).to.deep.equal({ status: 'changed', line: 2 });
+      hosts.record('EXAMPLE.org.:7000', key);
+      expect(readFileSync(path, 'utf8')).to.equal(['localhost:6711', '[::1]:6711', 'example.org:7000'].map((h) => `${h} ${toBase64Url(key)}\n`).join(''));
+      // a hand-written entry in any case is found too
+      writeFileSync(path, `Mixed.Example:1 ${toBase64Url(key)}\n`);
+      expect(hosts.check('mixed.example.:1', randomBytes(32))).to.deep.equal({ status: 'changed', line: 1 });
+      // another port, or the address a name resolves to, is another entry (see knownHostName)
+      expect(hosts.check('mixed.example:2', key)).to.deep.equal({ status: 'new' });
+      expect(knownHostName('LOCALHOST:6711')).to.equal('localhost:6711');
+      expect(knownHostName('127.0.0.1:6711')).to.not.equal(knownHostName('localhost:6711'));
+    });
+
+    it('records a new host on a line of its own after a hand edit that left no final newline', () => {
+      const path = join(dir, 'known_hosts');
+      const old = randomBytes(32);
+      const fresh = randomBytes(32);
+      writeFileSync(path, `# edited by hand\nold.example:1 ${toBase64Url(old)}`, { mode: 0o600 });
+      const hosts = new KnownHosts(path);
+      hosts.record('new.example:2', fresh);
+      expect(readFileSync(path, 'utf8')).to.equal(`# edited by hand\nold.example:1 ${toBase64Url(old)}\nnew.example:2 ${toBase64Url(fresh)}\n`);
+      expect(hosts.check('old.example:1', old), 'the old host still matches').to.deep.equal({ status: 'known' });
+      expect(hosts.check('new.example:2', fresh), 'the new host is pinned').to.deep.equal({ status: 'known' });
+      expect(hosts.check('new.example:2', old)).to.deep.equal({ status: 'changed', line: 3 });
+      // an empty file gets no blank first line
+      const empty = join(dir, 'empty_known_hosts');
+      writeFileSync(empty, '', { mode: 0o600 });
+      new KnownHosts(empty).record('a:1', fresh);
+      expect(readFileSync(empty, 'utf8')).to.equal(`a:1 ${toBase64Url(fresh)}\n`);
     });
 
     it('refuses a known_hosts file that its group or others can write, saying how to fix it', () => {
