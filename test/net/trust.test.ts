@@ -44,6 +44,12 @@ async function originalPeer(): Promise<{ socket: Socket; port: number }> {
   return { socket, port: socket.address().port };
 }
 
+/**
+ * For tests that assert why a version-1 answer was refused: the answer must arrive before the
+ * client gives up, however loaded the machine, so they wait longer than QUICK (about 2 s).
+ */
+const UNTIL_REFUSED: Partial<ConnectOptions> = { attempts: 20, delayMs: 100 };
+
 /** Short handshakes, so the failures the tests expect come quickly. */
 const QUICK: Partial<ConnectOptions> = { attempts: 8, delayMs: 25 };
 
@@ -160,7 +166,7 @@ describe('authenticated handshakes', function () {
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
       knownHosts.record(`127.0.0.1:${proxy.port}`, new CommEncryptor().publicKey);
-      const err = await failure({ port: proxy.port, knownHosts, allowSeed: true });
+      const err = await failure({ port: proxy.port, knownHosts, allowSeed: true, ...UNTIL_REFUSED });
       expect(err.message, 'not even when opted in').to.include('original, unauthenticated protocol');
     });
   });
@@ -200,7 +206,7 @@ describe('authenticated handshakes', function () {
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
       for (const options of [{}, { knownHosts }]) {
-        const err = await failure({ port: proxy.port, ...options });
+        const err = await failure({ port: proxy.port, ...options, ...UNTIL_REFUSED });
         expect(err).to.be.instanceOf(HandshakeTimeoutError);
         expect((err as HandshakeTimeoutError).seedRefusedByDefault).to.equal(true);
         expect(err.message).to.include('original, unauthenticated protocol').and.include('allowSeed: true');
@@ -235,7 +241,7 @@ describe('authenticated handshakes', function () {
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
       for (const allowSeed of [false, true]) {
-        const err = await failure({ port: proxy.port, serverKey: identity.publicKey, allowSeed });
+        const err = await failure({ port: proxy.port, serverKey: identity.publicKey, allowSeed, ...UNTIL_REFUSED });
         expect(err.message).to.include('original, unauthenticated protocol');
         expect((err as HandshakeTimeoutError).seedRefusedByDefault, 'an opt-in does not lift a pin').to.equal(false);
       }
