@@ -34,11 +34,12 @@ export interface Settings {
   known_hosts: string;
   files_dir: string;
   max_datagram: number;
+  allow_unauthenticated: boolean;
 }
 
 interface KeySpec {
   help: string;
-  parse(value: string): string | number | undefined;
+  parse(value: string): string | number | boolean | undefined;
 }
 
 const integer = (min: number, max: number) => (value: string): number | undefined => {
@@ -49,7 +50,9 @@ const integer = (min: number, max: number) => (value: string): number | undefine
 
 const filePath = (value: string): string | undefined => (value.includes('\0') ? undefined : value);
 
-const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect: string }> = {
+const yesNo = (value: string): boolean | undefined => (value === 'true' ? true : value === 'false' ? false : undefined);
+
+const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number | boolean; expect: string }> = {
   bind_addr: { help: 'IP address the server listens on', fallback: DEFAULT_BIND_ADDR, expect: 'an IP address', parse: (v) => (isIP(v) ? v : undefined) },
   bind_port: { help: 'UDP port the server listens on (0: any free port)', fallback: DEFAULT_PORT, expect: 'a port 0-65535', parse: integer(0, 65535) },
   heartbeat_rate: { help: 'milliseconds between heartbeats', fallback: HEARTBEAT_RATE, expect: 'milliseconds 10-3600000', parse: integer(10, 3_600_000) },
@@ -69,6 +72,10 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   known_hosts: { help: 'client: server keys recorded on first contact (default ~/.bittrrt/known_hosts)', fallback: '', expect: 'a file path', parse: filePath },
   files_dir: { help: 'server: directory that takes uploads (--dir); empty: files are refused', fallback: '', expect: 'a directory path', parse: filePath },
   max_datagram: { help: 'largest UDP payload of a file-transfer datagram, in bytes', fallback: DEFAULT_MAX_DATAGRAM, expect: `bytes ${MIN_TRANSFER_DATAGRAM}-${MAX_DATAGRAM}`, parse: integer(MIN_TRANSFER_DATAGRAM, MAX_DATAGRAM) },
+  allow_unauthenticated: {
+    help: 'client: accept a server that answers only with the original, unauthenticated protocol (version 1), which an attacker on the path can fake; never for a known, pinned or keyed server',
+    fallback: false, expect: '"true" or "false"', parse: yesNo,
+  },
 };
 
 /** Keys of the original's config that this version reads but does not use. */
@@ -81,7 +88,7 @@ export function defaultConfigPath(): string {
 
 /** Parses `key=value` lines; `#` starts a comment. Throws ConfigError naming the line. */
 export function parseConfig(text: string, path: string): Partial<Settings> {
-  const settings: Record<string, string | number> = {};
+  const settings: Record<string, string | number | boolean> = {};
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.replace(/#.*$/, '').trim();
     if (line === '') return;
@@ -121,7 +128,7 @@ export function loadConfig(explicitPath: string | undefined): Partial<Settings> 
  * the file over the default.
  */
 export function resolveSettings(file: Partial<Settings>, flags: Partial<Record<keyof Settings, { name: string; value: string | undefined }>>): Settings {
-  const settings: Record<string, string | number> = {};
+  const settings: Record<string, string | number | boolean> = {};
   for (const [key, spec] of Object.entries(KEYS)) {
     const flag = flags[key as keyof Settings];
     if (flag?.value !== undefined) {

@@ -28,5 +28,13 @@ export function fromBase64Url(input: string | Uint8Array): Buffer | null {
   return Buffer.from(text, 'base64url');
 }
 
-/** C0 and C1 controls and bidirectional overrides: text from a peer must not steer a terminal or forge a log line. */
-export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/**
+ * Characters text from a peer (a file name, a reason) must not carry, as it must not steer a
+ * terminal, forge a log line or pass for other text: C0 and C1 controls; line and paragraph
+ * separators (U+2028/2029: a line break to many viewers); bidirectional embeddings, overrides,
+ * isolates and marks (U+202A-202E, U+2066-2069, U+200E/200F, U+061C), which reorder what is
+ * shown; and invisible ones that make two names look alike: soft hyphen, Mongolian vowel
+ * separator, zero-width space, non-joiner and joiner (U+200B-200D), word joiner and invisible
+ * operators (U+2060-206F), the byte order mark U+FEFF, interlinear annotation (U+FFF9-FFFB).
+ */
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/;

@@ -26,6 +26,7 @@ const DEFAULTS: Settings = {
   known_hosts: '',
   files_dir: '',
   max_datagram: DEFAULT_MAX_DATAGRAM,
+  allow_unauthenticated: false,
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;
@@ -47,7 +48,7 @@ function expectConfigError(fn: () => unknown, ...fragments: string[]): string {
 
 interface Case {
   key: keyof Settings;
-  good: Array<[string, string | number]>;
+  good: Array<[string, string | number | boolean]>;
   bad: string[];
 }
 
@@ -91,6 +92,11 @@ const CASES: Case[] = [
     key: 'handshake_threads',
     good: [['auto', 'auto'], ['0', 0], ['1', 1], ['64', 64]],
     bad: ['', 'AUTO', '-1', '65', '1.5', 'two'],
+  },
+  {
+    key: 'allow_unauthenticated',
+    good: [['true', true], ['false', false], [' true ', true]],
+    bad: ['', 'yes', '1', 'TRUE', 'on'],
   },
   {
     key: 'log_format',

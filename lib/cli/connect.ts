@@ -40,8 +40,12 @@ export class ConnectCommand extends EndpointCommand {
 
       The server's identity is checked as ssh does: recorded in ~/.bittrrt/known_hosts on first
       contact, refused loudly if it ever changes. \`--server-key\` pins it instead; \`--no-pin\`
-      accepts anything (throwaway use only). With a known or pinned server, a network key or an
-      identity, the client never falls back to the original, unauthenticated protocol.
+      accepts anything (throwaway use only). A server that answers only with the original,
+      unauthenticated protocol (version 1) is refused: an attacker on the path can strip version 2
+      to make any server look like that. \`--allow-unauthenticated\` (config:
+      \`allow_unauthenticated=true\`) accepts it, for original bittrrt peers, with a warning and
+      nothing recorded; even then a known or pinned server, a network key or an identity never
+      falls back to it.
     `,
     examples: [
       ['Connect to a local server', '$0 connect'],
@@ -61,6 +65,9 @@ export class ConnectCommand extends EndpointCommand {
   serverKey = Option.String('--server-key', { description: 'the server identity public key (base64) to require' });
   knownHostsFile = Option.String('--known-hosts', { description: 'trust-on-first-use file (default ~/.bittrrt/known_hosts)' });
   noPin = Option.Boolean('--no-pin', false, { description: 'accept any server identity and record nothing (throwaway use)' });
+  allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
+    description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
+  });
   send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
@@ -81,6 +88,7 @@ export class ConnectCommand extends EndpointCommand {
     const settings = this.settings({
       known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
+      allow_unauthenticated: { name: '--allow-unauthenticated', value: this.allowUnauthenticated === undefined ? undefined : String(this.allowUnauthenticated) },
     });
     if (plan) plan.maxDatagram = settings.max_datagram;
     const log = this.logger(settings);
@@ -98,6 +106,7 @@ export class ConnectCommand extends EndpointCommand {
       identity: settings.identity_file === '' ? undefined : loadIdentity(settings.identity_file, 'client identity'),
       serverKey,
       knownHosts,
+      allowSeed: settings.allow_unauthenticated,
       onNewHost: (name, key) => log.warn(`new server ${name}: identity recorded`, { fingerprint: fingerprint(key), file: knownHosts?.path }),
     };
     const established = (session: Session): void => {
@@ -114,7 +123,7 @@ export class ConnectCommand extends EndpointCommand {
       const client = new PersistentClient(options);
       client.on('session', established);
       client.on('lost', (reason) => log.warn('session lost, reconnecting', { reason }));
-      client.on('retry', (delayMs, err) => log.warn(`${err.message}; retrying`, { in_ms: delayMs }));
+      client.on('retry', (delayMs, err) => log.warn(`${err instanceof HandshakeTimeoutError ? handshakeFailure(err) : err.message}; retrying`, { in_ms: delayMs }));
       void waitForStopSignal().then(() => client.stop());
       await client.run();
       return 0;
@@ -125,7 +134,7 @@ export class ConnectCommand extends EndpointCommand {
       session = await connect(options);
     } catch (err) {
       if (!(err instanceof HandshakeTimeoutError)) throw err;
-      log.error(`cannot connect: ${err.message}`);
+      log.error(`cannot connect: ${handshakeFailure(err)}`);
       return 1;
     }
     established(session);
@@ -196,6 +205,14 @@ export class ConnectCommand extends EndpointCommand {
     // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).
     return failed < 0 ? 128 + osConstants.signals[signal] : failed > 0 ? 1 : 0;
   }
+}
+
+/** Why a handshake failed, in the CLI's words: a refused version-1 answer names the flag that accepts it. */
+function handshakeFailure(err: HandshakeTimeoutError): string {
+  if (!err.seedRefusedByDefault) return err.message;
+  return `${err.address} answered only with the original, unauthenticated protocol (version 1), which an attacker on the path can fake; `
+    + 'if it is an original bittrrt peer and you accept that anyone on the path could read the session, '
+    + 'connect again with --allow-unauthenticated (or allow_unauthenticated=true in the config)';
 }
 
 function positiveInteger(flag: string, text: string, max = Number.MAX_SAFE_INTEGER): number {

@@ -35,8 +35,11 @@ export interface ConnectOptions {
   /** The client's long-term identity, for servers that only admit listed clients. */
   identity?: CommEncryptor;
   /**
-   * Accept a server that answers with the original, unauthenticated protocol. Default: only
-   * when nothing above asks for authentication (no network key, pinned key, known host entry or identity).
+   * Accept a server that answers only with the original, unauthenticated protocol (version 1).
+   * An attacker on the path can produce that answer by stripping version 2, so the default is
+   * false (true when `protocolVersion` is 1, which asks for it), as the CLI's
+   * `--allow-unauthenticated`. Even when true it is never accepted by a connection that asks for
+   * authentication: a network key, pinned key, known host entry or identity.
    */
   allowSeed?: boolean;
   /** Token form to send: the seed's (default) or the later salted one. */
@@ -54,10 +57,20 @@ export interface ConnectOptions {
 
 const CLIENT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 
+/** Why a version-1 answer is ignored, when the connection asked for authentication or did not opt in. */
+const SEED_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
+const SEED_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
+  + 'which an attacker on the path can fake and which is refused unless connect() is given allowSeed: true';
+
 /** No acceptable `connected` answer arrived from the server after every attempt. */
 export class HandshakeTimeoutError extends BittrrtError {
   constructor(readonly address: string, readonly attempts: number, readonly rejected?: string) {
     super('ERR_HANDSHAKE_TIMEOUT', `no ${rejected ? 'acceptable ' : ''}answer from ${address} after ${attempts} attempts${rejected ? ` (${rejected})` : ''}`);
+  }
+
+  /** The server answered only with version 1, which an opt-in (allowSeed) would have accepted. */
+  get seedRefusedByDefault(): boolean {
+    return this.rejected === SEED_REFUSED_BY_DEFAULT;
   }
 }
 
@@ -78,8 +91,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const timings = resolveTimings(options.timings);
   const backend = options.backend ?? getDefaultBackend();
   const docrypt = new DoCrypt({ key: options.networkKey });
-  const allowSeed = options.allowSeed
-    ?? (!options.networkKey && !options.serverKey && !options.identity && !options.knownHosts?.find(hostLabel));
+  const asksForAuthentication = Boolean(options.networkKey || options.serverKey || options.identity || options.knownHosts?.find(hostLabel));
+  const seedRefused = asksForAuthentication ? SEED_REFUSED_AUTHENTICATED
+    : (options.allowSeed ?? options.protocolVersion === 1) ? null : SEED_REFUSED_BY_DEFAULT;
   const counters = new Counters();
   let connected = false;
   const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
@@ -109,7 +123,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     const now = Date.now();
     const response = init ? readResponse(answer) : null;
     if (!response) {
-      if (!allowSeed) return 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
+      if (seedRefused) return seedRefused;
       ephemeral.deriveSharedSecret(answer.pubkey);
       return new SeedSession(table, 'client', server, ephemeral, timings, now);
     }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
-import { KeyFileError } from './key-file.js';
+import { KeyFileError, refuseWritableByOthers } from './key-file.js';
 
 /**
  * Reads a list of client public keys, one URL-safe base64 key per line, optionally followed by
@@ -10,11 +10,8 @@ import { KeyFileError } from './key-file.js';
 export function readAuthorizedKeys(path: string): Set<string> {
   let text: string;
   try {
-    const { mode } = statSync(path);
-    // Whoever can write this file can let themselves in (ssh's StrictModes rule).
-    if ((mode & 0o022) !== 0) {
-      throw new KeyFileError(`authorized keys ${path} is writable by others (mode ${(mode & 0o777).toString(8)}); run: chmod go-w ${path}`);
-    }
+    // Whoever can write this file can let themselves in.
+    refuseWritableByOthers(statSync(path).mode, path, 'authorized keys');
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if (err instanceof KeyFileError) throw err;

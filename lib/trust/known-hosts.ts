@@ -1,9 +1,10 @@
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { BittrrtError } from '../errors.js';
 import { bittrrtDir } from './identity.js';
+import { KeyFileError, refuseWritableByOthers } from './key-file.js';
 
 export const defaultKnownHostsPath = (): string => join(bittrrtDir(), 'known_hosts');
 
@@ -18,6 +19,28 @@ export class HostKeyMismatchError extends BittrrtError {
   }
 }
 
+/**
+ * The form under which a `host:port` is recorded and looked up: DNS names are case-insensitive
+ * and `example.org.` is `example.org`, so a name is lower-cased and loses a trailing dot; an IPv6
+ * address takes its canonical text (`[0:0::1]` is `[::1]`). Otherwise one server could be a
+ * fresh first contact under each spelling. A name and the addresses it resolves to stay separate
+ * entries, as with ssh's CheckHostIP off (its default): a name may resolve to several addresses
+ * and an address serve several names, so a shared entry would raise false alarms.
+ */
+export function knownHostName(label: string): string {
+  const split = /^(.*)(:\d+)$/.exec(label);
+  const host = split ? split[1] as string : label;
+  const port = split ? split[2] as string : '';
+  if (host.startsWith('[')) {
+    try {
+      return `${new URL(`http://${host}/`).hostname}${port}`;
+    } catch {
+      // not an address URL can read (a zone index, say): case is all we can fold
+    }
+  }
+  return `${host.toLowerCase().replace(/\.$/, '')}${port}`;
+}
+
 export type HostKeyCheck = { status: 'known' } | { status: 'new' } | { status: 'changed'; line: number };
 
 /**
@@ -27,19 +50,15 @@ export type HostKeyCheck = { status: 'known' } | { status: 'new' } | { status: '
 export class KnownHosts {
   constructor(readonly path: string) {}
 
-  /** The key recorded for `host` and its line number, if any. */
+  /** The key recorded for `host` (any spelling of it, see knownHostName) and its line number, if any. */
   find(host: string): { key: Buffer | null; line: number } | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = this.read();
+    if (text === undefined) return undefined;
+    const wanted = knownHostName(host);
     const lines = text.split('\n');
     for (let i = 0; i < lines.length; i++) {
       const [name, key] = (lines[i] as string).trim().split(/\s+/);
-      if (name !== host || key === undefined) continue;
+      if (name === undefined || key === undefined || knownHostName(name) !== wanted) continue;
       const recorded = fromBase64Url(key);
       return { key: recorded?.length === X25519_KEY_BYTES ? recorded : null, line: i + 1 };
     }
@@ -52,8 +71,39 @@ export class KnownHosts {
     return entry.key?.equals(publicKey) ? { status: 'known' } : { status: 'changed', line: entry.line };
   }
 
+  /** Appends `host`'s entry, on a line of its own even after a hand edit that left no final newline. */
   record(host: string, publicKey: Uint8Array): void {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    appendFileSync(this.path, `${host} ${toBase64Url(publicKey)}\n`, { mode: 0o600 });
+    const fd = openSync(this.path, 'a+', 0o600);
+    try {
+      const { mode, size } = fstatSync(fd);
+      refuseWritableByOthers(mode, this.path, 'known hosts');
+      const last = Buffer.alloc(1);
+      const glued = size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+      writeSync(fd, `${glued ? '\n' : ''}${knownHostName(host)} ${toBase64Url(publicKey)}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The file's text, or undefined if there is none yet. A file others can write is refused: they could pin their own server. */
+  private read(): string | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return undefined;
+      throw new KeyFileError(`cannot read known hosts ${this.path}: ${code ?? (err as Error).message}`);
+    }
+    try {
+      refuseWritableByOthers(fstatSync(fd).mode, this.path, 'known hosts');
+      return readFileSync(fd, 'utf8');
+    } catch (err) {
+      if (err instanceof KeyFileError) throw err;
+      throw new KeyFileError(`cannot read known hosts ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    } finally {
+      closeSync(fd);
+    }
   }
 }

@@ -1,15 +1,54 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { Socket } from 'node:dgram';
+import { CMD_CONNECT, CMD_CONNECTED, TOKEN_FIRST_BYTE } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
+import { DoCrypt } from '../../lib/crypto/docrypt.js';
+import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { connect, HandshakeTimeoutError, type ConnectOptions } from '../../lib/net/client.js';
 import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
 import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
-import { eventually } from '../helpers/udp.js';
+import { closeSocket, eventually, openLoopbackSocket } from '../helpers/udp.js';
 import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * A peer that speaks only the original protocol, as the Python bittrrt does: it answers `connect`
+ * with the seed's `connected` and echoes every message back on the one version-1 key.
+ */
+async function originalPeer(): Promise<{ socket: Socket; port: number }> {
+  const socket = await openLoopbackSocket();
+  const docrypt = new DoCrypt();
+  const keys = new CommEncryptor();
+  socket.on('message', (msg, rinfo) => {
+    try {
+      // A version-1 nonce may begin with a token's first byte too: whatever is not a token is data.
+      const parsed = msg[0] === TOKEN_FIRST_BYTE ? parseHandshake(docrypt.fdecrypt(msg).plaintext, CMD_CONNECT) : null;
+      if (parsed?.ok) {
+        keys.deriveSharedSecret(parsed.message.pubkey);
+        socket.send(docrypt.fencrypt(encodeHandshake(CMD_CONNECTED, keys.publicKey)), rinfo.port, rinfo.address);
+        return;
+      }
+    } catch {
+      // not a token
+    }
+    try {
+      socket.send(keys.encrypt(keys.decrypt(msg)), rinfo.port, rinfo.address);
+    } catch {
+      // neither a token nor data under our key
+    }
+  });
+  return { socket, port: socket.address().port };
+}
+
+/**
+ * For tests that assert why a version-1 answer was refused: the answer must arrive before the
+ * client gives up, however loaded the machine, so they wait longer than QUICK (about 2 s).
+ */
+const UNTIL_REFUSED: Partial<ConnectOptions> = { attempts: 20, delayMs: 100 };
 
 /** Short handshakes, so the failures the tests expect come quickly. */
 const QUICK: Partial<ConnectOptions> = { attempts: 8, delayMs: 25 };
@@ -127,8 +166,8 @@ describe('authenticated handshakes', function () {
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
       knownHosts.record(`127.0.0.1:${proxy.port}`, new CommEncryptor().publicKey);
-      const err = await failure({ port: proxy.port, knownHosts });
-      expect(err.message).to.include('original, unauthenticated protocol');
+      const err = await failure({ port: proxy.port, knownHosts, allowSeed: true, ...UNTIL_REFUSED });
+      expect(err.message, 'not even when opted in').to.include('original, unauthenticated protocol');
     });
   });
 
@@ -160,11 +199,36 @@ describe('authenticated handshakes', function () {
   });
 
   describe('downgrade and man in the middle', () => {
-    it('succeeds against the seed mode: the attacker reads the traffic (the risk the README states)', async () => {
+    it('is refused by a default client: no version-1 session, nothing read, nothing recorded, and the error says how to opt in', async () => {
+      const dir = tempDir('kh');
+      const knownHosts = new KnownHosts(join(dir, 'known_hosts'));
+      const { port } = await serve();
+      const proxy = await DowngradeProxy.start(port);
+      cleanups.push(() => proxy.close());
+      for (const options of [{}, { knownHosts }]) {
+        const err = await failure({ port: proxy.port, ...options, ...UNTIL_REFUSED });
+        expect(err).to.be.instanceOf(HandshakeTimeoutError);
+        expect((err as HandshakeTimeoutError).seedRefusedByDefault).to.equal(true);
+        expect(err.message).to.include('original, unauthenticated protocol').and.include('allowSeed: true');
+      }
+      expect(proxy.rewritten, 'the attacker did strip version 2').to.be.above(0);
+      expect(proxy.stolen).to.deep.equal([]);
+      expect(knownHosts.find(`127.0.0.1:${proxy.port}`)).to.equal(undefined);
+    });
+
+    it('an opted-in client (allowSeed) still talks to an original peer, and then the attacker reads the traffic (the risk the README states)', async () => {
+      const peer = await originalPeer();
+      cleanups.push(() => closeSocket(peer.socket));
+      const direct = await open({ port: peer.port, allowSeed: true });
+      expect(direct.version).to.equal(1);
+      const echoed = new Promise<string>((resolve) => direct.once('message', (p) => resolve(p.toString())));
+      direct.send(Buffer.from('hello, original'));
+      expect(await echoed).to.equal('hello, original');
+
       const { server, port } = await serve();
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
-      const session = await open({ port: proxy.port });
+      const session = await open({ port: proxy.port, allowSeed: true });
       expect(session.version, 'downgraded to the original protocol').to.equal(1);
       expect(await roundTrip(server, session, 'attack at dawn')).to.equal('attack at dawn');
       expect(proxy.rewritten).to.be.above(0);
@@ -176,8 +240,11 @@ describe('authenticated handshakes', function () {
       const { port } = await serve({ identity });
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
-      const err = await failure({ port: proxy.port, serverKey: identity.publicKey });
-      expect(err.message).to.include('original, unauthenticated protocol');
+      for (const allowSeed of [false, true]) {
+        const err = await failure({ port: proxy.port, serverKey: identity.publicKey, allowSeed, ...UNTIL_REFUSED });
+        expect(err.message).to.include('original, unauthenticated protocol');
+        expect((err as HandshakeTimeoutError).seedRefusedByDefault, 'an opt-in does not lift a pin').to.equal(false);
+      }
       expect(proxy.stolen).to.deep.equal([]);
     });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -8,10 +9,13 @@ import { toBase64Url } from '../../lib/encoding.js';
 import { readAuthorizedKeys } from '../../lib/trust/authorized-keys.js';
 import { fingerprint, loadIdentity, loadOrCreateIdentity } from '../../lib/trust/identity.js';
 import { KeyFileError, readSecretKeyFile, writeSecretKeyFile } from '../../lib/trust/key-file.js';
-import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
+import { HostKeyMismatchError, knownHostName, KnownHosts } from '../../lib/trust/known-hosts.js';
 import { hex } from '../helpers/fixtures.js';
 
 const mode = (path: string): number => statSync(path).mode & 0o777;
+
+/** A uid that is not the test's own (the tests run as root, who may give a file away). */
+const OTHER_UID = 4242;
 
 function expectThrows(fn: () => unknown, type: new (...args: never[]) => Error, ...fragments: string[]): Error {
   let caught: unknown;
@@ -127,6 +131,46 @@ describe('trust files', () => {
       });
     }
 
+    it('refuses a key file owned by another user, naming the owner and the fix', () => {
+      const path = join(dir, 'k');
+      const secret = randomBytes(32);
+      writeSecretKeyFile(path, secret, 'x');
+      const me = process.getuid!();
+      const other = me === OTHER_UID ? OTHER_UID + 1 : OTHER_UID;
+      chownSync(path, other, other);
+      const err = expectThrows(() => readSecretKeyFile(path, 'network key'), KeyFileError,
+        `network key ${path} belongs to uid ${other}, not to you (uid ${me})`, `chown ${me} ${path}`);
+      expect(err.message).to.not.include('\n');
+      expectThrows(() => loadIdentity(path, 'server identity'), KeyFileError, `belongs to uid ${other}`);
+      // the same file, given back, is read: the owner was the only problem
+      chownSync(path, me, me);
+      expect(hex(readSecretKeyFile(path, 'network key'))).to.equal(hex(secret));
+    });
+
+    it('refuses a key file reached through a symbolic link, even a link to a good key', () => {
+      const real = join(dir, 'real.key');
+      const secret = randomBytes(32);
+      writeSecretKeyFile(real, secret, 'x');
+      const link = join(dir, 'link.key');
+      symlinkSync(real, link);
+      expectThrows(() => readSecretKeyFile(link, 'identity'), KeyFileError, `identity ${link} is a symbolic link`, 'path of the key file itself');
+      expectThrows(() => loadOrCreateIdentity(link, 'server identity'), KeyFileError, 'symbolic link');
+      // a dangling link is neither read nor written through
+      const dangling = join(dir, 'dangling.key');
+      symlinkSync(join(dir, 'nowhere.key'), dangling);
+      expectThrows(() => loadOrCreateIdentity(dangling, 'server identity'), KeyFileError, 'already exists');
+      expect(existsSync(join(dir, 'nowhere.key'))).to.equal(false);
+      expect(hex(readSecretKeyFile(real, 'identity'))).to.equal(hex(secret));
+    });
+
+    it('refuses a directory or a FIFO in the key\'s place without blocking', () => {
+      const fifo = join(dir, 'fifo.key');
+      execFileSync('mkfifo', ['-m', '600', fifo]);
+      expectThrows(() => readSecretKeyFile(fifo, 'identity'), KeyFileError, 'not a regular file');
+      mkdirSync(join(dir, 'sub'), { mode: 0o700 });
+      expectThrows(() => readSecretKeyFile(join(dir, 'sub'), 'identity'), KeyFileError, 'not a regular file');
+    });
+
     it('rejects a missing file with KeyFileError naming it', () => {
       const path = join(dir, 'does-not-exist.key');
       expectThrows(() => readSecretKeyFile(path, 'identity'), KeyFileError, path, 'ENOENT');
@@ -239,6 +283,63 @@ describe('trust files', () => {
       const found = hosts.find('host:1');
       expect(found).to.deep.equal({ key: null, line: 1 });
       expect(hosts.check('host:1', randomBytes(32))).to.deep.equal({ status: 'changed', line: 1 });
+    });
+
+    it('one server is one entry under any spelling of its name: case, a trailing dot, IPv6 text', () => {
+      const path = join(dir, 'known_hosts');
+      const hosts = new KnownHosts(path);
+      const key = randomBytes(32);
+      hosts.record('localhost:6711', key);
+      for (const spelling of ['localhost:6711', 'LOCALHOST:6711', 'LocalHost.:6711', 'localhost.:6711']) {
+        expect(hosts.check(spelling, key), spelling).to.deep.equal({ status: 'known' });
+        expect(hosts.check(spelling, randomBytes(32)), spelling).to.deep.equal({ status: 'changed', line: 1 });
+      }
+      hosts.record('[0:0:0:0:0:0:0:1]:6711', key);
+      expect(hosts.check('[::1]:6711', randomBytes(32))).to.deep.equal({ status: 'changed', line: 2 });
+      hosts.record('EXAMPLE.org.:7000', key);
+      expect(readFileSync(path, 'utf8')).to.equal(['localhost:6711', '[::1]:6711', 'example.org:7000'].map((h) => `${h} ${toBase64Url(key)}\n`).join(''));
+      // a hand-written entry in any case is found too
+      writeFileSync(path, `Mixed.Example:1 ${toBase64Url(key)}\n`);
+      expect(hosts.check('mixed.example.:1', randomBytes(32))).to.deep.equal({ status: 'changed', line: 1 });
+      // another port, or the address a name resolves to, is another entry (see knownHostName)
+      expect(hosts.check('mixed.example:2', key)).to.deep.equal({ status: 'new' });
+      expect(knownHostName('LOCALHOST:6711')).to.equal('localhost:6711');
+      expect(knownHostName('127.0.0.1:6711')).to.not.equal(knownHostName('localhost:6711'));
+    });
+
+    it('records a new host on a line of its own after a hand edit that left no final newline', () => {
+      const path = join(dir, 'known_hosts');
+      const old = randomBytes(32);
+      const fresh = randomBytes(32);
+      writeFileSync(path, `# edited by hand\nold.example:1 ${toBase64Url(old)}`, { mode: 0o600 });
+      const hosts = new KnownHosts(path);
+      hosts.record('new.example:2', fresh);
+      expect(readFileSync(path, 'utf8')).to.equal(`# edited by hand\nold.example:1 ${toBase64Url(old)}\nnew.example:2 ${toBase64Url(fresh)}\n`);
+      expect(hosts.check('old.example:1', old), 'the old host still matches').to.deep.equal({ status: 'known' });
+      expect(hosts.check('new.example:2', fresh), 'the new host is pinned').to.deep.equal({ status: 'known' });
+      expect(hosts.check('new.example:2', old)).to.deep.equal({ status: 'changed', line: 3 });
+      // an empty file gets no blank first line
+      const empty = join(dir, 'empty_known_hosts');
+      writeFileSync(empty, '', { mode: 0o600 });
+      new KnownHosts(empty).record('a:1', fresh);
+      expect(readFileSync(empty, 'utf8')).to.equal(`a:1 ${toBase64Url(fresh)}\n`);
+    });
+
+    it('refuses a known_hosts file that its group or others can write, saying how to fix it', () => {
+      const path = join(dir, 'known_hosts');
+      const hosts = new KnownHosts(path);
+      const key = randomBytes(32);
+      hosts.record('host:1', key);
+      for (const bad of [0o666, 0o620, 0o602]) {
+        chmodSync(path, bad);
+        const fix = `known hosts ${path} is writable by others (mode ${bad.toString(8)}); run: chmod go-w ${path}`;
+        expectThrows(() => hosts.check('host:1', key), KeyFileError, fix);
+        expectThrows(() => hosts.find('other:2'), KeyFileError, fix);
+        expectThrows(() => hosts.record('other:2', randomBytes(32)), KeyFileError, fix);
+      }
+      expect(readFileSync(path, 'utf8').split('\n'), 'nothing was added while refused').to.have.length(2);
+      chmodSync(path, 0o644);
+      expect(hosts.check('host:1', key)).to.deep.equal({ status: 'known' });
     });
 
     it('HostKeyMismatchError names the host, the file and the line and says to delete it', () => {
