@@ -12,7 +12,7 @@ import {
 import type { SecureSession } from '../net/secure-session.js';
 import type { FrameHandler, Session } from '../net/session.js';
 import { DiscardSink, PatternSource } from './bandwidth.js';
-import { describeFsError, FileSink, FileSource, TransferFileError } from './files.js';
+import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { clock, type FrameLink } from './link.js';
 import { fileNameProblem } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
@@ -227,21 +227,29 @@ export class TransferEndpoint implements FrameHandler {
       if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
       this.#checkStopped(transfer);
       const held = opened?.length ?? 0;
-      const answer = await this.#request(transfer, { type: 'get', name, offset: held, prefix: opened?.prefixDigest() ?? '' }, 'accept');
+      const answer = await this.#request(transfer, { type: 'get', name, offset: held }, 'accept');
       if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
+      let start = answer.offset;
+      if (start > 0) {
+        // The server proved what its file starts with; we decide, and it waits for the decision.
+        if (answer.prefix === '') throw new TransferError('the sender offered to resume without proving its file\'s start');
+        start = sameDigest(opened!.prefixDigest(), answer.prefix) ? held : 0;
+        const { offset } = await this.#request(transfer, { type: 'continue', offset: start }, 'resumed');
+        if (offset !== start) throw new TransferError('the sender answered the resume with an impossible offset');
+      }
       // The sender starts at once: the receiver must exist before this turn of the event loop
       // ends, so the file is opened (or emptied) behind it and the first writes wait for that.
       const partFile = opened;
-      ready = partFile && answer.offset === held ? Promise.resolve(partFile)
+      ready = partFile && start === held ? Promise.resolve(partFile)
         : partFile ? partFile.restart().then(() => partFile) : FileSink.open(out, false);
       ready.then((sink) => { opened = sink; }, () => undefined);
       const pending = ready;
       const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
-      transfer.receiver = new StreamReceiver(this.#link(transfer.id), sink, answer.offset, answer.size);
-      const result = await this.#receive(transfer, sink, answer.offset, answer.size, options, async (done) => {
+      transfer.receiver = new StreamReceiver(this.#link(transfer.id), sink, start, answer.size);
+      const result = await this.#receive(transfer, sink, start, answer.size, options, async (done) => {
         await (await pending).finish(done.sha256, options.overwrite ?? false);
       });
-      return { ...result, restarted: held > 0 && answer.offset === 0 };
+      return { ...result, restarted: held > 0 && start === 0 };
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
@@ -448,7 +456,7 @@ export class TransferEndpoint implements FrameHandler {
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
   async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
-      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0 });
+      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
       if (request.direction === 'down') return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
       // The peer sends: it gets the time it asked for, and the stall time to finish.
       const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
@@ -482,7 +490,7 @@ export class TransferEndpoint implements FrameHandler {
     const opened = sink;
     transfer.sink = opened;
     transfer.receiver = new StreamReceiver(this.#link(transfer.id), opened, opened.length, offer.size);
-    this.#answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size });
+    this.#answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size, prefix: '' });
     const offset = opened.length;
     const run = this.#receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
@@ -501,7 +509,7 @@ export class TransferEndpoint implements FrameHandler {
     transfer.resuming = true;
     // Checked before anything is emptied: data flowing, or the file being checked, means a confused or hostile peer.
     if (transfer.finishing || !receiver.untouched) return this.#stop(transfer, 'the sender asked to resume too late');
-    if (question.offset === sink.length && question.prefix === sink.prefixDigest()) {
+    if (question.offset === sink.length && sameDigest(sink.prefixDigest(), question.prefix)) {
       return this.#answer(transfer, 'resume', { type: 'resumed', offset: sink.length });
     }
     try {
@@ -519,12 +527,21 @@ export class TransferEndpoint implements FrameHandler {
     let offset = 0;
     try {
       if (get.offset > 0 && get.offset <= source.size) {
-        if ((await source.prefixDigest(get.offset)) === get.prefix) {
-          offset = get.offset;
-        } else {
+        // The downloader holds a part file: prove what our file starts with, and let it decide.
+        const prefix = await source.prefixDigest(get.offset);
+        this.#checkStopped(transfer);
+        this.#answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix });
+        const decision = await this.#awaitRequest(transfer, 'continue');
+        if (decision.offset !== get.offset && decision.offset !== 0) throw new TransferError('the downloader asked to continue at an impossible offset');
+        offset = decision.offset;
+        if (offset === 0) {
+          // A fresh read, so the hash covers the file from its first byte.
           await source.close();
           source = await FileSource.open(path, true, get.name);
         }
+        this.#answer(transfer, 'continue', { type: 'resumed', offset });
+      } else {
+        this.#answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '' });
       }
       this.#checkStopped(transfer);
     } catch (err) {
@@ -532,7 +549,6 @@ export class TransferEndpoint implements FrameHandler {
       throw err;
     }
     const opened = source;
-    this.#answer(transfer, 'get', { type: 'accept', offset, size: opened.size });
     const run = this.#send(transfer, opened, offset, opened.size, {}).finally(() => opened.close());
     return { run, size: opened.size, offset };
   }
@@ -592,6 +608,15 @@ export class TransferEndpoint implements FrameHandler {
       transfer.interrupt = undefined;
       transfer.waiter = undefined;
     });
+  }
+
+  /** Waits for the peer's request of `type` about a transfer it started; gives up after the stall time. */
+  #awaitRequest<T extends TransferMessageType>(transfer: Transfer, type: T): Promise<Extract<TransferMessage, { type: T }>> {
+    let timer: NodeJS.Timeout | undefined;
+    return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
+      timer = setTimeout(() => reject(new TransferError(`the peer sent no ${type} for ${formatSeconds(this.#stallMs)}`)), this.#stallMs);
+      transfer.waiter = { types: [type], resolve: (message) => resolve(message as Extract<TransferMessage, { type: T }>) };
+    }).finally(() => clearTimeout(timer));
   }
 
   /** Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time. */
