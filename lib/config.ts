@@ -3,8 +3,8 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import {
-  DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, REKEY_AFTER_MS,
-  STALE_HEARTBEATS,
+  DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM,
+  MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REKEY_AFTER_MS, STALE_HEARTBEATS,
 } from './constants.js';
 import { BittrrtError } from './errors.js';
 import { DEFAULT_RATE_LIMITS } from './net/rate-limit.js';
@@ -34,6 +34,7 @@ export interface Settings {
   known_hosts: string;
   files_dir: string;
   max_datagram: number;
+  receive_budget: number;
 }
 
 interface KeySpec {
@@ -46,6 +47,8 @@ const integer = (min: number, max: number) => (value: string): number | undefine
   const n = Number(value);
   return n >= min && n <= max ? n : undefined;
 };
+
+const MiB = 1024 * 1024;
 
 const filePath = (value: string): string | undefined => (value.includes('\0') ? undefined : value);
 
@@ -69,6 +72,10 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   known_hosts: { help: 'client: server keys recorded on first contact (default ~/.bittrrt/known_hosts)', fallback: '', expect: 'a file path', parse: filePath },
   files_dir: { help: 'server: directory that takes uploads (--dir); empty: files are refused', fallback: '', expect: 'a directory path', parse: filePath },
   max_datagram: { help: 'largest UDP payload of a file-transfer datagram, in bytes', fallback: DEFAULT_MAX_DATAGRAM, expect: `bytes ${MIN_TRANSFER_DATAGRAM}-${MAX_DATAGRAM}`, parse: integer(MIN_TRANSFER_DATAGRAM, MAX_DATAGRAM) },
+  receive_budget: {
+    help: 'server: MiB of received file data held in memory over all transfers (out of order or waiting for the disk); each upload reserves its window (up to 8 MiB) or is refused; one host may hold a quarter, at least 8 MiB',
+    fallback: DEFAULT_RECEIVE_BUDGET_BYTES / MiB, expect: `MiB ${RECEIVE_WINDOW_BYTES / MiB}-65536`, parse: integer(RECEIVE_WINDOW_BYTES / MiB, 65_536),
+  },
 };
 
 /** Keys of the original's config that this version reads but does not use. */

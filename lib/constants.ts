@@ -194,6 +194,19 @@ export const MAX_SACKED_SPANS = 4096;
 export const MAX_SACK_RANGES = 32;
 /** Receive window: bytes a receiver holds (out of order, or waiting for the disk) before it stops the sender. */
 export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * A server's budget for received data it holds in memory (out of order, or waiting for the disk),
+ * over all transfers: 8 full receive windows, so 8 uploads at full speed at once. Each receiving
+ * transfer reserves its window from it when it starts and is refused when the window does not fit.
+ * 64 MiB is what a small server can spare; the measured attack this bounds held 200 MiB with two sessions.
+ */
+export const DEFAULT_RECEIVE_BUDGET_BYTES = 64 * 1024 * 1024;
+/**
+ * The share of the budget one host (hostKey: IPv4 /32, IPv6 /64) may hold: a quarter, so three
+ * other hosts can still upload at full speed while one holds its share, but never less than one
+ * receive window, so a lone client always gets full speed.
+ */
+export const RECEIVE_BUDGET_HOST_DIVISOR = 4;
 /** The sender reads the file in blocks of this size, counted from the start offset; no segment straddles two. */
 export const READ_BLOCK_BYTES = 1024 * 1024;
 /**

@@ -26,6 +26,7 @@ const DEFAULTS: Settings = {
   known_hosts: '',
   files_dir: '',
   max_datagram: DEFAULT_MAX_DATAGRAM,
+  receive_budget: 64,
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;

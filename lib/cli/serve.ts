@@ -4,6 +4,7 @@ import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
 import { rateLimitsFor } from '../net/rate-limit.js';
 import { createServer } from '../net/server.js';
+import { ReceiveBudget } from '../transfer/budget.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
@@ -33,7 +34,9 @@ export class ServeCommand extends EndpointCommand {
       and takes its name only once its SHA-256 matches the sender's. Names with separators, \`..\`
       or control characters are refused, and existing files are kept unless the client asks
       \`--overwrite\`. \`--allow-download\` also serves the files in DIR (\`--get\`). Without
-      \`--dir\` the server refuses files, saying why.
+      \`--dir\` the server refuses files, saying why. \`--receive-budget MIB\` (default 64) bounds
+      the received data held in memory over all transfers: each upload reserves its window (up to
+      8 MiB), one host at most a quarter of the budget, and one that does not fit is refused.
 
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
@@ -54,6 +57,9 @@ export class ServeCommand extends EndpointCommand {
   dir = Option.String('--dir', { description: 'accept uploads into this directory' });
   allowDownload = Option.Boolean('--allow-download', false, { description: 'also serve the files in --dir' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
+  receiveBudget = Option.String('--receive-budget', {
+    description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its window (up to 8 MiB; one host: a quarter of this, at least 8) is refused, saying why (default 64)',
+  });
   sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per address and port (default 10)' });
   handshakeThreads = Option.String('--handshake-threads', { description: 'threads that compute handshakes off the socket thread: auto (one per core beyond the first, at most 4) or a count, 0 for none' });
 
@@ -68,6 +74,7 @@ export class ServeCommand extends EndpointCommand {
       handshake_threads: { name: '--handshake-threads', value: this.handshakeThreads },
       files_dir: { name: '--dir', value: this.dir },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
+      receive_budget: { name: '--receive-budget', value: this.receiveBudget },
     });
     const dir = settings.files_dir === '' ? undefined : settings.files_dir;
     if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
@@ -91,7 +98,7 @@ export class ServeCommand extends EndpointCommand {
       handshakeThreads: settings.handshake_threads === 'auto' ? undefined : settings.handshake_threads,
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),
-      files: { dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram },
+      files: { dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram, receiveBudget: new ReceiveBudget(settings.receive_budget * 1024 * 1024) },
     });
     server.on('error', (err) => log.error(err.message));
     server.on('transfer', (event, session) => logTransferEvent(log, event, formatAddress(session.remote.address, session.remote.port)));

@@ -19,6 +19,7 @@ import type { CloseReason, PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
 import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
+import { ReceiveBudget } from '../transfer/budget.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -51,8 +52,9 @@ export interface ServerOptions {
   /**
    * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
    * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
+   * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES).
    */
-  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs'>;
+  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget'>;
 }
 
 export interface BittrrtServerEvents {
@@ -104,6 +106,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.#log = options.logger ?? silentLogger;
     // Checked now: the transfer endpoint is made inside the socket handler, where a throw would crash.
     if (options.files?.maxDatagram !== undefined) checkMaxDatagram(options.files.maxDatagram);
+    const receiveBudget = options.files?.receiveBudget ?? new ReceiveBudget();
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
@@ -116,6 +119,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       rekeyed: (session) => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }),
       frameHandlerFor: (session) => new TransferEndpoint(session, {
         ...options.files,
+        receiveBudget,
         busyNames: this.#receiving,
         onEvent: (event) => this.emit('transfer', event, session),
       }),

@@ -2,8 +2,8 @@ import { randomFillSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
-  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
-  TRANSFER_STALL_MS,
+  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES,
+  TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import {
@@ -11,7 +11,9 @@ import {
 } from '../protocol/transfer.js';
 import type { SecureSession } from '../net/secure-session.js';
 import type { FrameHandler, Session } from '../net/session.js';
+import { hostKey } from '../net/address.js';
 import { DiscardSink, PatternSource } from './bandwidth.js';
+import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { clock, type FrameLink } from './link.js';
 import { fileNameProblem } from './names.js';
@@ -42,6 +44,12 @@ export interface TransferEndpointOptions {
   stallMs?: number;
   /** Take transfers the peer starts (default true; a CLI client says false: only what it asked for). */
   answerPeer?: boolean;
+  /**
+   * Memory for data received in transfers the peer starts, shared by every session of a server
+   * and counted per host (hostKey of the peer's address): each such transfer reserves its receive
+   * window here or is refused. Without it, every transfer gets a full window.
+   */
+  receiveBudget?: ReceiveBudget;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -456,11 +464,20 @@ export class TransferEndpoint implements FrameHandler {
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
   async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
-      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
-      if (request.direction === 'down') return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
+      if (request.direction === 'down') {
+        this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+        return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
+      }
       // The peer sends: it gets the time it asked for, and the stall time to finish.
+      const grant = this.#reserve(RECEIVE_WINDOW_BYTES);
+      const sink = new DiscardSink();
+      transfer.receiver = this.#receiverFor(transfer, sink, 0, null, grant);
       const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
-      const run = this.#receive(transfer, new DiscardSink(), 0, null, {}, async () => undefined).finally(() => clearTimeout(deadline));
+      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+      const run = this.#receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
+        clearTimeout(deadline);
+        grant?.release();
+      });
       return { run, size: 0, offset: 0 };
     }
     const { dir } = this.#options;
@@ -474,6 +491,8 @@ export class TransferEndpoint implements FrameHandler {
   async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
     if (busy.has(offer.name)) throw new TransferError(`${offer.name} is being received from another transfer`);
+    // Before any disk work: a client over its share of memory is refused at once.
+    const grant = this.#reserve(Math.min(RECEIVE_WINDOW_BYTES, offer.size));
     busy.set(offer.name, transfer);
     let sink: FileSink | undefined;
     try {
@@ -484,18 +503,20 @@ export class TransferEndpoint implements FrameHandler {
       this.#checkStopped(transfer);
     } catch (err) {
       busy.delete(offer.name);
+      grant?.release();
       await sink?.close();
       throw err;
     }
     const opened = sink;
     transfer.sink = opened;
-    transfer.receiver = new StreamReceiver(this.#link(transfer.id), opened, opened.length, offer.size);
+    transfer.receiver = this.#receiverFor(transfer, opened, opened.length, offer.size, grant);
     this.#answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size, prefix: '' });
     const offset = opened.length;
     const run = this.#receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
       await opened.finish(done.sha256, offer.overwrite);
     }).finally(async () => {
+      grant?.release();
       await opened.close();
       busy.delete(offer.name);
     });
@@ -551,6 +572,25 @@ export class TransferEndpoint implements FrameHandler {
     const opened = source;
     const run = this.#send(transfer, opened, offset, opened.size, {}).finally(() => opened.close());
     return { run, size: opened.size, offset };
+  }
+
+  /**
+   * Reserves `bytes` of the server's receive budget for the peer's host; throws (a refusal with
+   * the reason) when they do not fit; undefined without a budget (every window is full).
+   */
+  #reserve(bytes: number): Grant | undefined {
+    const budget = this.#options.receiveBudget;
+    if (!budget) return undefined;
+    const grant = budget.reserve(hostKey(this.#session.remote.address), bytes);
+    if (typeof grant === 'string') throw new TransferError(grant);
+    return grant;
+  }
+
+  /** A receiver whose window is its grant (the full window without one), reporting what it holds to the budget. */
+  #receiverFor(transfer: Transfer, sink: ByteSink, start: number, size: number | null, grant: Grant | undefined): StreamReceiver {
+    const receiver = new StreamReceiver(this.#link(transfer.id), sink, start, size, grant?.bytes ?? RECEIVE_WINDOW_BYTES);
+    if (grant) grant.held = () => receiver.held;
+    return receiver;
   }
 
   /** Tells the optional listener how a transfer the peer started went. */
