@@ -222,5 +222,13 @@ export const SEND_BURST_PACKETS = 64;
 export const CONTROL_RETRY_MS = 200;
 /** Longest bandwidth test. */
 export const MAX_BANDWIDTH_SECONDS = 3600;
+/**
+ * A server's default policy for bandwidth tests its clients ask for: at most 4 at once in all, 1
+ * per host (hostKey), 60 s each. A test makes the server send (or take) as fast as the path allows
+ * for as long as it lasts, to an address that only completed a handshake; these limits keep that
+ * to a small, known share of the server's link (a quarter each for 4 hosts, none for long)
+ * while `bittrrt connect --bwup/--bwdown` still works against a default server. PROTOCOL.md §8.
+ */
+export const DEFAULT_BANDWIDTH_LIMITS = { inAll: 4, perHost: 1, maxSeconds: 60 } as const;
 /** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */
 export const TRANSFER_STALL_MS = 30_000;

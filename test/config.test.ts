@@ -27,6 +27,7 @@ const DEFAULTS: Settings = {
   files_dir: '',
   max_datagram: DEFAULT_MAX_DATAGRAM,
   receive_budget: 64,
+  bandwidth_tests: '4,1,60',
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;

@@ -5,6 +5,7 @@ import { toBase64Url } from '../encoding.js';
 import { rateLimitsFor } from '../net/rate-limit.js';
 import { createServer } from '../net/server.js';
 import { ReceiveBudget } from '../transfer/budget.js';
+import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
@@ -37,6 +38,9 @@ export class ServeCommand extends EndpointCommand {
       \`--dir\` the server refuses files, saying why. \`--receive-budget MIB\` (default 64) bounds
       the received data held in memory over all transfers: each upload reserves its window (up to
       8 MiB), one host at most a quarter of the budget, and one that does not fit is refused.
+      \`--bandwidth-tests\` says which bandwidth tests clients may ask for (\`--bwup\`/\`--bwdown\`):
+      \`off\`, or IN_ALL,PER_HOST,SECONDS (default 4,1,60: four at once, one per client host, a
+      minute each); they need no \`--dir\`. A refused test is told why.
 
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
@@ -57,6 +61,9 @@ export class ServeCommand extends EndpointCommand {
   dir = Option.String('--dir', { description: 'accept uploads into this directory' });
   allowDownload = Option.Boolean('--allow-download', false, { description: 'also serve the files in --dir' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
+  bandwidthTests = Option.String('--bandwidth-tests', {
+    description: 'bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS: tests at once in all, at once per client host, and the longest in seconds; others are refused, saying why (default 4,1,60)',
+  });
   receiveBudget = Option.String('--receive-budget', {
     description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its window (up to 8 MiB; one host: a quarter of this, at least 8) is refused, saying why (default 64)',
   });
@@ -75,6 +82,7 @@ export class ServeCommand extends EndpointCommand {
       files_dir: { name: '--dir', value: this.dir },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
       receive_budget: { name: '--receive-budget', value: this.receiveBudget },
+      bandwidth_tests: { name: '--bandwidth-tests', value: this.bandwidthTests },
     });
     const dir = settings.files_dir === '' ? undefined : settings.files_dir;
     if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
@@ -98,7 +106,11 @@ export class ServeCommand extends EndpointCommand {
       handshakeThreads: settings.handshake_threads === 'auto' ? undefined : settings.handshake_threads,
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),
-      files: { dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram, receiveBudget: new ReceiveBudget(settings.receive_budget * 1024 * 1024) },
+      files: {
+        dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram,
+        receiveBudget: new ReceiveBudget(settings.receive_budget * 1024 * 1024),
+        bandwidthPolicy: new BandwidthPolicy(parseBandwidthLimits(settings.bandwidth_tests)),
+      },
     });
     server.on('error', (err) => log.error(err.message));
     server.on('transfer', (event, session) => logTransferEvent(log, event, formatAddress(session.remote.address, session.remote.port)));

@@ -20,6 +20,7 @@ import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
 import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
 import { ReceiveBudget } from '../transfer/budget.js';
+import { BandwidthPolicy } from '../transfer/bandwidth.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -52,9 +53,10 @@ export interface ServerOptions {
   /**
    * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
    * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
-   * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES).
+   * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES);
+   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS).
    */
-  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget'>;
+  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy'>;
 }
 
 export interface BittrrtServerEvents {
@@ -107,6 +109,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     // Checked now: the transfer endpoint is made inside the socket handler, where a throw would crash.
     if (options.files?.maxDatagram !== undefined) checkMaxDatagram(options.files.maxDatagram);
     const receiveBudget = options.files?.receiveBudget ?? new ReceiveBudget();
+    const bandwidthPolicy = options.files?.bandwidthPolicy ?? new BandwidthPolicy();
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
@@ -120,6 +123,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       frameHandlerFor: (session) => new TransferEndpoint(session, {
         ...options.files,
         receiveBudget,
+        bandwidthPolicy,
         busyNames: this.#receiving,
         onEvent: (event) => this.emit('transfer', event, session),
       }),

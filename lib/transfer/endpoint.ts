@@ -12,7 +12,7 @@ import {
 import type { SecureSession } from '../net/secure-session.js';
 import type { FrameHandler, Session } from '../net/session.js';
 import { hostKey } from '../net/address.js';
-import { DiscardSink, PatternSource } from './bandwidth.js';
+import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js';
 import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { clock, type FrameLink } from './link.js';
@@ -50,6 +50,8 @@ export interface TransferEndpointOptions {
    * window here or is refused. Without it, every transfer gets a full window.
    */
   receiveBudget?: ReceiveBudget;
+  /** Which bandwidth tests the peer may start, shared by every session of a server; without it, any. */
+  bandwidthPolicy?: BandwidthPolicy;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -464,21 +466,16 @@ export class TransferEndpoint implements FrameHandler {
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
   async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
-      if (request.direction === 'down') {
-        this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
-        return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
+      const admitted = this.#options.bandwidthPolicy?.admit(hostKey(this.#session.remote.address), request.seconds) ?? (() => undefined);
+      if (typeof admitted === 'string') throw new TransferError(admitted);
+      try {
+        const started = this.#startBandwidth(transfer, request);
+        started.run = started.run.finally(admitted);
+        return started;
+      } catch (err) {
+        admitted();
+        throw err;
       }
-      // The peer sends: it gets the time it asked for, and the stall time to finish.
-      const grant = this.#reserve(RECEIVE_WINDOW_BYTES);
-      const sink = new DiscardSink();
-      transfer.receiver = this.#receiverFor(transfer, sink, 0, null, grant);
-      const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
-      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
-      const run = this.#receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
-        clearTimeout(deadline);
-        grant?.release();
-      });
-      return { run, size: 0, offset: 0 };
     }
     const { dir } = this.#options;
     if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
@@ -486,6 +483,25 @@ export class TransferEndpoint implements FrameHandler {
     const problem = fileNameProblem(request.name);
     if (problem) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${problem}`);
     return request.type === 'offer' ? this.#prepareUpload(transfer, dir, request) : this.#prepareDownload(transfer, dir, request);
+  }
+
+  /** A bandwidth test the peer asked for, admitted by the policy: sets it going. */
+  #startBandwidth(transfer: Transfer, request: Extract<TransferMessage, { type: 'bandwidth' }>): Started {
+    if (request.direction === 'down') {
+      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+      return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
+    }
+    // The peer sends: it gets the time it asked for, and the stall time to finish.
+    const grant = this.#reserve(RECEIVE_WINDOW_BYTES);
+    const sink = new DiscardSink();
+    transfer.receiver = this.#receiverFor(transfer, sink, 0, null, grant);
+    const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
+    this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+    const run = this.#receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
+      clearTimeout(deadline);
+      grant?.release();
+    });
+    return { run, size: 0, offset: 0 };
   }
 
   async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {

@@ -154,6 +154,24 @@ describe('bin/bittrrt file transfer', function () {
       expectNoStack(client);
     });
 
+    it('a server with --bandwidth-tests off refuses a bandwidth test, and the client shows why', async () => {
+      const server = await children.serve(['--bandwidth-tests', 'off']);
+      const client = connect(server.address, ['--bwdown', '1']);
+      expect(await client.exited).to.equal(1);
+      expect(client.lines.filter((l) => l.startsWith('error: ')).join('\n'), client.lines.join('\n')).to.include('this server runs no bandwidth tests');
+      const up = connect(server.address, ['--bwup', '1']);
+      expect(await up.exited).to.equal(1);
+      expect(up.lines.filter((l) => l.startsWith('error: ')).join('\n'), up.lines.join('\n')).to.include('this server runs no bandwidth tests');
+      expectNoStack(client);
+    });
+
+    it('the default policy refuses a bandwidth test longer than a minute, saying so', async () => {
+      const server = await children.serve();
+      const client = connect(server.address, ['--bwup', '61']);
+      expect(await client.exited).to.equal(1);
+      expect(client.lines.filter((l) => l.startsWith('error: ')).join('\n'), client.lines.join('\n')).to.include('bandwidth tests of at most 60 s');
+    });
+
     it('an existing name is refused without --overwrite and replaced with it', async () => {
       const server = await serveDir();
       const src = tempDir('src');
