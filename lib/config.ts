@@ -37,6 +37,7 @@ export interface Settings {
   max_datagram: number;
   receive_budget: number;
   bandwidth_tests: string;
+  overwrite: 'allow' | 'refuse';
 }
 
 interface KeySpec {
@@ -77,6 +78,10 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number; expect
   receive_budget: {
     help: 'server: MiB of received file data held in memory over all transfers (out of order or waiting for the disk); each upload reserves its window (up to 8 MiB) or is refused; one host may hold a quarter, at least 8 MiB',
     fallback: DEFAULT_RECEIVE_BUDGET_BYTES / MiB, expect: `MiB ${RECEIVE_WINDOW_BYTES / MiB}-65536`, parse: integer(RECEIVE_WINDOW_BYTES / MiB, 65_536),
+  },
+  overwrite: {
+    help: 'server: whether a client may replace an existing file in files_dir (connect --overwrite); refuse: never',
+    fallback: 'allow', expect: '"allow" or "refuse"', parse: (v) => (v === 'allow' || v === 'refuse' ? v : undefined),
   },
   bandwidth_tests: {
     help: 'server: bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS (tests at once in all, at once per client host, longest test)',

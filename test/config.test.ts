@@ -28,6 +28,7 @@ const DEFAULTS: Settings = {
   max_datagram: DEFAULT_MAX_DATAGRAM,
   receive_budget: 64,
   bandwidth_tests: '4,1,60',
+  overwrite: 'allow',
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;

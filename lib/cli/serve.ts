@@ -32,10 +32,12 @@ export class ServeCommand extends EndpointCommand {
       clients (\`bittrrt keygen --client\` makes their keys).
 
       \`--dir DIR\` accepts uploads into DIR (\`bittrrt connect --send\`): each arrives as NAME.part
-      and takes its name only once its SHA-256 matches the sender's. Names with separators, \`..\`
-      or control characters are refused, and existing files are kept unless the client asks
-      \`--overwrite\`. \`--allow-download\` also serves the files in DIR (\`--get\`). Without
-      \`--dir\` the server refuses files, saying why. \`--receive-budget MIB\` (default 64) bounds
+      and takes its name only once its SHA-256 matches the sender's. Names with separators, \`..\`,
+      control characters or lone surrogates are refused (names are stored in NFC, and compared
+      case-folded where the file system folds case), and existing files are kept unless the client
+      asks \`--overwrite\` (\`--refuse-overwrite\`: never). A part file belongs to the client host
+      that made it: only that host may resume, empty or replace it. \`--allow-download\` also
+      serves the files in DIR (\`--get\`). Without \`--dir\` the server refuses files, saying why. \`--receive-budget MIB\` (default 64) bounds
       the received data held in memory over all transfers: each upload reserves its window (up to
       8 MiB), one host at most a quarter of the budget, and one that does not fit is refused.
       \`--bandwidth-tests\` says which bandwidth tests clients may ask for (\`--bwup\`/\`--bwdown\`):
@@ -61,6 +63,9 @@ export class ServeCommand extends EndpointCommand {
   dir = Option.String('--dir', { description: 'accept uploads into this directory' });
   allowDownload = Option.Boolean('--allow-download', false, { description: 'also serve the files in --dir' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
+  refuseOverwrite = Option.Boolean('--refuse-overwrite', false, {
+    description: 'never replace an existing file in --dir, even when the client asks --overwrite (config: overwrite=refuse)',
+  });
   bandwidthTests = Option.String('--bandwidth-tests', {
     description: 'bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS: tests at once in all, at once per client host, and the longest in seconds; others are refused, saying why (default 4,1,60)',
   });
@@ -83,6 +88,7 @@ export class ServeCommand extends EndpointCommand {
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
       receive_budget: { name: '--receive-budget', value: this.receiveBudget },
       bandwidth_tests: { name: '--bandwidth-tests', value: this.bandwidthTests },
+      overwrite: { name: '--refuse-overwrite', value: this.refuseOverwrite ? 'refuse' : undefined },
     });
     const dir = settings.files_dir === '' ? undefined : settings.files_dir;
     if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
@@ -107,7 +113,7 @@ export class ServeCommand extends EndpointCommand {
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),
       files: {
-        dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram,
+        dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram, allowOverwrite: settings.overwrite === 'allow',
         receiveBudget: new ReceiveBudget(settings.receive_budget * 1024 * 1024),
         bandwidthPolicy: new BandwidthPolicy(parseBandwidthLimits(settings.bandwidth_tests)),
       },

@@ -54,9 +54,9 @@ export interface ServerOptions {
    * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
    * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
    * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES);
-   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS).
+   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS); `allowOverwrite: false` refuses replacing files.
    */
-  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy'>;
+  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy' | 'allowOverwrite'>;
 }
 
 export interface BittrrtServerEvents {
@@ -89,6 +89,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #seedBySource = new Map<string, SeedSession>();
   /** Names being uploaded into the files directory, across all sessions. */
   readonly #receiving = new Map<string, { finished: boolean }>();
+  /** Who made each part file in the files directory, across all sessions. */
+  readonly #partOwners = new Map<string, string>();
   readonly #backend: CryptoBackend;
   readonly #networkKey: Uint8Array | undefined;
   readonly #threadCount: number;
@@ -125,6 +127,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
         receiveBudget,
         bandwidthPolicy,
         busyNames: this.#receiving,
+        partOwners: this.#partOwners,
         onEvent: (event) => this.emit('transfer', event, session),
       }),
     });

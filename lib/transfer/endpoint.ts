@@ -16,7 +16,7 @@ import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js
 import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { clock, type FrameLink } from './link.js';
-import { fileNameProblem } from './names.js';
+import { fileName, fileNameProblem, foldsCase, nameKey } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { StreamSender, type ByteSource } from './sender.js';
 
@@ -38,6 +38,13 @@ export interface TransferEndpointOptions {
    * every session's endpoint, so two uploads never write one part file.
    */
   busyNames?: Map<string, { finished: boolean }>;
+  /**
+   * Who made each part file in `dir` (by name key): a peer may resume, empty or replace only its
+   * own. A server passes one map to every session's endpoint; it lives as long as the server.
+   */
+  partOwners?: Map<string, string>;
+  /** Take offers that ask to replace an existing file (default true; a server may refuse them). */
+  allowOverwrite?: boolean;
   /** Hears about transfers the peer starts (a server logs them). */
   onEvent?: (event: TransferEvent) => void;
   /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
@@ -480,9 +487,10 @@ export class TransferEndpoint implements FrameHandler {
     const { dir } = this.#options;
     if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
     if (request.type === 'get' && !this.#options.allowDownload) throw new TransferError('this server serves no downloads (start it with --allow-download)');
-    const problem = fileNameProblem(request.name);
-    if (problem) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${problem}`);
-    return request.type === 'offer' ? this.#prepareUpload(transfer, dir, request) : this.#prepareDownload(transfer, dir, request);
+    const checked = fileName(request.name);
+    if ('problem' in checked) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${checked.problem}`);
+    const { name } = checked;
+    return request.type === 'offer' ? this.#prepareUpload(transfer, dir, { ...request, name }) : this.#prepareDownload(transfer, dir, { ...request, name });
   }
 
   /** A bandwidth test the peer asked for, admitted by the policy: sets it going. */
@@ -504,21 +512,33 @@ export class TransferEndpoint implements FrameHandler {
     return { run, size: 0, offset: 0 };
   }
 
+  /** `offer.name` is the NFC name. */
   async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {
+    if (offer.overwrite && this.#options.allowOverwrite === false) throw new TransferError('this server does not replace existing files (refused --overwrite)');
+    const key = nameKey(offer.name, await foldsCase(dir));
+    this.#checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
-    if (busy.has(offer.name)) throw new TransferError(`${offer.name} is being received from another transfer`);
+    if (busy.has(key)) throw new TransferError(`${offer.name} is being received from another transfer`);
     // Before any disk work: a client over its share of memory is refused at once.
     const grant = this.#reserve(Math.min(RECEIVE_WINDOW_BYTES, offer.size));
-    busy.set(offer.name, transfer);
+    busy.set(key, transfer);
+    const owners = this.#options.partOwners ?? new Map<string, string>();
+    const owner = this.#partOwner();
     let sink: FileSink | undefined;
     try {
       const path = join(dir, offer.name);
+      // Someone else's part file is neither resumed (its length would show), emptied nor replaced.
+      const recorded = owners.get(key);
+      if (recorded !== undefined && recorded !== owner && (await exists(`${path}${PART_SUFFIX}`))) {
+        throw new TransferError(`${offer.name} is a partial upload of another client; choose another name`);
+      }
       if (!offer.overwrite && (await exists(path))) throw new TransferError(`${offer.name} already exists on the server (use --overwrite)`);
       sink = await FileSink.open(path, offer.resume, offer.name);
+      owners.set(key, owner);
       if (sink.length > offer.size) await sink.restart();
       this.#checkStopped(transfer);
     } catch (err) {
-      busy.delete(offer.name);
+      busy.delete(key);
       grant?.release();
       await sink?.close();
       throw err;
@@ -531,10 +551,12 @@ export class TransferEndpoint implements FrameHandler {
     const run = this.#receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
       await opened.finish(done.sha256, offer.overwrite);
+      // In place: there is no part file left to own.
+      owners.delete(key);
     }).finally(async () => {
       grant?.release();
       await opened.close();
-      busy.delete(offer.name);
+      busy.delete(key);
     });
     return { run, size: offer.size, offset };
   }
@@ -588,6 +610,15 @@ export class TransferEndpoint implements FrameHandler {
     const opened = source;
     const run = this.#send(transfer, opened, offset, opened.size, {}).finally(() => opened.close());
     return { run, size: opened.size, offset };
+  }
+
+  /**
+   * Who owns the part files this peer starts: its host (hostKey of its address). Sessions carry no
+   * verified client identity to use instead; an anonymous client must still resume after it
+   * reconnects, from a new port or session, and its host is what stays the same (PROTOCOL.md §8).
+   */
+  #partOwner(): string {
+    return `host ${hostKey(this.#session.remote.address)}`;
   }
 
   /**

@@ -190,6 +190,17 @@ describe('bin/bittrrt file transfer', function () {
       expect(readdirSync(server.dir)).to.deep.equal(['same.bin']);
     });
 
+    it('a server with --refuse-overwrite keeps an existing file even when the client asks --overwrite', async () => {
+      const server = await serveDir(['--refuse-overwrite']);
+      const src = tempDir('src');
+      const original = randomFile(join(server.dir, 'same.bin'), 4_000);
+      randomFile(join(src, 'same.bin'), 6_000);
+      const refused = connect(server.address, ['--send', join(src, 'same.bin'), '--overwrite']);
+      expect(await refused.exited).to.equal(1);
+      expect(refused.lines.find((l) => l.startsWith('error: ')), refused.lines.join('\n')).to.include('this server does not replace existing files');
+      expect(readFileSync(join(server.dir, 'same.bin')).equals(original)).to.equal(true);
+    });
+
     it('--get from a server without --allow-download is refused', async () => {
       const server = await serveDir();
       writeFileSync(join(server.dir, 'secret.bin'), 'not for download');

@@ -1,60 +1,17 @@
 import { expect } from 'chai';
-import { DEFAULT_MAX_DATAGRAM, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD } from '../../lib/constants.js';
+import { RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
 import { connect } from '../../lib/net/client.js';
 import type { SecureSession } from '../../lib/net/secure-session.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
-import { decodeMessage, TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';
+import { TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';
 import { ReceiveBudget } from '../../lib/transfer/budget.js';
 import type { TransferEvent } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
+import { PAYLOAD, RawClient } from './raw-client.js';
 
-const PAYLOAD = DEFAULT_MAX_DATAGRAM - TRANSFER_OVERHEAD;
 const MiB = 1024 * 1024;
-
-/** A client that speaks transfer frames by hand, as a hostile one would: it records the control answers it gets. */
-class RawClient {
-  readonly answers = new Map<number, TransferMessage>();
-
-  constructor(readonly session: Session) {
-    (session as SecureSession).frameHandler = {
-      receiveFrame: (flags, channel, _sequence, _offset, body) => {
-        const message = flags === TransferFlags.CONTROL ? decodeMessage(body) : null;
-        if (message) this.answers.set(channel, message);
-      },
-    };
-  }
-
-  async request(id: number, message: TransferMessage): Promise<TransferMessage> {
-    this.answers.delete(id);
-    this.tell(id, message);
-    expect(await eventually(() => this.answers.has(id), 5_000), `an answer to transfer ${id}`).to.equal(true);
-    return this.answers.get(id)!;
-  }
-
-  /** A control message that gets no answer (abort). */
-  tell(id: number, message: TransferMessage): void {
-    this.#send(TransferFlags.CONTROL, id, 0, 0, Buffer.from(JSON.stringify(message)));
-  }
-
-  /**
-   * Out-of-order data: every whole segment from the second one up to `end`, never the first, so
-   * nothing can be written and all of it must wait in memory. In bursts, so the socket keeps up.
-   */
-  async holdOutOfOrder(id: number, end: number): Promise<void> {
-    const body = Buffer.alloc(PAYLOAD, 0x5a);
-    let packet = 1;
-    for (let offset = PAYLOAD; offset + PAYLOAD <= end; offset += PAYLOAD) {
-      this.#send(TransferFlags.DATA, id, packet++, offset, body);
-      if (packet % 16 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-
-  #send(flags: number, id: number, sequence: number, offset: number, body: Buffer): void {
-    (this.session as SecureSession).sendUnlossy({ flags, channel: id, sequence, offset }, body);
-  }
-}
 
 describe('transfer/budget: received data held in memory is bounded over all transfers and per host', function () {
   this.timeout(90_000);
