@@ -34,8 +34,9 @@ export interface TransferEndpointOptions {
   /** Largest UDP payload of a transfer datagram (default DEFAULT_MAX_DATAGRAM). */
   maxDatagram?: number;
   /**
-   * Names being received into `dir` now, and by which transfer. A server passes one map to
-   * every session's endpoint, so two uploads never write one part file.
+   * Names being received into `dir` now (by nameKey: NFC, case-folded where the file system
+   * folds case), and by which transfer. A server passes one map to every session's endpoint, so
+   * two uploads never write one part file.
    */
   busyNames?: Map<string, { finished: boolean }>;
   /**
