@@ -3,11 +3,12 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import {
-  DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, REKEY_AFTER_MS,
-  STALE_HEARTBEATS,
+  DEFAULT_BANDWIDTH_LIMITS, DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM,
+  MAX_BANDWIDTH_SECONDS, MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REKEY_AFTER_MS, STALE_HEARTBEATS,
 } from './constants.js';
 import { BittrrtError } from './errors.js';
 import { DEFAULT_RATE_LIMITS } from './net/rate-limit.js';
+import { formatBandwidthLimits, parseBandwidthLimits } from './transfer/bandwidth.js';
 
 /** A config file could not be read or has a bad line; the message names the file, line and key. */
 export class ConfigError extends BittrrtError {
@@ -35,6 +36,9 @@ export interface Settings {
   files_dir: string;
   max_datagram: number;
   allow_unauthenticated: boolean;
+  receive_budget: number;
+  bandwidth_tests: string;
+  overwrite: 'allow' | 'refuse';
 }
 
 interface KeySpec {
@@ -47,6 +51,8 @@ const integer = (min: number, max: number) => (value: string): number | undefine
   const n = Number(value);
   return n >= min && n <= max ? n : undefined;
 };
+
+const MiB = 1024 * 1024;
 
 const filePath = (value: string): string | undefined => (value.includes('\0') ? undefined : value);
 
@@ -75,6 +81,22 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number | boole
   allow_unauthenticated: {
     help: 'client: accept a server that answers only with the original, unauthenticated protocol (version 1), which an attacker on the path can fake; never for a known, pinned or keyed server',
     fallback: false, expect: '"true" or "false"', parse: yesNo,
+  },
+  receive_budget: {
+    help: 'server: MiB of received file data held in memory over all transfers (out of order or waiting for the disk); each upload reserves its window (up to 8 MiB) or is refused; one host may hold a quarter, at least 8 MiB',
+    fallback: DEFAULT_RECEIVE_BUDGET_BYTES / MiB, expect: `MiB ${RECEIVE_WINDOW_BYTES / MiB}-65536`, parse: integer(RECEIVE_WINDOW_BYTES / MiB, 65_536),
+  },
+  overwrite: {
+    help: 'server: whether a client may replace an existing file in files_dir (connect --overwrite); refuse: never',
+    fallback: 'allow', expect: '"allow" or "refuse"', parse: (v) => (v === 'allow' || v === 'refuse' ? v : undefined),
+  },
+  bandwidth_tests: {
+    help: 'server: bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS (tests at once in all, at once per client host, longest test)',
+    fallback: formatBandwidthLimits(DEFAULT_BANDWIDTH_LIMITS), expect: `"off" or three counts IN_ALL,PER_HOST,SECONDS (PER_HOST <= IN_ALL, SECONDS 1-${MAX_BANDWIDTH_SECONDS})`,
+    parse: (v) => {
+      const limits = parseBandwidthLimits(v);
+      return limits === undefined ? undefined : formatBandwidthLimits(limits);
+    },
   },
 };
 

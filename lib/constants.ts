@@ -238,6 +238,19 @@ export const MAX_SACKED_SPANS = 4096;
 export const MAX_SACK_RANGES = 32;
 /** Receive window: bytes a receiver holds (out of order, or waiting for the disk) before it stops the sender. */
 export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * A server's budget for received data it holds in memory (out of order, or waiting for the disk),
+ * over all transfers: 8 full receive windows, so 8 uploads at full speed at once. Each receiving
+ * transfer reserves its window from it when it starts and is refused when the window does not fit.
+ * 64 MiB is what a small server can spare; the measured attack this bounds held 200 MiB with two sessions.
+ */
+export const DEFAULT_RECEIVE_BUDGET_BYTES = 64 * 1024 * 1024;
+/**
+ * The share of the budget one host (hostKey: IPv4 /32, IPv6 /64) may hold: a quarter, so three
+ * other hosts can still upload at full speed while one holds its share, but never less than one
+ * receive window, so a lone client always gets full speed.
+ */
+export const RECEIVE_BUDGET_HOST_DIVISOR = 4;
 /** The sender reads the file in blocks of this size, counted from the start offset; no segment straddles two. */
 export const READ_BLOCK_BYTES = 1024 * 1024;
 /**
@@ -253,5 +266,13 @@ export const SEND_BURST_PACKETS = 64;
 export const CONTROL_RETRY_MS = 200;
 /** Longest bandwidth test. */
 export const MAX_BANDWIDTH_SECONDS = 3600;
+/**
+ * A server's default policy for bandwidth tests its clients ask for: at most 4 at once in all, 1
+ * per host (hostKey), 60 s each. A test makes the server send (or take) as fast as the path allows
+ * for as long as it lasts, to an address that only completed a handshake; these limits keep that
+ * to a small, known share of the server's link (a quarter each for 4 hosts, none for long)
+ * while `bittrrt connect --bwup/--bwdown` still works against a default server. PROTOCOL.md §8.
+ */
+export const DEFAULT_BANDWIDTH_LIMITS = { inAll: 4, perHost: 1, maxSeconds: 60 } as const;
 /** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */
 export const TRANSFER_STALL_MS = 30_000;

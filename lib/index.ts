@@ -38,4 +38,6 @@ export {
 } from './transfer/endpoint.js';
 export { TransferFileError } from './transfer/files.js';
 export { fileNameProblem } from './transfer/names.js';
+export { ReceiveBudget, type Grant } from './transfer/budget.js';
+export { BandwidthPolicy, type BandwidthLimits } from './transfer/bandwidth.js';
 export { TransferFlags, type TransferMessage, type SenderStats } from './protocol/transfer.js';

@@ -27,6 +27,9 @@ const DEFAULTS: Settings = {
   files_dir: '',
   max_datagram: DEFAULT_MAX_DATAGRAM,
   allow_unauthenticated: false,
+  receive_budget: 64,
+  bandwidth_tests: '4,1,60',
+  overwrite: 'allow',
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;

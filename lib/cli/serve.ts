@@ -4,6 +4,8 @@ import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
 import { rateLimitsFor } from '../net/rate-limit.js';
 import { createServer } from '../net/server.js';
+import { ReceiveBudget } from '../transfer/budget.js';
+import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
@@ -30,10 +32,17 @@ export class ServeCommand extends EndpointCommand {
       clients (\`bittrrt keygen --client\` makes their keys).
 
       \`--dir DIR\` accepts uploads into DIR (\`bittrrt connect --send\`): each arrives as NAME.part
-      and takes its name only once its SHA-256 matches the sender's. Names with separators, \`..\`
-      or control characters are refused, and existing files are kept unless the client asks
-      \`--overwrite\`. \`--allow-download\` also serves the files in DIR (\`--get\`). Without
-      \`--dir\` the server refuses files, saying why.
+      and takes its name only once its SHA-256 matches the sender's. Names with separators, \`..\`,
+      control characters or lone surrogates are refused (names are stored in NFC, and compared
+      case-folded where the file system folds case), and existing files are kept unless the client
+      asks \`--overwrite\` (\`--refuse-overwrite\`: never). A part file belongs to the client host
+      that made it: only that host may resume, empty or replace it. \`--allow-download\` also
+      serves the files in DIR (\`--get\`). Without \`--dir\` the server refuses files, saying why. \`--receive-budget MIB\` (default 64) bounds
+      the received data held in memory over all transfers: each upload reserves its window (up to
+      8 MiB), one host at most a quarter of the budget, and one that does not fit is refused.
+      \`--bandwidth-tests\` says which bandwidth tests clients may ask for (\`--bwup\`/\`--bwdown\`):
+      \`off\`, or IN_ALL,PER_HOST,SECONDS (default 4,1,60: four at once, one per client host, a
+      minute each); they need no \`--dir\`. A refused test is told why.
 
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
@@ -54,6 +63,15 @@ export class ServeCommand extends EndpointCommand {
   dir = Option.String('--dir', { description: 'accept uploads into this directory' });
   allowDownload = Option.Boolean('--allow-download', false, { description: 'also serve the files in --dir' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
+  refuseOverwrite = Option.Boolean('--refuse-overwrite', false, {
+    description: 'never replace an existing file in --dir, even when the client asks --overwrite (config: overwrite=refuse)',
+  });
+  bandwidthTests = Option.String('--bandwidth-tests', {
+    description: 'bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS: tests at once in all, at once per client host, and the longest in seconds; others are refused, saying why (default 4,1,60)',
+  });
+  receiveBudget = Option.String('--receive-budget', {
+    description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its window (up to 8 MiB; one host: a quarter of this, at least 8) is refused, saying why (default 64)',
+  });
   sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per address and port (default 10)' });
   handshakeThreads = Option.String('--handshake-threads', { description: 'threads that compute handshakes off the socket thread: auto (one per core beyond the first, at most 4) or a count, 0 for none' });
 
@@ -68,6 +86,9 @@ export class ServeCommand extends EndpointCommand {
       handshake_threads: { name: '--handshake-threads', value: this.handshakeThreads },
       files_dir: { name: '--dir', value: this.dir },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
+      receive_budget: { name: '--receive-budget', value: this.receiveBudget },
+      bandwidth_tests: { name: '--bandwidth-tests', value: this.bandwidthTests },
+      overwrite: { name: '--refuse-overwrite', value: this.refuseOverwrite ? 'refuse' : undefined },
     });
     const dir = settings.files_dir === '' ? undefined : settings.files_dir;
     if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
@@ -91,7 +112,11 @@ export class ServeCommand extends EndpointCommand {
       handshakeThreads: settings.handshake_threads === 'auto' ? undefined : settings.handshake_threads,
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),
-      files: { dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram },
+      files: {
+        dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram, allowOverwrite: settings.overwrite === 'allow',
+        receiveBudget: new ReceiveBudget(settings.receive_budget * 1024 * 1024),
+        bandwidthPolicy: new BandwidthPolicy(parseBandwidthLimits(settings.bandwidth_tests)),
+      },
     });
     server.on('error', (err) => log.error(err.message));
     server.on('transfer', (event, session) => logTransferEvent(log, event, formatAddress(session.remote.address, session.remote.port)));

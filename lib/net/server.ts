@@ -19,6 +19,8 @@ import type { CloseReason, PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
 import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
+import { ReceiveBudget } from '../transfer/budget.js';
+import { BandwidthPolicy } from '../transfer/bandwidth.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -51,8 +53,10 @@ export interface ServerOptions {
   /**
    * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
    * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
+   * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES);
+   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS); `allowOverwrite: false` refuses replacing files.
    */
-  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs'>;
+  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy' | 'allowOverwrite'>;
 }
 
 export interface BittrrtServerEvents {
@@ -85,6 +89,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #seedBySource = new Map<string, SeedSession>();
   /** Names being uploaded into the files directory, across all sessions. */
   readonly #receiving = new Map<string, { finished: boolean }>();
+  /** Who made each part file in the files directory, across all sessions. */
+  readonly #partOwners = new Map<string, string>();
   readonly #backend: CryptoBackend;
   readonly #networkKey: Uint8Array | undefined;
   readonly #threadCount: number;
@@ -104,6 +110,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.#log = options.logger ?? silentLogger;
     // Checked now: the transfer endpoint is made inside the socket handler, where a throw would crash.
     if (options.files?.maxDatagram !== undefined) checkMaxDatagram(options.files.maxDatagram);
+    const receiveBudget = options.files?.receiveBudget ?? new ReceiveBudget();
+    const bandwidthPolicy = options.files?.bandwidthPolicy ?? new BandwidthPolicy();
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
@@ -116,7 +124,10 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       rekeyed: (session) => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }),
       frameHandlerFor: (session) => new TransferEndpoint(session, {
         ...options.files,
+        receiveBudget,
+        bandwidthPolicy,
         busyNames: this.#receiving,
+        partOwners: this.#partOwners,
         onEvent: (event) => this.emit('transfer', event, session),
       }),
     });

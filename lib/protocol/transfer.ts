@@ -98,13 +98,24 @@ export interface SenderStats {
 export type TransferMessage =
   /** Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. */
   | { type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean }
-  /** Download: send me `name`; I hold its first `offset` bytes, whose SHA-256 is `prefix` (hex). */
-  | { type: 'get'; name: string; offset: number; prefix: string }
+  /**
+   * Download: send me `name`; I hold `offset` bytes of a part file of it (0: none). The
+   * downloader never tells its part file's hash: the server proves its file's start instead
+   * (`accept`'s `prefix`), and the downloader decides with `continue`.
+   */
+  | { type: 'get'; name: string; offset: number }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
   | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
-  /** The answer to offer/get/bandwidth: data starts at `offset` (for an offer: the receiver's part file holds that much); `size` (get) is the file's. */
-  | { type: 'accept'; offset: number; size: number }
-  /** The answer to resume: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
+  /**
+   * The answer to offer/get/bandwidth: data starts at `offset` (for an offer: the receiver's part
+   * file holds that much); `size` (get) is the file's. For a get with offset > 0, `prefix` is the
+   * SHA-256 of the file's first `offset` bytes and nothing is sent until the downloader's
+   * `continue`; otherwise `prefix` is empty.
+   */
+  | { type: 'accept'; offset: number; size: number; prefix: string }
+  /** Downloader, after an accept that proved a prefix: start at `offset`, the offset proved (its part file matches) or 0 (it does not). */
+  | { type: 'continue'; offset: number }
+  /** The answer to resume and to continue: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
   | { type: 'resumed'; offset: number }
   /** The receiver's answer to a repeated `done` while it syncs and checks the file: wait on. */
   | { type: 'checking' }
@@ -150,12 +161,15 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
       return isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
         ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite } : null;
     case 'get':
-      return isName(m.name) && isOffset(m.offset) && isDigest(m.prefix) ? { type: 'get', name: m.name, offset: m.offset, prefix: m.prefix } : null;
+      return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
     case 'accept':
-      return isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size ? { type: 'accept', offset: m.offset, size: m.size } : null;
+      return isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
+        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix } : null;
+    case 'continue':
+      return isOffset(m.offset) ? { type: 'continue', offset: m.offset } : null;
     case 'resumed':
       return isOffset(m.offset) ? { type: 'resumed', offset: m.offset } : null;
     case 'checking':

@@ -2,8 +2,8 @@ import { randomFillSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
-  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
-  TRANSFER_STALL_MS,
+  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES,
+  TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import {
@@ -11,10 +11,12 @@ import {
 } from '../protocol/transfer.js';
 import type { SecureSession } from '../net/secure-session.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { DiscardSink, PatternSource } from './bandwidth.js';
-import { describeFsError, FileSink, FileSource, TransferFileError } from './files.js';
+import { hostKey } from '../net/address.js';
+import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js';
+import type { Grant, ReceiveBudget } from './budget.js';
+import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { clock, type FrameLink } from './link.js';
-import { fileNameProblem } from './names.js';
+import { fileName, fileNameProblem, foldsCase, nameKey } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { StreamSender, type ByteSource } from './sender.js';
 
@@ -32,16 +34,32 @@ export interface TransferEndpointOptions {
   /** Largest UDP payload of a transfer datagram (default DEFAULT_MAX_DATAGRAM). */
   maxDatagram?: number;
   /**
-   * Names being received into `dir` now, and by which transfer. A server passes one map to
-   * every session's endpoint, so two uploads never write one part file.
+   * Names being received into `dir` now (by nameKey: NFC, case-folded where the file system
+   * folds case), and by which transfer. A server passes one map to every session's endpoint, so
+   * two uploads never write one part file.
    */
   busyNames?: Map<string, { finished: boolean }>;
+  /**
+   * Who made each part file in `dir` (by name key): a peer may resume, empty or replace only its
+   * own. A server passes one map to every session's endpoint; it lives as long as the server.
+   */
+  partOwners?: Map<string, string>;
+  /** Take offers that ask to replace an existing file (default true; a server may refuse them). */
+  allowOverwrite?: boolean;
   /** Hears about transfers the peer starts (a server logs them). */
   onEvent?: (event: TransferEvent) => void;
   /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
   stallMs?: number;
   /** Take transfers the peer starts (default true; a CLI client says false: only what it asked for). */
   answerPeer?: boolean;
+  /**
+   * Memory for data received in transfers the peer starts, shared by every session of a server
+   * and counted per host (hostKey of the peer's address): each such transfer reserves its receive
+   * window here or is refused. Without it, every transfer gets a full window.
+   */
+  receiveBudget?: ReceiveBudget;
+  /** Which bandwidth tests the peer may start, shared by every session of a server; without it, any. */
+  bandwidthPolicy?: BandwidthPolicy;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -227,21 +245,29 @@ export class TransferEndpoint implements FrameHandler {
       if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
       this.#checkStopped(transfer);
       const held = opened?.length ?? 0;
-      const answer = await this.#request(transfer, { type: 'get', name, offset: held, prefix: opened?.prefixDigest() ?? '' }, 'accept');
+      const answer = await this.#request(transfer, { type: 'get', name, offset: held }, 'accept');
       if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
+      let start = answer.offset;
+      if (start > 0) {
+        // The server proved what its file starts with; we decide, and it waits for the decision.
+        if (answer.prefix === '') throw new TransferError('the sender offered to resume without proving its file\'s start');
+        start = sameDigest(opened!.prefixDigest(), answer.prefix) ? held : 0;
+        const { offset } = await this.#request(transfer, { type: 'continue', offset: start }, 'resumed');
+        if (offset !== start) throw new TransferError('the sender answered the resume with an impossible offset');
+      }
       // The sender starts at once: the receiver must exist before this turn of the event loop
       // ends, so the file is opened (or emptied) behind it and the first writes wait for that.
       const partFile = opened;
-      ready = partFile && answer.offset === held ? Promise.resolve(partFile)
+      ready = partFile && start === held ? Promise.resolve(partFile)
         : partFile ? partFile.restart().then(() => partFile) : FileSink.open(out, false);
       ready.then((sink) => { opened = sink; }, () => undefined);
       const pending = ready;
       const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
-      transfer.receiver = new StreamReceiver(this.#link(transfer.id), sink, answer.offset, answer.size);
-      const result = await this.#receive(transfer, sink, answer.offset, answer.size, options, async (done) => {
+      transfer.receiver = new StreamReceiver(this.#link(transfer.id), sink, start, answer.size);
+      const result = await this.#receive(transfer, sink, start, answer.size, options, async (done) => {
         await (await pending).finish(done.sha256, options.overwrite ?? false);
       });
-      return { ...result, restarted: held > 0 && answer.offset === 0 };
+      return { ...result, restarted: held > 0 && start === 0 };
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
@@ -449,48 +475,90 @@ export class TransferEndpoint implements FrameHandler {
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
   async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
-      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0 });
-      if (request.direction === 'down') return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
-      // The peer sends: it gets the time it asked for, and the stall time to finish.
-      const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
-      const run = this.#receive(transfer, new DiscardSink(), 0, null, {}, async () => undefined).finally(() => clearTimeout(deadline));
-      return { run, size: 0, offset: 0 };
+      const admitted = this.#options.bandwidthPolicy?.admit(hostKey(this.#session.remote.address), request.seconds) ?? (() => undefined);
+      if (typeof admitted === 'string') throw new TransferError(admitted);
+      try {
+        const started = this.#startBandwidth(transfer, request);
+        started.run = started.run.finally(admitted);
+        return started;
+      } catch (err) {
+        admitted();
+        throw err;
+      }
     }
     const { dir } = this.#options;
     if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
     if (request.type === 'get' && !this.#options.allowDownload) throw new TransferError('this server serves no downloads (start it with --allow-download)');
-    const problem = fileNameProblem(request.name);
-    if (problem) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${problem}`);
-    return request.type === 'offer' ? this.#prepareUpload(transfer, dir, request) : this.#prepareDownload(transfer, dir, request);
+    const checked = fileName(request.name);
+    if ('problem' in checked) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${checked.problem}`);
+    const { name } = checked;
+    return request.type === 'offer' ? this.#prepareUpload(transfer, dir, { ...request, name }) : this.#prepareDownload(transfer, dir, { ...request, name });
   }
 
+  /** A bandwidth test the peer asked for, admitted by the policy: sets it going. */
+  #startBandwidth(transfer: Transfer, request: Extract<TransferMessage, { type: 'bandwidth' }>): Started {
+    if (request.direction === 'down') {
+      this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+      return { run: this.#send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
+    }
+    // The peer sends: it gets the time it asked for, and the stall time to finish.
+    const grant = this.#reserve(RECEIVE_WINDOW_BYTES);
+    const sink = new DiscardSink();
+    transfer.receiver = this.#receiverFor(transfer, sink, 0, null, grant);
+    const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
+    this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+    const run = this.#receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
+      clearTimeout(deadline);
+      grant?.release();
+    });
+    return { run, size: 0, offset: 0 };
+  }
+
+  /** `offer.name` is the NFC name. */
   async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {
+    if (offer.overwrite && this.#options.allowOverwrite === false) throw new TransferError('this server does not replace existing files (refused --overwrite)');
+    const key = nameKey(offer.name, await foldsCase(dir));
+    this.#checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
-    if (busy.has(offer.name)) throw new TransferError(`${offer.name} is being received from another transfer`);
-    busy.set(offer.name, transfer);
+    if (busy.has(key)) throw new TransferError(`${offer.name} is being received from another transfer`);
+    // Before any disk work: a client over its share of memory is refused at once.
+    const grant = this.#reserve(Math.min(RECEIVE_WINDOW_BYTES, offer.size));
+    busy.set(key, transfer);
+    const owners = this.#options.partOwners ?? new Map<string, string>();
+    const owner = this.#partOwner();
     let sink: FileSink | undefined;
     try {
       const path = join(dir, offer.name);
+      // Someone else's part file is neither resumed (its length would show), emptied nor replaced.
+      const recorded = owners.get(key);
+      if (recorded !== undefined && recorded !== owner && (await exists(`${path}${PART_SUFFIX}`))) {
+        throw new TransferError(`${offer.name} is a partial upload of another client; choose another name`);
+      }
       if (!offer.overwrite && (await exists(path))) throw new TransferError(`${offer.name} already exists on the server (use --overwrite)`);
       sink = await FileSink.open(path, offer.resume, offer.name);
+      owners.set(key, owner);
       if (sink.length > offer.size) await sink.restart();
       this.#checkStopped(transfer);
     } catch (err) {
-      busy.delete(offer.name);
+      busy.delete(key);
+      grant?.release();
       await sink?.close();
       throw err;
     }
     const opened = sink;
     transfer.sink = opened;
-    transfer.receiver = new StreamReceiver(this.#link(transfer.id), opened, opened.length, offer.size);
-    this.#answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size });
+    transfer.receiver = this.#receiverFor(transfer, opened, opened.length, offer.size, grant);
+    this.#answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size, prefix: '' });
     const offset = opened.length;
     const run = this.#receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
       await opened.finish(done.sha256, offer.overwrite);
+      // In place: there is no part file left to own.
+      owners.delete(key);
     }).finally(async () => {
+      grant?.release();
       await opened.close();
-      busy.delete(offer.name);
+      busy.delete(key);
     });
     return { run, size: offer.size, offset };
   }
@@ -502,7 +570,7 @@ export class TransferEndpoint implements FrameHandler {
     transfer.resuming = true;
     // Checked before anything is emptied: data flowing, or the file being checked, means a confused or hostile peer.
     if (transfer.finishing || !receiver.untouched) return this.#stop(transfer, 'the sender asked to resume too late');
-    if (question.offset === sink.length && question.prefix === sink.prefixDigest()) {
+    if (question.offset === sink.length && sameDigest(sink.prefixDigest(), question.prefix)) {
       return this.#answer(transfer, 'resume', { type: 'resumed', offset: sink.length });
     }
     try {
@@ -520,12 +588,21 @@ export class TransferEndpoint implements FrameHandler {
     let offset = 0;
     try {
       if (get.offset > 0 && get.offset <= source.size) {
-        if ((await source.prefixDigest(get.offset)) === get.prefix) {
-          offset = get.offset;
-        } else {
+        // The downloader holds a part file: prove what our file starts with, and let it decide.
+        const prefix = await source.prefixDigest(get.offset);
+        this.#checkStopped(transfer);
+        this.#answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix });
+        const decision = await this.#awaitRequest(transfer, 'continue');
+        if (decision.offset !== get.offset && decision.offset !== 0) throw new TransferError('the downloader asked to continue at an impossible offset');
+        offset = decision.offset;
+        if (offset === 0) {
+          // A fresh read, so the hash covers the file from its first byte.
           await source.close();
           source = await FileSource.open(path, true, get.name);
         }
+        this.#answer(transfer, 'continue', { type: 'resumed', offset });
+      } else {
+        this.#answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '' });
       }
       this.#checkStopped(transfer);
     } catch (err) {
@@ -533,9 +610,36 @@ export class TransferEndpoint implements FrameHandler {
       throw err;
     }
     const opened = source;
-    this.#answer(transfer, 'get', { type: 'accept', offset, size: opened.size });
     const run = this.#send(transfer, opened, offset, opened.size, {}).finally(() => opened.close());
     return { run, size: opened.size, offset };
+  }
+
+  /**
+   * Who owns the part files this peer starts: its host (hostKey of its address). Sessions carry no
+   * verified client identity to use instead; an anonymous client must still resume after it
+   * reconnects, from a new port or session, and its host is what stays the same (PROTOCOL.md §8).
+   */
+  #partOwner(): string {
+    return `host ${hostKey(this.#session.remote.address)}`;
+  }
+
+  /**
+   * Reserves `bytes` of the server's receive budget for the peer's host; throws (a refusal with
+   * the reason) when they do not fit; undefined without a budget (every window is full).
+   */
+  #reserve(bytes: number): Grant | undefined {
+    const budget = this.#options.receiveBudget;
+    if (!budget) return undefined;
+    const grant = budget.reserve(hostKey(this.#session.remote.address), bytes);
+    if (typeof grant === 'string') throw new TransferError(grant);
+    return grant;
+  }
+
+  /** A receiver whose window is its grant (the full window without one), reporting what it holds to the budget. */
+  #receiverFor(transfer: Transfer, sink: ByteSink, start: number, size: number | null, grant: Grant | undefined): StreamReceiver {
+    const receiver = new StreamReceiver(this.#link(transfer.id), sink, start, size, grant?.bytes ?? RECEIVE_WINDOW_BYTES);
+    if (grant) grant.held = () => receiver.held;
+    return receiver;
   }
 
   /** Tells the optional listener how a transfer the peer started went. */
@@ -593,6 +697,15 @@ export class TransferEndpoint implements FrameHandler {
       transfer.interrupt = undefined;
       transfer.waiter = undefined;
     });
+  }
+
+  /** Waits for the peer's request of `type` about a transfer it started; gives up after the stall time. */
+  #awaitRequest<T extends TransferMessageType>(transfer: Transfer, type: T): Promise<Extract<TransferMessage, { type: T }>> {
+    let timer: NodeJS.Timeout | undefined;
+    return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
+      timer = setTimeout(() => reject(new TransferError(`the peer sent no ${type} for ${formatSeconds(this.#stallMs)}`)), this.#stallMs);
+      transfer.waiter = { types: [type], resolve: (message) => resolve(message as Extract<TransferMessage, { type: T }>) };
+    }).finally(() => clearTimeout(timer));
   }
 
   /** Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time. */

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
@@ -33,6 +33,17 @@ export function describeFsError(err: unknown, path: string): string {
 }
 
 const HEX_EMPTY = '';
+
+/**
+ * Whether two hex digests are the same, in time that depends only on their lengths: a resume
+ * compares a digest the peer sent with one of our file, and an early exit would tell the peer,
+ * by timing, how many leading characters it got right.
+ */
+export function sameDigest(ours: string, theirs: string): boolean {
+  const a = Buffer.from(ours, 'latin1');
+  const b = Buffer.from(theirs, 'latin1');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /**
  * Opens `path` and insists on a regular file. O_NONBLOCK makes the open return at once on a FIFO

@@ -25,8 +25,8 @@ export type DataVerdict = 'ok' | 'refused';
 /**
  * The receiving half of one reliable stream. Segments that arrive in order go straight to the
  * sink's queue; others wait in memory until the gap fills. Both are bounded by the receive
- * window this side advertises (bytes written + RECEIVE_WINDOW_BYTES), so a slow disk stops the
- * sender instead of growing memory. Acknowledgements go out at once when a gap opens or closes,
+ * window this side advertises (bytes written + its window: RECEIVE_WINDOW_BYTES, or what a
+ * server's ReceiveBudget granted), so a slow disk stops the sender instead of growing memory. Acknowledgements go out at once when a gap opens or closes,
  * else after ACK_EVERY_PACKETS (ACK_EVERY_REORDERED while a gap is open) or at the end of the
  * event-loop turn, whichever comes first; a window probe gets one at most every PROBE_ANSWER_MS.
  */
@@ -40,6 +40,9 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #written: number;
   #advertised: number;
   #queue: Buffer[] = [];
+  /** Bytes held in memory: out of order, queued for the sink, and being written. */
+  #held = 0;
+  #writingBytes = 0;
   #writing = false;
   #largestPacket = -1;
   #largestAt = 0;
@@ -51,19 +54,22 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #finished = false;
   #completed = false;
   readonly #maxSpans: number;
+  /** Bytes beyond those written that this side lets the sender send (what it may hold). */
+  readonly #window: number;
 
-  constructor(private readonly link: FrameLink, private readonly sink: ByteSink, start: number, size: number | null) {
+  constructor(private readonly link: FrameLink, private readonly sink: ByteSink, start: number, size: number | null, window = RECEIVE_WINDOW_BYTES) {
     super();
+    this.#window = window;
     this.#start = start;
     this.#size = size;
     this.#delivered = start;
     this.#written = start;
-    this.#advertised = start + RECEIVE_WINDOW_BYTES;
+    this.#advertised = start + this.#window;
     this.#maxSpans = spansThatFit(link.maxBody);
     this.#completed = size !== null && start >= size;
   }
 
-  /** When (clock ms) a data frame last arrived or a write last finished. */
+  /** When (clock ms) new data last arrived or a write last finished (duplicates and probes do not count). */
   get lastActivity(): number {
     return this.#lastActivity;
   }
@@ -89,9 +95,14 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     this.#start = start;
     this.#delivered = start;
     this.#written = start;
-    this.#advertised = start + RECEIVE_WINDOW_BYTES;
+    this.#advertised = start + this.#window;
     this.#completed = this.#size !== null && start >= this.#size;
     return true;
+  }
+
+  /** Bytes held in memory now (out-of-order segments, data queued for or being written to the sink): at most the window. */
+  get held(): number {
+    return this.#held + this.#writingBytes;
   }
 
   /** Bytes written to the sink, from the start offset. */
@@ -119,17 +130,19 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     if (offset < this.#start || (this.#size !== null && end > this.#size) || end > this.#advertised || !this.#wellCut(body.length, end)) {
       return 'refused';
     }
-    this.#lastActivity = clock();
+    const now = clock();
     if (packet > this.#largestPacket) {
       this.#largestPacket = packet;
-      this.#largestAt = this.#lastActivity;
+      this.#largestAt = now;
     }
     if (this.#completed || end <= this.#delivered || this.#received.covers(offset, end)) {
-      // A duplicate (after the end: a retransmission): the sender may have missed an acknowledgement.
+      // A duplicate (after the end: a retransmission): the sender may have missed an
+      // acknowledgement. Not progress: duplicates alone must not keep a transfer alive.
       this.#acknowledge(false);
       return 'ok';
     }
     if (offset < this.#delivered || this.#received.overlaps(offset, end)) return 'refused';
+    this.#lastActivity = now;
     const spansBefore = this.#received.count;
     this.#received.add(offset, end);
     // At once: a new gap (the sender should hear of a loss soon) or a filled one. While a gap
@@ -141,6 +154,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
       this.#deliver(body);
       for (let next = this.#early.get(this.#delivered); next; next = this.#early.get(this.#delivered)) {
         this.#early.delete(this.#delivered);
+        this.#held -= next.length;
         this.#deliver(next);
       }
       this.#received.forgetBelow(this.#delivered);
@@ -152,6 +166,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
       const own = Buffer.allocUnsafeSlow(body.length);
       body.copy(own);
       this.#early.set(offset, own);
+      this.#held += own.length;
       urgent = this.#received.count > spansBefore;
     }
     this.#acknowledge(urgent);
@@ -188,6 +203,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     this.#finished = true;
     this.#early.clear();
     this.#queue = [];
+    this.#held = 0;
   }
 
   /** Resolves once no write is in progress (so a part file holds exactly what was written). */
@@ -197,6 +213,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
 
   #deliver(chunk: Buffer): void {
     this.#queue.push(chunk);
+    this.#held += chunk.length;
     this.#delivered += chunk.length;
   }
 
@@ -208,18 +225,22 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.length;
     this.#writing = true;
+    this.#held -= bytes;
+    this.#writingBytes = bytes;
     this.sink.write(chunks).then(() => {
       this.#writing = false;
+      this.#writingBytes = 0;
       this.#written += bytes;
       this.#lastActivity = clock();
       if (this.#finished) return;
       this.emit('progress', this.written);
       // The window opened: say so if the sender may be waiting for it.
-      if (this.#advertised - this.#delivered < RECEIVE_WINDOW_BYTES / 2) this.#sendAck();
+      if (this.#advertised - this.#delivered < this.#window / 2) this.#sendAck();
       if (this.#checkComplete()) return;
       this.#flush();
     }, (err: Error) => {
       this.#writing = false;
+      this.#writingBytes = 0;
       this.#fail(err);
     });
   }
@@ -236,7 +257,7 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #sendAck(): void {
     this.#unacked = 0;
     this.#lastAckAt = clock();
-    this.#advertised = this.#written + RECEIVE_WINDOW_BYTES;
+    this.#advertised = this.#written + this.#window;
     this.link.ack(this.#largestPacket, this.#delivered, {
       windowEnd: this.#advertised,
       delayMicros: (clock() - this.#largestAt) * 1000,

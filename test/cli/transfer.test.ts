@@ -154,6 +154,24 @@ describe('bin/bittrrt file transfer', function () {
       expectNoStack(client);
     });
 
+    it('a server with --bandwidth-tests off refuses a bandwidth test, and the client shows why', async () => {
+      const server = await children.serve(['--bandwidth-tests', 'off']);
+      const client = connect(server.address, ['--bwdown', '1']);
+      expect(await client.exited).to.equal(1);
+      expect(client.lines.filter((l) => l.startsWith('error: ')).join('\n'), client.lines.join('\n')).to.include('this server runs no bandwidth tests');
+      const up = connect(server.address, ['--bwup', '1']);
+      expect(await up.exited).to.equal(1);
+      expect(up.lines.filter((l) => l.startsWith('error: ')).join('\n'), up.lines.join('\n')).to.include('this server runs no bandwidth tests');
+      expectNoStack(client);
+    });
+
+    it('the default policy refuses a bandwidth test longer than a minute, saying so', async () => {
+      const server = await children.serve();
+      const client = connect(server.address, ['--bwup', '61']);
+      expect(await client.exited).to.equal(1);
+      expect(client.lines.filter((l) => l.startsWith('error: ')).join('\n'), client.lines.join('\n')).to.include('bandwidth tests of at most 60 s');
+    });
+
     it('an existing name is refused without --overwrite and replaced with it', async () => {
       const server = await serveDir();
       const src = tempDir('src');
@@ -170,6 +188,17 @@ describe('bin/bittrrt file transfer', function () {
       expect(await replaced.exited, replaced.lines.join('\n')).to.equal(0);
       expect(readFileSync(join(server.dir, 'same.bin')).equals(replacement)).to.equal(true);
       expect(readdirSync(server.dir)).to.deep.equal(['same.bin']);
+    });
+
+    it('a server with --refuse-overwrite keeps an existing file even when the client asks --overwrite', async () => {
+      const server = await serveDir(['--refuse-overwrite']);
+      const src = tempDir('src');
+      const original = randomFile(join(server.dir, 'same.bin'), 4_000);
+      randomFile(join(src, 'same.bin'), 6_000);
+      const refused = connect(server.address, ['--send', join(src, 'same.bin'), '--overwrite']);
+      expect(await refused.exited).to.equal(1);
+      expect(refused.lines.find((l) => l.startsWith('error: ')), refused.lines.join('\n')).to.include('this server does not replace existing files');
+      expect(readFileSync(join(server.dir, 'same.bin')).equals(original)).to.equal(true);
     });
 
     it('--get from a server without --allow-download is refused', async () => {

@@ -191,6 +191,37 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(readFileSync(out).equals(data)).to.equal(true);
   });
 
+  it('a resumed download never tells its part file\'s hash: the server proves its prefix and waits for the decision', async () => {
+    const { session, inbox } = await rig();
+    const data = randomBytes(300_000);
+    writeFileSync(join(inbox, 'proved.bin'), data);
+    const accept = await rawRequest(session, 41, { type: 'get', name: 'proved.bin', offset: 100_000 });
+    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)) });
+    // Nothing flows until the downloader decides; the decision is answered with where data starts.
+    const secure = session as SecureSession;
+    let dataFrames = 0;
+    secure.frameHandler = { receiveFrame: (flags) => { if (flags === TransferFlags.DATA) dataFrames++; } };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(dataFrames).to.equal(0);
+    expect(await rawRequest(session, 41, { type: 'continue', offset: 100_000 })).to.deep.equal({ type: 'resumed', offset: 100_000 });
+    // A get without a part file is answered with no proof, and its data starts at once.
+    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '' });
+  });
+
+  it('a download whose part file differs from the server\'s file starts over, decided by the downloader', async () => {
+    const { endpoint, inbox } = await rig();
+    const data = randomBytes(2 * 1024 * 1024);
+    writeFileSync(join(inbox, 'e.bin'), data);
+    const out = join(tempDir('down'), 'e.bin');
+    const corrupt = Buffer.from(data.subarray(0, 1024 * 1024));
+    corrupt[10] = corrupt[10]! ^ 0xff;
+    writeFileSync(`${out}.part`, corrupt);
+    const result = await endpoint.download('e.bin', { out, resume: true });
+    expect(result.offset).to.equal(0);
+    expect(result.restarted).to.equal(true);
+    expect(readFileSync(out).equals(data)).to.equal(true);
+  });
+
   describe('refusals (the session survives each)', () => {
     it('path traversal and bad names are refused by the server, and nothing is written outside the directory', async () => {
       const parent = tempDir('jail');
@@ -203,7 +234,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
         expect(answer?.type, name).to.equal('reject');
         expect((answer as { reason: string }).reason).to.match(/refused name/);
       }
-      const get = await rawRequest(session, id += 2, { type: 'get', name: '../../etc/passwd', offset: 0, prefix: '' });
+      const get = await rawRequest(session, id += 2, { type: 'get', name: '../../etc/passwd', offset: 0 });
       expect(get?.type).to.equal('reject');
       expect(existsSync(join(parent, 'escape'))).to.equal(false);
       expect(existsSync(join(parent, 'escape.part'))).to.equal(false);

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSink, FileSource, TransferFileError } from '../../lib/transfer/files.js';
+import { FileSink, FileSource, sameDigest, TransferFileError } from '../../lib/transfer/files.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -102,5 +102,16 @@ describe('transfer/files', () => {
     expect(source).to.equal('pipe: not a regular file');
     expect(sink).to.equal('p.part: not a regular file');
     expect(Date.now() - started).to.be.below(2_000);
+  });
+
+  it('sameDigest (the resume comparison, both directions) tells equal digests from any difference, wherever it is', () => {
+    const digest = sha256(Buffer.from('x'));
+    const flip = (at: number): string => digest.slice(0, at) + (digest[at] === '0' ? '1' : '0') + digest.slice(at + 1);
+    expect(sameDigest(digest, digest)).to.equal(true);
+    expect(sameDigest('', '')).to.equal(true);
+    expect(sameDigest(digest, flip(0))).to.equal(false);
+    expect(sameDigest(digest, flip(63))).to.equal(false);
+    expect(sameDigest(digest, digest.slice(0, 62))).to.equal(false);
+    expect(sameDigest(digest, '')).to.equal(false);
   });
 });

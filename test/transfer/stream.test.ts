@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { MIN_SEGMENT_BYTES, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
+import { MIN_SEGMENT_BYTES, PROBE_ANSWER_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
 import { decodeAck, encodeAck } from '../../lib/protocol/transfer.js';
 import { PatternSource } from '../../lib/transfer/bandwidth.js';
 import type { FrameLink } from '../../lib/transfer/link.js';
@@ -214,8 +214,11 @@ describe('transfer/stream (sender and receiver over an impaired in-memory link)'
     const acks: number[] = [];
     const link: FrameLink = { maxBody: 1396, data: () => true, ack: (_l, cumulative) => acks.push(cumulative) > 0 };
     const receiver = new StreamReceiver(link, new MemorySink(), 0, 10 * MIN_SEGMENT_BYTES);
+    const started = performance.now();
     for (let i = 0; i < 100; i++) expect(receiver.onData(i, 0, Buffer.alloc(0))).to.equal('ok');
-    expect(acks).to.have.length(1);
+    // One answer, and one more per PROBE_ANSWER_MS the loop took (a loaded machine may take several).
+    expect(acks.length).to.be.at.least(1);
+    expect(acks.length).to.be.at.most(1 + Math.floor((performance.now() - started) / PROBE_ANSWER_MS));
     receiver.stop();
   });
 

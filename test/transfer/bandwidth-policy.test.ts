@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { connect } from '../../lib/net/client.js';
+import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import type { Session } from '../../lib/net/session.js';
+import { BandwidthPolicy, formatBandwidthLimits, parseBandwidthLimits, type BandwidthLimits } from '../../lib/transfer/bandwidth.js';
+import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
+import { eventually } from '../helpers/udp.js';
+
+describe('transfer/bandwidth policy: which bandwidth tests a server runs (real sessions on loopback)', function () {
+  this.timeout(60_000);
+  const servers: BittrrtServer[] = [];
+  const sessions: Session[] = [];
+  afterEach(async () => {
+    for (const session of sessions.splice(0)) session.close();
+    for (const server of servers.splice(0)) await server.close();
+  });
+
+  async function serve(limits: BandwidthLimits | 'off'): Promise<{ port: number; policy: BandwidthPolicy }> {
+    const policy = new BandwidthPolicy(limits);
+    // Dual-stack, so clients on 127.0.0.1 and on ::1 are two hosts.
+    const server = createServer({ files: { bandwidthPolicy: policy } });
+    servers.push(server);
+    const { port } = await server.listen(0, '::');
+    return { port, policy };
+  }
+
+  async function client(host: string, port: number): Promise<TransferEndpoint> {
+    const session = await connect({ host, port, allowSeed: false });
+    sessions.push(session);
+    return new TransferEndpoint(session);
+  }
+
+  const refusal = (test: Promise<unknown>): Promise<string | null> => test.then(() => null, (e: Error) => e.message);
+
+  it('off: every test is refused, both ways, with the reason', async () => {
+    const { port } = await serve('off');
+    const endpoint = await client('127.0.0.1', port);
+    expect(await refusal(endpoint.bandwidth('down', 1))).to.equal('the peer refused: this server runs no bandwidth tests');
+    expect(await refusal(endpoint.bandwidth('up', 1))).to.equal('the peer refused: this server runs no bandwidth tests');
+  });
+
+  it('limited: one at once per host, so many in all, none longer than allowed; a place is given back when a test ends', async () => {
+    const { port, policy } = await serve({ inAll: 1, perHost: 1, maxSeconds: 3 });
+    const a1 = await client('127.0.0.1', port);
+    const a2 = await client('127.0.0.1', port);
+    const b = await client('::1', port);
+    expect(await refusal(a1.bandwidth('down', 4))).to.equal('the peer refused: this server runs bandwidth tests of at most 3 s');
+    // A test is running: another session of the same host, and then another host, are refused.
+    const running = a1.bandwidth('down', 3);
+    expect(await eventually(() => policy.running === 1, 5_000)).to.equal(true);
+    expect(await refusal(a2.bandwidth('up', 1))).to.match(/at most 1 bandwidth test\(s\) at once per client host/);
+    expect(await refusal(b.bandwidth('down', 1))).to.match(/at most 1 bandwidth test\(s\) at once, and all are taken/);
+    const result = await running;
+    expect(result.size).to.be.greaterThan(0);
+    expect(await eventually(() => policy.running === 0, 5_000)).to.equal(true);
+    // Its place is free again.
+    expect((await b.bandwidth('up', 1)).size).to.be.greaterThan(0);
+    expect(policy.running).to.equal(0);
+  });
+
+  it('parses the config key and flag value: off, or IN_ALL,PER_HOST,SECONDS', () => {
+    expect(parseBandwidthLimits('off')).to.equal('off');
+    expect(parseBandwidthLimits('4,1,60')).to.deep.equal({ inAll: 4, perHost: 1, maxSeconds: 60 });
+    for (const bad of ['', 'on', '0,0,60', '1,2,60', '4,1,0', '4,1,3601', '4,1', '4, 1, 60', '-1,1,1']) {
+      expect(parseBandwidthLimits(bad), bad).to.equal(undefined);
+    }
+    expect(formatBandwidthLimits(new BandwidthPolicy().limits)).to.equal('4,1,60');
+  });
+});

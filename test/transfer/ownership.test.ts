@@ -1,0 +1,95 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from '../../lib/net/client.js';
+import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import type { Session } from '../../lib/net/session.js';
+import type { TransferMessage } from '../../lib/protocol/transfer.js';
+import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';
+import { tempDir } from '../helpers/tmp.js';
+import { eventually } from '../helpers/udp.js';
+import { PAYLOAD, RawClient } from './raw-client.js';
+
+describe('transfer/ownership: clients of one upload directory cannot reach each other\'s files (real sessions on loopback)', function () {
+  this.timeout(60_000);
+  const servers: BittrrtServer[] = [];
+  const sessions: Session[] = [];
+  afterEach(async () => {
+    for (const session of sessions.splice(0)) session.close();
+    for (const server of servers.splice(0)) await server.close();
+  });
+
+  async function serve(allowOverwrite?: boolean): Promise<{ port: number; inbox: string; events: TransferEvent[] }> {
+    const inbox = tempDir('owned-inbox');
+    const events: TransferEvent[] = [];
+    const server = createServer({ files: { dir: inbox, allowDownload: true, allowOverwrite } });
+    server.on('transfer', (event) => events.push(event));
+    servers.push(server);
+    // Dual-stack, so clients on 127.0.0.1 and on ::1 are two hosts.
+    const { port } = await server.listen(0, '::');
+    return { port, inbox, events };
+  }
+
+  async function session(host: string, port: number): Promise<Session> {
+    const opened = await connect({ host, port, allowSeed: false });
+    sessions.push(opened);
+    return opened;
+  }
+
+  const offer = (name: string, size: number, resume: boolean, overwrite = false): TransferMessage => ({ type: 'offer', name, size, resume, overwrite });
+  const reason = (answer: TransferMessage): string => (answer.type === 'reject' ? answer.reason : `not refused: ${JSON.stringify(answer)}`);
+
+  it('another host cannot learn a part file\'s length, empty it or replace it; its owner resumes it from a new session', async () => {
+    const { port, inbox, events } = await serve();
+    const data = randomBytes(40 * PAYLOAD);
+    const owner = new RawClient(await session('127.0.0.1', port));
+    expect((await owner.request(1, offer('owned.bin', data.length, false))).type).to.equal('accept');
+    owner.sendInOrder(1, data, 10);
+    const part = join(inbox, 'owned.bin.part');
+    expect(await eventually(() => existsSync(part) && statSync(part).size === 10 * PAYLOAD, 5_000)).to.equal(true);
+    owner.tell(1, { type: 'abort', reason: 'interrupted' });
+    expect(await eventually(() => events.some((e) => e.kind === 'failed'), 5_000)).to.equal(true);
+
+    const other = new RawClient(await session('::1', port));
+    for (const [id, attempt] of [[1, offer('owned.bin', data.length, true)], [3, offer('owned.bin', data.length, false)], [5, offer('owned.bin', data.length, true, true)]] as const) {
+      const answer = await other.request(id, attempt);
+      expect(reason(answer), JSON.stringify(attempt)).to.equal('owned.bin is a partial upload of another client; choose another name');
+      expect(JSON.stringify(answer)).to.not.include(String(10 * PAYLOAD));
+    }
+    expect(readFileSync(part).equals(data.subarray(0, 10 * PAYLOAD)), 'the part file is untouched').to.equal(true);
+
+    // The owner's host, from a new session (a new port), resumes where it stopped.
+    const again = new TransferEndpoint(await session('127.0.0.1', port));
+    const path = join(tempDir('owned-src'), 'owned.bin');
+    writeFileSync(path, data);
+    const result = await again.upload(path, { resume: true });
+    expect(result.offset).to.equal(10 * PAYLOAD);
+    expect(readFileSync(join(inbox, 'owned.bin')).equals(data)).to.equal(true);
+    // Finished, the file has no owner: the other host sees an ordinary existing file.
+    expect(reason(await other.request(7, offer('owned.bin', 5, false)))).to.equal('owned.bin already exists on the server (use --overwrite)');
+  });
+
+  it('a server that refuses overwrites keeps existing files, saying why', async () => {
+    const { port, inbox } = await serve(false);
+    const original = randomBytes(1000);
+    writeFileSync(join(inbox, 'kept.bin'), original);
+    const client = new RawClient(await session('127.0.0.1', port));
+    expect(reason(await client.request(1, offer('kept.bin', 5, false, true)))).to.equal('this server does not replace existing files (refused --overwrite)');
+    expect(readFileSync(join(inbox, 'kept.bin')).equals(original)).to.equal(true);
+    expect(readdirSync(inbox)).to.deep.equal(['kept.bin']);
+  });
+
+  it('names with lone surrogates are refused; names are stored in NFC, so two spellings of one name are one busy name', async () => {
+    const { port, inbox } = await serve();
+    const client = new RawClient(await session('127.0.0.1', port));
+    for (const [id, name] of [[1, 'a\ud800'], [3, 'a\udbff'], [5, '\udc00x']] as const) {
+      expect(reason(await client.request(id, offer(name, 5, false)))).to.match(/not well-formed Unicode/);
+    }
+    const decomposed = 'cafe\u0301.txt';
+    const composed = 'caf\u00e9.txt';
+    expect((await client.request(7, offer(decomposed, 10 * PAYLOAD, false))).type).to.equal('accept');
+    expect(reason(await client.request(9, offer(composed, 10 * PAYLOAD, false)))).to.equal(`${composed} is being received from another transfer`);
+    expect(readdirSync(inbox)).to.deep.equal([`${composed}.part`]);
+  });
+});
