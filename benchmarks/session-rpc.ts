@@ -4,7 +4,8 @@
  * deadline, and every worker started inside withWorkers() is stopped (then killed if need be)
  * when its body ends, whether the benchmark succeeded or threw.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RateLimitOptions } from '../lib/index.js';
 import type { BackendName } from './harness.js';
@@ -277,6 +278,10 @@ export class Worker {
     });
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Forks a worker (with `nodeFlags` besides --expose-gc) and waits until it listens for requests. */
   static async start(name: string, nodeFlags: readonly string[] = []): Promise<Worker> {
     const worker = new Worker(name, nodeFlags);
@@ -351,4 +356,20 @@ export async function withWorkers<T>(body: (start: (name: string, nodeFlags?: re
   } finally {
     await Promise.all(started.map((worker) => worker.stop()));
   }
+}
+
+let tasksetWorks: boolean | undefined;
+
+/**
+ * Pins every thread of process `pid` to core `cpu` with taskset (util-linux), so two busy
+ * processes on a 2-core machine each keep a core instead of being moved about by the scheduler.
+ * Returns null when pinned, or why not.
+ */
+export function pinToCpu(pid: number | undefined, cpu: number): string | null {
+  if (availableParallelism() <= cpu) return `only ${availableParallelism()} core(s)`;
+  tasksetWorks ??= spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!tasksetWorks) return 'taskset not found (util-linux)';
+  if (pid === undefined) return 'no process id';
+  const run = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  return run.status === 0 ? null : `taskset failed: ${run.stderr.trim()}`;
 }

@@ -55,6 +55,8 @@ export interface Goal {
   /** What is judged, as printed: 'handshakes/s', 'B RSS per idle session'. */
   readonly what: string;
   readonly target: number;
+  /** How values print: a count ('5,300'), bytes ('1,565 B') or a ratio ('35.2%'). */
+  readonly unit: 'count' | 'bytes' | 'ratio';
   /** 'atLeast': PASS when median ≥ target; 'below': PASS when median < target. */
   readonly direction: 'atLeast' | 'below';
   /** The range a correct measurement can produce (inclusive); a sample outside it is impossible. */
@@ -121,6 +123,10 @@ export function exitCode(judgements: readonly Judgement[]): number {
   return judgements.some((j) => j.verdict === 'INCONCLUSIVE' || (j.verdict === 'FAIL' && j.goal.knownUnmet !== true)) ? 1 : 0;
 }
 
+export function formatValue(unit: Goal['unit'], v: number): string {
+  return unit === 'ratio' ? `${(v * 100).toFixed(1)}%` : unit === 'bytes' ? `${Math.round(v).toLocaleString('en-US')} B` : number.format(v);
+}
+
 /** "1,565 (1,480–1,610, ±4.2%, 3 runs)". */
 export function formatSpread(s: Spread, format: (v: number) => string = (v) => number.format(v)): string {
   if (s.samples.length === 1) return `${format(s.median)} (1 run)`;
@@ -128,9 +134,10 @@ export function formatSpread(s: Spread, format: (v: number) => string = (v) => n
 }
 
 /** One line per judged figure: verdict, median and spread, and why when inconclusive. */
-export function formatJudgement(j: Judgement, format?: (v: number) => string): string {
+export function formatJudgement(j: Judgement): string {
   const { goal } = j;
-  const target = `${goal.direction === 'atLeast' ? '≥' : '<'} ${format === undefined ? number.format(goal.target) : format(goal.target)}`;
+  const format = (v: number): string => formatValue(goal.unit, v);
+  const target = `${goal.direction === 'atLeast' ? '≥' : '<'} ${format(goal.target)}`;
   const figure = j.spread === null ? 'no sample' : formatSpread(j.spread, format);
   const unmet = goal.knownUnmet === true && j.verdict === 'FAIL' ? ' (documented as unmet)' : '';
   return `${j.verdict}${unmet}: ${goal.what} ${figure}; goal ${target}${j.reason === null ? '' : `. ${j.reason}`}`;
