@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { DEFAULT_RULES, exitCode, formatJudgement, judge, median, slope, spread, type Goal } from '../../benchmarks/verdict.js';
 
-const atLeast: Goal = { what: 'handshakes/s', target: 5000, direction: 'atLeast', plausible: [1, 1e6] };
-const below: Goal = { what: 'B per idle session', target: 2048, direction: 'below', plausible: [1, 65536] };
+const atLeast: Goal = { what: 'handshakes/s', target: 5000, unit: 'count', direction: 'atLeast', plausible: [1, 1e6] };
+const below: Goal = { what: 'B per idle session', target: 2048, unit: 'bytes', direction: 'below', plausible: [1, 65536] };
 
 describe('bench verdicts', () => {
   it('takes the median, not the mean, so one disturbed run cannot move it', () => {
@@ -41,7 +41,7 @@ describe('bench verdicts', () => {
     expect(judge(atLeast, [5200, Number.POSITIVE_INFINITY, 5100]).verdict).to.equal('INCONCLUSIVE');
     expect(judge(atLeast, [5200, Number.NaN, 5100]).verdict).to.equal('INCONCLUSIVE');
     // More delivered than sent: a ratio above what the goal declares possible.
-    const ratio: Goal = { what: 'b/a', target: 0.6, direction: 'atLeast', plausible: [0.001, 1.5] };
+    const ratio: Goal = { what: 'b/a', target: 0.6, unit: 'ratio', direction: 'atLeast', plausible: [0.001, 1.5] };
     expect(judge(ratio, [0.7, 3, 0.7]).verdict).to.equal('INCONCLUSIVE');
   });
 
