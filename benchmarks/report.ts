@@ -358,7 +358,6 @@ function networkLines(network: NetworkReport): string[] {
   ];
 }
 
-const mbPerSec = (r: ThroughputResult): string => r.mbPerSec.toFixed(1);
 const secondsPerGb = (s: number): string => s.toFixed(2);
 const isTransferRun = (r: ThroughputResult): r is TransferRun => 'retransmitPercent' in r;
 
