@@ -124,7 +124,8 @@ export function exitCode(judgements: readonly Judgement[]): number {
 }
 
 export function formatValue(unit: Goal['unit'], v: number): string {
-  return unit === 'ratio' ? `${(v * 100).toFixed(1)}%` : unit === 'bytes' ? `${Math.round(v).toLocaleString('en-US')} B` : number.format(v);
+  if (unit === 'ratio') return `${(v * 100).toFixed(1)}%`;
+  return `${Math.round(v).toLocaleString('en-US')}${unit === 'bytes' ? ' B' : ''}`;
 }
 
 /** "1,565 (1,480–1,610, ±4.2%, 3 runs)". */
