@@ -299,7 +299,7 @@ function handshakeLines(rows: readonly HandshakeThroughput[]): string[] {
 
 function memoryLines(network: NetworkReport): string[] {
   const m = network.idleMemory;
-  const sampleCells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapUsed + sample.external)];
+  const sampleCells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapTotal), mib(sample.heapUsed + sample.external)];
   const runRow = (run: IdleMemoryRun, i: number): string[] => [
     `run ${i + 1}`,
     ...sampleCells(run.empty.memory),
@@ -314,8 +314,9 @@ function memoryLines(network: NetworkReport): string[] {
       'V8\'s memory reducer off, so V8 gives nothing back between samples: an upper bound); its first clients are the idle ' +
       `sessions, added in steps; each sample after global.gc(), ${(m.settleMs / 1000).toFixed(1)} s after the step's last ` +
       'connect (once the server may drop its cached answers). Per session = least-squares slope over the steps.',
-    table(['idle sessions', 'RSS, empty', 'heap used + external, empty',
-      ...steps.map((n) => `at ${integer.format(n)}: RSS / heap + ext`), 'RSS per session', 'heap + ext per session'], m.runs.map(runRow)),
+    table(['idle sessions', 'RSS, empty', 'heap total, empty', 'heap used + external, empty',
+      ...steps.map((n) => `at ${integer.format(n)}: RSS / heap total / heap used + ext`), 'RSS per session', 'heap used + ext per session'],
+    m.runs.map(runRow)),
     heapSlopes.length === 0 ? '' : `  heap used + external per session: ${formatSpread(spread(heapSlopes), bytesCell)} (not judged)`,
     formatJudgement(m.judgement),
   ];

@@ -43,6 +43,12 @@ const SOCKETS_PER_CLIENT_WORKER = 800;
 const CALL_MARGIN_MS = 15_000;
 /** How long the server and client workers spin at once to see how many cores the machine really gives them. */
 const SPIN_MS = 300;
+/**
+ * Server and generator spinning together must get at least this many cores, or the run measured
+ * the machine's other load rather than the server: at load 7.8 on 2 cores they got 0.07–0.93 and
+ * the default server 862–1,098 handshakes/s, a FAIL that said nothing about the code.
+ */
+const CORES_NEEDED = 1.6;
 
 export interface HandshakePlan {
   readonly backend: BackendName;
@@ -286,7 +292,8 @@ function handshakeCapacity(plan: CapacityPlan, runLabel: string, progress: Progr
     const problem = run.answered !== plan.count ? `${run.answered} of ${plan.count} answers verified`
       : serverHandshakes !== plan.count ? `the server counted ${serverHandshakes} handshakes for ${plan.count} connects`
         : Object.keys(drops).length > 0 ? `the server dropped datagrams: ${Object.entries(drops).map(([r, n]) => `${r} ${n}`).join(', ')}`
-          : null;
+          : coresForTwo < CORES_NEEDED ? `server and generator got ${coresForTwo.toFixed(2)} cores, fewer than ${CORES_NEEDED}: other load on the machine`
+            : null;
     return {
       threads: plan.threads ?? null,
       count: plan.count,
