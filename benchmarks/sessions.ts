@@ -182,6 +182,7 @@ export interface IdleMemory {
 }
 
 const heapOf = (m: MemorySample): number => m.heapUsed + m.external;
+const mebibytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
 /** Slopes of RSS and of heap used + external over a run's steps. */
 export function perSessionSlopes(steps: readonly MemoryStep[]): IdleMemoryRun['perSession'] {
@@ -193,8 +194,10 @@ export function perSessionSlopes(steps: readonly MemoryStep[]): IdleMemoryRun['p
 
 /**
  * The idle-memory verdict over runs: the median RSS slope against the goal. A run whose steps
- * did not all hold the sessions asked for, or whose heap + external slope is impossible too,
- * makes the figure inconclusive.
+ * did not all hold the sessions asked for, whose heap + external slope is impossible too, or
+ * whose RSS fell while sessions were added, makes the figure inconclusive. RSS falls when V8 or
+ * the allocator gives memory back between samples (heap total swung by 10 MiB between steps in
+ * one run): the slope would then count that against the sessions, whichever way it went.
  */
 export function judgeIdleMemory(runs: readonly IdleMemoryRun[], rules?: JudgeRules): Judgement {
   const [low, high] = IDLE_MEMORY_GOAL.plausible;
@@ -204,6 +207,12 @@ export function judgeIdleMemory(runs: readonly IdleMemoryRun[], rules?: JudgeRul
     ...(run.perSession.heap >= low && run.perSession.heap <= high ? []
       : [`run ${i + 1}: heap used + external ${Math.round(run.perSession.heap)} B per session is impossible`]),
     ...(run.collected ? [] : [`run ${i + 1}: no global.gc() before the samples`]),
+    ...run.steps.slice(1).flatMap((step, k) => {
+      const previous = run.steps[k];
+      return previous === undefined || step.memory.rss >= previous.memory.rss ? []
+        : [`run ${i + 1}: RSS fell from ${mebibytes(previous.memory.rss)} to ${mebibytes(step.memory.rss)} between ` +
+          `${previous.sessions} and ${step.sessions} sessions (memory given back)`];
+    }),
   ]);
   return judge(IDLE_MEMORY_GOAL, runs.map((r) => r.perSession.rss), rules, problems);
 }

@@ -48,6 +48,20 @@ describe('judged bench figures', () => {
     expect(judgeIdleMemory([heapFell, run(1500, 1300), run(1500, 1300)]).verdict).to.equal('INCONCLUSIVE');
   });
 
+  it('idle memory: INCONCLUSIVE when RSS falls between steps, even if the slope still looks plausible', () => {
+    // Measured: 96.4, 108.3, then 85.9 MiB at 1k, 5k, 10k sessions as V8 shrank its heap.
+    const steps: MemoryStep[] = [
+      { sessions: 1000, memory: memory(60, 11 * MIB) },
+      { sessions: 5000, memory: memory(110, 17 * MIB) },
+      { sessions: 10_000, memory: memory(90, 24 * MIB) },
+    ];
+    const dipped: IdleMemoryRun = { ...run(1500, 1300), steps, perSession: perSessionSlopes(steps) };
+    expect(dipped.perSession.rss).to.be.within(1, 65_536);
+    const j = judgeIdleMemory([dipped, run(1500, 1300), run(1500, 1300)]);
+    expect(j.verdict).to.equal('INCONCLUSIVE');
+    expect(j.reason).to.contain('RSS fell from 110.0 MiB to 90.0 MiB');
+  });
+
   it('transfer: raw UDP delivering more than was sent makes b/a INCONCLUSIVE', () => {
     const result = (mbPerSec: number, bytes = QUICK_TRANSFER_CONFIG.bytes): ThroughputResult =>
       ({ name: 'x', bytes, seconds: 1, mbPerSec, cpuPerGb: { sender: 1, receiver: 1 }, peakRss: { sender: 1, receiver: 1 } });
