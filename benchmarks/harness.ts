@@ -1,5 +1,6 @@
 import { Bench, type FnReturnedObject } from 'tinybench';
 import type { CryptoBackend } from '../lib/crypto/backend.js';
+import { median } from './verdict.js';
 
 /** One measured operation. Its return value is kept in a sink so the work cannot be optimised away. */
 export type Op = () => unknown;
@@ -44,7 +45,7 @@ export interface BenchConfig {
   readonly calibrateMs: number;
 }
 
-export const DEFAULT_CONFIG: BenchConfig = { timeMs: 500, rounds: 5, warmupMs: 30, batchMs: 1, calibrateMs: 8 };
+export const DEFAULT_CONFIG: BenchConfig = { timeMs: 1000, rounds: 5, warmupMs: 30, batchMs: 1, calibrateMs: 8 };
 export const QUICK_CONFIG: BenchConfig = { timeMs: 100, rounds: 1, warmupMs: 20, batchMs: 0.5, calibrateMs: 4 };
 
 /** One tinybench task: one case on one backend in one round. */
@@ -113,13 +114,6 @@ export async function measureRound(name: string, op: Op, config: BenchConfig): P
   if (result.state !== 'completed') throw new Error(`${name}: task ended in state ${result.state}`);
   const { latency } = result;
   return { opsPerSec: 1000 / latency.mean, rmePercent: latency.rme, samples: latency.samplesCount, batch };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (i: number): number => sorted[i] ?? Number.NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
 }
 
 /** Summarises a case's rounds by their median. */

@@ -6,13 +6,19 @@ import { aeadCaseId, FACADE_TARGET_SIZE, sizeLabel, type AeadOperation, type Aea
 import { BACKEND_NAMES, type BackendName, type BackendRow, type BenchConfig, type Measurement, type Row, type SharedRow } from './harness.js';
 import type { LatencySummary, MemorySample } from './session-rpc.js';
 import type { ThroughputResult, TransferRun } from './baselines.js';
-import type { HandshakeCapacity, HandshakeThroughput, NetworkReport } from './sessions.js';
-import type { TransferRatio, TransferReport } from './transfer.js';
+import type { HandshakeCapacity, HandshakeThroughput, IdleMemoryRun, NetworkReport } from './sessions.js';
+import type { RatioName, TransferReport, TransferSet } from './transfer.js';
+import { formatJudgement, formatSpread, judge, median, spread, type Goal, type Judgement, type JudgeRules } from './verdict.js';
 
 /** The facade target: CommEncryptor at 1400 B must reach this fraction of the bare calls' ops/s. */
-export const FACADE_TARGET = 0.8;
-/** A case whose rounds differ by more than ± this many percent was disturbed by other load. */
-const NOISY_SPREAD_PERCENT = 15;
+export const FACADE_GOAL: Goal = {
+  what: 'facade ÷ bare', target: 0.8, unit: 'ratio', direction: 'atLeast',
+  // Wrapping a call cannot make it twice as fast, nor 20 times slower.
+  plausible: [0.05, 2],
+};
+export const FACADE_TARGET = FACADE_GOAL.target;
+/** A case whose rounds differ by more than ± this many percent was disturbed by other load (quiet machine: within ±10%). */
+const NOISY_SPREAD_PERCENT = 10;
 
 export interface MachineInfo {
   readonly cpu: string;
@@ -28,12 +34,12 @@ export interface MachineInfo {
 export interface FacadePairing {
   readonly bareOpsPerSec: number;
   readonly facadeOpsPerSec: number;
-  /** facade ops/s ÷ bare ops/s. */
+  /** Median over the rounds of facade ops/s ÷ bare ops/s in the same round. */
   readonly ratio: number;
   /** Lowest and highest ratio seen in a single round (equal with one round). */
   readonly range: readonly [number, number];
   /** Judged only at the target size, and never for the informational pairing; null otherwise. */
-  readonly pass: boolean | null;
+  readonly judgement: Judgement | null;
 }
 
 export interface FacadeRow {
@@ -54,17 +60,28 @@ export interface FernetRow {
   readonly vsNpmFernet: number;
 }
 
+/** The crypto section: every case, the facade ratios and Fernet against npm fernet. */
+export interface CryptoSection {
+  readonly cases: readonly Row[];
+  readonly facade: { readonly target: number; readonly targetSize: number; readonly rows: readonly FacadeRow[] };
+  readonly fernet: readonly FernetRow[];
+}
+
 export interface Report {
   readonly machine: MachineInfo;
   readonly mode: 'default' | 'quick';
   readonly config: BenchConfig;
+  /** Independent runs of each judged network figure (fresh processes each). */
+  readonly repeat: number;
+  readonly sections: readonly string[];
   readonly elapsedSeconds: number;
-  readonly cases: readonly Row[];
-  readonly facade: { readonly target: number; readonly targetSize: number; readonly rows: readonly FacadeRow[] };
-  readonly fernet: readonly FernetRow[];
-  readonly sessions: SessionsSection;
-  /** File transfer on loopback against raw UDP and TLS; null when skipped with --no-net. */
+  /** Null when not run (--section). */
+  readonly crypto: CryptoSection | null;
+  readonly network: NetworkReport | null;
+  readonly replay: ReplaySection | null;
   readonly transfer: TransferReport | null;
+  /** Every judged figure of the sections run. */
+  readonly judgements: readonly Judgement[];
 }
 
 /** The replay window's cost per packet next to an AEAD open of the same packet size. */
@@ -76,16 +93,12 @@ export interface ReplayRow {
   readonly ofOpen: Readonly<Record<BackendName, number>>;
 }
 
-export interface SessionsSection {
-  /** The loopback UDP benchmarks; null when skipped with --no-net. */
-  readonly network: NetworkReport | null;
-  readonly replay: {
-    readonly openSize: number;
-    /** ns per CommEncryptor.decrypt of openSize bytes (verify + open), from the crypto cases. */
-    readonly openNs: Readonly<Record<BackendName, number>>;
-    readonly cases: readonly Row[];
-    readonly rows: readonly ReplayRow[];
-  };
+export interface ReplaySection {
+  readonly openSize: number;
+  /** ns per CommEncryptor.decrypt of openSize bytes (verify + open), measured beside the replay cases. */
+  readonly openNs: Readonly<Record<BackendName, number>>;
+  readonly cases: readonly Row[];
+  readonly rows: readonly ReplayRow[];
 }
 
 /** Version of an installed package, found by walking up from the file a specifier resolves to. */
@@ -140,40 +153,42 @@ function sharedRow(cases: readonly Row[], id: string): SharedRow {
 }
 
 /** facade ÷ bare per round: within a round the two cases ran back to back, so these pairs are the fairest. */
-function roundRatioRange(facade: Measurement, bare: Measurement): readonly [number, number] {
-  const ratios = facade.rounds.map((r, i) => r.opsPerSec / (bare.rounds[i]?.opsPerSec ?? Number.NaN));
-  return [Math.min(...ratios), Math.max(...ratios)];
+function roundRatios(facade: Measurement, bare: Measurement): number[] {
+  return facade.rounds.map((r, i) => r.opsPerSec / (bare.rounds[i]?.opsPerSec ?? Number.NaN));
 }
 
-function pairing(facade: Measurement, bare: Measurement, judged: boolean): FacadePairing {
-  const ratio = facade.opsPerSec / bare.opsPerSec;
+/** Judged pairings: each round's ratio is one sample (the rounds ran interleaved, so they are independent of each other's drift). */
+function pairing(facade: Measurement, bare: Measurement, judged: boolean, rules: JudgeRules | undefined, label: string): FacadePairing {
+  const ratios = roundRatios(facade, bare);
   return {
     bareOpsPerSec: bare.opsPerSec,
     facadeOpsPerSec: facade.opsPerSec,
-    ratio,
-    range: roundRatioRange(facade, bare),
-    pass: judged ? ratio >= FACADE_TARGET : null,
+    ratio: median(ratios),
+    range: [Math.min(...ratios), Math.max(...ratios)],
+    judgement: judged ? judge({ ...FACADE_GOAL, what: `${label} (ratio of rounds)` }, ratios, rules) : null,
   };
 }
 
 /** Facade ÷ bare for every backend and size, from the measurements already in the main table. */
-export function facadeRows(cases: readonly Row[], backends: readonly BackendName[], sizes: readonly AeadSize[]): FacadeRow[] {
+export function facadeRows(cases: readonly Row[], backends: readonly BackendName[], sizes: readonly AeadSize[], rules?: JudgeRules): FacadeRow[] {
   return backends.flatMap((backend) => sizes.map((size): FacadeRow => {
     const measured = (operation: AeadOperation): Measurement => backendRow(cases, aeadCaseId(operation, size)).results[backend];
     const judged = size === FACADE_TARGET_SIZE;
     return {
       backend,
       size,
-      encryptInto: pairing(measured('encryptInto'), measured('seal.bare'), judged),
-      encrypt: pairing(measured('encrypt'), measured('seal.bare.alloc'), judged),
-      encryptVsPreallocated: pairing(measured('encrypt'), measured('seal.bare'), false),
+      encryptInto: pairing(measured('encryptInto'), measured('seal.bare'), judged, rules, `${backend} encryptInto ÷ bare prealloc, ${sizeLabel(size)}`),
+      encrypt: pairing(measured('encrypt'), measured('seal.bare.alloc'), judged, rules, `${backend} encrypt ÷ bare alloc, ${sizeLabel(size)}`),
+      encryptVsPreallocated: pairing(measured('encrypt'), measured('seal.bare'), false, rules, ''),
     };
   }));
 }
 
-/** Replay-window cases next to the `openSize` decrypt measured in the crypto section. */
-export function replaySection(cryptoCases: readonly Row[], replayCases: readonly Row[], openSize: AeadSize): SessionsSection['replay'] {
-  const open = backendRow(cryptoCases, aeadCaseId('decrypt', openSize)).results;
+/** Replay-window cases next to the `openSize` decrypt measured with them. */
+export function replaySection(cases: readonly Row[], openSize: AeadSize): ReplaySection {
+  const openId = aeadCaseId('decrypt', openSize);
+  const open = backendRow(cases, openId).results;
+  const replayCases = cases.filter((row) => row.id !== openId);
   const openNs = { native: open.native.nsPerOp, js: open.js.nsPerOp };
   const rows = replayCases.map((row): ReplayRow => {
     if (row.kind !== 'shared') throw new Error(`report: replay case ${row.id} should not depend on the backend`);
@@ -200,9 +215,9 @@ const ops = (m: Measurement): string => `${integer.format(m.opsPerSec)} ±${(m.s
 const ratio = (r: number): string => `${r >= 100 ? r.toFixed(0) : r.toFixed(2)}×`;
 const percent = (r: number): string => `${(r * 100).toFixed(1)}%`;
 const isNoisy = (m: Measurement): boolean => (m.spreadPercent ?? 0) > NOISY_SPREAD_PERCENT;
-const verdict = (pass: boolean | null): string => (pass === null ? '' : pass ? ' PASS' : ' FAIL');
-const ratioCell = (r: number, [low, high]: readonly [number, number], pass: boolean | null): string =>
-  `${percent(r)}${low === high ? '' : ` (${percent(low)}–${percent(high)})`}${verdict(pass)}`;
+const verdict = (j: Judgement | null): string => (j === null ? '' : ` ${j.verdict}`);
+const ratioCell = (r: number, [low, high]: readonly [number, number], j: Judgement | null): string =>
+  `${percent(r)}${low === high ? '' : ` (${percent(low)}–${percent(high)})`}${verdict(j)}`;
 
 /** A plain pipe table; the first column is left-aligned, the rest right-aligned. */
 function table(header: readonly string[], body: readonly (readonly string[])[]): string {
@@ -218,17 +233,19 @@ const bytesCell = (bytes: number): string => `${integer.format(bytes)} B`;
 const micros = (us: number): string => (us >= 100 ? integer.format(us) : us.toFixed(1));
 const busy = (fraction: number): string => `${(fraction * 100).toFixed(0)}%`;
 
-function capacityLines(rows: readonly HandshakeCapacity[]): string[] {
+function capacityLines(network: NetworkReport): string[] {
+  const rows = network.capacity;
   const mode = (r: HandshakeCapacity): string => (r.threads === null ? 'default (as bittrrt serve)' : r.threads === 0 ? '0 (socket thread only)' : String(r.threads));
   const body = rows.map((r) => [
     mode(r),
     integer.format(r.count),
     integer.format(r.lanes),
-    `${integer.format(r.perSec)}${verdict(r.pass)}`,
+    integer.format(r.perSec),
     `${micros(r.serverCpuUsPerHandshake)} µs`,
     busy(r.serverBusy),
     busy(r.generatorBusy),
     r.coresForTwo.toFixed(2),
+    r.unpinned === null ? 'yes' : 'no',
     integer.format(r.run.answered),
     integer.format(r.run.retransmits),
     integer.format(r.run.invalid + r.run.unanswered),
@@ -236,20 +253,20 @@ function capacityLines(rows: readonly HandshakeCapacity[]): string[] {
   const lines = [
     'Handshake capacity: a load generator (one process) keeps version-2 connects in flight, each with a fresh ephemeral key; ' +
       'once the clock stops it verifies every answer in full (the server\'s key, and its confirmation MAC under the keys the ' +
-      'client derives). The server does its whole side: checks, X25519, key schedule, answer, session filed (left half-open).',
+      'client derives). The server does its whole side: checks, X25519, key schedule, answer, session filed (left half-open). ' +
+      'One row per run, each with a fresh server and generator.',
     table(['server handshake threads', 'connects', 'in flight', 'handshakes/s', 'server CPU/handshake', 'server busy',
-      'generator busy', 'cores for both', 'answers verified', 'retransmits', 'bad or lost'], body),
+      'generator busy', 'cores for both', 'pinned', 'answers verified', 'retransmits', 'bad or lost'], body),
   ];
-  for (const r of rows) {
-    const drops = Object.entries(r.serverDrops).map(([reason, n]) => `${reason} ${n}`).join(', ');
-    if (r.run.firstProblem !== null) lines.push(`  ${mode(r)}: ${r.run.firstProblem}`);
-    if (drops !== '') lines.push(`  ${mode(r)}: the server dropped datagrams: ${drops}`);
-    if (r.target === null) continue;
-    const inline = rows.find((other) => other.threads === 0);
-    const ratio = inline === undefined ? '' : `; ${(r.perSec / inline.perSec).toFixed(2)}× the socket thread alone in this run`;
-    lines.push(`Target: ≥ ${integer.format(r.target)} handshakes/s:${verdict(r.pass)} (${integer.format(r.perSec)}/s over ` +
-      `${r.wallSeconds.toFixed(2)} s${ratio}).`);
+  for (const [i, r] of rows.entries()) {
+    if (r.run.firstProblem !== null) lines.push(`  row ${i + 1}: ${r.run.firstProblem}`);
+    if (r.problem !== null) lines.push(`  row ${i + 1}: ${r.problem}`);
   }
+  const unpinned = [...new Set(rows.flatMap((r) => (r.unpinned === null ? [] : [`${mode(r)}: ${r.unpinned}`])))];
+  if (unpinned.length > 0) lines.push(`  not pinned to a core each: ${unpinned.join('; ')}`);
+  const inline = rows.filter((r) => r.threads === 0).map((r) => r.perSec);
+  if (inline.length > 0) lines.push(`  socket thread only: ${formatSpread(spread(inline), (v) => integer.format(v))} handshakes/s (not judged)`);
+  lines.push(formatJudgement(network.capacityJudgement));
   return lines;
 }
 
@@ -280,30 +297,28 @@ function handshakeLines(rows: readonly HandshakeThroughput[]): string[] {
   return lines;
 }
 
-/** Below this many sessions, V8's stepwise heap growth swamps the per-session RSS figure. */
-const STEADY_RSS_SESSIONS = 10_000;
-
 function memoryLines(network: NetworkReport): string[] {
   const m = network.idleMemory;
-  const few = m.requested < STEADY_RSS_SESSIONS ? ` With fewer than ${integer.format(STEADY_RSS_SESSIONS)} sessions the RSS figure ` +
-    'is mostly V8 heap-growth steps (see heap total): judge on a default run.' : '';
-  const cells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapTotal), mib(sample.heapUsed), mib(sample.external)];
-  const body = [
-    [`before (after ${integer.format(m.warmup)} connect + close)`, integer.format(m.sessionsBefore), ...cells(m.before)],
-    [`after ${integer.format(m.requested)} idle sessions`, integer.format(m.sessions), ...cells(m.after)],
-    ['per idle session', '', `${bytesCell(m.perSession.rss)}${verdict(m.pass)}`, bytesCell(m.perSession.heapTotal),
-      bytesCell(m.perSession.heapUsed), bytesCell(m.perSession.external)],
+  const sampleCells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapTotal), mib(sample.heapUsed + sample.external)];
+  const runRow = (run: IdleMemoryRun, i: number): string[] => [
+    `run ${i + 1}`,
+    ...sampleCells(run.empty.memory),
+    ...run.steps.map((step) => `${integer.format(step.sessions)}: ${sampleCells(step.memory).join(' / ')}`),
+    bytesCell(run.perSession.rss),
+    bytesCell(run.perSession.heap),
   ];
-  const incomplete = m.sessions === m.requested ? '' : ` Only ${integer.format(m.sessions)} of ${integer.format(m.requested)} sessions were live ` +
-    `(${integer.format(m.failed)} connects failed), so this does not count.`;
+  const steps = m.runs[0]?.requested ?? [];
+  const heapSlopes = m.runs.map((r) => r.perSession.heap);
   return [
-    `Memory of the server's process (native, no handshake threads, young generation fixed at its largest and V8's memory reducer off, ` +
-      `so V8 gives nothing back between the samples: an upper bound), ${m.collected ? 'after global.gc()' : 'WITHOUT gc (no --expose-gc)'}; ` +
-      `"after" sampled ${(m.settleMs / 1000).toFixed(1)} s after the last connect, once the server may drop its cached answers`,
-    table(['idle sessions', 'sessions', 'RSS', 'heap total', 'heap used', 'external'], body),
-    `Target: < ${integer.format(m.target)} B (${(m.target / 1024).toFixed(0)} KiB) of RSS per idle session:${verdict(m.pass)} ` +
-      `(${bytesCell(m.perSession.rss)} RSS; heap used ${bytesCell(m.perSession.heapUsed)} + external ${bytesCell(m.perSession.external)} ` +
-      `= ${bytesCell(m.perSession.heapUsed + m.perSession.external)}).${incomplete}${few}`,
+    'Memory of a fresh server process per run (native, no handshake threads, young generation fixed at its largest and ' +
+      'V8\'s memory reducer off, so V8 gives nothing back between samples: an upper bound); its first clients are the idle ' +
+      `sessions, added in steps; each sample after global.gc(), ${(m.settleMs / 1000).toFixed(1)} s after the step's last ` +
+      'connect (once the server may drop its cached answers). Per session = least-squares slope over the steps.',
+    table(['idle sessions', 'RSS, empty', 'heap total, empty', 'heap used + external, empty',
+      ...steps.map((n) => `at ${integer.format(n)}: RSS / heap total / heap used + ext`), 'RSS per session', 'heap used + ext per session'],
+    m.runs.map(runRow)),
+    heapSlopes.length === 0 ? '' : `  heap used + external per session: ${formatSpread(spread(heapSlopes), bytesCell)} (not judged)`,
+    formatJudgement(m.judgement),
   ];
 }
 
@@ -318,7 +333,7 @@ function latencyLines(network: NetworkReport): string[] {
   ])];
 }
 
-function replayLines(replay: SessionsSection['replay']): string[] {
+function replayLines(replay: ReplaySection): string[] {
   const size = sizeLabel(replay.openSize);
   const byId = new Map(replay.cases.map((row) => [row.id, row]));
   return [table(['replay window, per packet', 'ns/packet', 'packets/s',
@@ -329,99 +344,93 @@ function replayLines(replay: SessionsSection['replay']): string[] {
   }))];
 }
 
-function sessionLines(sessions: SessionsSection): string[] {
-  const { network } = sessions;
-  const networkLines = network === null
-    ? ['Loopback UDP session benchmarks skipped (--no-net).']
-    : [
-      'Sessions over loopback UDP: server and clients in separate worker processes (so each can have a core), ' +
-        `public API only except the load generator, heartbeats every ${network.heartbeatMs / 1000} s, handshake rate limits raised to ${network.rateLimit.toExponential(0)}/s ` +
-        `(so the server's capacity is measured, not its admission policy); load average ${network.loadAverage.toFixed(2)} at start`,
-      ...capacityLines(network.capacity),
-      '',
-      ...handshakeLines(network.handshakes),
-      '',
-      ...memoryLines(network),
-      '',
-      ...latencyLines(network),
-    ];
-  return [...networkLines, '', ...replayLines(sessions.replay)];
+function networkLines(network: NetworkReport): string[] {
+  return [
+    'Sessions over loopback UDP: server and clients in separate worker processes (so each can have a core), ' +
+      `public API only except the load generator, heartbeats every ${network.heartbeatMs / 1000} s, handshake rate limits raised to ${network.rateLimit.toExponential(0)}/s ` +
+      `(so the server's capacity is measured, not its admission policy); load average ${network.loadAverage.toFixed(2)} at start`,
+    ...capacityLines(network),
+    '',
+    ...handshakeLines(network.handshakes),
+    '',
+    ...memoryLines(network),
+    '',
+    ...latencyLines(network),
+  ];
 }
 
-const mbPerSec = (r: ThroughputResult): string => r.mbPerSec.toFixed(1);
 const secondsPerGb = (s: number): string => s.toFixed(2);
 const isTransferRun = (r: ThroughputResult): r is TransferRun => 'retransmitPercent' in r;
 
-function transferLines(transfer: TransferReport | null, cores: number): string[] {
-  if (transfer === null) return ['File transfer benchmarks skipped (--no-net).'];
-  const { config, viaProxy, ratios } = transfer;
-  const runs: ReadonlyArray<readonly [string, ThroughputResult]> = [
-    ['(a)', transfer.rawUdp], ['(b)', transfer.bittrrt], ['(c)', transfer.tls],
-    ['(d)', viaProxy.noLoss], ['(d)', viaProxy.loss1], ['(d)', viaProxy.loss5],
+/** Median of one figure over the runs, with its range when there are several. */
+function medianCell(values: readonly number[], format: (v: number) => string): string {
+  const s = spread(values);
+  return values.length === 1 ? format(s.median) : `${format(s.median)} (${format(s.min)}–${format(s.max)})`;
+}
+
+function transferLines(transfer: TransferReport, cores: number): string[] {
+  const { config, runs, judgements } = transfer;
+  const kinds: ReadonlyArray<readonly [string, (set: TransferSet) => ThroughputResult]> = [
+    ['(a)', (t) => t.rawUdp], ['(b)', (t) => t.bittrrt], ['(c)', (t) => t.tls],
+    ['(d)', (t) => t.viaProxy.noLoss], ['(d)', (t) => t.viaProxy.loss1], ['(d)', (t) => t.viaProxy.loss5],
   ];
-  const body = runs.map(([tag, r]) => [
-    `${tag} ${r.name}`,
-    mib(r.bytes),
-    mbPerSec(r),
-    secondsPerGb(r.cpuPerGb.sender),
-    secondsPerGb(r.cpuPerGb.receiver),
-    mib(r.peakRss.sender),
-    mib(r.peakRss.receiver),
-    isTransferRun(r) ? `${r.retransmitPercent.toFixed(2)}%` : '—',
-  ]);
-  const cell = (r: TransferRatio): string => `${percent(r.value)}${verdict(r.pass)}`;
-  const goal = (r: TransferRatio): string => (r.goal === null ? '' : `≥ ${percent(r.goal)}`);
+  const last = runs[runs.length - 1];
+  if (last === undefined) return ['File transfer: no run.'];
+  const body = kinds.map(([tag, pick]) => {
+    const all = runs.map(pick);
+    const latest = pick(last);
+    return [
+      `${tag} ${latest.name}`,
+      mib(latest.bytes),
+      medianCell(all.map((r) => r.mbPerSec), (v) => v.toFixed(1)),
+      secondsPerGb(median(all.map((r) => r.cpuPerGb.sender))),
+      secondsPerGb(median(all.map((r) => r.cpuPerGb.receiver))),
+      mib(Math.max(...all.map((r) => r.peakRss.sender))),
+      mib(Math.max(...all.map((r) => r.peakRss.receiver))),
+      isTransferRun(latest) ? `${median(all.map((r) => (isTransferRun(r) ? r.retransmitPercent : 0))).toFixed(2)}%` : '—',
+    ];
+  });
+  const ratioRow = (label: string, name: RatioName, j: Judgement | null): string[] => {
+    const values = runs.map((r) => r.ratios[name]);
+    return [label, `${medianCell(values, percent)}${verdict(j)}`, j === null ? '' : `≥ ${percent(j.goal.target)}`];
+  };
   const ratioRows = [
-    ['b/a: bittrrt ÷ raw UDP ceiling', cell(ratios.bittrrtOfRawUdp), goal(ratios.bittrrtOfRawUdp)],
-    ['b/c: bittrrt ÷ TLS 1.3', cell(ratios.bittrrtOfTls), goal(ratios.bittrrtOfTls)],
-    ['1% loss ÷ 0% loss, both through the proxy', cell(ratios.loss1OfNoLoss), goal(ratios.loss1OfNoLoss)],
-    ['5% loss ÷ 0% loss, both through the proxy', cell(ratios.loss5OfNoLoss), goal(ratios.loss5OfNoLoss)],
-    [`1% loss (${mib(config.lossBytes)}, proxy) ÷ b (${mib(config.bytes)}, direct)`, cell(ratios.loss1OfDirect), goal(ratios.loss1OfDirect)],
+    ratioRow('b/a: bittrrt ÷ raw UDP ceiling', 'bittrrtOfRawUdp', judgements.bittrrtOfRawUdp),
+    ratioRow('b/c: bittrrt ÷ TLS 1.3', 'bittrrtOfTls', null),
+    ratioRow('1% loss ÷ 0% loss, both through the proxy', 'loss1OfNoLoss', judgements.loss1OfNoLoss),
+    ratioRow('5% loss ÷ 0% loss, both through the proxy', 'loss5OfNoLoss', null),
+    ratioRow(`1% loss (${mib(config.lossBytes)}, proxy) ÷ b (${mib(config.bytes)}, direct)`, 'loss1OfDirect', null),
   ];
   return [
-    'File transfer on loopback: each end in a forked process of its own, the impairment proxy in a third; ' +
+    `File transfer on loopback, ${runs.length} run(s): each end in a forked process of its own, the impairment proxy in a third; ` +
       `(a)–(c) move ${mib(config.bytes)}, the proxy runs (d) a ${mib(config.lossBytes)} file (5% loss is slow), ` +
       `dropping that share of the datagrams each way from a fixed seed; ${config.datagramBytes}-byte datagrams; ` +
       `load average ${transfer.loadAverage.toFixed(2)} at start`,
     '  MB/s = 1e6 bytes delivered per second, timed by the receiver: first to last datagram (a), first to last byte (c), ' +
-      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a and c write nothing)',
+      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a and c write nothing). ' +
+      'Median over the runs (min–max); CPU: medians; peak RSS: the highest. Not pinned: the proxy runs have three busy ' +
+      'processes, and the ratios compare runs made under the same conditions.',
     table(['file transfer on loopback', 'delivered', 'MB/s', 'CPU s/GB sender', 'CPU s/GB receiver', 'peak RSS sender',
       'peak RSS receiver', 'resent'], body),
-    ...runs.map(([tag, r]) => `  ${tag} ${r.name}: ${r.note ?? ''}`),
-    table(['ratio of MB/s, same run', 'value', 'goal'], ratioRows),
-    `Goals: bittrrt ≥ ${percent(ratios.bittrrtOfRawUdp.goal)} of the raw UDP ceiling:${verdict(ratios.bittrrtOfRawUdp.pass)} ` +
-      `(${percent(ratios.bittrrtOfRawUdp.value)}); at 1% loss ≥ ${percent(ratios.loss1OfNoLoss.goal)} of its no-loss rate ` +
-      `(judged against the 0% run through the same proxy, which pays the proxy's cost too):${verdict(ratios.loss1OfNoLoss.pass)} ` +
-      `(${percent(ratios.loss1OfNoLoss.value)}).`,
+    ...kinds.map(([tag, pick]) => `  ${tag} ${pick(last).name}: ${pick(last).note ?? ''}`),
+    table(['ratio of MB/s, within each run; median (min–max)', 'value', 'goal'], ratioRows),
+    formatJudgement(judgements.bittrrtOfRawUdp),
+    `${formatJudgement(judgements.loss1OfNoLoss)} (judged against the 0% run through the same proxy, which pays the proxy's cost too)`,
     `Absolute numbers are noisy on this ${cores}-core machine (the proxy runs put three busy processes on it, and other work ` +
       'may run too); the ratios compare runs from the same bench run.',
   ];
 }
 
-export function formatText(report: Report): string {
-  const { machine, config } = report;
-  const libs = Object.entries(machine.libraries).map(([k, v]) => `${k} ${v}`).join(', ');
-  const head = [
-    `bittrrt benchmarks (${report.mode}: ${config.timeMs} ms per case and backend in ${config.rounds} interleaved round(s), ` +
-      `${config.warmupMs} ms warmup each, ~${config.batchMs} ms batches)`,
-    `CPU:  ${machine.cpu} (${machine.cores} cores)`,
-    `Node: ${machine.node} on ${machine.os} (load average ${machine.loadAverage.toFixed(2)} at start)`,
-    `Libs: ${libs}`,
-    (config.rounds > 1
-      ? `ops/s = median of ${config.rounds} rounds (each: calls / measured time); ± = half the spread between rounds; `
-      : 'ops/s = calls / measured time; ± = 95% margin of error of the mean; ') +
-      'native/js = native ops/s ÷ js ops/s',
-  ].join('\n');
-
-  const main = table(['case', 'native ops/s', 'js ops/s', 'native/js'], report.cases.map((row) => row.kind === 'backend'
+function cryptoLines(crypto: CryptoSection, config: BenchConfig): string[] {
+  const main = table(['case', 'native ops/s', 'js ops/s', 'native/js'], crypto.cases.map((row) => row.kind === 'backend'
     ? [row.label, ops(row.results.native), ops(row.results.js), ratio(row.nativeOverJs)]
     : [`${row.label} [both]`, ops(row.result), '(same code)', '—']));
 
-  const cell = (p: FacadePairing): string => ratioCell(p.ratio, p.range, p.pass);
+  const cell = (p: FacadePairing): string => ratioCell(p.ratio, p.range, p.judgement);
   const facade = table(
     ['facade vs bare', 'bare prealloc ops/s', 'encryptInto ops/s', 'encryptInto ÷ bare prealloc',
       'bare alloc ops/s', 'encrypt ops/s', 'encrypt ÷ bare alloc', 'encrypt ÷ bare prealloc (info)'],
-    report.facade.rows.map((r) => [
+    crypto.facade.rows.map((r) => [
       `${r.backend} ${sizeLabel(r.size)}`,
       integer.format(r.encryptInto.bareOpsPerSec),
       integer.format(r.encryptInto.facadeOpsPerSec),
@@ -431,43 +440,62 @@ export function formatText(report: Report): string {
       cell(r.encrypt),
       cell(r.encryptVsPreallocated),
     ]));
-  const summary = report.facade.rows.filter((r) => r.encrypt.pass !== null).map((r) =>
-    `${r.backend}: encryptInto ÷ bare prealloc ${percent(r.encryptInto.ratio)}${verdict(r.encryptInto.pass)}, ` +
-      `encrypt ÷ bare alloc ${percent(r.encrypt.ratio)}${verdict(r.encrypt.pass)}`)
-    .join('; ');
+  const judged = crypto.facade.rows.flatMap((r) => [r.encryptInto.judgement, r.encrypt.judgement])
+    .filter((j): j is Judgement => j !== null);
 
-  const noisy = [...report.cases, ...report.sessions.replay.cases].flatMap((row) => (row.kind === 'backend'
+  const noisy = crypto.cases.flatMap((row) => (row.kind === 'backend'
     ? BACKEND_NAMES.filter((b) => isNoisy(row.results[b])).map((b) => `${row.label} [${b}]`)
     : isNoisy(row.result) ? [row.label] : []));
   const warning = noisy.length === 0 ? [] : [
-    `NOTE: rounds differed by more than ±${NOISY_SPREAD_PERCENT}% for: ${noisy.join('; ')}. ` +
-      'Other load on the machine or GC-heavy code; read those rows, and ratios built on them, with care.',
+    `NOTE: rounds differed by more than ±${NOISY_SPREAD_PERCENT}% for ${noisy.length} case(s): ${noisy.join('; ')}. ` +
+      `On a quiet machine ${config.timeMs / config.rounds} ms rounds stay within ±${NOISY_SPREAD_PERCENT}%; ` +
+      'wider means other load on the machine (see the load average) or GC-heavy code: read those rows, and ratios built on them, with care.',
     '',
   ];
 
   const fernet = table(['Fernet decode, same token', 'ops/s', 'vs npm fernet'],
-    report.fernet.map((r) => [r.label, integer.format(r.opsPerSec), ratio(r.vsNpmFernet)]));
-
+    crypto.fernet.map((r) => [r.label, integer.format(r.opsPerSec), ratio(r.vsNpmFernet)]));
   return [
-    head,
-    '',
     ...warning,
     main,
     '',
-    `Facade overhead (target at ${sizeLabel(report.facade.targetSize)}: each CommEncryptor call ≥ ${percent(report.facade.target)} of the ops/s of ` +
-      'the bare calls doing the same job; other sizes informational)',
+    `Facade overhead (target at ${sizeLabel(crypto.facade.targetSize)}: each CommEncryptor call ≥ ${percent(crypto.facade.target)} of the ops/s of ` +
+      'the bare calls doing the same job, judged on the ratio within each round; other sizes informational)',
     '  encryptInto ÷ bare prealloc: randomFill + aeadSeal into one reused buffer, through views made once',
     '  encrypt ÷ bare alloc: Buffer.allocUnsafe(n + 28) per message, then randomFill into its nonce view + aeadSeal',
     '  encrypt ÷ bare prealloc (info, not judged): the cost of allocating the output, as the old pairing showed it',
     facade,
-    `Target at ${sizeLabel(report.facade.targetSize)}: ${summary}`,
+    ...judged.map((j) => formatJudgement(j)),
     '',
     fernet,
-    '',
-    ...sessionLines(report.sessions),
-    '',
-    ...transferLines(report.transfer, machine.cores),
-    '',
-    `Total bench time: ${report.elapsedSeconds.toFixed(1)} s`,
+  ];
+}
+
+export function formatText(report: Report): string {
+  const { machine, config } = report;
+  const libs = Object.entries(machine.libraries).map(([k, v]) => `${k} ${v}`).join(', ');
+  const head = [
+    `bittrrt benchmarks (${report.mode}; sections: ${report.sections.join(', ')}; crypto: ${config.timeMs} ms per case and backend ` +
+      `in ${config.rounds} interleaved round(s), ${config.warmupMs} ms warmup each, ~${config.batchMs} ms batches; ` +
+      `judged network figures: ${report.repeat} run(s) each, fresh processes)`,
+    `CPU:  ${machine.cpu} (${machine.cores} cores)`,
+    `Node: ${machine.node} on ${machine.os} (load average ${machine.loadAverage.toFixed(2)} at start)`,
+    `Libs: ${libs}`,
+    (config.rounds > 1
+      ? `ops/s = median of ${config.rounds} rounds (each: calls / measured time); ± = half the spread between rounds; `
+      : 'ops/s = calls / measured time; ± = 95% margin of error of the mean; ') +
+      'native/js = native ops/s ÷ js ops/s',
+    'Verdicts: from the median of the runs; INCONCLUSIVE when a run gave an impossible value, fewer than 3 runs, ' +
+      'or runs more than ±15% apart.',
   ].join('\n');
+  const sections = [
+    head,
+    report.crypto === null ? null : cryptoLines(report.crypto, config).join('\n'),
+    report.network === null ? null : networkLines(report.network).join('\n'),
+    report.replay === null ? null : replayLines(report.replay).join('\n'),
+    report.transfer === null ? null : transferLines(report.transfer, machine.cores).join('\n'),
+    ['Verdicts:', ...report.judgements.map((j) => `  ${formatJudgement(j)}`)].join('\n'),
+    `Total bench time: ${report.elapsedSeconds.toFixed(1)} s`,
+  ];
+  return sections.filter((x): x is string => x !== null).join('\n\n');
 }

@@ -4,7 +4,8 @@
  * deadline, and every worker started inside withWorkers() is stopped (then killed if need be)
  * when its body ends, whether the benchmark succeeded or threw.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RateLimitOptions } from '../lib/index.js';
 import type { BackendName } from './harness.js';
@@ -277,6 +278,10 @@ export class Worker {
     });
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** Forks a worker (with `nodeFlags` besides --expose-gc) and waits until it listens for requests. */
   static async start(name: string, nodeFlags: readonly string[] = []): Promise<Worker> {
     const worker = new Worker(name, nodeFlags);
@@ -351,4 +356,28 @@ export async function withWorkers<T>(body: (start: (name: string, nodeFlags?: re
   } finally {
     await Promise.all(started.map((worker) => worker.stop()));
   }
+}
+
+let tasksetWorks: boolean | undefined;
+/**
+ * Above this 1-minute load average other work holds the cores, and a pinned process cannot move
+ * off a core that work is using: on a shared machine (load 7 on 2 cores) a pinned server on its
+ * socket thread managed 23 handshakes/s and 1,428 of 5,000 answers. Pinning is for a quiet machine.
+ */
+const PIN_MAX_LOAD = 1;
+
+/**
+ * Pins every thread of process `pid` to core `cpu` with taskset (util-linux), so two busy
+ * processes on a 2-core machine each keep a core instead of being moved about by the scheduler.
+ * Returns null when pinned, or why not.
+ */
+export function pinToCpu(pid: number | undefined, cpu: number): string | null {
+  if (availableParallelism() <= cpu) return `only ${availableParallelism()} core(s)`;
+  const load = loadavg()[0] ?? 0;
+  if (load >= PIN_MAX_LOAD) return `load average ${load.toFixed(2)}: other work holds the cores, and a pinned process could not move off it`;
+  tasksetWorks ??= spawnSync('taskset', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!tasksetWorks) return 'taskset not found (util-linux)';
+  if (pid === undefined) return 'no process id';
+  const run = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  return run.status === 0 ? null : `taskset failed: ${run.stderr.trim()}`;
 }

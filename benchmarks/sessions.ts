@@ -9,13 +9,23 @@
 import { loadavg } from 'node:os';
 import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../lib/index.js';
 import type { BackendName, Progress } from './harness.js';
+import { judge, slope, type Goal, type Judgement, type JudgeRules } from './verdict.js';
 import {
-  BENCH_RATE_LIMIT, withWorkers, type FloodRun, type LatencyRun, type LoopLimits, type MemorySample, type ServerStats, type StatsParams, type Worker,
+  BENCH_RATE_LIMIT, pinToCpu, withWorkers, type FloodRun, type LatencyRun, type LoopLimits, type MemorySample, type ServerStats, type StatsParams, type Worker,
 } from './session-rpc.js';
 
 /** The issue's goals. */
-export const HANDSHAKE_TARGET_PER_SEC = 5000;
-export const IDLE_SESSION_TARGET_BYTES = 2048;
+export const HANDSHAKE_GOAL: Goal = {
+  what: 'server handshakes/s (load generator, default handshake threads)', target: 5000, unit: 'count', direction: 'atLeast',
+  // Zero time gives an infinite rate; no server on loopback answers a million connects a second.
+  plausible: [1, 1e6],
+};
+export const IDLE_MEMORY_GOAL: Goal = {
+  what: 'RSS per idle session (slope over the steps)', target: 2048, unit: 'bytes', direction: 'below',
+  // A session holds at least its keys and table entry: a slope of 0 or less means something else
+  // was freed meanwhile. Over 64 KiB per idle session means something else grew.
+  plausible: [1, 65_536],
+};
 
 /** Heartbeat interval of every benchmark session: long, so idle sessions send nothing while measured. */
 const IDLE_HEARTBEAT_MS = 60_000;
@@ -33,6 +43,12 @@ const SOCKETS_PER_CLIENT_WORKER = 800;
 const CALL_MARGIN_MS = 15_000;
 /** How long the server and client workers spin at once to see how many cores the machine really gives them. */
 const SPIN_MS = 300;
+/**
+ * Server and generator spinning together must get at least this many cores, or the run measured
+ * the machine's other load rather than the server: at load 7.8 on 2 cores they got 0.07–0.93 and
+ * the default server 862–1,098 handshakes/s, a FAIL that said nothing about the code.
+ */
+const CORES_NEEDED = 1.6;
 
 export interface HandshakePlan {
   readonly backend: BackendName;
@@ -53,13 +69,12 @@ export interface CapacityPlan {
 export interface SessionsConfig {
   readonly capacity: readonly CapacityPlan[];
   readonly handshakes: readonly HandshakePlan[];
-  readonly idleSessions: number;
   /**
-   * Connect + close handshakes before the idle-memory baseline: JIT, lazily built tables, and the
-   * heap and allocator growth that handshake churn causes are then in the baseline, so the delta
-   * is what the idle sessions themselves hold (as in a server that has been up a while).
+   * Idle sessions at which the server's memory is sampled, ascending. The server is fresh and
+   * these are its first clients, so no garbage of earlier work sits in any sample; the slope
+   * over the steps leaves out what the first sessions cost once (JIT, tables built lazily).
    */
-  readonly idleWarmup: number;
+  readonly idleSteps: readonly number[];
   readonly echo: LoopLimits;
   readonly ping: LoopLimits;
 }
@@ -73,8 +88,7 @@ export const DEFAULT_SESSIONS_CONFIG: SessionsConfig = {
     { backend: 'native', count: 2000, concurrency: 200, warmup: 400 },
     { backend: 'js', count: 300, concurrency: 20, warmup: 40 },
   ],
-  idleSessions: 10_000,
-  idleWarmup: 10_000,
+  idleSteps: [1000, 5000, 10_000],
   echo: { durationMs: 2000, maxCount: 200_000, warmup: 500, timeoutMs: 1000 },
   ping: { durationMs: 1000, maxCount: 100_000, warmup: 200, timeoutMs: 1000 },
 };
@@ -88,8 +102,7 @@ export const QUICK_SESSIONS_CONFIG: SessionsConfig = {
     { backend: 'native', count: 500, concurrency: 200, warmup: 200 },
     { backend: 'js', count: 100, concurrency: 20, warmup: 20 },
   ],
-  idleSessions: 2000,
-  idleWarmup: 2000,
+  idleSteps: [500, 1000, 2000],
   echo: { durationMs: 500, maxCount: 50_000, warmup: 200, timeoutMs: 1000 },
   ping: { durationMs: 300, maxCount: 30_000, warmup: 100, timeoutMs: 1000 },
 };
@@ -111,8 +124,10 @@ export interface HandshakeCapacity {
   readonly serverBusy: number;
   readonly generatorBusy: number;
   readonly coresForTwo: number;
-  readonly target: number | null;
-  readonly pass: boolean | null;
+  /** Null when both processes were pinned to a core each; otherwise why not. */
+  readonly unpinned: string | null;
+  /** What makes this run's figure not count (an answer missing or wrong, a datagram dropped); null if none. */
+  readonly problem: string | null;
 }
 
 export interface HandshakeThroughput {
@@ -143,25 +158,63 @@ export interface HandshakeThroughput {
   readonly coresForTwo: number;
 }
 
-export interface IdleMemory {
-  /** Connect + close handshakes the server did before `before` was sampled. */
-  readonly warmup: number;
-  /** Live sessions when `before` was sampled (0 unless a warmup session lingered). */
-  readonly sessionsBefore: number;
-  readonly requested: number;
-  readonly established: number;
-  readonly failed: number;
-  /** Live sessions on the server when `after` was sampled (its divisor). */
+/** The server's memory with `sessions` idle sessions, sampled after global.gc(). */
+export interface MemoryStep {
   readonly sessions: number;
-  /** Whether the server worker ran global.gc() before each sample. */
+  readonly memory: MemorySample;
+}
+
+/** One fresh server, sampled before its first client and at each step of idle sessions. */
+export interface IdleMemoryRun {
+  readonly empty: MemoryStep;
+  readonly steps: readonly MemoryStep[];
+  readonly requested: readonly number[];
+  readonly failed: number;
   readonly collected: boolean;
+  /** Bytes per idle session: slope over the steps of RSS (judged), and of heap used + external. */
+  readonly perSession: { readonly rss: number; readonly heap: number };
+}
+
+export interface IdleMemory {
   readonly settleMs: number;
-  readonly before: MemorySample;
-  readonly after: MemorySample;
-  /** (after − before) ÷ sessions, in bytes. `rss` is judged. */
-  readonly perSession: Readonly<Record<keyof MemorySample, number>>;
-  readonly target: number;
-  readonly pass: boolean;
+  readonly runs: readonly IdleMemoryRun[];
+  readonly judgement: Judgement;
+}
+
+const heapOf = (m: MemorySample): number => m.heapUsed + m.external;
+const mebibytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** Slopes of RSS and of heap used + external over a run's steps. */
+export function perSessionSlopes(steps: readonly MemoryStep[]): IdleMemoryRun['perSession'] {
+  return {
+    rss: slope(steps.map((s) => [s.sessions, s.memory.rss])),
+    heap: slope(steps.map((s) => [s.sessions, heapOf(s.memory)])),
+  };
+}
+
+/**
+ * The idle-memory verdict over runs: the median RSS slope against the goal. A run whose steps
+ * did not all hold the sessions asked for, whose heap + external slope is impossible too, or
+ * whose RSS fell while sessions were added, makes the figure inconclusive. RSS falls when V8 or
+ * the allocator gives memory back between samples (heap total swung by 10 MiB between steps in
+ * one run): the slope would then count that against the sessions, whichever way it went.
+ */
+export function judgeIdleMemory(runs: readonly IdleMemoryRun[], rules?: JudgeRules): Judgement {
+  const [low, high] = IDLE_MEMORY_GOAL.plausible;
+  const problems = runs.flatMap((run, i) => [
+    ...run.steps.flatMap((step, k) => (step.sessions === run.requested[k] ? []
+      : [`run ${i + 1}: ${step.sessions} of ${run.requested[k] ?? '?'} sessions live`])),
+    ...(run.perSession.heap >= low && run.perSession.heap <= high ? []
+      : [`run ${i + 1}: heap used + external ${Math.round(run.perSession.heap)} B per session is impossible`]),
+    ...(run.collected ? [] : [`run ${i + 1}: no global.gc() before the samples`]),
+    ...run.steps.slice(1).flatMap((step, k) => {
+      const previous = run.steps[k];
+      return previous === undefined || step.memory.rss >= previous.memory.rss ? []
+        : [`run ${i + 1}: RSS fell from ${mebibytes(previous.memory.rss)} to ${mebibytes(step.memory.rss)} between ` +
+          `${previous.sessions} and ${step.sessions} sessions (memory given back)`];
+    }),
+  ]);
+  return judge(IDLE_MEMORY_GOAL, runs.map((r) => r.perSession.rss), rules, problems);
 }
 
 export interface LoopbackLatency extends LatencyRun {
@@ -174,7 +227,10 @@ export interface NetworkReport {
   readonly heartbeatMs: number;
   /** Every handshake rate limit of the benchmark servers (ServerOptions.rateLimits), per second and burst. */
   readonly rateLimit: number;
+  /** Every run of every capacity plan, in order (each plan `repeat` times, fresh processes each time). */
   readonly capacity: readonly HandshakeCapacity[];
+  /** The median handshakes/s of the default server's runs against HANDSHAKE_GOAL. */
+  readonly capacityJudgement: Judgement;
   readonly handshakes: readonly HandshakeThroughput[];
   readonly idleMemory: IdleMemory;
   readonly latency: LoopbackLatency;
@@ -217,11 +273,17 @@ async function coresFor(workers: readonly Worker[]): Promise<number> {
  * `plan.lanes` version-2 connects in flight and checks every answer. The server's sessions stay
  * half-open (nothing confirms them), so its table is sized to hold them all.
  */
-function handshakeCapacity(plan: CapacityPlan, progress: Progress): Promise<HandshakeCapacity> {
+function handshakeCapacity(plan: CapacityPlan, runLabel: string, progress: Progress): Promise<HandshakeCapacity> {
   return withWorkers(async (start) => {
     const { server, port, serverKey } = await startServer(start, 'native', 2 * (plan.count + plan.warmup), false, plan.threads);
     const generator = await start('load-generator');
-    const label = plan.threads === undefined ? 'default handshake threads' : `${plan.threads} handshake threads`;
+    const label = `${plan.threads === undefined ? 'default handshake threads' : `${plan.threads} handshake threads`}, ${runLabel}`;
+    // A server on its socket thread alone is one busy thread, as is the generator: one core each,
+    // so the scheduler cannot move them onto one core. The default server runs a handshake thread
+    // beside its socket thread and needs both cores: pinning it to one would measure another server.
+    const unpinned = plan.threads === 0
+      ? pinToCpu(server.pid, 0) ?? pinToCpu(generator.pid, 1)
+      : 'the default server uses both cores (socket thread + handshake thread)';
     const flood = (count: number): Promise<FloodRun> => generator.call('flood',
       { port, serverKey, count, lanes: plan.lanes }, handshakeTimeoutMs(count, plan.lanes) + count);
     progress(`sessions: handshake capacity, ${label}, warmup (${plan.warmup})`);
@@ -234,7 +296,13 @@ function handshakeCapacity(plan: CapacityPlan, progress: Progress): Promise<Hand
     const wallSeconds = run.wallMs / 1000;
     const perSec = run.answered / wallSeconds;
     const serverCpu = after.cpuMicros - before.cpuMicros;
-    const judged = plan.threads === undefined;
+    const serverHandshakes = after.handshakes - before.handshakes;
+    const drops = dropsBetween(before, after);
+    const problem = run.answered !== plan.count ? `${run.answered} of ${plan.count} answers verified`
+      : serverHandshakes !== plan.count ? `the server counted ${serverHandshakes} handshakes for ${plan.count} connects`
+        : Object.keys(drops).length > 0 ? `the server dropped datagrams: ${Object.entries(drops).map(([r, n]) => `${r} ${n}`).join(', ')}`
+          : coresForTwo < CORES_NEEDED ? `server and generator got ${coresForTwo.toFixed(2)} cores, fewer than ${CORES_NEEDED}: other load on the machine`
+            : null;
     return {
       threads: plan.threads ?? null,
       count: plan.count,
@@ -242,16 +310,14 @@ function handshakeCapacity(plan: CapacityPlan, progress: Progress): Promise<Hand
       run,
       wallSeconds,
       perSec,
-      serverHandshakes: after.handshakes - before.handshakes,
-      serverDrops: dropsBetween(before, after),
+      serverHandshakes,
+      serverDrops: drops,
       serverCpuUsPerHandshake: serverCpu / run.answered,
       serverBusy: serverCpu / 1e6 / wallSeconds,
       generatorBusy: run.cpuMicros / 1e6 / wallSeconds,
       coresForTwo,
-      target: judged ? HANDSHAKE_TARGET_PER_SEC : null,
-      // Every connect answered and verified, each counted once by the server, and nothing dropped.
-      pass: judged ? perSec >= HANDSHAKE_TARGET_PER_SEC && run.answered === plan.count && after.handshakes - before.handshakes === plan.count
-        && Object.keys(dropsBetween(before, after)).length === 0 : null,
+      unpinned,
+      problem,
     };
   });
 }
@@ -305,59 +371,42 @@ function handshakeThroughput(plan: HandshakePlan, progress: Progress): Promise<H
 }
 
 /**
- * Server RSS and heap before and after `idleSessions` sessions are established and left idle.
- * The clients run in short-lived workers that exit without closing their sessions, so the server
- * keeps them all, idle (no heartbeat is due for IDLE_HEARTBEAT_MS), while no client process
- * holds thousands of sockets.
+ * One fresh server's memory before its first client and at each of `config.idleSteps` idle
+ * sessions. The clients run in short-lived workers that exit without closing their sessions, so
+ * the server keeps them all, idle (no heartbeat is due for IDLE_HEARTBEAT_MS), while no client
+ * process holds thousands of sockets. Each step is sampled once the server may have dropped the
+ * answers it cached for retransmitted connects, after two global.gc().
  */
-function idleMemory(config: SessionsConfig, progress: Progress): Promise<IdleMemory> {
+function idleMemoryRun(config: SessionsConfig, runLabel: string, progress: Progress): Promise<IdleMemoryRun> {
   return withWorkers(async (start) => {
-    // Room to spare, so a warmup session that lingers can never cause an eviction.
-    // No handshake threads: they hold no session state, and their own heaps grow and shrink with
-    // handshake activity by tens of MiB (measured), which would swamp a per-session figure.
-    const { server, port } = await startServer(start, 'native', 2 * config.idleSessions, false, 0, STEADY_HEAP_FLAGS);
+    // Room to spare, so no session is ever evicted. No handshake threads: they hold no session
+    // state, and their own heaps grow and shrink with handshake activity by tens of MiB (measured).
+    const last = config.idleSteps[config.idleSteps.length - 1] ?? 0;
+    const { server, port } = await startServer(start, 'native', 2 * last, false, 0, STEADY_HEAP_FLAGS);
     const target = { port, backend: 'native', heartbeatRate: IDLE_HEARTBEAT_MS } as const;
     const concurrency = 200;
-
-    progress(`sessions: idle memory, warmup (${config.idleWarmup} connect + close)`);
-    const warm = await start('clients-warmup');
-    await warm.call('handshakes', { ...target, count: config.idleWarmup, concurrency, afterConnect: 'close' },
-      handshakeTimeoutMs(config.idleWarmup, concurrency));
-    await warm.stop();
-    const before = await statsOf(server, { settleMs: 500, collect: true });
-
-    let established = 0;
+    const empty = await statsOf(server, { settleMs: 0, collect: true });
+    const steps: MemoryStep[] = [];
+    let collected = empty.collected;
     let failed = 0;
-    for (let done = 0; done < config.idleSessions; done += SOCKETS_PER_CLIENT_WORKER) {
-      const count = Math.min(SOCKETS_PER_CLIENT_WORKER, config.idleSessions - done);
-      progress(`sessions: idle memory, establishing ${done + 1}-${done + count} of ${config.idleSessions}`);
-      const clients = await start('clients-idle');
-      const run = await clients.call('handshakes', { ...target, count, concurrency, afterConnect: 'keep' }, handshakeTimeoutMs(count, concurrency));
-      await clients.stop(); // exits without closing: its sessions stay on the server, idle
-      established += run.completed;
-      failed += run.failed;
+    let done = 0;
+    for (const step of config.idleSteps) {
+      while (done < step) {
+        const count = Math.min(SOCKETS_PER_CLIENT_WORKER, step - done);
+        progress(`sessions: idle memory, ${runLabel}, establishing ${done + 1}-${done + count} of ${last}`);
+        const clients = await start('clients-idle');
+        const run = await clients.call('handshakes', { ...target, count, concurrency, afterConnect: 'keep' }, handshakeTimeoutMs(count, concurrency));
+        await clients.stop(); // exits without closing: its sessions stay on the server, idle
+        failed += run.failed;
+        done += count;
+      }
+      progress(`sessions: idle memory, ${runLabel}, ${step} sessions, settling ${(ANSWER_SETTLE_MS / 1000).toFixed(1)} s`);
+      const sample = await statsOf(server, { settleMs: ANSWER_SETTLE_MS, collect: true });
+      collected &&= sample.collected;
+      steps.push({ sessions: sample.sessions, memory: sample.memory });
     }
-    progress(`sessions: idle memory, settling ${(ANSWER_SETTLE_MS / 1000).toFixed(1)} s`);
-    const after = await statsOf(server, { settleMs: ANSWER_SETTLE_MS, collect: true });
-    const sessions = after.sessions - before.sessions;
-    const per = (key: keyof MemorySample): number => (after.memory[key] - before.memory[key]) / sessions;
-    const perSession = {
-      rss: per('rss'), heapTotal: per('heapTotal'), heapUsed: per('heapUsed'), external: per('external'), arrayBuffers: per('arrayBuffers'),
-    };
     return {
-      warmup: config.idleWarmup,
-      sessionsBefore: before.sessions,
-      requested: config.idleSessions,
-      established,
-      failed,
-      sessions,
-      collected: before.collected && after.collected,
-      settleMs: ANSWER_SETTLE_MS,
-      before: before.memory,
-      after: after.memory,
-      perSession,
-      target: IDLE_SESSION_TARGET_BYTES,
-      pass: sessions === config.idleSessions && perSession.rss < IDLE_SESSION_TARGET_BYTES,
+      empty: { sessions: empty.sessions, memory: empty.memory }, steps, requested: config.idleSteps, failed, collected, perSession: perSessionSlopes(steps),
     };
   });
 }
@@ -376,14 +425,27 @@ function loopbackLatency(config: SessionsConfig, progress: Progress): Promise<Lo
   });
 }
 
-/** Runs the three network benchmarks one after another, each with its own worker processes. */
-export async function runNetwork(config: SessionsConfig, progress: Progress): Promise<NetworkReport> {
+/**
+ * Runs the network benchmarks, each with its own worker processes: the judged ones (capacity,
+ * idle memory) `repeat` times with fresh processes each time, the others once.
+ */
+export async function runNetwork(config: SessionsConfig, repeat: number, rules: JudgeRules, progress: Progress): Promise<NetworkReport> {
   const loadAverage = loadavg()[0] ?? 0;
+  const runLabel = (i: number): string => `run ${i + 1}/${repeat}`;
   const capacity: HandshakeCapacity[] = [];
-  for (const plan of config.capacity) capacity.push(await handshakeCapacity(plan, progress));
+  for (let i = 0; i < repeat; i++) {
+    for (const plan of config.capacity) capacity.push(await handshakeCapacity(plan, runLabel(i), progress));
+  }
+  const judged = capacity.filter((c) => c.threads === null);
+  const capacityJudgement = judge(HANDSHAKE_GOAL, judged.map((c) => c.perSec), rules,
+    judged.flatMap((c, i) => (c.problem === null ? [] : [`run ${i + 1}: ${c.problem}`])));
   const handshakes: HandshakeThroughput[] = [];
   for (const plan of config.handshakes) handshakes.push(await handshakeThroughput(plan, progress));
-  const memory = await idleMemory(config, progress);
+  const memoryRuns: IdleMemoryRun[] = [];
+  for (let i = 0; i < repeat; i++) memoryRuns.push(await idleMemoryRun(config, runLabel(i), progress));
   const latency = await loopbackLatency(config, progress);
-  return { loadAverage, heartbeatMs: IDLE_HEARTBEAT_MS, rateLimit: BENCH_RATE_LIMIT, capacity, handshakes, idleMemory: memory, latency };
+  return {
+    loadAverage, heartbeatMs: IDLE_HEARTBEAT_MS, rateLimit: BENCH_RATE_LIMIT, capacity, capacityJudgement, handshakes,
+    idleMemory: { settleMs: ANSWER_SETTLE_MS, runs: memoryRuns, judgement: judgeIdleMemory(memoryRuns, rules) }, latency,
+  };
 }
