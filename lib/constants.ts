@@ -127,13 +127,22 @@ export const CONNECT_PADDED_LENGTH = 320;
 /** Bytes of a handshake cookie, and how often the secret behind cookies rotates (a cookie lives up to two periods). */
 export const COOKIE_BYTES = 16;
 export const COOKIE_SECRET_PERIOD_MS = 120_000;
-/** Handshake rate limits: per source address and port, and for the whole server (per second, and bursts). */
+/**
+ * Handshake rate limits: per source host (IPv4 /32, IPv6 /64, as WireGuard's ratelimiter: ports
+ * cost an attacker nothing), and for the whole server (per second, and bursts).
+ */
 export const SOURCE_HANDSHAKE_RATE = 10;
 export const SOURCE_HANDSHAKE_BURST = 20;
 export const GLOBAL_HANDSHAKE_RATE = 2000;
 export const GLOBAL_HANDSHAKE_BURST = 4000;
 /** Most handshake sources whose rate is tracked at once. */
 export const MAX_RATE_LIMITED_SOURCES = 65_536;
+/**
+ * Default most sessions one host (IPv4 /32, IPv6 /64) may hold on a server: a tenth of
+ * DEFAULT_MAX_SESSIONS, so filling the table takes ten hosts rather than one, while a NAT (or a
+ * carrier-grade NAT) with hundreds of active clients behind one public address still fits.
+ */
+export const DEFAULT_MAX_SESSIONS_PER_HOST = 1000;
 /** The frame flag bit the original never sets, which marks bittrrt's control frames. */
 export const FRAME_CONTROL_BIT = 7;
 /** Payloads of version-2 frames: a heartbeat's timestamp, a rotation's new public key and index. */

@@ -12,6 +12,8 @@ export type DropReason =
   | 'replay'
   | 'bad-frame'
   | 'session-limit'
+  /** The source's host (IPv4 /32, IPv6 /64) already holds its most sessions (max_sessions_per_host). */
+  | 'host-session-limit'
   | 'rate-limit'
   | 'unauthorized'
   | 'seed-refused'

@@ -38,6 +38,8 @@ export interface ResponderContext {
   cookies: CookieJar;
   timings: SessionTimings;
   maxSessions: number;
+  /** Most sessions one host (IPv4 /32, IPv6 /64) may hold; a NAT puts many honest clients behind one. */
+  maxSessionsPerHost: number;
   /** Where version-2 key agreement runs, when there are threads and they work; inline otherwise. */
   threads(): HandshakeThreads | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
@@ -139,9 +141,9 @@ export class HandshakeResponder {
       counters.cookiesSent++;
       return { answered: 'cookie' };
     }
-    if (!ctx.limiter.allow(validated ? `cookie|${rinfo.address}|${rinfo.port}` : `${rinfo.address}|${rinfo.port}`, now, validated)) {
-      return { dropped: 'rate-limit' };
-    }
+    // Before the rate limit, so a host at its cap spends no one's handshake budget.
+    if (this.hostFull(rinfo)) return { dropped: 'host-session-limit' };
+    if (!ctx.limiter.allow(rinfo.address, now, validated)) return { dropped: 'rate-limit' };
 
     // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
     // Handshakes still in a thread will want room too.
@@ -196,9 +198,11 @@ export class HandshakeResponder {
       return { dropped: 'amplification' };
     }
     const room = checkedRoom ?? this.room(now, 0);
-    if (room === 'no-room') {
+    // A thread's answer comes later: the host may have reached its cap meanwhile.
+    const hostFull = checkedRoom === undefined && this.hostFull(rinfo);
+    if (room === 'no-room' || hostFull) {
       accepted.discard();
-      return { dropped: 'session-limit' };
+      return { dropped: hostFull ? 'host-session-limit' : 'session-limit' };
     }
     // Only a handshake that checked out, and will be answered, may push another session out of a full table.
     room?.close('evicted');
@@ -215,6 +219,11 @@ export class HandshakeResponder {
     const { table, maxSessions, timings } = this.#ctx;
     if (table.sessions.size + waiting < maxSessions) return undefined;
     return table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
+  }
+
+  /** Whether the host `peer` sends from holds its most sessions (half-open ones count: they hold a slot too). */
+  private hostFull(peer: PeerAddress): boolean {
+    return this.#ctx.table.sessionsOfHost(peer.address) >= this.#ctx.maxSessionsPerHost;
   }
 
   /** Forgets answers no client can still be waiting for, and idle rate-limit sources; called from the table's tick. */

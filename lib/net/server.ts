@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
+import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
@@ -35,6 +35,11 @@ export interface ServerOptions {
   allowSeed?: boolean;
   /** Most sessions at once; when full, a newcomer may evict a half-open or silent session, never a working one. */
   maxSessions?: number;
+  /**
+   * Most sessions one host (IPv4 /32, IPv6 /64) may hold, so one host cannot fill the table;
+   * default DEFAULT_MAX_SESSIONS_PER_HOST (a NAT puts many honest clients behind one address).
+   */
+  maxSessionsPerHost?: number;
   /** Handshake rate limits (defaults in rate-limit.ts). */
   rateLimits?: Partial<RateLimitOptions>;
   /** Session timers and limits (heartbeat rate, rotation...); defaults in constants.ts. */
@@ -133,6 +138,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       cookies: new CookieJar(),
       timings: this.timings,
       maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      maxSessionsPerHost: options.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
       threads: () => this.#threads,
       dropped: (reason, datagram, from) => this.drop(reason, datagram, from),
       transmit: (datagram, to) => this.#table.transmit(datagram, to),

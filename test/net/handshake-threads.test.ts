@@ -29,7 +29,8 @@ describe('handshake threads', () => {
     let other: Socket;
 
     beforeEach(async () => {
-      server = createServer({ handshakeThreads: 2 });
+      // Every client here is on one host (loopback): lift the per-host handshake rate.
+      server = createServer({ handshakeThreads: 2, rateLimits: { perSourceRate: 1000, perSourceBurst: 1000 } });
       port = (await server.listen(0, '127.0.0.1')).port;
       peer = await openLoopbackSocket();
       other = await openLoopbackSocket();
