@@ -87,7 +87,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #table: SessionTable;
   readonly #responder: HandshakeResponder;
   /** Version-1 sessions have no receiver index, so they are found by source address. */
-  readonly #seedBySource = new Map<string, SeedSession>();
+  readonly #seedBySource = new SeedSources();
   /** Names being uploaded into the files directory, across all sessions. */
   readonly #receiving = new Map<string, { finished: boolean }>();
   readonly #backend: CryptoBackend;
@@ -229,13 +229,13 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.counters.bytesIn += datagram.length;
     const now = Date.now();
     if (this.#table.route(datagram, rinfo, now)) return;
-    if (this.#seedBySource.size > 0 && this.#seedBySource.get(sourceKey(rinfo))?.receive(datagram, rinfo, now)) return;
+    if (this.#seedBySource.size > 0 && this.#seedBySource.receive(datagram, rinfo, now)) return;
     if (datagram[0] !== TOKEN_FIRST_BYTE) return this.drop('unknown-session', datagram, rinfo);
     const outcome = this.#responder.handle(datagram, rinfo, now);
     if ('dropped' in outcome) return this.drop(outcome.dropped, datagram, rinfo);
     if ('session' in outcome) {
       const { session } = outcome;
-      if (session instanceof SeedSession) this.#seedBySource.set(sourceKey(session.remote), session);
+      if (session instanceof SeedSession) this.#seedBySource.add(session);
       // A version-1 peer proves nothing more after its handshake: announce it now.
       if (session.version === 1) this.established(session);
     }
@@ -254,9 +254,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   private forget(session: Session, reason: CloseReason): void {
-    const key = sourceKey(session.remote);
-    // A newer session from the same address may already own the entry.
-    if (session instanceof SeedSession && this.#seedBySource.get(key) === session) this.#seedBySource.delete(key);
+    if (session instanceof SeedSession) this.#seedBySource.forget(session);
     if (session.version === 2 && !session.confirmed) return; // a half-open session was never announced
     this.#log.info(reason === 'timeout' ? 'session timed out' : 'session closed', {
       peer: formatAddress(session.remote.address, session.remote.port),
@@ -273,6 +271,59 @@ function defaultHandshakeThreads(): number {
 
 function sourceKey(peer: PeerAddress): string {
   return `${peer.address}|${peer.port}`;
+}
+
+/**
+ * Version-1 sessions by source address and port. A `connect` proves nothing (anyone can forge
+ * one, under the public key, from any source address), so a new session from a source that
+ * already has one does not replace it: it waits as that source's candidate and takes over only
+ * once it has decrypted a datagram, which only the holder of its key can send. Until then the
+ * working session keeps working. One candidate per source: a newer one displaces it.
+ */
+class SeedSources {
+  readonly #current = new Map<string, SeedSession>();
+  readonly #candidates = new Map<string, SeedSession>();
+
+  /** Sources with a session (a candidate never exists without one). */
+  get size(): number {
+    return this.#current.size;
+  }
+
+  add(session: SeedSession): void {
+    const key = sourceKey(session.remote);
+    if (!this.#current.has(key)) {
+      this.#current.set(key, session);
+      return;
+    }
+    const displaced = this.#candidates.get(key);
+    this.#candidates.set(key, session);
+    displaced?.close('evicted');
+  }
+
+  /** Hands the datagram to its source's session, else to the candidate, which then replaces it. */
+  receive(datagram: Buffer, from: PeerAddress, now: number): boolean {
+    const key = sourceKey(from);
+    if (this.#current.get(key)?.receive(datagram, from, now)) return true;
+    const candidate = this.#candidates.get(key);
+    if (!candidate?.receive(datagram, from, now)) return false;
+    const replaced = this.#current.get(key);
+    this.#candidates.delete(key);
+    this.#current.set(key, candidate);
+    replaced?.close('evicted');
+    return true;
+  }
+
+  /** A closed session leaves; a candidate takes the place of a session that ended. */
+  forget(session: SeedSession): void {
+    const key = sourceKey(session.remote);
+    if (this.#candidates.get(key) === session) {
+      this.#candidates.delete(key);
+    } else if (this.#current.get(key) === session) {
+      const candidate = this.#candidates.get(key);
+      this.#candidates.delete(key);
+      if (candidate) this.#current.set(key, candidate); else this.#current.delete(key);
+    }
+  }
 }
 
 export function createServer(options: ServerOptions = {}): BittrrtServer {

@@ -79,6 +79,46 @@ describe('seed handshake over loopback UDP', () => {
     expect(server.sessionCount).to.equal(1);
   });
 
+  /** A version-1 handshake from `peer`: the client's key now holds the channel key. */
+  async function seedHandshake(client: CommEncryptor): Promise<void> {
+    await sendTo(peer, originalConnect(docrypt, client), port);
+    const reply = await nextDatagram(peer, 5000);
+    const parsed = parseHandshake(docrypt.fdecrypt(reply!.msg).plaintext, CMD_CONNECTED);
+    if (!parsed.ok) throw new Error('not a connected answer');
+    client.deriveSharedSecret(parsed.message.pubkey);
+  }
+
+  it("a forged connect from a version-1 session's address does not end it; a new key takes over only once it sends data", async () => {
+    const client = new CommEncryptor();
+    await seedHandshake(client);
+    const [working] = [...server.sessions()];
+    const messages: string[] = [];
+    working!.on('message', (payload) => messages.push(payload.toString()));
+
+    // An off-path spoofer: a connect of its own key, with the client's source address and port.
+    const victim = { address: '127.0.0.1', port: peer.address().port };
+    server.receive(originalConnect(docrypt, new CommEncryptor()), victim);
+    expect(await nextDatagram(peer, 5000), 'the forged connect is answered, to the client').to.not.equal(null);
+    expect(server.sessionCount, 'the forged session waits beside the working one').to.equal(2);
+    await sendTo(peer, client.encrypt(Buffer.from('still mine')), port);
+    expect(await eventually(() => messages.length === 1, 5000)).to.equal(true);
+    expect(messages).to.deep.equal(['still mine']);
+    expect(working!.closed).to.equal(false);
+
+    // The client itself reconnects from the same port with a new key: its first datagram proves it.
+    const reconnected = new CommEncryptor();
+    await seedHandshake(reconnected);
+    const newcomer = [...server.sessions()].find((s) => s !== working);
+    const arrived = new Promise<Buffer>((resolve) => newcomer!.once('message', resolve));
+    await sendTo(peer, client.encrypt(Buffer.from('old key, still working')), port);
+    expect(await eventually(() => messages.length === 2, 5000)).to.equal(true);
+    await sendTo(peer, reconnected.encrypt(Buffer.from('new key')), port);
+    expect((await arrived).toString()).to.equal('new key');
+    expect(working!.closed, 'replaced once the new session authenticated a datagram').to.equal(true);
+    expect(server.sessionCount, 'the forged candidate was displaced by the newer one').to.equal(1);
+    expect(server.counters.dropsOf('unknown-session')).to.equal(0);
+  });
+
   it('the library client completes a handshake with the server', async () => {
     const session = await connect({ host: '127.0.0.1', port });
     try {
