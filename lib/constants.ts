@@ -44,6 +44,19 @@ export const FERNET_HEADER_BYTES = 1 + 8 + FERNET_IV_BYTES;
 export const FERNET_MIN_BYTES = FERNET_HEADER_BYTES + FERNET_BLOCK_BYTES + FERNET_HMAC_BYTES;
 /** Seconds a token's timestamp may lie in the future when a TTL is checked (as Python's Fernet). */
 export const FERNET_MAX_CLOCK_SKEW = 60;
+/**
+ * Under a network key, a `connect`'s Fernet timestamp may be at most this many seconds old (and at
+ * most FERNET_MAX_CLOCK_SKEW ahead), so a captured handshake cannot be replayed forever: a client
+ * clock may lag a minute, as Fernet lets it lead one, plus the 5 s a client resends one token.
+ */
+export const CONNECT_MAX_AGE_SECONDS = FERNET_MAX_CLOCK_SKEW + (NEGOTIATION_REPEAT * NEGOTIATION_DELAY) / 1000;
+/**
+ * Most answered `connect` ephemeral keys a server remembers, to refuse a replay within that age.
+ * The default handshake budget (2000/s unvalidated, 2000/s validated, GLOBAL_HANDSHAKE_RATE) over
+ * CONNECT_MAX_AGE_SECONDS plus the skew is about 500,000; this holds a quarter of that (about 20 MB),
+ * the oldest forgotten first: a replay of a forgotten key costs one rate-limited handshake, as before.
+ */
+export const MAX_REMEMBERED_CONNECTS = 131_072;
 /** Length of the big-endian counter that later versions of the original put before the JSON. */
 export const DOCRYPT_SALT_BYTES = 8;
 

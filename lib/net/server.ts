@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
+import { CONNECT_MAX_AGE_SECONDS, DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
@@ -139,6 +139,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       timings: this.timings,
       maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
       maxSessionsPerHost: options.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
+      connectMaxAgeSeconds: options.networkKey === undefined ? undefined : CONNECT_MAX_AGE_SECONDS,
       threads: () => this.#threads,
       dropped: (reason, datagram, from) => this.drop(reason, datagram, from),
       transmit: (datagram, to) => this.#table.transmit(datagram, to),

@@ -1,11 +1,13 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:dgram';
-import { CMD_CONNECT, CMD_CONNECTED, MAX_HANDSHAKE_DATAGRAM } from '../../lib/constants.js';
+import { randomBytes } from 'node:crypto';
+import { CMD_CONNECT, CMD_CONNECTED, CONNECT_MAX_AGE_SECONDS, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, PROTOCOL_VERSION } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
-import { BittrrtServer, createServer } from '../../lib/net/server.js';
+import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
+import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
 import { closeSocket, eventually, nextDatagram, openLoopbackSocket, sendTo } from '../helpers/udp.js';
 
@@ -229,5 +231,74 @@ describe('client against an original-protocol server', () => {
       await closeSocket(silent);
       await closeSocket(intruder);
     }
+  });
+});
+
+describe('captured connects under a network key', () => {
+  const networkKey = randomBytes(32);
+  const keyed = new DoCrypt({ key: networkKey });
+  let server: BittrrtServer;
+  let port: number;
+  let peer: Socket;
+
+  /** A padded version-2 `connect` under the network key, stamped `ageSeconds` ago (negative: ahead). */
+  function keyedConnect(ageSeconds = 0): Buffer {
+    const init = { version: PROTOCOL_VERSION, ephemeralPublic: new CommEncryptor().publicKey, index: 9 };
+    return Buffer.from(keyed.fencrypt(encodeInitiation(init), { now: Math.floor(Date.now() / 1000) - ageSeconds }), 'ascii');
+  }
+  async function start(options: ServerOptions = {}): Promise<void> {
+    server = createServer({ networkKey, handshakeThreads: 0, ...options });
+    port = (await server.listen(0, '127.0.0.1')).port;
+  }
+  beforeEach(async () => {
+    peer = await openLoopbackSocket();
+  });
+  afterEach(async () => {
+    await closeSocket(peer);
+    await server.close();
+  });
+
+  it('refuses a connect older than the accepted age, or too far ahead, without an answer; ordinary clock skew passes', async () => {
+    await start();
+    await sendTo(peer, keyedConnect(CONNECT_MAX_AGE_SECONDS + 600), port);
+    await sendTo(peer, keyedConnect(-(FERNET_MAX_CLOCK_SKEW + 600)), port);
+    expect(await eventually(() => server.counters.dropsOf('stale-connect') === 2, 5000)).to.equal(true);
+    expect(server.counters.packetsOut, 'no answer').to.equal(0);
+    expect(server.counters.handshakes).to.equal(0);
+
+    // A client clock 50 s behind, or 50 s ahead, is answered.
+    await sendTo(peer, keyedConnect(50), port);
+    expect(await nextDatagram(peer, 5000), 'a lagging clock is answered').to.not.equal(null);
+    await sendTo(peer, keyedConnect(-50), port);
+    expect(await nextDatagram(peer, 5000), 'a leading clock is answered').to.not.equal(null);
+    expect(server.counters.handshakes).to.equal(2);
+  });
+
+  it('refuses a replay within the accepted age once its answer is forgotten: no second X25519', async () => {
+    // Short timings, so the half-open session (and with it the remembered answer) goes quickly.
+    await start({ timings: { heartbeatRate: 50, staleHeartbeats: 2 } });
+    const captured = keyedConnect();
+    await sendTo(peer, captured, port);
+    expect(await nextDatagram(peer, 5000), 'the original is answered').to.not.equal(null);
+    expect(await eventually(() => server.sessionCount === 0, 5000), 'the half-open session timed out').to.equal(true);
+
+    const replayer = await openLoopbackSocket();
+    try {
+      await sendTo(peer, captured, port);
+      await sendTo(replayer, captured, port);
+      expect(await eventually(() => server.counters.dropsOf('replay') === 2, 5000)).to.equal(true);
+    } finally {
+      await closeSocket(replayer);
+    }
+    expect(server.counters.handshakes, 'one X25519 exchange, for the original').to.equal(1);
+    expect(server.counters.packetsOut, 'one answer').to.equal(1);
+  });
+
+  it('without a network key, an old connect (an original peer with a wrong clock) is still answered', async () => {
+    server = createServer({ handshakeThreads: 0 });
+    port = (await server.listen(0, '127.0.0.1')).port;
+    const json = `{"cmd": "connect", "pubkey": "${toBase64Url(new CommEncryptor().publicKey)}"}`;
+    await sendTo(peer, new DoCrypt().fencrypt(json, { now: Math.floor(Date.now() / 1000) - 86_400 }), port);
+    expect(await nextDatagram(peer, 5000)).to.not.equal(null);
   });
 });
