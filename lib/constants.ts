@@ -92,6 +92,18 @@ export const FRAME_HEADER_BYTES = 20;
 
 /** Highest protocol version this implementation speaks; the seed's protocol is version 1. */
 export const PROTOCOL_VERSION = 2;
+/**
+ * HKDF-SHA256 info labels of the keys derived from a network key (network-key.ts; no salt): the
+ * handshake's Fernet signing key (16 bytes), its Fernet encryption key (16 bytes) and the psk of
+ * the version-2 key schedule (32 bytes). One secret, three uses: each gets a key of its own, so no
+ * use can ever be turned against another. The network key is bittrrt's own; the original has none.
+ */
+export const NETWORK_KEY_FERNET_SIGNING_INFO = 'bittrrt network key: fernet signing';
+export const NETWORK_KEY_FERNET_ENCRYPTION_INFO = 'bittrrt network key: fernet encryption';
+export const NETWORK_KEY_PSK_INFO = 'bittrrt network key: v2 psk';
+/** Bytes of a network key (bittrrt keygen). */
+export const NETWORK_KEY_BYTES = 32;
+
 /** HKDF info of version-2 session keys (key-schedule.ts; salt: SHA-256 of both ephemeral keys and the transcript). */
 export const HKDF_V2_INFO = 'bittrrt-v2-session-keys';
 /** A version-2 nonce: receiver index (4 bytes, BE) || message counter (8 bytes, BE). */

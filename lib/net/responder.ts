@@ -26,7 +26,7 @@ import type { SessionTimings } from './timings.js';
 export interface ResponderTrust {
   /** The server's long-term X25519 identity. */
   identity: CommEncryptor;
-  /** The network key: the Fernet key of the handshake and an input to every session key. */
+  /** The psk derived from the network key (network-key.ts): an input to every session key. */
   psk?: Uint8Array;
   /** When set, only clients whose identity key is listed (base64) complete a handshake. */
   authorizedKeys?: ReadonlySet<string>;

@@ -6,6 +6,7 @@ import { CONNECT_MAX_AGE_SECONDS, DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAU
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
+import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, literalLookup } from './address.js';
@@ -27,7 +28,10 @@ export interface ServerOptions {
    * when omitted (the CLI keeps one in ~/.bittrrt/server.key).
    */
   identity?: CommEncryptor;
-  /** A 32-byte network key: the handshake's Fernet key (instead of the public NET_OBS_KEY) and an input to every key. */
+  /**
+   * A 32-byte network key: keys derived from it are the handshake's Fernet key (instead of the
+   * public NET_OBS_KEY) and an input to every session key.
+   */
   networkKey?: Uint8Array;
   /** Only clients whose identity public key (URL-safe base64) is listed may complete a handshake. */
   authorizedKeys?: ReadonlySet<string>;
@@ -91,7 +95,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   /** Names being uploaded into the files directory, across all sessions. */
   readonly #receiving = new Map<string, { finished: boolean }>();
   readonly #backend: CryptoBackend;
-  readonly #networkKey: Uint8Array | undefined;
+  readonly #networkKeys: NetworkKeys | undefined;
   readonly #threadCount: number;
   #threads: HandshakeThreads | undefined;
   #socket: Socket | null = null;
@@ -100,7 +104,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     super();
     const backend = options.backend ?? getDefaultBackend();
     this.#backend = backend;
-    this.#networkKey = options.networkKey;
+    const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
+    this.#networkKeys = networkKeys;
     this.#threadCount = options.handshakeThreads ?? defaultHandshakeThreads();
     if (!Number.isInteger(this.#threadCount) || this.#threadCount < 0) throw new RangeError('handshakeThreads must be a whole number >= 0');
     this.identity = options.identity ?? new CommEncryptor({ backend });
@@ -112,7 +117,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
-      psk: options.networkKey,
+      psk: networkKeys?.psk,
       send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
       closed: (session, reason) => this.forget(session, reason),
       confirmed: (session) => {
@@ -127,10 +132,10 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     });
     this.#responder = new HandshakeResponder({
       table: this.#table,
-      docrypt: new DoCrypt({ key: options.networkKey }),
+      docrypt: new DoCrypt({ key: networkKeys?.fernetKey }),
       trust: {
         identity: this.identity,
-        psk: options.networkKey,
+        psk: networkKeys?.psk,
         authorizedKeys: options.authorizedKeys,
         allowSeed: options.allowSeed ?? (options.networkKey === undefined && options.authorizedKeys === undefined),
       },
@@ -211,7 +216,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     const onFailure = (err: Error): void => this.#log.warn('handshake thread failed; handshakes continue on the socket thread', { error: err.message });
     try {
       this.#threads = new HandshakeThreads({
-        threads: this.#threadCount, backend: this.#backend.name, identity: this.identity, networkKey: this.#networkKey, onFailure,
+        threads: this.#threadCount, backend: this.#backend.name, identity: this.identity, networkKeys: this.#networkKeys, onFailure,
       });
     } catch (err) {
       // Threads are an optimisation: without them every handshake is answered on the socket thread.

@@ -124,9 +124,9 @@ describe('handshake threads', () => {
   it('a thread that cannot start fails its requests and reports it; none are lost silently', async () => {
     const identity = new CommEncryptor();
     const failures: Error[] = [];
-    // A network key of the wrong size makes the thread throw while it loads.
+    // A Fernet key of the wrong size makes the thread throw while it loads.
     const threads = new HandshakeThreads({
-      threads: 1, backend: 'native', identity, networkKey: new Uint8Array(5), onFailure: (err) => failures.push(err),
+      threads: 1, backend: 'native', identity, networkKeys: { fernetKey: new Uint8Array(5), psk: new Uint8Array(32) }, onFailure: (err) => failures.push(err),
     });
     try {
       const { init } = v2Connect(new CommEncryptor());

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { CMD_CONNECT, CMD_CONNECTED, CONNECT_MAX_AGE_SECONDS, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, PROTOCOL_VERSION } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
+import { deriveNetworkKeys } from '../../lib/crypto/network-key.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
 import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
@@ -236,7 +237,7 @@ describe('client against an original-protocol server', () => {
 
 describe('captured connects under a network key', () => {
   const networkKey = randomBytes(32);
-  const keyed = new DoCrypt({ key: networkKey });
+  const keyed = new DoCrypt({ key: deriveNetworkKeys(networkKey).fernetKey });
   let server: BittrrtServer;
   let port: number;
   let peer: Socket;
@@ -292,6 +293,14 @@ describe('captured connects under a network key', () => {
     }
     expect(server.counters.handshakes, 'one X25519 exchange, for the original').to.equal(1);
     expect(server.counters.packetsOut, 'one answer').to.equal(1);
+  });
+
+  it('reads connects only under the derived Fernet key: a token under the raw network key is refused', async () => {
+    await start();
+    const init = { version: PROTOCOL_VERSION, ephemeralPublic: new CommEncryptor().publicKey, index: 9 };
+    await sendTo(peer, new DoCrypt({ key: networkKey }).fencrypt(encodeInitiation(init)), port);
+    expect(await eventually(() => server.counters.dropsOf('bad-token') === 1, 5000)).to.equal(true);
+    expect(server.counters.packetsOut).to.equal(0);
   });
 
   it('without a network key, an old connect (an original peer with a wrong clock) is still answered', async () => {
