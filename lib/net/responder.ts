@@ -53,6 +53,8 @@ export interface ResponderContext {
   /** Where version-2 key agreement runs, when there are threads and they work; inline otherwise. */
   threads(): HandshakeThreads | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
+  /** The version-1 session a new version-1 session from `peer` would displace (a candidate not yet proven), if any. */
+  seedCandidate(peer: PeerAddress): Session | undefined;
   /** Counts (and logs) a drop decided after handle() returned: a handshake a thread answered. */
   dropped(reason: DropReason, datagram: Buffer, from: PeerAddress): void;
 }
@@ -165,7 +167,8 @@ export class HandshakeResponder {
 
     // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
     // Handshakes still in a thread will want room too.
-    const room = this.room(now, this.#pending.size);
+    // A version-1 session from a source that has a candidate session displaces it (server.ts): in a full table, that is the room it takes.
+    const room = this.room(now, this.#pending.size, init === null ? ctx.seedCandidate(rinfo) : undefined);
     if (room === 'no-room') return { dropped: 'session-limit' };
     if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now, room);
     const responderIndex = ctx.table.reserveIndex();
@@ -233,11 +236,14 @@ export class HandshakeResponder {
     return { session };
   }
 
-  /** Room for one more session beside `waiting` others: yes (undefined), after evicting this session, or none. */
-  private room(now: number, waiting: number): Session | 'no-room' | undefined {
+  /**
+   * Room for one more session beside `waiting` others: yes (undefined), after evicting this
+   * session (`displaced`, when the newcomer replaces it anyway), or none.
+   */
+  private room(now: number, waiting: number, displaced?: Session): Session | 'no-room' | undefined {
     const { table, maxSessions, timings } = this.#ctx;
     if (table.sessions.size + waiting < maxSessions) return undefined;
-    return table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
+    return displaced ?? table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
   }
 
   /** Whether the host `peer` sends from holds its most sessions (half-open ones count: they hold a slot too). */

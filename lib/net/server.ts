@@ -146,6 +146,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       maxSessionsPerHost: options.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
       connectMaxAgeSeconds: options.networkKey === undefined ? undefined : CONNECT_MAX_AGE_SECONDS,
       threads: () => this.#threads,
+      seedCandidate: (peer) => this.#seedBySource.candidate(peer),
       dropped: (reason, datagram, from) => this.drop(reason, datagram, from),
       transmit: (datagram, to) => this.#table.transmit(datagram, to),
     });
@@ -304,6 +305,11 @@ class SeedSources {
     const displaced = this.#candidates.get(key);
     this.#candidates.set(key, session);
     displaced?.close('evicted');
+  }
+
+  /** The candidate a new session from `peer` would displace. */
+  candidate(peer: PeerAddress): SeedSession | undefined {
+    return this.#candidates.get(sourceKey(peer));
   }
 
   /** Hands the datagram to its source's session, else to the candidate, which then replaces it. */
