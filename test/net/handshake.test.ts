@@ -122,6 +122,32 @@ describe('seed handshake over loopback UDP', () => {
     expect(server.counters.dropsOf('unknown-session')).to.equal(0);
   });
 
+  it('in a full table, a version-1 session that displaces its source\'s candidate takes its slot, not another session\'s', async () => {
+    await server.close();
+    server = createServer({ maxSessions: 3 });
+    port = (await server.listen(0, '127.0.0.1')).port;
+    const client = new CommEncryptor();
+    await seedHandshake(client);
+    const [working] = [...server.sessions()];
+    const other = await openLoopbackSocket();
+    try {
+      await sendTo(other, originalConnect(docrypt, new CommEncryptor()), port);
+      expect(await nextDatagram(other, 5000), 'another source, silent since').to.not.equal(null);
+    } finally {
+      await closeSocket(other);
+    }
+    const bystander = [...server.sessions()].find((s) => s !== working)!;
+    const victim = { address: '127.0.0.1', port: peer.address().port };
+    server.receive(originalConnect(docrypt, new CommEncryptor()), victim);
+    const candidate = [...server.sessions()].find((s) => s !== working && s !== bystander)!;
+    expect(server.sessionCount, 'the table is full').to.equal(3);
+    server.receive(originalConnect(docrypt, new CommEncryptor()), victim);
+    expect(server.sessionCount).to.equal(3);
+    expect(candidate.closed, 'the displaced candidate made the room').to.equal(true);
+    expect(bystander.closed, 'the oldest silent session was not evicted').to.equal(false);
+    expect(working!.closed).to.equal(false);
+  });
+
   it('the library client completes a handshake with the server', async () => {
     const session = await connect({ host: '127.0.0.1', port });
     try {
