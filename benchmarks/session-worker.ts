@@ -66,6 +66,8 @@ async function listen(params: ListenParams): Promise<Listening> {
   const created = createServer({
     backend: backendNamed(params.backend),
     maxSessions: params.maxSessions,
+    // Every benchmark client is on one host (loopback).
+    maxSessionsPerHost: params.maxSessions,
     rateLimits: BENCH_RATE_LIMITS,
     timings: { heartbeatRate: params.heartbeatRate },
     handshakeThreads: params.handshakeThreads,

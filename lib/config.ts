@@ -3,8 +3,9 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import {
-  DEFAULT_BANDWIDTH_LIMITS, DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM,
-  MAX_BANDWIDTH_SECONDS, MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REKEY_AFTER_MS, STALE_HEARTBEATS,
+  DEFAULT_BANDWIDTH_LIMITS, DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT,
+  DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REKEY_AFTER_MS,
+  STALE_HEARTBEATS,
 } from './constants.js';
 import { BittrrtError } from './errors.js';
 import { DEFAULT_RATE_LIMITS } from './net/rate-limit.js';
@@ -25,6 +26,7 @@ export interface Settings {
   stale_heartbeats: number;
   rekey_after: number;
   max_sessions: number;
+  max_sessions_per_host: number;
   handshake_rate: number;
   source_handshake_rate: number;
   handshake_threads: 'auto' | number;
@@ -65,8 +67,9 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number | boole
   stale_heartbeats: { help: 'heartbeat intervals of silence after which a session is dead', fallback: STALE_HEARTBEATS, expect: 'a count 2-1000', parse: integer(2, 1000) },
   rekey_after: { help: 'seconds between key rotations', fallback: REKEY_AFTER_MS / 1000, expect: 'seconds 1-86400', parse: integer(1, 86_400) },
   max_sessions: { help: 'most sessions a server holds; when full, half-open or silent ones make room, working ones never', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
+  max_sessions_per_host: { help: 'server: most sessions one host (IPv4 address, IPv6 /64) may hold, so one host cannot fill the table; keep it high enough for clients behind one NAT', fallback: DEFAULT_MAX_SESSIONS_PER_HOST, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
   handshake_rate: { help: 'server: X25519 handshakes per second in all (bursts of twice that); above half of it, clients must first echo a cookie', fallback: DEFAULT_RATE_LIMITS.globalRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
-  source_handshake_rate: { help: 'server: handshakes per second from one address and port (bursts of twice that)', fallback: DEFAULT_RATE_LIMITS.perSourceRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
+  source_handshake_rate: { help: 'server: handshakes per second from one host, all its ports together (IPv4 address, IPv6 /64; bursts of twice that)', fallback: DEFAULT_RATE_LIMITS.perSourceRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },
   handshake_threads: {
     help: 'server: threads that compute handshakes off the socket thread; auto: one per core beyond the first, at most 4; 0: none',
     fallback: 'auto', expect: '"auto" or a count 0-64', parse: (v) => (v === 'auto' ? v : integer(0, 64)(v)),

@@ -44,6 +44,19 @@ export const FERNET_HEADER_BYTES = 1 + 8 + FERNET_IV_BYTES;
 export const FERNET_MIN_BYTES = FERNET_HEADER_BYTES + FERNET_BLOCK_BYTES + FERNET_HMAC_BYTES;
 /** Seconds a token's timestamp may lie in the future when a TTL is checked (as Python's Fernet). */
 export const FERNET_MAX_CLOCK_SKEW = 60;
+/**
+ * Under a network key, a `connect`'s Fernet timestamp may be at most this many seconds old (and at
+ * most FERNET_MAX_CLOCK_SKEW ahead), so a captured handshake cannot be replayed forever: a client
+ * clock may lag a minute, as Fernet lets it lead one, plus the 5 s a client resends one token.
+ */
+export const CONNECT_MAX_AGE_SECONDS = FERNET_MAX_CLOCK_SKEW + (NEGOTIATION_REPEAT * NEGOTIATION_DELAY) / 1000;
+/**
+ * Most answered `connect` ephemeral keys a server remembers, to refuse a replay within that age.
+ * The default handshake budget (2000/s unvalidated, 2000/s validated, GLOBAL_HANDSHAKE_RATE) over
+ * CONNECT_MAX_AGE_SECONDS plus the skew is about 500,000; this holds a quarter of that (about 20 MB),
+ * the oldest forgotten first: a replay of a forgotten key costs one rate-limited handshake, as before.
+ */
+export const MAX_REMEMBERED_CONNECTS = 131_072;
 /** Length of the big-endian counter that later versions of the original put before the JSON. */
 export const DOCRYPT_SALT_BYTES = 8;
 
@@ -79,6 +92,18 @@ export const FRAME_HEADER_BYTES = 20;
 
 /** Highest protocol version this implementation speaks; the seed's protocol is version 1. */
 export const PROTOCOL_VERSION = 2;
+/**
+ * HKDF-SHA256 info labels of the keys derived from a network key (network-key.ts; no salt): the
+ * handshake's Fernet signing key (16 bytes), its Fernet encryption key (16 bytes) and the psk of
+ * the version-2 key schedule (32 bytes). One secret, three uses: each gets a key of its own, so no
+ * use can ever be turned against another. The network key is bittrrt's own; the original has none.
+ */
+export const NETWORK_KEY_FERNET_SIGNING_INFO = 'bittrrt network key: fernet signing';
+export const NETWORK_KEY_FERNET_ENCRYPTION_INFO = 'bittrrt network key: fernet encryption';
+export const NETWORK_KEY_PSK_INFO = 'bittrrt network key: v2 psk';
+/** Bytes of a network key (bittrrt keygen). */
+export const NETWORK_KEY_BYTES = 32;
+
 /** HKDF info of version-2 session keys (key-schedule.ts; salt: SHA-256 of both ephemeral keys and the transcript). */
 export const HKDF_V2_INFO = 'bittrrt-v2-session-keys';
 /** A version-2 nonce: receiver index (4 bytes, BE) || message counter (8 bytes, BE). */
@@ -142,13 +167,22 @@ export const CONNECT_PADDED_LENGTH = 320;
 /** Bytes of a handshake cookie, and how often the secret behind cookies rotates (a cookie lives up to two periods). */
 export const COOKIE_BYTES = 16;
 export const COOKIE_SECRET_PERIOD_MS = 120_000;
-/** Handshake rate limits: per source address and port, and for the whole server (per second, and bursts). */
+/**
+ * Handshake rate limits: per source host (IPv4 /32, IPv6 /64, as WireGuard's ratelimiter: ports
+ * cost an attacker nothing), and for the whole server (per second, and bursts).
+ */
 export const SOURCE_HANDSHAKE_RATE = 10;
 export const SOURCE_HANDSHAKE_BURST = 20;
 export const GLOBAL_HANDSHAKE_RATE = 2000;
 export const GLOBAL_HANDSHAKE_BURST = 4000;
 /** Most handshake sources whose rate is tracked at once. */
 export const MAX_RATE_LIMITED_SOURCES = 65_536;
+/**
+ * Default most sessions one host (IPv4 /32, IPv6 /64) may hold on a server: a tenth of
+ * DEFAULT_MAX_SESSIONS, so filling the table takes ten hosts rather than one, while a NAT (or a
+ * carrier-grade NAT) with hundreds of active clients behind one public address still fits.
+ */
+export const DEFAULT_MAX_SESSIONS_PER_HOST = 1000;
 /** The frame flag bit the original never sets, which marks bittrrt's control frames. */
 export const FRAME_CONTROL_BIT = 7;
 /** Payloads of version-2 frames: a heartbeat's timestamp, a rotation's new public key and index. */

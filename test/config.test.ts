@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ConfigError, loadConfig, parseConfig, renderDefaultConfig, resolveSettings, type Settings, writeDefaultConfig } from '../lib/config.js';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from '../lib/constants.js';
+import { DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from '../lib/constants.js';
 import { DEFAULT_RATE_LIMITS } from '../lib/net/rate-limit.js';
 
 const PATH = '/etc/bittrrt/test.conf';
@@ -16,6 +16,7 @@ const DEFAULTS: Settings = {
   stale_heartbeats: STALE_HEARTBEATS,
   rekey_after: REKEY_AFTER_MS / 1000,
   max_sessions: DEFAULT_MAX_SESSIONS,
+  max_sessions_per_host: DEFAULT_MAX_SESSIONS_PER_HOST,
   handshake_rate: DEFAULT_RATE_LIMITS.globalRate,
   source_handshake_rate: DEFAULT_RATE_LIMITS.perSourceRate,
   handshake_threads: 'auto',
@@ -80,6 +81,11 @@ const CASES: Case[] = [
     key: 'rekey_after',
     good: [['1', 1], ['120', 120], ['86400', 86_400]],
     bad: ['', '0', '86401', '-1', '1s', '2m'],
+  },
+  {
+    key: 'max_sessions_per_host',
+    good: [['1', 1], ['1000', 1000], ['1000000', 1_000_000]],
+    bad: ['', '0', '1000001', '-5', 'many'],
   },
   {
     key: 'max_sessions',

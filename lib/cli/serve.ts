@@ -57,6 +57,7 @@ export class ServeCommand extends EndpointCommand {
   bind = Option.String('--bind', { description: 'IP address to listen on, :: for all IPv6 (default 0.0.0.0)' });
   port = Option.String('--port', { description: 'UDP port, 0 for any free one (default 6711)' });
   maxSessions = Option.String('--max-sessions', { description: 'most sessions at once; half-open or silent ones make room, working ones never (default 10000)' });
+  maxSessionsPerHost = Option.String('--max-sessions-per-host', { description: 'most sessions one host (IPv4 address, IPv6 /64) may hold; clients behind one NAT share it (default 1000)' });
   statsInterval = Option.String('--stats-interval', { description: 'log a status line every this many seconds' });
   authorizedKeys = Option.String('--authorized-keys', { description: 'only clients whose public key is listed here may connect' });
   handshakeRate = Option.String('--handshake-rate', { description: 'X25519 handshakes per second in all (default 2000)' });
@@ -72,7 +73,7 @@ export class ServeCommand extends EndpointCommand {
   receiveBudget = Option.String('--receive-budget', {
     description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its window (up to 8 MiB; one host: a quarter of this, at least 8) is refused, saying why (default 64)',
   });
-  sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per address and port (default 10)' });
+  sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per host, all its ports together (IPv4 address, IPv6 /64; default 10)' });
   handshakeThreads = Option.String('--handshake-threads', { description: 'threads that compute handshakes off the socket thread: auto (one per core beyond the first, at most 4) or a count, 0 for none' });
 
   override async execute(): Promise<number> {
@@ -80,6 +81,7 @@ export class ServeCommand extends EndpointCommand {
       bind_addr: { name: '--bind', value: this.bind },
       bind_port: { name: '--port', value: this.port },
       max_sessions: { name: '--max-sessions', value: this.maxSessions },
+      max_sessions_per_host: { name: '--max-sessions-per-host', value: this.maxSessionsPerHost },
       authorized_keys: { name: '--authorized-keys', value: this.authorizedKeys },
       handshake_rate: { name: '--handshake-rate', value: this.handshakeRate },
       source_handshake_rate: { name: '--source-handshake-rate', value: this.sourceHandshakeRate },
@@ -109,6 +111,7 @@ export class ServeCommand extends EndpointCommand {
       networkKey,
       authorizedKeys,
       maxSessions: settings.max_sessions,
+      maxSessionsPerHost: settings.max_sessions_per_host,
       handshakeThreads: settings.handshake_threads === 'auto' ? undefined : settings.handshake_threads,
       rateLimits: rateLimitsFor(settings.handshake_rate, settings.source_handshake_rate),
       timings: this.timings(settings),

@@ -23,6 +23,9 @@ export interface FernetDecryptOptions {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
+/** A token that authenticates but whose timestamp is outside the accepted age (checked only with a TTL). */
+export class TokenAgeError extends InvalidTokenError {}
+
 /**
  * Fernet (https://github.com/fernet/spec) on node:crypto: AES-128-CBC with PKCS#7 padding, then
  * HMAC-SHA256 over version || timestamp || iv || ciphertext, in URL-safe base64 with padding.
@@ -74,8 +77,8 @@ export class Fernet {
     if (options.ttlSeconds !== undefined) {
       const timestamp = Number(data.readBigUInt64BE(1));
       const now = options.now ?? nowSeconds();
-      if (timestamp + options.ttlSeconds < now) throw new InvalidTokenError('token expired');
-      if (timestamp > now + FERNET_MAX_CLOCK_SKEW) throw new InvalidTokenError('token timestamp is in the future');
+      if (timestamp + options.ttlSeconds < now) throw new TokenAgeError('token expired');
+      if (timestamp > now + FERNET_MAX_CLOCK_SKEW) throw new TokenAgeError('token timestamp is in the future');
     }
     try {
       const decipher = createDecipheriv('aes-128-cbc', this.#encryptionKey, data.subarray(9, FERNET_HEADER_BYTES));

@@ -6,6 +6,7 @@ import {
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
+import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { BittrrtError } from '../errors.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
@@ -90,7 +91,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const delayMs = options.delayMs ?? NEGOTIATION_DELAY;
   const timings = resolveTimings(options.timings);
   const backend = options.backend ?? getDefaultBackend();
-  const docrypt = new DoCrypt({ key: options.networkKey });
+  const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
+  const docrypt = new DoCrypt({ key: networkKeys?.fernetKey });
   const asksForAuthentication = Boolean(options.networkKey || options.serverKey || options.identity || options.knownHosts?.find(hostLabel));
   const seedRefused = asksForAuthentication ? SEED_REFUSED_AUTHENTICATED
     : (options.allowSeed ?? options.protocolVersion === 1) ? null : SEED_REFUSED_BY_DEFAULT;
@@ -100,7 +102,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const table = new SessionTable({
     backend,
     counters,
-    psk: options.networkKey,
+    psk: networkKeys?.psk,
     // Once connected (after the handshake), sends skip the per-datagram address handling.
     send: (datagram, to) => (connected ? socket.send(datagram) : socket.send(datagram, to.port, to.address)),
     // Let a close message leave before the socket goes.
@@ -130,7 +132,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     if (options.serverKey && !Buffer.from(options.serverKey).equals(response.serverStatic)) {
       return 'the server identity does not match the pinned key';
     }
-    const keys = complete(init!, ephemeral, response, options.identity, options.networkKey);
+    const keys = complete(init!, ephemeral, response, options.identity, networkKeys?.psk);
     if (!keys) return 'the server could not prove its identity';
     const known = options.knownHosts?.check(hostLabel, response.serverStatic);
     if (known?.status === 'changed') throw new HostKeyMismatchError(hostLabel, options.knownHosts!.path, known.line);

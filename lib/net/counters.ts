@@ -10,8 +10,12 @@ export type DropReason =
   | 'unknown-session'
   | 'bad-auth'
   | 'replay'
+  /** Under a network key: a `connect` whose Fernet timestamp is too old (or too far ahead), e.g. a captured one replayed. */
+  | 'stale-connect'
   | 'bad-frame'
   | 'session-limit'
+  /** The source's host (IPv4 /32, IPv6 /64) already holds its most sessions (max_sessions_per_host). */
+  | 'host-session-limit'
   | 'rate-limit'
   | 'unauthorized'
   | 'seed-refused'

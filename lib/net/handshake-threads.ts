@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../constants.js';
 import type { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { NetworkKeys } from '../crypto/network-key.js';
 import type { Initiation } from '../protocol/handshake-v2.js';
 import type { Answer, AnswerRequest } from './handshake-answer.js';
 
@@ -11,7 +12,8 @@ export interface ThreadSetup {
   backend: 'native' | 'js';
   /** A copy of the server identity's secret key; the thread wipes it once loaded. */
   identitySecret: Uint8Array<ArrayBuffer>;
-  networkKey: Uint8Array | null;
+  /** The keys derived from the network key (the raw key never reaches a thread). */
+  networkKeys: NetworkKeys | null;
 }
 
 /** A batch of requests, socket thread to handshake thread. */
@@ -46,7 +48,7 @@ export interface HandshakeThreadsOptions {
   threads: number;
   backend: 'native' | 'js';
   identity: CommEncryptor;
-  networkKey?: Uint8Array;
+  networkKeys?: NetworkKeys;
   /** A thread failed; its requests ended as 'failed'. */
   onFailure(err: Error): void;
 }
@@ -73,7 +75,7 @@ export class HandshakeThreads {
       const setup: ThreadSetup = {
         backend: options.backend,
         identitySecret: options.identity.exportSecretKey(),
-        networkKey: options.networkKey ?? null,
+        networkKeys: options.networkKeys ?? null,
       };
       let worker: Worker;
       try {

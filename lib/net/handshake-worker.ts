@@ -21,8 +21,8 @@ const backend = setup.backend === 'native' ? loadSodiumBackend() : loadNobleBack
 const material: AnswerKeys = {
   backend,
   identity: CommEncryptor.fromSecretKey(setup.identitySecret, { backend }),
-  psk: setup.networkKey ?? undefined,
-  docrypt: new DoCrypt({ key: setup.networkKey ?? undefined }),
+  psk: setup.networkKeys?.psk,
+  docrypt: new DoCrypt({ key: setup.networkKeys?.fernetKey }),
 };
 backend.wipe(setup.identitySecret);
 

@@ -1,20 +1,23 @@
 import {
   GLOBAL_HANDSHAKE_BURST, GLOBAL_HANDSHAKE_RATE, MAX_RATE_LIMITED_SOURCES, SOURCE_HANDSHAKE_BURST, SOURCE_HANDSHAKE_RATE,
 } from '../constants.js';
+import { hostKey } from './address.js';
 
 /**
- * Token buckets for handshakes: one global, and one per source (address and port), as
- * WireGuard's ratelimiter. The per-source table is bounded: when full, the bucket refilled
- * longest ago is dropped (it would be full again by now anyway, or nearly).
+ * Token buckets for handshakes: one global, and one per source host (IPv4 /32, IPv6 /64; see
+ * hostKey()), as WireGuard's ratelimiter. Keyed by host, not by address and port: a host has
+ * 65,535 ports to spread a flood over, and each would otherwise get a burst of its own. The
+ * per-source table is bounded: when full, the bucket refilled longest ago is dropped (it would
+ * be full again by now anyway, or nearly).
  */
 export interface RateLimitOptions {
-  /** Handshakes per second per source, and the burst a source may spend at once. */
+  /** Handshakes per second per source host, and the burst a host may spend at once. */
   perSourceRate: number;
   perSourceBurst: number;
   /** Handshakes per second for the whole server (the X25519 budget), and its burst. */
   globalRate: number;
   globalBurst: number;
-  /** Most sources tracked at once. */
+  /** Most source hosts tracked at once. */
   maxSources: number;
 }
 
@@ -78,8 +81,13 @@ export class HandshakeRateLimiter {
     this.#validated = new TokenBucket(this.#options.globalRate, this.#options.globalBurst, now);
   }
 
-  /** True if the source may start a handshake now; spends its token and a global one. */
-  allow(source: string, now: number, validated = false): boolean {
+  /**
+   * True if the host of `address` may start a handshake now; spends its token and a global one.
+   * A validated host draws on a bucket of its own, so a flood it did not send (spoofed from its
+   * address) cannot spend the handshakes it proves it can receive.
+   */
+  allow(address: string, now: number, validated = false): boolean {
+    const source = validated ? `cookie|${hostKey(address)}` : hostKey(address);
     let bucket = this.#sources.get(source);
     if (!bucket) {
       if (this.#sources.size >= this.#options.maxSources) this.evictOldest();

@@ -1,7 +1,11 @@
-import { CMD_CONNECT, CMD_CONNECTED, CONNECT_PADDED_LENGTH, MAX_HANDSHAKE_DATAGRAM, NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../constants.js';
+import {
+  CMD_CONNECT, CMD_CONNECTED, CONNECT_PADDED_LENGTH, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, MAX_REMEMBERED_CONNECTS, NEGOTIATION_DELAY,
+  NEGOTIATION_REPEAT,
+} from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { wipeSessionKeys } from '../crypto/key-schedule.js';
 import type { DoCrypt, DoCryptForm } from '../crypto/docrypt.js';
+import { TokenAgeError } from '../crypto/fernet.js';
 import { toBase64Url } from '../encoding.js';
 import { LowOrderKeyError } from '../errors.js';
 import { encodeHandshake, parseHandshake } from '../protocol/handshake.js';
@@ -22,7 +26,7 @@ import type { SessionTimings } from './timings.js';
 export interface ResponderTrust {
   /** The server's long-term X25519 identity. */
   identity: CommEncryptor;
-  /** The network key: the Fernet key of the handshake and an input to every session key. */
+  /** The psk derived from the network key (network-key.ts): an input to every session key. */
   psk?: Uint8Array;
   /** When set, only clients whose identity key is listed (base64) complete a handshake. */
   authorizedKeys?: ReadonlySet<string>;
@@ -38,9 +42,19 @@ export interface ResponderContext {
   cookies: CookieJar;
   timings: SessionTimings;
   maxSessions: number;
+  /**
+   * Set under a network key: a `connect` older than this many seconds is refused (`stale-connect`),
+   * and one whose ephemeral key was answered within that age is refused as a replay. Unset without
+   * one: anyone can then make a fresh `connect`, and an original peer's clock is not checked.
+   */
+  connectMaxAgeSeconds?: number;
+  /** Most sessions one host (IPv4 /32, IPv6 /64) may hold; a NAT puts many honest clients behind one. */
+  maxSessionsPerHost: number;
   /** Where version-2 key agreement runs, when there are threads and they work; inline otherwise. */
   threads(): HandshakeThreads | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
+  /** The version-1 session a new version-1 session from `peer` would displace (a candidate not yet proven), if any. */
+  seedCandidate(peer: PeerAddress): Session | undefined;
   /** Counts (and logs) a drop decided after handle() returned: a handshake a thread answered. */
   dropped(reason: DropReason, datagram: Buffer, from: PeerAddress): void;
 }
@@ -81,6 +95,11 @@ export class HandshakeResponder {
   readonly #answers = new Map<string, Answer>();
   /** Version-2 `connect`s out to a handshake thread, by the same key: where each came from, and its reserved index. */
   readonly #pending = new Map<string, PeerAddress & { index: number }>();
+  /**
+   * Ephemeral keys of answered `connect`s (connectMaxAgeSeconds only), until a copy would be
+   * refused for its age anyway: a replay within the age costs no X25519 either. Oldest first.
+   */
+  readonly #seen = new Map<string, number>();
   readonly #answerKeys: AnswerKeys;
 
   constructor(context: ResponderContext) {
@@ -95,9 +114,10 @@ export class HandshakeResponder {
     if (datagram.length > MAX_HANDSHAKE_DATAGRAM) return { dropped: 'oversized' };
     let decrypted;
     try {
-      decrypted = ctx.docrypt.fdecrypt(datagram);
-    } catch {
-      return { dropped: 'bad-token' };
+      decrypted = ctx.docrypt.fdecrypt(datagram, { ttlSeconds: ctx.connectMaxAgeSeconds, now: Math.floor(now / 1000) });
+    } catch (err) {
+      // The age is checked only after the MAC: a token nobody could make never counts as stale.
+      return { dropped: err instanceof TokenAgeError ? 'stale-connect' : 'bad-token' };
     }
     const parsed = parseHandshake(decrypted.plaintext, CMD_CONNECT);
     if (!parsed.ok) return { dropped: parsed.reason };
@@ -124,6 +144,8 @@ export class HandshakeResponder {
       counters.retransmittedConnects++;
       return { pending: true };
     }
+    // Its answer is forgotten, so no client is still waiting for it: a copy is a replay.
+    if (this.#seen.has(id)) return { dropped: 'replay' };
 
     // Under load, a version-2 client must first prove it receives at its address.
     // An invalid or stale cookie counts as none (a forged cookie reply must not end a handshake).
@@ -139,13 +161,14 @@ export class HandshakeResponder {
       counters.cookiesSent++;
       return { answered: 'cookie' };
     }
-    if (!ctx.limiter.allow(validated ? `cookie|${rinfo.address}|${rinfo.port}` : `${rinfo.address}|${rinfo.port}`, now, validated)) {
-      return { dropped: 'rate-limit' };
-    }
+    // Before the rate limit, so a host at its cap spends no one's handshake budget.
+    if (this.hostFull(rinfo)) return { dropped: 'host-session-limit' };
+    if (!ctx.limiter.allow(rinfo.address, now, validated)) return { dropped: 'rate-limit' };
 
     // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
     // Handshakes still in a thread will want room too.
-    const room = this.room(now, this.#pending.size);
+    // A version-1 session from a source that has a candidate session displaces it (server.ts): in a full table, that is the room it takes.
+    const room = this.room(now, this.#pending.size, init === null ? ctx.seedCandidate(rinfo) : undefined);
     if (room === 'no-room') return { dropped: 'session-limit' };
     if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now, room);
     const responderIndex = ctx.table.reserveIndex();
@@ -196,30 +219,58 @@ export class HandshakeResponder {
       return { dropped: 'amplification' };
     }
     const room = checkedRoom ?? this.room(now, 0);
-    if (room === 'no-room') {
+    // A thread's answer comes later: the host may have reached its cap meanwhile.
+    const hostFull = checkedRoom === undefined && this.hostFull(rinfo);
+    if (room === 'no-room' || hostFull) {
       accepted.discard();
-      return { dropped: 'session-limit' };
+      return { dropped: hostFull ? 'host-session-limit' : 'session-limit' };
     }
     // Only a handshake that checked out, and will be answered, may push another session out of a full table.
     room?.close('evicted');
     this.send(accepted.reply, rinfo);
     const session = accepted.open(now);
     this.#answers.set(id, { session, reply: accepted.reply, expires: now + ANSWER_TTL_MS });
+    this.remember(id, now);
     this.#ctx.table.add(session);
     this.#ctx.table.counters.handshakes++;
     return { session };
   }
 
-  /** Room for one more session beside `waiting` others: yes (undefined), after evicting this session, or none. */
-  private room(now: number, waiting: number): Session | 'no-room' | undefined {
+  /**
+   * Room for one more session beside `waiting` others: yes (undefined), after evicting this
+   * session (`displaced`, when the newcomer replaces it anyway), or none.
+   */
+  private room(now: number, waiting: number, displaced?: Session): Session | 'no-room' | undefined {
     const { table, maxSessions, timings } = this.#ctx;
     if (table.sessions.size + waiting < maxSessions) return undefined;
-    return table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
+    return displaced ?? table.evictionCandidate(now, 2 * timings.heartbeatRate) ?? 'no-room';
+  }
+
+  /** Whether the host `peer` sends from holds its most sessions (half-open ones count: they hold a slot too). */
+  private hostFull(peer: PeerAddress): boolean {
+    return this.#ctx.table.sessionsOfHost(peer.address) >= this.#ctx.maxSessionsPerHost;
+  }
+
+  /**
+   * Remembers an answered `connect`'s key for as long as a copy could still pass the age check:
+   * its timestamp is at most FERNET_MAX_CLOCK_SKEW ahead of `now`, so it expires at most
+   * connectMaxAgeSeconds after that.
+   */
+  private remember(id: string, now: number): void {
+    const maxAge = this.#ctx.connectMaxAgeSeconds;
+    if (maxAge === undefined) return;
+    if (this.#seen.size >= MAX_REMEMBERED_CONNECTS) this.#seen.delete(this.#seen.keys().next().value!);
+    this.#seen.set(id, now + (maxAge + FERNET_MAX_CLOCK_SKEW) * 1000);
   }
 
   /** Forgets answers no client can still be waiting for, and idle rate-limit sources; called from the table's tick. */
   expire(now: number): void {
     this.#ctx.limiter.sweep(now);
+    // Added with increasing expiry, as answers are.
+    for (const [id, expires] of this.#seen) {
+      if (expires > now) break;
+      this.#seen.delete(id);
+    }
     // Answers are added with increasing expiry, so the first live one ends the sweep.
     for (const [id, answer] of this.#answers) {
       if (answer.expires > now && !answer.session.closed) break;

@@ -2,10 +2,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
+import { CONNECT_MAX_AGE_SECONDS, DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
+import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, literalLookup } from './address.js';
@@ -29,7 +30,10 @@ export interface ServerOptions {
    * when omitted (the CLI keeps one in ~/.bittrrt/server.key).
    */
   identity?: CommEncryptor;
-  /** A 32-byte network key: the handshake's Fernet key (instead of the public NET_OBS_KEY) and an input to every key. */
+  /**
+   * A 32-byte network key: keys derived from it are the handshake's Fernet key (instead of the
+   * public NET_OBS_KEY) and an input to every session key.
+   */
   networkKey?: Uint8Array;
   /** Only clients whose identity public key (URL-safe base64) is listed may complete a handshake. */
   authorizedKeys?: ReadonlySet<string>;
@@ -37,6 +41,11 @@ export interface ServerOptions {
   allowSeed?: boolean;
   /** Most sessions at once; when full, a newcomer may evict a half-open or silent session, never a working one. */
   maxSessions?: number;
+  /**
+   * Most sessions one host (IPv4 /32, IPv6 /64) may hold, so one host cannot fill the table;
+   * default DEFAULT_MAX_SESSIONS_PER_HOST (a NAT puts many honest clients behind one address).
+   */
+  maxSessionsPerHost?: number;
   /** Handshake rate limits (defaults in rate-limit.ts). */
   rateLimits?: Partial<RateLimitOptions>;
   /** Session timers and limits (heartbeat rate, rotation...); defaults in constants.ts. */
@@ -86,13 +95,13 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #table: SessionTable;
   readonly #responder: HandshakeResponder;
   /** Version-1 sessions have no receiver index, so they are found by source address. */
-  readonly #seedBySource = new Map<string, SeedSession>();
+  readonly #seedBySource = new SeedSources();
   /** Names being uploaded into the files directory, across all sessions. */
   readonly #receiving = new Map<string, { finished: boolean }>();
   /** Who made each part file in the files directory, across all sessions. */
   readonly #partOwners = new Map<string, string>();
   readonly #backend: CryptoBackend;
-  readonly #networkKey: Uint8Array | undefined;
+  readonly #networkKeys: NetworkKeys | undefined;
   readonly #threadCount: number;
   #threads: HandshakeThreads | undefined;
   #socket: Socket | null = null;
@@ -101,7 +110,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     super();
     const backend = options.backend ?? getDefaultBackend();
     this.#backend = backend;
-    this.#networkKey = options.networkKey;
+    const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
+    this.#networkKeys = networkKeys;
     this.#threadCount = options.handshakeThreads ?? defaultHandshakeThreads();
     if (!Number.isInteger(this.#threadCount) || this.#threadCount < 0) throw new RangeError('handshakeThreads must be a whole number >= 0');
     this.identity = options.identity ?? new CommEncryptor({ backend });
@@ -115,7 +125,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
-      psk: options.networkKey,
+      psk: networkKeys?.psk,
       send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
       closed: (session, reason) => this.forget(session, reason),
       confirmed: (session) => {
@@ -133,10 +143,10 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     });
     this.#responder = new HandshakeResponder({
       table: this.#table,
-      docrypt: new DoCrypt({ key: options.networkKey }),
+      docrypt: new DoCrypt({ key: networkKeys?.fernetKey }),
       trust: {
         identity: this.identity,
-        psk: options.networkKey,
+        psk: networkKeys?.psk,
         authorizedKeys: options.authorizedKeys,
         allowSeed: options.allowSeed ?? (options.networkKey === undefined && options.authorizedKeys === undefined),
       },
@@ -144,7 +154,10 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       cookies: new CookieJar(),
       timings: this.timings,
       maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
+      maxSessionsPerHost: options.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
+      connectMaxAgeSeconds: options.networkKey === undefined ? undefined : CONNECT_MAX_AGE_SECONDS,
       threads: () => this.#threads,
+      seedCandidate: (peer) => this.#seedBySource.candidate(peer),
       dropped: (reason, datagram, from) => this.drop(reason, datagram, from),
       transmit: (datagram, to) => this.#table.transmit(datagram, to),
     });
@@ -215,7 +228,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     const onFailure = (err: Error): void => this.#log.warn('handshake thread failed; handshakes continue on the socket thread', { error: err.message });
     try {
       this.#threads = new HandshakeThreads({
-        threads: this.#threadCount, backend: this.#backend.name, identity: this.identity, networkKey: this.#networkKey, onFailure,
+        threads: this.#threadCount, backend: this.#backend.name, identity: this.identity, networkKeys: this.#networkKeys, onFailure,
       });
     } catch (err) {
       // Threads are an optimisation: without them every handshake is answered on the socket thread.
@@ -234,13 +247,13 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.counters.bytesIn += datagram.length;
     const now = Date.now();
     if (this.#table.route(datagram, rinfo, now)) return;
-    if (this.#seedBySource.size > 0 && this.#seedBySource.get(sourceKey(rinfo))?.receive(datagram, rinfo, now)) return;
+    if (this.#seedBySource.size > 0 && this.#seedBySource.receive(datagram, rinfo, now)) return;
     if (datagram[0] !== TOKEN_FIRST_BYTE) return this.drop('unknown-session', datagram, rinfo);
     const outcome = this.#responder.handle(datagram, rinfo, now);
     if ('dropped' in outcome) return this.drop(outcome.dropped, datagram, rinfo);
     if ('session' in outcome) {
       const { session } = outcome;
-      if (session instanceof SeedSession) this.#seedBySource.set(sourceKey(session.remote), session);
+      if (session instanceof SeedSession) this.#seedBySource.add(session);
       // A version-1 peer proves nothing more after its handshake: announce it now.
       if (session.version === 1) this.established(session);
     }
@@ -259,9 +272,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   private forget(session: Session, reason: CloseReason): void {
-    const key = sourceKey(session.remote);
-    // A newer session from the same address may already own the entry.
-    if (session instanceof SeedSession && this.#seedBySource.get(key) === session) this.#seedBySource.delete(key);
+    if (session instanceof SeedSession) this.#seedBySource.forget(session);
     if (session.version === 2 && !session.confirmed) return; // a half-open session was never announced
     this.#log.info(reason === 'timeout' ? 'session timed out' : 'session closed', {
       peer: formatAddress(session.remote.address, session.remote.port),
@@ -278,6 +289,64 @@ function defaultHandshakeThreads(): number {
 
 function sourceKey(peer: PeerAddress): string {
   return `${peer.address}|${peer.port}`;
+}
+
+/**
+ * Version-1 sessions by source address and port. A `connect` proves nothing (anyone can forge
+ * one, under the public key, from any source address), so a new session from a source that
+ * already has one does not replace it: it waits as that source's candidate and takes over only
+ * once it has decrypted a datagram, which only the holder of its key can send. Until then the
+ * working session keeps working. One candidate per source: a newer one displaces it.
+ */
+class SeedSources {
+  readonly #current = new Map<string, SeedSession>();
+  readonly #candidates = new Map<string, SeedSession>();
+
+  /** Sources with a session (a candidate never exists without one). */
+  get size(): number {
+    return this.#current.size;
+  }
+
+  add(session: SeedSession): void {
+    const key = sourceKey(session.remote);
+    if (!this.#current.has(key)) {
+      this.#current.set(key, session);
+      return;
+    }
+    const displaced = this.#candidates.get(key);
+    this.#candidates.set(key, session);
+    displaced?.close('evicted');
+  }
+
+  /** The candidate a new session from `peer` would displace. */
+  candidate(peer: PeerAddress): SeedSession | undefined {
+    return this.#candidates.get(sourceKey(peer));
+  }
+
+  /** Hands the datagram to its source's session, else to the candidate, which then replaces it. */
+  receive(datagram: Buffer, from: PeerAddress, now: number): boolean {
+    const key = sourceKey(from);
+    if (this.#current.get(key)?.receive(datagram, from, now)) return true;
+    const candidate = this.#candidates.get(key);
+    if (!candidate?.receive(datagram, from, now)) return false;
+    const replaced = this.#current.get(key);
+    this.#candidates.delete(key);
+    this.#current.set(key, candidate);
+    replaced?.close('evicted');
+    return true;
+  }
+
+  /** A closed session leaves; a candidate takes the place of a session that ended. */
+  forget(session: SeedSession): void {
+    const key = sourceKey(session.remote);
+    if (this.#candidates.get(key) === session) {
+      this.#candidates.delete(key);
+    } else if (this.#current.get(key) === session) {
+      const candidate = this.#candidates.get(key);
+      this.#candidates.delete(key);
+      if (candidate) this.#current.set(key, candidate); else this.#current.delete(key);
+    }
+  }
 }
 
 export function createServer(options: ServerOptions = {}): BittrrtServer {

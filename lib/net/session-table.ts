@@ -1,5 +1,6 @@
 import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
+import { hostKey } from './address.js';
 import type { Counters } from './counters.js';
 import { readU32, type Keypair } from './keypair.js';
 import type { CloseReason, FrameHandler, PeerAddress, Session, SessionHost } from './session.js';
@@ -30,6 +31,12 @@ export class SessionTable implements SessionHost {
   readonly #byIndex = new Map<number, SecureSession>();
   readonly #options: SessionTableOptions;
   readonly #indexBytes = new Uint8Array(4);
+  /**
+   * Sessions per host they were opened from (hostKey), for the per-host cap; a session that
+   * roams keeps counting against the host that opened it. Bounded by the sessions themselves.
+   */
+  readonly #hostOf = new Map<Session, string>();
+  readonly #perHost = new Map<string, number>();
   /** Indices promised to handshakes still being computed (see reserveIndex). */
   readonly #reserved = new Set<number>();
   #timer: NodeJS.Timeout | undefined;
@@ -56,7 +63,16 @@ export class SessionTable implements SessionHost {
   }
 
   add(session: Session): void {
+    if (this.sessions.has(session)) return;
     this.sessions.add(session);
+    const host = hostKey(session.remote.address);
+    this.#hostOf.set(session, host);
+    this.#perHost.set(host, (this.#perHost.get(host) ?? 0) + 1);
+  }
+
+  /** Sessions opened from the host `address` belongs to (IPv4 /32, IPv6 /64). */
+  sessionsOfHost(address: string): number {
+    return this.#perHost.get(hostKey(address)) ?? 0;
   }
 
   transmit(datagram: Buffer, to: PeerAddress): void {
@@ -97,6 +113,12 @@ export class SessionTable implements SessionHost {
 
   sessionClosed(session: Session, reason: CloseReason): void {
     this.sessions.delete(session);
+    const host = this.#hostOf.get(session);
+    if (host !== undefined) {
+      this.#hostOf.delete(session);
+      const left = (this.#perHost.get(host) ?? 1) - 1;
+      if (left === 0) this.#perHost.delete(host); else this.#perHost.set(host, left);
+    }
     this.#options.closed(session, reason);
   }
 

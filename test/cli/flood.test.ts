@@ -1,17 +1,29 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { connect } from '../../lib/net/client.js';
 import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake } from '../../lib/protocol/handshake.js';
 import { CMD_CONNECT } from '../../lib/constants.js';
 import { Children } from '../helpers/cli.js';
-import { closeSocket, openLoopbackSocket } from '../helpers/udp.js';
+import { closeSocket } from '../helpers/udp.js';
 
 const FLOOD_DATAGRAMS = 200_000;
-const SOURCE_PORTS = 512;
+/**
+ * The flood comes from many hosts (loopback addresses 127.0.1.x; Linux routes all of 127/8 to lo),
+ * several ports each: limits are per host, so one host alone could not load the server.
+ */
+const SOURCE_HOSTS = 128;
+const PORTS_PER_HOST = 4;
+const SOURCE_PORTS = SOURCE_HOSTS * PORTS_PER_HOST;
+
+async function socketOn(address: string): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  return socket;
+}
 
 /** Resident memory of a process, in bytes (Linux). */
 function rssOf(pid: number): number {
@@ -50,7 +62,7 @@ describe('abuse resistance under a flood', function () {
     const server = await children.serve(['--json', '--handshake-rate', '500']);
     const pid = server.proc.child.pid!;
     const rssBefore = rssOf(pid);
-    const sockets: Socket[] = await Promise.all(Array.from({ length: SOURCE_PORTS }, () => openLoopbackSocket()));
+    const sockets: Socket[] = await Promise.all(Array.from({ length: SOURCE_PORTS }, (_, i) => socketOn(`127.0.1.${i % SOURCE_HOSTS}`)));
     let bytesBack = 0;
     for (const s of sockets) s.on('message', (msg) => { bytesBack += msg.length; });
     const connects = validLookingConnects(25_000);

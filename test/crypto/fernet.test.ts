@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Fernet } from '../../lib/crypto/fernet.js';
+import { Fernet, TokenAgeError } from '../../lib/crypto/fernet.js';
 import { fromBase64Url, toBase64Url } from '../../lib/encoding.js';
 import { InvalidInputError, InvalidTokenError } from '../../lib/errors.js';
 import {
@@ -164,6 +164,22 @@ describe('Fernet', () => {
       // without a TTL neither age nor future timestamps matter
       expect(fernet.decrypt(token, { now: t + 10_000_000 }).toString()).to.equal('ttl');
       expect(fernet.decrypt(token, { now: 0 }).toString()).to.equal('ttl');
+    });
+
+    it('an age refusal is a TokenAgeError, and only for a token whose MAC checks out', () => {
+      const fernet = new Fernet(key);
+      const t = 1_800_000_000;
+      const token = fernet.encrypt(Buffer.from('old'), { now: t });
+      expect(() => fernet.decrypt(token, { ttlSeconds: 60, now: t + 61 })).to.throw(TokenAgeError, 'expired');
+      expect(() => fernet.decrypt(token, { ttlSeconds: 60, now: t - 61 })).to.throw(TokenAgeError, 'future');
+      const forged = new Fernet(randomBytes(32)).encrypt(Buffer.from('old'), { now: t });
+      let err: unknown;
+      try {
+        fernet.decrypt(forged, { ttlSeconds: 60, now: t + 61 });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(InvalidTokenError).and.not.be.instanceOf(TokenAgeError);
     });
 
     it('a key is 32 bytes, raw or as padded URL-safe base64', () => {

@@ -29,7 +29,8 @@ describe('handshake threads', () => {
     let other: Socket;
 
     beforeEach(async () => {
-      server = createServer({ handshakeThreads: 2 });
+      // Every client here is on one host (loopback): lift the per-host handshake rate.
+      server = createServer({ handshakeThreads: 2, rateLimits: { perSourceRate: 1000, perSourceBurst: 1000 } });
       port = (await server.listen(0, '127.0.0.1')).port;
       peer = await openLoopbackSocket();
       other = await openLoopbackSocket();
@@ -123,9 +124,9 @@ describe('handshake threads', () => {
   it('a thread that cannot start fails its requests and reports it; none are lost silently', async () => {
     const identity = new CommEncryptor();
     const failures: Error[] = [];
-    // A network key of the wrong size makes the thread throw while it loads.
+    // A Fernet key of the wrong size makes the thread throw while it loads.
     const threads = new HandshakeThreads({
-      threads: 1, backend: 'native', identity, networkKey: new Uint8Array(5), onFailure: (err) => failures.push(err),
+      threads: 1, backend: 'native', identity, networkKeys: { fernetKey: new Uint8Array(5), psk: new Uint8Array(32) }, onFailure: (err) => failures.push(err),
     });
     try {
       const { init } = v2Connect(new CommEncryptor());

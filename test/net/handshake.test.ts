@@ -1,11 +1,14 @@
 import { expect } from 'chai';
 import type { Socket } from 'node:dgram';
-import { CMD_CONNECT, CMD_CONNECTED, MAX_HANDSHAKE_DATAGRAM } from '../../lib/constants.js';
+import { randomBytes } from 'node:crypto';
+import { CMD_CONNECT, CMD_CONNECTED, CONNECT_MAX_AGE_SECONDS, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, PROTOCOL_VERSION } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
+import { deriveNetworkKeys } from '../../lib/crypto/network-key.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
-import { BittrrtServer, createServer } from '../../lib/net/server.js';
+import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
+import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
 import { closeSocket, eventually, nextDatagram, openLoopbackSocket, sendTo } from '../helpers/udp.js';
 
@@ -77,6 +80,72 @@ describe('seed handshake over loopback UDP', () => {
     expect(server.counters.handshakes).to.equal(1);
     expect(server.counters.retransmittedConnects).to.equal(1);
     expect(server.sessionCount).to.equal(1);
+  });
+
+  /** A version-1 handshake from `peer`: the client's key now holds the channel key. */
+  async function seedHandshake(client: CommEncryptor): Promise<void> {
+    await sendTo(peer, originalConnect(docrypt, client), port);
+    const reply = await nextDatagram(peer, 5000);
+    const parsed = parseHandshake(docrypt.fdecrypt(reply!.msg).plaintext, CMD_CONNECTED);
+    if (!parsed.ok) throw new Error('not a connected answer');
+    client.deriveSharedSecret(parsed.message.pubkey);
+  }
+
+  it("a forged connect from a version-1 session's address does not end it; a new key takes over only once it sends data", async () => {
+    const client = new CommEncryptor();
+    await seedHandshake(client);
+    const [working] = [...server.sessions()];
+    const messages: string[] = [];
+    working!.on('message', (payload) => messages.push(payload.toString()));
+
+    // An off-path spoofer: a connect of its own key, with the client's source address and port.
+    const victim = { address: '127.0.0.1', port: peer.address().port };
+    server.receive(originalConnect(docrypt, new CommEncryptor()), victim);
+    expect(await nextDatagram(peer, 5000), 'the forged connect is answered, to the client').to.not.equal(null);
+    expect(server.sessionCount, 'the forged session waits beside the working one').to.equal(2);
+    await sendTo(peer, client.encrypt(Buffer.from('still mine')), port);
+    expect(await eventually(() => messages.length === 1, 5000)).to.equal(true);
+    expect(messages).to.deep.equal(['still mine']);
+    expect(working!.closed).to.equal(false);
+
+    // The client itself reconnects from the same port with a new key: its first datagram proves it.
+    const reconnected = new CommEncryptor();
+    await seedHandshake(reconnected);
+    const newcomer = [...server.sessions()].find((s) => s !== working);
+    const arrived = new Promise<Buffer>((resolve) => newcomer!.once('message', resolve));
+    await sendTo(peer, client.encrypt(Buffer.from('old key, still working')), port);
+    expect(await eventually(() => messages.length === 2, 5000)).to.equal(true);
+    await sendTo(peer, reconnected.encrypt(Buffer.from('new key')), port);
+    expect((await arrived).toString()).to.equal('new key');
+    expect(working!.closed, 'replaced once the new session authenticated a datagram').to.equal(true);
+    expect(server.sessionCount, 'the forged candidate was displaced by the newer one').to.equal(1);
+    expect(server.counters.dropsOf('unknown-session')).to.equal(0);
+  });
+
+  it('in a full table, a version-1 session that displaces its source\'s candidate takes its slot, not another session\'s', async () => {
+    await server.close();
+    server = createServer({ maxSessions: 3 });
+    port = (await server.listen(0, '127.0.0.1')).port;
+    const client = new CommEncryptor();
+    await seedHandshake(client);
+    const [working] = [...server.sessions()];
+    const other = await openLoopbackSocket();
+    try {
+      await sendTo(other, originalConnect(docrypt, new CommEncryptor()), port);
+      expect(await nextDatagram(other, 5000), 'another source, silent since').to.not.equal(null);
+    } finally {
+      await closeSocket(other);
+    }
+    const bystander = [...server.sessions()].find((s) => s !== working)!;
+    const victim = { address: '127.0.0.1', port: peer.address().port };
+    server.receive(originalConnect(docrypt, new CommEncryptor()), victim);
+    const candidate = [...server.sessions()].find((s) => s !== working && s !== bystander)!;
+    expect(server.sessionCount, 'the table is full').to.equal(3);
+    server.receive(originalConnect(docrypt, new CommEncryptor()), victim);
+    expect(server.sessionCount).to.equal(3);
+    expect(candidate.closed, 'the displaced candidate made the room').to.equal(true);
+    expect(bystander.closed, 'the oldest silent session was not evicted').to.equal(false);
+    expect(working!.closed).to.equal(false);
   });
 
   it('the library client completes a handshake with the server', async () => {
@@ -189,5 +258,82 @@ describe('client against an original-protocol server', () => {
       await closeSocket(silent);
       await closeSocket(intruder);
     }
+  });
+});
+
+describe('captured connects under a network key', () => {
+  const networkKey = randomBytes(32);
+  const keyed = new DoCrypt({ key: deriveNetworkKeys(networkKey).fernetKey });
+  let server: BittrrtServer;
+  let port: number;
+  let peer: Socket;
+
+  /** A padded version-2 `connect` under the network key, stamped `ageSeconds` ago (negative: ahead). */
+  function keyedConnect(ageSeconds = 0): Buffer {
+    const init = { version: PROTOCOL_VERSION, ephemeralPublic: new CommEncryptor().publicKey, index: 9 };
+    return Buffer.from(keyed.fencrypt(encodeInitiation(init), { now: Math.floor(Date.now() / 1000) - ageSeconds }), 'ascii');
+  }
+  async function start(options: ServerOptions = {}): Promise<void> {
+    server = createServer({ networkKey, handshakeThreads: 0, ...options });
+    port = (await server.listen(0, '127.0.0.1')).port;
+  }
+  beforeEach(async () => {
+    peer = await openLoopbackSocket();
+  });
+  afterEach(async () => {
+    await closeSocket(peer);
+    await server.close();
+  });
+
+  it('refuses a connect older than the accepted age, or too far ahead, without an answer; ordinary clock skew passes', async () => {
+    await start();
+    await sendTo(peer, keyedConnect(CONNECT_MAX_AGE_SECONDS + 600), port);
+    await sendTo(peer, keyedConnect(-(FERNET_MAX_CLOCK_SKEW + 600)), port);
+    expect(await eventually(() => server.counters.dropsOf('stale-connect') === 2, 5000)).to.equal(true);
+    expect(server.counters.packetsOut, 'no answer').to.equal(0);
+    expect(server.counters.handshakes).to.equal(0);
+
+    // A client clock 50 s behind, or 50 s ahead, is answered.
+    await sendTo(peer, keyedConnect(50), port);
+    expect(await nextDatagram(peer, 5000), 'a lagging clock is answered').to.not.equal(null);
+    await sendTo(peer, keyedConnect(-50), port);
+    expect(await nextDatagram(peer, 5000), 'a leading clock is answered').to.not.equal(null);
+    expect(server.counters.handshakes).to.equal(2);
+  });
+
+  it('refuses a replay within the accepted age once its answer is forgotten: no second X25519', async () => {
+    // Short timings, so the half-open session (and with it the remembered answer) goes quickly.
+    await start({ timings: { heartbeatRate: 50, staleHeartbeats: 2 } });
+    const captured = keyedConnect();
+    await sendTo(peer, captured, port);
+    expect(await nextDatagram(peer, 5000), 'the original is answered').to.not.equal(null);
+    expect(await eventually(() => server.sessionCount === 0, 5000), 'the half-open session timed out').to.equal(true);
+
+    const replayer = await openLoopbackSocket();
+    try {
+      await sendTo(peer, captured, port);
+      await sendTo(replayer, captured, port);
+      expect(await eventually(() => server.counters.dropsOf('replay') === 2, 5000)).to.equal(true);
+    } finally {
+      await closeSocket(replayer);
+    }
+    expect(server.counters.handshakes, 'one X25519 exchange, for the original').to.equal(1);
+    expect(server.counters.packetsOut, 'one answer').to.equal(1);
+  });
+
+  it('reads connects only under the derived Fernet key: a token under the raw network key is refused', async () => {
+    await start();
+    const init = { version: PROTOCOL_VERSION, ephemeralPublic: new CommEncryptor().publicKey, index: 9 };
+    await sendTo(peer, new DoCrypt({ key: networkKey }).fencrypt(encodeInitiation(init)), port);
+    expect(await eventually(() => server.counters.dropsOf('bad-token') === 1, 5000)).to.equal(true);
+    expect(server.counters.packetsOut).to.equal(0);
+  });
+
+  it('without a network key, an old connect (an original peer with a wrong clock) is still answered', async () => {
+    server = createServer({ handshakeThreads: 0 });
+    port = (await server.listen(0, '127.0.0.1')).port;
+    const json = `{"cmd": "connect", "pubkey": "${toBase64Url(new CommEncryptor().publicKey)}"}`;
+    await sendTo(peer, new DoCrypt().fencrypt(json, { now: Math.floor(Date.now() / 1000) - 86_400 }), port);
+    expect(await nextDatagram(peer, 5000)).to.not.equal(null);
   });
 });

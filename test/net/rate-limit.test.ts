@@ -4,7 +4,15 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { CookieJar } from '../../lib/net/cookie.js';
 import { DEFAULT_RATE_LIMITS, HandshakeRateLimiter, TokenBucket } from '../../lib/net/rate-limit.js';
-import type { PeerAddress } from '../../lib/net/session.js';
+import type { PeerAddress, Session } from '../../lib/net/session.js';
+import { createSocket, type Socket } from 'node:dgram';
+import { PROTOCOL_VERSION } from '../../lib/constants.js';
+import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
+import { DoCrypt } from '../../lib/crypto/docrypt.js';
+import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
+import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
+import { closeSocket, eventually, nextDatagram } from '../helpers/udp.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -93,18 +101,26 @@ describe('HandshakeRateLimiter', () => {
 
   it('enforces the per-source burst, and refills per source', () => {
     const l = new HandshakeRateLimiter({ perSourceRate: 1, perSourceBurst: 5, globalRate: 1000, globalBurst: 1000 }, T0);
-    expect(allowed(l, '10.0.0.1:1000', T0, 20)).to.equal(5);
-    expect(allowed(l, '10.0.0.1:1000', T0 + 1000, 20)).to.equal(1);
-    expect(allowed(l, '10.0.0.1:1000', T0 + 4000, 20)).to.equal(3);
+    expect(allowed(l, '10.0.0.1', T0, 20)).to.equal(5);
+    expect(allowed(l, '10.0.0.1', T0 + 1000, 20)).to.equal(1);
+    expect(allowed(l, '10.0.0.1', T0 + 4000, 20)).to.equal(3);
   });
 
-  it('per-source budgets are independent across sources (address and port)', () => {
+  it('per-source budgets are per host: one per IPv4 address, one per IPv6 /64', () => {
     const l = new HandshakeRateLimiter({ perSourceRate: 1, perSourceBurst: 3, globalRate: 1000, globalBurst: 1000 }, T0);
-    expect(allowed(l, '10.0.0.1:1000', T0, 10)).to.equal(3);
-    expect(allowed(l, '10.0.0.1:1001', T0, 10)).to.equal(3);
-    expect(allowed(l, '10.0.0.2:1000', T0, 10)).to.equal(3);
-    expect(allowed(l, '10.0.0.1:1000', T0, 10)).to.equal(0);
-    expect(l.trackedSources).to.equal(3);
+    expect(allowed(l, '10.0.0.1', T0, 10)).to.equal(3);
+    expect(allowed(l, '10.0.0.2', T0, 10)).to.equal(3);
+    expect(allowed(l, '::ffff:10.0.0.1', T0, 10), 'an IPv4-mapped address is its IPv4 host').to.equal(0);
+    expect(allowed(l, '2001:db8:0:1::1', T0, 10)).to.equal(3);
+    expect(allowed(l, '2001:db8:0:1:ffff::2', T0, 10), 'same /64').to.equal(0);
+    expect(allowed(l, '2001:db8:0:2::1', T0, 10), 'another /64').to.equal(3);
+    expect(l.trackedSources).to.equal(4);
+  });
+
+  it('a validated host has a bucket apart from its unvalidated one', () => {
+    const l = new HandshakeRateLimiter({ perSourceRate: 1, perSourceBurst: 3, globalRate: 1000, globalBurst: 1000 }, T0);
+    expect(allowed(l, '10.0.0.1', T0, 10)).to.equal(3);
+    expect(allowed(l, '10.0.0.1', T0, 10, true), 'a flood spoofed from its address did not spend it').to.equal(3);
   });
 
   it('the default per-source burst applies with the defaults', () => {
@@ -292,5 +308,78 @@ describe('HandshakeRateLimiter.sweep', () => {
     expect(limiter.trackedSources).to.equal(0);
     for (let i = 0; i < 20; i++) expect(limiter.allow('old', 3500)).to.equal(true);
     expect(limiter.allow('old', 3500)).to.equal(false);
+  });
+});
+
+describe('per-host limits over loopback UDP', function () {
+  this.timeout(30_000);
+  const docrypt = new DoCrypt();
+  const sockets: Socket[] = [];
+  const sessions: Session[] = [];
+  let server: BittrrtServer;
+
+  /** A padded version-2 `connect` with a fresh ephemeral key, as a client sends it. */
+  function v2Connect(): Buffer {
+    return Buffer.from(docrypt.fencrypt(encodeInitiation({ version: PROTOCOL_VERSION, ephemeralPublic: new CommEncryptor().publicKey, index: 1 })), 'ascii');
+  }
+  async function socketOn(address: string): Promise<Socket> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+    sockets.push(socket);
+    return socket;
+  }
+  afterEach(async () => {
+    for (const s of sessions.splice(0)) s.close();
+    await Promise.all(sockets.splice(0).map(closeSocket));
+    await server.close();
+  });
+
+  it("50 ports on one IP get one host's share of handshakes; another host keeps its own", async () => {
+    // A refill too slow to matter while the test runs: every answer comes out of the burst.
+    server = createServer({ handshakeThreads: 0, rateLimits: { perSourceRate: 0.001, perSourceBurst: 20 } });
+    const { port } = await server.listen(0, '127.0.0.1');
+    let answered = 0;
+    const ports = 50;
+    const perPort = 20;
+    for (let i = 0; i < ports; i++) {
+      const socket = await socketOn('127.0.0.1');
+      socket.on('message', () => answered++);
+      for (let j = 0; j < perPort; j++) socket.send(v2Connect(), port, '127.0.0.1');
+      // One port's burst at a time, so the kernel's receive buffer never overflows.
+      expect(await eventually(() => server.counters.packetsIn === (i + 1) * perPort, 10_000)).to.equal(true);
+    }
+    expect(server.counters.handshakes, 'one burst for the whole host, not one per port').to.equal(20);
+    expect(server.counters.dropsOf('rate-limit')).to.equal(ports * perPort - 20);
+    expect(await eventually(() => answered === 20, 5_000)).to.equal(true);
+
+    const other = await socketOn('127.0.0.2');
+    other.send(v2Connect(), port, '127.0.0.1');
+    const reply = await nextDatagram(other, 10_000);
+    expect(reply, 'another host is answered').to.not.equal(null);
+    expect(server.counters.handshakes).to.equal(21);
+  });
+
+  it('one host holds at most maxSessionsPerHost sessions, from any ports; other hosts and freed slots are not affected', async () => {
+    server = createServer({ handshakeThreads: 0, maxSessionsPerHost: 3 });
+    const { port } = await server.listen(0, '127.0.0.1');
+    for (let i = 0; i < 3; i++) sessions.push(await connect({ host: '127.0.0.1', port }));
+    const refused = await connect({ host: '127.0.0.1', port, attempts: 3, delayMs: 50 }).then(
+      (s) => { s.close(); return null; },
+      (err: Error) => err,
+    );
+    expect(refused).to.be.instanceOf(HandshakeTimeoutError);
+    expect(await eventually(() => server.counters.dropsOf('host-session-limit') === 3, 5_000)).to.equal(true);
+    expect(server.sessionCount).to.equal(3);
+
+    const other = await socketOn('127.0.0.2');
+    other.send(v2Connect(), port, '127.0.0.1');
+    expect(await nextDatagram(other, 10_000), 'another host is answered').to.not.equal(null);
+    expect(server.sessionCount).to.equal(4);
+
+    // A closed session frees its host's slot.
+    sessions.shift()!.close();
+    expect(await eventually(() => server.sessionCount === 3, 5_000)).to.equal(true);
+    sessions.push(await connect({ host: '127.0.0.1', port }));
+    expect(server.sessionCount).to.equal(4);
   });
 });
