@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import {
   DEFAULT_BANDWIDTH_LIMITS, DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT,
-  DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REKEY_AFTER_MS,
+  DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_REKEY_AFTER_MS, MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REJECT_AFTER_MS, REKEY_AFTER_MS,
   STALE_HEARTBEATS,
 } from './constants.js';
 import { BittrrtError } from './errors.js';
@@ -65,7 +65,10 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number | boole
   bind_port: { help: 'UDP port the server listens on (0: any free port)', fallback: DEFAULT_PORT, expect: 'a port 0-65535', parse: integer(0, 65535) },
   heartbeat_rate: { help: 'milliseconds between heartbeats', fallback: HEARTBEAT_RATE, expect: 'milliseconds 10-3600000', parse: integer(10, 3_600_000) },
   stale_heartbeats: { help: 'heartbeat intervals of silence after which a session is dead', fallback: STALE_HEARTBEATS, expect: 'a count 2-1000', parse: integer(2, 1000) },
-  rekey_after: { help: 'seconds between key rotations', fallback: REKEY_AFTER_MS / 1000, expect: 'seconds 1-86400', parse: integer(1, 86_400) },
+  rekey_after: {
+    help: `seconds between key rotations; keys are refused after ${REJECT_AFTER_MS / 1000} s whatever the peer's setting`,
+    fallback: REKEY_AFTER_MS / 1000, expect: `seconds 1-${MAX_REKEY_AFTER_MS / 1000}`, parse: integer(1, MAX_REKEY_AFTER_MS / 1000),
+  },
   max_sessions: { help: 'most sessions a server holds; when full, half-open or silent ones make room, working ones never', fallback: DEFAULT_MAX_SESSIONS, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
   max_sessions_per_host: { help: 'server: most sessions one host (IPv4 address, IPv6 /64) may hold, so one host cannot fill the table; keep it high enough for clients behind one NAT', fallback: DEFAULT_MAX_SESSIONS_PER_HOST, expect: 'a count 1-1000000', parse: integer(1, 1_000_000) },
   handshake_rate: { help: 'server: X25519 handshakes per second in all (bursts of twice that); above half of it, clients must first echo a cookie', fallback: DEFAULT_RATE_LIMITS.globalRate, expect: 'a rate 1-1000000', parse: integer(1, 1_000_000) },

@@ -196,11 +196,14 @@ export const REKEY_PAYLOAD_BYTES = X25519_KEY_BYTES + RECEIVER_INDEX_BYTES;
  */
 export const SESSION_FRAME_PAYLOAD_BYTES = REKEY_PAYLOAD_BYTES;
 /**
- * Keys older than this many times the rotation interval are refused and the session closes
- * (WireGuard's REJECT_AFTER_TIME, 180 s against its REKEY_AFTER_TIME of 120 s): a rotation that
- * never completes, whoever suppresses it, cannot stretch one key over the whole session.
+ * Keys this old (ms) are refused and the session closes (WireGuard's REJECT_AFTER_TIME): a
+ * rotation that never completes, whoever suppresses it, cannot stretch one key over the whole
+ * session. Fixed, not derived from `rekey_after`, so that peers configured differently still
+ * agree; `rekey_after` is at most MAX_REKEY_AFTER_MS, which leaves a minute for a rotation.
  */
-export const REJECT_AFTER_REKEY_FACTOR = 1.5;
+export const REJECT_AFTER_MS = 180_000;
+/** The longest rotation interval a config may ask for (WireGuard's REKEY_AFTER_TIME, our default). */
+export const MAX_REKEY_AFTER_MS = 120_000;
 /** The server's handshake confirmation: HMAC-SHA256 under the confirmation key of this label, truncated. */
 export const CONFIRM_LABEL = 'bittrrt-v2 server confirmation';
 export const CONFIRM_BYTES = 16;

@@ -1,5 +1,5 @@
 import {
-  HEARTBEAT_RATE, PREVIOUS_KEYS_GRACE_MS, REJECT_AFTER_MESSAGES, REJECT_AFTER_REKEY_FACTOR, REKEY_AFTER_MESSAGES, REKEY_AFTER_MS, REKEY_RETRY_MS,
+  HEARTBEAT_RATE, PREVIOUS_KEYS_GRACE_MS, REJECT_AFTER_MESSAGES, REJECT_AFTER_MS, REKEY_AFTER_MESSAGES, REKEY_AFTER_MS, REKEY_RETRY_MS,
   STALE_HEARTBEATS,
 } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
@@ -16,11 +16,7 @@ export interface SessionTimings {
   rekeyAfterMessages: number;
   /** Never send more than this many messages under one key. */
   rejectAfterMessages: number;
-  /**
-   * Keys this old (milliseconds) are refused and the session closes: REJECT_AFTER_REKEY_FACTOR
-   * times rekeyAfterMs unless given. A server applies its own, so a client whose rekey_after is
-   * longer than a server's 1.5 times loses its sessions there.
-   */
+  /** Keys this old (milliseconds) are refused and the session closes (REJECT_AFTER_MS). */
   rejectAfterMs: number;
   /** How long the keys of a finished rotation still decrypt late packets. */
   previousKeysGraceMs: number;
@@ -34,7 +30,7 @@ export const DEFAULT_TIMINGS: Readonly<SessionTimings> = Object.freeze({
   rekeyAfterMs: REKEY_AFTER_MS,
   rekeyAfterMessages: REKEY_AFTER_MESSAGES,
   rejectAfterMessages: REJECT_AFTER_MESSAGES,
-  rejectAfterMs: REKEY_AFTER_MS * REJECT_AFTER_REKEY_FACTOR,
+  rejectAfterMs: REJECT_AFTER_MS,
   previousKeysGraceMs: PREVIOUS_KEYS_GRACE_MS,
   rekeyRetryMs: REKEY_RETRY_MS,
 });
@@ -44,7 +40,6 @@ export function resolveTimings(overrides: Partial<SessionTimings> = {}): Session
   const timings = { ...DEFAULT_TIMINGS, ...overrides };
   // Old keys must outlive a lost confirmation: at least two heartbeats, whatever the rate.
   if (overrides.previousKeysGraceMs === undefined) timings.previousKeysGraceMs = Math.max(PREVIOUS_KEYS_GRACE_MS, 2 * timings.heartbeatRate);
-  if (overrides.rejectAfterMs === undefined) timings.rejectAfterMs = Math.round(timings.rekeyAfterMs * REJECT_AFTER_REKEY_FACTOR);
   for (const [name, value] of Object.entries(timings)) {
     if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidInputError(`${name} must be a positive integer, got ${value}`);
   }

@@ -167,8 +167,8 @@ describe('key rotation: rate limited, bound to the session it continues, and imp
   });
 
   it('keys past their age limit are refused and both sides close, even when every rotation is dropped', () => {
-    const fast = resolveTimings({ heartbeatRate: 60_000, rekeyAfterMs: 1000 });
-    expect(fast.rejectAfterMs).to.equal(1500);
+    expect(resolveTimings().rejectAfterMs, 'WireGuard\'s REJECT_AFTER_TIME by default').to.equal(180_000);
+    const fast = resolveTimings({ heartbeatRate: 60_000, rekeyAfterMs: 1000, rejectAfterMs: 1500 });
     const { wire, client, server, serverCounters } = pair(fast);
     // An omniscient dropper removes every rotation request (a real one cannot tell them apart).
     const sendControl = (client as unknown as { sendControl(type: number, payload?: Uint8Array): void }).sendControl.bind(client);
