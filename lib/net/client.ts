@@ -142,7 +142,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     }
     ephemeral.destroy();
     const keypair = new Keypair(backend, keys, init!.index, response.index, now, timings.rejectAfterMessages);
-    return new SecureSession(table, 'client', server, keypair, timings, now);
+    return new SecureSession(table, 'client', server, keypair, timings, now, Buffer.from(response.serverStatic));
   };
 
   let session: Session;

@@ -319,7 +319,8 @@ export class HandshakeResponder {
       reply,
       open: (now) => {
         const keypair = new Keypair(table.backend, keys, index, request.init.index, now, timings.rejectAfterMessages);
-        return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, keypair, timings, now);
+        const clientIdentity = request.init.clientStatic ? Buffer.from(request.init.clientStatic) : null;
+        return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, keypair, timings, now, clientIdentity);
       },
       discard: () => {
         wipeSessionKeys(keys);

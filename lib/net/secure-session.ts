@@ -88,10 +88,17 @@ export class SecureSession extends Session {
   #rtt: RttStats | null = null;
   /** Receives UNLOSSY frames (the transfer layer); set by whoever attaches one, or made by the host on demand. */
   frameHandler: FrameHandler | null = null;
+  /**
+   * The peer's long-term X25519 identity, as the handshake proved it: for a client, the server's
+   * key (its confirmation MAC needed the secret); for a server, the client's `cid` (its keys needed
+   * the secret, so once `confirmed` the client has proven it), or null for an anonymous client.
+   */
+  readonly peerIdentity: Uint8Array | null;
 
   constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
-    timings: SessionTimings, now: number) {
+    timings: SessionTimings, now: number, peerIdentity: Uint8Array | null = null) {
     super(host, role, remote, timings, now);
+    this.peerIdentity = peerIdentity;
     this.#current = keypair;
     this.#lastHeartbeatSent = now;
     host.register(keypair, this);

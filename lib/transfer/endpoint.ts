@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { toBase64Url } from '../encoding.js';
 import {
   CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES,
   TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
@@ -615,12 +616,13 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   /**
-   * Who owns the part files this peer starts: its host (hostKey of its address). Sessions carry no
-   * verified client identity to use instead; an anonymous client must still resume after it
-   * reconnects, from a new port or session, and its host is what stays the same (PROTOCOL.md §8).
+   * Who owns the part files this peer starts: its identity, when the handshake proved one (it
+   * resumes from anywhere, and nobody else on its host can); else its host (hostKey of its
+   * address), what stays the same when an anonymous client reconnects (PROTOCOL.md §8).
    */
   #partOwner(): string {
-    return `host ${hostKey(this.#session.remote.address)}`;
+    const identity = this.#session.peerIdentity;
+    return identity ? `identity ${toBase64Url(identity)}` : `host ${hostKey(this.#session.remote.address)}`;
   }
 
   /**

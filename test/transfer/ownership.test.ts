@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { connect } from '../../lib/net/client.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
@@ -31,8 +32,8 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
     return { port, inbox, events };
   }
 
-  async function session(host: string, port: number): Promise<Session> {
-    const opened = await connect({ host, port, allowSeed: false });
+  async function session(host: string, port: number, identity?: CommEncryptor): Promise<Session> {
+    const opened = await connect({ host, port, allowSeed: false, identity });
     sessions.push(opened);
     return opened;
   }
@@ -68,6 +69,35 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
     expect(readFileSync(join(inbox, 'owned.bin')).equals(data)).to.equal(true);
     // Finished, the file has no owner: the other host sees an ordinary existing file.
     expect(reason(await other.request(7, offer('owned.bin', 5, false)))).to.equal('owned.bin already exists on the server (use --overwrite)');
+  });
+
+  it('a client identity owns its part files: another identity on the same host is refused, the owner resumes', async () => {
+    const { port, inbox } = await serve();
+    const alice = new CommEncryptor();
+    const bob = new CommEncryptor();
+    const data = randomBytes(40 * PAYLOAD);
+    const first = new RawClient(await session('127.0.0.1', port, alice));
+    expect((await first.request(1, offer('alice.bin', data.length, false))).type).to.equal('accept');
+    first.sendInOrder(1, data, 10);
+    const part = join(inbox, 'alice.bin.part');
+    expect(await eventually(() => existsSync(part) && statSync(part).size === 10 * PAYLOAD, 5_000)).to.equal(true);
+    first.tell(1, { type: 'abort', reason: 'interrupted' });
+
+    // Same host, another identity (and an anonymous client): neither may resume or replace it.
+    for (const who of [bob, undefined]) {
+      const other = new RawClient(await session('127.0.0.1', port, who));
+      const answer = await other.request(1, offer('alice.bin', data.length, true));
+      expect(reason(answer)).to.equal('alice.bin is a partial upload of another client; choose another name');
+    }
+    expect(readFileSync(part).equals(data.subarray(0, 10 * PAYLOAD))).to.equal(true);
+
+    // Alice, from another host (::1) and a new session, resumes it.
+    const again = new TransferEndpoint(await session('::1', port, alice));
+    const path = join(tempDir('owned-src'), 'alice.bin');
+    writeFileSync(path, data);
+    const result = await again.upload(path, { resume: true });
+    expect(result.offset).to.equal(10 * PAYLOAD);
+    expect(readFileSync(join(inbox, 'alice.bin')).equals(data)).to.equal(true);
   });
 
   it('a server that refuses overwrites keeps existing files, saying why', async () => {
