@@ -317,7 +317,9 @@ export class SecureSession extends Session {
     const candidate = this.#pathCandidate;
     if (candidate === null || !timingSafeEqual(echo, candidate.challenge)) return this.host.counters.drop('bad-path-response');
     this.#pathCandidate = null;
+    const from = this.remote;
     this.remote = candidate.address;
+    this.host.sessionRoamed?.(this, from);
     this.emit('roam', candidate.address);
   }
 

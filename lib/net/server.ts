@@ -132,6 +132,9 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
         if (session.version === 2) this.established(session);
       },
       rekeyed: (session) => this.#log.info('session keys rotated', { peer: formatAddress(session.remote.address, session.remote.port) }),
+      roamed: (session, from) => this.#log.info('peer moved (its new address answered a path check)', {
+        peer: formatAddress(session.remote.address, session.remote.port), from: formatAddress(from.address, from.port),
+      }),
       frameHandlerFor: (session) => new TransferEndpoint(session, {
         ...options.files,
         receiveBudget,

@@ -19,6 +19,7 @@ export interface SessionTableOptions {
   closed(session: Session, reason: CloseReason): void;
   confirmed?(session: Session): void;
   rekeyed?(session: Session): void;
+  roamed?(session: Session, from: PeerAddress): void;
   frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
 
@@ -124,6 +125,10 @@ export class SessionTable implements SessionHost {
 
   sessionConfirmed(session: Session): void {
     this.#options.confirmed?.(session);
+  }
+
+  sessionRoamed(session: Session, from: PeerAddress): void {
+    this.#options.roamed?.(session, from);
   }
 
   sessionRekeyed(session: Session): void {

@@ -68,6 +68,8 @@ export interface SessionHost {
   sessionConfirmed(session: Session): void;
   /** Called after each key rotation, before the session's `rekey` event. */
   sessionRekeyed(session: Session): void;
+  /** Called when the peer's new address answered a path challenge, before the session's `roam` event (optional). */
+  sessionRoamed?(session: Session, from: PeerAddress): void;
   /** Makes the handler of a version-2 session's first UNLOSSY frame, if this host serves that layer. */
   frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }

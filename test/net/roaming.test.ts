@@ -104,4 +104,33 @@ describe('roaming and acknowledgements cannot aim a server at a third party', fu
     // The server stopped within its first flight, far short of the file.
     expect(server.counters.bytesOut).to.be.below(2 * 1024 * 1024);
   });
+
+  it('a peer that really moves keeps its session: one path check, then traffic follows it, and the server logs the move', async () => {
+    const lines: string[] = [];
+    const record = (message: string, fields?: Record<string, unknown>): void => {
+      lines.push(`${message} ${JSON.stringify(fields ?? {})}`);
+    };
+    const server = createServer({
+      handshakeThreads: 0,
+      logger: { isEnabled: () => true, debug: () => undefined, info: record, warn: record, error: record },
+    });
+    const { port } = await server.listen(0, '127.0.0.1');
+    cleanups.push(() => server.close());
+    const relay = await Relay.start(port);
+    cleanups.push(() => relay.close());
+    const session = await connect({ host: '127.0.0.1', port: relay.port, allowSeed: false });
+    cleanups.push(() => session.close());
+    await eventually(() => server.sessionCount === 1 && serverSession(server).confirmed, 10_000);
+    const peer = serverSession(server);
+    const before = relay.upstreamPort;
+    await relay.rebind();
+    const moved = new Promise<number>((resolve) => peer.once('roam', (to) => resolve(to.port)));
+    session.send(Buffer.from('from the new port'));
+    expect(await moved).to.equal(relay.upstreamPort);
+    const reply = new Promise<string>((resolve) => session.once('message', (m) => resolve(m.toString())));
+    peer.send(Buffer.from('found you'));
+    expect(await reply).to.equal('found you');
+    expect(server.counters.pathChallenges).to.equal(1);
+    expect(lines.some((l) => l.startsWith('peer moved') && l.includes(`:${before}`) && l.includes(`:${relay.upstreamPort}`))).to.equal(true);
+  });
 });
