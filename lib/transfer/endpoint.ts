@@ -16,6 +16,7 @@ import { hostKey } from '../net/address.js';
 import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js';
 import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
+import { processHashLimiter, type HashControl, type HashLimiter } from './hashing.js';
 import { clock, type FrameLink } from './link.js';
 import { fileName, fileNameProblem, foldsCase, nameKey } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
@@ -61,6 +62,8 @@ export interface TransferEndpointOptions {
   receiveBudget?: ReceiveBudget;
   /** Which bandwidth tests the peer may start, shared by every session of a server; without it, any. */
   bandwidthPolicy?: BandwidthPolicy;
+  /** Bounds the prefix hashing resumes the peer asks for (default: the one limiter of this process). */
+  hashLimiter?: HashLimiter;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -208,7 +211,7 @@ export class TransferEndpoint implements FrameHandler {
       const held = offset;
       if (offset > 0) {
         // The receiver has a part file: it continues only if that is the start of this file.
-        const prefix = offset <= size ? await source.prefixDigest(offset) : '';
+        const prefix = offset <= size ? await source.prefixDigest(offset, this.#stopControl(transfer)) : '';
         this.#checkStopped(transfer);
         if (prefix === '') throw new TransferError(`the receiver's part file is longer than ${path}`);
         const asked = offset;
@@ -536,7 +539,10 @@ export class TransferEndpoint implements FrameHandler {
         throw new TransferError(`${offer.name} is a partial upload of another client; choose another name`);
       }
       if (!offer.overwrite && (await exists(path))) throw new TransferError(`${offer.name} already exists on the server (use --overwrite)`);
-      sink = await FileSink.open(path, offer.resume, offer.name);
+      // Hashing a part file to resume it reads it all: bounded like any prefix hash a peer causes.
+      sink = offer.resume && (await exists(`${path}${PART_SUFFIX}`))
+        ? await this.#limitedHash(transfer, (control) => FileSink.open(path, true, offer.name, control))
+        : await FileSink.open(path, offer.resume, offer.name);
       owners.set(key, owner);
       if (sink.length > offer.size) await sink.restart();
       this.#checkStopped(transfer);
@@ -590,7 +596,7 @@ export class TransferEndpoint implements FrameHandler {
     try {
       if (get.offset > 0 && get.offset <= source.size) {
         // The downloader holds a part file: prove what our file starts with, and let it decide.
-        const prefix = await source.prefixDigest(get.offset);
+        const prefix = await this.#limitedHash(transfer, (control) => source.prefixDigest(get.offset, control));
         this.#checkStopped(transfer);
         this.#answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix });
         const decision = await this.#awaitRequest(transfer, 'continue');
@@ -623,6 +629,26 @@ export class TransferEndpoint implements FrameHandler {
   #partOwner(): string {
     const identity = this.#session.peerIdentity;
     return identity ? `identity ${toBase64Url(identity)}` : `host ${hostKey(this.#session.remote.address)}`;
+  }
+
+  /**
+   * Runs a prefix hash the peer's request causes under the hash limiter (refused, with the reason,
+   * when its host or the process is at the limit), stopped between blocks once the transfer is.
+   */
+  async #limitedHash<T>(transfer: Transfer, work: (control: HashControl) => Promise<T>): Promise<T> {
+    const limiter = this.#options.hashLimiter ?? processHashLimiter;
+    const release = limiter.admit(hostKey(this.#session.remote.address));
+    if (typeof release === 'string') throw new TransferError(release);
+    try {
+      return await work({ ...this.#stopControl(transfer), hashed: (bytes) => { limiter.hashedBytes += bytes; } });
+    } finally {
+      release();
+    }
+  }
+
+  /** Stops a hash of our own between blocks once the transfer is stopped (Ctrl-C, the peer's abort). */
+  #stopControl(transfer: Transfer): HashControl {
+    return { stopped: () => transfer.stopped, hashed: () => undefined };
   }
 
   /**

@@ -3,6 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
+import type { HashControl } from './hashing.js';
 import type { ByteSink } from './receiver.js';
 import type { ByteSource } from './sender.js';
 
@@ -69,6 +70,12 @@ async function openRegularFile(path: string, flags: number, label: string, refus
   }
 }
 
+/** Throws the reason a hash must stop, if there is one. */
+function checkControl(control: HashControl | undefined): void {
+  const reason = control?.stopped();
+  if (reason !== undefined) throw new TransferFileError(reason);
+}
+
 /** `chunks` without their first `bytes` bytes. */
 function skipBytes(chunks: Buffer[], bytes: number): Buffer[] {
   let skip = bytes;
@@ -97,13 +104,18 @@ export class FileSource implements ByteSource {
     return new FileSource(path, handle, size);
   }
 
-  /** SHA-256 (hex) of the first `length` bytes, which become hashed; '' for none. Call before any read. */
-  async prefixDigest(length: number): Promise<string> {
+  /**
+   * SHA-256 (hex) of the first `length` bytes, which become hashed; '' for none. Call before any
+   * read. `control` can stop it between blocks (an abort must not wait for a whole file).
+   */
+  async prefixDigest(length: number, control?: HashControl): Promise<string> {
     if (length === 0) return HEX_EMPTY;
     let offset = 0;
     while (offset < length) {
+      checkControl(control);
       const block = await this.read(offset, Math.min(READ_BLOCK_BYTES, length - offset));
       if (block.length === 0) break;
+      control?.hashed(block.length);
       offset += block.length;
     }
     return offset === length ? this.#hash.copy().digest('hex') : HEX_EMPTY;
@@ -146,8 +158,11 @@ export class FileSink implements ByteSink {
   private constructor(readonly path: string, readonly partPath: string, private readonly partLabel: string,
     private readonly label: string, private readonly handle: FileHandle) {}
 
-  /** Opens (resume) or creates afresh the part file of `path`; `label` names the file in errors. */
-  static async open(path: string, resume: boolean, label = path): Promise<FileSink> {
+  /**
+   * Opens (resume) or creates afresh the part file of `path`; `label` names the file in errors.
+   * `control` can stop the hashing of a resumed part file between blocks.
+   */
+  static async open(path: string, resume: boolean, label = path, control?: HashControl): Promise<FileSink> {
     const partPath = `${path}${PART_SUFFIX}`;
     const partLabel = `${label}${PART_SUFFIX}`;
     const { handle, size } = await openRegularFile(partPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, partLabel, true);
@@ -156,10 +171,10 @@ export class FileSink implements ByteSink {
       // Emptied only now that it is known to be a regular file (O_TRUNC would act before the check).
       if (!resume && size > 0) await handle.truncate(0);
       // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
-      else if (size > 0) await sink.#hashExisting();
+      else if (size > 0) await sink.#hashExisting(control);
     } catch (err) {
       await sink.close();
-      throw new TransferFileError(describeFsError(err, partLabel));
+      throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, partLabel));
     }
     return sink;
   }
@@ -240,11 +255,13 @@ export class FileSink implements ByteSink {
   }
 
   /** Hashes the bytes already on disk and counts them. */
-  async #hashExisting(): Promise<void> {
+  async #hashExisting(control?: HashControl): Promise<void> {
     const block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
     for (;;) {
+      checkControl(control);
       const { bytesRead } = await this.handle.read(block, 0, block.length, this.#length);
       if (bytesRead === 0) return;
+      control?.hashed(bytesRead);
       this.#hash.update(block.subarray(0, bytesRead));
       this.#length += bytesRead;
     }
