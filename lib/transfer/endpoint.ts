@@ -3,8 +3,8 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { toBase64Url } from '../encoding.js';
 import {
-  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES,
-  TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
+  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_CHECK_WAIT_MS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_CHECK_BYTES_PER_SECOND,
+  MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import {
@@ -209,6 +209,8 @@ export class TransferEndpoint implements FrameHandler {
       const offer = { type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false } as const;
       let { offset } = await this.#request(transfer, offer, 'accept');
       const held = offset;
+      // Continuing a part file is the user's choice, as for downloads: never on the receiver's word alone.
+      if (offset > 0 && !offer.resume) throw new TransferError('the receiver offered to continue a partial upload, which this upload did not ask for (refused)');
       if (offset > 0) {
         // The receiver has a part file: it continues only if that is the start of this file.
         const prefix = offset <= size ? await source.prefixDigest(offset, this.#stopControl(transfer)) : '';
@@ -291,12 +293,23 @@ export class TransferEndpoint implements FrameHandler {
       const answer = await this.#request(transfer, { type: 'bandwidth', direction, seconds }, 'accept');
       if (answer.offset !== 0) throw new TransferError('the peer answered the bandwidth test wrongly');
       const progress = { onProgress: options.onProgress };
-      if (direction === 'up') return await this.#send(transfer, patternSource(), 0, null, progress, seconds);
-      return await this.#receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+      // A peer that keeps sending (or never answers `done`) must not keep a script waiting forever.
+      const deadline = this.#bandwidthDeadline(transfer, seconds);
+      try {
+        if (direction === 'up') return await this.#send(transfer, patternSource(), 0, null, progress, seconds);
+        return await this.#receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+      } finally {
+        clearTimeout(deadline);
+      }
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
     }
+  }
+
+  /** Stops a bandwidth test that runs past its seconds plus the stall time (either side, whoever started it). */
+  #bandwidthDeadline(transfer: Transfer, seconds: number): NodeJS.Timeout {
+    return setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), seconds * 1000 + this.#stallMs);
   }
 
   /** Stops every transfer in progress and tells the peer (Ctrl-C); part files stay for --resume. */
@@ -326,7 +339,7 @@ export class TransferEndpoint implements FrameHandler {
         sender.start();
       });
       done = { type: 'done', size: offset + sender.acked, sha256: source.digest?.() ?? '', stats: sender.stats };
-      answer = await this.#request(transfer, done, 'result');
+      answer = await this.#request(transfer, done, 'result', this.#checkWaitMs(done.size - offset));
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
@@ -509,7 +522,7 @@ export class TransferEndpoint implements FrameHandler {
     const grant = this.#reserve(RECEIVE_WINDOW_BYTES);
     const sink = new DiscardSink();
     transfer.receiver = this.#receiverFor(transfer, sink, 0, null, grant);
-    const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
+    const deadline = this.#bandwidthDeadline(transfer, request.seconds);
     this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
     const run = this.#receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
       clearTimeout(deadline);
@@ -736,14 +749,30 @@ export class TransferEndpoint implements FrameHandler {
     }).finally(() => clearTimeout(timer));
   }
 
-  /** Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time. */
-  #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T): Promise<Extract<TransferMessage, { type: T }>> {
-    let started = clock();
+  /**
+   * How long a sender waits for `result` after `done`, `checking` answers or not: the stall time
+   * plus the bytes sent at MIN_CHECK_BYTES_PER_SECOND (the receiver syncs and hashes them), at
+   * most MAX_CHECK_WAIT_MS.
+   */
+  #checkWaitMs(bytes: number): number {
+    return Math.min(MAX_CHECK_WAIT_MS, this.#stallMs + (bytes * 1000) / MIN_CHECK_BYTES_PER_SECOND);
+  }
+
+  /**
+   * Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time
+   * without a sign of life, and after `totalMs` (when given) whatever the peer says.
+   */
+  #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T, totalMs?: number): Promise<Extract<TransferMessage, { type: T }>> {
+    const first = clock();
+    let started = first;
     let delay = CONTROL_RETRY_MS;
     return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
       const send = (): void => {
         if (this.#session.closed) return reject(new TransferError('the session closed'));
         if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`));
+        if (totalMs !== undefined && clock() - first > totalMs) {
+          return reject(new TransferError(`the receiver was still checking the file after ${formatSeconds(totalMs)}; gave up (try again, or with --resume)`));
+        }
         transfer.contacted = true;
         this.#sendMessage(transfer.id, message);
         transfer.retry = setTimeout(send, delay);

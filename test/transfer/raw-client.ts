@@ -51,6 +51,11 @@ export class RawClient {
     for (let i = 0; i < segments; i++) this.#send(TransferFlags.DATA, id, i, i * PAYLOAD, data.subarray(i * PAYLOAD, (i + 1) * PAYLOAD));
   }
 
+  /** One data frame, as given: new data, a duplicate, or a lie. */
+  data(id: number, packet: number, offset: number, body: Buffer): void {
+    this.#send(TransferFlags.DATA, id, packet, offset, body);
+  }
+
   #send(flags: number, id: number, sequence: number, offset: number, body: Buffer): void {
     (this.session as SecureSession).sendUnlossy({ flags, channel: id, sequence, offset }, body);
   }
