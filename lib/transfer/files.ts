@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
 import type { HashControl } from './hashing.js';
@@ -51,7 +51,8 @@ export function sameDigest(ours: string, theirs: string): boolean {
  * or device (which would otherwise block a libuv thread until a writer appears); it changes
  * nothing for regular files.
  */
-async function openRegularFile(path: string, flags: number, label: string, refuseLinked = false): Promise<{ handle: FileHandle; size: number }> {
+async function openRegularFile(path: string, flags: number, label: string, refuseLinked = false,
+  check?: (stat: Stats) => string | undefined): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle;
   try {
     handle = await open(path, flags | fsConstants.O_NONBLOCK, 0o600);
@@ -63,11 +64,66 @@ async function openRegularFile(path: string, flags: number, label: string, refus
     if (!stat.isFile()) throw new TransferFileError(`${label}: not a regular file`);
     // A second name for a part file would let someone outside the directory read or change it.
     if (refuseLinked && stat.nlink > 1) throw new TransferFileError(`${label}: has other hard links (refused)`);
+    const problem = check?.(stat);
+    if (problem !== undefined) throw new TransferFileError(problem);
     return { handle, size: stat.size };
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, label));
   }
+}
+
+/**
+ * Why a part file found in place is not ours to write: another user's (in a shared directory it
+ * could read the data as it arrives and change it after the hash check), or, to resume, writable by
+ * its group or others. Unchecked where the platform has no user ids.
+ */
+function partProblem(stat: Stats, label: string, resume: boolean): string | undefined {
+  const me = process.getuid?.();
+  if (me === undefined) return undefined;
+  if (stat.uid !== me) return `${label}: belongs to another user (uid ${stat.uid}); remove it or receive under another name`;
+  if (resume && (stat.mode & 0o022) !== 0) return `${label}: its group or others can write it; remove it, or run chmod go-w on it to resume`;
+  return undefined;
+}
+
+/**
+ * Opens the part file of a receive. To resume, an existing part must be ours, writable by no one
+ * else, and becomes mode 0600. Otherwise it is made afresh with O_EXCL, mode 0600: a part file we
+ * made earlier is removed first (which also cuts off anyone who still has it open), anyone else's
+ * is refused, never written into.
+ */
+async function openPart(partPath: string, resume: boolean, label: string): Promise<{ handle: FileHandle; size: number }> {
+  const flags = fsConstants.O_RDWR | fsConstants.O_NOFOLLOW;
+  let found: Stats | undefined;
+  try {
+    found = await lstat(partPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TransferFileError(describeFsError(err, label));
+  }
+  if (resume && found) {
+    const opened = await openRegularFile(partPath, flags, label, true, (stat) => partProblem(stat, label, true));
+    try {
+      await opened.handle.chmod(0o600);
+    } catch (err) {
+      await opened.handle.close().catch(() => undefined);
+      throw new TransferFileError(describeFsError(err, label));
+    }
+    return opened;
+  }
+  if (found) {
+    if (found.isSymbolicLink()) throw new TransferFileError(`${label}: is a symbolic link (refused)`);
+    if (found.isDirectory()) throw new TransferFileError(`${label}: is a directory`);
+    if (!found.isFile()) throw new TransferFileError(`${label}: not a regular file`);
+    const problem = partProblem(found, label, false);
+    if (problem !== undefined) throw new TransferFileError(problem);
+    try {
+      await unlink(partPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TransferFileError(describeFsError(err, label));
+    }
+  }
+  // O_EXCL: if a part file appeared since (someone else's), this fails rather than writing into it.
+  return openRegularFile(partPath, flags | fsConstants.O_CREAT | fsConstants.O_EXCL, label, true);
 }
 
 /** Throws the reason a hash must stop, if there is one. */
@@ -165,13 +221,11 @@ export class FileSink implements ByteSink {
   static async open(path: string, resume: boolean, label = path, control?: HashControl): Promise<FileSink> {
     const partPath = `${path}${PART_SUFFIX}`;
     const partLabel = `${label}${PART_SUFFIX}`;
-    const { handle, size } = await openRegularFile(partPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, partLabel, true);
+    const { handle, size } = await openPart(partPath, resume, partLabel);
     const sink = new FileSink(path, partPath, partLabel, label, handle);
     try {
-      // Emptied only now that it is known to be a regular file (O_TRUNC would act before the check).
-      if (!resume && size > 0) await handle.truncate(0);
       // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
-      else if (size > 0) await sink.#hashExisting(control);
+      if (size > 0) await sink.#hashExisting(control);
     } catch (err) {
       await sink.close();
       throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, partLabel));
