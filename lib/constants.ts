@@ -332,3 +332,10 @@ export const HASH_JOBS_PER_HOST = 1;
 export const MIN_CHECK_BYTES_PER_SECOND = 8 * 1024 * 1024;
 /** Hard ceiling on the wait for `result` after `done`: 10 minutes, whatever the size. */
 export const MAX_CHECK_WAIT_MS = 10 * 60_000;
+/**
+ * Default share of the server's `--dir` one client (an identity, or an anonymous client's host:
+ * the part-file owner, PROTOCOL.md §8) may fill with its uploads: 16 GiB, room for large files
+ * (a disk image) while one admitted client cannot fill the disk of a small server alone.
+ * `client_quota` changes it; 0 means none.
+ */
+export const DEFAULT_CLIENT_QUOTA_BYTES = 16 * 1024 * 1024 * 1024;

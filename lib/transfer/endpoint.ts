@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { lstat, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { toBase64Url } from '../encoding.js';
 import {
   CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_CHECK_WAIT_MS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_CHECK_BYTES_PER_SECOND,
@@ -17,6 +17,7 @@ import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js
 import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { processHashLimiter, type HashControl, type HashLimiter } from './hashing.js';
+import { formatBytes, freeBytes, roomProblem, type Claim, type DiskQuota } from './quota.js';
 import { clock, type FrameLink } from './link.js';
 import { fileName, fileNameProblem, foldsCase, nameKey } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
@@ -64,6 +65,13 @@ export interface TransferEndpointOptions {
   bandwidthPolicy?: BandwidthPolicy;
   /** Bounds the prefix hashing resumes the peer asks for (default: the one limiter of this process). */
   hashLimiter?: HashLimiter;
+  /** Largest file this side receives, in bytes (uploads the peer offers, downloads we ask for); default: no limit. */
+  maxSize?: number;
+  /**
+   * Per-owner quota and pending bytes of uploads into `dir`, shared by every session of a server.
+   * Without it, uploads are checked against the free space only.
+   */
+  diskQuota?: DiskQuota;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -249,10 +257,16 @@ export class TransferEndpoint implements FrameHandler {
     try {
       if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
       if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
+      // Measured before asking: once the sender has accepted, the receiver must exist within this turn.
+      const free = await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
       this.#checkStopped(transfer);
       const held = opened?.length ?? 0;
       const answer = await this.#request(transfer, { type: 'get', name, offset: held }, 'accept');
       if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
+      const tooBig = this.#sizeProblem(name, answer.size, 'the limit (--max-size)');
+      if (tooBig !== undefined) throw new TransferError(tooBig);
+      const noRoom = roomProblem(answer.size - answer.offset, free);
+      if (noRoom !== undefined) throw new TransferError(`${noRoom}; free some space or choose another --out`);
       let start = answer.offset;
       if (start > 0) {
         // The server proved what its file starts with; we decide, and it waits for the decision.
@@ -534,6 +548,8 @@ export class TransferEndpoint implements FrameHandler {
   /** `offer.name` is the NFC name. */
   async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {
     if (offer.overwrite && this.#options.allowOverwrite === false) throw new TransferError('this server does not replace existing files (refused --overwrite)');
+    const tooBig = this.#sizeProblem(offer.name, offer.size, 'what this server takes');
+    if (tooBig !== undefined) throw new TransferError(tooBig);
     const key = nameKey(offer.name, await foldsCase(dir));
     this.#checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
@@ -544,6 +560,7 @@ export class TransferEndpoint implements FrameHandler {
     const owners = this.#options.partOwners ?? new Map<string, string>();
     const owner = this.#partOwner();
     let sink: FileSink | undefined;
+    let claim: Claim | undefined;
     try {
       const path = join(dir, offer.name);
       // Someone else's part file is neither resumed (its length would show), emptied nor replaced.
@@ -552,6 +569,10 @@ export class TransferEndpoint implements FrameHandler {
         throw new TransferError(`${offer.name} is a partial upload of another client; choose another name`);
       }
       if (!offer.overwrite && (await exists(path))) throw new TransferError(`${offer.name} already exists on the server (use --overwrite)`);
+      // Before the part file is touched: a client over its quota, or a disk without room, is told so, not ENOSPC halfway.
+      const held = offer.resume ? ((await lstat(`${path}${PART_SUFFIX}`).catch(() => undefined))?.size ?? 0) : 0;
+      claim = await this.#claimRoom(dir, key, owner, offer.size, Math.max(0, offer.size - held));
+      this.#checkStopped(transfer);
       // Hashing a part file to resume it reads it all: bounded like any prefix hash a peer causes.
       sink = offer.resume && (await exists(`${path}${PART_SUFFIX}`))
         ? await this.#limitedHash(transfer, (control) => FileSink.open(path, true, offer.name, control))
@@ -562,6 +583,7 @@ export class TransferEndpoint implements FrameHandler {
     } catch (err) {
       busy.delete(key);
       grant?.release();
+      claim?.release();
       await sink?.close();
       throw err;
     }
@@ -577,6 +599,7 @@ export class TransferEndpoint implements FrameHandler {
       owners.delete(key);
     }).finally(async () => {
       grant?.release();
+      claim?.release();
       await opened.close();
       busy.delete(key);
     });
@@ -642,6 +665,29 @@ export class TransferEndpoint implements FrameHandler {
   #partOwner(): string {
     const identity = this.#session.peerIdentity;
     return identity ? `identity ${toBase64Url(identity)}` : `host ${hostKey(this.#session.remote.address)}`;
+  }
+
+  /** Why a file of `size` bytes is too big to receive, if it is (`limit` says whose limit it is). */
+  #sizeProblem(name: string, size: number, limit: string): string | undefined {
+    const max = this.#options.maxSize;
+    return max !== undefined && size > max ? `${name} is ${formatBytes(size)}, larger than ${limit}: ${formatBytes(max)}` : undefined;
+  }
+
+  /**
+   * Counts an upload against its owner's quota and the directory's free space (less what running
+   * uploads have yet to write); throws the refusal. Without a quota, only the free space is checked.
+   */
+  async #claimRoom(dir: string, key: string, owner: string, size: number, needed: number): Promise<Claim | undefined> {
+    let free: number;
+    try {
+      free = await freeBytes(dir);
+    } catch (err) {
+      throw new TransferError(`cannot tell the free space: ${describeFsError(err, 'the directory')}`);
+    }
+    const quota = this.#options.diskQuota;
+    const claim = quota ? quota.claim(key, owner, size, needed, free) : roomProblem(needed, free);
+    if (typeof claim === 'string') throw new TransferError(claim);
+    return claim;
   }
 
   /**

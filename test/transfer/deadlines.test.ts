@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { connect } from '../../lib/net/client.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
-import type { TransferMessage } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
-import { PAYLOAD, RawClient } from './raw-client.js';
+import { answerWith, failure, hostileServer, PAYLOAD, RawClient } from './raw-client.js';
 
 /**
  * A peer must not keep the other side waiting forever (unattended scripts and cron jobs would
@@ -31,33 +30,15 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
     timers.push(setInterval(body, ms));
   };
 
-  /** A client endpoint (stall time `stallMs`) whose server speaks transfer frames by hand. */
-  async function hostileServer(stallMs: number): Promise<{ endpoint: TransferEndpoint; raw: RawClient }> {
-    const server = createServer({ files: { dir: tempDir('unused') } });
-    servers.push(server);
-    const { port } = await server.listen(0, '127.0.0.1');
-    const session = await connect({ port, allowSeed: false });
-    sessions.push(session);
-    expect(await eventually(() => server.sessionCount === 1, 5_000)).to.equal(true);
-    const [serverSide] = [...server.sessions()];
-    // Set before any transfer frame, so the server never makes its own endpoint for this session.
-    const raw = new RawClient(serverSide!);
-    return { endpoint: new TransferEndpoint(session, { stallMs, answerPeer: false }), raw };
+  async function hostile(stallMs: number): Promise<{ endpoint: TransferEndpoint; raw: RawClient }> {
+    const rig = await hostileServer({ stallMs });
+    servers.push(rig.server);
+    sessions.push(rig.session);
+    return rig;
   }
-
-  /** Waits for the client's request on transfer `id` and answers it with `answer`. */
-  async function answerWith(raw: RawClient, id: number, type: TransferMessage['type'], answer: TransferMessage): Promise<void> {
-    expect(await eventually(() => raw.answers.get(id)?.type === type, 5_000), `the client's ${type}`).to.equal(true);
-    raw.tell(id, answer);
-  }
-
-  const failure = async (run: Promise<unknown>): Promise<string> => run.then(
-    () => 'succeeded',
-    (err: Error) => err.message,
-  );
 
   it('upload: a receiver that answers `checking` for ever is given up after the bounded wait for `result`', async () => {
-    const { endpoint, raw } = await hostileServer(1000);
+    const { endpoint, raw } = await hostile(1000);
     const path = join(tempDir('src'), 'empty.bin');
     writeFileSync(path, '');
     const outcome = failure(endpoint.upload(path));
@@ -73,7 +54,7 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
   });
 
   it('download: a sender that only repeats a segment already received fails after the stall time; the part file holds that segment once', async () => {
-    const { endpoint, raw } = await hostileServer(800);
+    const { endpoint, raw } = await hostile(800);
     const out = join(tempDir('down'), 'd.bin');
     const outcome = failure(endpoint.download('d.bin', { out }));
     await answerWith(raw, 1, 'get', { type: 'accept', offset: 0, size: 10 * PAYLOAD, prefix: '' });
@@ -86,7 +67,7 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
   });
 
   it('--bwdown: a server that keeps sending new data past the test\'s seconds is stopped by the client at seconds + stall time', async () => {
-    const { endpoint, raw } = await hostileServer(500);
+    const { endpoint, raw } = await hostile(500);
     const outcome = failure(endpoint.bandwidth('down', 1));
     await answerWith(raw, 1, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
     const segment = randomBytes(PAYLOAD);
@@ -100,7 +81,7 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
   });
 
   it('upload: an accept with an offset the uploader did not ask for (no resume) is refused, and the receiver is told', async () => {
-    const { endpoint, raw } = await hostileServer(5000);
+    const { endpoint, raw } = await hostile(5000);
     const path = join(tempDir('src'), 'plain.bin');
     writeFileSync(path, randomBytes(10_000));
     const outcome = failure(endpoint.upload(path));
