@@ -339,3 +339,8 @@ export const MAX_CHECK_WAIT_MS = 10 * 60_000;
  * `client_quota` changes it; 0 means none.
  */
 export const DEFAULT_CLIENT_QUOTA_BYTES = 16 * 1024 * 1024 * 1024;
+/**
+ * Part files whose hash state is remembered after their receive stopped, so resuming one does not
+ * read it again (a hash's state is about 100 bytes; 64 covers every upload a server takes at once).
+ */
+export const PART_HASHES_REMEMBERED = 64;

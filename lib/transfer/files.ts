@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, type BigIntStats, type Stats } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
+import { resolve } from 'node:path';
+import { PART_HASHES_REMEMBERED, PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
 import type { HashControl } from './hashing.js';
 import type { ByteSink } from './receiver.js';
@@ -103,7 +104,8 @@ async function openPart(partPath: string, resume: boolean, label: string): Promi
   if (resume && found) {
     const opened = await openRegularFile(partPath, flags, label, true, (stat) => partProblem(stat, label, true));
     try {
-      await opened.handle.chmod(0o600);
+      // Only when needed: a chmod changes the ctime, which tells whether a remembered hash still holds.
+      if ((found.mode & 0o777) !== 0o600) await opened.handle.chmod(0o600);
     } catch (err) {
       await opened.handle.close().catch(() => undefined);
       throw new TransferFileError(describeFsError(err, label));
@@ -203,6 +205,18 @@ export class FileSource implements ByteSource {
 }
 
 /**
+ * Hash state of part files whose receive stopped (by absolute path), with the version of the file
+ * it describes: resuming one continues from it instead of reading the file again. A version is
+ * device, inode, size, mtime and ctime (the ctime no user can set back), so any change to the file
+ * since, by anyone, makes the state useless and the file is read again.
+ */
+const partHashes = new Map<string, { version: string; hash: Hash; length: number }>();
+
+function fileVersion(stat: BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+}
+
+/**
  * A file being received: bytes go to `PATH.part`, and hashed as they are written; finish()
  * checks the hash and only then moves the part file into place. A mismatch or an error leaves
  * the part file where it is, for --resume. Symbolic links are never followed.
@@ -210,6 +224,7 @@ export class FileSource implements ByteSource {
 export class FileSink implements ByteSink {
   #hash: Hash = createHash('sha256');
   #length = 0;
+  #closing: Promise<void> | undefined;
 
   private constructor(readonly path: string, readonly partPath: string, private readonly partLabel: string,
     private readonly label: string, private readonly handle: FileHandle) {}
@@ -224,8 +239,15 @@ export class FileSink implements ByteSink {
     const { handle, size } = await openPart(partPath, resume, partLabel);
     const sink = new FileSink(path, partPath, partLabel, label, handle);
     try {
-      // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
-      if (size > 0) await sink.#hashExisting(control);
+      // The part file's bytes are hashed as they are counted, so a resume continues the same hash,
+      // from where a remembered state of this very file left off.
+      const remembered = partHashes.get(resolve(partPath));
+      partHashes.delete(resolve(partPath));
+      if (size > 0 && remembered && remembered.length <= size && remembered.version === fileVersion(await handle.stat({ bigint: true }))) {
+        sink.#hash = remembered.hash;
+        sink.#length = remembered.length;
+      }
+      if (size > sink.#length) await sink.#hashExisting(control);
     } catch (err) {
       await sink.close();
       throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, partLabel));
@@ -302,10 +324,26 @@ export class FileSink implements ByteSink {
     } catch (err) {
       throw new TransferFileError(`${describeFsError(err, this.label)}; the data is complete in ${this.partLabel}`);
     }
+    partHashes.delete(resolve(this.partPath));
   }
 
-  async close(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
+  /** Closes the part file, remembering its hash state for a resume (only the first call counts). */
+  close(): Promise<void> {
+    this.#closing ??= this.#remember().finally(() => this.handle.close().catch(() => undefined));
+    return this.#closing;
+  }
+
+  async #remember(): Promise<void> {
+    if (this.#length === 0) return;
+    try {
+      const version = fileVersion(await this.handle.stat({ bigint: true }));
+      const key = resolve(this.partPath);
+      partHashes.delete(key);
+      partHashes.set(key, { version, hash: this.#hash.copy(), length: this.#length });
+      if (partHashes.size > PART_HASHES_REMEMBERED) partHashes.delete(partHashes.keys().next().value!);
+    } catch {
+      // Nothing remembered: a resume reads the file again.
+    }
   }
 
   /** Hashes the bytes already on disk and counts them. */
