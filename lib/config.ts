@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isIP } from 'node:net';
 import {
-  DEFAULT_BANDWIDTH_LIMITS, DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT,
+  DEFAULT_BANDWIDTH_LIMITS, DEFAULT_BIND_ADDR, DEFAULT_CLIENT_QUOTA_BYTES, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT,
   DEFAULT_RECEIVE_BUDGET_BYTES, HEARTBEAT_RATE, MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_REKEY_AFTER_MS, MIN_TRANSFER_DATAGRAM, RECEIVE_WINDOW_BYTES, REJECT_AFTER_MS, REKEY_AFTER_MS,
   STALE_HEARTBEATS,
 } from './constants.js';
@@ -41,6 +41,8 @@ export interface Settings {
   receive_budget: number;
   bandwidth_tests: string;
   overwrite: 'allow' | 'refuse';
+  max_size: number;
+  client_quota: number;
 }
 
 interface KeySpec {
@@ -95,6 +97,14 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number | boole
   overwrite: {
     help: 'server: whether a client may replace an existing file in files_dir (connect --overwrite); refuse: never',
     fallback: 'allow', expect: '"allow" or "refuse"', parse: (v) => (v === 'allow' || v === 'refuse' ? v : undefined),
+  },
+  max_size: {
+    help: 'largest file this side receives, in MiB: a server refuses larger uploads, a client larger downloads, each saying why; 0: no limit',
+    fallback: 0, expect: 'MiB 0-8589934591', parse: integer(0, Math.floor(Number.MAX_SAFE_INTEGER / MiB)),
+  },
+  client_quota: {
+    help: 'server: MiB one client (its identity, or its host when anonymous) may upload into files_dir while the server runs, finished or partial; 0: no limit',
+    fallback: DEFAULT_CLIENT_QUOTA_BYTES / MiB, expect: 'MiB 0-8589934591', parse: integer(0, Math.floor(Number.MAX_SAFE_INTEGER / MiB)),
   },
   bandwidth_tests: {
     help: 'server: bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS (tests at once in all, at once per client host, longest test)',

@@ -313,3 +313,34 @@ export const MAX_BANDWIDTH_SECONDS = 3600;
 export const DEFAULT_BANDWIDTH_LIMITS = { inAll: 4, perHost: 1, maxSeconds: 60 } as const;
 /** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */
 export const TRANSFER_STALL_MS = 30_000;
+/**
+ * Prefix hashes (a resume's proof of a file's start: a `get` with an offset, an `offer` with
+ * `resume`) running at once in this process, and per peer host. Each reads up to the whole file,
+ * one small message apiece: a review measured 4 KiB of requests making a server hash 8 GiB. Two in
+ * all leaves a core of a two-core server free for everyone else; one per host means a client
+ * resumes one file at a time, and a second request waits for nothing: it is refused with a reason.
+ */
+export const HASH_JOBS_IN_ALL = 2;
+export const HASH_JOBS_PER_HOST = 1;
+/**
+ * After `done`, the sender waits for `result` at most the stall time plus the file's size at this
+ * rate (the receiver syncs and hashes it all: SHA-256 runs at over 300 MiB/s on one core of a
+ * small machine, a disk reads at 50 MiB/s or more), never more than MAX_CHECK_WAIT_MS. `checking`
+ * answers restart only the stall time within that total, so a receiver cannot keep a sender
+ * (an unattended script) waiting forever.
+ */
+export const MIN_CHECK_BYTES_PER_SECOND = 8 * 1024 * 1024;
+/** Hard ceiling on the wait for `result` after `done`: 10 minutes, whatever the size. */
+export const MAX_CHECK_WAIT_MS = 10 * 60_000;
+/**
+ * Default share of the server's `--dir` one client (an identity, or an anonymous client's host:
+ * the part-file owner, PROTOCOL.md §8) may fill with its uploads: 16 GiB, room for large files
+ * (a disk image) while one admitted client cannot fill the disk of a small server alone.
+ * `client_quota` changes it; 0 means none.
+ */
+export const DEFAULT_CLIENT_QUOTA_BYTES = 16 * 1024 * 1024 * 1024;
+/**
+ * Part files whose hash state is remembered after their receive stopped, so resuming one does not
+ * read it again (a hash's state is about 100 bytes; 64 covers every upload a server takes at once).
+ */
+export const PART_HASHES_REMEMBERED = 64;

@@ -31,6 +31,8 @@ const DEFAULTS: Settings = {
   receive_budget: 64,
   bandwidth_tests: '4,1,60',
   overwrite: 'allow',
+  max_size: 0,
+  client_quota: 16384,
 };
 
 const KEYS = Object.keys(DEFAULTS) as Array<keyof Settings>;

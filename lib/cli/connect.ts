@@ -29,8 +29,9 @@ export class ConnectCommand extends EndpointCommand {
       (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
       show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
       name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
-      \`--overwrite\` replaces an existing file. A failed transfer is reported and the next one
-      runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
+      \`--overwrite\` replaces an existing file. A download larger than \`--max-size MIB\`, or
+      than the free space at \`--out\`, is refused before anything is written. A failed transfer
+      is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
       (SIGTERM: 143).
       \`--bwup S\` / \`--bwdown S\` test the encrypted channel's bandwidth for S seconds.
 
@@ -77,6 +78,7 @@ export class ConnectCommand extends EndpointCommand {
   bwup = Option.String('--bwup', { description: 'bandwidth test: send for SECONDS' });
   bwdown = Option.String('--bwdown', { description: 'bandwidth test: receive for SECONDS' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
+  maxSize = Option.String('--max-size', { description: 'largest file --get takes, in MiB; a larger one is refused before anything is written (default 0: no limit)' });
 
   override async execute(): Promise<number> {
     const { host, port } = userInput(() => parseHostPort(this.target));
@@ -88,9 +90,13 @@ export class ConnectCommand extends EndpointCommand {
     const settings = this.settings({
       known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
+      max_size: { name: '--max-size', value: this.maxSize },
       allow_unauthenticated: { name: '--allow-unauthenticated', value: this.allowUnauthenticated === undefined ? undefined : String(this.allowUnauthenticated) },
     });
-    if (plan) plan.maxDatagram = settings.max_datagram;
+    if (plan) {
+      plan.maxDatagram = settings.max_datagram;
+      plan.maxSize = settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024;
+    }
     const log = this.logger(settings);
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);

@@ -6,6 +6,7 @@ import { rateLimitsFor } from '../net/rate-limit.js';
 import { createServer } from '../net/server.js';
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';
+import { DiskQuota } from '../transfer/quota.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
@@ -43,6 +44,9 @@ export class ServeCommand extends EndpointCommand {
       \`--bandwidth-tests\` says which bandwidth tests clients may ask for (\`--bwup\`/\`--bwdown\`):
       \`off\`, or IN_ALL,PER_HOST,SECONDS (default 4,1,60: four at once, one per client host, a
       minute each); they need no \`--dir\`. A refused test is told why.
+      \`--max-size MIB\` refuses larger uploads (default: no limit); \`--client-quota MIB\` (default
+      16384, 0: none) bounds what one client (its identity, or its host when anonymous) uploads into
+      DIR while the server runs; an upload that the free space on DIR's disk cannot hold is refused.
 
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
@@ -73,6 +77,10 @@ export class ServeCommand extends EndpointCommand {
   receiveBudget = Option.String('--receive-budget', {
     description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its window (up to 8 MiB; one host: a quarter of this, at least 8) is refused, saying why (default 64)',
   });
+  maxSize = Option.String('--max-size', { description: 'largest upload taken, in MiB; larger ones are refused, saying why (default 0: no limit)' });
+  clientQuota = Option.String('--client-quota', {
+    description: 'MiB one client (its identity, or its host when anonymous) may upload into --dir while the server runs, finished or partial; over it, refused, saying why (default 16384, 0: no limit)',
+  });
   sourceHandshakeRate = Option.String('--source-handshake-rate', { description: 'handshakes per second per host, all its ports together (IPv4 address, IPv6 /64; default 10)' });
   handshakeThreads = Option.String('--handshake-threads', { description: 'threads that compute handshakes off the socket thread: auto (one per core beyond the first, at most 4) or a count, 0 for none' });
 
@@ -91,6 +99,8 @@ export class ServeCommand extends EndpointCommand {
       receive_budget: { name: '--receive-budget', value: this.receiveBudget },
       bandwidth_tests: { name: '--bandwidth-tests', value: this.bandwidthTests },
       overwrite: { name: '--refuse-overwrite', value: this.refuseOverwrite ? 'refuse' : undefined },
+      max_size: { name: '--max-size', value: this.maxSize },
+      client_quota: { name: '--client-quota', value: this.clientQuota },
     });
     const dir = settings.files_dir === '' ? undefined : settings.files_dir;
     if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
@@ -119,6 +129,8 @@ export class ServeCommand extends EndpointCommand {
         dir, allowDownload: this.allowDownload, maxDatagram: settings.max_datagram, allowOverwrite: settings.overwrite === 'allow',
         receiveBudget: new ReceiveBudget(settings.receive_budget * 1024 * 1024),
         bandwidthPolicy: new BandwidthPolicy(parseBandwidthLimits(settings.bandwidth_tests)),
+        maxSize: settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024,
+        diskQuota: new DiskQuota(settings.client_quota * 1024 * 1024),
       },
     });
     server.on('error', (err) => log.error(err.message));

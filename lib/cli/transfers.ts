@@ -16,6 +16,8 @@ export interface TransferPlan {
   bwup?: number;
   bwdown?: number;
   maxDatagram?: number;
+  /** Largest file --get takes, in bytes. */
+  maxSize?: number;
 }
 
 export interface TransferUi {
@@ -32,7 +34,7 @@ export interface TransferUi {
  */
 export async function runTransfers(session: Session, plan: TransferPlan, ui: TransferUi): Promise<number> {
   // The client moves only what it was asked to: a server cannot start a transfer to or from it.
-  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, answerPeer: false });
+  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
   const jobs: Array<{ label: string; run: (progress: Progress) => Promise<TransferResult> }> = [

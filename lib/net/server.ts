@@ -22,6 +22,7 @@ import { resolveTimings, type SessionTimings } from './timings.js';
 import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy } from '../transfer/bandwidth.js';
+import { DiskQuota } from '../transfer/quota.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -63,9 +64,11 @@ export interface ServerOptions {
    * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
    * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
    * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES);
-   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS); `allowOverwrite: false` refuses replacing files.
+   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS); `allowOverwrite: false` refuses replacing files;
+   * `maxSize` refuses larger uploads; `diskQuota` bounds each client's bytes in `dir` (default DEFAULT_CLIENT_QUOTA_BYTES).
    */
-  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy' | 'allowOverwrite'>;
+  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy' | 'allowOverwrite'
+    | 'maxSize' | 'diskQuota'>;
 }
 
 export interface BittrrtServerEvents {
@@ -122,6 +125,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     if (options.files?.maxDatagram !== undefined) checkMaxDatagram(options.files.maxDatagram);
     const receiveBudget = options.files?.receiveBudget ?? new ReceiveBudget();
     const bandwidthPolicy = options.files?.bandwidthPolicy ?? new BandwidthPolicy();
+    const diskQuota = options.files?.diskQuota ?? new DiskQuota();
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
@@ -139,6 +143,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
         ...options.files,
         receiveBudget,
         bandwidthPolicy,
+        diskQuota,
         busyNames: this.#receiving,
         partOwners: this.#partOwners,
         onEvent: (event) => this.emit('transfer', event, session),

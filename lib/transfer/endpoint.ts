@@ -1,10 +1,10 @@
 import { randomFillSync } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { lstat, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { toBase64Url } from '../encoding.js';
 import {
-  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES,
-  TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
+  CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_CHECK_WAIT_MS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_CHECK_BYTES_PER_SECOND,
+  MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import {
@@ -16,6 +16,8 @@ import { hostKey } from '../net/address.js';
 import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js';
 import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
+import { processHashLimiter, type HashControl, type HashLimiter } from './hashing.js';
+import { formatBytes, freeBytes, roomProblem, type Claim, type DiskQuota } from './quota.js';
 import { clock, type FrameLink } from './link.js';
 import { fileName, fileNameProblem, foldsCase, nameKey } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
@@ -61,6 +63,15 @@ export interface TransferEndpointOptions {
   receiveBudget?: ReceiveBudget;
   /** Which bandwidth tests the peer may start, shared by every session of a server; without it, any. */
   bandwidthPolicy?: BandwidthPolicy;
+  /** Bounds the prefix hashing resumes the peer asks for (default: the one limiter of this process). */
+  hashLimiter?: HashLimiter;
+  /** Largest file this side receives, in bytes (uploads the peer offers, downloads we ask for); default: no limit. */
+  maxSize?: number;
+  /**
+   * Per-owner quota and pending bytes of uploads into `dir`, shared by every session of a server.
+   * Without it, uploads are checked against the free space only.
+   */
+  diskQuota?: DiskQuota;
 }
 
 /** A transfer the peer started, as it begins and ends. */
@@ -206,9 +217,11 @@ export class TransferEndpoint implements FrameHandler {
       const offer = { type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false } as const;
       let { offset } = await this.#request(transfer, offer, 'accept');
       const held = offset;
+      // Continuing a part file is the user's choice, as for downloads: never on the receiver's word alone.
+      if (offset > 0 && !offer.resume) throw new TransferError('the receiver offered to continue a partial upload, which this upload did not ask for (refused)');
       if (offset > 0) {
         // The receiver has a part file: it continues only if that is the start of this file.
-        const prefix = offset <= size ? await source.prefixDigest(offset) : '';
+        const prefix = offset <= size ? await source.prefixDigest(offset, this.#stopControl(transfer)) : '';
         this.#checkStopped(transfer);
         if (prefix === '') throw new TransferError(`the receiver's part file is longer than ${path}`);
         const asked = offset;
@@ -244,10 +257,16 @@ export class TransferEndpoint implements FrameHandler {
     try {
       if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
       if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
+      // Measured before asking: once the sender has accepted, the receiver must exist within this turn.
+      const free = await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
       this.#checkStopped(transfer);
       const held = opened?.length ?? 0;
       const answer = await this.#request(transfer, { type: 'get', name, offset: held }, 'accept');
       if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
+      const tooBig = this.#sizeProblem(name, answer.size, 'the limit (--max-size)');
+      if (tooBig !== undefined) throw new TransferError(tooBig);
+      const noRoom = roomProblem(answer.size - answer.offset, free);
+      if (noRoom !== undefined) throw new TransferError(`${noRoom}; free some space or choose another --out`);
       let start = answer.offset;
       if (start > 0) {
         // The server proved what its file starts with; we decide, and it waits for the decision.
@@ -288,12 +307,23 @@ export class TransferEndpoint implements FrameHandler {
       const answer = await this.#request(transfer, { type: 'bandwidth', direction, seconds }, 'accept');
       if (answer.offset !== 0) throw new TransferError('the peer answered the bandwidth test wrongly');
       const progress = { onProgress: options.onProgress };
-      if (direction === 'up') return await this.#send(transfer, patternSource(), 0, null, progress, seconds);
-      return await this.#receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+      // A peer that keeps sending (or never answers `done`) must not keep a script waiting forever.
+      const deadline = this.#bandwidthDeadline(transfer, seconds);
+      try {
+        if (direction === 'up') return await this.#send(transfer, patternSource(), 0, null, progress, seconds);
+        return await this.#receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+      } finally {
+        clearTimeout(deadline);
+      }
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
     }
+  }
+
+  /** Stops a bandwidth test that runs past its seconds plus the stall time (either side, whoever started it). */
+  #bandwidthDeadline(transfer: Transfer, seconds: number): NodeJS.Timeout {
+    return setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), seconds * 1000 + this.#stallMs);
   }
 
   /** Stops every transfer in progress and tells the peer (Ctrl-C); part files stay for --resume. */
@@ -323,7 +353,7 @@ export class TransferEndpoint implements FrameHandler {
         sender.start();
       });
       done = { type: 'done', size: offset + sender.acked, sha256: source.digest?.() ?? '', stats: sender.stats };
-      answer = await this.#request(transfer, done, 'result');
+      answer = await this.#request(transfer, done, 'result', this.#checkWaitMs(done.size - offset));
     } catch (err) {
       this.#abandon(transfer, err as Error);
       throw err;
@@ -506,7 +536,7 @@ export class TransferEndpoint implements FrameHandler {
     const grant = this.#reserve(RECEIVE_WINDOW_BYTES);
     const sink = new DiscardSink();
     transfer.receiver = this.#receiverFor(transfer, sink, 0, null, grant);
-    const deadline = setTimeout(() => this.#stop(transfer, 'the bandwidth test ran past its time'), request.seconds * 1000 + this.#stallMs);
+    const deadline = this.#bandwidthDeadline(transfer, request.seconds);
     this.#answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
     const run = this.#receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
       clearTimeout(deadline);
@@ -518,6 +548,8 @@ export class TransferEndpoint implements FrameHandler {
   /** `offer.name` is the NFC name. */
   async #prepareUpload(transfer: Transfer, dir: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<Started> {
     if (offer.overwrite && this.#options.allowOverwrite === false) throw new TransferError('this server does not replace existing files (refused --overwrite)');
+    const tooBig = this.#sizeProblem(offer.name, offer.size, 'what this server takes');
+    if (tooBig !== undefined) throw new TransferError(tooBig);
     const key = nameKey(offer.name, await foldsCase(dir));
     this.#checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
@@ -528,6 +560,7 @@ export class TransferEndpoint implements FrameHandler {
     const owners = this.#options.partOwners ?? new Map<string, string>();
     const owner = this.#partOwner();
     let sink: FileSink | undefined;
+    let claim: Claim | undefined;
     try {
       const path = join(dir, offer.name);
       // Someone else's part file is neither resumed (its length would show), emptied nor replaced.
@@ -536,13 +569,21 @@ export class TransferEndpoint implements FrameHandler {
         throw new TransferError(`${offer.name} is a partial upload of another client; choose another name`);
       }
       if (!offer.overwrite && (await exists(path))) throw new TransferError(`${offer.name} already exists on the server (use --overwrite)`);
-      sink = await FileSink.open(path, offer.resume, offer.name);
+      // Before the part file is touched: a client over its quota, or a disk without room, is told so, not ENOSPC halfway.
+      const held = offer.resume ? ((await lstat(`${path}${PART_SUFFIX}`).catch(() => undefined))?.size ?? 0) : 0;
+      claim = await this.#claimRoom(dir, key, owner, offer.size, Math.max(0, offer.size - held));
+      this.#checkStopped(transfer);
+      // Hashing a part file to resume it reads it all: bounded like any prefix hash a peer causes.
+      sink = offer.resume && (await exists(`${path}${PART_SUFFIX}`))
+        ? await this.#limitedHash(transfer, (control) => FileSink.open(path, true, offer.name, control))
+        : await FileSink.open(path, offer.resume, offer.name);
       owners.set(key, owner);
       if (sink.length > offer.size) await sink.restart();
       this.#checkStopped(transfer);
     } catch (err) {
       busy.delete(key);
       grant?.release();
+      claim?.release();
       await sink?.close();
       throw err;
     }
@@ -558,6 +599,7 @@ export class TransferEndpoint implements FrameHandler {
       owners.delete(key);
     }).finally(async () => {
       grant?.release();
+      claim?.release();
       await opened.close();
       busy.delete(key);
     });
@@ -590,7 +632,7 @@ export class TransferEndpoint implements FrameHandler {
     try {
       if (get.offset > 0 && get.offset <= source.size) {
         // The downloader holds a part file: prove what our file starts with, and let it decide.
-        const prefix = await source.prefixDigest(get.offset);
+        const prefix = await this.#limitedHash(transfer, (control) => source.prefixDigest(get.offset, control));
         this.#checkStopped(transfer);
         this.#answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix });
         const decision = await this.#awaitRequest(transfer, 'continue');
@@ -623,6 +665,49 @@ export class TransferEndpoint implements FrameHandler {
   #partOwner(): string {
     const identity = this.#session.peerIdentity;
     return identity ? `identity ${toBase64Url(identity)}` : `host ${hostKey(this.#session.remote.address)}`;
+  }
+
+  /** Why a file of `size` bytes is too big to receive, if it is (`limit` says whose limit it is). */
+  #sizeProblem(name: string, size: number, limit: string): string | undefined {
+    const max = this.#options.maxSize;
+    return max !== undefined && size > max ? `${name} is ${formatBytes(size)}, larger than ${limit}: ${formatBytes(max)}` : undefined;
+  }
+
+  /**
+   * Counts an upload against its owner's quota and the directory's free space (less what running
+   * uploads have yet to write); throws the refusal. Without a quota, only the free space is checked.
+   */
+  async #claimRoom(dir: string, key: string, owner: string, size: number, needed: number): Promise<Claim | undefined> {
+    let free: number;
+    try {
+      free = await freeBytes(dir);
+    } catch (err) {
+      throw new TransferError(`cannot tell the free space: ${describeFsError(err, 'the directory')}`);
+    }
+    const quota = this.#options.diskQuota;
+    const claim = quota ? quota.claim(key, owner, size, needed, free) : roomProblem(needed, free);
+    if (typeof claim === 'string') throw new TransferError(claim);
+    return claim;
+  }
+
+  /**
+   * Runs a prefix hash the peer's request causes under the hash limiter (refused, with the reason,
+   * when its host or the process is at the limit), stopped between blocks once the transfer is.
+   */
+  async #limitedHash<T>(transfer: Transfer, work: (control: HashControl) => Promise<T>): Promise<T> {
+    const limiter = this.#options.hashLimiter ?? processHashLimiter;
+    const release = limiter.admit(hostKey(this.#session.remote.address));
+    if (typeof release === 'string') throw new TransferError(release);
+    try {
+      return await work({ ...this.#stopControl(transfer), hashed: (bytes) => { limiter.hashedBytes += bytes; } });
+    } finally {
+      release();
+    }
+  }
+
+  /** Stops a hash of our own between blocks once the transfer is stopped (Ctrl-C, the peer's abort). */
+  #stopControl(transfer: Transfer): HashControl {
+    return { stopped: () => transfer.stopped, hashed: () => undefined };
   }
 
   /**
@@ -710,14 +795,30 @@ export class TransferEndpoint implements FrameHandler {
     }).finally(() => clearTimeout(timer));
   }
 
-  /** Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time. */
-  #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T): Promise<Extract<TransferMessage, { type: T }>> {
-    let started = clock();
+  /**
+   * How long a sender waits for `result` after `done`, `checking` answers or not: the stall time
+   * plus the bytes sent at MIN_CHECK_BYTES_PER_SECOND (the receiver syncs and hashes them), at
+   * most MAX_CHECK_WAIT_MS.
+   */
+  #checkWaitMs(bytes: number): number {
+    return Math.min(MAX_CHECK_WAIT_MS, this.#stallMs + (bytes * 1000) / MIN_CHECK_BYTES_PER_SECOND);
+  }
+
+  /**
+   * Sends `message` until an answer of `type` (or a refusal) arrives; gives up after the stall time
+   * without a sign of life, and after `totalMs` (when given) whatever the peer says.
+   */
+  #request<T extends TransferMessageType>(transfer: Transfer, message: TransferMessage, type: T, totalMs?: number): Promise<Extract<TransferMessage, { type: T }>> {
+    const first = clock();
+    let started = first;
     let delay = CONTROL_RETRY_MS;
     return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
       const send = (): void => {
         if (this.#session.closed) return reject(new TransferError('the session closed'));
         if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`));
+        if (totalMs !== undefined && clock() - first > totalMs) {
+          return reject(new TransferError(`the receiver was still checking the file after ${formatSeconds(totalMs)}; gave up (try again, or with --resume)`));
+        }
         transfer.contacted = true;
         this.#sendMessage(transfer.id, message);
         transfer.retry = setTimeout(send, delay);

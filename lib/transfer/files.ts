@@ -1,8 +1,10 @@
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { link, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
+import { constants as fsConstants, type BigIntStats, type Stats } from 'node:fs';
+import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PART_HASHES_REMEMBERED, PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
+import type { HashControl } from './hashing.js';
 import type { ByteSink } from './receiver.js';
 import type { ByteSource } from './sender.js';
 
@@ -50,7 +52,8 @@ export function sameDigest(ours: string, theirs: string): boolean {
  * or device (which would otherwise block a libuv thread until a writer appears); it changes
  * nothing for regular files.
  */
-async function openRegularFile(path: string, flags: number, label: string, refuseLinked = false): Promise<{ handle: FileHandle; size: number }> {
+async function openRegularFile(path: string, flags: number, label: string, refuseLinked = false,
+  check?: (stat: Stats) => string | undefined): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle;
   try {
     handle = await open(path, flags | fsConstants.O_NONBLOCK, 0o600);
@@ -62,11 +65,73 @@ async function openRegularFile(path: string, flags: number, label: string, refus
     if (!stat.isFile()) throw new TransferFileError(`${label}: not a regular file`);
     // A second name for a part file would let someone outside the directory read or change it.
     if (refuseLinked && stat.nlink > 1) throw new TransferFileError(`${label}: has other hard links (refused)`);
+    const problem = check?.(stat);
+    if (problem !== undefined) throw new TransferFileError(problem);
     return { handle, size: stat.size };
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, label));
   }
+}
+
+/**
+ * Why a part file found in place is not ours to write: another user's (in a shared directory it
+ * could read the data as it arrives and change it after the hash check), or, to resume, writable by
+ * its group or others. Unchecked where the platform has no user ids.
+ */
+function partProblem(stat: Stats, label: string, resume: boolean): string | undefined {
+  const me = process.getuid?.();
+  if (me === undefined) return undefined;
+  if (stat.uid !== me) return `${label}: belongs to another user (uid ${stat.uid}); remove it or receive under another name`;
+  if (resume && (stat.mode & 0o022) !== 0) return `${label}: its group or others can write it; remove it, or run chmod go-w on it to resume`;
+  return undefined;
+}
+
+/**
+ * Opens the part file of a receive. To resume, an existing part must be ours, writable by no one
+ * else, and becomes mode 0600. Otherwise it is made afresh with O_EXCL, mode 0600: a part file we
+ * made earlier is removed first (which also cuts off anyone who still has it open), anyone else's
+ * is refused, never written into.
+ */
+async function openPart(partPath: string, resume: boolean, label: string): Promise<{ handle: FileHandle; size: number }> {
+  const flags = fsConstants.O_RDWR | fsConstants.O_NOFOLLOW;
+  let found: Stats | undefined;
+  try {
+    found = await lstat(partPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TransferFileError(describeFsError(err, label));
+  }
+  if (resume && found) {
+    const opened = await openRegularFile(partPath, flags, label, true, (stat) => partProblem(stat, label, true));
+    try {
+      // Only when needed: a chmod changes the ctime, which tells whether a remembered hash still holds.
+      if ((found.mode & 0o777) !== 0o600) await opened.handle.chmod(0o600);
+    } catch (err) {
+      await opened.handle.close().catch(() => undefined);
+      throw new TransferFileError(describeFsError(err, label));
+    }
+    return opened;
+  }
+  if (found) {
+    if (found.isSymbolicLink()) throw new TransferFileError(`${label}: is a symbolic link (refused)`);
+    if (found.isDirectory()) throw new TransferFileError(`${label}: is a directory`);
+    if (!found.isFile()) throw new TransferFileError(`${label}: not a regular file`);
+    const problem = partProblem(found, label, false);
+    if (problem !== undefined) throw new TransferFileError(problem);
+    try {
+      await unlink(partPath);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TransferFileError(describeFsError(err, label));
+    }
+  }
+  // O_EXCL: if a part file appeared since (someone else's), this fails rather than writing into it.
+  return openRegularFile(partPath, flags | fsConstants.O_CREAT | fsConstants.O_EXCL, label, true);
+}
+
+/** Throws the reason a hash must stop, if there is one. */
+function checkControl(control: HashControl | undefined): void {
+  const reason = control?.stopped();
+  if (reason !== undefined) throw new TransferFileError(reason);
 }
 
 /** `chunks` without their first `bytes` bytes. */
@@ -97,13 +162,18 @@ export class FileSource implements ByteSource {
     return new FileSource(path, handle, size);
   }
 
-  /** SHA-256 (hex) of the first `length` bytes, which become hashed; '' for none. Call before any read. */
-  async prefixDigest(length: number): Promise<string> {
+  /**
+   * SHA-256 (hex) of the first `length` bytes, which become hashed; '' for none. Call before any
+   * read. `control` can stop it between blocks (an abort must not wait for a whole file).
+   */
+  async prefixDigest(length: number, control?: HashControl): Promise<string> {
     if (length === 0) return HEX_EMPTY;
     let offset = 0;
     while (offset < length) {
+      checkControl(control);
       const block = await this.read(offset, Math.min(READ_BLOCK_BYTES, length - offset));
       if (block.length === 0) break;
+      control?.hashed(block.length);
       offset += block.length;
     }
     return offset === length ? this.#hash.copy().digest('hex') : HEX_EMPTY;
@@ -135,6 +205,18 @@ export class FileSource implements ByteSource {
 }
 
 /**
+ * Hash state of part files whose receive stopped (by absolute path), with the version of the file
+ * it describes: resuming one continues from it instead of reading the file again. A version is
+ * device, inode, size, mtime and ctime (the ctime no user can set back), so any change to the file
+ * since, by anyone, makes the state useless and the file is read again.
+ */
+const partHashes = new Map<string, { version: string; hash: Hash; length: number }>();
+
+function fileVersion(stat: BigIntStats): string {
+  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;
+}
+
+/**
  * A file being received: bytes go to `PATH.part`, and hashed as they are written; finish()
  * checks the hash and only then moves the part file into place. A mismatch or an error leaves
  * the part file where it is, for --resume. Symbolic links are never followed.
@@ -142,24 +224,33 @@ export class FileSource implements ByteSource {
 export class FileSink implements ByteSink {
   #hash: Hash = createHash('sha256');
   #length = 0;
+  #closing: Promise<void> | undefined;
 
   private constructor(readonly path: string, readonly partPath: string, private readonly partLabel: string,
     private readonly label: string, private readonly handle: FileHandle) {}
 
-  /** Opens (resume) or creates afresh the part file of `path`; `label` names the file in errors. */
-  static async open(path: string, resume: boolean, label = path): Promise<FileSink> {
+  /**
+   * Opens (resume) or creates afresh the part file of `path`; `label` names the file in errors.
+   * `control` can stop the hashing of a resumed part file between blocks.
+   */
+  static async open(path: string, resume: boolean, label = path, control?: HashControl): Promise<FileSink> {
     const partPath = `${path}${PART_SUFFIX}`;
     const partLabel = `${label}${PART_SUFFIX}`;
-    const { handle, size } = await openRegularFile(partPath, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW, partLabel, true);
+    const { handle, size } = await openPart(partPath, resume, partLabel);
     const sink = new FileSink(path, partPath, partLabel, label, handle);
     try {
-      // Emptied only now that it is known to be a regular file (O_TRUNC would act before the check).
-      if (!resume && size > 0) await handle.truncate(0);
-      // The part file's bytes are hashed as they are counted, so a resume continues the same hash.
-      else if (size > 0) await sink.#hashExisting();
+      // The part file's bytes are hashed as they are counted, so a resume continues the same hash,
+      // from where a remembered state of this very file left off.
+      const remembered = partHashes.get(resolve(partPath));
+      partHashes.delete(resolve(partPath));
+      if (size > 0 && remembered && remembered.length <= size && remembered.version === fileVersion(await handle.stat({ bigint: true }))) {
+        sink.#hash = remembered.hash;
+        sink.#length = remembered.length;
+      }
+      if (size > sink.#length) await sink.#hashExisting(control);
     } catch (err) {
       await sink.close();
-      throw new TransferFileError(describeFsError(err, partLabel));
+      throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, partLabel));
     }
     return sink;
   }
@@ -233,18 +324,36 @@ export class FileSink implements ByteSink {
     } catch (err) {
       throw new TransferFileError(`${describeFsError(err, this.label)}; the data is complete in ${this.partLabel}`);
     }
+    partHashes.delete(resolve(this.partPath));
   }
 
-  async close(): Promise<void> {
-    await this.handle.close().catch(() => undefined);
+  /** Closes the part file, remembering its hash state for a resume (only the first call counts). */
+  close(): Promise<void> {
+    this.#closing ??= this.#remember().finally(() => this.handle.close().catch(() => undefined));
+    return this.#closing;
+  }
+
+  async #remember(): Promise<void> {
+    if (this.#length === 0) return;
+    try {
+      const version = fileVersion(await this.handle.stat({ bigint: true }));
+      const key = resolve(this.partPath);
+      partHashes.delete(key);
+      partHashes.set(key, { version, hash: this.#hash.copy(), length: this.#length });
+      if (partHashes.size > PART_HASHES_REMEMBERED) partHashes.delete(partHashes.keys().next().value!);
+    } catch {
+      // Nothing remembered: a resume reads the file again.
+    }
   }
 
   /** Hashes the bytes already on disk and counts them. */
-  async #hashExisting(): Promise<void> {
+  async #hashExisting(control?: HashControl): Promise<void> {
     const block = Buffer.allocUnsafe(READ_BLOCK_BYTES);
     for (;;) {
+      checkControl(control);
       const { bytesRead } = await this.handle.read(block, 0, block.length, this.#length);
       if (bytesRead === 0) return;
+      control?.hashed(bytesRead);
       this.#hash.update(block.subarray(0, bytesRead));
       this.#length += bytesRead;
     }

@@ -201,6 +201,23 @@ describe('bin/bittrrt file transfer', function () {
       expect(readFileSync(join(server.dir, 'same.bin')).equals(original)).to.equal(true);
     });
 
+    it('serve --max-size refuses a larger upload and connect --max-size a larger download, each saying the limit, writing nothing', async () => {
+      const server = await serveDir(['--max-size', '1', '--allow-download']);
+      const src = tempDir('src');
+      randomFile(join(src, 'two.bin'), 2 * MiB);
+      const up = connect(server.address, ['--send', join(src, 'two.bin')]);
+      expect(await up.exited).to.equal(1);
+      expect(up.lines.find((l) => l.startsWith('error: ')), up.lines.join('\n')).to.include('two.bin is 2.0 MiB, larger than what this server takes: 1.0 MiB');
+      expect(readdirSync(server.dir)).to.deep.equal([]);
+      randomFile(join(server.dir, 'served.bin'), 2 * MiB);
+      const out = tempDir('out');
+      const down = connect(server.address, ['--get', 'served.bin', '--out', out, '--max-size', '1']);
+      expect(await down.exited).to.equal(1);
+      expect(down.lines.find((l) => l.startsWith('error: ')), down.lines.join('\n')).to.include('served.bin is 2.0 MiB, larger than the limit (--max-size): 1.0 MiB');
+      expect(readdirSync(out)).to.deep.equal([]);
+      expectNoStack(down);
+    });
+
     it('--get from a server without --allow-download is refused', async () => {
       const server = await serveDir();
       writeFileSync(join(server.dir, 'secret.bin'), 'not for download');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import { connect } from '../../lib/net/client.js';
@@ -291,6 +291,35 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       expect(events.some((e) => e.kind === 'failed')).to.equal(false); // refused before it started
       const ok = file(1000);
       await endpoint.upload(ok.path);
+    });
+
+    it(process.getuid?.() === 0
+      ? 'a download never goes into a part file another user planted in a shared --out directory (as root: a file chowned to uid 4242 stands for another user\'s)'
+      : 'a download into a shared --out directory: another user\'s part file cannot be made here (not root), so only our own 0666 part, which is replaced by a new 0600 one, is checked',
+    async () => {
+      const { endpoint, inbox } = await rig();
+      const data = randomBytes(50_000);
+      writeFileSync(join(inbox, 'report.pdf'), data);
+      const shared = tempDir('shared-out');
+      chmodSync(shared, 0o1777);
+      const out = join(shared, 'report.pdf');
+      writeFileSync(`${out}.part`, 'planted');
+      chmodSync(`${out}.part`, 0o666);
+      if (process.getuid?.() === 0) {
+        chownSync(`${out}.part`, 4242, 4242);
+        for (const resume of [false, true]) {
+          const reason = await endpoint.download('report.pdf', { out, resume }).then(() => 'downloaded', (e: Error) => e.message);
+          expect(reason, `resume ${resume}`).to.match(/report\.pdf\.part: belongs to another user \(uid 4242\)/);
+        }
+        expect(readFileSync(`${out}.part`, 'utf8')).to.equal('planted');
+        expect(existsSync(out)).to.equal(false);
+        chownSync(`${out}.part`, process.getuid(), process.getuid());
+      }
+      // Our own part file, once writable by others, is not continued, and a fresh download does not reuse it.
+      expect(await endpoint.download('report.pdf', { out, resume: true }).then(() => 'downloaded', (e: Error) => e.message)).to.match(/group or others can write it/);
+      await endpoint.download('report.pdf', { out });
+      expect(readFileSync(out).equals(data)).to.equal(true);
+      expect(statSync(out).mode & 0o777).to.equal(0o600);
     });
 
     it('a disk that fills up mid-transfer fails the upload on both sides with the reason; the session goes on', async () => {

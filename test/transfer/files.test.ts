@@ -1,12 +1,27 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSink, FileSource, sameDigest, TransferFileError } from '../../lib/transfer/files.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** Stands for another user: only root can give a file away, and the tests run as root where they can. */
+const OTHER_UID = 4242;
+const ROOT = process.getuid?.() === 0;
+
+/** A sticky, world-writable directory (as /tmp) holding `name` made by "another user", mode 0666. */
+function plantedPart(name: string): { dir: string; part: string } {
+  const dir = tempDir('shared');
+  chmodSync(dir, 0o1777);
+  const part = join(dir, `${name}.part`);
+  writeFileSync(part, 'planted');
+  chmodSync(part, 0o666);
+  if (ROOT) chownSync(part, OTHER_UID, OTHER_UID);
+  return { dir, part };
+}
 
 describe('transfer/files', () => {
   it('a sink hashes what the part file already holds, continues it, and moves it into place when the hash matches', async () => {
@@ -64,6 +79,54 @@ describe('transfer/files', () => {
     const err = await FileSink.open(join(dir, 'l'), true, 'l').then(() => null, (e: Error) => e);
     expect(err!.message).to.equal('l.part: is a symbolic link (refused)');
     expect(readFileSync(target, 'utf8')).to.equal('x');
+  });
+
+  it(ROOT
+    ? 'never receives into a part file another user made in a shared directory, fresh or resumed (as root: a file chowned to uid 4242 stands for another user\'s)'
+    : 'cannot check a part file of another user: not root, so no file can be given to another uid (checks that the refusal names our own uid is not raised)',
+  async () => {
+    const { dir, part } = plantedPart('report.pdf');
+    for (const resume of [false, true]) {
+      const err = await FileSink.open(join(dir, 'report.pdf'), resume, 'report.pdf').then(() => null, (e: Error) => e);
+      if (ROOT) {
+        expect(err, `resume ${resume}`).to.be.instanceOf(TransferFileError);
+        expect(err!.message).to.equal(`report.pdf.part: belongs to another user (uid ${OTHER_UID}); remove it or receive under another name`);
+      } else {
+        expect(err?.message ?? '').to.not.match(/belongs to another user/);
+      }
+    }
+    if (ROOT) {
+      expect(readFileSync(part, 'utf8')).to.equal('planted');
+      expect(statSync(part).uid).to.equal(OTHER_UID);
+    }
+  });
+
+  it('resumes only a part file nobody else can write, and makes it 0600; a fresh receive replaces our own old part with a new 0600 file', async () => {
+    const dir = tempDir('sink');
+    const part = join(dir, 'm.part');
+    writeFileSync(part, 'abc');
+    chmodSync(part, 0o666);
+    const err = await FileSink.open(join(dir, 'm'), true, 'm').then(() => null, (e: Error) => e);
+    expect(err!.message).to.equal('m.part: its group or others can write it; remove it, or run chmod go-w on it to resume');
+    chmodSync(part, 0o644);
+    const resumed = await FileSink.open(join(dir, 'm'), true, 'm');
+    expect(resumed.length).to.equal(3);
+    expect(statSync(part).mode & 0o777).to.equal(0o600);
+    await resumed.close();
+    chmodSync(part, 0o666);
+    // Someone who opened the old part while it was 0666 keeps writing to it.
+    const other = openSync(part, 'r+');
+    try {
+      const fresh = await FileSink.open(join(dir, 'm'), false, 'm');
+      writeSync(other, 'written by someone else');
+      await fresh.write([Buffer.from('ours')]);
+      expect(fresh.length).to.equal(4);
+      expect(statSync(part).mode & 0o777).to.equal(0o600);
+      expect(readFileSync(part, 'utf8'), 'a new file, not the old one emptied').to.equal('ours');
+      await fresh.close();
+    } finally {
+      closeSync(other);
+    }
   });
 
   it('a source reads sequentially, hashing exactly what it read, prefix included', async () => {
