@@ -344,3 +344,8 @@ export const DEFAULT_CLIENT_QUOTA_BYTES = 16 * 1024 * 1024 * 1024;
  * read it again (a hash's state is about 100 bytes; 64 covers every upload a server takes at once).
  */
 export const PART_HASHES_REMEMBERED = 64;
+/**
+ * Prefix hashes of files being sent that are remembered (with the file's version and length), so
+ * a peer asking again and again to resume a download of one file costs one read, not one each.
+ */
+export const PREFIX_HASHES_REMEMBERED = 64;

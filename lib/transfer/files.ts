@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { constants as fsConstants, type BigIntStats, type Stats } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PART_HASHES_REMEMBERED, PART_SUFFIX, READ_BLOCK_BYTES } from '../constants.js';
+import { PART_HASHES_REMEMBERED, PART_SUFFIX, PREFIX_HASHES_REMEMBERED, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
 import type { HashControl } from './hashing.js';
 import type { ByteSink } from './receiver.js';
@@ -151,7 +151,7 @@ function skipBytes(chunks: Buffer[], bytes: number): Buffer[] {
  * serving downloads must not be led outside its directory).
  */
 export class FileSource implements ByteSource {
-  readonly #hash: Hash = createHash('sha256');
+  #hash: Hash = createHash('sha256');
   #hashed = 0;
 
   private constructor(readonly path: string, private readonly handle: FileHandle, readonly size: number) {}
@@ -168,6 +168,14 @@ export class FileSource implements ByteSource {
    */
   async prefixDigest(length: number, control?: HashControl): Promise<string> {
     if (length === 0) return HEX_EMPTY;
+    const key = `${fileVersion(await this.handle.stat({ bigint: true }))}:${length}`;
+    const remembered = prefixHashes.get(key);
+    if (remembered) {
+      // The same file, unchanged, hashed this far before: continue from that state.
+      this.#hash = remembered.copy();
+      this.#hashed = length;
+      return this.#hash.copy().digest('hex');
+    }
     let offset = 0;
     while (offset < length) {
       checkControl(control);
@@ -176,7 +184,10 @@ export class FileSource implements ByteSource {
       control?.hashed(block.length);
       offset += block.length;
     }
-    return offset === length ? this.#hash.copy().digest('hex') : HEX_EMPTY;
+    if (offset !== length) return HEX_EMPTY;
+    prefixHashes.set(key, this.#hash.copy());
+    if (prefixHashes.size > PREFIX_HASHES_REMEMBERED) prefixHashes.delete(prefixHashes.keys().next().value!);
+    return this.#hash.copy().digest('hex');
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -211,6 +222,9 @@ export class FileSource implements ByteSource {
  * since, by anyone, makes the state useless and the file is read again.
  */
 const partHashes = new Map<string, { version: string; hash: Hash; length: number }>();
+
+/** Hash states of files' prefixes, by file version and length (see PREFIX_HASHES_REMEMBERED). */
+const prefixHashes = new Map<string, Hash>();
 
 function fileVersion(stat: BigIntStats): string {
   return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}`;

@@ -98,6 +98,29 @@ describe('transfer/resume hashing: one small message cannot make a server hash w
     expect(processHashLimiter.hashedBytes - before, 'bytes hashed in all').to.equal(size);
   });
 
+  it('repeated gets that resume one file hash its prefix once; a file changed since is read again', async () => {
+    const { raw, inbox } = await rig();
+    const size = 64 * 1024 * 1024;
+    const path = join(inbox, 'served.bin');
+    sparse(path, size);
+    const get = { type: 'get', name: 'served.bin', offset: size / 2 } as const;
+    const before = processHashLimiter.hashedBytes;
+    let prefix = '';
+    for (const id of [1, 3, 5]) {
+      const accepted = await raw.request(id, get);
+      expect(accepted.type === 'accept' && accepted.offset, `get ${id}`).to.equal(size / 2);
+      if (accepted.type === 'accept') prefix ||= accepted.prefix;
+      expect(accepted.type === 'accept' && accepted.prefix).to.equal(prefix);
+      raw.tell(id, { type: 'abort', reason: 'again' });
+    }
+    expect(processHashLimiter.hashedBytes - before, 'bytes hashed for three gets').to.equal(size / 2);
+    // Any change to the file (here its times, through a write of the same size) voids the state.
+    writeFileSync(path, Buffer.alloc(16), { flag: 'r+' });
+    const changed = await raw.request(7, get);
+    expect(changed.type === 'accept' && changed.prefix).to.equal(prefix);
+    expect(processHashLimiter.hashedBytes - before, 'read again after the change').to.equal(size);
+  });
+
   it('a part file changed since its hash state was kept is read again, and the digest is of what it holds now', async () => {
     const dir = tempDir('kept');
     const data = randomBytes(3 * 1024 * 1024);
