@@ -1,6 +1,7 @@
 import { DEFAULT_BANDWIDTH_LIMITS, MAX_BANDWIDTH_SECONDS, READ_BLOCK_BYTES } from '../constants.js';
 import type { ByteSink } from './receiver.js';
 import type { ByteSource } from './sender.js';
+import { HostSlots } from './host-slots.js';
 
 /**
  * The endless source of a bandwidth test: one random block, sent again and again (random, so
@@ -43,16 +44,16 @@ export interface BandwidthLimits {
  */
 export class BandwidthPolicy {
   readonly limits: BandwidthLimits | 'off';
-  #running = 0;
-  readonly #byHost = new Map<string, number>();
+  readonly #slots: HostSlots;
 
   constructor(limits: BandwidthLimits | 'off' = DEFAULT_BANDWIDTH_LIMITS) {
     this.limits = limits;
+    this.#slots = limits === 'off' ? new HostSlots(0, 0) : new HostSlots(limits.inAll, limits.perHost);
   }
 
   /** Tests running now. */
   get running(): number {
-    return this.#running;
+    return this.#slots.running;
   }
 
   /** A place for a test of `seconds` from `host`: a release function, or the reason it is refused. */
@@ -60,20 +61,10 @@ export class BandwidthPolicy {
     const { limits } = this;
     if (limits === 'off') return 'this server runs no bandwidth tests';
     if (seconds > limits.maxSeconds) return `this server runs bandwidth tests of at most ${limits.maxSeconds} s`;
-    const byHost = this.#byHost.get(host) ?? 0;
-    if (byHost >= limits.perHost) return `this server runs at most ${limits.perHost} bandwidth test(s) at once per client host; try again when yours ends`;
-    if (this.#running >= limits.inAll) return `this server runs at most ${limits.inAll} bandwidth test(s) at once, and all are taken; try again later`;
-    this.#running++;
-    this.#byHost.set(host, byHost + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#running--;
-      const left = (this.#byHost.get(host) ?? 1) - 1;
-      if (left > 0) this.#byHost.set(host, left);
-      else this.#byHost.delete(host);
-    };
+    const place = this.#slots.take(host);
+    if (place === 'host') return `this server runs at most ${limits.perHost} bandwidth test(s) at once per client host; try again when yours ends`;
+    if (place === 'all') return `this server runs at most ${limits.inAll} bandwidth test(s) at once, and all are taken; try again later`;
+    return place;
   }
 }
 
