@@ -5,15 +5,11 @@ import type { Session } from '../../lib/net/session.js';
 import { BandwidthPolicy, formatBandwidthLimits, parseBandwidthLimits, type BandwidthLimits } from '../../lib/transfer/bandwidth.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
 import { eventually } from '../helpers/udp.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 describe('transfer/bandwidth policy: which bandwidth tests a server runs (real sessions on loopback)', function () {
   this.timeout(60_000);
-  const servers: BittrrtServer[] = [];
-  const sessions: Session[] = [];
-  afterEach(async () => {
-    for (const session of sessions.splice(0)) session.close();
-    for (const server of servers.splice(0)) await server.close();
-  });
+  const { servers, sessions } = closedAfterEach();
 
   async function serve(limits: BandwidthLimits | 'off'): Promise<{ port: number; policy: BandwidthPolicy }> {
     const policy = new BandwidthPolicy(limits);

@@ -10,17 +10,13 @@ import type { TransferEvent } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
 import { PAYLOAD, RawClient } from './raw-client.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 const MiB = 1024 * 1024;
 
 describe('transfer/budget: received data held in memory is bounded over all transfers and per host', function () {
   this.timeout(90_000);
-  const servers: BittrrtServer[] = [];
-  const sessions: Session[] = [];
-  afterEach(async () => {
-    for (const session of sessions.splice(0)) session.close();
-    for (const server of servers.splice(0)) await server.close();
-  });
+  const { servers, sessions } = closedAfterEach();
 
   async function serve(budget: ReceiveBudget, stallMs?: number): Promise<{ server: BittrrtServer; port: number; events: TransferEvent[] }> {
     const events: TransferEvent[] = [];

@@ -9,6 +9,7 @@ import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoin
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
 import { answerWith, failure, hostileServer, PAYLOAD, RawClient } from './raw-client.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 /**
  * A peer must not keep the other side waiting forever (unattended scripts and cron jobs would
@@ -17,14 +18,12 @@ import { answerWith, failure, hostileServer, PAYLOAD, RawClient } from './raw-cl
  */
 describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting forever (real sessions on loopback)', function () {
   this.timeout(60_000);
-  const servers: BittrrtServer[] = [];
-  const sessions: Session[] = [];
   const timers: NodeJS.Timeout[] = [];
-  afterEach(async () => {
+  // Registered first, so the timers stop before the sessions and servers close.
+  afterEach(() => {
     for (const timer of timers.splice(0)) clearInterval(timer);
-    for (const session of sessions.splice(0)) session.close();
-    for (const server of servers.splice(0)) await server.close();
   });
+  const { servers, sessions } = closedAfterEach();
 
   const every = (ms: number, body: () => void): void => {
     timers.push(setInterval(body, ms));

@@ -11,18 +11,14 @@ import { DiskQuota } from '../../lib/transfer/quota.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
 import { answerWith, failure, hostileServer, RawClient } from './raw-client.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 /** A size no disk holds: what a peer may announce (the codec takes up to 2^53-1). */
 const HUGE = Number.MAX_SAFE_INTEGER;
 
 describe('transfer/limits: announced sizes are checked against --max-size, the free space and the client quota before anything is written', function () {
   this.timeout(60_000);
-  const servers: BittrrtServer[] = [];
-  const sessions: Session[] = [];
-  afterEach(async () => {
-    for (const session of sessions.splice(0)) session.close();
-    for (const server of servers.splice(0)) await server.close();
-  });
+  const { servers, sessions } = closedAfterEach();
 
   async function serve(files: { maxSize?: number; diskQuota?: DiskQuota } = {}): Promise<{ port: number; inbox: string }> {
     const inbox = tempDir('limits-inbox');

@@ -11,15 +11,11 @@ import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoin
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
 import { PAYLOAD, RawClient } from './raw-client.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 describe('transfer/ownership: clients of one upload directory cannot reach each other\'s files (real sessions on loopback)', function () {
   this.timeout(60_000);
-  const servers: BittrrtServer[] = [];
-  const sessions: Session[] = [];
-  afterEach(async () => {
-    for (const session of sessions.splice(0)) session.close();
-    for (const server of servers.splice(0)) await server.close();
-  });
+  const { servers, sessions } = closedAfterEach();
 
   async function serve(allowOverwrite?: boolean): Promise<{ port: number; inbox: string; events: TransferEvent[] }> {
     const inbox = tempDir('owned-inbox');

@@ -12,17 +12,16 @@ import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
 import type { TransferEvent } from '../../lib/transfer/endpoint.js';
 import { RawClient } from './raw-client.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 /** 2 GiB: seconds of SHA-256 on any machine, so a hash that an abort failed to stop shows. Sparse: no disk used. */
 const HUGE = 2 * 1024 * 1024 * 1024;
 
 describe('transfer/resume hashing: one small message cannot make a server hash whole files unbounded (real sessions on loopback)', function () {
   this.timeout(60_000);
-  const servers: BittrrtServer[] = [];
-  const sessions: Session[] = [];
+  const { servers, sessions } = closedAfterEach();
+  // Registered after the closing one, so it runs once the sessions are gone.
   afterEach(async () => {
-    for (const session of sessions.splice(0)) session.close();
-    for (const server of servers.splice(0)) await server.close();
     await eventually(() => processHashLimiter.running === 0, 10_000);
   });
 
