@@ -39,14 +39,12 @@ interface RekeyRequest {
 interface RekeyAnswer {
   peerPublicKey: Buffer;
   response: Buffer;
-  answeredAt: number;
 }
 
 /**
  * A new address an authenticated packet came from, not yet validated. A packet that
  * authenticates proves the sender holds the keys, not that it receives at its source address: a
- * peer (or anyone replaying nothing but its own fresh packets) can forge that address and aim our
- * traffic at a third party. So the address gets a challenge, at most PATH_AMPLIFICATION_LIMIT
+ * peer can forge that address and aim our traffic at a third party. So the address gets a challenge, at most PATH_AMPLIFICATION_LIMIT
  * times the bytes that came from it, and our traffic moves there only once the challenge is
  * echoed (RFC 9000 §8.2, §9); until then it keeps going to the validated address.
  */
@@ -78,6 +76,8 @@ export class SecureSession extends Session {
   #next: Keypair | null = null;
   #rekeyRequest: RekeyRequest | null = null;
   #rekeyAnswer: RekeyAnswer | null = null;
+  /** Server: when the last rotation request was worked on (an X25519, whether it succeeded or not). */
+  #rekeyWorkedAt = -Infinity;
   #pathCandidate: PathCandidate | null = null;
   #dataSequence = 0n;
   #heartbeatSequence = 0n;
@@ -352,7 +352,9 @@ export class SecureSession extends Session {
       this.sendControl(Control.REKEY_RESPONSE, last.response);
       return;
     }
-    if (this.#next !== null || (last !== null && now - last.answeredAt < REKEY_MIN_INTERVAL_MS)) return this.host.counters.drop('rekey-limit');
+    if (this.#next !== null || now - this.#rekeyWorkedAt < REKEY_MIN_INTERVAL_MS) return this.host.counters.drop('rekey-limit');
+    // Counted before the work: a low-order key fails only after its X25519, and must not be free.
+    this.#rekeyWorkedAt = now;
     const encryptor = new CommEncryptor({ backend: this.host.backend });
     try {
       const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder', { psk: this.host.psk, extraSecrets: [this.#current.chain] });
@@ -361,7 +363,7 @@ export class SecureSession extends Session {
       this.#next = next;
       this.host.register(next, this);
       const response = rekeyPayload(encryptor.publicKey, next.localIndex);
-      this.#rekeyAnswer = { peerPublicKey: Buffer.from(peerPublicKey), response, answeredAt: now };
+      this.#rekeyAnswer = { peerPublicKey: Buffer.from(peerPublicKey), response };
       this.sendControl(Control.REKEY_RESPONSE, response);
     } catch {
       this.host.counters.drop('low-order');

@@ -103,6 +103,19 @@ describe('key rotation: rate limited, bound to the session it continues, and imp
     expect(server.closed).to.equal(false);
   });
 
+  it('a flood of low-order rotation keys (each fails only after its X25519) is rate limited too', () => {
+    const { wire, client, serverCounters } = pair();
+    const lowOrder = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES); // the all-zero point, index 0
+    const send = (client as unknown as { sendControl(type: number, payload: Uint8Array): void }).sendControl.bind(client);
+    for (let i = 0; i < 100; i++) send(Control.REKEY_INIT, lowOrder.subarray(0, 36));
+    wire.run(10);
+    expect(serverCounters.dropsOf('low-order'), 'one X25519 was worked on').to.equal(1);
+    expect(serverCounters.dropsOf('rekey-limit')).to.equal(99);
+    send(Control.REKEY_INIT, lowOrder.subarray(0, 36));
+    wire.run(10 + REKEY_MIN_INTERVAL_MS);
+    expect(serverCounters.dropsOf('low-order'), 'the next one a second later').to.equal(2);
+  });
+
   it('an honest rotation completes, and the next one is answered once the interval has passed', () => {
     const { wire, client, server, serverCounters } = pair();
     let serverRekeys = 0;
