@@ -1,22 +1,14 @@
-import { readFileSync, statSync } from 'node:fs';
 import { X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
-import { KeyFileError, refuseWritableByOthers } from './key-file.js';
+import { KeyFileError, readOwnKeyFile, refuseWritableByOthers } from './key-file.js';
 
 /**
  * Reads a list of client public keys, one URL-safe base64 key per line, optionally followed by
  * a comment (`key name`); `#` lines are comments. Returns the keys as base64 strings.
  */
 export function readAuthorizedKeys(path: string): Set<string> {
-  let text: string;
-  try {
-    // Whoever can write this file can let themselves in.
-    refuseWritableByOthers(statSync(path).mode, path, 'authorized keys');
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if (err instanceof KeyFileError) throw err;
-    throw new KeyFileError(`cannot read authorized keys ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  // Whoever can write this file, or swap it through a link or as its owner, can let themselves in.
+  const text = readOwnKeyFile(path, 'authorized keys', (mode) => refuseWritableByOthers(mode, path, 'authorized keys'), true);
   const keys = new Set<string>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();

@@ -16,11 +16,11 @@ export class KeyFileError extends BittrrtError {
 const OPEN_KEY_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 
 /**
- * Reads a 32-byte secret stored as URL-safe base64 (one line; `#` comments allowed). Refuses, as
- * ssh does, a file its group or others can read (a leaked key is no key), a file another user
- * owns (they could replace it, or read it), and a symbolic link.
+ * The text of a file of keys we trust, refused unless it is a regular file reached without a
+ * symbolic link, owned by the user who runs bittrrt (or by root, with `rootMayOwn`: ssh accepts a
+ * root-owned authorized_keys), and whose mode passes `checkMode`.
  */
-export function readSecretKeyFile(path: string, what: string): Uint8Array {
+export function readOwnKeyFile(path: string, what: string, checkMode: (mode: number) => void, rootMayOwn = false): string {
   let fd: number;
   try {
     fd = openSync(path, OPEN_KEY_FLAGS);
@@ -30,24 +30,32 @@ export function readSecretKeyFile(path: string, what: string): Uint8Array {
     if (code === 'ELOOP' || code === 'EMLINK') throw new KeyFileError(`${what} ${path} is a symbolic link, which is refused; give the path of the key file itself`);
     throw new KeyFileError(`cannot read ${what} ${path}: ${code ?? (err as Error).message}`);
   }
-  let text: string;
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) throw new KeyFileError(`cannot read ${what} ${path}: not a regular file`);
     const me = process.getuid?.();
-    if (me !== undefined && stat.uid !== me) {
+    if (me !== undefined && stat.uid !== me && !(rootMayOwn && stat.uid === 0)) {
       throw new KeyFileError(`${what} ${path} belongs to uid ${stat.uid}, not to you (uid ${me}); use a key file of your own, or run: chown ${me} ${path}`);
     }
-    if ((stat.mode & 0o077) !== 0) {
-      throw new KeyFileError(`${what} ${path} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
-    }
-    text = readFileSync(fd, 'utf8');
+    checkMode(stat.mode);
+    return readFileSync(fd, 'utf8');
   } catch (err) {
     if (err instanceof KeyFileError) throw err;
     throw new KeyFileError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Reads a 32-byte secret stored as URL-safe base64 (one line; `#` comments allowed). Refuses, as
+ * ssh does, a file its group or others can read (a leaked key is no key), a file another user
+ * owns (they could replace it, or read it), and a symbolic link.
+ */
+export function readSecretKeyFile(path: string, what: string): Uint8Array {
+  const text = readOwnKeyFile(path, what, (mode) => {
+    if ((mode & 0o077) !== 0) throw new KeyFileError(`${what} ${path} is readable by others (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${path}`);
+  });
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   const key = lines.length === 1 ? fromBase64Url(lines[0] as string) : null;
   if (key === null || key.length !== X25519_KEY_BYTES) throw new KeyFileError(`${what} ${path} does not hold one 32-byte URL-safe base64 key`);

@@ -406,5 +406,21 @@ describe('trust files', () => {
       const path = join(dir, 'missing');
       expectThrows(() => readAuthorizedKeys(path), KeyFileError, path);
     });
+
+    it('refuses a list owned by another user or reached through a symbolic link; one owned by root is read (as ssh)', () => {
+      const path = join(dir, 'authorized_keys');
+      const key = toBase64Url(randomBytes(32));
+      writeFileSync(path, `${key}\n`, { mode: 0o644 });
+      const me = process.getuid!();
+      const other = me === OTHER_UID ? OTHER_UID + 1 : OTHER_UID;
+      chownSync(path, other, other);
+      expectThrows(() => readAuthorizedKeys(path), KeyFileError, `authorized keys ${path} belongs to uid ${other}`, `chown ${me} ${path}`);
+      chownSync(path, 0, 0);
+      expect([...readAuthorizedKeys(path)]).to.deep.equal([key]);
+      chownSync(path, me, me);
+      const link = join(dir, 'authorized_keys.link');
+      symlinkSync(path, link);
+      expectThrows(() => readAuthorizedKeys(link), KeyFileError, `authorized keys ${link} is a symbolic link`);
+    });
   });
 });
