@@ -232,12 +232,6 @@ export const MAX_FILE_NAME_BYTES = 250;
 /** Suffix of the file that receives data until its hash is checked. */
 export const PART_SUFFIX = '.part';
 
-/** Congestion window, in datagrams: initial (RFC 6928 uses 10), floor after loss, and multiplicative decrease (CUBIC's 0.7). */
-export const INITIAL_WINDOW_PACKETS = 16;
-export const MIN_WINDOW_PACKETS = 4;
-export const LOSS_BETA = 0.7;
-/** Queueing delay (RTT above the minimum seen) that counts as congestion, as LEDBAT's target (RFC 6817, 100 ms) but tighter: bulk transfers share the session with heartbeats. */
-export const QUEUE_DELAY_TARGET_MS = 10;
 /** Retransmission timeout (RFC 6298): initial, floor and ceiling in ms. The floor is below RFC 6298's 1 s, as in Linux (200 ms) and QUIC: SACK finds most losses first. */
 export const INITIAL_RTO_MS = 250;
 export const MIN_RTO_MS = 40;
@@ -292,11 +286,9 @@ export const RECEIVE_BUDGET_HOST_DIVISOR = 4;
 export const READ_BLOCK_BYTES = 1024 * 1024;
 /**
  * Pacing: how far sends may run ahead of the paced schedule (Node's timers are good to about a
- * millisecond, so one millisecond of sends goes out as one burst), and the smallest RTT pacing
- * assumes, so a microsecond loopback sample cannot make the pace meaningless.
+ * millisecond, so one millisecond of sends goes out as one burst: 9 datagrams at 100 Mbit/s).
  */
 export const PACING_SLACK_MS = 1;
-export const MIN_PACING_RTT_MS = 0.1;
 /** Most datagrams sent in one event-loop turn, so acknowledgements are read in between. */
 export const SEND_BURST_PACKETS = 64;
 /** A control message unanswered this long is sent again (then 1.5 times longer each time, up to 2 s, for the stall time at most). */

@@ -73,7 +73,7 @@ function wire(data: Buffer, start: number, impairment: Impairment, seed: number,
     maxBody,
     data: (packet, offset, payload) => {
       if (offset + payload.length > start + sink.written + RECEIVE_WINDOW_BYTES) beyondWindow++;
-      if (sender.rtt.hasSample) sends.push({ at: performance.now(), window: sender.congestion.window / maxBody });
+      if (sender.rtt.hasSample) sends.push({ at: performance.now(), window: sender.core.congestion.window / maxBody });
       const copy = Buffer.from(payload);
       deliver(() => receiver.onData(packet, offset, copy));
       return true;
@@ -132,8 +132,8 @@ describe('transfer/stream (sender and receiver over an impaired in-memory link)'
         }
         expect(Buffer.concat(sink.chunks).equals(data)).to.equal(true);
         expect(link.sender.acked).to.equal(size);
-        if (impairment.drop > 0) expect(link.sender.retransmits).to.be.greaterThan(0);
-        else expect(link.sender.retransmits).to.equal(0);
+        if (impairment.drop > 0) expect(link.sender.core.retransmits).to.be.greaterThan(0);
+        else expect(link.sender.core.retransmits).to.equal(0);
       });
     }
   }

@@ -1,0 +1,316 @@
+import type { RateSample } from './delivery-rate.js';
+import { MaxFilter } from './max-filter.js';
+
+/*
+ * Model-based congestion control in the BBR family (draft-ietf-ccwg-bbr; Linux tcp_bbr.c). The
+ * sender keeps a model of the path: its bottleneck bandwidth (the largest delivery rate of the
+ * last rounds) and its propagation round trip (the smallest RTT of the last seconds). It paces at
+ * a gain times that bandwidth and keeps at most a gain times their product (the BDP) in flight.
+ * Random loss does not move the model, so it does not collapse the rate as it does a loss-driven
+ * window; only a round whose loss rate passes LOSS_THRESHOLD, the sign of a queue that overflows,
+ * bounds what may be in flight (BBRv3's inflight_hi), and only down to the model's BDP.
+ */
+
+/** Startup's pacing gain, 2/ln 2 rounded down as BBRv3 has it: the smallest that doubles the rate each round. */
+const STARTUP_PACING_GAIN = 2.77;
+/** Startup's and ProbeBW's window gain: room for delayed and aggregated acknowledgements (draft §2.6). */
+const CWND_GAIN = 2;
+/** Drain's pacing gain (BBRv3): empties Startup's queue in about one round. */
+const DRAIN_PACING_GAIN = 0.35;
+/**
+ * ProbeBW's pacing gains, one phase per min RTT (BBRv1's cycle): probe up a quarter, drain what
+ * that queued, then cruise. Flows start at a random phase other than the drain, so two flows do not
+ * probe in step.
+ */
+const PROBE_BW_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+/** Rounds over which the bandwidth estimate is the maximum (draft: BBR.MaxBwFilterLen 2 cycles; v1: 10 rounds). */
+const BANDWIDTH_FILTER_ROUNDS = 10;
+/** How long the min RTT estimate holds before ProbeRTT measures it again (BBRv1: 10 s), and how long ProbeRTT lasts. */
+const MIN_RTT_WINDOW_MS = 10_000;
+const PROBE_RTT_MS = 200;
+/** ProbeRTT keeps this share of the BDP in flight (BBRv2/v3: half, not v1's four packets, so throughput dips less). */
+const PROBE_RTT_CWND_GAIN = 0.5;
+/** Startup ends once the bandwidth estimate has not grown by this factor for FULL_PIPE_ROUNDS rounds (draft §4.3.1.2). */
+const FULL_PIPE_GROWTH = 1.25;
+const FULL_PIPE_ROUNDS = 3;
+/**
+ * A round that loses more than this share of what it sent is congestion, not noise (BBRv3's
+ * BBR.LossThresh). At or below it, loss is left to retransmission: random loss on a long path must
+ * not cost rate. Above it, in-flight data is bounded (inflight_hi), never below INFLIGHT_HI_FLOOR × BDP.
+ */
+export const LOSS_THRESHOLD = 0.02;
+/** Lost datagrams a round needs before its loss rate counts (a single loss in a short round is not a rate). */
+const LOSS_EVENTS_MIN = 3;
+/** inflight_hi after a high-loss round: this share of what was in flight (BBRv3's BBR.Beta)… */
+const INFLIGHT_HI_BETA = 0.7;
+/** …but never below this many BDPs, so loss alone cannot take the window under what the path carries. */
+const INFLIGHT_HI_FLOOR = 1.25;
+/** Smallest window, in datagrams (draft: BBR.MinPipeCwnd, 4 packets). */
+const MIN_WINDOW_PACKETS = 4;
+/** Window before the first estimate, in datagrams (RFC 9002 allows 10; 32 as many stacks on fast paths). */
+const INITIAL_WINDOW_PACKETS = 32;
+/** Pacing before any RTT sample: the initial window over this assumed round trip (ms). */
+const INITIAL_RTT_MS = 1;
+
+export type BbrState = 'startup' | 'drain' | 'probe-bw' | 'probe-rtt';
+
+export interface BbrOptions {
+  /** A datagram's payload, the unit of windows. */
+  datagramBytes: number;
+  /** Uniform in [0, 1): picks the first ProbeBW phase. Injected so a simulation can be replayed. */
+  random: () => number;
+}
+
+/** What the controller needs of one acknowledgement. */
+export interface AckEvent {
+  now: number;
+  sample: RateSample;
+  /** The latest RTT sample (ms), NaN if this acknowledgement gave none. */
+  rtt: number;
+  /** Bytes in flight after the acknowledgement. */
+  inFlight: number;
+}
+
+export class Bbr {
+  state: BbrState = 'startup';
+  /** Most bytes that may be in flight. */
+  window: number;
+  /** Bytes per millisecond. */
+  pacingRate: number;
+  readonly #mss: number;
+  readonly #random: () => number;
+  readonly #bandwidth = new MaxFilter(BANDWIDTH_FILTER_ROUNDS);
+  #minRtt = Infinity;
+  #minRttStamp = 0;
+  #pacingGain = STARTUP_PACING_GAIN;
+  #cwndGain = CWND_GAIN;
+  // Rounds: a round ends when a datagram sent after it began is acknowledged.
+  #round = 0;
+  #nextRoundDelivered = 0;
+  #roundStart = false;
+  // Startup's full-pipe detector.
+  #filledPipe = false;
+  #fullBandwidth = 0;
+  #fullBandwidthRounds = 0;
+  // ProbeBW.
+  #cycleIndex = 0;
+  #cycleStamp = 0;
+  // ProbeRTT.
+  #probeRttDone = -1;
+  #probeRttRoundDone = false;
+  #priorWindow = 0;
+  // Loss in the current round, and the bound it sets.
+  #lostInRound = 0;
+  #ackedInRound = 0;
+  #lossEventsInRound = 0;
+  #maxInFlightInRound = 0;
+  #inflightHi = Infinity;
+  #inflightHiGrowth = 1;
+
+  constructor(options: BbrOptions) {
+    this.#mss = options.datagramBytes;
+    this.#random = options.random;
+    this.window = INITIAL_WINDOW_PACKETS * this.#mss;
+    this.pacingRate = (STARTUP_PACING_GAIN * this.window) / INITIAL_RTT_MS;
+  }
+
+  /** The bottleneck bandwidth estimate (bytes/ms), 0 before any sample. */
+  get bandwidth(): number {
+    return this.#bandwidth.best;
+  }
+
+  get minRtt(): number {
+    return this.#minRtt;
+  }
+
+  /** The estimated bandwidth-delay product, bytes (the initial window before an estimate). */
+  get bdp(): number {
+    if (this.bandwidth === 0 || this.#minRtt === Infinity) return INITIAL_WINDOW_PACKETS * this.#mss;
+    return this.bandwidth * this.#minRtt;
+  }
+
+  /** The bound a high-loss round set on what may be in flight (Infinity when none). */
+  get inflightHi(): number {
+    return this.#inflightHi;
+  }
+
+  /** The pacing rate before a bandwidth sample, once an RTT is known: the window over that RTT. */
+  onFirstRtt(rtt: number): void {
+    if (this.bandwidth === 0) this.pacingRate = (STARTUP_PACING_GAIN * this.window) / Math.max(rtt, INITIAL_RTT_MS / 10);
+  }
+
+  /** A datagram went out with `inFlight` bytes (itself included) now in flight. */
+  onSent(inFlight: number): void {
+    if (inFlight > this.#maxInFlightInRound) this.#maxInFlightInRound = inFlight;
+  }
+
+  onAck(ack: AckEvent): void {
+    const { now, sample } = ack;
+    this.#updateRound(sample);
+    this.#updateMinRtt(now, ack.rtt);
+    if (sample.rate > 0 && (sample.rate >= this.bandwidth || !sample.appLimited)) this.#bandwidth.update(sample.rate, this.#round);
+    this.#lostInRound += sample.newlyLost;
+    this.#ackedInRound += sample.newlyAcked;
+    this.#lossEventsInRound += Math.ceil(sample.newlyLost / this.#mss);
+    if (this.#roundStart) this.#endRound();
+    this.#updateStartup(sample);
+    this.#updateDrain(ack.inFlight);
+    this.#updateProbeBw(now, ack.inFlight, sample);
+    this.#updateProbeRtt(now, ack.inFlight);
+    this.#setPacingRate();
+    this.#setWindow(sample.newlyAcked);
+  }
+
+  /** The retransmission timer fired. */
+  onTimeout(): void {
+    // Everything in flight was presumed lost: start again from a small window, and let
+    // acknowledgements grow it back to the model's target (draft §4.6.4.4, the RTO case).
+    this.#priorWindow = Math.max(this.#priorWindow, this.window);
+    this.window = MIN_WINDOW_PACKETS * this.#mss;
+  }
+
+  #updateRound(sample: RateSample): void {
+    this.#roundStart = false;
+    if (sample.priorDelivered >= this.#nextRoundDelivered) {
+      this.#nextRoundDelivered = sample.priorDelivered + sample.delivered;
+      this.#round++;
+      this.#roundStart = true;
+    }
+  }
+
+  #updateMinRtt(now: number, rtt: number): void {
+    const expired = now - this.#minRttStamp > MIN_RTT_WINDOW_MS;
+    if (rtt > 0 && (rtt <= this.#minRtt || expired)) {
+      this.#minRtt = rtt;
+      this.#minRttStamp = now;
+    }
+    if (expired && this.state !== 'probe-rtt' && this.#minRtt !== Infinity) {
+      this.state = 'probe-rtt';
+      this.#pacingGain = 1;
+      this.#cwndGain = 1;
+      this.#priorWindow = Math.max(this.#priorWindow, this.window);
+      this.#probeRttDone = -1;
+    }
+  }
+
+  /**
+   * At the end of each round: was it a high-loss round? If so, bound what is in flight (BBRv3's
+   * inflight_hi on loss, with a floor at the BDP); if not, let the bound grow back, doubling its
+   * step each round (as BBRv3's ProbeBW_UP), and lift it once it no longer binds.
+   */
+  #endRound(): void {
+    const sent = this.#lostInRound + this.#ackedInRound;
+    const highLoss = this.#lossEventsInRound >= LOSS_EVENTS_MIN && this.#lostInRound > LOSS_THRESHOLD * sent;
+    if (highLoss && this.#filledPipe) {
+      const floor = INFLIGHT_HI_FLOOR * this.bdp;
+      this.#inflightHi = Math.max(floor, Math.min(this.#inflightHi, this.#maxInFlightInRound) * INFLIGHT_HI_BETA);
+      this.#inflightHiGrowth = 1;
+    } else if (this.#inflightHi !== Infinity && this.#pacingGain > 1) {
+      this.#inflightHi += this.#inflightHiGrowth * this.#mss;
+      this.#inflightHiGrowth *= 2;
+      if (this.#inflightHi > 2 * CWND_GAIN * this.bdp) this.#inflightHi = Infinity;
+    }
+    this.#lostInRound = 0;
+    this.#ackedInRound = 0;
+    this.#lossEventsInRound = 0;
+    this.#maxInFlightInRound = 0;
+  }
+
+  #updateStartup(sample: RateSample): void {
+    if (this.#filledPipe || !this.#roundStart || sample.appLimited) return;
+    if (this.bandwidth >= this.#fullBandwidth * FULL_PIPE_GROWTH) {
+      this.#fullBandwidth = this.bandwidth;
+      this.#fullBandwidthRounds = 0;
+      return;
+    }
+    if (++this.#fullBandwidthRounds >= FULL_PIPE_ROUNDS) {
+      this.#filledPipe = true;
+      if (this.state === 'startup') {
+        this.state = 'drain';
+        this.#pacingGain = DRAIN_PACING_GAIN;
+        this.#cwndGain = CWND_GAIN;
+      }
+    }
+  }
+
+  #updateDrain(inFlight: number): void {
+    if (this.state === 'drain' && inFlight <= this.bdp) this.#enterProbeBw();
+  }
+
+  #enterProbeBw(): void {
+    this.state = 'probe-bw';
+    this.#cwndGain = CWND_GAIN;
+    // Any phase but the drain one (index 1) first.
+    const start = Math.floor(this.#random() * (PROBE_BW_GAINS.length - 1));
+    this.#cycleIndex = start === 1 ? PROBE_BW_GAINS.length - 1 : start;
+    this.#cycleStamp = -Infinity; // set on the next acknowledgement
+    this.#pacingGain = PROBE_BW_GAINS[this.#cycleIndex]!;
+  }
+
+  /** Advances the gain cycle each min RTT; probing up lasts until in flight reaches its target or loss is high. */
+  #updateProbeBw(now: number, inFlight: number, sample: RateSample): void {
+    if (this.state !== 'probe-bw') return;
+    if (this.#cycleStamp === -Infinity) this.#cycleStamp = now;
+    const elapsed = now - this.#cycleStamp > this.#minRtt;
+    let next = elapsed;
+    if (this.#pacingGain > 1) {
+      next = elapsed && (sample.newlyLost > 0 || inFlight >= this.#pacingGain * this.bdp || inFlight >= this.#inflightHi);
+      // Give up probing after a few rounds that did not reach the target (app-limited or window-bound).
+      if (!next && now - this.#cycleStamp > 4 * this.#minRtt) next = true;
+    } else if (this.#pacingGain < 1) {
+      next = elapsed || inFlight <= this.bdp;
+    }
+    if (!next) return;
+    this.#cycleIndex = (this.#cycleIndex + 1) % PROBE_BW_GAINS.length;
+    this.#cycleStamp = now;
+    this.#pacingGain = PROBE_BW_GAINS[this.#cycleIndex]!;
+  }
+
+  #updateProbeRtt(now: number, inFlight: number): void {
+    if (this.state !== 'probe-rtt') return;
+    const target = Math.max(MIN_WINDOW_PACKETS * this.#mss, PROBE_RTT_CWND_GAIN * this.bdp);
+    if (this.#probeRttDone < 0 && inFlight <= target) {
+      this.#probeRttDone = now + PROBE_RTT_MS;
+      this.#probeRttRoundDone = false;
+      this.#nextRoundDelivered = 0; // the next acknowledgement starts a round
+    } else if (this.#probeRttDone >= 0) {
+      if (this.#roundStart) this.#probeRttRoundDone = true;
+      if (this.#probeRttRoundDone && now >= this.#probeRttDone) {
+        this.#minRttStamp = now;
+        this.window = Math.max(this.window, this.#priorWindow);
+        if (this.#filledPipe) this.#enterProbeBw();
+        else {
+          this.state = 'startup';
+          this.#pacingGain = STARTUP_PACING_GAIN;
+          this.#cwndGain = CWND_GAIN;
+        }
+      }
+    }
+  }
+
+  #setPacingRate(): void {
+    if (this.bandwidth === 0) return;
+    const rate = this.#pacingGain * this.bandwidth;
+    // Before the pipe is full, only raise it: one low sample must not slow Startup.
+    if (this.#filledPipe || rate > this.pacingRate) this.pacingRate = rate;
+  }
+
+  /** Grows the window towards gain × BDP by what is acknowledged (draft §4.6.4.6), within inflight_hi. */
+  #setWindow(acked: number): void {
+    const floor = MIN_WINDOW_PACKETS * this.#mss;
+    if (this.state === 'probe-rtt') {
+      this.window = Math.max(floor, Math.min(this.window, PROBE_RTT_CWND_GAIN * this.bdp));
+      return;
+    }
+    let target = this.#cwndGain * this.bdp;
+    if (this.#filledPipe) target = Math.min(target, this.#inflightHi);
+    if (this.#filledPipe) this.window = Math.min(this.window + acked, target);
+    else if (this.window < target || this.#ackedTotalBelowInitial()) this.window += acked;
+    if (this.#priorWindow > 0 && this.window >= this.#priorWindow) this.#priorWindow = 0;
+    this.window = Math.max(this.window, floor);
+  }
+
+  #ackedTotalBelowInitial(): boolean {
+    return this.bandwidth === 0;
+  }
+}
