@@ -50,6 +50,8 @@ export class ReceiveCore {
   #lastActivity: number;
   #lastAckAt = -Infinity;
   #unacked = 0;
+  /** Offsets of new segments since the last acknowledgement (at most #maxSpans / 2 kept). */
+  #arrivals: number[] = [];
   #ackNow = false;
   /** stop() was called, or a write failed: nothing more happens. */
   #stopped = false;
@@ -151,6 +153,7 @@ export class ReceiveCore {
     this.#lastActivity = now;
     const spansBefore = this.#received.count;
     this.#received.add(offset, end);
+    if (this.#arrivals.length < this.#maxSpans / 2) this.#arrivals.push(offset);
     // At once: a new gap (the sender should hear of a loss soon) or a filled one. While a gap
     // stays open, every few datagrams: enough for the sender's three-packet loss rule, without an
     // acknowledgement per datagram for every loss.
@@ -231,9 +234,31 @@ export class ReceiveCore {
       ack: {
         windowEnd: this.#advertised,
         delayMicros: (now - this.#largestAt) * 1000,
-        spans: this.#received.spansFrom(this.#delivered, this.#maxSpans),
+        spans: this.#spansToReport(),
       },
     };
+  }
+
+  /**
+   * The spans an acknowledgement names, when there are more than fit: those that took new
+   * segments since the last one (a retransmission that filled an old gap, as TCP's first SACK
+   * block reports the latest segment, RFC 2018 §4), then the newest. Either left out would make
+   * the sender think what arrived was lost, and send it again.
+   */
+  #spansToReport(): Array<[number, number]> {
+    const arrivals = this.#arrivals;
+    this.#arrivals = [];
+    if (this.#received.count <= this.#maxSpans) return this.#received.spansFrom(this.#delivered, this.#maxSpans);
+    const chosen = new Map<number, [number, number]>();
+    for (const offset of arrivals) {
+      const span = offset >= this.#delivered ? this.#received.spanAt(offset) : null;
+      if (span) chosen.set(span[0], span);
+    }
+    for (const span of this.#received.newestSpans(this.#delivered, this.#maxSpans).reverse()) {
+      if (chosen.size >= this.#maxSpans) break;
+      chosen.set(span[0], span);
+    }
+    return [...chosen.values()].sort((a, b) => a[0] - b[0]);
   }
 
   /** Stops: no more writes are started or acknowledgements sent. */

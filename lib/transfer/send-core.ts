@@ -79,6 +79,8 @@ export class SendCore {
   /** Payload bytes sent, first transmissions and retransmissions alike. */
   sentBytes = 0;
   retransmittedBytes = 0;
+  /** Retransmission timeouts that fired with data in flight. */
+  timeouts = 0;
   /** Why the stream failed, once it has; nothing more happens after. */
   error: Error | null = null;
   complete = false;
@@ -402,6 +404,7 @@ export class SendCore {
       for (const segment of this.#inFlight.values()) this.#lost.push(segment);
       this.#inFlight.clear();
       this.#bytesInFlight = 0;
+      this.timeouts++;
       this.congestion.onTimeout();
       this.rtt.backOff();
     } else if (this.#nextOffset + this.#maxBody > this.#peerWindowEnd) {

@@ -63,6 +63,24 @@ export class Spans {
     return out;
   }
 
+  /**
+   * The highest `limit` spans at or above `from`, lowest first. An acknowledgement names these
+   * when there are more gaps than it can carry: the sender already heard of the older spans,
+   * and packets above the last one named would otherwise look lost.
+   */
+  newestSpans(from: number, limit: number): Array<[number, number]> {
+    const first = Math.max(this.#firstEndingFrom(from + 1), this.#edges.length - 2 * limit);
+    const out: Array<[number, number]> = [];
+    for (let i = first; i < this.#edges.length; i += 2) out.push([Math.max(this.#edges[i]!, from), this.#edges[i + 1]!]);
+    return out;
+  }
+
+  /** The span that holds `offset`, or null. */
+  spanAt(offset: number): [number, number] | null {
+    const i = this.#firstEndingFrom(offset + 1);
+    return i < this.#edges.length && this.#edges[i]! <= offset ? [this.#edges[i]!, this.#edges[i + 1]!] : null;
+  }
+
   /** Forgets every byte below `offset` (the part a cumulative acknowledgement already covers). */
   forgetBelow(offset: number): void {
     const i = this.#firstEndingFrom(offset + 1);
