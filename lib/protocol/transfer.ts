@@ -36,8 +36,13 @@ export function spansThatFit(bodyBytes: number): number {
   return Math.max(0, Math.min(MAX_SACK_RANGES, Math.floor((bodyBytes - ACK_FIXED_BYTES) / SPAN_BYTES)));
 }
 
+/** Bytes of an acknowledgement's body with `spans` spans. */
+export function ackBytes(spans: number): number {
+  return ACK_FIXED_BYTES + spans * SPAN_BYTES;
+}
+
 export function encodeAck(ack: Acknowledgement): Buffer {
-  const body = Buffer.allocUnsafe(ACK_FIXED_BYTES + ack.spans.length * SPAN_BYTES);
+  const body = Buffer.allocUnsafe(ackBytes(ack.spans.length));
   writeU64(body, 0, ack.windowEnd);
   body.writeUInt32BE(Math.min(0xffff_ffff, Math.max(0, Math.round(ack.delayMicros))), 8);
   let at = ACK_FIXED_BYTES;

@@ -1,5 +1,5 @@
 import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
-import { encodeAck } from '../../lib/protocol/transfer.js';
+import { ackBytes } from '../../lib/protocol/transfer.js';
 import { ReceiveCore } from '../../lib/transfer/receive-core.js';
 import { SendCore } from '../../lib/transfer/send-core.js';
 import type { SimLink } from './link.js';
@@ -119,7 +119,7 @@ export class SimFlow {
   #sendAck(frame: ReturnType<ReceiveCore['pollAck']>): void {
     if (frame === null) return;
     this.deliveredAt.push([this.sim.now, frame.cumulative]);
-    const bytes = encodeAck(frame.ack).length + TRANSFER_OVERHEAD + IP_UDP_BYTES;
+    const bytes = ackBytes(frame.ack.spans.length) + TRANSFER_OVERHEAD + IP_UDP_BYTES;
     this.back.send(bytes, () => {
       this.sender.onAck(this.sim.now, frame.largestPacket, frame.cumulative, frame.ack);
       this.#pump();
