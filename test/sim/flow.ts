@@ -17,8 +17,8 @@ export interface FlowOptions {
   size: number | null;
   /** When the receiver sends what is not due at once: the end of a driver's turn (ms; Node: well under one). */
   ackDelayMs?: number;
-  /** How long each sink write takes (ms): 0 is a disk that keeps up. */
-  writeMs?: number;
+  /** How fast the sink writes, bytes per ms: Infinity is a disk that keeps up. */
+  diskBytesPerMs?: number;
   /** Receive window, bytes. */
   window?: number;
 }
@@ -106,9 +106,12 @@ export class SimFlow {
 
   /** The sink keeps nothing: taking the write from the core is the write. */
   #write(): void {
-    if (this.#writing || this.receiver.nextWrite() === null) return;
+    const chunks = this.#writing ? null : this.receiver.nextWrite();
+    if (chunks === null) return;
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
     this.#writing = true;
-    this.sim.after(this.options.writeMs ?? 0, () => {
+    this.sim.after(bytes / (this.options.diskBytesPerMs ?? Infinity), () => {
       this.#writing = false;
       this.receiver.onWritten(this.sim.now);
       this.#sendAck(this.receiver.pollAck(this.sim.now));

@@ -271,7 +271,7 @@ export class Bbr {
     this.#pacingGain = PROBE_BW_GAINS[this.#cycleIndex]!;
   }
 
-  /** Advances the gain cycle each min RTT; probing up lasts until in flight reaches its target or loss is high. */
+  /** Advances the gain cycle each min RTT; probing up lasts until in flight reaches its target or loss is high, draining until the queue is gone. */
   #updateProbeBw(now: number, inFlight: number, sample: RateSample): void {
     if (this.state !== 'probe-bw') return;
     if (this.#cycleStamp === -Infinity) this.#cycleStamp = now;
@@ -282,7 +282,10 @@ export class Bbr {
       // Give up probing after a few rounds that did not reach the target (app-limited or window-bound).
       if (!next && now - this.#cycleStamp > 4 * this.#minRtt) next = true;
     } else if (this.#pacingGain < 1) {
-      next = elapsed || inFlight <= this.bdp;
+      // Drain until the queue is gone (BBRv3's ProbeBW_DOWN), not for one round as v1 does: a
+      // probe that found the path full leaves a datagram or two queued, and a cruise at the
+      // bandwidth estimate never drains them, so v1's queue ratchets up cycle after cycle.
+      next = inFlight <= this.bdp || now - this.#cycleStamp > 4 * this.#minRtt;
     }
     if (!next) return;
     this.#cycleIndex = (this.#cycleIndex + 1) % PROBE_BW_GAINS.length;
