@@ -35,6 +35,29 @@ describe('transfer engine over a simulated network', function () {
     expect(mbps).to.be.at.least(85 * PAYLOAD_SHARE);
   });
 
+  it('paces: no millisecond carries more than the pacing rate allows, where an unpaced window would go at once', () => {
+    const path = new SimPath({ rateMbps: 100, rttMs: 50, bufferBdp: 4, loss: 0, seed: 2 });
+    const flow = path.addFlow({ size: null });
+    const sends: number[] = [];
+    const send = path.forward.send.bind(path.forward);
+    path.forward.send = (bytes, deliver) => {
+      sends.push(path.sim.now);
+      send(bytes, deliver);
+    };
+    path.run(5_000);
+    const congestion = flow.sender.congestion;
+    // After Startup, the fastest pace is ProbeBW's 1.25 x the estimate: per millisecond, that many datagrams, plus one.
+    const perMs = (1.25 * congestion.bandwidth) / 1396 + 1;
+    let worst = 0;
+    for (let i = 0, j = 0; i < sends.length; i++) {
+      if (sends[i]! < 2_000) continue;
+      while (sends[i]! - sends[j]! >= 1) j++;
+      worst = Math.max(worst, i - j + 1);
+    }
+    expect(congestion.window / 1396).to.be.greaterThan(5 * perMs); // a window sent at once would show
+    expect(worst).to.be.at.most(Math.ceil(perMs));
+  });
+
   describe('one flow, 100 Mbit/s x 50 ms, 1-BDP buffer: goodput, retransmissions and queue by loss rate', () => {
     // Goodput floors as a share of rate x (1 - loss): 90% up to 1% loss, 80% at 3%, 30% at 10%.
     const grid: Array<[loss: number, floor: number]> = [[0, 0.9], [0.001, 0.9], [0.01, 0.9], [0.03, 0.8], [0.1, 0.3]];

@@ -49,6 +49,14 @@ const INFLIGHT_HI_FLOOR = 1.25;
 const MIN_WINDOW_PACKETS = 4;
 /** Window before the first estimate, in datagrams (RFC 9002 allows 10; 32 as many stacks on fast paths). */
 const INITIAL_WINDOW_PACKETS = 32;
+/**
+ * The round trip the window allows for is never taken below this (ms). A Node process answers
+ * between other work: on a loopback or LAN path of 0.2 ms, a busy event loop holds
+ * acknowledgements for milliseconds, and a window of twice the 0.2 ms BDP would stall the sender
+ * for the rest of each wait. Pacing still holds the rate; only the in-flight cap is larger, and on
+ * any path longer than this nothing changes.
+ */
+const HOST_RTT_FLOOR_MS = 4;
 /** Pacing before any RTT sample: the initial window over this assumed round trip (ms). */
 const INITIAL_RTT_MS = 1;
 
@@ -329,7 +337,8 @@ export class Bbr {
       this.window = Math.max(floor, Math.min(this.window, PROBE_RTT_CWND_GAIN * this.bdp));
       return;
     }
-    let target = this.#cwndGain * this.bdp + (this.#filledPipe ? this.#extraAcked.best : 0);
+    const bdp = this.bandwidth === 0 ? this.bdp : this.bandwidth * Math.max(this.#minRtt, HOST_RTT_FLOOR_MS);
+    let target = this.#cwndGain * bdp + (this.#filledPipe ? this.#extraAcked.best : 0);
     if (this.#filledPipe) target = Math.min(target, this.#inflightHi);
     if (this.#filledPipe) this.window = Math.min(this.window + acked, target);
     else if (this.window < target || this.#ackedTotalBelowInitial()) this.window += acked;
