@@ -266,7 +266,9 @@ export class SendCore {
     if (this.#paceAt > now + this.#slack) return this.#arm(now);
     const segment = this.#nextSegment();
     if (segment === null) {
-      if (this.#lostHead >= this.#lost.length) this.delivery.onAppLimited(this.#bytesInFlight);
+      // Nothing read yet to send (the source is behind): the samples from now on say less than
+      // the path can carry. A shut receive window is not that: it is the path's own limit.
+      if (this.#lostHead >= this.#lost.length && !this.#windowShut()) this.delivery.onAppLimited(this.#bytesInFlight);
       return this.#arm(now);
     }
     const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;
@@ -310,6 +312,11 @@ export class SendCore {
     const offset = this.#nextOffset;
     if ((this.#size !== null && offset >= this.#size) || offset >= this.#readOffset) return false;
     return offset + Math.min(this.#maxBody, this.#readOffset - offset) <= this.#peerWindowEnd;
+  }
+
+  /** The receiver's window has no room for the next whole segment. */
+  #windowShut(): boolean {
+    return this.#nextOffset + Math.min(this.#maxBody, Math.max(1, this.#readOffset - this.#nextOffset)) > this.#peerWindowEnd;
   }
 
   /** The next segment to send: a lost one still unacknowledged, else new bytes the receiver has room for and that are read. */
