@@ -23,6 +23,7 @@ import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type 
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy } from '../transfer/bandwidth.js';
 import { DiskQuota } from '../transfer/quota.js';
+import { clock } from '../time.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -253,7 +254,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   receive(datagram: Buffer, rinfo: PeerAddress): void {
     this.counters.packetsIn++;
     this.counters.bytesIn += datagram.length;
-    const now = Date.now();
+    const now = clock();
     if (this.#table.route(datagram, rinfo, now)) return;
     if (this.#seedBySource.size > 0 && this.#seedBySource.receive(datagram, rinfo, now)) return;
     if (datagram[0] !== TOKEN_FIRST_BYTE) return this.drop('unknown-session', datagram, rinfo);

@@ -88,10 +88,11 @@ export class SessionStateError extends BittrrtError {
 export abstract class Session extends EventEmitter<SessionEvents> {
   abstract readonly version: 1 | 2;
   readonly role: 'client' | 'server';
+  /** When the handshake completed, on the monotonic clock (lib/time.ts): compare it with clock(), not Date.now(). */
   readonly establishedAt: number;
   /** Where the peer is: where we send (a version-2 peer's new address once it is validated). */
   remote: PeerAddress;
-  /** Date.now() of the last authenticated packet. */
+  /** When the last authenticated packet arrived (monotonic milliseconds, lib/time.ts). */
   lastReceived: number;
   /**
    * True once the peer has proven it holds the keys (an authenticated packet arrived). Until
