@@ -7,7 +7,7 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader, type FrameHeaderInput } from '../protocol/frame.js';
 import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
-import { Session, SessionStateError, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
+import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
 import type { SessionTimings } from './timings.js';
 import { clock } from '../time.js';
@@ -86,7 +86,10 @@ export class SecureSession extends Session {
   #pings: Map<bigint, PendingPing> | null = null;
   /** Made at the first RTT sample: a server's idle sessions never take one. */
   #rtt: RttStats | null = null;
-  /** Receives UNLOSSY frames (the transfer layer); set by whoever attaches one, or made by the host on demand. */
+  /**
+   * Receives UNLOSSY frames and hears the close (the layer above: file transfer); set by whoever
+   * attaches one, or made by the host's SessionService on demand.
+   */
   frameHandler: FrameHandler | null = null;
   /**
    * The peer's long-term X25519 identity, as the handshake proved it: for a client, the server's
@@ -440,6 +443,10 @@ export class SecureSession extends Session {
 
   protected notifyClose(): void {
     if (this.role === 'client' || this.confirmed) this.sendControl(Control.CLOSE);
+  }
+
+  protected override ended(reason: CloseReason): void {
+    this.frameHandler?.sessionClosed?.(reason);
   }
 
   protected wipe(): void {

@@ -6,13 +6,11 @@ import {
   CONTROL_RETRY_MS, DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_CHECK_WAIT_MS, MAX_DATAGRAM, MAX_TRANSFER_ID, MIN_CHECK_BYTES_PER_SECOND,
   MIN_TRANSFER_DATAGRAM, PART_SUFFIX, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD, TRANSFER_STALL_MS,
 } from '../constants.js';
-import { BittrrtError, InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../errors.js';
 import {
   decodeAck, decodeMessage, encodeAck, encodeMessage, TransferFlags, type SenderStats, type TransferMessage, type TransferMessageType,
 } from '../protocol/transfer.js';
-import type { SecureSession } from '../net/secure-session.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { hostKey } from '../net/address.js';
 import { DiscardSink, PatternSource, type BandwidthPolicy } from './bandwidth.js';
 import type { Grant, ReceiveBudget } from './budget.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
@@ -22,13 +20,10 @@ import { clock, type FrameLink } from './link.js';
 import { fileName, fileNameProblem, foldsCase, nameKey } from './names.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { StreamSender, type ByteSource } from './sender.js';
+import { sessionPort, type TransferPort } from './port.js';
+import { TransferError } from './transfer-error.js';
 
-/** A transfer failed: refused by the peer, aborted, or broken by the session or a file. */
-export class TransferError extends BittrrtError {
-  constructor(message: string) {
-    super('ERR_TRANSFER', message);
-  }
-}
+export { TransferError };
 
 export interface TransferEndpointOptions {
   /** Directory that takes uploads (and serves downloads with allowDownload); without it, offers are refused. */
@@ -174,7 +169,7 @@ interface Transfer {
  * session when its first transfer frame arrives.
  */
 export class TransferEndpoint implements FrameHandler {
-  readonly #session: SecureSession;
+  readonly #port: TransferPort;
   readonly #options: TransferEndpointOptions;
   readonly #maxBody: number;
   readonly #stallMs: number;
@@ -183,15 +178,19 @@ export class TransferEndpoint implements FrameHandler {
   readonly #refused = new Map<number, string>();
   #nextId: number;
 
-  constructor(session: Session, options: TransferEndpointOptions = {}) {
-    if (session.version !== 2) throw new TransferError('file transfer needs a version-2 session; this peer speaks only the original protocol');
-    this.#session = session as SecureSession;
+  /** `session`: a version-2 session (TransferError for a version-1 one), or any TransferPort. */
+  constructor(session: Session | TransferPort, options: TransferEndpointOptions = {}) {
+    const port = 'version' in session ? sessionPort(session) : session;
+    this.#port = port;
     this.#options = options;
     this.#maxBody = checkMaxDatagram(options.maxDatagram ?? DEFAULT_MAX_DATAGRAM) - TRANSFER_OVERHEAD;
     this.#stallMs = options.stallMs ?? TRANSFER_STALL_MS;
-    this.#nextId = session.role === 'client' ? 1 : 2;
-    this.#session.frameHandler = this;
-    this.#session.once('close', () => this.cancel('the session closed'));
+    this.#nextId = port.role === 'client' ? 1 : 2;
+    port.attach(this);
+  }
+
+  sessionClosed(): void {
+    this.cancel('the session closed');
   }
 
   /** Transfers in progress. */
@@ -433,7 +432,7 @@ export class TransferEndpoint implements FrameHandler {
       case TransferFlags.ACK: {
         const ack = transfer?.sender ? decodeAck(body) : null;
         if (!ack) return this.#drop();
-        if (!transfer!.sender!.onAck(sequence, offset, ack)) this.#session.counters.drop('optimistic-ack');
+        if (!transfer!.sender!.onAck(sequence, offset, ack)) this.#port.drop('optimistic-ack');
         return;
       }
       case TransferFlags.CONTROL: {
@@ -506,7 +505,7 @@ export class TransferEndpoint implements FrameHandler {
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
   async #prepare(transfer: Transfer, request: Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
-      const admitted = this.#options.bandwidthPolicy?.admit(hostKey(this.#session.remote.address), request.seconds) ?? (() => undefined);
+      const admitted = this.#options.bandwidthPolicy?.admit(this.#port.peerHost, request.seconds) ?? (() => undefined);
       if (typeof admitted === 'string') throw new TransferError(admitted);
       try {
         const started = this.#startBandwidth(transfer, request);
@@ -663,8 +662,8 @@ export class TransferEndpoint implements FrameHandler {
    * address), what stays the same when an anonymous client reconnects (PROTOCOL.md §8).
    */
   #partOwner(): string {
-    const identity = this.#session.peerIdentity;
-    return identity ? `identity ${toBase64Url(identity)}` : `host ${hostKey(this.#session.remote.address)}`;
+    const identity = this.#port.peerIdentity;
+    return identity ? `identity ${toBase64Url(identity)}` : `host ${this.#port.peerHost}`;
   }
 
   /** Why a file of `size` bytes is too big to receive, if it is (`limit` says whose limit it is). */
@@ -696,7 +695,7 @@ export class TransferEndpoint implements FrameHandler {
    */
   async #limitedHash<T>(transfer: Transfer, work: (control: HashControl) => Promise<T>): Promise<T> {
     const limiter = this.#options.hashLimiter ?? processHashLimiter;
-    const release = limiter.admit(hostKey(this.#session.remote.address));
+    const release = limiter.admit(this.#port.peerHost);
     if (typeof release === 'string') throw new TransferError(release);
     try {
       return await work({ ...this.#stopControl(transfer), hashed: (bytes) => { limiter.hashedBytes += bytes; } });
@@ -717,7 +716,7 @@ export class TransferEndpoint implements FrameHandler {
   #reserve(bytes: number): Grant | undefined {
     const budget = this.#options.receiveBudget;
     if (!budget) return undefined;
-    const grant = budget.reserve(hostKey(this.#session.remote.address), bytes);
+    const grant = budget.reserve(this.#port.peerHost, bytes);
     if (typeof grant === 'string') throw new TransferError(grant);
     return grant;
   }
@@ -745,7 +744,7 @@ export class TransferEndpoint implements FrameHandler {
 
   /** A transfer we start: registered before any wait, so cancel() reaches it from the start. */
   #start(direction: Transfer['direction'], name: string): Transfer {
-    if (this.#session.closed) throw new TransferError('the session is closed');
+    if (this.#port.closed) throw new TransferError('the session is closed');
     return this.#add(this.#allocateId(), direction, name, true);
   }
 
@@ -814,7 +813,7 @@ export class TransferEndpoint implements FrameHandler {
     let delay = CONTROL_RETRY_MS;
     return this.#wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
       const send = (): void => {
-        if (this.#session.closed) return reject(new TransferError('the session closed'));
+        if (this.#port.closed) return reject(new TransferError('the session closed'));
         if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`));
         if (totalMs !== undefined && clock() - first > totalMs) {
           return reject(new TransferError(`the receiver was still checking the file after ${formatSeconds(totalMs)}; gave up (try again, or with --resume)`));
@@ -855,16 +854,16 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   #sendMessage(id: number, message: TransferMessage): void {
-    this.#session.sendUnlossy({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, encodeMessage(message));
+    this.#port.sendFrame({ flags: TransferFlags.CONTROL, channel: id, sequence: 0, offset: 0 }, encodeMessage(message));
   }
 
   #link(id: number): FrameLink {
-    const session = this.#session;
+    const port = this.#port;
     return {
       maxBody: this.#maxBody,
-      data: (packet, offset, payload) => session.sendUnlossy(
+      data: (packet, offset, payload) => port.sendFrame(
         { flags: TransferFlags.DATA, channel: id, sequence: packet, offset }, payload),
-      ack: (largest, cumulative, ack) => session.sendUnlossy(
+      ack: (largest, cumulative, ack) => port.sendFrame(
         { flags: TransferFlags.ACK, channel: id, sequence: Math.max(0, largest), offset: cumulative }, encodeAck(ack)),
     };
   }
@@ -902,7 +901,7 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   #drop(): void {
-    this.#session.counters.drop('bad-transfer');
+    this.#port.drop('bad-transfer');
   }
 }
 
