@@ -13,7 +13,14 @@ export { toBase64Url, fromBase64Url } from './encoding.js';
 export { encodeHandshake, parseHandshake, type HandshakeMessage, type ParsedHandshake, type HandshakeRejection } from './protocol/handshake.js';
 export { Flag, Control, readFrameHeader, writeFrameHeader, encodeFrame, type FrameHeader, type FrameHeaderInput } from './protocol/frame.js';
 export { ReplayWindow, REPLAY_WINDOW_SIZE } from './protocol/replay-window.js';
-export { BittrrtServer, createServer, type ServerOptions, type BittrrtServerEvents } from './net/server.js';
+export { BittrrtServer, type BittrrtServerEvents } from './net/server.js';
+// createServer and ServerOptions are the server with file transfer plugged in, as before the layers were split.
+export {
+  createServer, type FileServer, type TransferEventMethods, type FileServerOptions, type FileServerOptions as ServerOptions,
+} from './transfer/file-server.js';
+export { FileService, type FileServiceOptions, type FileServiceEvents } from './transfer/file-service.js';
+export type { FrameHandler, SessionService } from './net/session.js';
+export { sessionPort, type TransferPort } from './transfer/port.js';
 export { connect, HandshakeTimeoutError, type ConnectOptions } from './net/client.js';
 export { Session, SessionStateError, type SessionEvents, type CloseReason, type PeerAddress, type RttStats } from './net/session.js';
 export { SecureSession, PingTimeoutError } from './net/secure-session.js';

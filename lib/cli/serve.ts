@@ -3,7 +3,7 @@ import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
 import { rateLimitsFor } from '../net/rate-limit.js';
-import { createServer } from '../net/server.js';
+import { createServer } from '../transfer/file-server.js';
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';
 import { DiskQuota } from '../transfer/quota.js';

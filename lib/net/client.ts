@@ -20,6 +20,7 @@ import { SeedSession } from './seed-session.js';
 import type { PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
+import { clock } from '../time.js';
 
 export interface ConnectOptions {
   host?: string;
@@ -122,7 +123,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
 
   /** The session for an answer, or a reason to ignore it; throws only for a changed host key. */
   const establish = (answer: HandshakeMessage): Session | string => {
-    const now = Date.now();
+    const now = clock();
     const response = init ? readResponse(answer) : null;
     if (!response) {
       if (seedRefused) return seedRefused;
@@ -218,7 +219,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     counters.packetsIn++;
     counters.bytesIn += msg.length;
     if (rinfo.address !== server.address || rinfo.port !== server.port) return counters.drop('unknown-session');
-    const now = Date.now();
+    const now = clock();
     // Late copies of `connected` (first byte 'g') are ignored; a version-1 nonce may begin with 'g' too.
     if (session instanceof SeedSession) {
       if (!session.receive(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) counters.drop('bad-auth');

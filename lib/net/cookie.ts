@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS } from '../constants.js';
+import { clock } from '../time.js';
 import type { PeerAddress } from './session.js';
 
 
@@ -13,7 +14,8 @@ export class CookieJar {
   #previous = randomBytes(32);
   #rotated: number;
 
-  constructor(now = Date.now()) {
+  /** `now` and every later `now`: milliseconds on the monotonic clock (lib/time.ts). */
+  constructor(now = clock()) {
     this.#rotated = now;
   }
 

@@ -1,3 +1,4 @@
+import { clock } from '../time.js';
 import { PingTimeoutError } from './secure-session.js';
 import type { Session } from './session.js';
 
@@ -24,7 +25,7 @@ export async function pingSeries(session: Session, count: number, intervalMs: nu
   let sent = 0;
   const timeoutMs = Math.max(1000, 2 * intervalMs);
   for (let sequence = 1; sequence <= count && !signal?.aborted && !session.closed; sequence++) {
-    const started = Date.now();
+    const started = clock();
     sent++;
     try {
       const rtt = await session.ping(timeoutMs);
@@ -34,7 +35,7 @@ export async function pingSeries(session: Session, count: number, intervalMs: nu
       if (!(err instanceof PingTimeoutError)) throw err;
       onResult({ sequence, timedOut: true });
     }
-    const wait = intervalMs - (Date.now() - started);
+    const wait = intervalMs - (clock() - started);
     if (sequence < count && wait > 0) await sleep(wait, signal);
   }
   const received = rtts.length;

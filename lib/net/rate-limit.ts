@@ -2,6 +2,7 @@ import {
   GLOBAL_HANDSHAKE_BURST, GLOBAL_HANDSHAKE_RATE, MAX_RATE_LIMITED_SOURCES, SOURCE_HANDSHAKE_BURST, SOURCE_HANDSHAKE_RATE,
 } from '../constants.js';
 import { hostKey } from './address.js';
+import { clock } from '../time.js';
 
 /**
  * Token buckets for handshakes: one global, and one per source host (IPv4 /32, IPv6 /64; see
@@ -75,7 +76,7 @@ export class HandshakeRateLimiter {
   readonly #validated: TokenBucket;
   readonly #sources = new Map<string, TokenBucket>();
 
-  constructor(options: Partial<RateLimitOptions> = {}, now = Date.now()) {
+  constructor(options: Partial<RateLimitOptions> = {}, now = clock()) {
     this.#options = { ...DEFAULT_RATE_LIMITS, ...options };
     this.#global = new TokenBucket(this.#options.globalRate, this.#options.globalBurst, now);
     this.#validated = new TokenBucket(this.#options.globalRate, this.#options.globalBurst, now);

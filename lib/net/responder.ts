@@ -21,6 +21,7 @@ import { SeedSession } from './seed-session.js';
 import type { PeerAddress, Session } from './session.js';
 import type { SessionTable } from './session-table.js';
 import type { SessionTimings } from './timings.js';
+import { clock } from '../time.js';
 
 /** Who may complete a handshake with this server, and as whom the server proves itself. */
 export interface ResponderTrust {
@@ -114,7 +115,9 @@ export class HandshakeResponder {
     if (datagram.length > MAX_HANDSHAKE_DATAGRAM) return { dropped: 'oversized' };
     let decrypted;
     try {
-      decrypted = ctx.docrypt.fdecrypt(datagram, { ttlSeconds: ctx.connectMaxAgeSeconds, now: Math.floor(now / 1000) });
+      // Wall clock by design: the token's timestamp is the client's Date.now() (Fernet), so its age
+      // (`stale-connect`) can only be measured against ours; `now` is monotonic and dates nothing.
+      decrypted = ctx.docrypt.fdecrypt(datagram, { ttlSeconds: ctx.connectMaxAgeSeconds, now: Math.floor(Date.now() / 1000) });
     } catch (err) {
       // The age is checked only after the MAC: a token nobody could make never counts as stale.
       return { dropped: err instanceof TokenAgeError ? 'stale-connect' : 'bad-token' };
@@ -179,7 +182,7 @@ export class HandshakeResponder {
         this.#pending.delete(id);
         // A thread that failed leaves the work to this thread.
         const answer = outcome === 'failed' ? this.answerInline(request) : outcome;
-        const result = this.settle(id, this.acceptV2(request, answer, rinfo), datagram.length, rinfo, Date.now());
+        const result = this.settle(id, this.acceptV2(request, answer, rinfo), datagram.length, rinfo, clock());
         if ('dropped' in result) ctx.dropped(result.dropped, datagram, rinfo);
       });
       if (!submitted) {

@@ -1,5 +1,4 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import {
   AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
   REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, X25519_KEY_BYTES,
@@ -8,9 +7,10 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader, type FrameHeaderInput } from '../protocol/frame.js';
 import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
-import { Session, SessionStateError, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
+import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
 import type { SessionTimings } from './timings.js';
+import { clock } from '../time.js';
 
 /** A ping got no answer in time. */
 export class PingTimeoutError extends BittrrtError {
@@ -86,7 +86,10 @@ export class SecureSession extends Session {
   #pings: Map<bigint, PendingPing> | null = null;
   /** Made at the first RTT sample: a server's idle sessions never take one. */
   #rtt: RttStats | null = null;
-  /** Receives UNLOSSY frames (the transfer layer); set by whoever attaches one, or made by the host on demand. */
+  /**
+   * Receives UNLOSSY frames and hears the close (the layer above: file transfer); set by whoever
+   * attaches one, or made by the host's SessionService on demand.
+   */
   frameHandler: FrameHandler | null = null;
   /**
    * The peer's long-term X25519 identity, as the handshake proved it: for a client, the server's
@@ -126,7 +129,7 @@ export class SecureSession extends Session {
 
   ping(timeoutMs = this.timings.heartbeatRate * 2): Promise<number> {
     if (this.closed) return Promise.reject(new SessionStateError('session is closed'));
-    const sequence = this.sendHeartbeat(Date.now());
+    const sequence = this.sendHeartbeat(clock());
     return new Promise((resolve, reject) => {
       const pings = (this.#pings ??= new Map());
       const timer = setTimeout(() => {
@@ -140,7 +143,7 @@ export class SecureSession extends Session {
   private sendHeartbeat(now: number): bigint {
     const sequence = this.#heartbeatSequence++;
     const stamp = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES);
-    stamp.writeDoubleBE(performance.now());
+    stamp.writeDoubleBE(clock());
     this.#lastHeartbeatSent = now;
     this.sendFrame({ flags: Flag.HEARTBEAT, channel: 0, sequence, offset: 0n }, stamp);
     return sequence;
@@ -246,7 +249,7 @@ export class SecureSession extends Session {
       this.sendFrame({ flags: Flag.HEARTBEAT | Flag.ACK, channel: 0, sequence: header.sequence, offset: 0n }, body);
       return;
     }
-    const rtt = performance.now() - body.readDoubleBE(0);
+    const rtt = clock() - body.readDoubleBE(0);
     if (!(rtt >= 0 && rtt < this.timings.heartbeatRate * this.timings.staleHeartbeats)) return this.host.counters.drop('bad-frame');
     this.recordRtt(rtt);
     const ping = this.#pings?.get(header.sequence);
@@ -326,7 +329,7 @@ export class SecureSession extends Session {
   /* ---------------- key rotation ---------------- */
 
   /** Client: start a rotation (the tick does it on schedule; tests and callers may force one). */
-  rekey(now = Date.now()): void {
+  rekey(now = clock()): void {
     if (this.closed || this.role !== 'client' || this.#rekeyRequest) return;
     const encryptor = new CommEncryptor({ backend: this.host.backend });
     this.#rekeyRequest = { encryptor, localIndex: this.host.allocateIndex(), lastSent: now };
@@ -440,6 +443,10 @@ export class SecureSession extends Session {
 
   protected notifyClose(): void {
     if (this.role === 'client' || this.confirmed) this.sendControl(Control.CLOSE);
+  }
+
+  protected override ended(reason: CloseReason): void {
+    this.frameHandler?.sessionClosed?.(reason);
   }
 
   protected wipe(): void {

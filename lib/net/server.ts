@@ -16,13 +16,10 @@ import { HandshakeThreads } from './handshake-threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { HandshakeResponder } from './responder.js';
 import { SeedSession } from './seed-session.js';
-import type { CloseReason, PeerAddress, Session } from './session.js';
+import type { CloseReason, PeerAddress, Session, SessionService } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
-import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from '../transfer/endpoint.js';
-import { ReceiveBudget } from '../transfer/budget.js';
-import { BandwidthPolicy } from '../transfer/bandwidth.js';
-import { DiskQuota } from '../transfer/quota.js';
+import { clock } from '../time.js';
 
 export interface ServerOptions {
   backend?: CryptoBackend;
@@ -61,22 +58,17 @@ export interface ServerOptions {
   /** Kernel receive buffer for the socket, so bursts are not dropped (capped by the OS). */
   receiveBufferBytes?: number;
   /**
-   * File transfer: the directory uploads go to, whether it serves downloads, the datagram size.
-   * Without `dir` every transfer but a bandwidth test is refused, with a reason the client shows.
-   * `receiveBudget` bounds received data held in memory (default DEFAULT_RECEIVE_BUDGET_BYTES);
-   * `bandwidthPolicy` limits bandwidth tests (default DEFAULT_BANDWIDTH_LIMITS); `allowOverwrite: false` refuses replacing files;
-   * `maxSize` refuses larger uploads; `diskQuota` bounds each client's bytes in `dir` (default DEFAULT_CLIENT_QUOTA_BYTES).
+   * The layer above the sessions (file transfer: lib/transfer/file-service.ts, which
+   * lib/transfer/file-server.ts plugs in): it makes each version-2 session's handler for the
+   * UNLOSSY frames, which otherwise are dropped as `bad-frame`.
    */
-  files?: Pick<TransferEndpointOptions, 'dir' | 'allowDownload' | 'maxDatagram' | 'stallMs' | 'receiveBudget' | 'bandwidthPolicy' | 'allowOverwrite'
-    | 'maxSize' | 'diskQuota'>;
+  service?: SessionService;
 }
 
 export interface BittrrtServerEvents {
   listening: [AddressInfo];
   /** A peer completed its handshake (for version 2: proved it holds the keys); the session emits `message`, `rtt`, `rekey` and `close`. */
   session: [Session];
-  /** A transfer a client started began, finished or failed. */
-  transfer: [TransferEvent, Session];
   error: [Error];
   close: [];
 }
@@ -99,10 +91,6 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #responder: HandshakeResponder;
   /** Version-1 sessions have no receiver index, so they are found by source address. */
   readonly #seedBySource = new SeedSources();
-  /** Names being uploaded into the files directory, across all sessions. */
-  readonly #receiving = new Map<string, { finished: boolean }>();
-  /** Who made each part file in the files directory, across all sessions. */
-  readonly #partOwners = new Map<string, string>();
   readonly #backend: CryptoBackend;
   readonly #networkKeys: NetworkKeys | undefined;
   readonly #threadCount: number;
@@ -121,11 +109,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.timings = resolveTimings(options.timings);
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
     this.#log = options.logger ?? silentLogger;
-    // Checked now: the transfer endpoint is made inside the socket handler, where a throw would crash.
-    if (options.files?.maxDatagram !== undefined) checkMaxDatagram(options.files.maxDatagram);
-    const receiveBudget = options.files?.receiveBudget ?? new ReceiveBudget();
-    const bandwidthPolicy = options.files?.bandwidthPolicy ?? new BandwidthPolicy();
-    const diskQuota = options.files?.diskQuota ?? new DiskQuota();
+    const { service } = options;
     this.#table = new SessionTable({
       backend,
       counters: this.counters,
@@ -139,15 +123,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       roamed: (session, from) => this.#log.info('peer moved (its new address answered a path check)', {
         peer: formatAddress(session.remote.address, session.remote.port), from: formatAddress(from.address, from.port),
       }),
-      frameHandlerFor: (session) => new TransferEndpoint(session, {
-        ...options.files,
-        receiveBudget,
-        bandwidthPolicy,
-        diskQuota,
-        busyNames: this.#receiving,
-        partOwners: this.#partOwners,
-        onEvent: (event) => this.emit('transfer', event, session),
-      }),
+      frameHandlerFor: service && ((session) => service.handlerFor(session)),
     });
     this.#responder = new HandshakeResponder({
       table: this.#table,
@@ -253,7 +229,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   receive(datagram: Buffer, rinfo: PeerAddress): void {
     this.counters.packetsIn++;
     this.counters.bytesIn += datagram.length;
-    const now = Date.now();
+    const now = clock();
     if (this.#table.route(datagram, rinfo, now)) return;
     if (this.#seedBySource.size > 0 && this.#seedBySource.receive(datagram, rinfo, now)) return;
     if (datagram[0] !== TOKEN_FIRST_BYTE) return this.drop('unknown-session', datagram, rinfo);

@@ -6,6 +6,7 @@ import { readU32, type Keypair } from './keypair.js';
 import type { CloseReason, FrameHandler, PeerAddress, Session, SessionHost } from './session.js';
 import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
+import { clock } from '../time.js';
 
 /**
  * The sessions of one socket (a server's many, or a client's one): the receiver-index table
@@ -52,7 +53,7 @@ export class SessionTable implements SessionHost {
   /** Ticks every session every `intervalMs` until stop(); the timer does not hold the process open. */
   start(intervalMs: number, onTick?: (now: number) => void): void {
     this.#timer = setInterval(() => {
-      const now = Date.now();
+      const now = clock();
       for (const session of this.sessions) session.tick(now);
       onTick?.(now);
     }, intervalMs);

@@ -42,12 +42,23 @@ export interface RttStats {
 }
 
 /**
- * The layer above a version-2 session that takes its UNLOSSY frames (lib/transfer). The header
- * comes as plain numbers (sequence and offset below 2^53: the session drops larger ones), which
- * spares the bulk path a bigint and an object per datagram.
+ * The layer above a version-2 session that takes its UNLOSSY frames (lib/transfer plugs in here;
+ * net/ knows nothing of it). The header comes as plain numbers (sequence and offset below 2^53:
+ * the session drops larger ones), which spares the bulk path a bigint and an object per datagram.
  */
 export interface FrameHandler {
   receiveFrame(flags: number, channel: number, sequence: number, offset: number, body: Buffer): void;
+  /** The session closed (its keys are wiped, sends fail): called once, before the session's `close` event. */
+  sessionClosed?(reason: CloseReason): void;
+}
+
+/**
+ * A layer a server offers above its version-2 sessions (file transfer, lib/transfer/file-service.ts):
+ * asked for a session's handler when the first UNLOSSY frame of that session arrives, so the
+ * many idle sessions of a server pay nothing for it. Undefined refuses (the frame is dropped).
+ */
+export interface SessionService {
+  handlerFor(session: SecureSession): FrameHandler | undefined;
 }
 
 /** What a session needs from its owner (the server, or a client's socket). */
@@ -88,10 +99,11 @@ export class SessionStateError extends BittrrtError {
 export abstract class Session extends EventEmitter<SessionEvents> {
   abstract readonly version: 1 | 2;
   readonly role: 'client' | 'server';
+  /** When the handshake completed, on the monotonic clock (lib/time.ts): compare it with clock(), not Date.now(). */
   readonly establishedAt: number;
   /** Where the peer is: where we send (a version-2 peer's new address once it is validated). */
   remote: PeerAddress;
-  /** Date.now() of the last authenticated packet. */
+  /** When the last authenticated packet arrived (monotonic milliseconds, lib/time.ts). */
   lastReceived: number;
   /**
    * True once the peer has proven it holds the keys (an authenticated packet arrived). Until
@@ -170,6 +182,12 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     this.#closed = true;
     this.wipe();
     this.host.sessionClosed(this, reason);
+    this.ended(reason);
     this.emit('close', reason);
+  }
+
+  /** Tells the layers above that the session ended, before its `close` event. */
+  protected ended(_reason: CloseReason): void {
+    // A version-1 session has no layer above it.
   }
 }

@@ -31,7 +31,9 @@ import { Fernet } from '../../lib/crypto/fernet.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { InvalidTokenError, LowOrderKeyError } from '../../lib/errors.js';
 import type { DropReason } from '../../lib/net/counters.js';
-import { createServer, type BittrrtServer, type ServerOptions } from '../../lib/net/server.js';
+import type { BittrrtServer } from '../../lib/net/server.js';
+// The server with its file service, as a deployment runs it: the fuzzer reaches the transfer layer too.
+import { createServer, type FileServerOptions as ServerOptions } from '../../lib/transfer/file-server.js';
 import type { PeerAddress } from '../../lib/net/session.js';
 import { Control, encodeFrame, Flag, readFrameHeader, type FrameHeader } from '../../lib/protocol/frame.js';
 import { TransferFlags } from '../../lib/protocol/transfer.js';

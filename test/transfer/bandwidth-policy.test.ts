@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { connect } from '../../lib/net/client.js';
-import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import type { BittrrtServer } from '../../lib/net/server.js';
+import { createServer } from '../../lib/transfer/file-server.js';
 import type { Session } from '../../lib/net/session.js';
 import { BandwidthPolicy, formatBandwidthLimits, parseBandwidthLimits, type BandwidthLimits } from '../../lib/transfer/bandwidth.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';

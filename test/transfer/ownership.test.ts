@@ -4,7 +4,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { connect } from '../../lib/net/client.js';
-import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import type { BittrrtServer } from '../../lib/net/server.js';
+import { createServer } from '../../lib/transfer/file-server.js';
 import type { Session } from '../../lib/net/session.js';
 import type { TransferMessage } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';

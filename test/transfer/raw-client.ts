@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import { connect } from '../../lib/net/client.js';
-import { createServer, type BittrrtServer } from '../../lib/net/server.js';
+import type { BittrrtServer } from '../../lib/net/server.js';
+import { createServer } from '../../lib/transfer/file-server.js';
 import type { SecureSession } from '../../lib/net/secure-session.js';
 import type { Session } from '../../lib/net/session.js';
 import { decodeMessage, TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';

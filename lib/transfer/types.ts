@@ -1,0 +1,94 @@
+import type { SenderStats } from '../protocol/transfer.js';
+import type { BandwidthPolicy } from './bandwidth.js';
+import type { ReceiveBudget } from './budget.js';
+import type { HashLimiter } from './hashing.js';
+import type { DiskQuota } from './quota.js';
+
+export interface TransferEndpointOptions {
+  /** Directory that takes uploads (and serves downloads with allowDownload); without it, offers are refused. */
+  dir?: string;
+  allowDownload?: boolean;
+  /** Largest UDP payload of a transfer datagram (default DEFAULT_MAX_DATAGRAM). */
+  maxDatagram?: number;
+  /**
+   * Names being received into `dir` now (by nameKey: NFC, case-folded where the file system
+   * folds case), and by which transfer. A server passes one map to every session's endpoint, so
+   * two uploads never write one part file.
+   */
+  busyNames?: Map<string, { finished: boolean }>;
+  /**
+   * Who made each part file in `dir` (by name key): a peer may resume, empty or replace only its
+   * own. A server passes one map to every session's endpoint; it lives as long as the server.
+   */
+  partOwners?: Map<string, string>;
+  /** Take offers that ask to replace an existing file (default true; a server may refuse them). */
+  allowOverwrite?: boolean;
+  /** Hears about transfers the peer starts (a server logs them). */
+  onEvent?: (event: TransferEvent) => void;
+  /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
+  stallMs?: number;
+  /** Take transfers the peer starts (default true; a CLI client says false: only what it asked for). */
+  answerPeer?: boolean;
+  /**
+   * Memory for data received in transfers the peer starts, shared by every session of a server
+   * and counted per host (hostKey of the peer's address): each such transfer reserves its receive
+   * window here or is refused. Without it, every transfer gets a full window.
+   */
+  receiveBudget?: ReceiveBudget;
+  /** Which bandwidth tests the peer may start, shared by every session of a server; without it, any. */
+  bandwidthPolicy?: BandwidthPolicy;
+  /** Bounds the prefix hashing resumes the peer asks for (default: the one limiter of this process). */
+  hashLimiter?: HashLimiter;
+  /** Largest file this side receives, in bytes (uploads the peer offers, downloads we ask for); default: no limit. */
+  maxSize?: number;
+  /**
+   * Per-owner quota and pending bytes of uploads into `dir`, shared by every session of a server.
+   * Without it, uploads are checked against the free space only.
+   */
+  diskQuota?: DiskQuota;
+}
+
+/** A transfer the peer started, as it begins and ends. */
+export type TransferEvent =
+  | { kind: 'started'; id: number; direction: 'receive' | 'send'; name: string; size: number; offset: number }
+  | { kind: 'finished'; id: number; result: TransferResult }
+  | { kind: 'failed'; id: number; direction: 'receive' | 'send'; name: string; reason: string };
+
+export interface TransferResult {
+  /** The file's name on the receiving side ('' for a bandwidth test). */
+  name: string;
+  direction: 'send' | 'receive';
+  /** Size of the whole file (or of the bandwidth test's stream). */
+  size: number;
+  /** Where this run started: bytes the receiver already had (resume). */
+  offset: number;
+  seconds: number;
+  /** SHA-256 (hex) of the whole file, checked by the receiver; '' for a bandwidth test. */
+  sha256: string;
+  /** The sending side's counts: datagrams sent, how many were retransmissions, RTT. */
+  stats: SenderStats;
+  /** A resume found a part file that was not the start of this file: it was emptied and everything sent. */
+  restarted: boolean;
+}
+
+export interface UploadOptions {
+  /** Name on the server (default: the file's base name). */
+  as?: string;
+  /** Continue from the server's part file, if its bytes match this file's. */
+  resume?: boolean;
+  /** Replace an existing file of that name. */
+  overwrite?: boolean;
+  /** Bytes acknowledged so far (from the start offset), and the whole size. */
+  onProgress?: (done: number, total: number) => void;
+  /** Called once the receiver says where the data starts (so progress can count resumed bytes). */
+  onStart?: (offset: number, size: number) => void;
+}
+
+export interface DownloadOptions extends Omit<UploadOptions, 'as'> {
+  /** Where to write (default: the name, in the current directory). */
+  out?: string;
+}
+
+export interface BandwidthOptions {
+  onProgress?: (bytes: number) => void;
+}
