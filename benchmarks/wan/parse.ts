@@ -33,14 +33,18 @@ const DEFAULT_TCP_MSS = 1448;
 
 /**
  * `iperf3 -c ... --json`: goodput is what the receiver got (sum_received), retransmits are the
- * sender's segment count over the segments its bytes make, RTT the sender's mean_rtt (µs).
+ * sender's segment count over the segments its bytes make, RTT the sender's mean_rtt (µs). With
+ * `congestion`, a run whose sender used another algorithm is an error.
  */
-export function parseIperf3(text: string): Parsed<FlowResult> {
+export function parseIperf3(text: string, congestion?: string): Parsed<FlowResult> {
   const doc = parseJson(text);
   if (!isRecord(doc)) return fail('iperf3 printed no JSON object');
   if (typeof doc.error === 'string') return fail(`iperf3: ${doc.error}`);
   const end = doc.end;
   if (!isRecord(end) || !isRecord(end.sum_received) || !isRecord(end.sum_sent)) return fail('iperf3 JSON has no end.sum_received/sum_sent');
+  // -C is a request: a kernel without the algorithm would run its default, and the row would be mislabelled.
+  const used = end.sender_tcp_congestion;
+  if (congestion !== undefined && typeof used === 'string' && used !== congestion) return fail(`iperf3 ran ${used}, not ${congestion}`);
   const bps = finite(end.sum_received.bits_per_second);
   const sentBytes = finite(end.sum_sent.bytes);
   if (bps === null || bps < 0) return fail('iperf3 JSON has no receiver bits_per_second');

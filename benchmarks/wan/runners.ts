@@ -90,7 +90,7 @@ export class Servers {
     const { timedOut } = await client.finish((seconds + RUN_SLACK_S) * 1000);
     await server.stop();
     if (timedOut) return { flow: null, error: `iperf3 did not finish within ${seconds + RUN_SLACK_S} s`, note: null };
-    return fromParsed(parseIperf3(client.stdout));
+    return fromParsed(parseIperf3(client.stdout, congestion));
   }
 
   async bandwidthUp(seconds: number, label = 'bittrrt --bwup'): Promise<Measured> {
