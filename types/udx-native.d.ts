@@ -1,15 +1,16 @@
 // The subset of udx-native (1.x) that the WAN bench's udx peer calls (benchmarks/wan/udx-peer.ts);
 // the package ships no type declarations.
 declare module 'udx-native' {
-  interface UdxSocket {
+  export interface UdxSocket {
     bind(port?: number, host?: string): void;
     address(): { host: string; family: number; port: number };
     close(): Promise<void>;
   }
-  interface UdxStream {
+  export interface UdxStream {
     connect(socket: UdxSocket, remoteId: number, port: number, host?: string): void;
     write(chunk: Uint8Array): boolean;
     end(): void;
+    resume(): this;
     destroy(err?: Error): void;
     on(event: 'data', listener: (chunk: Uint8Array) => void): this;
     on(event: 'end' | 'finish' | 'close' | 'drain', listener: () => void): this;

@@ -139,6 +139,8 @@ export class Lab {
   readonly emulatorPath: string;
   readonly #children = new Set<Proc>();
   #closed = false;
+  /** Whether the emulator got real-time scheduling (null before it first ran): without it, other load delays packets. */
+  realtime: boolean | null = null;
 
   private constructor(dir: string, ns: Record<Side, string>, emulatorPath: string) {
     this.dir = dir;
@@ -191,7 +193,8 @@ export class Lab {
     ], process.env);
     this.#children.add(emulator);
     try {
-      await emulator.waitFor(/^ready /m, READY_MS);
+      const [, realtime] = await emulator.waitFor(/^ready .*realtime=(\w+)/m, READY_MS);
+      this.realtime = realtime === 'yes';
       // b first: a packet that a sends once its device is up must find b's device up too (writing to a down TUN fails).
       for (const [side, local, peer] of [['b', ADDRESS_B, ADDRESS_A], ['a', ADDRESS_A, ADDRESS_B]] as const) {
         const ip = (...args: string[]): void => {

@@ -209,8 +209,9 @@ async function main(): Promise<number> {
 
   const judgements = judgeWan(results);
   const commit = gitCommit();
+  const scheduling = lab.realtime === false ? '; the emulator ran WITHOUT real-time priority, so other load delayed its packets' : '';
   const out: string[] = [
-    '', `## WAN bench (commit ${commit}, ${options.seconds} s per run, one run each, load average ${load.toFixed(2)} at the start)`, '',
+    '', `## WAN bench (commit ${commit}, ${options.seconds} s per run, one run each, load average ${load.toFixed(2)} at the start${scheduling})`, '',
     formatTable(results.rows), '',
   ];
   if (results.coexist !== null) {
