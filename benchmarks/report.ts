@@ -408,7 +408,7 @@ function transferLines(transfer: TransferReport, cores: number): string[] {
       `dropping that share of the datagrams each way from a fixed seed; ${config.datagramBytes}-byte datagrams; ` +
       `load average ${transfer.loadAverage.toFixed(2)} at start`,
     '  MB/s = 1e6 bytes delivered per second, timed by the receiver: first to last datagram (a), first to last byte (c, e), ' +
-      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a and c write nothing). ' +
+      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a, c and e write nothing). ' +
       'Median over the runs (min–max); CPU: medians; peak RSS: the highest. Not pinned: the proxy runs have three busy ' +
       'processes, and the ratios compare runs made under the same conditions.',
     table(['file transfer on loopback', 'delivered', 'MB/s', 'CPU s/GB sender', 'CPU s/GB receiver', 'peak RSS sender',

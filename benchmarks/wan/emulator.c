@@ -26,7 +26,8 @@
  * It asks for SCHED_FIFO (priority 1) so that other work on a shared machine delays packets less
  * (a real path does not slow down when the hosts are busy); it sleeps when idle, and the kernel's
  * real-time throttling bounds it anyway. The "ready" line says whether it got it.
- * SIGTERM/SIGINT end it; it then prints one JSON line of counters per direction on stdout.
+ * SIGTERM/SIGINT end it; it then prints one JSON line of counters per direction on stdout (a
+ * packet written to a device that is not up is counted as dropped_down, not as a failed write).
  * Packet lengths count the IP packet only (no link-layer framing).
  */
 #define _GNU_SOURCE
@@ -77,7 +78,7 @@ typedef struct {
   uint64_t link_free_ns;     /* when the link finishes the last accepted packet */
   uint64_t last_deliver_ns;
   /* counters */
-  uint64_t received, forwarded, forwarded_bytes, dropped_queue, dropped_loss, dropped_ring, dropped_oversize, write_errors;
+  uint64_t received, forwarded, forwarded_bytes, dropped_queue, dropped_loss, dropped_ring, dropped_oversize, dropped_down, write_errors;
   uint64_t max_queue_bytes;
   int first_write_errno; /* why the first failed write failed (0: none, or a short write) */
 } direction;
@@ -222,6 +223,11 @@ static void deliver_due(direction *d, int out_fd, uint64_t now) {
     if (w == (ssize_t)m->len) {
       d->forwarded++;
       d->forwarded_bytes += m->len;
+    } else if (w < 0 && errno == EIO) {
+      /* The TUN device is not up (yet): the bench brings one up before the other, and the kernel
+       * may retransmit for the previous run's orphaned TCP connections in between. A packet sent
+       * to a link that is down is lost on a real path too. */
+      d->dropped_down++;
     } else {
       if (d->write_errors == 0) d->first_write_errno = w < 0 ? errno : 0;
       d->write_errors++;
@@ -269,9 +275,10 @@ static const char *write_error_name(const direction *d) {
 static void print_counters(const char *name, const direction *d) {
   printf("{\"direction\":\"%s\",\"received\":%" PRIu64 ",\"forwarded\":%" PRIu64 ",\"forwarded_bytes\":%" PRIu64
          ",\"dropped_queue\":%" PRIu64 ",\"dropped_loss\":%" PRIu64 ",\"dropped_ring\":%" PRIu64 ",\"dropped_oversize\":%" PRIu64
+         ",\"dropped_down\":%" PRIu64
          ",\"write_errors\":%" PRIu64 ",\"first_write_error\":\"%s\",\"max_queue_bytes\":%" PRIu64 "}\n",
          name, d->received, d->forwarded, d->forwarded_bytes, d->dropped_queue, d->dropped_loss, d->dropped_ring, d->dropped_oversize,
-         d->write_errors, write_error_name(d),
+         d->dropped_down, d->write_errors, write_error_name(d),
          d->max_queue_bytes);
 }
 

@@ -195,8 +195,10 @@ export class Lab {
     try {
       const [, realtime] = await emulator.waitFor(/^ready .*realtime=(\w+)/m, READY_MS);
       this.realtime = realtime === 'yes';
-      // b first: a packet that a sends once its device is up must find b's device up too (writing to a down TUN fails).
-      for (const [side, local, peer] of [['b', ADDRESS_B, ADDRESS_A], ['a', ADDRESS_A, ADDRESS_B]] as const) {
+      // One device is up before the other: what the kernel sends in between (retransmissions for
+      // the previous run's orphaned TCP connections, a lingering session's heartbeat) meets a
+      // device that is down, and the emulator counts it as dropped_down.
+      for (const [side, local, peer] of [['a', ADDRESS_A, ADDRESS_B], ['b', ADDRESS_B, ADDRESS_A]] as const) {
         const ip = (...args: string[]): void => {
           execFileSync('ip', ['-n', this.ns[side], ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
         };

@@ -142,6 +142,8 @@ export interface EmulatorCounters {
   readonly droppedLoss: number;
   readonly droppedRing: number;
   readonly droppedOversize: number;
+  /** Written to a device that was not up yet: between the two devices coming up, before a run's traffic. */
+  readonly droppedDown: number;
   readonly writeErrors: number;
   /** The first failed write's errno name ('EIO'), '' when none failed. */
   readonly firstWriteError: string;
@@ -150,7 +152,7 @@ export interface EmulatorCounters {
 
 const COUNTER_FIELDS = {
   received: 'received', forwarded: 'forwarded', forwardedBytes: 'forwarded_bytes', droppedQueue: 'dropped_queue', droppedLoss: 'dropped_loss',
-  droppedRing: 'dropped_ring', droppedOversize: 'dropped_oversize', writeErrors: 'write_errors', maxQueueBytes: 'max_queue_bytes',
+  droppedRing: 'dropped_ring', droppedOversize: 'dropped_oversize', droppedDown: 'dropped_down', writeErrors: 'write_errors', maxQueueBytes: 'max_queue_bytes',
 } as const;
 
 /** Both directions' counters, or null when either line is missing or incomplete. */

@@ -187,16 +187,19 @@ async function main(): Promise<number> {
     protocols = protocols.filter((p) => p !== 'udx');
   }
 
-  const lab = Lab.create();
-  // The same synchronous cleanup on every way out: children killed, namespaces deleted.
+  // The same synchronous cleanup on every way out: children killed, namespaces deleted. The
+  // handlers go in before the lab exists, so a Ctrl-C while it is being made still ends cleanly
+  // (Lab.create cleans up after itself when it fails).
+  let lab: Lab | null = null;
   const onSignal = (signal: NodeJS.Signals, code: number): void => {
-    process.stderr.write(`\n${signal}: stopping the WAN bench, deleting ${lab.ns.a} and ${lab.ns.b}\n`);
-    lab.closeSync();
+    process.stderr.write(`\n${signal}: stopping the WAN bench${lab === null ? '' : `, deleting ${lab.ns.a} and ${lab.ns.b}`}\n`);
+    lab?.closeSync();
     process.exit(code);
   };
   process.once('SIGINT', () => onSignal('SIGINT', 130));
   process.once('SIGTERM', () => onSignal('SIGTERM', 143));
-  process.once('exit', () => lab.closeSync());
+  process.once('exit', () => lab?.closeSync());
+  lab = Lab.create();
   const started = performance.now();
   const load = loadavg()[0] ?? 0;
   say(`namespaces ${lab.ns.a} → ${lab.ns.b}; ${options.rows.length} row(s) × ${protocols.join(', ')}; ${options.seconds} s per run; load average ${load.toFixed(2)}`);

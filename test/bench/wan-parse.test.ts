@@ -130,11 +130,13 @@ describe('WAN bench: reading the programs\' output', () => {
   it('reads the emulator\'s counters and calls its own drops and failed writes problems', () => {
     const line = (direction: string, extra: Record<string, unknown> = {}): string => JSON.stringify({
       direction, received: 100, forwarded: 90, forwarded_bytes: 120_000, dropped_queue: 6, dropped_loss: 4, dropped_ring: 0,
-      dropped_oversize: 0, write_errors: 0, first_write_error: '', max_queue_bytes: 62_000, ...extra,
+      dropped_oversize: 0, dropped_down: 1, write_errors: 0, first_write_error: '', max_queue_bytes: 62_000, ...extra,
     });
     const clean = parseEmulatorCounters(`ready wan0 slots=8192/8192\n${line('a_to_b')}\n${line('b_to_a')}\n`);
     expect(clean?.aToB.droppedQueue).to.equal(6);
     expect(clean?.bToA.maxQueueBytes).to.equal(62_000);
+    // A packet to a device not yet up is lost as on a real link that is down: counted, no problem.
+    expect(clean?.aToB.droppedDown).to.equal(1);
     expect(clean === null ? null : emulatorProblems(clean)).to.deep.equal([]);
     const bad = parseEmulatorCounters(`${line('a_to_b', { dropped_ring: 3 })}\n${line('b_to_a', { write_errors: 2, first_write_error: 'EIO' })}`);
     expect(bad === null ? null : emulatorProblems(bad)).to.deep.equal([
