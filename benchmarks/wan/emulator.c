@@ -50,6 +50,8 @@
 
 /* Largest packet taken: the devices' MTU is 1500 (the caller sets no other); a longer read is counted and dropped. */
 #define SLOT_BYTES 2048
+/* The smallest IP packet: an IPv4 header without options (an IPv6 header is 40). */
+#define MIN_IP_PACKET 20
 /* Reads per device per loop turn: enough to drain a burst, few enough that the other side and due deliveries are not starved. */
 #define READ_BATCH 64
 /* Ring sizes: at least this many slots, at most the cap (the cap's slots are 512 MiB of address space, touched only as used). */
@@ -78,7 +80,7 @@ typedef struct {
   uint64_t link_free_ns;     /* when the link finishes the last accepted packet */
   uint64_t last_deliver_ns;
   /* counters */
-  uint64_t received, forwarded, forwarded_bytes, dropped_queue, dropped_loss, dropped_ring, dropped_oversize, dropped_down, write_errors;
+  uint64_t received, forwarded, forwarded_bytes, dropped_queue, dropped_loss, dropped_ring, dropped_length, dropped_down, write_errors;
   uint64_t max_queue_bytes;
   int first_write_errno; /* why the first failed write failed (0: none, or a short write) */
 } direction;
@@ -167,8 +169,10 @@ static void init_direction(direction *d, uint64_t seed) {
 /* One packet of `len` bytes arrived at `now`: loss, then the drop-tail queue, then into the ring. */
 static void accept_packet(direction *d, const uint8_t *packet, size_t len, uint64_t now) {
   d->received++;
-  if (len > SLOT_BYTES - 1) { /* read() filled the whole buffer: the packet may have been cut */
-    d->dropped_oversize++;
+  /* Longer: read() filled the whole buffer, so the packet may have been cut. Shorter than an IPv4
+   * header: no IP packet at all. Neither is forwarded. */
+  if (len > SLOT_BYTES - 1 || len < MIN_IP_PACKET) {
+    d->dropped_length++;
     return;
   }
   if (d->loss > 0 && next_unit(&d->prng) < d->loss) {
@@ -274,10 +278,10 @@ static const char *write_error_name(const direction *d) {
 
 static void print_counters(const char *name, const direction *d) {
   printf("{\"direction\":\"%s\",\"received\":%" PRIu64 ",\"forwarded\":%" PRIu64 ",\"forwarded_bytes\":%" PRIu64
-         ",\"dropped_queue\":%" PRIu64 ",\"dropped_loss\":%" PRIu64 ",\"dropped_ring\":%" PRIu64 ",\"dropped_oversize\":%" PRIu64
+         ",\"dropped_queue\":%" PRIu64 ",\"dropped_loss\":%" PRIu64 ",\"dropped_ring\":%" PRIu64 ",\"dropped_length\":%" PRIu64
          ",\"dropped_down\":%" PRIu64
          ",\"write_errors\":%" PRIu64 ",\"first_write_error\":\"%s\",\"max_queue_bytes\":%" PRIu64 "}\n",
-         name, d->received, d->forwarded, d->forwarded_bytes, d->dropped_queue, d->dropped_loss, d->dropped_ring, d->dropped_oversize,
+         name, d->received, d->forwarded, d->forwarded_bytes, d->dropped_queue, d->dropped_loss, d->dropped_ring, d->dropped_length,
          d->dropped_down, d->write_errors, write_error_name(d),
          d->max_queue_bytes);
 }

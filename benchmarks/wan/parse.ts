@@ -141,7 +141,7 @@ export interface EmulatorCounters {
   readonly droppedQueue: number;
   readonly droppedLoss: number;
   readonly droppedRing: number;
-  readonly droppedOversize: number;
+  readonly droppedLength: number;
   /** Written to a device that was not up yet: between the two devices coming up, before a run's traffic. */
   readonly droppedDown: number;
   readonly writeErrors: number;
@@ -152,7 +152,7 @@ export interface EmulatorCounters {
 
 const COUNTER_FIELDS = {
   received: 'received', forwarded: 'forwarded', forwardedBytes: 'forwarded_bytes', droppedQueue: 'dropped_queue', droppedLoss: 'dropped_loss',
-  droppedRing: 'dropped_ring', droppedOversize: 'dropped_oversize', droppedDown: 'dropped_down', writeErrors: 'write_errors', maxQueueBytes: 'max_queue_bytes',
+  droppedRing: 'dropped_ring', droppedLength: 'dropped_length', droppedDown: 'dropped_down', writeErrors: 'write_errors', maxQueueBytes: 'max_queue_bytes',
 } as const;
 
 /** Both directions' counters, or null when either line is missing or incomplete. */
@@ -178,7 +178,7 @@ export function parseEmulatorCounters(text: string): { readonly aToB: EmulatorCo
 export function emulatorProblems(c: { readonly aToB: EmulatorCounters; readonly bToA: EmulatorCounters }): string[] {
   return [c.aToB, c.bToA].flatMap((d) => [
     ...(d.droppedRing > 0 ? [`${d.direction}: ${d.droppedRing} packets dropped for want of ring slots`] : []),
-    ...(d.droppedOversize > 0 ? [`${d.direction}: ${d.droppedOversize} oversize packets`] : []),
+    ...(d.droppedLength > 0 ? [`${d.direction}: ${d.droppedLength} packets of impossible length`] : []),
     ...(d.writeErrors > 0 ? [`${d.direction}: ${d.writeErrors} failed writes (first: ${d.firstWriteError || 'unknown'})`] : []),
   ]);
 }

@@ -106,7 +106,7 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
       coexist = { path, bittrrt: as('bittrrt', ok?.value[0], ok?.problems ?? []), cubic: as('cubic', ok?.value[1], ok?.problems ?? []) };
       say(`coexistence: bittrrt ${describe(coexist.bittrrt)}, CUBIC ${describe(coexist.cubic)}`);
     } else if (has('coexist')) {
-      say('SKIP coexistence scenario: iperf3 is not installed (apt-get install -y iperf3)');
+      process.stdout.write('SKIP coexistence scenario: iperf3 is not installed (apt-get install -y iperf3)\n');
     }
     if (path !== null && has('fairness')) {
       say(`fairness on ${rowLabel(path)}: two bittrrt --bwup flows for ${options.seconds} s ...`);

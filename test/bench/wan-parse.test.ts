@@ -130,7 +130,7 @@ describe('WAN bench: reading the programs\' output', () => {
   it('reads the emulator\'s counters and calls its own drops and failed writes problems', () => {
     const line = (direction: string, extra: Record<string, unknown> = {}): string => JSON.stringify({
       direction, received: 100, forwarded: 90, forwarded_bytes: 120_000, dropped_queue: 6, dropped_loss: 4, dropped_ring: 0,
-      dropped_oversize: 0, dropped_down: 1, write_errors: 0, first_write_error: '', max_queue_bytes: 62_000, ...extra,
+      dropped_length: 0, dropped_down: 1, write_errors: 0, first_write_error: '', max_queue_bytes: 62_000, ...extra,
     });
     const clean = parseEmulatorCounters(`ready wan0 slots=8192/8192\n${line('a_to_b')}\n${line('b_to_a')}\n`);
     expect(clean?.aToB.droppedQueue).to.equal(6);

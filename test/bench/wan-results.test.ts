@@ -73,9 +73,9 @@ describe('WAN bench: fairness and verdicts', () => {
 
   it('tables every run with its share of the link and the emulator\'s drops', () => {
     const emulator = {
-      aToB: { direction: 'a_to_b', received: 10, forwarded: 8, forwardedBytes: 9000, droppedQueue: 1, droppedLoss: 1, droppedRing: 0, droppedOversize: 0,
+      aToB: { direction: 'a_to_b', received: 10, forwarded: 8, forwardedBytes: 9000, droppedQueue: 1, droppedLoss: 1, droppedRing: 0, droppedLength: 0,
         droppedDown: 0, writeErrors: 0, firstWriteError: '', maxQueueBytes: 3000 },
-      bToA: { direction: 'b_to_a', received: 5, forwarded: 5, forwardedBytes: 300, droppedQueue: 0, droppedLoss: 0, droppedRing: 0, droppedOversize: 0,
+      bToA: { direction: 'b_to_a', received: 5, forwarded: 5, forwardedBytes: 300, droppedQueue: 0, droppedLoss: 0, droppedRing: 0, droppedLength: 0,
         droppedDown: 0, writeErrors: 0, firstWriteError: '', maxQueueBytes: 60 },
     } as const;
     const table = formatTable([{ row: path(1), runs: [run('bbr', 88.84, { emulator }), run('cubic', null)] }]).split('\n');
