@@ -11,6 +11,9 @@
  *                     upload that finishes, deletes the file, and keeps serving until stopped
  *   bittrrt-client    connects (version 2 only) and uploads one file
  *   impairment-proxy  the test suite's ImpairmentProxy in front of a server, dropping datagrams; runs until `stop`
+ *   udx-receiver      one udx-native stream (reliable, congestion-controlled UDP, no encryption) on 127.0.0.1:0,
+ *                     connected to the sender's port; counts the bytes until the sender ends the stream
+ *   udx-sender        binds the port the receiver expects and writes the bytes into its stream with backpressure
  *
  * The TLS certificate and key are throwaway benchmark-only fixtures (benchmarks/fixtures/README.md).
  *
@@ -28,11 +31,13 @@ import tls from 'node:tls';
 import type { TransferResult } from '../lib/transfer/endpoint.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import { BENCH_RATE_LIMITS, errorText } from './session-rpc.js';
+import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
 
 export type BaselineRole =
-  | 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client' | 'bittrrt-server' | 'bittrrt-client' | 'impairment-proxy';
+  | 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client' | 'bittrrt-server' | 'bittrrt-client' | 'impairment-proxy'
+  | 'udx-receiver' | 'udx-sender';
 
 export interface UdpReceiverJob {
   readonly role: 'udp-receiver';
@@ -83,7 +88,24 @@ export interface ImpairmentProxyJob {
   readonly drop: number;
 }
 
-export type BaselineJob = UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob | BittrrtServerJob | BittrrtClientJob | ImpairmentProxyJob;
+/** udx streams are addressed by socket and id on both sides: each end must know the other's port before data flows. */
+export interface UdxReceiverJob {
+  readonly role: 'udx-receiver';
+  /** The port the sender will bind (the parent picked a free one). */
+  readonly peerPort: number;
+}
+
+export interface UdxSenderJob {
+  readonly role: 'udx-sender';
+  /** The receiver's port. */
+  readonly port: number;
+  readonly bindPort: number;
+  readonly bytes: number;
+  readonly chunkBytes: number;
+}
+
+export type BaselineJob =
+  | UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob | BittrrtServerJob | BittrrtClientJob | ImpairmentProxyJob | UdxReceiverJob | UdxSenderJob;
 
 /** What every role measures of itself. */
 export interface CommonReport {
@@ -148,8 +170,20 @@ export interface ImpairmentProxyReport extends Pick<CommonReport, 'cpuMicros' | 
   readonly toClient: ImpairmentStats;
 }
 
+export interface UdxReceiverReport extends CommonReport {
+  readonly role: 'udx-receiver';
+}
+
+export interface UdxSenderReport extends CommonReport {
+  readonly role: 'udx-sender';
+  /** Packets udx sent, retransmissions included, and how many were retransmissions. */
+  readonly packets: number;
+  readonly retransmits: number;
+}
+
 export type BaselineReport =
-  | UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport | BittrrtServerReport | BittrrtClientReport | ImpairmentProxyReport;
+  | UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport | BittrrtServerReport | BittrrtClientReport | ImpairmentProxyReport
+  | UdxReceiverReport | UdxSenderReport;
 
 /** Parent → worker: the job, once; then, for the proxy, when to stop. */
 export interface StartMessage {
@@ -195,6 +229,10 @@ function isJob(value: unknown): value is BaselineJob {
       return isCount(value.port) && isPath(value.path);
     case 'impairment-proxy':
       return isCount(value.serverPort) && isSeed(value.seed) && isProbability(value.drop);
+    case 'udx-receiver':
+      return isCount(value.peerPort);
+    case 'udx-sender':
+      return isCount(value.port) && isCount(value.bindPort) && isCount(value.bytes) && isCount(value.chunkBytes);
     default:
       return false;
   }
@@ -575,6 +613,33 @@ async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxy
   }
 }
 
+/* ---------------- udx-native ---------------- */
+
+async function udxReceiver(job: UdxReceiverJob): Promise<UdxReceiverReport> {
+  const end = await openUdxEnd('receiver', { host: LOOPBACK, port: 0 }, { host: LOOPBACK, port: job.peerPort });
+  const cpuStart = cpuMicros();
+  const received = receiveAll(end.stream, MAX_LIFETIME_MS);
+  send({ kind: 'listening', port: end.socket.address().port });
+  const { bytes, elapsedMs, ended } = await received;
+  if (!ended) throw new Error(`the sender did not end the stream (${bytes} bytes received)`);
+  const report: UdxReceiverReport = { role: 'udx-receiver', bytes, elapsedMs, ...usageSince(cpuStart) };
+  await closeUdxEnd(end);
+  return report;
+}
+
+async function udxSender(job: UdxSenderJob): Promise<UdxSenderReport> {
+  const end = await openUdxEnd('sender', { host: LOOPBACK, port: job.bindPort }, { host: LOOPBACK, port: job.port });
+  const cpuStart = cpuMicros();
+  const start = performance.now();
+  const bytes = await sendAll(end.stream, job.chunkBytes, (written) => job.bytes - written);
+  const report: UdxSenderReport = {
+    role: 'udx-sender', bytes, elapsedMs: performance.now() - start, packets: end.stream.packetsTransmitted, retransmits: end.stream.retransmits,
+    ...usageSince(cpuStart),
+  };
+  await closeUdxEnd(end);
+  return report;
+}
+
 /* ---------------- the worker ---------------- */
 
 function run(job: BaselineJob): Promise<BaselineReport> {
@@ -593,6 +658,10 @@ function run(job: BaselineJob): Promise<BaselineReport> {
       return bittrrtClient(job);
     case 'impairment-proxy':
       return impairmentProxy(job);
+    case 'udx-receiver':
+      return udxReceiver(job);
+    case 'udx-sender':
+      return udxSender(job);
   }
 }
 

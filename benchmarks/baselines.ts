@@ -7,17 +7,20 @@
  *   tlsBaseline    the same bytes over TLS 1.3 on TCP with node:tls: what a secure, reliable stream costs
  *   bittrrtUpload  a file uploaded to a bittrrt server, directly or through the impairment proxy (a
  *                  third process) dropping a share of the datagrams
+ *   udxBaseline    the same bytes over one udx-native stream: reliable, congestion-controlled UDP in
+ *                  native code, unencrypted
  *
  * Every run has a deadline, and its workers are stopped (then killed if need be) when it ends,
  * whether it succeeded or threw.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { MAX_DATAGRAM } from '../lib/constants.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import type {
   BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, CommonReport, FromBaselineWorker, ImpairmentProxyReport, ToBaselineWorker,
-  UdpReceiverReport, UdpSenderReport,
+  UdpReceiverReport, UdpSenderReport, UdxSenderReport,
 } from './baseline-worker.js';
 import { errorText } from './session-rpc.js';
 
@@ -333,6 +336,49 @@ export async function tlsBaseline(options: { bytes: number }): Promise<Throughpu
     // TCP loses nothing: a shortfall is a bug in the worker, not a result.
     if (received.bytes !== options.bytes) throw new Error(`server read ${received.bytes} of ${options.bytes} bytes`);
     return throughput(name, sent, received, `${received.protocol}, ${received.cipher}`);
+  });
+}
+
+/* ---------------- udx-native ---------------- */
+
+const UDX_CHUNK_BYTES = 64 * 1024;
+
+/** A loopback UDP port that is free now: bound, noted, closed (the sender binds it a moment later). */
+async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', resolve);
+  });
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+function udxNote(sent: UdxSenderReport): string {
+  return `${sent.retransmits} of ${sent.packets} packets resent (${percentOf(sent.retransmits, sent.packets).toFixed(2)}%)`;
+}
+
+/**
+ * The same bytes over one udx-native stream: the sender writes them in 64 KiB chunks with
+ * backpressure; the receiver counts them until the sender ends the stream. udx streams are
+ * addressed by socket and id on both sides, so the parent picks the sender's port up front.
+ */
+export async function udxBaseline(options: { bytes: number }): Promise<ThroughputResult> {
+  const name = 'udx-native stream (no encryption)';
+  checkCount('bytes', options.bytes);
+  return withWorkers(name, async ({ spawn, ready, deadline }) => {
+    const receiver = spawn('udx-receiver');
+    const sender = spawn('udx-sender');
+    await ready();
+    const bindPort = await freeUdpPort();
+    receiver.start({ role: 'udx-receiver', peerPort: bindPort });
+    const { port } = await receiver.expect('listening', deadline);
+    sender.start({ role: 'udx-sender', port, bindPort, bytes: options.bytes, chunkBytes: UDX_CHUNK_BYTES });
+    const [sent, received] = await Promise.all([sender.report(deadline), receiver.report(deadline)]);
+    // udx is reliable: a shortfall is a bug in the worker, not a result.
+    if (received.bytes !== options.bytes) throw new Error(`receiver got ${received.bytes} of ${options.bytes} bytes`);
+    return throughput(name, sent, received, udxNote(sent));
   });
 }
 

@@ -372,7 +372,7 @@ function transferLines(transfer: TransferReport, cores: number): string[] {
   const { config, runs, judgements } = transfer;
   const kinds: ReadonlyArray<readonly [string, (set: TransferSet) => ThroughputResult]> = [
     ['(a)', (t) => t.rawUdp], ['(b)', (t) => t.bittrrt], ['(c)', (t) => t.tls],
-    ['(d)', (t) => t.viaProxy.noLoss], ['(d)', (t) => t.viaProxy.loss1], ['(d)', (t) => t.viaProxy.loss5],
+    ['(d)', (t) => t.viaProxy.noLoss], ['(d)', (t) => t.viaProxy.loss1], ['(d)', (t) => t.viaProxy.loss5], ['(e)', (t) => t.udx],
   ];
   const last = runs[runs.length - 1];
   if (last === undefined) return ['File transfer: no run.'];
@@ -397,17 +397,18 @@ function transferLines(transfer: TransferReport, cores: number): string[] {
   const ratioRows = [
     ratioRow('b/a: bittrrt ÷ raw UDP ceiling', 'bittrrtOfRawUdp', judgements.bittrrtOfRawUdp),
     ratioRow('b/c: bittrrt ÷ TLS 1.3', 'bittrrtOfTls', null),
+    ratioRow('b/e: bittrrt ÷ udx-native', 'bittrrtOfUdx', null),
     ratioRow('1% loss ÷ 0% loss, both through the proxy', 'loss1OfNoLoss', judgements.loss1OfNoLoss),
     ratioRow('5% loss ÷ 0% loss, both through the proxy', 'loss5OfNoLoss', null),
     ratioRow(`1% loss (${mib(config.lossBytes)}, proxy) ÷ b (${mib(config.bytes)}, direct)`, 'loss1OfDirect', null),
   ];
   return [
     `File transfer on loopback, ${runs.length} run(s): each end in a forked process of its own, the impairment proxy in a third; ` +
-      `(a)–(c) move ${mib(config.bytes)}, the proxy runs (d) a ${mib(config.lossBytes)} file (5% loss is slow), ` +
+      `(a)–(c) and (e) move ${mib(config.bytes)}, the proxy runs (d) a ${mib(config.lossBytes)} file (5% loss is slow), ` +
       `dropping that share of the datagrams each way from a fixed seed; ${config.datagramBytes}-byte datagrams; ` +
       `load average ${transfer.loadAverage.toFixed(2)} at start`,
-    '  MB/s = 1e6 bytes delivered per second, timed by the receiver: first to last datagram (a), first to last byte (c), ' +
-      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a and c write nothing). ' +
+    '  MB/s = 1e6 bytes delivered per second, timed by the receiver: first to last datagram (a), first to last byte (c, e), ' +
+      'offer accepted to SHA-256 checked and file in place (bittrrt, which also writes the file; a, c and e write nothing). ' +
       'Median over the runs (min–max); CPU: medians; peak RSS: the highest. Not pinned: the proxy runs have three busy ' +
       'processes, and the ratios compare runs made under the same conditions.',
     table(['file transfer on loopback', 'delivered', 'MB/s', 'CPU s/GB sender', 'CPU s/GB receiver', 'peak RSS sender',

@@ -2,7 +2,7 @@
  * File transfer on loopback, `repeat` times; in each run the ratios compare measurements taken
  * under the same conditions, and the judged ratios are the medians over the runs: (a) the raw UDP ceiling in datagrams of bittrrt's size, (b) a bittrrt upload,
  * (c) the same bytes over TLS 1.3, then bittrrt through the impairment proxy at 0%, 1% and 5%
- * loss. The proxy runs move a smaller file (5% loss is slow), and are judged against the 0% run
+ * loss, then (e) the same bytes over one udx-native stream (reliable UDP in native code, unencrypted). The proxy runs move a smaller file (5% loss is slow), and are judged against the 0% run
  * through the same proxy, which pays the proxy's own cost too.
  */
 import { randomFillSync } from 'node:crypto';
@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_DATAGRAM } from '../lib/constants.js';
-import { bittrrtUpload, rawUdpCeiling, tlsBaseline, type ThroughputResult, type TransferRun } from './baselines.js';
+import { bittrrtUpload, rawUdpCeiling, tlsBaseline, udxBaseline, type ThroughputResult, type TransferRun } from './baselines.js';
 import type { Progress } from './harness.js';
 import { judge, median, type Goal, type Judgement, type JudgeRules } from './verdict.js';
 
@@ -48,10 +48,11 @@ export interface TransferSet {
   readonly bittrrt: TransferRun;
   readonly tls: ThroughputResult;
   readonly viaProxy: { readonly noLoss: TransferRun; readonly loss1: TransferRun; readonly loss5: TransferRun };
+  readonly udx: ThroughputResult;
   readonly ratios: Readonly<Record<RatioName, number>>;
 }
 
-export type RatioName = 'bittrrtOfRawUdp' | 'bittrrtOfTls' | 'loss1OfNoLoss' | 'loss5OfNoLoss' | 'loss1OfDirect';
+export type RatioName = 'bittrrtOfRawUdp' | 'bittrrtOfTls' | 'bittrrtOfUdx' | 'loss1OfNoLoss' | 'loss5OfNoLoss' | 'loss1OfDirect';
 
 export interface TransferReport {
   readonly config: TransferConfig;
@@ -69,6 +70,7 @@ function ratiosOf(set: Omit<TransferSet, 'ratios'>): TransferSet['ratios'] {
   return {
     bittrrtOfRawUdp: mbs(set.bittrrt) / mbs(set.rawUdp),
     bittrrtOfTls: mbs(set.bittrrt) / mbs(set.tls),
+    bittrrtOfUdx: mbs(set.bittrrt) / mbs(set.udx),
     loss1OfNoLoss: mbs(set.viaProxy.loss1) / mbs(set.viaProxy.noLoss),
     loss5OfNoLoss: mbs(set.viaProxy.loss5) / mbs(set.viaProxy.noLoss),
     loss1OfDirect: mbs(set.viaProxy.loss1) / mbs(set.bittrrt),
@@ -129,10 +131,12 @@ export async function runTransferBenchmarks(options: { quick: boolean; repeat: n
         step(`(d) bittrrt upload of ${mib(config.lossBytes)} through the impairment proxy, ${drop * 100}% loss`);
         return bittrrtUpload({ path: small, bytes: config.lossBytes, inbox, drop, seed: IMPAIRMENT_SEED });
       };
-      const set = { rawUdp, bittrrt, tls, viaProxy: { noLoss: await viaProxy(0), loss1: await viaProxy(0.01), loss5: await viaProxy(0.05) } };
+      const proxied = { noLoss: await viaProxy(0), loss1: await viaProxy(0.01), loss5: await viaProxy(0.05) };
+      step(`(e) udx-native stream, ${mib(config.bytes)}`);
+      const set = { rawUdp, bittrrt, tls, viaProxy: proxied, udx: await udxBaseline({ bytes: config.bytes }) };
       runs.push({ ...set, ratios: ratiosOf(set) });
     }
-    const names: readonly RatioName[] = ['bittrrtOfRawUdp', 'bittrrtOfTls', 'loss1OfNoLoss', 'loss5OfNoLoss', 'loss1OfDirect'];
+    const names: readonly RatioName[] = ['bittrrtOfRawUdp', 'bittrrtOfTls', 'bittrrtOfUdx', 'loss1OfNoLoss', 'loss5OfNoLoss', 'loss1OfDirect'];
     const medians = Object.fromEntries(names.map((n) => [n, median(runs.map((r) => r.ratios[n]))])) as Record<RatioName, number>;
     return { config, loadAverage, runs, medians, judgements: judgeTransfer(runs, config, options.rules) };
   } finally {

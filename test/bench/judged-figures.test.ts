@@ -69,8 +69,8 @@ describe('judged bench figures', () => {
       ({ ...result(mbPerSec), retransmitPercent: 0, srttMs: null, minRttMs: null, proxy: null });
     const set = (rawBytes: number): TransferSet => ({
       rawUdp: result(300, rawBytes), bittrrt: transfer(100), tls: result(900),
-      viaProxy: { noLoss: transfer(80), loss1: transfer(60), loss5: transfer(30) },
-      ratios: { bittrrtOfRawUdp: 1 / 3, bittrrtOfTls: 1 / 9, loss1OfNoLoss: 0.75, loss5OfNoLoss: 0.375, loss1OfDirect: 0.6 },
+      viaProxy: { noLoss: transfer(80), loss1: transfer(60), loss5: transfer(30) }, udx: result(200),
+      ratios: { bittrrtOfRawUdp: 1 / 3, bittrrtOfTls: 1 / 9, bittrrtOfUdx: 1 / 2, loss1OfNoLoss: 0.75, loss5OfNoLoss: 0.375, loss1OfDirect: 0.6 },
     });
     const good = judgeTransfer([set(QUICK_TRANSFER_CONFIG.bytes), set(QUICK_TRANSFER_CONFIG.bytes), set(QUICK_TRANSFER_CONFIG.bytes)], QUICK_TRANSFER_CONFIG);
     expect(good.bittrrtOfRawUdp.verdict).to.equal('FAIL');
