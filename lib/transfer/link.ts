@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Acknowledgement } from '../protocol/transfer.js';
 
 /** How a stream sends frames: through its session, on its transfer's channel. */
@@ -8,6 +7,3 @@ export interface FrameLink {
   data(packet: number, offset: number, payload: Uint8Array): boolean;
   ack(largestPacket: number, cumulative: number, ack: Acknowledgement): boolean;
 }
-
-/** Milliseconds, monotonic and sub-millisecond: loopback round trips are a fraction of a millisecond. */
-export const clock = (): number => performance.now();

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RECEIVE_WINDOW_BYTES } from '../constants.js';
-import { clock, type FrameLink } from './link.js';
+import { clock } from '../time.js';
+import type { FrameLink } from './link.js';
 import { ReceiveCore, type AckFrame, type DataVerdict } from './receive-core.js';
 
 export type { DataVerdict } from './receive-core.js';

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { SEND_BURST_PACKETS, TRANSFER_STALL_MS } from '../constants.js';
 import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
-import { clock, type FrameLink } from './link.js';
+import { clock } from '../time.js';
+import type { FrameLink } from './link.js';
 import { SendCore, type ReadRequest } from './send-core.js';
 
 export { OptimisticAckError } from './send-core.js';
