@@ -234,6 +234,19 @@ describe('HandshakeResponder', () => {
       sessionOf(h.responder.handle(Buffer.from(h.docrypt.fencrypt(padded, { now: seconds(T0) }), 'ascii'), CLIENT, T0));
     });
 
+    it('the padding rule is on the connect\'s own length, even when its answer would fit', () => {
+      const h = harness();
+      const c = client();
+      // Long enough that its token outweighs the answer, one byte short of the padding.
+      const unpadded = encodeHandshake('connect', c.init.ephemeralPublic, { v: PROTOCOL_VERSION, idx: c.init.index, junk: '' });
+      const text = encodeHandshake('connect', c.init.ephemeralPublic, {
+        v: PROTOCOL_VERSION, idx: c.init.index, junk: 'x'.repeat(CONNECT_PADDED_LENGTH - 1 - Buffer.byteLength(unpadded)),
+      });
+      expect(Buffer.byteLength(text)).to.equal(CONNECT_PADDED_LENGTH - 1);
+      expect(h.responder.handle(Buffer.from(h.docrypt.fencrypt(text, { now: seconds(T0) }), 'ascii'), CLIENT, T0)).to.deep.equal({ dropped: 'amplification' });
+      expect(h.table.sessions.size).to.equal(0);
+    });
+
     it('with authorized keys: only a listed client identity is served', () => {
       const listed = new CommEncryptor();
       const h = harness({ trust: { authorizedKeys: new Set([toBase64Url(listed.publicKey)]) } });
@@ -409,6 +422,14 @@ describe('HandshakeResponder', () => {
       sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.99', port: 3 }, T0));
     });
 
+    it('a host at its cap spends no handshake budget: it stays refused for its cap, not for its rate', () => {
+      const h = harness({ maxSessionsPerHost: 1, rateLimits: { perSourceRate: 0.001, perSourceBurst: 2 } });
+      sessionOf(h.responder.handle(v2Connect(client()), CLIENT, T0));
+      for (let i = 0; i < 3; i++) {
+        expect(h.responder.handle(v2Connect(client()), { ...CLIENT, port: 2 + i }, T0), `attempt ${i}`).to.deep.equal({ dropped: 'host-session-limit' });
+      }
+    });
+
     it('a full table evicts a half-open session for a newcomer, and refuses when every session is live', () => {
       const h = harness({ maxSessions: 2 });
       const a = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0));
@@ -427,6 +448,28 @@ describe('HandshakeResponder', () => {
       const next = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0));
       expect(candidate.closed).to.equal(true);
       expect([...h.table.sessions]).to.deep.equal([next]);
+    });
+  });
+
+  describe('a full table and version-1 candidates', () => {
+    it('a version-1 connect displaces its source\'s candidate, not the session heard from longest ago', () => {
+      let candidate: Session | undefined;
+      const h = harness({ maxSessions: 2, seedCandidate: () => candidate });
+      const older = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0));
+      candidate = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0 + 1));
+      sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0 + 2));
+      expect(candidate.closed).to.equal(true);
+      expect(older.closed).to.equal(false);
+    });
+
+    it('a version-2 connect is not taken for a version-1 candidate: the table evicts as usual', () => {
+      let candidate: Session | undefined;
+      const h = harness({ maxSessions: 2, seedCandidate: () => candidate });
+      const older = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0));
+      candidate = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0 + 1));
+      sessionOf(h.responder.handle(v2Connect(client()), CLIENT, T0 + 2));
+      expect(older.closed).to.equal(true);
+      expect(candidate.closed).to.equal(false);
     });
   });
 
@@ -479,6 +522,21 @@ describe('HandshakeResponder', () => {
       t.jobs[2]!.done('failed');
       expect(h.late).to.deep.equal(['low-order', 'host-session-limit']);
       expect(h.table.sessions.size).to.equal(1);
+    });
+
+    it('a thread\'s answer makes room in a table that is full by then, as an inline one does', () => {
+      const t = threads();
+      let usable = false;
+      Object.defineProperty(t, 'usable', { get: () => usable });
+      const h = harness({ threads: () => t, maxSessions: 1 });
+      // Inline while the threads are not usable: a half-open session fills the table.
+      const halfOpen = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0));
+      usable = true;
+      expect(h.responder.handle(v2Connect(client()), CLIENT, T0 + 1)).to.deep.equal({ pending: true });
+      t.jobs[0]!.done('failed');
+      expect(halfOpen.closed).to.equal(true);
+      expect(h.table.sessions.size).to.equal(1);
+      expect(h.late).to.deep.equal([]);
     });
 
     it('threads that take no more work mean a rate-limit drop', () => {
