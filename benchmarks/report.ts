@@ -311,25 +311,32 @@ function handshakeLines(rows: readonly HandshakeThroughput[]): string[] {
 
 function memoryLines(network: NetworkReport): string[] {
   const m = network.idleMemory;
-  const sampleCells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapTotal), mib(sample.heapUsed + sample.external)];
+  const sampleCells = (sample: MemorySample): string => [mib(sample.rss), mib(sample.v8Free), mib(sample.heapUsed + sample.external)].join(' / ');
   const runRow = (run: IdleMemoryRun, i: number): string[] => [
     `run ${i + 1}`,
-    ...sampleCells(run.empty.memory),
-    ...run.steps.map((step) => `${integer.format(step.sessions)}: ${sampleCells(step.memory).join(' / ')}`),
+    sampleCells(run.empty.memory),
+    ...run.steps.map((step) => `${integer.format(step.sessions)}: ${sampleCells(step.memory)}`),
     bytesCell(run.perSession.rss),
+    `${bytesCell(run.perSession.rssLessFreeHeap)} (${run.perSession.residualPercent.toFixed(1)}%)`,
     bytesCell(run.perSession.heap),
   ];
   const steps = m.runs[0]?.requested ?? [];
-  const heapSlopes = m.runs.map((r) => r.perSession.heap);
+  const figure = (label: string, values: readonly number[]): string =>
+    (values.length === 0 ? '' : `  ${label}: ${formatSpread(spread(values), bytesCell)}`);
   return [
-    'Memory of a fresh server process per run (native, no handshake threads, young generation fixed at its largest and ' +
-      'V8\'s memory reducer off, so V8 gives nothing back between samples: an upper bound); its first clients are the idle ' +
-      `sessions, added in steps; each sample after global.gc(), ${(m.settleMs / 1000).toFixed(1)} s after the step's last ` +
-      'connect (once the server may drop its cached answers). Per session = least-squares slope over the steps.',
-    table(['idle sessions', 'RSS, empty', 'heap total, empty', 'heap used + external, empty',
-      ...steps.map((n) => `at ${integer.format(n)}: RSS / heap total / heap used + ext`), 'RSS per session', 'heap used + ext per session'],
+    'Memory of a fresh server process per run (native, no handshake threads, young generation fixed at its largest, ' +
+      'V8\'s memory reducer off); its first clients are the idle sessions, added in steps; each sample after global.gc(), ' +
+      `${(m.settleMs / 1000).toFixed(1)} s after the step's last connect (once the server may drop its cached answers). ` +
+      'Per session = least-squares slope over the steps. Judged: RSS less the resident V8 heap pages that hold nothing ' +
+      'live (v8.getHeapSpaceStatistics: physical − used). How many empty pages V8 keeps is its heap sizing at that moment, ' +
+      'not the sessions\' memory: it moved by up to 30 MiB between steps of one run, and the raw RSS slope with it. ' +
+      'In brackets: the judged samples\' largest distance from their line, in % of the growth it gives over the steps.',
+    table(['idle sessions', 'empty: RSS / V8 free / heap used + ext',
+      ...steps.map((n) => `at ${integer.format(n)}: RSS / V8 free / heap used + ext`),
+      'RSS per session', 'RSS less V8 free per session (fit)', 'heap used + ext per session'],
     m.runs.map(runRow)),
-    heapSlopes.length === 0 ? '' : `  heap used + external per session: ${formatSpread(spread(heapSlopes), bytesCell)} (not judged)`,
+    figure('RSS per session, V8\'s free pages included (not judged)', m.runs.map((r) => r.perSession.rss)),
+    figure('heap used + external per session, the sessions\' objects and buffers (not judged)', m.runs.map((r) => r.perSession.heap)),
     formatJudgement(m.judgement),
   ];
 }

@@ -36,20 +36,36 @@ export function spread(samples: readonly number[]): Spread {
   return { samples, median: mid, min, max, spreadPercent: ((max - min) / 2 / Math.abs(mid)) * 100 };
 }
 
+/** A least-squares line through points, and how far the points lie from it. */
+export interface LineFit {
+  readonly slope: number;
+  readonly intercept: number;
+  /** The largest distance of a point from the line, in units of y. */
+  readonly maxResidual: number;
+}
+
 /**
- * Least-squares slope of y over x: bytes per session from memory sampled at several session
+ * Least-squares line of y over x: bytes per session from memory sampled at several session
  * counts. Fitting all the steps, rather than subtracting a "before" from an "after", keeps one
- * disturbed sample from deciding the figure, and leaves out whatever the first sessions cost once.
+ * disturbed sample from deciding the figure, and leaves out whatever the first sessions cost once;
+ * the residual shows how far the samples stray from one cost per session. NaN with fewer than
+ * two distinct x.
  */
-export function slope(points: readonly (readonly [x: number, y: number])[]): number {
-  if (points.length < 2) return Number.NaN;
+export function fitLine(points: readonly (readonly [x: number, y: number])[]): LineFit {
+  const none: LineFit = { slope: Number.NaN, intercept: Number.NaN, maxResidual: Number.NaN };
+  if (points.length < 2) return none;
   const n = points.length;
   const mx = points.reduce((s, [x]) => s + x, 0) / n;
   const my = points.reduce((s, [, y]) => s + y, 0) / n;
   const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
   const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  return sxx === 0 ? Number.NaN : sxy / sxx;
+  if (sxx === 0) return none;
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  return { slope, intercept, maxResidual: Math.max(...points.map(([x, y]) => Math.abs(y - (intercept + slope * x)))) };
 }
+
+export const slope = (points: readonly (readonly [x: number, y: number])[]): number => fitLine(points).slope;
 
 export interface Goal {
   /** What is judged, as printed: 'handshakes/s', 'B RSS per idle session'. */
