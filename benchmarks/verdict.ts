@@ -82,6 +82,8 @@ export interface Goal {
    * bench's exit code (an INCONCLUSIVE still does).
    */
   readonly knownUnmet?: boolean;
+  /** What one sample is, as printed: 'runs' (independent runs, the default) or 'rounds' (rounds within one process). */
+  readonly samplesAre?: 'runs' | 'rounds';
 }
 
 export interface JudgeRules {
@@ -145,9 +147,9 @@ export function formatValue(unit: Goal['unit'], v: number): string {
 }
 
 /** "1,565 (1,480–1,610, ±4.2%, 3 runs)". */
-export function formatSpread(s: Spread, format: (v: number) => string = (v) => number.format(v)): string {
-  if (s.samples.length === 1) return `${format(s.median)} (1 run)`;
-  return `${format(s.median)} (${format(s.min)}–${format(s.max)}, ±${s.spreadPercent.toFixed(1)}%, ${s.samples.length} runs)`;
+export function formatSpread(s: Spread, format: (v: number) => string = (v) => number.format(v), samplesAre: 'runs' | 'rounds' = 'runs'): string {
+  if (s.samples.length === 1) return `${format(s.median)} (1 ${samplesAre.slice(0, -1)})`;
+  return `${format(s.median)} (${format(s.min)}–${format(s.max)}, ±${s.spreadPercent.toFixed(1)}%, ${s.samples.length} ${samplesAre})`;
 }
 
 /** One line per judged figure: verdict, median and spread, and why when inconclusive. */
@@ -155,7 +157,7 @@ export function formatJudgement(j: Judgement): string {
   const { goal } = j;
   const format = (v: number): string => formatValue(goal.unit, v);
   const target = `${goal.direction === 'atLeast' ? '≥' : '<'} ${format(goal.target)}`;
-  const figure = j.spread === null ? 'no sample' : formatSpread(j.spread, format);
+  const figure = j.spread === null ? 'no sample' : formatSpread(j.spread, format, goal.samplesAre);
   const unmet = goal.knownUnmet === true && j.verdict === 'FAIL' ? ' (documented as unmet)' : '';
   return `${j.verdict}${unmet}: ${goal.what} ${figure}; goal ${target}${j.reason === null ? '' : `. ${j.reason}`}`;
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { aeadCaseId, facadePairId, type AeadOperation } from '../../benchmarks/crypto.js';
 import { summarise, type BackendRow, type PairedRound, type PairRow, type Row } from '../../benchmarks/harness.js';
 import { facadeRows } from '../../benchmarks/report.js';
-import { exitCode } from '../../benchmarks/verdict.js';
+import { exitCode, formatJudgement } from '../../benchmarks/verdict.js';
 
 /** A main-table row whose rounds ran at these ops/s, the same on both backends. */
 function tableRow(operation: AeadOperation, opsPerSec: readonly number[]): BackendRow {
@@ -30,6 +30,7 @@ describe('facade ratios', () => {
     expect(native?.encryptInto.judgement?.verdict).to.equal('PASS');
     expect(native?.encrypt.judgement?.verdict).to.equal('PASS');
     expect(native?.encrypt.judgement?.spread?.samples).to.have.length(5);
+    expect(formatJudgement(native!.encryptInto.judgement!)).to.match(/^PASS: native encryptInto ÷ bare prealloc.* 92\.0% \(90\.0%–93\.0%, ±1\.6%, 5 rounds\); goal ≥ 80\.0%$/);
     // The informational pairing still comes from the table, and is not judged.
     expect(native?.encryptVsPreallocated.judgement).to.equal(null);
   });
