@@ -226,12 +226,18 @@ export function perSessionSlopes(steps: readonly MemoryStep[]): PerSession {
   };
 }
 
+/** A fall between steps within what the fit allows a sample to stray (MAX_FIT_RESIDUAL_PERCENT of its growth) is noise. */
+function fallAllowed(run: IdleMemoryRun): number {
+  const span = (run.steps[run.steps.length - 1]?.sessions ?? 0) - (run.steps[0]?.sessions ?? 0);
+  return Math.max(0, (run.perSession.rssLessFreeHeap * span * MAX_FIT_RESIDUAL_PERCENT) / 100);
+}
+
 /**
  * The idle-memory verdict over runs: the median slope of RSS less V8's free heap against the goal.
  * Any run makes the figure INCONCLUSIVE whose steps did not all hold the sessions asked for, that
  * sampled without global.gc(), whose heap + external slope is impossible, whose judged memory fell
- * while sessions were added (something else was given back: the slope would count that against
- * the sessions), or whose judged samples stray from their line by more than
+ * while sessions were added by more than the fit allows (something else was given back: the slope
+ * would count that against the sessions), or whose judged samples stray from their line by more than
  * MAX_FIT_RESIDUAL_PERCENT of its growth (something else came or went between samples).
  */
 export function judgeIdleMemory(runs: readonly IdleMemoryRun[], rules?: JudgeRules): Judgement {
@@ -244,7 +250,7 @@ export function judgeIdleMemory(runs: readonly IdleMemoryRun[], rules?: JudgeRul
     ...(run.collected ? [] : [`run ${i + 1}: no global.gc() before the samples`]),
     ...run.steps.slice(1).flatMap((step, k) => {
       const previous = run.steps[k];
-      return previous === undefined || rssLessFreeHeap(step.memory) >= rssLessFreeHeap(previous.memory) ? []
+      return previous === undefined || rssLessFreeHeap(previous.memory) - rssLessFreeHeap(step.memory) <= fallAllowed(run) ? []
         : [`run ${i + 1}: RSS less free V8 heap fell from ${mebibytes(rssLessFreeHeap(previous.memory))} to ` +
           `${mebibytes(rssLessFreeHeap(step.memory))} between ${previous.sessions} and ${step.sessions} sessions (memory given back)`];
     }),
