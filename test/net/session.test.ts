@@ -107,9 +107,9 @@ describe('version-2 sessions over loopback UDP', function () {
     const captured = relay.toServer.filter((d) => d[0] !== TOKEN_FIRST_BYTE).at(-1)!;
     relay.injectToServer(captured);
     const stranger = await openLoopbackSocket();
+    cleanups.push(() => closeSocket(stranger));
     stranger.send(captured, port, '127.0.0.1');
     expect(await eventually(() => server.counters.dropsOf('replay') === 2, 2000), 'both replays dropped').to.equal(true);
-    await closeSocket(stranger);
     expect(delivered).to.equal(1);
     expect(peer.remote.port, 'a replay does not move the session').to.equal(relay.upstreamPort);
   });
@@ -188,6 +188,7 @@ describe('version-2 sessions over loopback UDP', function () {
     await startServer();
     const serverSide = nextServerSession(server);
     const relay = await Relay.start(port);
+    cleanups.push(() => relay.close());
     const session = await client({ port: relay.port });
     const peer = await serverSide;
     await relay.close(); // the path goes dark, nobody says goodbye

@@ -11,6 +11,7 @@ import { decodeMessage, encodeMessage, TransferFlags, type TransferMessage } fro
 import { TransferEndpoint, TransferError, type TransferEvent } from '../../lib/transfer/endpoint.js';
 import { describeFsError, FileSink, TransferFileError } from '../../lib/transfer/files.js';
 import { ImpairmentProxy, type ImpairmentOptions } from '../helpers/impair.js';
+import { closedAfterEach } from '../helpers/closed-after-each.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually } from '../helpers/udp.js';
 
@@ -44,13 +45,11 @@ async function rawRequest(session: Session, id: number, message: unknown): Promi
 
 describe('transfer/endpoint (library, real sockets through an impairment proxy)', function () {
   this.timeout(60_000);
-  const rigs: Rig[] = [];
+  // Each piece is listed as soon as it exists, so a rig that fails half-made is still closed.
+  const { servers, sessions } = closedAfterEach();
+  const proxies: ImpairmentProxy[] = [];
   afterEach(async () => {
-    for (const rig of rigs.splice(0)) {
-      rig.session.close();
-      await rig.server.close();
-      await rig.proxy.close();
-    }
+    for (const proxy of proxies.splice(0)) await proxy.close();
   });
 
   async function rig(impairment: Omit<ImpairmentOptions, 'seed'> = {},
@@ -61,12 +60,13 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       files: { dir: files.dir === null ? undefined : (files.dir ?? inbox), allowDownload: files.allowDownload ?? true, stallMs: files.stallMs },
     });
     server.on('transfer', (event) => events.push(event));
+    servers.push(server);
     const { port } = await server.listen(0, '127.0.0.1');
     const proxy = await ImpairmentProxy.start(port, { seed: 0x5eed, ...impairment });
+    proxies.push(proxy);
     const session = await connect({ port: proxy.port, allowSeed: false });
-    const r = { server, proxy, session, endpoint: new TransferEndpoint(session, { stallMs: files.stallMs }), inbox, events };
-    rigs.push(r);
-    return r;
+    sessions.push(session);
+    return { server, proxy, session, endpoint: new TransferEndpoint(session, { stallMs: files.stallMs }), inbox, events };
   }
 
   function file(size: number, dir = tempDir('out')): { path: string; data: Buffer } {
