@@ -122,6 +122,7 @@ function kind(outcome: HandshakeOutcome): string {
 /** Spends the global handshake budget with handshakes from other hosts until the responder is under load. */
 function load(r: Rig, now: number): void {
   for (let i = 0; !r.limiter.underLoad(now); i++) {
+    expect(i, 'handshakes spent before the server is under load').to.be.below(100);
     const outcome = r.responder.handle(initiation(r.docrypt, freshInit().init), { address: `203.0.113.${i}`, port: 1 }, now);
     expect(kind(outcome), 'a handshake that spends the budget').to.equal('session');
   }
@@ -248,6 +249,68 @@ describe('HandshakeResponder (driven directly, on an injected clock)', () => {
       const second = answered(r);
       second.serverSide.close();
       expect(r.sent, 'only the two handshake answers').to.have.length(2);
+    });
+  });
+
+  describe('the handshake rate: a flood gets no more handshakes than the configured budgets allow', function () {
+    // A thousand connects or more each, every one decrypted and many answered: seconds on a loaded machine.
+    this.timeout(60_000);
+    const RATE = 10;
+    const BURST = 20;
+    const SECONDS = 20;
+    /** Connects a second in the flood: five times the global rate. */
+    const OFFERED = 50;
+
+    /**
+     * OFFERED fresh connects a second for SECONDS, from `hosts` hosts; `echo`: each answers a
+     * cookie request at once (a flood from addresses that receive). Returns the seconds covered
+     * and how many connects ended each way.
+     */
+    function flood(r: Rig, hosts: number, echo: boolean): { seconds: number; outcomes: Map<string, number> } {
+      const step = 1000 / OFFERED;
+      const outcomes = new Map<string, number>();
+      const count = (outcome: HandshakeOutcome): string => {
+        const k = kind(outcome);
+        outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+        return k;
+      };
+      let now = T0;
+      for (let i = 0; i < SECONDS * OFFERED; i++) {
+        now = T0 + i * step;
+        const from = { address: `10.${(i % hosts) >> 8}.${(i % hosts) & 255}.1`, port: 1024 + (i % 5000) };
+        // Random keys: the client's own X25519 work would only slow the test down.
+        const init: Initiation = { version: PROTOCOL_VERSION, ephemeralPublic: randomBytes(32), index: i + 1 };
+        const outcome = count(r.responder.handle(initiation(r.docrypt, init), from, now));
+        if (echo && outcome === 'answered:cookie') {
+          count(r.responder.handle(initiation(r.docrypt, { ...init, cookie: readCookieReply(lastReply(r).plaintext)! }), from, now));
+        }
+      }
+      return { seconds: (now - T0) / 1000, outcomes };
+    }
+
+    it('unvalidated connects from many hosts: at most the global burst plus the global rate', () => {
+      const r = rig({ globalRate: RATE, globalBurst: BURST });
+      const { seconds } = flood(r, 250, false);
+      expect(r.counters.handshakes).to.be.at.most(BURST + RATE * seconds);
+      // Under load the rest were asked for a cookie: the budget is not left idle either.
+      expect(r.counters.handshakes).to.be.at.least((RATE * seconds) / 2);
+      expect(r.counters.cookiesSent).to.be.above(0);
+    });
+
+    it('connects that echo their cookies: validated handshakes have a budget of the same rate, no more', () => {
+      const r = rig({ globalRate: RATE, globalBurst: BURST });
+      const { seconds } = flood(r, 250, true);
+      // The unvalidated budget and the validated one, each a burst plus the rate.
+      expect(r.counters.handshakes).to.be.at.most(2 * (BURST + RATE * seconds));
+      expect(r.counters.handshakes, 'validated clients keep getting through').to.be.at.least(RATE * seconds);
+    });
+
+    it('one host, whatever its ports: at most its own burst plus its own rate', () => {
+      const r = rig({ perSourceRate: 1, perSourceBurst: 5 });
+      const { seconds, outcomes } = flood(r, 1, false);
+      expect(r.counters.handshakes).to.be.at.most(5 + 1 * seconds);
+      expect(r.counters.handshakes).to.be.at.least(Math.floor(seconds));
+      expect(outcomes.get('dropped:rate-limit'), 'every other connect refused').to.equal(SECONDS * OFFERED - r.counters.handshakes);
     });
   });
 

@@ -9,7 +9,7 @@ import type { SecureSession } from '../../lib/net/secure-session.js';
 import type { Session } from '../../lib/net/session.js';
 import { decodeMessage, encodeMessage, TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint, TransferError, type TransferEvent } from '../../lib/transfer/endpoint.js';
-import { describeFsError, FileSink, TransferFileError } from '../../lib/transfer/files.js';
+import { describeFsError, FileSink, FileSource, TransferFileError } from '../../lib/transfer/files.js';
 import { ImpairmentProxy, type ImpairmentOptions } from '../helpers/impair.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -344,6 +344,33 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       expect(existsSync(join(inbox, 'full.bin'))).to.equal(false);
       const after = file(2048);
       await endpoint.upload(after.path);
+    });
+
+    it('an upload whose done message carries a wrong SHA-256 is refused on both sides; no file appears; a resume of the kept part verifies', async () => {
+      const { endpoint, inbox, events } = await rig();
+      const { path, data } = file(3 * PAYLOAD + 100);
+      // The sender hashes what it sent and reports one hex digit off: what a lying or corrupting sender tells.
+      const digest = FileSource.prototype.digest;
+      FileSource.prototype.digest = function (this: FileSource): string {
+        const real = digest.call(this);
+        return (real[0] === '0' ? '1' : '0') + real.slice(1);
+      };
+      let err: Error | null;
+      try {
+        err = await endpoint.upload(path, { as: 'lied.bin' }).then(() => null, (e: Error) => e);
+      } finally {
+        FileSource.prototype.digest = digest;
+      }
+      expect(err?.message).to.match(/SHA-256 mismatch/);
+      expect(await eventually(() => events.some((e) => e.kind === 'failed'), 5_000)).to.equal(true);
+      expect((events.find((e) => e.kind === 'failed') as { reason: string }).reason).to.match(/SHA-256 mismatch/);
+      expect(events.some((e) => e.kind === 'finished'), 'no finished transfer').to.equal(false);
+      expect(existsSync(join(inbox, 'lied.bin')), 'no file in place').to.equal(false);
+      expect(readFileSync(join(inbox, 'lied.bin.part')).equals(data), 'the received bytes are kept in the part file').to.equal(true);
+      // Positive control: the honest digest, over the same bytes, puts the file in place.
+      const result = await endpoint.upload(path, { as: 'lied.bin', resume: true });
+      expect(result.offset).to.equal(data.length);
+      expect(readFileSync(join(inbox, 'lied.bin')).equals(data)).to.equal(true);
     });
 
     it('a file that shrinks while it is sent fails on both sides; nothing half-written appears; the session goes on', async () => {
