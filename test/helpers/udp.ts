@@ -30,6 +30,28 @@ export function nextDatagram(socket: Socket, ms: number): Promise<{ msg: Buffer;
   });
 }
 
+/**
+ * Whether `socket` got nothing back for a datagram the server handled: waits (up to `ms`) until
+ * `processed()` says the server has handled it, then a moment for loopback to deliver any answer
+ * (a server answers in the turn that handles the datagram). Listens from the start, so an answer
+ * that came early counts too. Throws if the server never handled it: silence from a server that
+ * has not yet looked at a datagram proves nothing.
+ */
+export async function noReplyOnceProcessed(socket: Socket, processed: () => boolean, ms = 10_000): Promise<boolean> {
+  let replied = false;
+  const onMessage = (): void => {
+    replied = true;
+  };
+  socket.on('message', onMessage);
+  try {
+    if (!(await eventually(processed, ms))) throw new Error(`the server did not handle the datagram within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return !replied;
+  } finally {
+    socket.off('message', onMessage);
+  }
+}
+
 /** Polls `condition` every 10 ms until it holds or `ms` pass; returns whether it held. */
 export async function eventually(condition: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
