@@ -101,7 +101,7 @@ describe('abuse resistance under a flood', function () {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const rssAfter = rssOf(pid);
       server.proc.child.kill('SIGUSR1');
-      const [statusLine] = await server.proc.waitForLine(/^\{.*"msg":"status".*\}$/, 5_000);
+      const [statusLine] = await server.proc.waitForLine(/^\{.*"msg":"status".*\}$/, 15_000);
       const status = JSON.parse(statusLine) as Record<string, number>;
       const stat = (name: string): number => status[name] ?? 0;
       console.log(`      flood: ${FLOOD_DATAGRAMS} datagrams in ${floodSeconds.toFixed(1)} s; server received ${stat('packetsIn')}, `

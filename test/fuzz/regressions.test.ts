@@ -33,7 +33,7 @@ describe('fuzz regressions', function () {
       server = createServer({ maxSessions: 1, handshakeThreads: 0 });
       const { port } = await server.listen(0, '127.0.0.1');
       peer = await openLoopbackSocket();
-      const reply = nextDatagram(peer, 5000);
+      const reply = nextDatagram(peer, 10_000);
       await sendTo(peer, docrypt.fencrypt(encodeHandshake(CMD_CONNECT, new CommEncryptor().publicKey)), port);
       expect(await reply, 'connected').to.not.equal(null);
       expect(server.sessionCount).to.equal(1);
@@ -90,7 +90,7 @@ describe('fuzz regressions', function () {
     async function seedHandshake(): Promise<{ channel: CommEncryptor; session: Session }> {
       const before = new Set(server.sessions());
       const channel = new CommEncryptor();
-      const reply = nextDatagram(peer, 2000);
+      const reply = nextDatagram(peer, 10_000);
       await sendTo(peer, docrypt.fencrypt(encodeHandshake(CMD_CONNECT, channel.publicKey)), port);
       const got = await reply;
       expect(got, 'connected').to.not.equal(null);

