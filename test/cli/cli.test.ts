@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import type { BittrrtProcess } from '../../lib/cli/child.js';
 import { Children, LISTENING, testEnv, unusedPort } from '../helpers/cli.js';
+import { PATIENCE } from '../helpers/udp.js';
 
 const children = new Children();
 const run = (args: string[], env?: NodeJS.ProcessEnv): BittrrtProcess => children.run(args, env);
 const serve = (args: string[] = []): Promise<{ proc: BittrrtProcess; address: string }> => children.serve(args);
 
 describe('bin/bittrrt', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
 
   afterEach(() => children.cleanup());
 

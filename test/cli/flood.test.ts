@@ -8,7 +8,7 @@ import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake } from '../../lib/protocol/handshake.js';
 import { CMD_CONNECT } from '../../lib/constants.js';
 import { Children } from '../helpers/cli.js';
-import { closeSocket } from '../helpers/udp.js';
+import { closeSocket, PATIENCE } from '../helpers/udp.js';
 
 const FLOOD_DATAGRAMS = 200_000;
 /**
@@ -53,7 +53,7 @@ function junk(i: number): Buffer {
 }
 
 describe('abuse resistance under a flood', function () {
-  this.timeout(120_000);
+  this.timeout(120_000 * PATIENCE);
   const children = new Children();
   afterEach(() => children.cleanup());
 

@@ -2,14 +2,14 @@ import { expect } from 'chai';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import { tempDir } from '../helpers/tmp.js';
 
 // Heartbeats every 100 ms; stale after 2 s, so late timers on a loaded machine do not end a session by accident.
 const FAST = ['--heartbeat-rate', '100', '--stale-heartbeats', '20'];
 
 describe('bin/bittrrt sessions', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const children = new Children();
   afterEach(() => children.cleanup());
 

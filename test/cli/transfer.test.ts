@@ -6,7 +6,7 @@ import type { BittrrtProcess } from '../../lib/cli/child.js';
 import { Children } from '../helpers/cli.js';
 import { ImpairmentProxy } from '../helpers/impair.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 
 const MiB = 1024 * 1024;
 
@@ -41,7 +41,7 @@ function expectNoStack(proc: BittrrtProcess): void {
 }
 
 describe('bin/bittrrt file transfer', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const children = new Children();
   const proxies: ImpairmentProxy[] = [];
   afterEach(async () => {

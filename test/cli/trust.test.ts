@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
 import { tempDir } from '../helpers/tmp.js';
+import { PATIENCE } from '../helpers/udp.js';
 
 describe('bin/bittrrt trust', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const children = new Children();
   afterEach(() => children.cleanup());
   const dir = (): string => tempDir('trust');

@@ -7,7 +7,7 @@ import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
 import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
-import { closeSocket, eventually, nextDatagram, openLoopbackSocket, sendTo } from '../helpers/udp.js';
+import { closeSocket, eventually, nextDatagram, openLoopbackSocket, PATIENCE, sendTo } from '../helpers/udp.js';
 
 /**
  * Bugs the fuzz targets (or the writing of their oracles) found, each as its smallest
@@ -21,7 +21,7 @@ const SMALL_ORDER_KEY = Buffer.from('ecfffffffffffffffffffffffffffffffffffffffff
 const FROM = { address: '127.0.0.1', port: 9 };
 
 describe('fuzz regressions', function () {
-  this.timeout(10_000);
+  this.timeout(10_000 * PATIENCE);
   const docrypt = new DoCrypt();
 
   describe('a connect refused as low-order does not evict a session when the table is full (server-receive-crowded)', () => {

@@ -12,7 +12,7 @@ import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
-import { closeSocket, eventually, nextDatagram } from '../helpers/udp.js';
+import { closeSocket, eventually, nextDatagram, PATIENCE } from '../helpers/udp.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -312,7 +312,7 @@ describe('HandshakeRateLimiter.sweep', () => {
 });
 
 describe('per-host limits over loopback UDP', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const docrypt = new DoCrypt();
   const sockets: Socket[] = [];
   const sessions: Session[] = [];

@@ -16,6 +16,7 @@ import { SessionTable } from '../../lib/net/session-table.js';
 import { resolveTimings, type SessionTimings } from '../../lib/net/timings.js';
 import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
+import { PATIENCE } from '../helpers/udp.js';
 
 /**
  * The server's handshake path driven directly, on a clock the test sets: every outcome and every
@@ -254,7 +255,7 @@ describe('HandshakeResponder (driven directly, on an injected clock)', () => {
 
   describe('the handshake rate: a flood gets no more handshakes than the configured budgets allow', function () {
     // A thousand connects or more each, every one decrypted and many answered: seconds on a loaded machine.
-    this.timeout(60_000);
+    this.timeout(60_000 * PATIENCE);
     const RATE = 10;
     const BURST = 20;
     const SECONDS = 20;

@@ -5,7 +5,7 @@ import { BittrrtServer, createServer } from '../../lib/net/server.js';
 import type { CloseReason, PeerAddress, Session } from '../../lib/net/session.js';
 import type { SessionTimings } from '../../lib/net/timings.js';
 import { Relay } from '../helpers/relay.js';
-import { closeSocket, eventually, openLoopbackSocket } from '../helpers/udp.js';
+import { closeSocket, eventually, openLoopbackSocket, PATIENCE } from '../helpers/udp.js';
 
 /**
  * Heartbeats every 100 ms, so what depends on them happens quickly; a session goes stale only after
@@ -40,7 +40,7 @@ function nextServerSession(server: BittrrtServer): Promise<Session> {
 }
 
 describe('version-2 sessions over loopback UDP', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   let server: BittrrtServer;
   let port: number;
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -153,7 +153,7 @@ describe('version-2 sessions over loopback UDP', function () {
   });
 
   it('rotates keys every second under continuous traffic both ways without losing a packet', async function () {
-    this.timeout(20_000);
+    this.timeout(20_000 * PATIENCE);
     const timings = { ...FAST, rekeyAfterMs: 1000 };
     await startServer({ timings });
     const serverSide = nextServerSession(server);
@@ -245,7 +245,7 @@ describe('version-2 sessions over loopback UDP', function () {
   });
 
   it('holds 1,000 concurrent sessions, each exchanging messages, and frees them all', async function () {
-    this.timeout(60_000);
+    this.timeout(60_000 * PATIENCE);
     // Every client here is on one host (loopback): lift the per-host handshake rate.
     await startServer({ timings: { heartbeatRate: 5000 }, rateLimits: { perSourceRate: 1000, perSourceBurst: 1000 } });
     server.on('session', (s) => s.on('message', (payload) => s.send(payload))); // echo

@@ -12,7 +12,7 @@ import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/s
 import type { Session } from '../../lib/net/session.js';
 import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
-import { closeSocket, eventually, openLoopbackSocket } from '../helpers/udp.js';
+import { closeSocket, eventually, openLoopbackSocket, PATIENCE } from '../helpers/udp.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -55,10 +55,10 @@ const QUICK: Partial<ConnectOptions> = { attempts: 8, delayMs: 25 };
  * server's handshake threads may still be starting on a loaded machine). A refusal the client
  * decides at once (a changed host key) ends as soon as the answer arrives.
  */
-const ANSWERED: Partial<ConnectOptions> = { attempts: 30, delayMs: 100 };
+const ANSWERED: Partial<ConnectOptions> = { attempts: 100, delayMs: 100 };
 
 describe('authenticated handshakes', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const servers: BittrrtServer[] = [];
   const sessions: Session[] = [];
   const cleanups: Array<() => Promise<void>> = [];

@@ -16,7 +16,7 @@ import { StreamReceiver, type DataVerdict } from '../../lib/transfer/receiver.js
 import { ImpairmentProxy, type ImpairmentOptions } from '../helpers/impair.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 
 const PAYLOAD = DEFAULT_MAX_DATAGRAM - TRANSFER_OVERHEAD;
 /** V8's full collection, which node exposes only under --expose-gc: turned on here, for this test file. */
@@ -50,7 +50,7 @@ async function rawRequest(session: Session, id: number, message: unknown): Promi
   }
 
 describe('transfer/endpoint (library, real sockets through an impairment proxy)', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   // Each piece is listed as soon as it exists, so a rig that fails half-made is still closed.
   const { servers, sessions } = closedAfterEach();
   const proxies: ImpairmentProxy[] = [];

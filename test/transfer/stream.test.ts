@@ -6,7 +6,7 @@ import { PatternSource } from '../../lib/transfer/bandwidth.js';
 import type { FrameLink } from '../../lib/transfer/link.js';
 import { StreamReceiver, type ByteSink } from '../../lib/transfer/receiver.js';
 import { StreamSender, type ByteSource } from '../../lib/transfer/sender.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 
 /** mulberry32: a few lines of seeded randomness, so a failing run can be replayed. */
 function prng(seed: number): () => number {
@@ -112,7 +112,7 @@ function wire(data: Buffer, start: number, impairment: Impairment, seed: number,
 }
 
 describe('transfer/stream (sender and receiver over an impaired in-memory link)', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
 
   const cases: Array<[string, number, Impairment]> = [
     ['clean', 2 * 1024 * 1024, { drop: 0, duplicate: 0, reorder: 0 }],
