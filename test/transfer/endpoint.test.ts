@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { DEFAULT_MAX_DATAGRAM, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD } from '../../lib/constants.js';
+import { DEFAULT_MAX_DATAGRAM, NEGOTIATION_REPEAT, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import { connect } from '../../lib/net/client.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import type { SecureSession } from '../../lib/net/secure-session.js';
@@ -70,7 +70,8 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     const { port } = await server.listen(0, '127.0.0.1');
     const proxy = await ImpairmentProxy.start(port, { seed: 0x5eed, ...impairment });
     proxies.push(proxy);
-    const session = await connect({ port: proxy.port, allowSeed: false });
+    // The library's 5 s handshake budget, times the suite's patience: the server may answer late on a loaded machine.
+    const session = await connect({ port: proxy.port, allowSeed: false, attempts: NEGOTIATION_REPEAT * PATIENCE });
     sessions.push(session);
     return { server, proxy, session, endpoint: new TransferEndpoint(session, { stallMs: files.stallMs }), inbox, events };
   }
