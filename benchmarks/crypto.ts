@@ -5,7 +5,7 @@ import { CommEncryptor } from '../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../lib/crypto/docrypt.js';
 import { hkdfSha256 } from '../lib/crypto/hkdf.js';
 import { encodeHandshake } from '../lib/protocol/handshake.js';
-import { check, type BackendCase, type SharedCase } from './harness.js';
+import { check, type BackendCase, type PairCase, type SharedCase } from './harness.js';
 
 /** Message sizes: a tiny control frame, a typical MTU-sized datagram, and a large one. */
 export const AEAD_SIZES = [64, 1400, 64 * 1024] as const;
@@ -174,6 +174,23 @@ export function decryptCase(size: AeadSize): BackendCase {
       return () => encryptor.decrypt(message);
     },
   };
+}
+
+/** The facade calls judged against the bare calls doing the same job. */
+export type FacadeCall = 'encryptInto' | 'encrypt';
+export const facadePairId = (call: FacadeCall, size: AeadSize): string => `facade.${call}.${size}`;
+
+/**
+ * Each judged facade call paired with its bare baseline, for measurePairedRound: encryptInto
+ * against the preallocated bare seal, encrypt against the allocating one.
+ */
+export function facadePairs(size: AeadSize): PairCase[] {
+  return [
+    { id: facadePairId('encryptInto', size), label: `encryptInto ÷ bare prealloc ${sizeLabel(size)}`,
+      base: bareSealCase(size, 'preallocated'), other: encryptIntoCase(size) },
+    { id: facadePairId('encrypt', size), label: `encrypt ÷ bare alloc ${sizeLabel(size)}`,
+      base: bareSealCase(size, 'allocated'), other: encryptCase(size) },
+  ];
 }
 
 /** A `connect` handshake as a client sends it: the text that DoCrypt obfuscates. */

@@ -199,6 +199,92 @@ export async function runCases(cases: readonly Case[], backends: Backends, confi
   return plans.map((p) => p.row());
 }
 
+/**
+ * Two ops compared with each other: `other` ÷ `base` in calls per second. Judged ratios (the
+ * facade's overhead) come from these rather than from two cases timed one after the other: at
+ * 200 ms per case, a burst of other load or a GC in one case's slot but not the other's moved the
+ * ratio of a round by ±15–35% on the shared 2-core machine.
+ */
+export interface PairCase {
+  readonly id: string;
+  readonly label: string;
+  readonly base: BackendCase;
+  readonly other: BackendCase;
+}
+
+/** One round of a pair: the median over its alternations. */
+export interface PairedRound {
+  /** Median over the alternations of other's calls per second ÷ base's in the same alternation. */
+  readonly ratio: number;
+  readonly alternations: number;
+  /** Calls per batch of base and of other. */
+  readonly batches: readonly [base: number, other: number];
+}
+
+export interface PairRow {
+  readonly id: string;
+  readonly label: string;
+  /** One list of rounds per backend, in round order. */
+  readonly rounds: Readonly<Record<BackendName, readonly PairedRound[]>>;
+}
+
+/** Calls `op` `calls` times; returns the time per call in ms. */
+function timeBatch(op: Op, calls: number): number {
+  const start = performance.now();
+  for (let i = 0; i < calls; i++) sink = op();
+  return (performance.now() - start) / calls;
+}
+
+/**
+ * Times `base` and `other` in alternating batches of about `config.batchMs` each (AB, BA, AB, …,
+ * so neither always runs first) for `config.timeMs / config.rounds`, after `config.warmupMs` of
+ * the same. Each alternation's ratio compares batches a few ms apart, so load that comes and goes
+ * hits both alike; the median over hundreds of alternations outvotes the ones a GC or a
+ * preemption landed in.
+ */
+export function measurePairedRound(base: Op, other: Op, config: BenchConfig): PairedRound {
+  const batches: [number, number] = [calibrateBatch(base, config), calibrateBatch(other, config)];
+  const ratios: number[] = [];
+  const alternate = (untilMs: number, record: boolean): void => {
+    const end = performance.now() + untilMs;
+    for (let i = 0; performance.now() < end; i++) {
+      const baseFirst = i % 2 === 0;
+      const first = baseFirst ? timeBatch(base, batches[0]) : timeBatch(other, batches[1]);
+      const second = baseFirst ? timeBatch(other, batches[1]) : timeBatch(base, batches[0]);
+      const [baseMs, otherMs] = baseFirst ? [first, second] : [second, first];
+      if (record && otherMs > 0) ratios.push(baseMs / otherMs);
+    }
+  };
+  alternate(config.warmupMs, false);
+  alternate(config.timeMs / config.rounds, true);
+  return { ratio: median(ratios), alternations: ratios.length, batches };
+}
+
+const perBackend = <T>(make: (name: BackendName) => T): Record<BackendName, T> => ({ native: make('native'), js: make('js') });
+
+/** Measures every pair on every backend, `config.rounds` times round-robin, like runCases. */
+export async function runPairs(pairs: readonly PairCase[], backends: Backends, config: BenchConfig, progress: Progress): Promise<PairRow[]> {
+  const prepared = pairs.map((pair) => ({
+    pair,
+    ops: perBackend((name) => [pair.base.prepare(backends[name]), pair.other.prepare(backends[name])] as const),
+    rounds: perBackend((): PairedRound[] => []),
+  }));
+  // Round 0 is not recorded: in a fresh process the first round of a pair ran 20% below the rest
+  // (JIT tier-up in one of the two calls), beyond what its warmup absorbs.
+  for (let round = 0; round <= config.rounds; round++) {
+    for (const { pair, ops, rounds } of prepared) {
+      for (const name of BACKEND_NAMES) {
+        progress(`paired round ${round === 0 ? 'warmup' : `${round}/${config.rounds}`}: ${pair.label} [${name}]`);
+        const measured = measurePairedRound(...ops[name], config);
+        if (round > 0) rounds[name].push(measured);
+        // Lets pending I/O (the progress output) through between rounds.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return prepared.map(({ pair, rounds }) => ({ id: pair.id, label: pair.label, rounds }));
+}
+
 /** Throws when a benchmark's setup produced a wrong result: numbers for broken code are worthless. */
 export function check(condition: boolean, what: string): asserts condition {
   if (!condition) throw new Error(`benchmark self-check failed: ${what}`);

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { aeadCaseId, FACADE_TARGET_SIZE, sizeLabel, type AeadOperation, type AeadSize } from './crypto.js';
-import { BACKEND_NAMES, type BackendName, type BackendRow, type BenchConfig, type Measurement, type Row, type SharedRow } from './harness.js';
+import { aeadCaseId, FACADE_TARGET_SIZE, facadePairId, sizeLabel, type AeadOperation, type AeadSize, type FacadeCall } from './crypto.js';
+import { BACKEND_NAMES, type BackendName, type BackendRow, type BenchConfig, type Measurement, type PairRow, type Row, type SharedRow } from './harness.js';
 import type { LatencySummary, MemorySample } from './session-rpc.js';
 import type { ThroughputResult, TransferRun } from './baselines.js';
 import type { HandshakeCapacity, HandshakeThroughput, IdleMemoryRun, NetworkReport } from './sessions.js';
@@ -12,7 +12,7 @@ import { formatJudgement, formatSpread, judge, median, spread, type Goal, type J
 
 /** The facade target: CommEncryptor at 1400 B must reach this fraction of the bare calls' ops/s. */
 export const FACADE_GOAL: Goal = {
-  what: 'facade ÷ bare', target: 0.8, unit: 'ratio', direction: 'atLeast',
+  what: 'facade ÷ bare', target: 0.8, unit: 'ratio', direction: 'atLeast', samplesAre: 'rounds',
   // Wrapping a call cannot make it twice as fast, nor 20 times slower.
   plausible: [0.05, 2],
 };
@@ -34,9 +34,13 @@ export interface MachineInfo {
 export interface FacadePairing {
   readonly bareOpsPerSec: number;
   readonly facadeOpsPerSec: number;
-  /** Median over the rounds of facade ops/s ÷ bare ops/s in the same round. */
+  /**
+   * Median over the rounds of facade ops/s ÷ bare ops/s: for encryptInto and encrypt each round's
+   * ratio is the median of alternating batches (measurePairedRound); for the informational
+   * pairing, the ratio of the two cases' ops/s in the same round of the main table.
+   */
   readonly ratio: number;
-  /** Lowest and highest ratio seen in a single round (equal with one round). */
+  /** Lowest and highest ratio of a single round (equal with one round). */
   readonly range: readonly [number, number];
   /** Judged only at the target size, and never for the informational pairing; null otherwise. */
   readonly judgement: Judgement | null;
@@ -152,34 +156,42 @@ function sharedRow(cases: readonly Row[], id: string): SharedRow {
   return row;
 }
 
-/** facade ÷ bare per round: within a round the two cases ran back to back, so these pairs are the fairest. */
+/** facade ÷ bare per round of the main table: the two cases ran one after the other in each round. */
 function roundRatios(facade: Measurement, bare: Measurement): number[] {
   return facade.rounds.map((r, i) => r.opsPerSec / (bare.rounds[i]?.opsPerSec ?? Number.NaN));
 }
 
-/** Judged pairings: each round's ratio is one sample (the rounds ran interleaved, so they are independent of each other's drift). */
-function pairing(facade: Measurement, bare: Measurement, judged: boolean, rules: JudgeRules | undefined, label: string): FacadePairing {
-  const ratios = roundRatios(facade, bare);
+/** Each round's ratio is one sample (the rounds ran interleaved, so they are independent of each other's drift). */
+function pairing(facade: Measurement, bare: Measurement, ratios: readonly number[], judgedAs: string | null, rules: JudgeRules | undefined): FacadePairing {
   return {
     bareOpsPerSec: bare.opsPerSec,
     facadeOpsPerSec: facade.opsPerSec,
     ratio: median(ratios),
     range: [Math.min(...ratios), Math.max(...ratios)],
-    judgement: judged ? judge({ ...FACADE_GOAL, what: `${label} (ratio of rounds)` }, ratios, rules) : null,
+    judgement: judgedAs === null ? null : judge({ ...FACADE_GOAL, what: judgedAs }, ratios, rules),
   };
 }
 
-/** Facade ÷ bare for every backend and size, from the measurements already in the main table. */
-export function facadeRows(cases: readonly Row[], backends: readonly BackendName[], sizes: readonly AeadSize[], rules?: JudgeRules): FacadeRow[] {
+/**
+ * Facade ÷ bare for every backend and size: ops/s from the main table, the ratios of encryptInto
+ * and encrypt from their paired measurements (`pairs`, see facadePairs), judged at the target size.
+ */
+export function facadeRows(cases: readonly Row[], pairs: readonly PairRow[], backends: readonly BackendName[], sizes: readonly AeadSize[],
+  rules?: JudgeRules): FacadeRow[] {
   return backends.flatMap((backend) => sizes.map((size): FacadeRow => {
     const measured = (operation: AeadOperation): Measurement => backendRow(cases, aeadCaseId(operation, size)).results[backend];
-    const judged = size === FACADE_TARGET_SIZE;
+    const paired = (call: FacadeCall, bare: AeadOperation, label: string): FacadePairing => {
+      const row = pairs.find((p) => p.id === facadePairId(call, size));
+      if (row === undefined) throw new Error(`report: no paired measurement ${facadePairId(call, size)}`);
+      const judgedAs = size === FACADE_TARGET_SIZE ? `${backend} ${label}, ${sizeLabel(size)} (alternating batches, median of rounds)` : null;
+      return pairing(measured(call), measured(bare), row.rounds[backend].map((r) => r.ratio), judgedAs, rules);
+    };
     return {
       backend,
       size,
-      encryptInto: pairing(measured('encryptInto'), measured('seal.bare'), judged, rules, `${backend} encryptInto ÷ bare prealloc, ${sizeLabel(size)}`),
-      encrypt: pairing(measured('encrypt'), measured('seal.bare.alloc'), judged, rules, `${backend} encrypt ÷ bare alloc, ${sizeLabel(size)}`),
-      encryptVsPreallocated: pairing(measured('encrypt'), measured('seal.bare'), false, rules, ''),
+      encryptInto: paired('encryptInto', 'seal.bare', 'encryptInto ÷ bare prealloc'),
+      encrypt: paired('encrypt', 'seal.bare.alloc', 'encrypt ÷ bare alloc'),
+      encryptVsPreallocated: pairing(measured('encrypt'), measured('seal.bare'), roundRatios(measured('encrypt'), measured('seal.bare')), null, rules),
     };
   }));
 }
@@ -299,25 +311,32 @@ function handshakeLines(rows: readonly HandshakeThroughput[]): string[] {
 
 function memoryLines(network: NetworkReport): string[] {
   const m = network.idleMemory;
-  const sampleCells = (sample: MemorySample): string[] => [mib(sample.rss), mib(sample.heapTotal), mib(sample.heapUsed + sample.external)];
+  const sampleCells = (sample: MemorySample): string => [mib(sample.rss), mib(sample.v8Free), mib(sample.heapUsed + sample.external)].join(' / ');
   const runRow = (run: IdleMemoryRun, i: number): string[] => [
     `run ${i + 1}`,
-    ...sampleCells(run.empty.memory),
-    ...run.steps.map((step) => `${integer.format(step.sessions)}: ${sampleCells(step.memory).join(' / ')}`),
+    sampleCells(run.empty.memory),
+    ...run.steps.map((step) => `${integer.format(step.sessions)}: ${sampleCells(step.memory)}`),
     bytesCell(run.perSession.rss),
+    `${bytesCell(run.perSession.rssLessFreeHeap)} (${run.perSession.residualPercent.toFixed(1)}%)`,
     bytesCell(run.perSession.heap),
   ];
   const steps = m.runs[0]?.requested ?? [];
-  const heapSlopes = m.runs.map((r) => r.perSession.heap);
+  const figure = (label: string, values: readonly number[]): string =>
+    (values.length === 0 ? '' : `  ${label}: ${formatSpread(spread(values), bytesCell)}`);
   return [
-    'Memory of a fresh server process per run (native, no handshake threads, young generation fixed at its largest and ' +
-      'V8\'s memory reducer off, so V8 gives nothing back between samples: an upper bound); its first clients are the idle ' +
-      `sessions, added in steps; each sample after global.gc(), ${(m.settleMs / 1000).toFixed(1)} s after the step's last ` +
-      'connect (once the server may drop its cached answers). Per session = least-squares slope over the steps.',
-    table(['idle sessions', 'RSS, empty', 'heap total, empty', 'heap used + external, empty',
-      ...steps.map((n) => `at ${integer.format(n)}: RSS / heap total / heap used + ext`), 'RSS per session', 'heap used + ext per session'],
+    'Memory of a fresh server process per run (native, no handshake threads, young generation fixed at its largest, ' +
+      'V8\'s memory reducer off); its first clients are the idle sessions, added in steps; each sample after global.gc(), ' +
+      `${(m.settleMs / 1000).toFixed(1)} s after the step's last connect (once the server may drop its cached answers). ` +
+      'Per session = least-squares slope over the steps. Judged: RSS less the resident V8 heap pages that hold nothing ' +
+      'live (v8.getHeapSpaceStatistics: physical − used). How many empty pages V8 keeps is its heap sizing at that moment, ' +
+      'not the sessions\' memory: it moved by up to 30 MiB between steps of one run, and the raw RSS slope with it. ' +
+      'In brackets: the judged samples\' largest distance from their line, in % of the growth it gives over the steps.',
+    table(['idle sessions', 'empty: RSS / V8 free / heap used + ext',
+      ...steps.map((n) => `at ${integer.format(n)}: RSS / V8 free / heap used + ext`),
+      'RSS per session', 'RSS less V8 free per session (fit)', 'heap used + ext per session'],
     m.runs.map(runRow)),
-    heapSlopes.length === 0 ? '' : `  heap used + external per session: ${formatSpread(spread(heapSlopes), bytesCell)} (not judged)`,
+    figure('RSS per session, V8\'s free pages included (not judged)', m.runs.map((r) => r.perSession.rss)),
+    figure('heap used + external per session, the sessions\' objects and buffers (not judged)', m.runs.map((r) => r.perSession.heap)),
     formatJudgement(m.judgement),
   ];
 }
@@ -449,8 +468,10 @@ function cryptoLines(crypto: CryptoSection, config: BenchConfig): string[] {
     : isNoisy(row.result) ? [row.label] : []));
   const warning = noisy.length === 0 ? [] : [
     `NOTE: rounds differed by more than ±${NOISY_SPREAD_PERCENT}% for ${noisy.length} case(s): ${noisy.join('; ')}. ` +
-      `On a quiet machine ${config.timeMs / config.rounds} ms rounds stay within ±${NOISY_SPREAD_PERCENT}%; ` +
-      'wider means other load on the machine (see the load average) or GC-heavy code: read those rows, and ratios built on them, with care.',
+      `The rounds of one case run seconds apart, so whatever else takes the CPU meanwhile (other work, a VM's steal time, ` +
+      `GC-heavy code) enters their spread: a run at load average 0.00 on the shared 2-core VM still had 30 cases beyond ±15%. ` +
+      'Nothing is judged on these rows: the judged facade ratios are timed in alternating batches (below). Read those rows, ' +
+      'and the informational ratios built on them, with care.',
     '',
   ];
 
@@ -461,7 +482,9 @@ function cryptoLines(crypto: CryptoSection, config: BenchConfig): string[] {
     main,
     '',
     `Facade overhead (target at ${sizeLabel(crypto.facade.targetSize)}: each CommEncryptor call ≥ ${percent(crypto.facade.target)} of the ops/s of ` +
-      'the bare calls doing the same job, judged on the ratio within each round; other sizes informational)',
+      `the bare calls doing the same job; other sizes informational). The ratios of encryptInto and encrypt are timed apart from ` +
+      `the table: the two calls in alternating ~${config.batchMs} ms batches, each round the median of its alternations' ratios, ` +
+      'so load that comes and goes hits both alike; the ops/s columns are the table\'s',
     '  encryptInto ÷ bare prealloc: randomFill + aeadSeal into one reused buffer, through views made once',
     '  encrypt ÷ bare alloc: Buffer.allocUnsafe(n + 28) per message, then randomFill into its nonce view + aeadSeal',
     '  encrypt ÷ bare prealloc (info, not judged): the cost of allocating the output, as the old pairing showed it',

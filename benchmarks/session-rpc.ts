@@ -32,6 +32,8 @@ export interface ListenParams {
   readonly echo: boolean;
   /** ServerOptions.handshakeThreads; the server's default when absent. */
   readonly handshakeThreads?: number;
+  /** SessionTimings.rejectAfterMs: how long a session lives without a key rotation; the default (REJECT_AFTER_MS) when absent. */
+  readonly keyLifetimeMs?: number;
 }
 
 export interface Listening {
@@ -49,6 +51,12 @@ export interface MemorySample {
   /** Off-heap memory V8 knows of (Buffers and typed-array backing stores included). */
   readonly external: number;
   readonly arrayBuffers: number;
+  /**
+   * Resident V8 heap pages holding nothing live: over every heap space, physical size minus used
+   * size (v8.getHeapSpaceStatistics()). V8 keeps such pages for later allocation, and how many
+   * it keeps depends on its heap sizing, not on what the process holds.
+   */
+  readonly v8Free: number;
 }
 
 export interface StatsParams {

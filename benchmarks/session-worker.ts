@@ -9,6 +9,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import {
   CMD_CONNECTED, CommEncryptor, connect, createServer, DoCrypt, loadNobleBackend, loadSodiumBackend, NEGOTIATION_DELAY, NEGOTIATION_REPEAT,
   parseHandshake, PROTOCOL_VERSION, toBase64Url, type BittrrtServer, type CryptoBackend, type Session,
@@ -69,7 +70,7 @@ async function listen(params: ListenParams): Promise<Listening> {
     // Every benchmark client is on one host (loopback).
     maxSessionsPerHost: params.maxSessions,
     rateLimits: BENCH_RATE_LIMITS,
-    timings: { heartbeatRate: params.heartbeatRate },
+    timings: { heartbeatRate: params.heartbeatRate, ...(params.keyLifetimeMs === undefined ? {} : { rejectAfterMs: params.keyLifetimeMs }) },
     handshakeThreads: params.handshakeThreads,
   });
   created.on('error', (err) => process.stderr.write(`session worker: server error: ${err.message}\n`));
@@ -87,7 +88,8 @@ async function listen(params: ListenParams): Promise<Listening> {
 
 function memorySample(): MemorySample {
   const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
-  return { rss, heapTotal, heapUsed, external, arrayBuffers };
+  const v8Free = getHeapSpaceStatistics().reduce((sum, space) => sum + Math.max(0, space.physical_space_size - space.space_used_size), 0);
+  return { rss, heapTotal, heapUsed, external, arrayBuffers, v8Free };
 }
 
 async function stats(params: StatsParams): Promise<ServerStats> {

@@ -36,20 +36,36 @@ export function spread(samples: readonly number[]): Spread {
   return { samples, median: mid, min, max, spreadPercent: ((max - min) / 2 / Math.abs(mid)) * 100 };
 }
 
+/** A least-squares line through points, and how far the points lie from it. */
+export interface LineFit {
+  readonly slope: number;
+  readonly intercept: number;
+  /** The largest distance of a point from the line, in units of y. */
+  readonly maxResidual: number;
+}
+
 /**
- * Least-squares slope of y over x: bytes per session from memory sampled at several session
+ * Least-squares line of y over x: bytes per session from memory sampled at several session
  * counts. Fitting all the steps, rather than subtracting a "before" from an "after", keeps one
- * disturbed sample from deciding the figure, and leaves out whatever the first sessions cost once.
+ * disturbed sample from deciding the figure, and leaves out whatever the first sessions cost once;
+ * the residual shows how far the samples stray from one cost per session. NaN with fewer than
+ * two distinct x.
  */
-export function slope(points: readonly (readonly [x: number, y: number])[]): number {
-  if (points.length < 2) return Number.NaN;
+export function fitLine(points: readonly (readonly [x: number, y: number])[]): LineFit {
+  const none: LineFit = { slope: Number.NaN, intercept: Number.NaN, maxResidual: Number.NaN };
+  if (points.length < 2) return none;
   const n = points.length;
   const mx = points.reduce((s, [x]) => s + x, 0) / n;
   const my = points.reduce((s, [, y]) => s + y, 0) / n;
   const sxy = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0);
   const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  return sxx === 0 ? Number.NaN : sxy / sxx;
+  if (sxx === 0) return none;
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  return { slope, intercept, maxResidual: Math.max(...points.map(([x, y]) => Math.abs(y - (intercept + slope * x)))) };
 }
+
+export const slope = (points: readonly (readonly [x: number, y: number])[]): number => fitLine(points).slope;
 
 export interface Goal {
   /** What is judged, as printed: 'handshakes/s', 'B RSS per idle session'. */
@@ -66,6 +82,8 @@ export interface Goal {
    * bench's exit code (an INCONCLUSIVE still does).
    */
   readonly knownUnmet?: boolean;
+  /** What one sample is, as printed: 'runs' (independent runs, the default) or 'rounds' (rounds within one process). */
+  readonly samplesAre?: 'runs' | 'rounds';
 }
 
 export interface JudgeRules {
@@ -129,9 +147,9 @@ export function formatValue(unit: Goal['unit'], v: number): string {
 }
 
 /** "1,565 (1,480–1,610, ±4.2%, 3 runs)". */
-export function formatSpread(s: Spread, format: (v: number) => string = (v) => number.format(v)): string {
-  if (s.samples.length === 1) return `${format(s.median)} (1 run)`;
-  return `${format(s.median)} (${format(s.min)}–${format(s.max)}, ±${s.spreadPercent.toFixed(1)}%, ${s.samples.length} runs)`;
+export function formatSpread(s: Spread, format: (v: number) => string = (v) => number.format(v), samplesAre: 'runs' | 'rounds' = 'runs'): string {
+  if (s.samples.length === 1) return `${format(s.median)} (1 ${samplesAre.slice(0, -1)})`;
+  return `${format(s.median)} (${format(s.min)}–${format(s.max)}, ±${s.spreadPercent.toFixed(1)}%, ${s.samples.length} ${samplesAre})`;
 }
 
 /** One line per judged figure: verdict, median and spread, and why when inconclusive. */
@@ -139,7 +157,7 @@ export function formatJudgement(j: Judgement): string {
   const { goal } = j;
   const format = (v: number): string => formatValue(goal.unit, v);
   const target = `${goal.direction === 'atLeast' ? '≥' : '<'} ${format(goal.target)}`;
-  const figure = j.spread === null ? 'no sample' : formatSpread(j.spread, format);
+  const figure = j.spread === null ? 'no sample' : formatSpread(j.spread, format, goal.samplesAre);
   const unmet = goal.knownUnmet === true && j.verdict === 'FAIL' ? ' (documented as unmet)' : '';
   return `${j.verdict}${unmet}: ${goal.what} ${figure}; goal ${target}${j.reason === null ? '' : `. ${j.reason}`}`;
 }

@@ -256,14 +256,15 @@ export class HandshakeResponder {
 
   /**
    * Remembers an answered `connect`'s key for as long as a copy could still pass the age check:
-   * its timestamp is at most FERNET_MAX_CLOCK_SKEW ahead of `now`, so it expires at most
-   * connectMaxAgeSeconds after that.
+   * its timestamp is at most FERNET_MAX_CLOCK_SKEW ahead of `now`, and it is fresh through the
+   * whole second connectMaxAgeSeconds after that (Fernet ages are whole seconds), so it is
+   * remembered until that second ends.
    */
   private remember(id: string, now: number): void {
     const maxAge = this.#ctx.connectMaxAgeSeconds;
     if (maxAge === undefined) return;
     if (this.#seen.size >= MAX_REMEMBERED_CONNECTS) this.#seen.delete(this.#seen.keys().next().value!);
-    this.#seen.set(id, now + (maxAge + FERNET_MAX_CLOCK_SKEW) * 1000);
+    this.#seen.set(id, (Math.floor(now / 1000) + FERNET_MAX_CLOCK_SKEW + maxAge + 1) * 1000);
   }
 
   /** Forgets answers no client can still be waiting for, and idle rate-limit sources; called from the table's tick. */

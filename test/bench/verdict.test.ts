@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_RULES, exitCode, formatJudgement, judge, median, slope, spread, type Goal } from '../../benchmarks/verdict.js';
+import { DEFAULT_RULES, exitCode, fitLine, formatJudgement, judge, median, slope, spread, type Goal } from '../../benchmarks/verdict.js';
 
 const atLeast: Goal = { what: 'handshakes/s', target: 5000, unit: 'count', direction: 'atLeast', plausible: [1, 1e6] };
 const below: Goal = { what: 'B per idle session', target: 2048, unit: 'bytes', direction: 'below', plausible: [1, 65536] };
@@ -17,6 +17,15 @@ describe('bench verdicts', () => {
     expect(slope([[1000, 5000], [5000, 13000], [10000, 23000]])).to.be.closeTo(2, 1e-9);
     // Two samples at one x give no slope: NaN, which the judge then calls impossible.
     expect(slope([[5, 1], [5, 2]])).to.be.NaN;
+  });
+
+  it('gives the largest distance of a step from the fitted line', () => {
+    const fit = fitLine([[0, 0], [1, 1], [2, 4]]);
+    expect(fit.slope).to.be.closeTo(2, 1e-9);
+    expect(fit.intercept).to.be.closeTo(-1 / 3, 1e-9);
+    expect(fit.maxResidual).to.be.closeTo(2 / 3, 1e-9);
+    expect(fitLine([[0, 1], [10, 21], [20, 41]]).maxResidual).to.be.closeTo(0, 1e-9);
+    expect(fitLine([[3, 1]]).maxResidual).to.be.NaN;
   });
 
   it('judges the median against the goal when the runs agree', () => {

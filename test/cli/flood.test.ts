@@ -8,7 +8,7 @@ import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake } from '../../lib/protocol/handshake.js';
 import { CMD_CONNECT } from '../../lib/constants.js';
 import { Children } from '../helpers/cli.js';
-import { closeSocket } from '../helpers/udp.js';
+import { closeSocket, PATIENCE } from '../helpers/udp.js';
 
 const FLOOD_DATAGRAMS = 200_000;
 /**
@@ -53,7 +53,7 @@ function junk(i: number): Buffer {
 }
 
 describe('abuse resistance under a flood', function () {
-  this.timeout(120_000);
+  this.timeout(120_000 * PATIENCE);
   const children = new Children();
   afterEach(() => children.cleanup());
 
@@ -101,7 +101,7 @@ describe('abuse resistance under a flood', function () {
       await new Promise((resolve) => setTimeout(resolve, 300));
       const rssAfter = rssOf(pid);
       server.proc.child.kill('SIGUSR1');
-      const [statusLine] = await server.proc.waitForLine(/^\{.*"msg":"status".*\}$/, 5_000);
+      const [statusLine] = await server.proc.waitForLine(/^\{.*"msg":"status".*\}$/, 15_000);
       const status = JSON.parse(statusLine) as Record<string, number>;
       const stat = (name: string): number => status[name] ?? 0;
       console.log(`      flood: ${FLOOD_DATAGRAMS} datagrams in ${floodSeconds.toFixed(1)} s; server received ${stat('packetsIn')}, `

@@ -6,7 +6,7 @@ import type { BittrrtProcess } from '../../lib/cli/child.js';
 import { Children } from '../helpers/cli.js';
 import { ImpairmentProxy } from '../helpers/impair.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 
 const MiB = 1024 * 1024;
 
@@ -41,7 +41,7 @@ function expectNoStack(proc: BittrrtProcess): void {
 }
 
 describe('bin/bittrrt file transfer', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const children = new Children();
   const proxies: ImpairmentProxy[] = [];
   afterEach(async () => {
@@ -79,7 +79,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(field(line, 'sha256'), line).to.equal(sha256(data));
       expect(field(line, 'retransmitted_pct'), line).to.match(/^\d+(\.\d+)?$/);
       expect(line).to.match(/ seconds=[\d.]+ rate=[\d.]+ MB\/s /);
-      const [received] = await server.proc.waitForLine(new RegExp(`^received ${literal(name)} .*`), 5_000);
+      const [received] = await server.proc.waitForLine(new RegExp(`^received ${literal(name)} .*`), 15_000);
       expect(field(received, 'sha256'), received).to.equal(sha256(data));
       expect(readFileSync(join(server.dir, name)).equals(data), `${name} is byte-identical`).to.equal(true);
     }
@@ -98,7 +98,7 @@ describe('bin/bittrrt file transfer', function () {
     const client = connect(server.address, ['--send', join(src, 'original.bin'), '--as', 'other.bin']);
     expect(await client.exited, client.lines.join('\n')).to.equal(0);
     expect(field(lineFor(client, 'sent', 'other.bin'), 'sha256')).to.equal(sha256(data));
-    await server.proc.waitForLine(/^received other\.bin /, 5_000);
+    await server.proc.waitForLine(/^received other\.bin /, 15_000);
     expect(readdirSync(server.dir)).to.deep.equal(['other.bin']);
     expect(readFileSync(join(server.dir, 'other.bin')).equals(data)).to.equal(true);
   });
@@ -124,7 +124,7 @@ describe('bin/bittrrt file transfer', function () {
     expect(received, toFile.lines.join('\n')).to.have.length(1);
     expect(received[0]).to.include({ msg: 'received served.bin', bytes: data.length, sha256: sha256(data) });
     expect(readdirSync(out).sort()).to.deep.equal(['renamed.bin', 'served.bin']);
-    await server.proc.waitForLine(/^sent served\.bin .*sha256=/, 5_000);
+    await server.proc.waitForLine(/^sent served\.bin .*sha256=/, 15_000);
   });
 
   it('--get --resume continues from the part file in --out', async () => {
@@ -321,7 +321,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(await client.exited, client.lines.join('\n')).to.equal(130);
       expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run again with --resume to continue');
       // The server notices the abort and lets go of the part file.
-      await server.proc.waitForLine(/^warn: transfer of huge\.bin failed: /, 5_000);
+      await server.proc.waitForLine(/^warn: transfer of huge\.bin failed: /, 15_000);
       expect(existsSync(join(server.dir, 'huge.bin'))).to.equal(false);
       expect(existsSync(part)).to.equal(true);
       expect(statSync(part).size).to.be.above(MiB).and.below(SIZE);
@@ -355,7 +355,7 @@ describe('bin/bittrrt file transfer', function () {
       const line = lineFor(resumed, 'sent', 'huge.bin');
       expect(field(line, 'bytes')).to.equal(String(SIZE));
       expect(field(line, 'sha256')).to.equal(sha256(big));
-      await server.proc.waitForLine(/^received huge\.bin /, 5_000);
+      await server.proc.waitForLine(/^received huge\.bin /, 15_000);
       expect(readFileSync(join(server.dir, 'huge.bin')).equals(big), 'byte-identical').to.equal(true);
       expect(existsSync(part)).to.equal(false);
       const receiving = server.proc.lines.filter((l) => l.startsWith('receiving huge.bin '));
@@ -380,7 +380,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(field(line, 'resumed_at'), line).to.equal(undefined);
       expect(field(line, 'sha256')).to.equal(sha256(big));
       expect(resumed.lines).to.include('warn: huge.bin: the part file did not match the start of the file; started over from the first byte');
-      const [received] = await server.proc.waitForLine(/^received huge\.bin .*/, 5_000);
+      const [received] = await server.proc.waitForLine(/^received huge\.bin .*/, 15_000);
       expect(field(received, 'resumed_at'), received).to.equal(undefined);
       // The server did offer its part file; the sender's prefix check turned it down.
       expect(server.proc.lines.filter((l) => l.startsWith('receiving huge.bin '))[1]).to.match(/ resume_at=\d+/);
@@ -409,7 +409,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(field(summary, 'rtt_ms'), summary).to.match(/^\d+(\.\d+)?$/);
     }
     // The server logs each test too; a bandwidth test has no file and so no hash field.
-    const [served] = await server.proc.waitForLine(/^sent bandwidth test .*$/, 5_000);
+    const [served] = await server.proc.waitForLine(/^sent bandwidth test .*$/, 15_000);
     expect(served, served).to.match(/ rate=/);
     expect(served, served).to.not.match(/sha256=/);
   });

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { Children, testEnv } from '../helpers/cli.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
 import { tempDir } from '../helpers/tmp.js';
+import { PATIENCE } from '../helpers/udp.js';
 
 describe('bin/bittrrt trust', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const children = new Children();
   afterEach(() => children.cleanup());
   const dir = (): string => tempDir('trust');
@@ -67,12 +68,12 @@ describe('bin/bittrrt trust', function () {
   it('serve creates its identity on first run and prints the same fingerprint afterwards', async () => {
     const identity = join(dir(), 'server.key');
     const first = await children.serve(['--identity', identity]);
-    const [, key, print] = await first.proc.waitForLine(/^server identity (\S+) fingerprint=(SHA256:\S+) file=.* created=true$/, 2_000);
+    const [, key, print] = await first.proc.waitForLine(/^server identity (\S+) fingerprint=(SHA256:\S+) file=.* created=true$/, 15_000);
     expect(statSync(identity).mode & 0o777).to.equal(0o600);
     first.proc.child.kill('SIGINT');
     await first.proc.exited;
     const second = await children.serve(['--identity', identity]);
-    const [, key2, print2] = await second.proc.waitForLine(/^server identity (\S+) fingerprint=(SHA256:\S+)/, 2_000);
+    const [, key2, print2] = await second.proc.waitForLine(/^server identity (\S+) fingerprint=(SHA256:\S+)/, 15_000);
     expect([key2, print2]).to.deep.equal([key, print]);
   });
 
@@ -164,7 +165,7 @@ describe('bin/bittrrt trust', function () {
   it('--server-key pins: the right key connects, another is refused with the reason', async () => {
     const identity = join(dir(), 'server.key');
     const server = await children.serve(['--identity', identity]);
-    const [, key] = await server.proc.waitForLine(/^server identity (\S+)/, 2_000);
+    const [, key] = await server.proc.waitForLine(/^server identity (\S+)/, 15_000);
     const pinned = children.run(['connect', server.address, '--server-key', key as string]);
     expect(await pinned.exited, pinned.lines.join('\n')).to.equal(0);
     const wrong = children.run(['connect', server.address, '--server-key', 'A'.repeat(43) + '=']);

@@ -153,6 +153,32 @@ describe('Fernet', () => {
       }
     });
 
+    it('every bit of every byte of a token is covered: the MAC is compared on all 32 bytes, and the MAC covers all the rest', () => {
+      const fernet = new Fernet(key);
+      const raw = fromBase64Url(fernet.encrypt(Buffer.from('secret')))!;
+      for (let at = 0; at < raw.length; at++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const bad = Buffer.from(raw);
+          bad[at] = bad[at]! ^ (1 << bit);
+          expectInvalidToken(() => fernet.decrypt(toBase64Url(bad)), `byte ${at} of ${raw.length}, bit ${bit}`);
+        }
+      }
+      expect(fernet.decrypt(toBase64Url(raw)).toString(), 'the untouched token still opens').to.equal('secret');
+    });
+
+    it('property: a token whose MAC differs in any byte, by any non-zero mask, is refused (fast-check)', () => {
+      const fernet = new Fernet(key);
+      fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 1, max: 255 }),
+        (plaintext, macByte, mask) => {
+          const raw = fromBase64Url(fernet.encrypt(plaintext))!;
+          const bad = Buffer.from(raw);
+          const at = raw.length - 32 + macByte;
+          bad[at] = bad[at]! ^ mask;
+          expectInvalidToken(() => fernet.decrypt(toBase64Url(bad)), `MAC byte ${macByte} ^ ${mask}`);
+          expect(fernet.decrypt(toBase64Url(raw)).equals(Buffer.from(plaintext))).to.equal(true);
+        }), { numRuns: 500 });
+    });
+
     it('TTL and clock-skew boundaries are those of Python cryptography', () => {
       const fernet = new Fernet(key);
       const t = 1_800_000_000;

@@ -3,6 +3,7 @@ import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../../lib/constants.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { CORPUS_FILES, loadCorpus } from './corpus.js';
 import { fuzzFernet, fuzzFrameHeader, fuzzHandshake, fuzzServerReceive, type FuzzReport } from './targets.js';
+import { PATIENCE } from '../helpers/udp.js';
 
 /**
  * The bounded fuzz run of `npm test`: every target, 20,000 cases, fixed seeds (a failure prints
@@ -22,7 +23,7 @@ function log(report: FuzzReport): void {
 }
 
 describe('fuzz targets (bounded run)', function () {
-  this.timeout(120_000);
+  this.timeout(120_000 * PATIENCE);
   this.slow(30_000);
 
   it('the seed corpus holds real packets of every kind', () => {

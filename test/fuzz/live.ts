@@ -12,7 +12,7 @@ import { encodeFrame, Flag, type FrameHeader } from '../../lib/protocol/frame.js
 import { parseHandshake } from '../../lib/protocol/handshake.js';
 import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
 import { Relay } from '../helpers/relay.js';
-import { closeSocket, eventually, nextDatagram, openLoopbackSocket, sendTo } from '../helpers/udp.js';
+import { closeSocket, nextDatagram, openLoopbackSocket, pollUntil, sendTo } from '../helpers/udp.js';
 
 /**
  * A version-2 client that does a real handshake with the server over its socket and then keeps
@@ -144,7 +144,7 @@ export class LiveClient {
     const before = this.relay.toServer.length;
     this.session.send(Buffer.from(`live traffic ${n}`), this.session.version === 2 ? n % 5 : 0);
     if (this.session.version === 2 && n % 4 === 0) await this.session.ping(300).catch(() => undefined);
-    await eventually(() => this.relay.toServer.length > before, 200);
+    await pollUntil(() => this.relay.toServer.length > before, 200);
     // Bounded memory: keep the handshake and the latest packets.
     for (const list of [this.relay.toServer, this.relay.toClient]) if (list.length > 200) list.splice(2, list.length - 100);
   }

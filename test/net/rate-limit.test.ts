@@ -12,7 +12,7 @@ import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
-import { closeSocket, eventually, nextDatagram } from '../helpers/udp.js';
+import { closeSocket, eventually, nextDatagram, PATIENCE } from '../helpers/udp.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -312,7 +312,7 @@ describe('HandshakeRateLimiter.sweep', () => {
 });
 
 describe('per-host limits over loopback UDP', function () {
-  this.timeout(30_000);
+  this.timeout(30_000 * PATIENCE);
   const docrypt = new DoCrypt();
   const sockets: Socket[] = [];
   const sessions: Session[] = [];
@@ -357,6 +357,28 @@ describe('per-host limits over loopback UDP', function () {
     const reply = await nextDatagram(other, 10_000);
     expect(reply, 'another host is answered').to.not.equal(null);
     expect(server.counters.handshakes).to.equal(21);
+  });
+
+  it('a flood from many hosts gets no more handshakes than the global burst plus the global rate over the time it took', async () => {
+    const rate = 20;
+    const burst = 40;
+    // The bucket starts full when the server is made: time from then bounds what it can have refilled.
+    const made = performance.now();
+    server = createServer({ handshakeThreads: 0, rateLimits: { globalRate: rate, globalBurst: burst, perSourceRate: 1000, perSourceBurst: 1000 } });
+    const { port } = await server.listen(0, '127.0.0.1');
+    const hosts = await Promise.all(Array.from({ length: 16 }, (_, i) => socketOn(`127.0.2.${i + 1}`)));
+    const connects = 1500;
+    for (let i = 0; i < connects; i++) {
+      hosts[i % hosts.length]!.send(v2Connect(), port, '127.0.0.1');
+      // In bursts the server drains before the next, so the kernel's receive buffer never overflows.
+      if (i % 50 === 49) expect(await eventually(() => server.counters.packetsIn === i + 1, 10_000), `connect ${i} arrived`).to.equal(true);
+    }
+    const seconds = (performance.now() - made) / 1000;
+    const handshakes = server.counters.handshakes;
+    console.log(`      ${connects} connects in ${seconds.toFixed(2)} s: ${handshakes} handshakes, ${server.counters.cookiesSent} cookie requests (ceiling ${Math.floor(burst + rate * seconds)})`);
+    expect(handshakes).to.be.at.most(burst + rate * seconds);
+    expect(handshakes, 'the budget was used').to.be.at.least(burst / 2);
+    expect(server.counters.cookiesSent, 'the rest were asked to prove their address').to.be.above(0);
   });
 
   it('one host holds at most maxSessionsPerHost sessions, from any ports; other hosts and freed slots are not affected', async () => {

@@ -12,7 +12,7 @@ import { encodeAck, TransferFlags } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
 import { Relay } from '../helpers/relay.js';
 import { tempDir } from '../helpers/tmp.js';
-import { closeSocket, eventually, openLoopbackSocket } from '../helpers/udp.js';
+import { closeSocket, eventually, openLoopbackSocket, PATIENCE } from '../helpers/udp.js';
 
 /**
  * The amplification attack of the protocol review, performed: an authenticated client forges a
@@ -21,7 +21,7 @@ import { closeSocket, eventually, openLoopbackSocket } from '../helpers/udp.js';
  * three times what came from its address, and the sender must notice the lie.
  */
 describe('roaming and acknowledgements cannot aim a server at a third party', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();

@@ -46,7 +46,7 @@ describe('Session events (the listener table is made on first use)', () => {
       session!.removeAllListeners();
       expect(session!.eventNames()).to.deep.equal([]);
       client.send(Buffer.from('b'));
-      await client.ping(2000);
+      await client.ping(10_000);
       expect(seen).to.deep.equal(['first:a', 'on:a', 'once:a']);
     } finally {
       client?.close();

@@ -5,11 +5,11 @@ import { createServer } from '../../lib/transfer/file-server.js';
 import type { Session } from '../../lib/net/session.js';
 import { BandwidthPolicy, formatBandwidthLimits, parseBandwidthLimits, type BandwidthLimits } from '../../lib/transfer/bandwidth.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 describe('transfer/bandwidth policy: which bandwidth tests a server runs (real sessions on loopback)', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
 
   async function serve(limits: BandwidthLimits | 'off'): Promise<{ port: number; policy: BandwidthPolicy }> {

@@ -9,14 +9,14 @@ import { TransferFlags, type TransferMessage } from '../../lib/protocol/transfer
 import { ReceiveBudget } from '../../lib/transfer/budget.js';
 import type { TransferEvent } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import { PAYLOAD, RawClient } from './raw-client.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 const MiB = 1024 * 1024;
 
 describe('transfer/budget: received data held in memory is bounded over all transfers and per host', function () {
-  this.timeout(90_000);
+  this.timeout(90_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
 
   async function serve(budget: ReceiveBudget, stallMs?: number): Promise<{ server: BittrrtServer; port: number; events: TransferEvent[] }> {

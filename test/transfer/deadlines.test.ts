@@ -8,7 +8,7 @@ import { createServer } from '../../lib/transfer/file-server.js';
 import type { Session } from '../../lib/net/session.js';
 import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import { answerWith, failure, hostileServer, PAYLOAD, RawClient } from './raw-client.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 
@@ -18,7 +18,7 @@ import { closedAfterEach } from '../helpers/closed-after-each.js';
  * the server's session (a malicious server) or on the client's (a malicious client).
  */
 describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting forever (real sessions on loopback)', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   const timers: NodeJS.Timeout[] = [];
   // Registered first, so the timers stop before the sessions and servers close.
   afterEach(() => {

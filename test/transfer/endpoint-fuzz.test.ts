@@ -11,7 +11,7 @@ import { encodeAck, encodeMessage, TransferFlags } from '../../lib/protocol/tran
 import { Flag } from '../../lib/protocol/frame.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 
 const backend = loadSodiumBackend();
 const peer = { address: '127.0.0.1', port: 9 };
@@ -63,7 +63,7 @@ const frame = fc.oneof(
 );
 
 describe('transfer/endpoint under arbitrary frames (property)', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
 
   it('never throws, keeps at most 16 transfers, and settles everything once the session closes', async () => {
     const dir = tempDir('fuzz-inbox');

@@ -10,7 +10,7 @@ import type { TransferMessage } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
 import { DiskQuota } from '../../lib/transfer/quota.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import { answerWith, failure, hostileServer, RawClient } from './raw-client.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 
@@ -18,7 +18,7 @@ import { closedAfterEach } from '../helpers/closed-after-each.js';
 const HUGE = Number.MAX_SAFE_INTEGER;
 
 describe('transfer/limits: announced sizes are checked against --max-size, the free space and the client quota before anything is written', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
 
   async function serve(files: { maxSize?: number; diskQuota?: DiskQuota } = {}): Promise<{ port: number; inbox: string }> {

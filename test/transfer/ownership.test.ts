@@ -10,12 +10,12 @@ import type { Session } from '../../lib/net/session.js';
 import type { TransferMessage } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import { PAYLOAD, RawClient } from './raw-client.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 
 describe('transfer/ownership: clients of one upload directory cannot reach each other\'s files (real sessions on loopback)', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
 
   async function serve(allowOverwrite?: boolean): Promise<{ port: number; inbox: string; events: TransferEvent[] }> {

@@ -10,7 +10,7 @@ import type { TransferMessage } from '../../lib/protocol/transfer.js';
 import { FileSink } from '../../lib/transfer/files.js';
 import { HashLimiter, processHashLimiter, type HashControl } from '../../lib/transfer/hashing.js';
 import { tempDir } from '../helpers/tmp.js';
-import { eventually } from '../helpers/udp.js';
+import { eventually, PATIENCE } from '../helpers/udp.js';
 import type { TransferEvent } from '../../lib/transfer/endpoint.js';
 import { RawClient } from './raw-client.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
@@ -19,7 +19,7 @@ import { closedAfterEach } from '../helpers/closed-after-each.js';
 const HUGE = 2 * 1024 * 1024 * 1024;
 
 describe('transfer/resume hashing: one small message cannot make a server hash whole files unbounded (real sessions on loopback)', function () {
-  this.timeout(60_000);
+  this.timeout(60_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
   // Registered after the closing one, so it runs once the sessions are gone.
   afterEach(async () => {
