@@ -23,7 +23,7 @@
  * Packets in one direction leave in order, so each direction is one FIFO ring of slots with two
  * times per packet, and the next event is the earlier of the two heads: ppoll sleeps until then
  * (1 us timer slack) or until a device has a packet; an idle emulator sleeps in ppoll.
- * It asks for SCHED_FIFO (priority 1) so that other work on a shared machine delays packets less
+ * It asks for SCHED_FIFO (priority 20, above the endpoints' 10) so that other work on a shared machine delays packets less
  * (a real path does not slow down when the hosts are busy); it sleeps when idle, and the kernel's
  * real-time throttling bounds it anyway. The "ready" line says whether it got it.
  * SIGTERM/SIGINT end it; it then prints one JSON line of counters per direction on stdout (a
@@ -352,7 +352,7 @@ int main(int argc, char **argv) {
   sigaddset(&blocked, SIGINT);
   sigprocmask(SIG_BLOCK, &blocked, &during_poll);
 
-  struct sched_param rt = {.sched_priority = 1};
+  struct sched_param rt = {.sched_priority = 20};
   int realtime = sched_setscheduler(0, SCHED_FIFO, &rt) == 0;
   printf("ready %s slots=%u/%u realtime=%s\n", ifname, ab.slots, ba.slots, realtime ? "yes" : "no");
   fflush(stdout);

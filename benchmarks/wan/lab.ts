@@ -24,6 +24,8 @@ const IFNAME = 'wan0';
 const MTU = 1500;
 
 const SOURCE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** SCHED_FIFO priority of the endpoints; the emulator asks for a higher one (emulator.c). */
+const ENDPOINT_PRIORITY = 10;
 export const EMULATOR_SOURCE = join(SOURCE_ROOT, 'benchmarks', 'wan', 'emulator.c');
 export const BITTRRT_BIN = join(SOURCE_ROOT, 'bin', 'bittrrt');
 export const UDX_PEER = fileURLToPath(new URL('./udx-peer.js', import.meta.url));
@@ -170,10 +172,19 @@ export class Lab {
     return lab;
   }
 
-  /** Runs `command` inside the namespace of `side` (via `ip netns exec`, which execs it: the PID is the command's). */
+  /**
+   * Runs `command` inside the namespace of `side` (via `ip netns exec`, which execs it: the PID is
+   * the command's), at real-time priority ENDPOINT_PRIORITY when chrt is there. Kernel TCP does its
+   * work in softirq context, which other processes on a shared machine barely delay; a user-space
+   * protocol competes with them for the CPU, and at a load average of 12 bittrrt lost three
+   * quarters of its rate to them (24 Mbit/s at nice 0 where it then moved 88 with chrt). Every
+   * endpoint (iperf3, bittrrt, udx) gets the same priority, below the emulator's, so the bench
+   * compares the protocols, not the neighbours.
+   */
   spawn(side: Side, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Proc {
     if (this.#closed) throw new Error('the lab is closed');
-    const proc = new Proc(label, 'ip', ['netns', 'exec', this.ns[side], command, ...args], env);
+    const realtime = hasCommand('chrt') ? ['chrt', '-f', String(ENDPOINT_PRIORITY)] : [];
+    const proc = new Proc(label, 'ip', ['netns', 'exec', this.ns[side], ...realtime, command, ...args], env);
     this.#children.add(proc);
     void proc.exited.then(() => this.#children.delete(proc));
     return proc;
