@@ -108,7 +108,8 @@ export class HandshakeResponder {
     this.#answerKeys = { backend: context.table.backend, identity: context.trust.identity, psk: context.trust.psk, docrypt: context.docrypt };
   }
 
-  handle(datagram: Buffer, rinfo: PeerAddress, now: number): HandshakeOutcome {
+  /** `now` is the monotonic clock; `wallNow` (ms since the epoch) dates only the connect token. */
+  handle(datagram: Buffer, rinfo: PeerAddress, now: number, wallNow = Date.now()): HandshakeOutcome {
     const ctx = this.#ctx;
     const { counters } = ctx.table;
     counters.unvalidatedBytesIn += datagram.length;
@@ -117,7 +118,7 @@ export class HandshakeResponder {
     try {
       // Wall clock by design: the token's timestamp is the client's Date.now() (Fernet), so its age
       // (`stale-connect`) can only be measured against ours; `now` is monotonic and dates nothing.
-      decrypted = ctx.docrypt.fdecrypt(datagram, { ttlSeconds: ctx.connectMaxAgeSeconds, now: Math.floor(Date.now() / 1000) });
+      decrypted = ctx.docrypt.fdecrypt(datagram, { ttlSeconds: ctx.connectMaxAgeSeconds, now: Math.floor(wallNow / 1000) });
     } catch (err) {
       // The age is checked only after the MAC: a token nobody could make never counts as stale.
       return { dropped: err instanceof TokenAgeError ? 'stale-connect' : 'bad-token' };

@@ -133,13 +133,14 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     }
     const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
     const most = (list: typeof samples): number => Math.max(...list.map((sample) => sample.growth));
-    const firstHalf = samples.filter((sample) => sample.done < size / 2);
+    // After the first eighth: by then both windows and the read-ahead are full, as they stay.
+    const firstHalf = samples.filter((sample) => sample.done >= size / 8 && sample.done < size / 2);
     const secondHalf = samples.filter((sample) => sample.done >= size / 2);
     console.log(`      receiver held at most ${mib(held)} MiB over ${frames} datagrams; live heap and buffers grew at most `
       + `${mib(most(firstHalf))} MiB in the first half, ${mib(most(secondHalf))} MiB in the second`);
     expect(frames, 'the receiver was watched').to.be.at.least(Math.ceil(size / PAYLOAD));
     expect(held, 'bytes held by the receiver').to.be.at.most(RECEIVE_WINDOW_BYTES);
-    expect(firstHalf.length, 'samples in the first half').to.be.at.least(4);
+    expect(firstHalf.length, 'samples in the first half').to.be.at.least(3);
     expect(secondHalf.length, 'samples in the second half').to.be.at.least(4);
     // Both ends are in this process, each with its window and read-ahead: a fixed amount, nothing near the file's size.
     expect(most(samples), 'growth of live heap and buffers').to.be.below(size / 2);
