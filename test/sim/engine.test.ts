@@ -106,6 +106,18 @@ describe('transfer engine over a simulated network', function () {
     expect(goodputMbps(first, 13_000, 15_000) / 100).to.be.within(0.4, 0.6);
   });
 
+  it('a flow that starts 20 s after the clock began does not take its first acknowledgement for a 10 s-old RTT (no ProbeRTT at once)', () => {
+    const path = new SimPath({ rateMbps: 100, rttMs: 50, bufferBdp: 1, loss: 0, seed: 6 });
+    const flow = path.addFlow({ size: null }, 20_000);
+    const states = new Set<string>();
+    for (let t = 20_000; t <= 25_000; t += 5) {
+      path.run(t);
+      states.add(flow.sender.congestion.state);
+    }
+    expect([...states]).to.not.include('probe-rtt');
+    expect(goodputMbps(flow, 22_000, 25_000)).to.be.at.least(90 * PAYLOAD_SHARE);
+  });
+
   it('backs off from a real overload: two flows on a shallow buffer lose few datagrams, and the loss bound is what does it', () => {
     const path = new SimPath({ rateMbps: 100, rttMs: 50, bufferBdp: 0.25, loss: 0, seed: 3 });
     const flows = [path.addFlow({ size: null }), path.addFlow({ size: null })];

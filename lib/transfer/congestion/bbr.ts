@@ -192,7 +192,8 @@ export class Bbr {
   }
 
   #updateMinRtt(now: number, rtt: number): void {
-    const expired = now - this.#minRttStamp > MIN_RTT_WINDOW_MS;
+    // Not before the first sample: the clock need not start at zero (a process's monotonic clock counts from its start).
+    const expired = this.#minRtt !== Infinity && now - this.#minRttStamp > MIN_RTT_WINDOW_MS;
     if (rtt > 0 && (rtt <= this.#minRtt || expired)) {
       this.#minRtt = rtt;
       this.#minRttStamp = now;
