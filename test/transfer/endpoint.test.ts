@@ -144,8 +144,10 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(secondHalf.length, 'samples in the second half').to.be.at.least(4);
     // Both ends are in this process, each with its window and read-ahead: a fixed amount, nothing near the file's size.
     expect(most(samples), 'growth of live heap and buffers').to.be.below(size / 2);
-    // Flat: the second 32 MiB add nothing to what the first needed (memory growing with the file would add about 32 MiB).
-    expect(most(secondHalf) - most(firstHalf), 'growth from the first half to the second').to.be.below(size / 8);
+    // Flat: the second 32 MiB add no more than what both ends may hold at any moment (the sender's
+    // read-ahead of a window and a block, the receiver's window: 17 MiB, caught at different
+    // fullness by the samples); memory growing with the file would add about 32 MiB.
+    expect(most(secondHalf) - most(firstHalf), 'growth from the first half to the second').to.be.below(24 * 2 ** 20);
     expect(readFileSync(join(inbox, 'big.bin')).equals(data)).to.equal(true);
     expect(result.stats.packets).to.be.at.least(Math.ceil(data.length / PAYLOAD));
     expect(proxy.toServer.dropped).to.equal(0);
