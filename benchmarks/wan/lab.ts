@@ -24,8 +24,15 @@ const IFNAME = 'wan0';
 const MTU = 1500;
 
 const SOURCE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** SCHED_FIFO priority of the endpoints; the emulator asks for a higher one (emulator.c). */
-const ENDPOINT_PRIORITY = 10;
+/**
+ * The endpoints' nice value: the highest CFS weight (about 87 times nice 0's share), not a
+ * real-time class. Under SCHED_FIFO two Node processes livelocked here: each main thread polled for
+ * V8's concurrent sweeper and the libuv thread pool, whose threads inherit the same real-time
+ * priority and never got a core, at 90% CPU each, until killed (a 64 MiB upload on the 1%-loss path,
+ * reproduced with one loss seed: `perf` showed the main thread in cppgc's sweep task and eventfd
+ * wake-ups). CFS cannot starve a thread like that.
+ */
+const ENDPOINT_NICE = -20;
 export const EMULATOR_SOURCE = join(SOURCE_ROOT, 'benchmarks', 'wan', 'emulator.c');
 export const BITTRRT_BIN = join(SOURCE_ROOT, 'bin', 'bittrrt');
 export const UDX_PEER = fileURLToPath(new URL('./udx-peer.js', import.meta.url));
@@ -174,17 +181,16 @@ export class Lab {
 
   /**
    * Runs `command` inside the namespace of `side` (via `ip netns exec`, which execs it: the PID is
-   * the command's), at real-time priority ENDPOINT_PRIORITY when chrt is there. Kernel TCP does its
-   * work in softirq context, which other processes on a shared machine barely delay; a user-space
-   * protocol competes with them for the CPU, and at a load average of 12 bittrrt lost three
-   * quarters of its rate to them (24 Mbit/s at nice 0 where it then moved 88 with chrt). Every
-   * endpoint (iperf3, bittrrt, udx) gets the same priority, below the emulator's, so the bench
-   * compares the protocols, not the neighbours.
+   * the command's), at nice ENDPOINT_NICE. Kernel TCP does its work in softirq context, which other
+   * processes on a shared machine barely delay; a user-space protocol competes with them for the
+   * CPU, and at a load average of 12 bittrrt lost three quarters of its rate to them at nice 0.
+   * Every endpoint (iperf3, bittrrt, udx) gets the same priority, below the emulator's real-time
+   * one, so the bench compares the protocols, not the neighbours.
    */
   spawn(side: Side, label: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Proc {
     if (this.#closed) throw new Error('the lab is closed');
-    const realtime = hasCommand('chrt') ? ['chrt', '-f', String(ENDPOINT_PRIORITY)] : [];
-    const proc = new Proc(label, 'ip', ['netns', 'exec', this.ns[side], ...realtime, command, ...args], env);
+    const priority = hasCommand('nice') ? ['nice', '-n', String(ENDPOINT_NICE)] : [];
+    const proc = new Proc(label, 'ip', ['netns', 'exec', this.ns[side], ...priority, command, ...args], env);
     this.#children.add(proc);
     void proc.exited.then(() => this.#children.delete(proc));
     return proc;
