@@ -91,7 +91,7 @@ const KEYS: Record<keyof Settings, KeySpec & { fallback: string | number | boole
     fallback: false, expect: '"true" or "false"', parse: yesNo,
   },
   receive_budget: {
-    help: 'server: MiB of received file data held in memory over all transfers (out of order or waiting for the disk); each upload reserves its window (up to 8 MiB) or is refused; one host may hold a quarter, at least 8 MiB',
+    help: 'server: MiB of received file data held in memory over all transfers (out of order or waiting for the disk); each upload reserves its window (8 MiB, growing up to 64 MiB on a long fast path as the budget allows) or is refused; one host may hold a quarter, at least 8 MiB',
     fallback: DEFAULT_RECEIVE_BUDGET_BYTES / MiB, expect: `MiB ${RECEIVE_WINDOW_BYTES / MiB}-65536`, parse: integer(RECEIVE_WINDOW_BYTES / MiB, 65_536),
   },
   overwrite: {

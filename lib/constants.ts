@@ -270,6 +270,11 @@ export const MAX_SACK_RANGES = 32;
 /** Receive window: bytes a receiver holds (out of order, or waiting for the disk) before it stops the sender. */
 export const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
 /**
+ * Most a receive window grows to (see ReceiveCore's auto-tuning): two bandwidth-delay products of a
+ * 1 Gbit/s × 200 ms path (25 MB each), what a lossy path that long needs to stay full.
+ */
+export const RECEIVE_WINDOW_MAX_BYTES = 64 * 1024 * 1024;
+/**
  * A server's budget for received data it holds in memory (out of order, or waiting for the disk),
  * over all transfers: 8 full receive windows, so 8 uploads at full speed at once. Each receiving
  * transfer reserves its window from it when it starts and is refused when the window does not fit.

@@ -75,7 +75,7 @@ export class ServeCommand extends EndpointCommand {
     description: 'bandwidth tests clients may ask for: off, or IN_ALL,PER_HOST,SECONDS: tests at once in all, at once per client host, and the longest in seconds; others are refused, saying why (default 4,1,60)',
   });
   receiveBudget = Option.String('--receive-budget', {
-    description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its window (up to 8 MiB; one host: a quarter of this, at least 8) is refused, saying why (default 64)',
+    description: 'MiB of received file data the server holds in memory over all transfers; an upload that does not get its first window (8 MiB; one host: a quarter of this, at least 8) is refused, saying why; windows grow on long fast paths only as far as this allows (default 64)',
   });
   maxSize = Option.String('--max-size', { description: 'largest upload taken, in MiB; larger ones are refused, saying why (default 0: no limit)' });
   clientQuota = Option.String('--client-quota', {

@@ -4,6 +4,8 @@ import { DEFAULT_RECEIVE_BUDGET_BYTES, RECEIVE_BUDGET_HOST_DIVISOR, RECEIVE_WIND
 export interface Grant {
   /** Bytes reserved: the receiver's window (it advertises no more than this beyond what it wrote). */
   readonly bytes: number;
+  /** Reserves `extra` bytes more, for a window that grows; false (nothing reserved) if they do not fit. */
+  grow(extra: number): boolean;
   /** Bytes the receiver holds now (set by whoever owns the grant: the receiver). */
   held: () => number;
   /** Gives the reservation back; only the first call counts. */
@@ -12,7 +14,7 @@ export interface Grant {
 
 /**
  * Received data a server holds in memory, over all transfers and per host. A receiving transfer
- * reserves its whole window when it starts, so what every receiver holds (out-of-order segments
+ * reserves its whole window when it starts (and more as the window grows), so what every receiver holds (out-of-order segments
  * and data waiting for the disk, each bounded by its window) never exceeds the budget, and no
  * window has to shrink under a sender that already counts on it. A transfer whose window does not
  * fit is refused with a reason; nothing waits for room.
@@ -50,6 +52,42 @@ export class ReceiveBudget {
 
   /** Reserves `bytes` for a receiver of `host`'s; a reason instead when that does not fit. */
   reserve(host: string, bytes: number): Grant | string {
+    const refusal = this.#refusal(host, bytes);
+    if (refusal !== null) return refusal;
+    let reserved = 0;
+    let released = false;
+    const take = (more: number): void => {
+      reserved += more;
+      this.#reserved += more;
+      this.#byHost.set(host, this.reservedBy(host) + more);
+    };
+    take(bytes);
+    const grant: Grant = {
+      get bytes() {
+        return reserved;
+      },
+      held: () => 0,
+      grow: (extra) => {
+        if (released || this.#refusal(host, extra) !== null) return false;
+        take(extra);
+        return true;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#grants.delete(grant);
+        this.#reserved -= reserved;
+        const left = this.reservedBy(host) - reserved;
+        if (left > 0) this.#byHost.set(host, left);
+        else this.#byHost.delete(host);
+      },
+    };
+    this.#grants.add(grant);
+    return grant;
+  }
+
+  /** Why `bytes` more for `host` do not fit, or null if they do. */
+  #refusal(host: string, bytes: number): string | null {
     const byHost = this.reservedBy(host);
     if (byHost + bytes > this.perHost) {
       return `this client already has ${mebibytes(byHost)} of ${mebibytes(this.perHost)} of received data in flight on this server; try again when a transfer ends`;
@@ -57,24 +95,7 @@ export class ReceiveBudget {
     if (this.#reserved + bytes > this.total) {
       return `this server is holding all the received data it allows (${mebibytes(this.total)}); try again later`;
     }
-    this.#reserved += bytes;
-    this.#byHost.set(host, byHost + bytes);
-    let released = false;
-    const grant: Grant = {
-      bytes,
-      held: () => 0,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#grants.delete(grant);
-        this.#reserved -= bytes;
-        const left = this.reservedBy(host) - bytes;
-        if (left > 0) this.#byHost.set(host, left);
-        else this.#byHost.delete(host);
-      },
-    };
-    this.#grants.add(grant);
-    return grant;
+    return null;
   }
 }
 

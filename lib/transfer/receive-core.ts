@@ -1,5 +1,6 @@
 import {
   ACK_EVERY_PACKETS, ACK_EVERY_REORDERED, MIN_SEGMENT_BYTES, PROBE_ANSWER_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES,
+  RECEIVE_WINDOW_MAX_BYTES,
 } from '../constants.js';
 import { spansThatFit, type Acknowledgement } from '../protocol/transfer.js';
 import { Spans } from './spans.js';
@@ -18,8 +19,13 @@ export interface ReceiveCoreOptions {
   maxBody: number;
   start: number;
   size: number | null;
-  /** Bytes beyond those written that this side lets the sender send. */
+  /** Bytes beyond those written that this side lets the sender send, at first. */
   window?: number;
+  /**
+   * Asks for `extra` more bytes of window (from a memory budget); true if granted. Without it the
+   * window grows up to RECEIVE_WINDOW_MAX_BYTES unasked; `() => false` keeps it fixed.
+   */
+  grow?: (extra: number) => boolean;
   now: number;
 }
 
@@ -31,6 +37,9 @@ export interface ReceiveCoreOptions {
  * memory. An acknowledgement is due at once when a gap opens or closes, else after
  * ACK_EVERY_PACKETS (ACK_EVERY_REORDERED while a gap is open); the driver sends the rest at the
  * end of its turn (flushAck). A window probe gets one at most every PROBE_ANSWER_MS.
+ *
+ * The window grows (auto-tuning, as Linux's tcp_rcv_space_adjust does for TCP) when the sender
+ * says the window holds it back while the disk keeps up: see #autoTune.
  */
 export class ReceiveCore {
   #start: number;
@@ -58,10 +67,14 @@ export class ReceiveCore {
   #completed: boolean;
   error: Error | null = null;
   readonly #maxSpans: number;
-  readonly #window: number;
+  #window: number;
+  readonly #grow: (extra: number) => boolean;
+  /** What was written when the window last grew: it grows at most once per half window written. */
+  #grownAt: number;
 
   constructor(options: ReceiveCoreOptions) {
     this.#window = options.window ?? RECEIVE_WINDOW_BYTES;
+    this.#grow = options.grow ?? (() => true);
     this.#start = options.start;
     this.#size = options.size;
     this.#delivered = options.start;
@@ -70,6 +83,12 @@ export class ReceiveCore {
     this.#maxSpans = spansThatFit(options.maxBody);
     this.#completed = options.size !== null && options.start >= options.size;
     this.#lastActivity = options.now;
+    this.#grownAt = options.start;
+  }
+
+  /** The window this side advertises beyond what it wrote, as grown so far. */
+  get window(): number {
+    return this.#window;
   }
 
   /** When new data last arrived or a write last finished (duplicates and probes do not count). */
@@ -97,6 +116,7 @@ export class ReceiveCore {
     this.#delivered = start;
     this.#written = start;
     this.#advertised = start + this.#window;
+    this.#grownAt = start;
     this.#completed = this.#size !== null && start >= this.#size;
     return true;
   }
@@ -197,7 +217,26 @@ export class ReceiveCore {
    */
   #answerProbe(now: number): DataVerdict {
     if (now - this.#lastAckAt >= PROBE_ANSWER_MS) this.#ackNow = true;
+    this.#autoTune();
     return 'ok';
+  }
+
+  /**
+   * A probe says the sender has data and room in its congestion window but none in ours. If the
+   * disk keeps up (less than a quarter of the window waits to be written), what fills the window
+   * is the path: data in flight and data held out of order while a loss is repaired, together
+   * about two bandwidth-delay products. So the window doubles, at most once per half window
+   * written (the sender must first use what it got), up to RECEIVE_WINDOW_MAX_BYTES and what the
+   * memory budget grants. A slow disk fills the window with data waiting to be written and never
+   * grows it.
+   */
+  #autoTune(): void {
+    if (this.#delivered - this.#written >= this.#window / 4 || this.#written - this.#grownAt < this.#window / 2) return;
+    const extra = Math.min(this.#window, RECEIVE_WINDOW_MAX_BYTES - this.#window);
+    if (extra <= 0 || !this.#grow(extra)) return;
+    this.#window += extra;
+    this.#grownAt = this.#written;
+    this.#ackNow = true;
   }
 
   #acknowledge(urgent: boolean): void {

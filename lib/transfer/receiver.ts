@@ -31,9 +31,11 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
   #completed = false;
   #failed = false;
 
-  constructor(private readonly link: FrameLink, private readonly sink: ByteSink, start: number, size: number | null, window = RECEIVE_WINDOW_BYTES) {
+  /** `window` is the first receive window; `grow` asks for more (see ReceiveCoreOptions). */
+  constructor(private readonly link: FrameLink, private readonly sink: ByteSink, start: number, size: number | null, window = RECEIVE_WINDOW_BYTES,
+    grow?: (extra: number) => boolean) {
     super();
-    this.#core = new ReceiveCore({ maxBody: link.maxBody, start, size, window, now: clock() });
+    this.#core = new ReceiveCore({ maxBody: link.maxBody, start, size, window, grow, now: clock() });
     this.#completed = this.#core.complete;
   }
 

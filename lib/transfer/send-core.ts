@@ -116,6 +116,8 @@ export class SendCore {
   #timerAt = 0;
   #lastProgress: number;
   #probeDue = false;
+  /** When an empty segment last told the receiver its window holds us back. */
+  #blockedSaidAt = -Infinity;
   #stopped = false;
 
   constructor(options: SendCoreOptions) {
@@ -263,12 +265,21 @@ export class SendCore {
       return { packet: this.#takePacketNumber(), offset: this.#cumulative, body: EMPTY };
     }
     if (this.#bytesInFlight >= this.congestion.window) return this.#arm(now);
+    const nothingLost = this.#lostHead >= this.#lost.length;
+    if (nothingLost && this.#readOffset > this.#nextOffset && this.#windowShut()) {
+      // The receiver's window, not the path, holds us back: an empty segment says so (once a round
+      // trip, whatever the pace), and a receiver whose disk keeps up grows its window (ReceiveCore's
+      // auto-tuning).
+      if (now - this.#blockedSaidAt < (this.rtt.hasSample ? this.rtt.smoothed : this.rtt.rto)) return this.#arm(now);
+      this.#blockedSaidAt = now;
+      return { packet: this.#takePacketNumber(), offset: this.#cumulative, body: EMPTY };
+    }
     if (this.#paceAt > now + this.#slack) return this.#arm(now);
     const segment = this.#nextSegment();
     if (segment === null) {
       // Nothing read yet to send (the source is behind): the samples from now on say less than
       // the path can carry. A shut receive window is not that: it is the path's own limit.
-      if (this.#lostHead >= this.#lost.length && !this.#windowShut()) this.delivery.onAppLimited(this.#bytesInFlight);
+      if (nothingLost && !this.#windowShut()) this.delivery.onAppLimited(this.#bytesInFlight);
       return this.#arm(now);
     }
     const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;

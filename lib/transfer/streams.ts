@@ -134,9 +134,9 @@ export class TransferStreams {
     };
   }
 
-  /** A receiver whose window is its grant (the full window without one), reporting what it holds to the budget. */
+  /** A receiver whose window is its grant and grows only as the grant does (the full window without one), reporting what it holds to the budget. */
   receiverFor(transfer: TransferRecord, sink: ByteSink, start: number, size: number | null, grant: Grant | undefined): StreamReceiver {
-    const receiver = new StreamReceiver(this.link(transfer.id), sink, start, size, grant?.bytes ?? RECEIVE_WINDOW_BYTES);
+    const receiver = new StreamReceiver(this.link(transfer.id), sink, start, size, grant?.bytes ?? RECEIVE_WINDOW_BYTES, grant?.grow);
     if (grant) grant.held = () => receiver.held;
     return receiver;
   }

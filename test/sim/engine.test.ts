@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { RECEIVE_WINDOW_BYTES } from '../../lib/constants.js';
 import { goodputMbps, jain, SimPath } from './path.js';
 import { runSingle } from './scenario.js';
 
@@ -83,6 +84,21 @@ describe('transfer engine over a simulated network', function () {
         expect(r.meanQueueBdp).to.be.below(0.25);
       });
     }
+  });
+
+  it('grows the receive window where the BDP outgrows it (1 Gbit/s x 50 ms, 1% loss): >= 90% of the link, where a fixed window gets far less', () => {
+    const run = (grow: ((extra: number) => boolean) | undefined): { mbps: number; window: number } => {
+      const path = new SimPath({ rateMbps: 1000, rttMs: 50, bufferBdp: 1, loss: 0.01, seed: 5 });
+      const flow = path.addFlow({ size: null, grow });
+      path.run(4_000);
+      return { mbps: goodputMbps(flow, 2_000, 4_000), window: flow.receiver.window };
+    };
+    const tuned = run(undefined);
+    const fixed = run(() => false);
+    expect(tuned.window).to.be.greaterThan(RECEIVE_WINDOW_BYTES);
+    expect(tuned.mbps).to.be.at.least(0.9 * 1000 * 0.99 * PAYLOAD_SHARE);
+    expect(fixed.window).to.equal(RECEIVE_WINDOW_BYTES);
+    expect(fixed.mbps).to.be.below(0.8 * tuned.mbps);
   });
 
   it('two flows on one bottleneck each get 40-60% of the link after 10 s (Jain >= 0.95)', () => {

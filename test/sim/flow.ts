@@ -19,8 +19,10 @@ export interface FlowOptions {
   ackDelayMs?: number;
   /** How fast the sink writes, bytes per ms: Infinity is a disk that keeps up. */
   diskBytesPerMs?: number;
-  /** Receive window, bytes. */
+  /** Receive window, bytes, at first. */
   window?: number;
+  /** Asked for more receive window (ReceiveCoreOptions.grow); unset: it grows unasked up to its bound. */
+  grow?: (extra: number) => boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export class SimFlow {
   constructor(private readonly sim: Simulator, private readonly forward: SimLink, private readonly back: SimLink,
     random: SeededRandom, private readonly options: FlowOptions) {
     this.sender = new SendCore({ maxBody: MAX_BODY, start: 0, size: options.size, now: sim.now, randomInt: (n) => random.int(n), pacingSlackMs: 0 });
-    this.receiver = new ReceiveCore({ maxBody: MAX_BODY, start: 0, size: options.size, window: options.window, now: sim.now });
+    this.receiver = new ReceiveCore({ maxBody: MAX_BODY, start: 0, size: options.size, window: options.window, grow: options.grow, now: sim.now });
   }
 
   start(): void {
