@@ -284,7 +284,10 @@ export class SendCore {
     }
     const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;
     const at = (segment.offset - this.#start) % READ_BLOCK_BYTES;
-    const stamped: InFlight = Object.assign(this.delivery.stamp(now, segment.length, this.#bytesInFlight), { offset: segment.offset });
+    const stamped: InFlight = {
+      offset: segment.offset, length: segment.length, sentAt: 0, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false,
+    };
+    this.delivery.stamp(stamped, now, this.#bytesInFlight);
     const packet = this.#takePacketNumber();
     this.#inFlight.set(packet, stamped);
     this.#bytesInFlight += segment.length;
@@ -320,14 +323,21 @@ export class SendCore {
 
   #hasSomethingToSend(): boolean {
     if (this.#lostHead < this.#lost.length) return true;
-    const offset = this.#nextOffset;
-    if ((this.#size !== null && offset >= this.#size) || offset >= this.#readOffset) return false;
-    return offset + Math.min(this.#maxBody, this.#readOffset - offset) <= this.#peerWindowEnd;
+    const length = this.#nextNewLength();
+    return length > 0 && this.#nextOffset + length <= this.#peerWindowEnd;
   }
 
-  /** The receiver's window has no room for the next whole segment. */
+  /** The receiver's window has no room for the next whole segment (or, with nothing read, for a byte). */
   #windowShut(): boolean {
-    return this.#nextOffset + Math.min(this.#maxBody, Math.max(1, this.#readOffset - this.#nextOffset)) > this.#peerWindowEnd;
+    return this.#nextOffset + Math.max(1, this.#nextNewLength()) > this.#peerWindowEnd;
+  }
+
+  /** The length of the next new segment, whether or not the receiver has room for it; 0 when nothing more is read. */
+  #nextNewLength(): number {
+    const offset = this.#nextOffset;
+    if ((this.#size !== null && offset >= this.#size) || offset >= this.#readOffset) return 0;
+    const blockEnd = this.#start + (Math.floor((offset - this.#start) / READ_BLOCK_BYTES) + 1) * READ_BLOCK_BYTES;
+    return Math.min(this.#maxBody, blockEnd - offset, this.#readOffset - offset);
   }
 
   /** The next segment to send: a lost one still unacknowledged, else new bytes the receiver has room for and that are read. */
@@ -343,11 +353,9 @@ export class SendCore {
       return { offset: segment.offset, length: segment.length, retransmit: true };
     }
     const offset = this.#nextOffset;
-    if ((this.#size !== null && offset >= this.#size) || offset >= this.#readOffset) return null;
-    const blockEnd = this.#start + (Math.floor((offset - this.#start) / READ_BLOCK_BYTES) + 1) * READ_BLOCK_BYTES;
-    const length = Math.min(this.#maxBody, blockEnd - offset, this.#readOffset - offset);
+    const length = this.#nextNewLength();
     // Whole segments only (the receiver refuses slivers): wait for the window to take one.
-    if (offset + length > this.#peerWindowEnd) return null;
+    if (length === 0 || offset + length > this.#peerWindowEnd) return null;
     this.#nextOffset += length;
     return { offset, length, retransmit: false };
   }
@@ -425,7 +433,7 @@ export class SendCore {
       this.timeouts++;
       this.congestion.onTimeout();
       this.rtt.backOff();
-    } else if (this.#nextOffset + this.#maxBody > this.#peerWindowEnd) {
+    } else if (this.#windowShut()) {
       // The receiver's window is shut and its opening may have been lost: an empty segment asks again.
       this.rtt.backOff();
       this.#probeDue = true;

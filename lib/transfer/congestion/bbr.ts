@@ -137,8 +137,13 @@ export class Bbr {
 
   /** The estimated bandwidth-delay product, bytes (the initial window before an estimate). */
   get bdp(): number {
+    return this.#bdpOver(this.#minRtt);
+  }
+
+  /** Bandwidth × `rtt`, bytes (the initial window before an estimate). */
+  #bdpOver(rtt: number): number {
     if (this.bandwidth === 0 || this.#minRtt === Infinity) return INITIAL_WINDOW_PACKETS * this.#mss;
-    return this.bandwidth * this.#minRtt;
+    return this.bandwidth * rtt;
   }
 
   /** The bound a high-loss round set on what may be in flight (Infinity when none). */
@@ -344,16 +349,12 @@ export class Bbr {
       this.window = Math.max(floor, Math.min(this.window, PROBE_RTT_CWND_GAIN * this.bdp));
       return;
     }
-    const bdp = this.bandwidth === 0 ? this.bdp : this.bandwidth * Math.max(this.#minRtt, HOST_RTT_FLOOR_MS);
-    let target = this.#cwndGain * bdp + (this.#filledPipe ? this.#extraAcked.best : 0);
+    let target = this.#cwndGain * this.#bdpOver(Math.max(this.#minRtt, HOST_RTT_FLOOR_MS)) + (this.#filledPipe ? this.#extraAcked.best : 0);
     if (this.#filledPipe) target = Math.min(target, this.#inflightHi);
     if (this.#filledPipe) this.window = Math.min(this.window + acked, target);
-    else if (this.window < target || this.#ackedTotalBelowInitial()) this.window += acked;
+    // Before a bandwidth estimate the target is only the initial window: grow by what is acknowledged, as slow start does.
+    else if (this.window < target || this.bandwidth === 0) this.window += acked;
     if (this.#priorWindow > 0 && this.window >= this.#priorWindow) this.#priorWindow = 0;
     this.window = Math.max(this.window, floor);
-  }
-
-  #ackedTotalBelowInitial(): boolean {
-    return this.bandwidth === 0;
   }
 }

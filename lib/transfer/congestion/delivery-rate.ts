@@ -44,16 +44,20 @@ export class DeliveryRateSampler {
   #newlyAcked = 0;
   #newlyLost = 0;
 
-  /** Stamps a datagram about to be sent with `inFlight` bytes already out (draft §3.2, SendPacket). */
-  stamp(now: number, length: number, inFlight: number): DeliveryStamp {
+  /**
+   * Stamps a datagram about to be sent with `inFlight` bytes already out (draft §3.2, SendPacket):
+   * fills in `stamp`'s delivery state, so the caller makes one object per datagram, not two.
+   */
+  stamp(stamp: DeliveryStamp, now: number, inFlight: number): void {
     if (inFlight === 0) {
       this.#firstSentTime = now;
       this.deliveredTime = now;
     }
-    return {
-      sentAt: now, length, delivered: this.delivered, deliveredTime: this.deliveredTime,
-      firstSentTime: this.#firstSentTime, appLimited: this.#appLimitedUntil !== 0,
-    };
+    stamp.sentAt = now;
+    stamp.delivered = this.delivered;
+    stamp.deliveredTime = this.deliveredTime;
+    stamp.firstSentTime = this.#firstSentTime;
+    stamp.appLimited = this.#appLimitedUntil !== 0;
   }
 
   /** The sender ran out of data with room in its window: samples until now says less than the path can (draft §3.4). */
