@@ -8,7 +8,7 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
 import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
-import { BittrrtError } from '../errors.js';
+import { AbortedError, BittrrtError, SocketError } from '../errors.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
 import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../protocol/handshake-v2.js';
 import { HostKeyMismatchError, type KnownHosts } from '../trust/known-hosts.js';
@@ -66,13 +66,12 @@ const SEED_REFUSED_BY_DEFAULT = 'the server answered only with the original, una
 
 /** No acceptable `connected` answer arrived from the server after every attempt. */
 export class HandshakeTimeoutError extends BittrrtError {
-  constructor(readonly address: string, readonly attempts: number, readonly rejected?: string) {
+  /**
+   * `rejected`: why the last answer was ignored, if one came. `seedRefusedByDefault`: the server
+   * answered only with version 1, which an opt-in (allowSeed) would have accepted.
+   */
+  constructor(readonly address: string, readonly attempts: number, readonly rejected?: string, readonly seedRefusedByDefault = false) {
     super('ERR_HANDSHAKE_TIMEOUT', `no ${rejected ? 'acceptable ' : ''}answer from ${address} after ${attempts} attempts${rejected ? ` (${rejected})` : ''}`);
-  }
-
-  /** The server answered only with version 1, which an opt-in (allowSeed) would have accepted. */
-  get seedRefusedByDefault(): boolean {
-    return this.rejected === SEED_REFUSED_BY_DEFAULT;
   }
 }
 
@@ -120,11 +119,13 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     init ? encodeInitiation(init) : encodeHandshake(CMD_CONNECT, ephemeral.publicKey), { form: options.form }), 'ascii');
   let token = makeToken();
   let rejected: string | undefined;
+  let seedRefusedByDefault = false;
 
   /** The session for an answer, or a reason to ignore it; throws only for a changed host key. */
   const establish = (answer: HandshakeMessage): Session | string => {
     const now = clock();
     const response = init ? readResponse(answer) : null;
+    seedRefusedByDefault = !response && !asksForAuthentication && seedRefused !== null;
     if (!response) {
       if (seedRefused) return seedRefused;
       ephemeral.deriveSharedSecret(answer.pubkey);
@@ -157,7 +158,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
         options.signal?.removeEventListener('abort', onAbort);
         if (result instanceof Error) reject(result); else resolve(result);
       };
-      const onAbort = (): void => finish(new BittrrtError('ERR_ABORTED', 'connect aborted'));
+      const onAbort = (): void => finish(new AbortedError('connect aborted'));
       const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
         if (rinfo.address !== server.address || rinfo.port !== server.port) return;
         let plaintext: Buffer;
@@ -187,7 +188,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       };
       const sendNext = (): void => {
         if (sent >= attempts) {
-          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, rejected));
+          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, rejected, seedRefusedByDefault));
           return;
         }
         sent++;
@@ -197,7 +198,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort);
       socket.on('message', onMessage);
-      socket.once('error', (err) => finish(err));
+      socket.once('error', (err) => finish(new SocketError(err)));
       socket.bind(0, () => {
         try {
           // Room for a burst of a download (the OS may cap it; its default still works).

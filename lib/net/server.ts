@@ -8,6 +8,7 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
 import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
+import { ServerStateError, SocketError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, literalLookup } from './address.js';
 import { CookieJar } from './cookie.js';
@@ -157,13 +158,13 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   /** Binds a UDP socket (IPv6 when `host` is an IPv6 address); resolves with the bound address. */
   listen(port = DEFAULT_PORT, host = DEFAULT_BIND_ADDR): Promise<AddressInfo> {
-    if (this.#socket) return Promise.reject(new Error('server is already listening'));
+    if (this.#socket) return Promise.reject(new ServerStateError('server is already listening'));
     const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     this.#socket = socket;
     return new Promise((resolve, reject) => {
       socket.once('error', (err) => {
         this.#socket = null;
-        reject(err);
+        reject(new SocketError(err));
       });
       socket.bind(port, host, () => {
         socket.removeAllListeners('error');
@@ -184,7 +185,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   address(): AddressInfo {
-    if (!this.#socket) throw new Error('server is not listening');
+    if (!this.#socket) throw new ServerStateError('server is not listening');
     return this.#socket.address();
   }
 
