@@ -1,12 +1,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
+  AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
   REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, X25519_KEY_BYTES,
 } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
-import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader, type FrameHeaderInput } from '../protocol/frame.js';
-import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
+import {
+  Control, Flag, frameChannel, frameFlags, frameSafeOffset, frameSafeSequence, readFrameHeader, writeFrameHeader, type FrameHeader,
+  type FrameHeaderInput,
+} from '../protocol/frame.js';
+import { readU32 } from '../bytes.js';
+import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY } from './keypair.js';
 import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
 import type { SessionTimings } from './timings.js';
@@ -211,7 +215,7 @@ export class SecureSession extends Session {
     if (from.address !== this.remote.address || from.port !== this.remote.port) this.challengePath(from, datagram.length, now);
     if (keypair === this.#next) this.confirmNextKeys(now);
 
-    const flags = plaintext[0]!;
+    const flags = frameFlags(plaintext);
     const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
     // The transfer layer's frames (the bulk of a transfer) skip the bigint header.
     if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) return this.receiveUnlossy(flags, plaintext, body);
@@ -235,12 +239,12 @@ export class SecureSession extends Session {
 
   /** Frames of the layer above (file transfer): its handler is made on first use, so idle sessions pay one field. */
   private receiveUnlossy(flags: number, frame: Buffer, body: Buffer): void {
-    const sequence = readSafeU64(frame, 4);
-    const offset = readSafeU64(frame, 12);
+    const sequence = frameSafeSequence(frame);
+    const offset = frameSafeOffset(frame);
     const handler = this.frameHandler ?? this.host.frameHandlerFor?.(this);
     if (!handler || sequence < 0 || offset < 0) return this.host.counters.drop('bad-frame');
     this.frameHandler = handler;
-    handler.receiveFrame(flags, readU24(frame, 1), sequence, offset, body);
+    handler.receiveFrame(flags, frameChannel(frame), sequence, offset, body);
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {
@@ -461,16 +465,6 @@ export class SecureSession extends Session {
     }
     this.#pings = null;
   }
-}
-
-/** The big-endian 64-bit value at `at` as a number, or -1 if it is 2^53 or more (not exact as a number). */
-function readSafeU64(bytes: Uint8Array, at: number): number {
-  const high = readU32(bytes, at);
-  return high >= 2 ** 21 ? -1 : high * 2 ** 32 + readU32(bytes, at + 4);
-}
-
-function readU24(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
 }
 
 function rekeyPayload(publicKey: Uint8Array, index: number): Buffer {
