@@ -19,11 +19,11 @@ export {
   createServer, type FileServer, type TransferEventMethods, type FileServerOptions, type FileServerOptions as ServerOptions,
 } from './transfer/file-server.js';
 export { FileService, type FileServiceOptions, type FileServiceEvents } from './transfer/file-service.js';
-export type { FrameHandler, SessionService } from './net/session.js';
+export type { FrameHandler } from './net/session.js';
 export { sessionPort, type TransferPort } from './transfer/port.js';
 export { connect, HandshakeTimeoutError, type ConnectOptions } from './net/client.js';
 export { Session, SessionStateError, type SessionEvents, type CloseReason, type PeerAddress, type RttStats } from './net/session.js';
-export { SecureSession, PingTimeoutError } from './net/secure-session.js';
+export { SecureSession, PingTimeoutError, type SessionService } from './net/secure-session.js';
 export { SeedSession } from './net/seed-session.js';
 export { DEFAULT_TIMINGS, type SessionTimings } from './net/timings.js';
 export { Counters, type CountersSnapshot, type DropReason } from './net/counters.js';

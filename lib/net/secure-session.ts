@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
+  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
   REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, X25519_KEY_BYTES,
 } from '../constants.js';
 import { CommEncryptor } from '../crypto/comm-encryptor.js';
@@ -11,10 +11,38 @@ import {
 } from '../protocol/frame.js';
 import { readU32 } from '../bytes.js';
 import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY } from './keypair.js';
+import type { CryptoBackend } from '../crypto/backend.js';
 import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
 import type { SessionTimings } from './timings.js';
 import { clock } from '../time.js';
+
+/** What a version-2 session needs from its owner, beyond what every session does. */
+export interface SecureSessionHost extends SessionHost {
+  readonly backend: CryptoBackend;
+  /** The network key, mixed into every key derivation when set. */
+  readonly psk: Uint8Array | undefined;
+  /** A fresh receiver index, unused by any live keypair of this host. */
+  allocateIndex(): number;
+  /** Routes datagrams carrying `keypair`'s receiver index to `session`. */
+  register(keypair: Keypair, session: SecureSession): void;
+  unregister(keypair: Keypair, session: SecureSession): void;
+  /** Called after each key rotation, before the session's `rekey` event. */
+  sessionRekeyed(session: Session): void;
+  /** Called when the peer's new address answered a path challenge, before the session's `roam` event (optional). */
+  sessionRoamed?(session: Session, from: PeerAddress): void;
+  /** Makes the handler of a session's first UNLOSSY frame, if this host serves that layer. */
+  frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
+}
+
+/**
+ * A layer a server offers above its version-2 sessions (file transfer, lib/transfer/file-service.ts):
+ * asked for a session's handler when the first UNLOSSY frame of that session arrives, so the
+ * many idle sessions of a server pay nothing for it. Undefined refuses (the frame is dropped).
+ */
+export interface SessionService {
+  handlerFor(session: SecureSession): FrameHandler | undefined;
+}
 
 /** A ping got no answer in time. */
 export class PingTimeoutError extends BittrrtError {
@@ -101,8 +129,9 @@ export class SecureSession extends Session {
    * the secret, so once `confirmed` the client has proven it), or null for an anonymous client.
    */
   readonly peerIdentity: Uint8Array | null;
+  protected declare readonly host: SecureSessionHost;
 
-  constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
+  constructor(host: SecureSessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
     timings: SessionTimings, now: number, peerIdentity: Uint8Array | null = null) {
     super(host, role, remote, timings, now);
     this.peerIdentity = peerIdentity;
@@ -426,6 +455,8 @@ export class SecureSession extends Session {
   /* ---------------- timers ---------------- */
 
   override tick(now: number): void {
+    // A peer that completed the handshake must soon prove it holds the keys, or its half-open session is freed.
+    if (!this.confirmed && now - this.lastReceived >= HALF_OPEN_TIMEOUT_MS) this.end('timeout');
     super.tick(now);
     if (!this.closed && now - this.#current.createdAt >= this.timings.rejectAfterMs) return this.close('expired');
     // A server says nothing to an address that has not proven itself: no heartbeats to spoofed sources.

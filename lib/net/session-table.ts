@@ -4,8 +4,8 @@ import { hostKey } from './address.js';
 import type { Counters } from './counters.js';
 import { readU32 } from '../bytes.js';
 import type { Keypair } from './keypair.js';
-import type { CloseReason, FrameHandler, PeerAddress, Session, SessionHost } from './session.js';
-import type { SecureSession } from './secure-session.js';
+import type { SecureSession, SecureSessionHost } from './secure-session.js';
+import type { CloseReason, FrameHandler, PeerAddress, Session } from './session.js';
 import type { SessionTimings } from './timings.js';
 import { clock } from '../time.js';
 
@@ -25,7 +25,7 @@ export interface SessionTableOptions {
   frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
 
-export class SessionTable implements SessionHost {
+export class SessionTable implements SecureSessionHost {
   readonly sessions = new Set<Session>();
   readonly backend: CryptoBackend;
   readonly counters: Counters;
