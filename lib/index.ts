@@ -51,7 +51,8 @@ export { ReceiveBudget, type Grant } from './transfer/budget.js';
 export { BandwidthPolicy, type BandwidthLimits } from './transfer/bandwidth.js';
 
 // Trust: identities, key files, known hosts, authorized keys.
-export { KnownHosts, defaultKnownHostsPath, type HostKeyCheck } from './trust/known-hosts.js';
+export { KnownHosts, trustOnFirstUse, defaultKnownHostsPath, type HostKeyCheck } from './trust/known-hosts.js';
+export type { ServerVerifier, ServerVerdict } from './trust/server-verifier.js';
 export {
   loadIdentity, loadOrCreateIdentity, fingerprint, bittrrtDir, defaultServerKeyPath, defaultClientKeyPath,
 } from './trust/identity.js';

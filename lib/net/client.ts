@@ -11,7 +11,7 @@ import { getDefaultBackend } from '../crypto/select.js';
 import { AbortedError, BittrrtError, SocketError } from '../errors.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
 import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../protocol/handshake-v2.js';
-import { HostKeyMismatchError, type KnownHosts } from '../trust/known-hosts.js';
+import type { ServerVerdict, ServerVerifier } from '../trust/server-verifier.js';
 import { formatAddress, literalLookup, resolveHost } from './address.js';
 import { Counters } from './counters.js';
 import { Keypair } from './keypair.js';
@@ -30,10 +30,12 @@ export interface ConnectOptions {
   networkKey?: Uint8Array;
   /** The server's identity public key: anything else is refused (pinning). */
   serverKey?: Uint8Array;
-  /** Trust on first use: record the server's key here on first contact, refuse a changed one later. */
-  knownHosts?: KnownHosts;
-  /** Called when `knownHosts` records a server for the first time. */
-  onNewHost?: (host: string, serverKey: Uint8Array) => void;
+  /**
+   * Decides whether to trust the server's identity once it has proven it holds it: a policy
+   * object (trustOnFirstUse(new KnownHosts(path)) is ssh's known_hosts) or a function, which
+   * makes every answer need an identity.
+   */
+  verifyServer?: ServerVerifier | ServerVerifier['verify'];
   /** The client's long-term identity, for servers that only admit listed clients. */
   identity?: CommEncryptor;
   /**
@@ -41,7 +43,7 @@ export interface ConnectOptions {
    * An attacker on the path can produce that answer by stripping version 2, so the default is
    * false (true when `protocolVersion` is 1, which asks for it), as the CLI's
    * `--allow-unauthenticated`. Even when true it is never accepted by a connection that asks for
-   * authentication: a network key, pinned key, known host entry or identity.
+   * authentication: a network key, pinned key, identity, or a verifyServer that expects one.
    */
   allowSeed?: boolean;
   /** Token form to send: the seed's (default) or the later salted one. */
@@ -93,7 +95,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const backend = options.backend ?? getDefaultBackend();
   const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
   const docrypt = new DoCrypt({ key: networkKeys?.fernetKey });
-  const asksForAuthentication = Boolean(options.networkKey || options.serverKey || options.identity || options.knownHosts?.find(hostLabel));
+  const verifier: ServerVerifier | undefined = typeof options.verifyServer === 'function' ? { verify: options.verifyServer } : options.verifyServer;
+  const asksForAuthentication = Boolean(options.networkKey || options.serverKey || options.identity
+    || (verifier && (verifier.expectsIdentity?.(hostLabel) ?? true)));
   const seedRefused = asksForAuthentication ? SEED_REFUSED_AUTHENTICATED
     : (options.allowSeed ?? options.protocolVersion === 1) ? null : SEED_REFUSED_BY_DEFAULT;
   const counters = new Counters();
@@ -121,8 +125,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   let rejected: string | undefined;
   let seedRefusedByDefault = false;
 
-  /** The session for an answer, or a reason to ignore it; throws only for a changed host key. */
-  const establish = (answer: HandshakeMessage): Session | string => {
+  /** The session for an answer, a reason to ignore it, or the error that ends connect(). */
+  const establish = (answer: HandshakeMessage): Session | string | { fail: Error } => {
     const now = clock();
     const response = init ? readResponse(answer) : null;
     seedRefusedByDefault = !response && !asksForAuthentication && seedRefused !== null;
@@ -136,12 +140,15 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     }
     const keys = complete(init!, ephemeral, response, options.identity, networkKeys?.psk);
     if (!keys) return 'the server could not prove its identity';
-    const known = options.knownHosts?.check(hostLabel, response.serverStatic);
-    if (known?.status === 'changed') throw new HostKeyMismatchError(hostLabel, options.knownHosts!.path, known.line);
-    if (known?.status === 'new') {
-      options.knownHosts!.record(hostLabel, response.serverStatic);
-      options.onNewHost?.(hostLabel, response.serverStatic);
+    let verdict: ServerVerdict | undefined;
+    try {
+      verdict = verifier?.verify(hostLabel, response.serverStatic);
+    } catch (err) {
+      // The policy's own failure (an unreadable known_hosts, say) ends connect(), as it is.
+      return { fail: err as Error };
     }
+    if (verdict?.kind === 'fail') return { fail: verdict.error };
+    if (verdict?.kind === 'ignore') return verdict.reason;
     ephemeral.destroy();
     const keypair = new Keypair(backend, keys, init!.index, response.index, now, timings.rejectAfterMessages);
     return new SecureSession(table, 'client', server, keypair, timings, now, Buffer.from(response.serverStatic));
@@ -177,14 +184,16 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
         }
         const parsed = parseHandshake(plaintext, CMD_CONNECTED);
         if (!parsed.ok) return;
+        let outcome: ReturnType<typeof establish>;
         try {
-          const outcome = establish(parsed.message);
-          if (typeof outcome === 'string') rejected = outcome;
-          else finish(outcome);
-        } catch (err) {
-          if (err instanceof HostKeyMismatchError) finish(err);
-          else rejected = 'the server sent a low-order key'; // an attack, not an answer: keep waiting
+          outcome = establish(parsed.message);
+        } catch {
+          rejected = 'the server sent a low-order key'; // an attack, not an answer: keep waiting
+          return;
         }
+        if (typeof outcome === 'string') rejected = outcome;
+        else if ('fail' in outcome) finish(outcome.fail);
+        else finish(outcome);
       };
       const sendNext = (): void => {
         if (sent >= attempts) {
