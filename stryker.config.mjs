@@ -1,5 +1,5 @@
 // Mutation testing of the security-critical modules against their fast unit tests (issue 17).
-// `npm run mutate` runs all of them; `npm run mutate -- --mutate lib/net/cookie.ts` runs one module.
+// `npm run mutate` runs all of them; `npm run mutate -- --mutate lib/net/handshake/cookie.ts` runs one module.
 // Scores and the survivors judged equivalent: binding-notes.md, "Mutation testing".
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -26,9 +26,9 @@ export default {
   mutate: [
     'lib/protocol/**/*.ts',
     'lib/crypto/**/*.ts',
-    'lib/net/responder.ts',
-    'lib/net/cookie.ts',
-    'lib/net/rate-limit.ts',
+    'lib/net/handshake/responder.ts',
+    'lib/net/handshake/cookie.ts',
+    'lib/net/handshake/rate-limit.ts',
     'lib/net/keypair.ts',
     'lib/transfer/names.ts',
     'lib/transfer/files.ts',

@@ -28,7 +28,7 @@ export { connect, type ConnectOptions } from './net/client.js';
 export { PersistentClient, type PersistentClientEvents } from './net/persistent.js';
 export { pingSeries, type PingSummary, type PingResult } from './net/ping.js';
 export { DEFAULT_TIMINGS, type SessionTimings } from './net/timings.js';
-export { DEFAULT_RATE_LIMITS, type RateLimitOptions } from './net/rate-limit.js';
+export { DEFAULT_RATE_LIMITS, type RateLimitOptions } from './net/handshake/rate-limit.js';
 export type { CryptoBackend } from './crypto/backend.js';
 export { createLogger, type Logger, type LogLevel, type LoggerOptions } from './log.js';
 

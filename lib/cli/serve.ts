@@ -3,7 +3,7 @@ import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
 import { SocketError } from '../errors.js';
-import { rateLimitsFor } from '../net/rate-limit.js';
+import { rateLimitsFor } from '../net/handshake/rate-limit.js';
 import { createServer } from '../transfer/file-server.js';
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';

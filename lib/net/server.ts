@@ -11,11 +11,11 @@ import { getDefaultBackend } from '../crypto/select.js';
 import { ServerStateError, SocketError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, literalLookup } from './address.js';
-import { CookieJar } from './cookie.js';
+import { CookieJar } from './handshake/cookie.js';
 import { Counters, type DropReason } from './counters.js';
-import { HandshakeThreads } from './handshake-threads.js';
-import { HandshakeRateLimiter, type RateLimitOptions } from './rate-limit.js';
-import { HandshakeResponder } from './responder.js';
+import { HandshakeThreads } from './handshake/threads.js';
+import { HandshakeRateLimiter, type RateLimitOptions } from './handshake/rate-limit.js';
+import { HandshakeResponder } from './handshake/responder.js';
 import { SeedSession } from './seed-session.js';
 import type { SessionService } from './secure-session.js';
 import type { CloseReason, PeerAddress, Session } from './session.js';
@@ -46,7 +46,7 @@ export interface ServerOptions {
    * default DEFAULT_MAX_SESSIONS_PER_HOST (a NAT puts many honest clients behind one address).
    */
   maxSessionsPerHost?: number;
-  /** Handshake rate limits (defaults in rate-limit.ts). */
+  /** Handshake rate limits (defaults in handshake/rate-limit.ts). */
   rateLimits?: Partial<RateLimitOptions>;
   /** Session timers and limits (heartbeat rate, rotation...); defaults in constants.ts. */
   timings?: Partial<SessionTimings>;

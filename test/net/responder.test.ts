@@ -4,12 +4,12 @@ import { CONNECT_PADDED_LENGTH, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, N
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../../lib/crypto/docrypt.js';
 import { toBase64Url } from '../../lib/encoding.js';
-import { CookieJar } from '../../lib/net/cookie.js';
+import { CookieJar } from '../../lib/net/handshake/cookie.js';
 import { Counters, type DropReason } from '../../lib/net/counters.js';
-import type { AnswerRequest } from '../../lib/net/handshake-answer.js';
-import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake-threads.js';
-import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/rate-limit.js';
-import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/responder.js';
+import type { AnswerRequest } from '../../lib/net/handshake/answer.js';
+import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake/threads.js';
+import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/handshake/rate-limit.js';
+import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/handshake/responder.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
 import { SeedSession } from '../../lib/net/seed-session.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
