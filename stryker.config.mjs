@@ -26,6 +26,7 @@ export default {
   mutate: [
     'lib/protocol/**/*.ts',
     'lib/crypto/**/*.ts',
+    'lib/net/handshake/key-agreement.ts',
     'lib/net/handshake/responder.ts',
     'lib/net/handshake/cookie.ts',
     'lib/net/handshake/rate-limit.ts',

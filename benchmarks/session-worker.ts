@@ -15,7 +15,8 @@ import {
 } from '../lib/index.js';
 import { CMD_CONNECTED, loadNobleBackend, loadSodiumBackend, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, parseHandshake } from '../lib/internals.js';
 import { wipeSessionKeys } from '../lib/crypto/key-schedule.js';
-import { complete, encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
+import { complete } from '../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
 import type { BackendName } from './harness.js';
 import {
   BENCH_RATE_LIMITS, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,

@@ -14,7 +14,8 @@ import { SecureSession } from '../../lib/net/secure-session.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
 import { SessionTable } from '../../lib/net/session-table.js';
 import { resolveTimings, type SessionTimings } from '../../lib/net/timings.js';
-import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
+import { complete } from '../../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, readCookieReply, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
 import { PATIENCE } from '../helpers/udp.js';
 

@@ -16,7 +16,8 @@ import type { PeerAddress, Session } from '../../lib/net/session.js';
 import { SessionTable } from '../../lib/net/session-table.js';
 import { resolveTimings } from '../../lib/net/timings.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
-import { complete, encodeInitiation, type Initiation, readCookieReply, readResponse } from '../../lib/protocol/handshake-v2.js';
+import { complete } from '../../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, type Initiation, readCookieReply, readResponse } from '../../lib/protocol/handshake-v2.js';
 import { unhex } from '../helpers/fixtures.js';
 
 /**
