@@ -66,3 +66,13 @@ export function complete(init: Initiation, ephemeral: CommEncryptor, response: R
     for (const s of secrets) s.fill(0);
   }
 }
+
+/**
+ * A rotation's keys (REKEY_INIT / REKEY_RESPONSE, key-ring.ts): the same key schedule as the
+ * handshake, over a fresh ephemeral exchange, with the current keys' chain secret mixed in (so the
+ * next keys depend on the whole first handshake) and the network key. Throws LowOrderKeyError.
+ */
+export function rotationKeys(ephemeral: CommEncryptor, peerPublic: Uint8Array, role: 'initiator' | 'responder', chain: Uint8Array,
+  psk?: Uint8Array): SessionKeys {
+  return ephemeral.deriveSessionKeys(peerPublic, role, { psk, extraSecrets: [chain] });
+}
