@@ -1,20 +1,15 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
-import {
-  CMD_CONNECT, CMD_CONNECTED, DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION,
-  TOKEN_FIRST_BYTE,
-} from '../constants.js';
+import { DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
 import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { AbortedError, BittrrtError, SocketError } from '../errors.js';
-import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
-import { encodeInitiation, readCookieReply, readResponse, type Initiation } from '../protocol/handshake-v2.js';
-import { complete } from './handshake/key-agreement.js';
-import type { ServerVerdict, ServerVerifier } from '../trust/server-verifier.js';
+import type { ServerVerifier } from '../trust/server-verifier.js';
 import { formatAddress, literalLookup, resolveHost } from './address.js';
 import { Counters } from './counters.js';
+import { HandshakeInitiator, type InitiatorKeys } from './handshake/initiator.js';
 import { Keypair } from './keypair.js';
 import { SecureSession } from './secure-session.js';
 import { SeedSession } from './seed-session.js';
@@ -62,11 +57,6 @@ export interface ConnectOptions {
 
 const CLIENT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 
-/** Why a version-1 answer is ignored, when the connection asked for authentication or did not opt in. */
-const SEED_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
-const SEED_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
-  + 'which an attacker on the path can fake and which is refused unless connect() is given allowSeed: true';
-
 /** No acceptable `connected` answer arrived from the server after every attempt. */
 export class HandshakeTimeoutError extends BittrrtError {
   /**
@@ -95,12 +85,10 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const timings = resolveTimings(options.timings);
   const backend = options.backend ?? getDefaultBackend();
   const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
-  const docrypt = new DoCrypt({ key: networkKeys?.fernetKey });
   const verifier: ServerVerifier | undefined = typeof options.verifyServer === 'function' ? { verify: options.verifyServer } : options.verifyServer;
-  const asksForAuthentication = Boolean(options.networkKey || options.serverKey || options.identity
+  // Before the socket: a verifier that cannot read its file throws here.
+  const authenticated = Boolean(options.networkKey || options.serverKey || options.identity
     || (verifier && (verifier.expectsIdentity?.(hostLabel) ?? true)));
-  const seedRefused = asksForAuthentication ? SEED_REFUSED_AUTHENTICATED
-    : (options.allowSeed ?? options.protocolVersion === 1) ? null : SEED_REFUSED_BY_DEFAULT;
   const counters = new Counters();
   let connected = false;
   const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
@@ -116,43 +104,26 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       setImmediate(() => socket.close());
     },
   });
-  const ephemeral = new CommEncryptor({ backend });
-  const init: Initiation | null = (options.protocolVersion ?? PROTOCOL_VERSION) >= 2
-    ? { version: PROTOCOL_VERSION, ephemeralPublic: ephemeral.publicKey, index: table.allocateIndex(), clientStatic: options.identity?.publicKey }
-    : null;
-  const makeToken = (): Buffer => Buffer.from(docrypt.fencrypt(
-    init ? encodeInitiation(init) : encodeHandshake(CMD_CONNECT, ephemeral.publicKey), { form: options.form }), 'ascii');
-  let token = makeToken();
-  let rejected: string | undefined;
-  let seedRefusedByDefault = false;
+  const initiator = new HandshakeInitiator({
+    backend,
+    docrypt: new DoCrypt({ key: networkKeys?.fernetKey }),
+    index: (options.protocolVersion ?? PROTOCOL_VERSION) >= 2 ? table.allocateIndex() : undefined,
+    identity: options.identity,
+    psk: networkKeys?.psk,
+    form: options.form,
+    hostLabel,
+    serverKey: options.serverKey,
+    verifier,
+    authenticated,
+    allowSeed: options.allowSeed ?? options.protocolVersion === 1,
+  });
 
-  /** The session for an answer, a reason to ignore it, or the error that ends connect(). */
-  const establish = (answer: HandshakeMessage): Session | string | { fail: Error } => {
+  /** The session the handshake's keys make. */
+  const open = (keys: InitiatorKeys): Session => {
     const now = clock();
-    const response = init ? readResponse(answer) : null;
-    seedRefusedByDefault = !response && !asksForAuthentication && seedRefused !== null;
-    if (!response) {
-      if (seedRefused) return seedRefused;
-      ephemeral.deriveSharedSecret(answer.pubkey);
-      return new SeedSession(table, 'client', server, ephemeral, timings, now);
-    }
-    if (options.serverKey && !Buffer.from(options.serverKey).equals(response.serverStatic)) {
-      return 'the server identity does not match the pinned key';
-    }
-    const keys = complete(init!, ephemeral, response, options.identity, networkKeys?.psk);
-    if (!keys) return 'the server could not prove its identity';
-    let verdict: ServerVerdict | undefined;
-    try {
-      verdict = verifier?.verify(hostLabel, response.serverStatic);
-    } catch (err) {
-      // The policy's own failure (an unreadable known_hosts, say) ends connect(), as it is.
-      return { fail: err as Error };
-    }
-    if (verdict?.kind === 'fail') return { fail: verdict.error };
-    if (verdict?.kind === 'ignore') return verdict.reason;
-    ephemeral.destroy();
-    const keypair = new Keypair(backend, keys, init!.index, response.index, now, timings.rejectAfterMessages);
-    return new SecureSession(table, 'client', server, keypair, timings, now, Buffer.from(response.serverStatic));
+    if (keys.version === 1) return new SeedSession(table, 'client', server, keys.encryptor, timings, now);
+    const keypair = new Keypair(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
+    return new SecureSession(table, 'client', server, keypair, timings, now, keys.serverStatic);
   };
 
   let session: Session;
@@ -169,40 +140,18 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       const onAbort = (): void => finish(new AbortedError('connect aborted'));
       const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
         if (rinfo.address !== server.address || rinfo.port !== server.port) return;
-        let plaintext: Buffer;
-        try {
-          plaintext = docrypt.fdecrypt(msg).plaintext;
-        } catch {
-          return;
-        }
-        const cookie = init ? readCookieReply(plaintext) : null;
-        if (cookie && init) {
-          // The server is under load: prove our address by echoing its cookie, at once.
-          init.cookie = cookie;
-          token = makeToken();
-          socket.send(token, server.port, server.address);
-          return;
-        }
-        const parsed = parseHandshake(plaintext, CMD_CONNECTED);
-        if (!parsed.ok) return;
-        let outcome: ReturnType<typeof establish>;
-        try {
-          outcome = establish(parsed.message);
-        } catch {
-          rejected = 'the server sent a low-order key'; // an attack, not an answer: keep waiting
-          return;
-        }
-        if (typeof outcome === 'string') rejected = outcome;
-        else if ('fail' in outcome) finish(outcome.fail);
-        else finish(outcome);
+        const step = initiator.receive(msg);
+        if (step.kind === 'send') socket.send(initiator.token(), server.port, server.address);
+        else if (step.kind === 'fail') finish(step.error);
+        else if (step.kind === 'done') finish(open(step.keys));
       };
       const sendNext = (): void => {
         if (sent >= attempts) {
-          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, rejected, seedRefusedByDefault));
+          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, initiator.rejected, initiator.seedRefusedByDefault));
           return;
         }
         sent++;
-        socket.send(token, server.port, server.address);
+        socket.send(initiator.token(), server.port, server.address);
         timer = setTimeout(sendNext, delayMs);
       };
       if (options.signal?.aborted) return onAbort();
@@ -220,7 +169,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       });
     });
   } catch (err) {
-    ephemeral.destroy();
+    initiator.destroy();
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     throw err;
   }
