@@ -1,5 +1,5 @@
 // Mutation testing of the security-critical modules against their fast unit tests (issue 17).
-// `npm run mutate` runs all of them; `npm run mutate -- --mutate lib/net/cookie.ts` runs one module.
+// `npm run mutate` runs all of them; `npm run mutate -- --mutate lib/net/handshake/cookie.ts` runs one module.
 // Scores and the survivors judged equivalent: binding-notes.md, "Mutation testing".
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -26,10 +26,12 @@ export default {
   mutate: [
     'lib/protocol/**/*.ts',
     'lib/crypto/**/*.ts',
-    'lib/net/responder.ts',
-    'lib/net/cookie.ts',
-    'lib/net/rate-limit.ts',
+    'lib/net/handshake/key-agreement.ts',
+    'lib/net/handshake/responder.ts',
+    'lib/net/handshake/cookie.ts',
+    'lib/net/handshake/rate-limit.ts',
     'lib/net/keypair.ts',
+    'lib/net/key-ring.ts',
     'lib/transfer/names.ts',
     'lib/transfer/files.ts',
   ],
@@ -41,6 +43,8 @@ export default {
       'dist/test/net/cookie*.test.js',
       'dist/test/net/rate-limit*.test.js',
       'dist/test/net/keypair*.test.js',
+      'dist/test/net/key-ring*.test.js',
+      'dist/test/net/rekey.test.js',
       'dist/test/net/responder*.test.js',
       'dist/test/transfer/names*.test.js',
       'dist/test/transfer/files*.test.js',

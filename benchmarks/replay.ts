@@ -1,4 +1,5 @@
-import { REJECT_AFTER_MESSAGES, REPLAY_WINDOW_SIZE, ReplayWindow } from '../lib/index.js';
+import { REJECT_AFTER_MESSAGES } from '../lib/constants.js';
+import { REPLAY_WINDOW_SIZE, ReplayWindow } from '../lib/protocol/replay-window.js';
 import { check, type SharedCase } from './harness.js';
 
 /** Out-of-order arrival is simulated by shuffling counters within consecutive spans of this many. */

@@ -5,17 +5,18 @@
  *
  * It answers the requests in session-rpc.ts over the IPC channel and uses only the library's
  * public API, except the load generator (`flood`), which builds and checks handshake messages
- * with the protocol modules themselves. It exits on `exit`, when the parent goes away, and after MAX_LIFETIME_MS at most.
+ * with `bittrrt/internals` and the protocol modules themselves. It exits on `exit`, when the parent goes away, and after MAX_LIFETIME_MS at most.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import {
-  CMD_CONNECTED, CommEncryptor, connect, createServer, DoCrypt, loadNobleBackend, loadSodiumBackend, NEGOTIATION_DELAY, NEGOTIATION_REPEAT,
-  parseHandshake, PROTOCOL_VERSION, toBase64Url, type BittrrtServer, type CryptoBackend, type Session,
+  CommEncryptor, connect, createServer, DoCrypt, PROTOCOL_VERSION, toBase64Url, type BittrrtServer, type CryptoBackend, type Session,
 } from '../lib/index.js';
+import { CMD_CONNECTED, loadNobleBackend, loadSodiumBackend, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, parseHandshake } from '../lib/internals.js';
 import { wipeSessionKeys } from '../lib/crypto/key-schedule.js';
-import { complete, encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
+import { complete } from '../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
 import type { BackendName } from './harness.js';
 import {
   BENCH_RATE_LIMITS, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,

@@ -7,7 +7,7 @@
  * only directs them and waits.
  */
 import { loadavg } from 'node:os';
-import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../lib/index.js';
+import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../lib/constants.js';
 import type { BackendName, Progress } from './harness.js';
 import { fitLine, judge, slope, type Goal, type Judgement, type JudgeRules } from './verdict.js';
 import {

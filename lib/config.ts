@@ -8,7 +8,7 @@ import {
   STALE_HEARTBEATS,
 } from './constants.js';
 import { BittrrtError } from './errors.js';
-import { DEFAULT_RATE_LIMITS } from './net/rate-limit.js';
+import { DEFAULT_RATE_LIMITS } from './net/handshake/rate-limit.js';
 import { formatBandwidthLimits, parseBandwidthLimits } from './transfer/bandwidth.js';
 
 /** A config file could not be read or has a bad line; the message names the file, line and key. */

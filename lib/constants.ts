@@ -87,6 +87,8 @@ export const FRAME_FLAG_BITS = {
 } as const;
 /** Original frame header: flags(1) || channel(3, BE) || sequence(8, BE) || offset(8, BE). */
 export const FRAME_HEADER_BYTES = 20;
+/** Largest frame channel: the header's channel field is 3 bytes. */
+export const MAX_CHANNEL = 0xff_ffff;
 
 /* ---- Protocol version 2 (negotiated with fields the original ignores) ---- */
 
@@ -223,8 +225,8 @@ export const DEFAULT_MAX_DATAGRAM = 1444;
 export const MIN_TRANSFER_DATAGRAM = 1100;
 /** Bytes of every transfer datagram that are not file data: AEAD nonce and tag, frame header. */
 export const TRANSFER_OVERHEAD = AEAD_OVERHEAD + FRAME_HEADER_BYTES;
-/** Transfer ids are 24-bit frame channels; the side that starts a transfer picks odd (client) or even (server). */
-export const MAX_TRANSFER_ID = 0xff_ffff;
+/** Transfer ids are frame channels; the side that starts a transfer picks odd (client) or even (server). */
+export const MAX_TRANSFER_ID = MAX_CHANNEL;
 /** Longest control message (JSON) accepted. */
 export const MAX_TRANSFER_MESSAGE_BYTES = 1024;
 /** Longest file name, in UTF-8 bytes: file systems' 255, less room for the `.part` suffix. */

@@ -50,3 +50,30 @@ export class BackendUnavailableError extends BittrrtError {
     super('ERR_BACKEND_UNAVAILABLE', message);
   }
 }
+
+/** connect() was aborted through its `signal`. */
+export class AbortedError extends BittrrtError {
+  constructor(message = 'connect aborted') {
+    super('ERR_ABORTED', message);
+  }
+}
+
+/**
+ * The UDP socket failed (bind, send or resolve): `osCode` is Node's code (EADDRINUSE, EACCES...),
+ * `cause` the error as Node raised it.
+ */
+export class SocketError extends BittrrtError {
+  readonly osCode: string | undefined;
+  constructor(cause: Error) {
+    super('ERR_SOCKET', cause.message);
+    this.cause = cause;
+    this.osCode = (cause as NodeJS.ErrnoException).code;
+  }
+}
+
+/** A server was asked to listen twice, or for its address before it listens. */
+export class ServerStateError extends BittrrtError {
+  constructor(message: string) {
+    super('ERR_SERVER_STATE', message);
+  }
+}

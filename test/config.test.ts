@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { ConfigError, loadConfig, parseConfig, renderDefaultConfig, resolveSettings, type Settings, writeDefaultConfig } from '../lib/config.js';
 import { DEFAULT_BIND_ADDR, DEFAULT_MAX_DATAGRAM, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, HEARTBEAT_RATE, REKEY_AFTER_MS, STALE_HEARTBEATS } from '../lib/constants.js';
-import { DEFAULT_RATE_LIMITS } from '../lib/net/rate-limit.js';
+import { DEFAULT_RATE_LIMITS } from '../lib/net/handshake/rate-limit.js';
 
 const PATH = '/etc/bittrrt/test.conf';
 

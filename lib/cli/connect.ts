@@ -8,7 +8,7 @@ import { PersistentClient } from '../net/persistent.js';
 import { pingSeries } from '../net/ping.js';
 import type { Session } from '../net/session.js';
 import { fingerprint, loadIdentity } from '../trust/identity.js';
-import { defaultKnownHostsPath, KnownHosts } from '../trust/known-hosts.js';
+import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/known-hosts.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
@@ -111,9 +111,9 @@ export class ConnectCommand extends EndpointCommand {
       networkKey: this.networkKey(settings),
       identity: settings.identity_file === '' ? undefined : loadIdentity(settings.identity_file, 'client identity'),
       serverKey,
-      knownHosts,
+      verifyServer: knownHosts && trustOnFirstUse(knownHosts,
+        (name, key) => log.warn(`new server ${name}: identity recorded`, { fingerprint: fingerprint(key), file: knownHosts.path })),
       allowSeed: settings.allow_unauthenticated,
-      onNewHost: (name, key) => log.warn(`new server ${name}: identity recorded`, { fingerprint: fingerprint(key), file: knownHosts?.path }),
     };
     const established = (session: Session): void => {
       const peer = formatAddress(session.remote.address, session.remote.port);

@@ -2,7 +2,8 @@ import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
-import { rateLimitsFor } from '../net/rate-limit.js';
+import { SocketError } from '../errors.js';
+import { rateLimitsFor } from '../net/handshake/rate-limit.js';
 import { createServer } from '../transfer/file-server.js';
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';
@@ -144,7 +145,7 @@ export class ServeCommand extends EndpointCommand {
     try {
       bound = await server.listen(settings.bind_port, settings.bind_addr);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
+      const code = err instanceof SocketError ? err.osCode : undefined;
       const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
       throw new UsageError(`cannot listen on ${formatAddress(settings.bind_addr, settings.bind_port)}: ${why}`);
     }

@@ -1,9 +1,9 @@
+import { EMPTY } from '../bytes.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_OVERHEAD } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
 import type { SlotPool } from '../slot-pool.js';
 import type { CryptoBackend } from './backend.js';
 
-const EMPTY = new Uint8Array(0);
 /** What a wiped pooled key holds instead of its slot: zeros, never written. */
 const WIPED = new Uint8Array(AEAD_KEY_BYTES);
 

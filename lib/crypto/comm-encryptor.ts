@@ -1,3 +1,4 @@
+import { EMPTY } from '../bytes.js';
 import { AEAD_KEY_BYTES, AEAD_OVERHEAD, HKDF_INFO, HKDF_KEY_BYTES, X25519_KEY_BYTES } from '../constants.js';
 import { DecryptError, InvalidInputError, LowOrderKeyError, NoSharedKeyError } from '../errors.js';
 import { AeadKey } from './aead-key.js';
@@ -6,7 +7,6 @@ import { hkdfSha256 } from './hkdf.js';
 import { sessionKeySchedule, type SessionKeyContext, type SessionKeys } from './key-schedule.js';
 import { getDefaultBackend } from './select.js';
 
-const EMPTY = new Uint8Array(0);
 const DESTROYED = 'encryptor was destroyed; create a new one';
 
 export interface CommEncryptorOptions {

@@ -1,6 +1,5 @@
 import { hkdfSync } from 'node:crypto';
-
-const EMPTY = new Uint8Array(0);
+import { EMPTY } from '../bytes.js';
 
 /**
  * HKDF-SHA256 (RFC 5869) on node:crypto. An empty salt is the same as Python's `salt=None`

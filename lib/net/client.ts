@@ -1,19 +1,15 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
-import {
-  CMD_CONNECT, CMD_CONNECTED, DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION,
-  TOKEN_FIRST_BYTE,
-} from '../constants.js';
+import { DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
 import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
-import { BittrrtError } from '../errors.js';
-import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../protocol/handshake.js';
-import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../protocol/handshake-v2.js';
-import { HostKeyMismatchError, type KnownHosts } from '../trust/known-hosts.js';
+import { AbortedError, BittrrtError, SocketError } from '../errors.js';
+import type { ServerVerifier } from '../trust/server-verifier.js';
 import { formatAddress, literalLookup, resolveHost } from './address.js';
 import { Counters } from './counters.js';
+import { HandshakeInitiator, type InitiatorKeys } from './handshake/initiator.js';
 import { Keypair } from './keypair.js';
 import { SecureSession } from './secure-session.js';
 import { SeedSession } from './seed-session.js';
@@ -30,10 +26,12 @@ export interface ConnectOptions {
   networkKey?: Uint8Array;
   /** The server's identity public key: anything else is refused (pinning). */
   serverKey?: Uint8Array;
-  /** Trust on first use: record the server's key here on first contact, refuse a changed one later. */
-  knownHosts?: KnownHosts;
-  /** Called when `knownHosts` records a server for the first time. */
-  onNewHost?: (host: string, serverKey: Uint8Array) => void;
+  /**
+   * Decides whether to trust the server's identity once it has proven it holds it: a policy
+   * object (trustOnFirstUse(new KnownHosts(path)) is ssh's known_hosts) or a function, which
+   * makes every answer need an identity.
+   */
+  verifyServer?: ServerVerifier | ServerVerifier['verify'];
   /** The client's long-term identity, for servers that only admit listed clients. */
   identity?: CommEncryptor;
   /**
@@ -41,7 +39,7 @@ export interface ConnectOptions {
    * An attacker on the path can produce that answer by stripping version 2, so the default is
    * false (true when `protocolVersion` is 1, which asks for it), as the CLI's
    * `--allow-unauthenticated`. Even when true it is never accepted by a connection that asks for
-   * authentication: a network key, pinned key, known host entry or identity.
+   * authentication: a network key, pinned key, identity, or a verifyServer that expects one.
    */
   allowSeed?: boolean;
   /** Token form to send: the seed's (default) or the later salted one. */
@@ -59,20 +57,14 @@ export interface ConnectOptions {
 
 const CLIENT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 
-/** Why a version-1 answer is ignored, when the connection asked for authentication or did not opt in. */
-const SEED_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
-const SEED_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
-  + 'which an attacker on the path can fake and which is refused unless connect() is given allowSeed: true';
-
 /** No acceptable `connected` answer arrived from the server after every attempt. */
 export class HandshakeTimeoutError extends BittrrtError {
-  constructor(readonly address: string, readonly attempts: number, readonly rejected?: string) {
+  /**
+   * `rejected`: why the last answer was ignored, if one came. `seedRefusedByDefault`: the server
+   * answered only with version 1, which an opt-in (allowSeed) would have accepted.
+   */
+  constructor(readonly address: string, readonly attempts: number, readonly rejected?: string, readonly seedRefusedByDefault = false) {
     super('ERR_HANDSHAKE_TIMEOUT', `no ${rejected ? 'acceptable ' : ''}answer from ${address} after ${attempts} attempts${rejected ? ` (${rejected})` : ''}`);
-  }
-
-  /** The server answered only with version 1, which an opt-in (allowSeed) would have accepted. */
-  get seedRefusedByDefault(): boolean {
-    return this.rejected === SEED_REFUSED_BY_DEFAULT;
   }
 }
 
@@ -93,10 +85,10 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const timings = resolveTimings(options.timings);
   const backend = options.backend ?? getDefaultBackend();
   const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
-  const docrypt = new DoCrypt({ key: networkKeys?.fernetKey });
-  const asksForAuthentication = Boolean(options.networkKey || options.serverKey || options.identity || options.knownHosts?.find(hostLabel));
-  const seedRefused = asksForAuthentication ? SEED_REFUSED_AUTHENTICATED
-    : (options.allowSeed ?? options.protocolVersion === 1) ? null : SEED_REFUSED_BY_DEFAULT;
+  const verifier: ServerVerifier | undefined = typeof options.verifyServer === 'function' ? { verify: options.verifyServer } : options.verifyServer;
+  // Before the socket: a verifier that cannot read its file throws here.
+  const authenticated = Boolean(options.networkKey || options.serverKey || options.identity
+    || (verifier && (verifier.expectsIdentity?.(hostLabel) ?? true)));
   const counters = new Counters();
   let connected = false;
   const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
@@ -112,38 +104,26 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       setImmediate(() => socket.close());
     },
   });
-  const ephemeral = new CommEncryptor({ backend });
-  const init: Initiation | null = (options.protocolVersion ?? PROTOCOL_VERSION) >= 2
-    ? { version: PROTOCOL_VERSION, ephemeralPublic: ephemeral.publicKey, index: table.allocateIndex(), clientStatic: options.identity?.publicKey }
-    : null;
-  const makeToken = (): Buffer => Buffer.from(docrypt.fencrypt(
-    init ? encodeInitiation(init) : encodeHandshake(CMD_CONNECT, ephemeral.publicKey), { form: options.form }), 'ascii');
-  let token = makeToken();
-  let rejected: string | undefined;
+  const initiator = new HandshakeInitiator({
+    backend,
+    docrypt: new DoCrypt({ key: networkKeys?.fernetKey }),
+    index: (options.protocolVersion ?? PROTOCOL_VERSION) >= 2 ? table.allocateIndex() : undefined,
+    identity: options.identity,
+    psk: networkKeys?.psk,
+    form: options.form,
+    hostLabel,
+    serverKey: options.serverKey,
+    verifier,
+    authenticated,
+    allowSeed: options.allowSeed ?? options.protocolVersion === 1,
+  });
 
-  /** The session for an answer, or a reason to ignore it; throws only for a changed host key. */
-  const establish = (answer: HandshakeMessage): Session | string => {
+  /** The session the handshake's keys make. */
+  const open = (keys: InitiatorKeys): Session => {
     const now = clock();
-    const response = init ? readResponse(answer) : null;
-    if (!response) {
-      if (seedRefused) return seedRefused;
-      ephemeral.deriveSharedSecret(answer.pubkey);
-      return new SeedSession(table, 'client', server, ephemeral, timings, now);
-    }
-    if (options.serverKey && !Buffer.from(options.serverKey).equals(response.serverStatic)) {
-      return 'the server identity does not match the pinned key';
-    }
-    const keys = complete(init!, ephemeral, response, options.identity, networkKeys?.psk);
-    if (!keys) return 'the server could not prove its identity';
-    const known = options.knownHosts?.check(hostLabel, response.serverStatic);
-    if (known?.status === 'changed') throw new HostKeyMismatchError(hostLabel, options.knownHosts!.path, known.line);
-    if (known?.status === 'new') {
-      options.knownHosts!.record(hostLabel, response.serverStatic);
-      options.onNewHost?.(hostLabel, response.serverStatic);
-    }
-    ephemeral.destroy();
-    const keypair = new Keypair(backend, keys, init!.index, response.index, now, timings.rejectAfterMessages);
-    return new SecureSession(table, 'client', server, keypair, timings, now, Buffer.from(response.serverStatic));
+    if (keys.version === 1) return new SeedSession(table, 'client', server, keys.encryptor, timings, now);
+    const keypair = new Keypair(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
+    return new SecureSession(table, 'client', server, keypair, timings, now, keys.serverStatic);
   };
 
   let session: Session;
@@ -157,47 +137,27 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
         options.signal?.removeEventListener('abort', onAbort);
         if (result instanceof Error) reject(result); else resolve(result);
       };
-      const onAbort = (): void => finish(new BittrrtError('ERR_ABORTED', 'connect aborted'));
+      const onAbort = (): void => finish(new AbortedError('connect aborted'));
       const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
         if (rinfo.address !== server.address || rinfo.port !== server.port) return;
-        let plaintext: Buffer;
-        try {
-          plaintext = docrypt.fdecrypt(msg).plaintext;
-        } catch {
-          return;
-        }
-        const cookie = init ? readCookieReply(plaintext) : null;
-        if (cookie && init) {
-          // The server is under load: prove our address by echoing its cookie, at once.
-          init.cookie = cookie;
-          token = makeToken();
-          socket.send(token, server.port, server.address);
-          return;
-        }
-        const parsed = parseHandshake(plaintext, CMD_CONNECTED);
-        if (!parsed.ok) return;
-        try {
-          const outcome = establish(parsed.message);
-          if (typeof outcome === 'string') rejected = outcome;
-          else finish(outcome);
-        } catch (err) {
-          if (err instanceof HostKeyMismatchError) finish(err);
-          else rejected = 'the server sent a low-order key'; // an attack, not an answer: keep waiting
-        }
+        const step = initiator.receive(msg);
+        if (step.kind === 'send') socket.send(initiator.token(), server.port, server.address);
+        else if (step.kind === 'fail') finish(step.error);
+        else if (step.kind === 'done') finish(open(step.keys));
       };
       const sendNext = (): void => {
         if (sent >= attempts) {
-          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, rejected));
+          finish(new HandshakeTimeoutError(formatAddress(server.address, server.port), attempts, initiator.rejected, initiator.seedRefusedByDefault));
           return;
         }
         sent++;
-        socket.send(token, server.port, server.address);
+        socket.send(initiator.token(), server.port, server.address);
         timer = setTimeout(sendNext, delayMs);
       };
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort);
       socket.on('message', onMessage);
-      socket.once('error', (err) => finish(err));
+      socket.once('error', (err) => finish(new SocketError(err)));
       socket.bind(0, () => {
         try {
           // Room for a burst of a download (the OS may cap it; its default still works).
@@ -209,7 +169,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       });
     });
   } catch (err) {
-    ephemeral.destroy();
+    initiator.destroy();
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     throw err;
   }

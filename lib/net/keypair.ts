@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { readU32, TWO_32 } from '../bytes.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES, REKEY_CHAIN_LABEL } from '../constants.js';
 import { AeadKey } from '../crypto/aead-key.js';
 import type { CryptoBackend } from '../crypto/backend.js';
@@ -6,7 +7,6 @@ import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { REPLAY_RING_BYTES, ReplayWindow } from '../protocol/replay-window.js';
 import { SlotPool } from '../slot-pool.js';
 
-const TWO_32 = 2 ** 32;
 /**
  * Keys and replay rings of every keypair (a server holds many sessions; see SlotPool). Each
  * slab is at least 128 KiB, so glibc maps it on its own, outside the brk heap that short-lived
@@ -115,9 +115,4 @@ export class Keypair {
     if (this.#ring) ringSlots.release(this.#ring);
     this.#ring = null;
   }
-}
-
-/** Big-endian u32 at `offset`; callers have checked the length. */
-export function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
 }

@@ -1,16 +1,48 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  AEAD_OVERHEAD, FRAME_HEADER_BYTES, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
-  REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, X25519_KEY_BYTES,
+  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
+  REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES,
 } from '../constants.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
-import { Control, Flag, MAX_CHANNEL, readFrameHeader, writeFrameHeader, type FrameHeader, type FrameHeaderInput } from '../protocol/frame.js';
-import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from './keypair.js';
+import {
+  Control, Flag, frameChannel, frameFlags, frameSafeOffset, frameSafeSequence, readFrameHeader, writeFrameHeader, type FrameHeader,
+  type FrameHeaderInput,
+} from '../protocol/frame.js';
+import { readU32 } from '../bytes.js';
+import { KeyRing } from './key-ring.js';
+import { type Keypair, OPEN_BAD_AUTH, OPEN_REPLAY } from './keypair.js';
+import type { CryptoBackend } from '../crypto/backend.js';
 import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
 import type { SessionTimings } from './timings.js';
 import { clock } from '../time.js';
+
+/** What a version-2 session needs from its owner, beyond what every session does. */
+export interface SecureSessionHost extends SessionHost {
+  readonly backend: CryptoBackend;
+  /** The network key, mixed into every key derivation when set. */
+  readonly psk: Uint8Array | undefined;
+  /** A fresh receiver index, unused by any live keypair of this host. */
+  allocateIndex(): number;
+  /** Routes datagrams carrying `keypair`'s receiver index to `session`. */
+  register(keypair: Keypair, session: SecureSession): void;
+  unregister(keypair: Keypair, session: SecureSession): void;
+  /** Called after each key rotation, before the session's `rekey` event. */
+  sessionRekeyed(session: Session): void;
+  /** Called when the peer's new address answered a path challenge, before the session's `roam` event (optional). */
+  sessionRoamed?(session: Session, from: PeerAddress): void;
+  /** Makes the handler of a session's first UNLOSSY frame, if this host serves that layer. */
+  frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
+}
+
+/**
+ * A layer a server offers above its version-2 sessions (file transfer, lib/transfer/file-service.ts):
+ * asked for a session's handler when the first UNLOSSY frame of that session arrives, so the
+ * many idle sessions of a server pay nothing for it. Undefined refuses (the frame is dropped).
+ */
+export interface SessionService {
+  handlerFor(session: SecureSession): FrameHandler | undefined;
+}
 
 /** A ping got no answer in time. */
 export class PingTimeoutError extends BittrrtError {
@@ -26,19 +58,6 @@ interface PendingPing {
   resolve(ms: number): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
-}
-
-/** The client's half-done rotation: our new ephemeral key and index, until the server answers. */
-interface RekeyRequest {
-  encryptor: CommEncryptor;
-  localIndex: number;
-  lastSent: number;
-}
-
-/** The server's answer to the latest rotation request, kept to answer its retransmissions. */
-interface RekeyAnswer {
-  peerPublicKey: Buffer;
-  response: Buffer;
 }
 
 /**
@@ -63,21 +82,13 @@ const CHALLENGE_DATAGRAM_BYTES = AEAD_OVERHEAD + FRAME_HEADER_BYTES + SESSION_FR
  * A version-2 session: per-direction keys, counter nonces and a replay window (Keypair), frames
  * in the original's 20-byte header, heartbeats with RTT, key rotation and an explicit close.
  *
- * Rotation, as WireGuard: the client sends REKEY_INIT (new ephemeral key, new index) under the
- * current keys; the server derives the next keypair and answers REKEY_RESPONSE; the client
- * switches at once and sends a heartbeat; the server switches when a packet arrives under the
- * next keys. Each side keeps the previous keys for a grace period, so nothing in flight is lost.
+ * Rotation, as WireGuard, is the key ring's (key-ring.ts): this session sends the REKEY_INIT and
+ * REKEY_RESPONSE it returns, confirms a client's switch with a heartbeat, and tells its host and
+ * listeners. Each side keeps the previous keys for a grace period, so nothing in flight is lost.
  */
 export class SecureSession extends Session {
   readonly version = 2 as const;
-  #current: Keypair;
-  #previous: Keypair | null = null;
-  #previousExpires = 0;
-  #next: Keypair | null = null;
-  #rekeyRequest: RekeyRequest | null = null;
-  #rekeyAnswer: RekeyAnswer | null = null;
-  /** Server: when the last rotation request was worked on (an X25519, whether it succeeded or not). */
-  #rekeyWorkedAt = -Infinity;
+  readonly #keys: KeyRing<SecureSession>;
   #pathCandidate: PathCandidate | null = null;
   #dataSequence = 0n;
   #heartbeatSequence = 0n;
@@ -97,14 +108,14 @@ export class SecureSession extends Session {
    * the secret, so once `confirmed` the client has proven it), or null for an anonymous client.
    */
   readonly peerIdentity: Uint8Array | null;
+  protected declare readonly host: SecureSessionHost;
 
-  constructor(host: SessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
+  constructor(host: SecureSessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
     timings: SessionTimings, now: number, peerIdentity: Uint8Array | null = null) {
     super(host, role, remote, timings, now);
     this.peerIdentity = peerIdentity;
-    this.#current = keypair;
+    this.#keys = new KeyRing(host, this, keypair, timings);
     this.#lastHeartbeatSent = now;
-    host.register(keypair, this);
     // The client speaks first, at once: its first packet proves to the server it holds the keys.
     if (role === 'client') this.sendHeartbeat(now);
   }
@@ -115,7 +126,7 @@ export class SecureSession extends Session {
 
   /** The receiver index peers use for this session's current keys. */
   get localIndex(): number {
-    return this.#current.localIndex;
+    return this.#keys.current.localIndex;
   }
 
   /* ---------------- send path ---------------- */
@@ -183,7 +194,7 @@ export class SecureSession extends Session {
       length += payload.length;
     }
     const datagram = allocFromSlab(length + AEAD_OVERHEAD);
-    if (this.#current.sealInto(datagram, frameScratch.subarray(0, length)) < 0) {
+    if (this.#keys.current.sealInto(datagram, frameScratch.subarray(0, length)) < 0) {
       // The counter is spent: the nonce would repeat. This cannot happen with rotation working.
       this.end('exhausted');
       return;
@@ -195,7 +206,7 @@ export class SecureSession extends Session {
 
   /** `index` is the datagram's receiver index, when the caller has read it already (the table has). */
   receive(datagram: Buffer, from: PeerAddress, now: number, index = readU32(datagram, 0)): void {
-    const keypair = this.keypairAt(index);
+    const keypair = this.#keys.at(index);
     if (keypair === null) return this.host.counters.drop('unknown-session');
     // Past their age limit keys open nothing (the next tick closes the session).
     if (now - keypair.createdAt >= this.timings.rejectAfterMs) return this.host.counters.drop('expired-keys');
@@ -209,9 +220,12 @@ export class SecureSession extends Session {
     this.heard(now);
     // Roaming: a new address is challenged, and adopted once it answers (see PathCandidate).
     if (from.address !== this.remote.address || from.port !== this.remote.port) this.challengePath(from, datagram.length, now);
-    if (keypair === this.#next) this.confirmNextKeys(now);
+    if (this.#keys.isNext(keypair)) {
+      this.#keys.confirmNext(now);
+      this.rotated();
+    }
 
-    const flags = plaintext[0]!;
+    const flags = frameFlags(plaintext);
     const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
     // The transfer layer's frames (the bulk of a transfer) skip the bigint header.
     if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) return this.receiveUnlossy(flags, plaintext, body);
@@ -225,22 +239,14 @@ export class SecureSession extends Session {
     this.host.counters.drop('bad-frame');
   }
 
-  /** The live keypair with receiver index `index`: the one the table routed by. */
-  private keypairAt(index: number): Keypair | null {
-    if (this.#current.localIndex === index) return this.#current;
-    if (this.#next?.localIndex === index) return this.#next;
-    if (this.#previous?.localIndex === index) return this.#previous;
-    return null;
-  }
-
   /** Frames of the layer above (file transfer): its handler is made on first use, so idle sessions pay one field. */
   private receiveUnlossy(flags: number, frame: Buffer, body: Buffer): void {
-    const sequence = readSafeU64(frame, 4);
-    const offset = readSafeU64(frame, 12);
+    const sequence = frameSafeSequence(frame);
+    const offset = frameSafeOffset(frame);
     const handler = this.frameHandler ?? this.host.frameHandlerFor?.(this);
     if (!handler || sequence < 0 || offset < 0) return this.host.counters.drop('bad-frame');
     this.frameHandler = handler;
-    handler.receiveFrame(flags, readU24(frame, 1), sequence, offset, body);
+    handler.receiveFrame(flags, frameChannel(frame), sequence, offset, body);
   }
 
   private receiveHeartbeat(header: FrameHeader, body: Buffer): void {
@@ -330,113 +336,47 @@ export class SecureSession extends Session {
 
   /** Client: start a rotation (the tick does it on schedule; tests and callers may force one). */
   rekey(now = clock()): void {
-    if (this.closed || this.role !== 'client' || this.#rekeyRequest) return;
-    const encryptor = new CommEncryptor({ backend: this.host.backend });
-    this.#rekeyRequest = { encryptor, localIndex: this.host.allocateIndex(), lastSent: now };
-    this.sendRekeyRequest(now);
+    if (this.closed || this.role !== 'client') return;
+    const request = this.#keys.startRotation(now);
+    if (request) this.sendControl(Control.REKEY_INIT, request);
   }
 
-  private sendRekeyRequest(now: number): void {
-    const request = this.#rekeyRequest!;
-    request.lastSent = now;
-    this.sendControl(Control.REKEY_INIT, rekeyPayload(request.encryptor.publicKey, request.localIndex));
-  }
-
-  /**
-   * Server: derive the next keypair for a REKEY_INIT, or repeat the answer to a retransmission.
-   * Each new exchange costs an X25519 on the socket thread, so a session gets at most one per
-   * REKEY_MIN_INTERVAL_MS, and none while the last one is still unconfirmed (an honest client
-   * never starts another before switching, and its switch confirms the pending keys).
-   */
+  /** Server: answer a REKEY_INIT (again, to a retransmission), or count why not. */
   private answerRekey(body: Buffer, now: number): void {
-    const peerPublicKey = body.subarray(0, X25519_KEY_BYTES);
-    const last = this.#rekeyAnswer;
-    if (last?.peerPublicKey.equals(peerPublicKey)) {
-      this.sendControl(Control.REKEY_RESPONSE, last.response);
-      return;
-    }
-    if (this.#next !== null || now - this.#rekeyWorkedAt < REKEY_MIN_INTERVAL_MS) return this.host.counters.drop('rekey-limit');
-    // Counted before the work: a low-order key fails only after its X25519, and must not be free.
-    this.#rekeyWorkedAt = now;
-    const encryptor = new CommEncryptor({ backend: this.host.backend });
-    try {
-      const keys = encryptor.deriveSessionKeys(peerPublicKey, 'responder', { psk: this.host.psk, extraSecrets: [this.#current.chain] });
-      const next = new Keypair(this.host.backend, keys, this.host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
-        this.timings.rejectAfterMessages);
-      this.#next = next;
-      this.host.register(next, this);
-      const response = rekeyPayload(encryptor.publicKey, next.localIndex);
-      this.#rekeyAnswer = { peerPublicKey: Buffer.from(peerPublicKey), response };
-      this.sendControl(Control.REKEY_RESPONSE, response);
-    } catch {
-      this.host.counters.drop('low-order');
-    } finally {
-      encryptor.destroy();
-    }
+    const answer = this.#keys.answer(body, now);
+    if (typeof answer === 'string') return this.host.counters.drop(answer);
+    this.sendControl(Control.REKEY_RESPONSE, answer);
   }
 
   /** Client: the server answered; switch to the new keys and confirm with a heartbeat. */
   private completeRekey(body: Buffer, now: number): void {
-    const request = this.#rekeyRequest;
-    if (!request) return; // a duplicate answer to a rotation already completed
-    let keys;
-    try {
-      keys = request.encryptor.deriveSessionKeys(body.subarray(0, X25519_KEY_BYTES), 'initiator', {
-        psk: this.host.psk, extraSecrets: [this.#current.chain],
-      });
-    } catch {
-      return this.host.counters.drop('low-order');
-    }
-    const next = new Keypair(this.host.backend, keys, request.localIndex, readU32(body, X25519_KEY_BYTES), now,
-      this.timings.rejectAfterMessages);
-    request.encryptor.destroy();
-    this.#rekeyRequest = null;
-    this.host.register(next, this);
-    this.rotateTo(next, now);
+    const outcome = this.#keys.complete(body, now);
+    if (outcome === 'stale') return; // a duplicate answer to a rotation already completed
+    if (outcome !== 'rotated') return this.host.counters.drop(outcome);
+    this.rotated();
     this.sendHeartbeat(now);
   }
 
-  /** Server: the client used the next keys, so it has them; make them current. */
-  private confirmNextKeys(now: number): void {
-    const next = this.#next!;
-    this.#next = null;
-    // #rekeyAnswer stays: a late copy of the request gets the same answer, not a new exchange.
-    this.rotateTo(next, now);
-  }
-
-  private rotateTo(keypair: Keypair, now: number): void {
-    if (this.#previous) this.retire(this.#previous);
-    this.#previous = this.#current;
-    this.#previousExpires = now + this.timings.previousKeysGraceMs;
-    this.#current = keypair;
+  /** New keys are current: count it and tell the host and listeners. */
+  private rotated(): void {
     this.host.counters.rekeys++;
     this.host.sessionRekeyed(this);
     this.emit('rekey');
   }
 
-  private retire(keypair: Keypair): void {
-    this.host.unregister(keypair, this);
-    keypair.wipe();
-  }
-
   /* ---------------- timers ---------------- */
 
   override tick(now: number): void {
+    // A peer that completed the handshake must soon prove it holds the keys, or its half-open session is freed.
+    if (!this.confirmed && now - this.lastReceived >= HALF_OPEN_TIMEOUT_MS) this.end('timeout');
     super.tick(now);
-    if (!this.closed && now - this.#current.createdAt >= this.timings.rejectAfterMs) return this.close('expired');
+    if (!this.closed && now - this.#keys.current.createdAt >= this.timings.rejectAfterMs) return this.close('expired');
     // A server says nothing to an address that has not proven itself: no heartbeats to spoofed sources.
     if (this.closed || (this.role === 'server' && !this.confirmed)) return;
-    if (this.#previous && now >= this.#previousExpires) {
-      this.retire(this.#previous);
-      this.#previous = null;
-    }
+    this.#keys.expirePrevious(now);
     if (this.role === 'client') {
-      const current = this.#current;
-      if (this.#rekeyRequest) {
-        if (now - this.#rekeyRequest.lastSent >= this.timings.rekeyRetryMs) this.sendRekeyRequest(now);
-      } else if (now - current.createdAt >= this.timings.rekeyAfterMs || current.sent >= this.timings.rekeyAfterMessages) {
-        this.rekey(now);
-      }
+      const request = this.#keys.rotationDue(now);
+      if (request) this.sendControl(Control.REKEY_INIT, request);
     }
     if (now - this.#lastHeartbeatSent >= this.timings.heartbeatRate) this.sendHeartbeat(now);
   }
@@ -450,32 +390,11 @@ export class SecureSession extends Session {
   }
 
   protected wipe(): void {
-    for (const keypair of [this.#current, this.#previous, this.#next]) if (keypair) this.retire(keypair);
-    this.#previous = null;
-    this.#next = null;
-    this.#rekeyRequest?.encryptor.destroy();
-    this.#rekeyRequest = null;
+    this.#keys.wipe();
     for (const ping of this.#pings?.values() ?? []) {
       clearTimeout(ping.timer);
       ping.reject(new SessionStateError('session closed'));
     }
     this.#pings = null;
   }
-}
-
-/** The big-endian 64-bit value at `at` as a number, or -1 if it is 2^53 or more (not exact as a number). */
-function readSafeU64(bytes: Uint8Array, at: number): number {
-  const high = readU32(bytes, at);
-  return high >= 2 ** 21 ? -1 : high * 2 ** 32 + readU32(bytes, at + 4);
-}
-
-function readU24(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 16) | (bytes[at + 1]! << 8) | bytes[at + 2]!;
-}
-
-function rekeyPayload(publicKey: Uint8Array, index: number): Buffer {
-  const payload = Buffer.allocUnsafe(REKEY_PAYLOAD_BYTES);
-  payload.set(publicKey, 0);
-  payload.writeUInt32BE(index, X25519_KEY_BYTES);
-  return payload;
 }

@@ -8,15 +8,17 @@ import { CommEncryptor } from '../crypto/comm-encryptor.js';
 import { DoCrypt } from '../crypto/docrypt.js';
 import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
+import { ServerStateError, SocketError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatAddress, literalLookup } from './address.js';
-import { CookieJar } from './cookie.js';
+import { CookieJar } from './handshake/cookie.js';
 import { Counters, type DropReason } from './counters.js';
-import { HandshakeThreads } from './handshake-threads.js';
-import { HandshakeRateLimiter, type RateLimitOptions } from './rate-limit.js';
-import { HandshakeResponder } from './responder.js';
+import { HandshakeThreads } from './handshake/threads.js';
+import { HandshakeRateLimiter, type RateLimitOptions } from './handshake/rate-limit.js';
+import { HandshakeResponder } from './handshake/responder.js';
 import { SeedSession } from './seed-session.js';
-import type { CloseReason, PeerAddress, Session, SessionService } from './session.js';
+import type { SessionService } from './secure-session.js';
+import type { CloseReason, PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
 import { clock } from '../time.js';
@@ -44,7 +46,7 @@ export interface ServerOptions {
    * default DEFAULT_MAX_SESSIONS_PER_HOST (a NAT puts many honest clients behind one address).
    */
   maxSessionsPerHost?: number;
-  /** Handshake rate limits (defaults in rate-limit.ts). */
+  /** Handshake rate limits (defaults in handshake/rate-limit.ts). */
   rateLimits?: Partial<RateLimitOptions>;
   /** Session timers and limits (heartbeat rate, rotation...); defaults in constants.ts. */
   timings?: Partial<SessionTimings>;
@@ -157,13 +159,13 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   /** Binds a UDP socket (IPv6 when `host` is an IPv6 address); resolves with the bound address. */
   listen(port = DEFAULT_PORT, host = DEFAULT_BIND_ADDR): Promise<AddressInfo> {
-    if (this.#socket) return Promise.reject(new Error('server is already listening'));
+    if (this.#socket) return Promise.reject(new ServerStateError('server is already listening'));
     const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
     this.#socket = socket;
     return new Promise((resolve, reject) => {
       socket.once('error', (err) => {
         this.#socket = null;
-        reject(err);
+        reject(new SocketError(err));
       });
       socket.bind(port, host, () => {
         socket.removeAllListeners('error');
@@ -184,7 +186,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   address(): AddressInfo {
-    if (!this.#socket) throw new Error('server is not listening');
+    if (!this.#socket) throw new ServerStateError('server is not listening');
     return this.#socket.address();
   }
 

@@ -2,9 +2,10 @@ import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { hostKey } from './address.js';
 import type { Counters } from './counters.js';
-import { readU32, type Keypair } from './keypair.js';
-import type { CloseReason, FrameHandler, PeerAddress, Session, SessionHost } from './session.js';
-import type { SecureSession } from './secure-session.js';
+import { readU32 } from '../bytes.js';
+import type { Keypair } from './keypair.js';
+import type { SecureSession, SecureSessionHost } from './secure-session.js';
+import type { CloseReason, FrameHandler, PeerAddress, Session } from './session.js';
 import type { SessionTimings } from './timings.js';
 import { clock } from '../time.js';
 
@@ -24,7 +25,7 @@ export interface SessionTableOptions {
   frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
 
-export class SessionTable implements SessionHost {
+export class SessionTable implements SecureSessionHost {
   readonly sessions = new Set<Session>();
   readonly backend: CryptoBackend;
   readonly counters: Counters;

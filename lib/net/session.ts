@@ -1,10 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { HALF_OPEN_TIMEOUT_MS } from '../constants.js';
-import type { CryptoBackend } from '../crypto/backend.js';
 import { BittrrtError } from '../errors.js';
 import type { Counters } from './counters.js';
-import type { Keypair } from './keypair.js';
-import type { SecureSession } from './secure-session.js';
 import type { SessionTimings } from './timings.js';
 
 /**
@@ -52,37 +48,14 @@ export interface FrameHandler {
   sessionClosed?(reason: CloseReason): void;
 }
 
-/**
- * A layer a server offers above its version-2 sessions (file transfer, lib/transfer/file-service.ts):
- * asked for a session's handler when the first UNLOSSY frame of that session arrives, so the
- * many idle sessions of a server pay nothing for it. Undefined refuses (the frame is dropped).
- */
-export interface SessionService {
-  handlerFor(session: SecureSession): FrameHandler | undefined;
-}
-
-/** What a session needs from its owner (the server, or a client's socket). */
+/** What every session needs from its owner (the server, or a client's socket); a version may need more. */
 export interface SessionHost {
-  readonly backend: CryptoBackend;
   readonly counters: Counters;
-  /** The network key, mixed into every key derivation when set. */
-  readonly psk: Uint8Array | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
-  /** A fresh receiver index, unused by any live keypair of this host. */
-  allocateIndex(): number;
-  /** Routes datagrams carrying `keypair`'s receiver index to `session`. */
-  register(keypair: Keypair, session: SecureSession): void;
-  unregister(keypair: Keypair, session: SecureSession): void;
   /** Called once when the session closes, before its `close` event. */
   sessionClosed(session: Session, reason: CloseReason): void;
   /** Called once when the first authenticated packet arrives: the peer has proven it holds the keys. */
   sessionConfirmed(session: Session): void;
-  /** Called after each key rotation, before the session's `rekey` event. */
-  sessionRekeyed(session: Session): void;
-  /** Called when the peer's new address answered a path challenge, before the session's `roam` event (optional). */
-  sessionRoamed?(session: Session, from: PeerAddress): void;
-  /** Makes the handler of a version-2 session's first UNLOSSY frame, if this host serves that layer. */
-  frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
 
 /** The session was closed, or the peer speaks only protocol version 1, so it cannot do this. */
@@ -93,8 +66,8 @@ export class SessionStateError extends BittrrtError {
 }
 
 /**
- * A secure channel with one peer: version 1 (the seed's, SeedSession) or version 2 (SecureSession).
- * The common part: where the peer is, when we last heard from it, liveness and closing.
+ * A secure channel with one peer; each protocol version is a subclass. The common part: where the
+ * peer is, when we last heard from it, liveness and closing.
  */
 export abstract class Session extends EventEmitter<SessionEvents> {
   abstract readonly version: 1 | 2;
@@ -148,14 +121,9 @@ export abstract class Session extends EventEmitter<SessionEvents> {
 
   abstract get rtt(): RttStats;
 
-  /** Runs the session's timers; the host calls it periodically. */
+  /** Runs the session's timers; the host calls it periodically. A peer silent for too long times out. */
   tick(now: number): void {
-    const silentFor = now - this.lastReceived;
-    // A version-1 peer owes us nothing after the handshake, so only version 2 has a half-open deadline.
-    const halfOpenExpired = this.version === 2 && !this.confirmed && silentFor >= HALF_OPEN_TIMEOUT_MS;
-    if (silentFor >= this.timings.heartbeatRate * this.timings.staleHeartbeats || halfOpenExpired) {
-      this.end('timeout');
-    }
+    if (now - this.lastReceived >= this.timings.heartbeatRate * this.timings.staleHeartbeats) this.end('timeout');
   }
 
   /** Records an authenticated packet. */
@@ -186,8 +154,8 @@ export abstract class Session extends EventEmitter<SessionEvents> {
     this.emit('close', reason);
   }
 
-  /** Tells the layers above that the session ended, before its `close` event. */
+  /** Tells the layers above that the session ended, before its `close` event (none by default). */
   protected ended(_reason: CloseReason): void {
-    // A version-1 session has no layer above it.
+    // Nothing above the session by default.
   }
 }

@@ -1,4 +1,5 @@
-import { FRAME_CONTROL_BIT, FRAME_FLAG_BITS, FRAME_HEADER_BYTES } from '../constants.js';
+import { EMPTY, readSafeU64, readU24, TWO_32, writeU32 } from '../bytes.js';
+import { FRAME_CONTROL_BIT, FRAME_FLAG_BITS, FRAME_HEADER_BYTES, MAX_CHANNEL } from '../constants.js';
 
 /**
  * The original's frame header, the first 20 bytes of every version-2 AEAD plaintext:
@@ -46,9 +47,12 @@ export interface FrameHeaderInput {
   offset: bigint | number;
 }
 
-export const MAX_CHANNEL = 0xff_ffff;
 const MAX_U64 = (1n << 64n) - 1n;
-const TWO_32 = 2 ** 32;
+/** Where each field starts in the header. */
+const FLAGS_AT = 0;
+const CHANNEL_AT = 1;
+const SEQUENCE_AT = 4;
+const OFFSET_AT = 12;
 
 /** Writes `header` into the first 20 bytes of `out`. Values out of range throw RangeError. */
 export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput): void {
@@ -58,14 +62,14 @@ export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput): voi
   // Both 64-bit fields are checked before any byte is written: a bad header writes nothing.
   const [seqHigh, seqLow] = u64Halves(header.sequence, 'sequence');
   const [offHigh, offLow] = u64Halves(header.offset, 'offset');
-  out[0] = flags;
-  out[1] = channel >>> 16;
-  out[2] = (channel >>> 8) & 0xff;
-  out[3] = channel & 0xff;
-  writeU32(out, 4, seqHigh);
-  writeU32(out, 8, seqLow);
-  writeU32(out, 12, offHigh);
-  writeU32(out, 16, offLow);
+  out[FLAGS_AT] = flags;
+  out[CHANNEL_AT] = channel >>> 16;
+  out[CHANNEL_AT + 1] = (channel >>> 8) & 0xff;
+  out[CHANNEL_AT + 2] = channel & 0xff;
+  writeU32(out, SEQUENCE_AT, seqHigh);
+  writeU32(out, SEQUENCE_AT + 4, seqLow);
+  writeU32(out, OFFSET_AT, offHigh);
+  writeU32(out, OFFSET_AT + 4, offLow);
 }
 
 function u64Halves(value: bigint | number, what: string): [number, number] {
@@ -77,27 +81,43 @@ function u64Halves(value: bigint | number, what: string): [number, number] {
   return [Number(value >> 32n), Number(value & 0xffff_ffffn)];
 }
 
-function writeU32(out: Uint8Array, at: number, value: number): void {
-  out[at] = value >>> 24;
-  out[at + 1] = (value >>> 16) & 0xff;
-  out[at + 2] = (value >>> 8) & 0xff;
-  out[at + 3] = value & 0xff;
-}
-
 /** Reads the header of a frame; null if `frame` is shorter than a header. */
 export function readFrameHeader(frame: Uint8Array): FrameHeader | null {
   if (frame.length < FRAME_HEADER_BYTES) return null;
   const view = new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES);
   return {
-    flags: view.getUint8(0),
-    channel: (view.getUint8(1) << 16) | view.getUint16(2),
-    sequence: view.getBigUint64(4),
-    offset: view.getBigUint64(12),
+    flags: view.getUint8(FLAGS_AT),
+    channel: (view.getUint8(CHANNEL_AT) << 16) | view.getUint16(CHANNEL_AT + 1),
+    sequence: view.getBigUint64(SEQUENCE_AT),
+    offset: view.getBigUint64(OFFSET_AT),
   };
 }
 
+/*
+ * Single fields of a frame at least FRAME_HEADER_BYTES long, without the bigints of
+ * readFrameHeader: the transfer hot path reads these per datagram.
+ */
+
+export function frameFlags(frame: Uint8Array): number {
+  return frame[FLAGS_AT]!;
+}
+
+export function frameChannel(frame: Uint8Array): number {
+  return readU24(frame, CHANNEL_AT);
+}
+
+/** The sequence as a number, or -1 if it is 2^53 or more. */
+export function frameSafeSequence(frame: Uint8Array): number {
+  return readSafeU64(frame, SEQUENCE_AT);
+}
+
+/** The offset as a number, or -1 if it is 2^53 or more. */
+export function frameSafeOffset(frame: Uint8Array): number {
+  return readSafeU64(frame, OFFSET_AT);
+}
+
 /** header || payload as one new buffer. */
-export function encodeFrame(header: FrameHeaderInput, payload: Uint8Array = new Uint8Array(0)): Buffer {
+export function encodeFrame(header: FrameHeaderInput, payload: Uint8Array = EMPTY): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   writeFrameHeader(frame, header);
   frame.set(payload, FRAME_HEADER_BYTES);

@@ -1,3 +1,4 @@
+import { readSafeU64, writeSafeU64 } from '../bytes.js';
 import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
 import { UNPRINTABLE } from '../encoding.js';
 import { Flag } from './frame.js';
@@ -28,8 +29,6 @@ export interface Acknowledgement {
 
 const ACK_FIXED_BYTES = 12;
 const SPAN_BYTES = 16;
-/** Offsets are JavaScript numbers on both sides: exact below 2^53, which no file reaches. */
-const MAX_OFFSET = Number.MAX_SAFE_INTEGER;
 
 /** How many SACK spans fit in an acknowledgement of at most `bodyBytes`. */
 export function spansThatFit(bodyBytes: number): number {
@@ -43,44 +42,37 @@ export function ackBytes(spans: number): number {
 
 export function encodeAck(ack: Acknowledgement): Buffer {
   const body = Buffer.allocUnsafe(ackBytes(ack.spans.length));
-  writeU64(body, 0, ack.windowEnd);
+  writeSafeU64(body, 0, ack.windowEnd);
   body.writeUInt32BE(Math.min(0xffff_ffff, Math.max(0, Math.round(ack.delayMicros))), 8);
   let at = ACK_FIXED_BYTES;
   for (const [start, end] of ack.spans) {
-    writeU64(body, at, start);
-    writeU64(body, at + 8, end);
+    writeSafeU64(body, at, start);
+    writeSafeU64(body, at + 8, end);
     at += SPAN_BYTES;
   }
   return body;
 }
 
-/** Reads an acknowledgement body; null if malformed (wrong length, spans unordered or empty, offsets past 2^53). */
+/**
+ * Reads an acknowledgement body; null if malformed (wrong length, spans unordered or empty, offsets
+ * past 2^53: offsets are numbers on both sides, exact below 2^53, which no file reaches).
+ */
 export function decodeAck(body: Buffer): Acknowledgement | null {
   if (body.length < ACK_FIXED_BYTES || (body.length - ACK_FIXED_BYTES) % SPAN_BYTES !== 0) return null;
   const count = (body.length - ACK_FIXED_BYTES) / SPAN_BYTES;
   if (count > MAX_SACK_RANGES) return null;
-  const windowEnd = readU64(body, 0);
-  if (windowEnd === null) return null;
+  const windowEnd = readSafeU64(body, 0);
+  if (windowEnd < 0) return null;
   const spans: Array<[number, number]> = [];
   let previousEnd = -1;
   for (let at = ACK_FIXED_BYTES; at < body.length; at += SPAN_BYTES) {
-    const start = readU64(body, at);
-    const end = readU64(body, at + 8);
-    if (start === null || end === null || start <= previousEnd || end <= start) return null;
+    const start = readSafeU64(body, at);
+    const end = readSafeU64(body, at + 8);
+    if (start < 0 || end < 0 || start <= previousEnd || end <= start) return null;
     spans.push([start, end]);
     previousEnd = end;
   }
   return { windowEnd, delayMicros: body.readUInt32BE(8), spans };
-}
-
-function writeU64(out: Buffer, at: number, value: number): void {
-  out.writeUInt32BE(Math.floor(value / 2 ** 32), at);
-  out.writeUInt32BE(value >>> 0, at + 4);
-}
-
-function readU64(data: Buffer, at: number): number | null {
-  const value = data.readUInt32BE(at) * 2 ** 32 + data.readUInt32BE(at + 4);
-  return value <= MAX_OFFSET ? value : null;
 }
 
 /* ---------------- control messages ---------------- */

@@ -20,6 +20,8 @@ export class ControlChannel {
   readonly #stallMs: number;
   /** Requests refused lately, by id, with the reason. */
   readonly #refused = new Map<number, string>();
+  /** Transfers stopped because the peer aborted them. */
+  readonly #endedByPeer = new WeakSet<TransferRecord>();
 
   constructor(port: TransferPort, stallMs: number) {
     this.#port = port;
@@ -66,22 +68,31 @@ export class ControlChannel {
     return true;
   }
 
-  /** Tells a transfer to stop: its current wait ends now, or the next check throws. */
-  stop(transfer: TransferRecord, reason: string): void {
-    if (transfer.stop(reason)) transfer.interrupt?.(reason);
+  /**
+   * Tells a transfer to stop: its current wait ends now, or the next check throws. `byPeer`: the
+   * peer aborted it, so its TransferError's origin says so (and nobody tells the peer again).
+   */
+  stop(transfer: TransferRecord, reason: string, byPeer = false): void {
+    if (!transfer.stop(reason)) return;
+    if (byPeer) this.#endedByPeer.add(transfer);
+    transfer.interrupt?.(reason);
   }
 
   checkStopped(transfer: TransferRecord): void {
     const reason = transfer.stopReason;
-    if (reason !== undefined) throw new TransferError(reason);
+    if (reason !== undefined) throw this.#stopped(transfer, reason);
+  }
+
+  #stopped(transfer: TransferRecord, reason: string): TransferError {
+    return new TransferError(reason, { origin: this.#endedByPeer.has(transfer) ? 'peer' : 'local' });
   }
 
   /** Waits for `body` to settle, ending early (rejecting) when the transfer is stopped. */
   wait<T>(transfer: TransferRecord, body: (resolve: (value: T) => void, reject: (err: Error) => void) => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const reason = transfer.stopReason;
-      if (reason !== undefined) return reject(new TransferError(reason));
-      transfer.interrupt = (why) => reject(new TransferError(why));
+      if (reason !== undefined) return reject(this.#stopped(transfer, reason));
+      transfer.interrupt = (why) => reject(this.#stopped(transfer, why));
       body(resolve, reject);
     }).finally(() => {
       transfer.interrupt = undefined;
@@ -93,7 +104,7 @@ export class ControlChannel {
   awaitRequest<T extends TransferMessageType>(transfer: TransferRecord, type: T): Promise<Extract<TransferMessage, { type: T }>> {
     let timer: NodeJS.Timeout | undefined;
     return this.wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
-      timer = setTimeout(() => reject(new TransferError(`the peer sent no ${type} for ${formatSeconds(this.#stallMs)}`)), this.#stallMs);
+      timer = setTimeout(() => reject(new TransferError(`the peer sent no ${type} for ${formatSeconds(this.#stallMs)}`, { origin: 'silence' })), this.#stallMs);
       transfer.waiter = { types: [type], resolve: (message) => resolve(message as Extract<TransferMessage, { type: T }>) };
     }).finally(() => clearTimeout(timer));
   }
@@ -110,7 +121,7 @@ export class ControlChannel {
     return this.wait<Extract<TransferMessage, { type: T }>>(transfer, (resolve, reject) => {
       const send = (): void => {
         if (this.#port.closed) return reject(new TransferError('the session closed'));
-        if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`));
+        if (clock() - started > this.#stallMs) return reject(new TransferError(`no answer from the peer for ${formatSeconds(this.#stallMs)}`, { origin: 'silence' }));
         if (totalMs !== undefined && clock() - first > totalMs) {
           return reject(new TransferError(`the receiver was still checking the file after ${formatSeconds(totalMs)}; gave up (try again, or with --resume)`));
         }
@@ -125,8 +136,8 @@ export class ControlChannel {
       transfer.waiter = {
         types: [type, 'reject', 'abort'],
         resolve: (answer) => {
-          if (answer.type === 'reject') return reject(new TransferError(`the peer refused: ${answer.reason}`));
-          if (answer.type === 'abort') return reject(new TransferError(`the peer aborted: ${answer.reason}`));
+          if (answer.type === 'reject') return reject(new TransferError(`the peer refused: ${answer.reason}`, { origin: 'peer' }));
+          if (answer.type === 'abort') return reject(new TransferError(`the peer aborted: ${answer.reason}`, { origin: 'peer' }));
           resolve(answer as Extract<TransferMessage, { type: T }>);
         },
       };

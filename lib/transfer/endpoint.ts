@@ -13,7 +13,7 @@ import { freeBytes, roomProblem } from './quota.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { patternSource, TransferStreams } from './streams.js';
 import { TransferTable } from './table.js';
-import { TransferError } from './transfer-error.js';
+import { asTransferFailure, TransferError } from './transfer-error.js';
 import type { TransferRecord } from './transfer-state.js';
 import type { BandwidthOptions, DownloadOptions, TransferEndpointOptions, TransferResult, UploadOptions } from './types.js';
 
@@ -96,8 +96,9 @@ export class TransferEndpoint implements FrameHandler {
       const result = await this.#streams.send(transfer, source, offset, size, options);
       return { ...result, restarted: held > 0 && offset === 0 };
     } catch (err) {
-      this.#streams.abandon(transfer, err as Error);
-      throw err;
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
     } finally {
       await source?.close();
     }
@@ -148,8 +149,9 @@ export class TransferEndpoint implements FrameHandler {
       });
       return { ...result, restarted: held > 0 && start === 0 };
     } catch (err) {
-      this.#streams.abandon(transfer, err as Error);
-      throw err;
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
     } finally {
       await ready?.catch(() => undefined);
       await opened?.close();
@@ -175,8 +177,9 @@ export class TransferEndpoint implements FrameHandler {
         clearTimeout(deadline);
       }
     } catch (err) {
-      this.#streams.abandon(transfer, err as Error);
-      throw err;
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
     }
   }
 
@@ -245,7 +248,7 @@ export class TransferEndpoint implements FrameHandler {
         transfer.keepAlive?.();
         return;
       case 'abort':
-        if (transfer) this.#control.stop(transfer, `the peer aborted: ${message.reason}`);
+        if (transfer) this.#control.stop(transfer, `the peer aborted: ${message.reason}`, true);
         return;
       default:
         // An answer nobody waits for (a late duplicate), or a message for a transfer we do not know.

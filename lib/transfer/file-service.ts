@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { SecureSession } from '../net/secure-session.js';
-import type { FrameHandler, Session, SessionService } from '../net/session.js';
+import type { SecureSession, SessionService } from '../net/secure-session.js';
+import type { FrameHandler, Session } from '../net/session.js';
 import { BandwidthPolicy } from './bandwidth.js';
 import { ReceiveBudget } from './budget.js';
 import { checkMaxDatagram, TransferEndpoint, type TransferEndpointOptions, type TransferEvent } from './endpoint.js';

@@ -5,6 +5,7 @@ import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
 import { clock } from '../time.js';
 import type { FrameLink } from './link.js';
 import { SendCore, type ReadRequest } from './send-core.js';
+import { TransferError } from './transfer-error.js';
 
 export { OptimisticAckError } from './send-core.js';
 
@@ -90,7 +91,7 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     for (let transmit = core.poll(clock()); transmit !== null; transmit = core.poll(clock())) {
       if (!this.link.data(transmit.packet, transmit.offset, transmit.body)) {
         core.stop();
-        this.#finish(new Error('the session closed'));
+        this.#finish(new TransferError('the session closed'));
         return;
       }
       if (++burst === SEND_BURST_PACKETS) {

@@ -12,7 +12,7 @@ import type { TransferPort } from './port.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { StreamSender, type ByteSource } from './sender.js';
 import type { TransferTable } from './table.js';
-import { TransferError } from './transfer-error.js';
+import { asTransferFailure, TransferError } from './transfer-error.js';
 import type { TransferRecord } from './transfer-state.js';
 import type { TransferResult, UploadOptions } from './types.js';
 
@@ -62,8 +62,9 @@ export class TransferStreams {
       done = { type: 'done', size: offset + sender.acked, sha256: source.digest?.() ?? '', stats: sender.stats };
       answer = await this.#control.request(transfer, done, 'result', this.#checkWaitMs(done.size - offset));
     } catch (err) {
-      this.abandon(transfer, err as Error);
-      throw err;
+      const failure = asTransferFailure(err);
+      this.abandon(transfer, failure);
+      throw failure;
     } finally {
       clearTimeout(endTimer);
     }
@@ -91,7 +92,7 @@ export class TransferStreams {
         receiver.once('error', reject);
         // The sending side has its timers; this side only waits, so it gives up on a silent peer.
         watchdog = setInterval(() => {
-          if (clock() - receiver.lastActivity > this.stallMs) reject(new TransferError(`the peer sent nothing for ${formatSeconds(this.stallMs)}`));
+          if (clock() - receiver.lastActivity > this.stallMs) reject(new TransferError(`the peer sent nothing for ${formatSeconds(this.stallMs)}`, { origin: 'silence' }));
         }, this.stallMs / 10);
         // `done` comes once the sender has every byte acknowledged; the disk may still be writing.
         transfer.waiter = {
@@ -111,10 +112,11 @@ export class TransferStreams {
       this.#control.checkStopped(transfer);
       transfer.to({ kind: 'checking' });
     } catch (err) {
-      this.abandon(transfer, err as Error);
+      const failure = asTransferFailure(err);
+      this.abandon(transfer, failure);
       // A write in progress finishes, so the part file holds exactly a prefix of the file.
       await receiver.drain();
-      throw err;
+      throw failure;
     } finally {
       clearInterval(watchdog);
     }
@@ -181,8 +183,9 @@ export class TransferStreams {
     clearTimeout(transfer.retry);
     transfer.sender?.stop();
     transfer.receiver?.stop();
-    // Not when the peer knows nothing of it yet (a local error would only tell it our paths), nor when it ended it.
-    if (peerKnows && !(err instanceof TransferError && err.message.startsWith('the peer'))) {
+    // Not when the peer knows nothing of it yet (a local error would only tell it our paths), nor
+    // when it ended the transfer or went silent.
+    if (peerKnows && !(err instanceof TransferError && err.origin !== 'local')) {
       this.#control.send(transfer.id, { type: 'abort', reason: err.message });
     }
     this.#table.forgetOldest();

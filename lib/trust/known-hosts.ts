@@ -5,6 +5,7 @@ import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { BittrrtError } from '../errors.js';
 import { bittrrtDir } from './identity.js';
 import { KeyFileError, refuseWritableByOthers } from './key-file.js';
+import { ACCEPT, type ServerVerifier } from './server-verifier.js';
 
 export const defaultKnownHostsPath = (): string => join(bittrrtDir(), 'known_hosts');
 
@@ -106,4 +107,24 @@ export class KnownHosts {
       closeSync(fd);
     }
   }
+}
+
+/**
+ * Trust on first use as a ServerVerifier for connect(): a host not in `knownHosts` is recorded
+ * (and `onNewHost` told), a recorded one must show the same key, and a changed key fails the
+ * connection with HostKeyMismatchError. Only a recorded host must prove an identity.
+ */
+export function trustOnFirstUse(knownHosts: KnownHosts, onNewHost?: (host: string, serverKey: Uint8Array) => void): ServerVerifier {
+  return {
+    expectsIdentity: (host) => knownHosts.find(host) !== undefined,
+    verify(host, serverKey) {
+      const known = knownHosts.check(host, serverKey);
+      if (known.status === 'changed') return { kind: 'fail', error: new HostKeyMismatchError(host, knownHosts.path, known.line) };
+      if (known.status === 'new') {
+        knownHosts.record(host, serverKey);
+        onNewHost?.(host, serverKey);
+      }
+      return ACCEPT;
+    },
+  };
 }

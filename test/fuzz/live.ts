@@ -10,7 +10,8 @@ import type { BittrrtServer } from '../../lib/net/server.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
 import { encodeFrame, Flag, type FrameHeader } from '../../lib/protocol/frame.js';
 import { parseHandshake } from '../../lib/protocol/handshake.js';
-import { complete, encodeInitiation, readCookieReply, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
+import { complete } from '../../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, readCookieReply, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
 import { Relay } from '../helpers/relay.js';
 import { closeSocket, nextDatagram, openLoopbackSocket, pollUntil, sendTo } from '../helpers/udp.js';
 

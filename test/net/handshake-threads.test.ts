@@ -6,10 +6,11 @@ import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
 import { connect } from '../../lib/net/client.js';
-import { HandshakeThreads, type ThreadOutcome } from '../../lib/net/handshake-threads.js';
+import { HandshakeThreads, type ThreadOutcome } from '../../lib/net/handshake/threads.js';
 import { createServer, type BittrrtServer } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
-import { complete, encodeInitiation, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
+import { complete } from '../../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, readResponse, type Initiation } from '../../lib/protocol/handshake-v2.js';
 import { parseHandshake } from '../../lib/protocol/handshake.js';
 import { closeSocket, eventually, nextDatagram, noReplyOnceProcessed, openLoopbackSocket, sendTo } from '../helpers/udp.js';
 

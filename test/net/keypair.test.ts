@@ -9,7 +9,8 @@ import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { hkdfSha256 } from '../../lib/crypto/hkdf.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
-import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY, readU32 } from '../../lib/net/keypair.js';
+import { readU32 } from '../../lib/bytes.js';
+import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY } from '../../lib/net/keypair.js';
 import { REPLAY_WINDOW_SIZE } from '../../lib/protocol/replay-window.js';
 import { hex, loadPythonFixture, unhex } from '../helpers/fixtures.js';
 

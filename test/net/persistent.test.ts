@@ -6,7 +6,7 @@ import { PersistentClient } from '../../lib/net/persistent.js';
 import { createServer } from '../../lib/net/server.js';
 import { readAuthorizedKeys } from '../../lib/trust/authorized-keys.js';
 import { KeyFileError } from '../../lib/trust/key-file.js';
-import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
+import { HostKeyMismatchError, KnownHosts, trustOnFirstUse } from '../../lib/trust/known-hosts.js';
 import { tempDir } from '../helpers/tmp.js';
 
 describe('PersistentClient', function () {
@@ -32,7 +32,7 @@ describe('PersistentClient', function () {
     const knownHosts = new KnownHosts(join(tempDir('pc'), 'known_hosts'));
     knownHosts.record(`127.0.0.1:${port}`, new CommEncryptor().publicKey);
     try {
-      const client = new PersistentClient({ host: '127.0.0.1', port, knownHosts });
+      const client = new PersistentClient({ host: '127.0.0.1', port, verifyServer: trustOnFirstUse(knownHosts) });
       const err = await client.run().then(() => null, (e: unknown) => e);
       expect(err).to.be.instanceOf(HostKeyMismatchError);
     } finally {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { COOKIE_SECRET_PERIOD_MS } from '../../lib/constants.js';
-import { CookieJar } from '../../lib/net/cookie.js';
-import { HandshakeRateLimiter, rateLimitsFor } from '../../lib/net/rate-limit.js';
+import { CookieJar } from '../../lib/net/handshake/cookie.js';
+import { HandshakeRateLimiter, rateLimitsFor } from '../../lib/net/handshake/rate-limit.js';
 
 /** Cases rate-limit.test.ts leaves open: found by mutation testing (npm run mutate). */
 describe('rate limits and cookies: what mutation testing found open', () => {

@@ -5,8 +5,8 @@ import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { getDefaultBackend } from '../../lib/crypto/select.js';
 import { Counters } from '../../lib/net/counters.js';
 import { Keypair } from '../../lib/net/keypair.js';
-import { SecureSession } from '../../lib/net/secure-session.js';
-import type { PeerAddress, SessionHost } from '../../lib/net/session.js';
+import { SecureSession, type SecureSessionHost } from '../../lib/net/secure-session.js';
+import type { PeerAddress } from '../../lib/net/session.js';
 import { resolveTimings } from '../../lib/net/timings.js';
 import { Control } from '../../lib/protocol/frame.js';
 
@@ -28,7 +28,7 @@ class Wire {
   dropIf: (datagram: Buffer) => boolean = () => false;
   #nextIndex = 100;
 
-  host(counters: Counters, from: PeerAddress): SessionHost {
+  host(counters: Counters, from: PeerAddress): SecureSessionHost {
     return {
       backend, counters, psk: undefined,
       transmit: (datagram) => {

@@ -4,19 +4,20 @@ import { CONNECT_PADDED_LENGTH, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, N
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt, type DoCryptForm } from '../../lib/crypto/docrypt.js';
 import { toBase64Url } from '../../lib/encoding.js';
-import { CookieJar } from '../../lib/net/cookie.js';
+import { CookieJar } from '../../lib/net/handshake/cookie.js';
 import { Counters, type DropReason } from '../../lib/net/counters.js';
-import type { AnswerRequest } from '../../lib/net/handshake-answer.js';
-import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake-threads.js';
-import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/rate-limit.js';
-import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/responder.js';
+import type { AnswerRequest } from '../../lib/net/handshake/answer.js';
+import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake/threads.js';
+import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/handshake/rate-limit.js';
+import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/handshake/responder.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
 import { SeedSession } from '../../lib/net/seed-session.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
 import { SessionTable } from '../../lib/net/session-table.js';
 import { resolveTimings } from '../../lib/net/timings.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
-import { complete, encodeInitiation, type Initiation, readCookieReply, readResponse } from '../../lib/protocol/handshake-v2.js';
+import { complete } from '../../lib/net/handshake/key-agreement.js';
+import { encodeInitiation, type Initiation, readCookieReply, readResponse } from '../../lib/protocol/handshake-v2.js';
 import { unhex } from '../helpers/fixtures.js';
 
 /**

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { connect } from '../../lib/net/client.js';
-import type { SecureSession } from '../../lib/net/secure-session.js';
+import type { SecureSession, SessionService } from '../../lib/net/secure-session.js';
 import { createServer } from '../../lib/net/server.js';
-import type { CloseReason, FrameHandler, Session, SessionService } from '../../lib/net/session.js';
+import type { CloseReason, FrameHandler, Session } from '../../lib/net/session.js';
 import { Flag } from '../../lib/protocol/frame.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 import { eventually } from '../helpers/udp.js';

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import type { Socket } from 'node:dgram';
 import { CMD_CONNECT, CMD_CONNECTED, TOKEN_FIRST_BYTE } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
+import { InvalidInputError } from '../../lib/errors.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { connect, HandshakeTimeoutError, type ConnectOptions } from '../../lib/net/client.js';
 import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
 import type { Session } from '../../lib/net/session.js';
-import { HostKeyMismatchError, KnownHosts } from '../../lib/trust/known-hosts.js';
+import { HostKeyMismatchError, KnownHosts, trustOnFirstUse } from '../../lib/trust/known-hosts.js';
 import { DowngradeProxy } from '../helpers/mitm.js';
 import { closeSocket, eventually, openLoopbackSocket, PATIENCE } from '../helpers/udp.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -146,10 +147,10 @@ describe('authenticated handshakes', function () {
       const first = await serve({ identity });
       const recorded: string[] = [];
       const onNewHost = (host: string): void => { recorded.push(host); };
-      (await open({ port: first.port, knownHosts, onNewHost })).close();
+      (await open({ port: first.port, verifyServer: trustOnFirstUse(knownHosts, onNewHost) })).close();
       expect(recorded).to.deep.equal([`127.0.0.1:${first.port}`]);
       expect(knownHosts.check(`127.0.0.1:${first.port}`, identity.publicKey)).to.deep.equal({ status: 'known' });
-      (await open({ port: first.port, knownHosts, onNewHost })).close();
+      (await open({ port: first.port, verifyServer: trustOnFirstUse(knownHosts, onNewHost) })).close();
       expect(recorded, 'no second notice for a known host').to.have.length(1);
 
       // Same address, another identity: a man in the middle, or a reinstalled server.
@@ -159,20 +160,36 @@ describe('authenticated handshakes', function () {
       const impostor = createServer();
       servers.push(impostor);
       await impostor.listen(port, '127.0.0.1');
-      const err = await failure({ port, knownHosts }, ANSWERED);
+      const err = await failure({ port, verifyServer: trustOnFirstUse(knownHosts) }, ANSWERED);
       expect(err).to.be.instanceOf(HostKeyMismatchError);
       expect(err.message).to.include(`${knownHosts.path}:1`).and.include('delete line 1');
+    });
+
+    it('a verifyServer function sees the proven key and decides: accept, ignore (with a reason) or fail', async () => {
+      const identity = new CommEncryptor();
+      const { port } = await serve({ identity });
+      const seen: string[] = [];
+      const session = await open({ port, verifyServer: (host, key) => {
+        seen.push(`${host} ${toBase64Url(key)}`);
+        return { kind: 'accept' };
+      } });
+      session.close();
+      expect(seen).to.deep.equal([`127.0.0.1:${port} ${toBase64Url(identity.publicKey)}`]);
+      const ignored = await failure({ port, verifyServer: () => ({ kind: 'ignore', reason: 'not on my list' }) }, ANSWERED);
+      expect(ignored).to.be.instanceOf(HandshakeTimeoutError).with.property('rejected', 'not on my list');
+      const refusal = new InvalidInputError('no thanks');
+      expect(await failure({ port, verifyServer: () => ({ kind: 'fail', error: refusal }) }, ANSWERED)).to.equal(refusal);
     });
 
     it('a client that knows the host never accepts the original protocol from it', async () => {
       const dir = tempDir('kh');
       const knownHosts = new KnownHosts(join(dir, 'known_hosts'));
       const { port } = await serve();
-      (await open({ port, knownHosts })).close();
+      (await open({ port, verifyServer: trustOnFirstUse(knownHosts) })).close();
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
       knownHosts.record(`127.0.0.1:${proxy.port}`, new CommEncryptor().publicKey);
-      const err = await failure({ port: proxy.port, knownHosts, allowSeed: true }, ANSWERED);
+      const err = await failure({ port: proxy.port, verifyServer: trustOnFirstUse(knownHosts), allowSeed: true }, ANSWERED);
       expect(err.message, 'not even when opted in').to.include('original, unauthenticated protocol');
     });
   });
@@ -211,7 +228,7 @@ describe('authenticated handshakes', function () {
       const { port } = await serve();
       const proxy = await DowngradeProxy.start(port);
       cleanups.push(() => proxy.close());
-      for (const options of [{}, { knownHosts }]) {
+      for (const options of [{}, { verifyServer: trustOnFirstUse(knownHosts) }]) {
         const err = await failure({ port: proxy.port, ...options}, ANSWERED);
         expect(err).to.be.instanceOf(HandshakeTimeoutError);
         expect((err as HandshakeTimeoutError).seedRefusedByDefault).to.equal(true);

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { FRAME_FLAG_BITS, FRAME_HEADER_BYTES } from '../../lib/constants.js';
+import { FRAME_FLAG_BITS, FRAME_HEADER_BYTES, MAX_CHANNEL } from '../../lib/constants.js';
 import { AeadKey } from '../../lib/crypto/aead-key.js';
 import type { CryptoBackend } from '../../lib/crypto/backend.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
-import { encodeFrame, Flag, type FrameHeader, MAX_CHANNEL, readFrameHeader, writeFrameHeader } from '../../lib/protocol/frame.js';
+import { encodeFrame, Flag, type FrameHeader, readFrameHeader, writeFrameHeader } from '../../lib/protocol/frame.js';
 import { hex, loadPythonFixture, unhex } from '../helpers/fixtures.js';
 
 const fixture = loadPythonFixture();

@@ -8,7 +8,8 @@ import type { SessionKeys } from '../../lib/crypto/key-schedule.js';
 import { toBase64Url } from '../../lib/encoding.js';
 import { LowOrderKeyError } from '../../lib/errors.js';
 import { encodeHandshake, type HandshakeFields, type HandshakeMessage, parseHandshake } from '../../lib/protocol/handshake.js';
-import { complete, encodeCookieReply, encodeInitiation, encodeResponse, type Initiation, readCookieReply, readInitiation, readResponse, respond, type Response } from '../../lib/protocol/handshake-v2.js';
+import { complete, respond } from '../../lib/net/handshake/key-agreement.js';
+import { encodeCookieReply, encodeInitiation, encodeResponse, type Initiation, readCookieReply, readInitiation, readResponse, type Response } from '../../lib/protocol/handshake-v2.js';
 import { hex, unhex } from '../helpers/fixtures.js';
 
 const CLIENT_INDEX = 0x11223344;

@@ -4,8 +4,7 @@ import { rmSync } from 'node:fs';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
 import { Counters } from '../../lib/net/counters.js';
 import { Keypair } from '../../lib/net/keypair.js';
-import { SecureSession } from '../../lib/net/secure-session.js';
-import type { SessionHost } from '../../lib/net/session.js';
+import { SecureSession, type SecureSessionHost } from '../../lib/net/secure-session.js';
 import { resolveTimings } from '../../lib/net/timings.js';
 import { encodeAck, encodeMessage, TransferFlags } from '../../lib/protocol/transfer.js';
 import { Flag } from '../../lib/protocol/frame.js';
@@ -18,7 +17,7 @@ const peer = { address: '127.0.0.1', port: 9 };
 
 /** A server-side version-2 session whose datagrams go nowhere: only the endpoint above it is under test. */
 function lonelySession(counters: Counters): SecureSession {
-  const host: SessionHost = {
+  const host: SecureSessionHost = {
     backend, counters, psk: undefined,
     transmit: () => { counters.packetsOut++; },
     allocateIndex: () => 7, register: () => undefined, unregister: () => undefined,

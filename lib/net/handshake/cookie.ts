@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS } from '../constants.js';
-import { clock } from '../time.js';
-import type { PeerAddress } from './session.js';
+import { COOKIE_BYTES, COOKIE_SECRET_PERIOD_MS } from '../../constants.js';
+import { clock } from '../../time.js';
+import type { PeerAddress } from '../session.js';
 
 
 /**

@@ -1,21 +1,21 @@
 /**
- * A handshake thread (see handshake-threads.ts): answers batches of version-2 `connect`s with
+ * A handshake thread (see threads.ts): answers batches of version-2 `connect`s with
  * the server's identity, off the socket thread. It holds no session state.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { AEAD_KEY_BYTES } from '../constants.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
-import { DoCrypt } from '../crypto/docrypt.js';
-import { wipeSessionKeys } from '../crypto/key-schedule.js';
-import { loadNobleBackend } from '../crypto/noble-backend.js';
-import { loadSodiumBackend } from '../crypto/sodium-backend.js';
-import { LowOrderKeyError } from '../errors.js';
-import { answerInitiation, type AnswerKeys } from './handshake-answer.js';
-import type { JobBatch, ResultBatch, StopMessage, ThreadSetup } from './handshake-threads.js';
+import { AEAD_KEY_BYTES } from '../../constants.js';
+import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import { DoCrypt } from '../../crypto/docrypt.js';
+import { wipeSessionKeys } from '../../crypto/key-schedule.js';
+import { loadNobleBackend } from '../../crypto/noble-backend.js';
+import { loadSodiumBackend } from '../../crypto/sodium-backend.js';
+import { LowOrderKeyError } from '../../errors.js';
+import { answerInitiation, type AnswerKeys } from './answer.js';
+import type { JobBatch, ResultBatch, StopMessage, ThreadSetup } from './threads.js';
 
 const setup = workerData as ThreadSetup;
 const port = parentPort;
-if (port === null) throw new Error('handshake-worker.js runs only as a handshake thread');
+if (port === null) throw new Error('net/handshake/worker.js runs only as a handshake thread');
 
 const backend = setup.backend === 'native' ? loadSodiumBackend() : loadNobleBackend();
 const material: AnswerKeys = {

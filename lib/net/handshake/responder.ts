@@ -1,27 +1,27 @@
 import {
   CMD_CONNECT, CMD_CONNECTED, CONNECT_PADDED_LENGTH, FERNET_MAX_CLOCK_SKEW, MAX_HANDSHAKE_DATAGRAM, MAX_REMEMBERED_CONNECTS, NEGOTIATION_DELAY,
   NEGOTIATION_REPEAT,
-} from '../constants.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
-import { wipeSessionKeys } from '../crypto/key-schedule.js';
-import type { DoCrypt, DoCryptForm } from '../crypto/docrypt.js';
-import { TokenAgeError } from '../crypto/fernet.js';
-import { toBase64Url } from '../encoding.js';
-import { LowOrderKeyError } from '../errors.js';
-import { encodeHandshake, parseHandshake } from '../protocol/handshake.js';
-import { encodeCookieReply, readInitiation } from '../protocol/handshake-v2.js';
+} from '../../constants.js';
+import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import { wipeSessionKeys } from '../../crypto/key-schedule.js';
+import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
+import { TokenAgeError } from '../../crypto/fernet.js';
+import { toBase64Url } from '../../encoding.js';
+import { LowOrderKeyError } from '../../errors.js';
+import { encodeHandshake, parseHandshake } from '../../protocol/handshake.js';
+import { encodeCookieReply, readInitiation } from '../../protocol/handshake-v2.js';
 import type { CookieJar } from './cookie.js';
-import type { DropReason } from './counters.js';
-import { answerInitiation, type AnswerKeys, type AnswerRequest } from './handshake-answer.js';
-import type { HandshakeThreads, ThreadOutcome } from './handshake-threads.js';
-import { Keypair } from './keypair.js';
+import type { DropReason } from '../counters.js';
+import { answerInitiation, type AnswerKeys, type AnswerRequest } from './answer.js';
+import type { HandshakeThreads, ThreadOutcome } from './threads.js';
+import { Keypair } from '../keypair.js';
 import type { HandshakeRateLimiter } from './rate-limit.js';
-import { SecureSession } from './secure-session.js';
-import { SeedSession } from './seed-session.js';
-import type { PeerAddress, Session } from './session.js';
-import type { SessionTable } from './session-table.js';
-import type { SessionTimings } from './timings.js';
-import { clock } from '../time.js';
+import { SecureSession } from '../secure-session.js';
+import { SeedSession } from '../seed-session.js';
+import type { PeerAddress, Session } from '../session.js';
+import type { SessionTable } from '../session-table.js';
+import type { SessionTimings } from '../timings.js';
+import { clock } from '../../time.js';
 
 /** Who may complete a handshake with this server, and as whom the server proves itself. */
 export interface ResponderTrust {

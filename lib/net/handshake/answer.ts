@@ -1,8 +1,9 @@
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
-import type { CryptoBackend } from '../crypto/backend.js';
-import type { DoCrypt, DoCryptForm } from '../crypto/docrypt.js';
-import type { SessionKeys } from '../crypto/key-schedule.js';
-import { encodeResponse, respond, type Initiation } from '../protocol/handshake-v2.js';
+import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { CryptoBackend } from '../../crypto/backend.js';
+import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
+import type { SessionKeys } from '../../crypto/key-schedule.js';
+import { encodeResponse, type Initiation } from '../../protocol/handshake-v2.js';
+import { respond } from './key-agreement.js';
 
 /** What answering a version-2 `connect` takes: the same in the socket thread and in a handshake thread. */
 export interface AnswerKeys {

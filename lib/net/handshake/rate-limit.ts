@@ -1,8 +1,8 @@
 import {
   GLOBAL_HANDSHAKE_BURST, GLOBAL_HANDSHAKE_RATE, MAX_RATE_LIMITED_SOURCES, SOURCE_HANDSHAKE_BURST, SOURCE_HANDSHAKE_RATE,
-} from '../constants.js';
-import { hostKey } from './address.js';
-import { clock } from '../time.js';
+} from '../../constants.js';
+import { hostKey } from '../address.js';
+import { clock } from '../../time.js';
 
 /**
  * Token buckets for handshakes: one global, and one per source host (IPv4 /32, IPv6 /64; see

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../constants.js';
-import type { CommEncryptor } from '../crypto/comm-encryptor.js';
-import type { NetworkKeys } from '../crypto/network-key.js';
-import type { Initiation } from '../protocol/handshake-v2.js';
-import type { Answer, AnswerRequest } from './handshake-answer.js';
+import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../../constants.js';
+import type { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { NetworkKeys } from '../../crypto/network-key.js';
+import type { Initiation } from '../../protocol/handshake-v2.js';
+import type { Answer, AnswerRequest } from './answer.js';
 
 /** What a handshake thread is started with (its workerData). */
 export interface ThreadSetup {
@@ -53,7 +53,7 @@ export interface HandshakeThreadsOptions {
   onFailure(err: Error): void;
 }
 
-const WORKER_URL = new URL('./handshake-worker.js', import.meta.url);
+const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 /**
  * Handshake threads, as wireguard-go's per-CPU handshake routines: the X25519 work and key
