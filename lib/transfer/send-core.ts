@@ -2,12 +2,14 @@ import {
   LOSS_PACKET_THRESHOLD, LOSS_TIME_THRESHOLD, MAX_SACKED_SPANS, PACING_SLACK_MS, PACKET_NUMBER_SKIP_MIN, PACKET_NUMBER_SKIP_SPREAD,
   PACKET_NUMBER_START_RANGE, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES, TRANSFER_STALL_MS,
 } from '../constants.js';
+import { EMPTY } from '../bytes.js';
 import { BittrrtError } from '../errors.js';
 import type { Acknowledgement, SenderStats } from '../protocol/transfer.js';
 import { Bbr } from './congestion/bbr.js';
 import { DeliveryRateSampler, type DeliveryStamp } from './congestion/delivery-rate.js';
 import { RttEstimator } from './rtt.js';
 import { Spans } from './spans.js';
+import { TransferError } from './transfer-error.js';
 
 /**
  * The peer acknowledged what it cannot have received: a packet number never sent, or bytes never
@@ -394,7 +396,7 @@ export class SendCore {
     this.#reading = false;
     if (this.#stopped) return;
     if (block.length < request.length) {
-      return this.#fail(new Error(`the source ended at byte ${request.offset + block.length}, before its announced size ${this.#size}`));
+      return this.#fail(new TransferError(`the source ended at byte ${request.offset + block.length}, before its announced size ${this.#size}`));
     }
     this.#blocks.set(Math.floor((request.offset - this.#start) / READ_BLOCK_BYTES), block);
     this.#readOffset += block.length;
@@ -422,7 +424,7 @@ export class SendCore {
   onTimer(now: number): void {
     if (this.#stopped || this.#timerAt === 0 || now < this.#timerAt) return;
     if (now - this.#lastProgress > this.#stallMs) {
-      return this.#fail(new Error(`the peer acknowledged nothing for ${this.#stallMs / 1000} s`));
+      return this.#fail(new TransferError(`the peer acknowledged nothing for ${this.#stallMs / 1000} s`, { origin: 'silence' }));
     }
     this.#timerAt = 0;
     if (this.#inFlight.size > 0) {
@@ -446,5 +448,3 @@ export class SendCore {
     this.error = err;
   }
 }
-
-const EMPTY = new Uint8Array(0);

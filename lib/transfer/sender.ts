@@ -171,4 +171,4 @@ export class StreamSender extends EventEmitter<SenderEvents> {
 }
 
 /** What callers may read of a sender's core (its model and counters), not drive. */
-export type SenderCoreView = Pick<SendCore, 'rtt' | 'congestion' | 'packets' | 'retransmits' | 'sentBytes' | 'retransmittedBytes' | 'bytesInFlight'>;
+export type SenderCoreView = Pick<SendCore, 'rtt' | 'congestion' | 'packets' | 'retransmits' | 'timeouts' | 'sentBytes' | 'retransmittedBytes' | 'bytesInFlight'>;

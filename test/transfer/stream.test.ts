@@ -131,8 +131,12 @@ describe('transfer/stream (sender and receiver over an impaired in-memory link)'
         }
         expect(Buffer.concat(sink.chunks).equals(data)).to.equal(true);
         expect(link.sender.acked).to.equal(size);
-        if (impairment.drop > 0) expect(link.sender.core.retransmits).to.be.greaterThan(0);
-        else expect(link.sender.core.retransmits).to.equal(0);
+        const { retransmits, timeouts } = link.sender.core;
+        if (impairment.drop > 0) expect(retransmits).to.be.greaterThan(0);
+        // A clean link delivers in order, so no acknowledgement can show a loss: a retransmission
+        // there comes only from a timeout, when a loaded machine stalled the event loop past the
+        // RTO. What the count may not show is a loss found where there was none.
+        else expect(retransmits === 0 || timeouts > 0, `${retransmits} retransmissions without a timeout on a clean link`).to.equal(true);
       });
     }
   }
