@@ -10,7 +10,11 @@ export interface BittrrtProcess {
   readonly child: ChildProcess;
   /** Every line printed so far, stdout and stderr, in arrival order. */
   readonly lines: string[];
-  /** Resolves with the first line (past or future) matching `pattern`; rejects after `timeoutMs`. */
+  /**
+   * Resolves with the first line (past or future) matching `pattern`. Rejects once the process's
+   * output has ended without such a line, or after `timeoutMs` (a ceiling for a process that stays
+   * up but never prints it).
+   */
   waitForLine(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
   /** Resolves with the exit code (or the signal name) once the process has exited. */
   readonly exited: Promise<number | NodeJS.Signals>;
@@ -20,12 +24,17 @@ export function spawnBittrrt(args: string[], onLine?: (line: string, stream: 'st
   env: NodeJS.ProcessEnv = process.env): BittrrtProcess {
   const child = spawn(process.execPath, [BITTRRT_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const lines: string[] = [];
-  const waiters = new Set<(line: string) => void>();
+  const waiters = new Set<(line: string | null) => void>();
+  // Both streams have ended (every line has been delivered): no line can match any more.
+  let openStreams = 2;
   for (const stream of ['stdout', 'stderr'] as const) {
     createInterface({ input: child[stream] as NodeJS.ReadableStream }).on('line', (line) => {
       lines.push(line);
       onLine?.(line, stream);
       for (const waiter of waiters) waiter(line);
+    }).on('close', () => {
+      if (--openStreams > 0) return;
+      for (const waiter of [...waiters]) waiter(null);
     });
   }
   const exited = new Promise<number | NodeJS.Signals>((resolve) => {
@@ -36,17 +45,20 @@ export function spawnBittrrt(args: string[], onLine?: (line: string, stream: 'st
       const match = pattern.exec(line);
       if (match) return Promise.resolve(match);
     }
+    const missing = (why: string): Error => new Error(`no line matching ${pattern} ${why}; output so far:\n${lines.join('\n')}`);
+    if (openStreams === 0) return Promise.reject(missing('before the output ended'));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output so far:\n${lines.join('\n')}`));
+        reject(missing(`within ${timeoutMs} ms`));
       }, timeoutMs);
-      const check = (line: string): void => {
-        const match = pattern.exec(line);
-        if (!match) return;
+      const check = (line: string | null): void => {
+        const match = line === null ? null : pattern.exec(line);
+        if (line !== null && !match) return;
         clearTimeout(timer);
         waiters.delete(check);
-        resolve(match);
+        if (match) resolve(match);
+        else reject(missing('before the output ended'));
       };
       waiters.add(check);
     });

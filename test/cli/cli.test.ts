@@ -102,9 +102,21 @@ describe('bin/bittrrt', function () {
     expect(proc.lines[0]).to.match(/^\d+\.\d+\.\d+$/);
   });
 
+  it('waiting for a line a process never prints ends when its output ends, not at the ceiling', async () => {
+    const proc = run(['--version']);
+    // A ceiling no test run reaches: only the end of the output can end this wait.
+    const waited = proc.waitForLine(/never printed/, 3_600_000).then(() => 'matched', (err: Error) => err.message);
+    expect(await waited).to.match(/^no line matching \/never printed\/ before the output ended; output so far:\n\d+\.\d+\.\d+/);
+    // And once it has ended, a new wait fails at once; a line printed earlier is still found.
+    expect(await proc.waitForLine(/never printed/, 3_600_000).then(() => 'matched', (err: Error) => err.message))
+      .to.match(/before the output ended/);
+    expect((await proc.waitForLine(/^(\d+)\./, 3_600_000))[1]).to.match(/^\d+$/);
+  });
+
   it('demo runs a server and a client and both succeed', async () => {
     const proc = run(['demo']);
-    expect(await proc.exited).to.equal(0);
+    // The whole output on failure: which step failed is the first thing to know.
+    expect(await proc.exited, proc.lines.join('\n')).to.equal(0);
     const out = proc.lines.join('\n');
     expect(out).to.match(/\[server\] session established/);
     expect(out).to.match(/\[client\] secure channel established/);

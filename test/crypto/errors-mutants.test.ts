@@ -61,6 +61,19 @@ describe('crypto: refusals say why, wipes and defaults', () => {
       expect(() => c.setKey(randomBytes(32))).to.throw(NoSharedKeyError);
       expect(() => new CommEncryptor().destroy()).to.not.throw();
     });
+
+    it('a destroyed encryptor agrees on nothing and derives no session keys (its wiped secret would give keys anyone can compute)', () => {
+      const c = new CommEncryptor();
+      const peer = new CommEncryptor().publicKey;
+      expect(c.agree(peer)).to.have.length(32); // positive control, before destroy()
+      c.destroy();
+      expect(() => c.agree(peer)).to.throw(NoSharedKeyError, /destroyed/);
+      expect(() => c.deriveSessionKeys(peer, 'initiator')).to.throw(NoSharedKeyError, /destroyed/);
+    });
+
+    it('a peer public key of the wrong length is refused by name', () => {
+      expect(() => new CommEncryptor().agree(new Uint8Array(31))).to.throw(InvalidInputError, /^peer public key must be 32 bytes, got 31 bytes/);
+    });
   });
 
   describe('Fernet', () => {

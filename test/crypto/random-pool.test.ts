@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { RANDOM_POOL_BYTES, RANDOM_POOL_MAX_REQUEST } from '../../lib/constants.js';
-import { RandomPool } from '../../lib/crypto/random-pool.js';
+import { nodeRandom, RandomPool } from '../../lib/crypto/random-pool.js';
 
 /** A deterministic source (a 32-bit LCG's high bytes) that counts its calls, so every byte handed out is traceable. */
 function countingSource(): { fill: (buf: Uint8Array) => void; calls: number[] } {
@@ -59,5 +59,14 @@ describe('RandomPool', () => {
     const source = countingSource();
     new RandomPool(source.fill).fill(new Uint8Array(0));
     expect(source.calls).to.have.length(0);
+  });
+});
+
+describe('nodeRandom', () => {
+  it('hands out bytes from the CSPRNG, not the zeros of an unfilled pool', () => {
+    // 64 bytes all zero from a CSPRNG: probability 2^-512.
+    const buf = new Uint8Array(64);
+    nodeRandom.fill(buf);
+    expect(buf.some((b) => b !== 0)).to.equal(true);
   });
 });

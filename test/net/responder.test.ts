@@ -10,6 +10,7 @@ import type { AnswerRequest } from '../../lib/net/handshake/answer.js';
 import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake/threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/handshake/rate-limit.js';
 import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/handshake/responder.js';
+import { Keypair } from '../../lib/net/keypair.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
 import { SeedSession } from '../../lib/net/seed-session.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
@@ -210,6 +211,7 @@ describe('HandshakeResponder', () => {
       const request = seedConnect(clientEphemeral.publicKey, T0, 'salted');
       const session = sessionOf(allowing.responder.handle(request, CLIENT, T0, T0));
       expect(session).to.be.instanceOf(SeedSession);
+      expect(session.role).to.equal('server');
       expect(session.remote).to.deep.equal(CLIENT);
       expect(allowing.table.sessions.has(session)).to.equal(true);
       const answer = allowing.docrypt.fdecrypt(allowing.sent[0]!.datagram);
@@ -431,7 +433,7 @@ describe('HandshakeResponder', () => {
       }
     });
 
-    it('a full table evicts a half-open session for a newcomer, and refuses when every session is live', () => {
+    it('a full table evicts the half-open session heard from longest ago for a newcomer', () => {
       const h = harness({ maxSessions: 2 });
       const a = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0, T0));
       const b = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.2', port: 1 }, T0 + 1, T0 + 1));
@@ -440,6 +442,37 @@ describe('HandshakeResponder', () => {
       expect(a.closed).to.equal(true);
       expect(b.closed).to.equal(false);
       expect([...h.table.sessions]).to.have.members([b, c]);
+    });
+
+    it('a full table keeps a confirmed session heard from within two heartbeat intervals and refuses the newcomer; one idle longer is evicted for it', () => {
+      const h = harness({ maxSessions: 1 });
+      const rate = resolveTimings().heartbeatRate;
+      const c = client();
+      const serverSide = sessionOf(h.responder.handle(v2Connect(c), CLIENT, T0, T0));
+      const reasons: string[] = [];
+      serverSide.on('close', (reason: string) => reasons.push(reason));
+      // The client takes its keys and sends its first heartbeat: the server session is confirmed, heard at T0.
+      const parsed = parseHandshake(h.docrypt.fdecrypt(h.sent[0]!.datagram).plaintext, 'connected');
+      if (!parsed.ok) throw new Error(parsed.reason);
+      const response = readResponse(parsed.message)!;
+      const keys = complete(c.init, c.ephemeral, response)!;
+      const clientTable = new SessionTable({
+        backend: h.identity.backend, counters: new Counters(), send: (datagram) => h.table.route(datagram, CLIENT, T0), closed: () => undefined,
+      });
+      const keypair = new Keypair(h.identity.backend, keys, c.init.index, response.index, T0, resolveTimings().rejectAfterMessages);
+      const clientSide = new SecureSession(clientTable, 'client', { address: '192.0.2.200', port: 9000 }, keypair, resolveTimings(), T0, Buffer.from(response.serverStatic));
+      expect(serverSide.confirmed).to.equal(true);
+      expect(serverSide.lastReceived).to.equal(T0);
+
+      const newcomer = { address: '192.0.2.50', port: 1 };
+      const live = T0 + 2 * rate - 1;
+      expect(h.responder.handle(v2Connect(client(), live), newcomer, live, live)).to.deep.equal({ dropped: 'session-limit' });
+      expect(serverSide.closed).to.equal(false);
+      const idle = T0 + 2 * rate;
+      expect(h.responder.handle(v2Connect(client(), idle), newcomer, idle, idle)).to.have.property('session');
+      expect(serverSide.closed).to.equal(true);
+      expect(reasons).to.deep.equal(['evicted']);
+      clientSide.close();
     });
 
     it('a version-1 connect replaces the candidate session its source already has, even in a full table', () => {

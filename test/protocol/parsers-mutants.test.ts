@@ -37,6 +37,9 @@ describe('protocol parsers: boundaries and wrong types', () => {
       expect(decodeAck(rawAck([[1n, 2n]]))).to.not.equal(null);
       expect(decodeAck(rawAck([[BigInt(TWO_53), BigInt(TWO_53) + 5n]]))).to.equal(null);
       expect(decodeAck(rawAck([[1n, BigInt(TWO_53)]]))).to.equal(null);
+      // Only the start past 2^53, the end a small valid offset: the start alone must refuse it
+      // (a start read as null would compare as 0 in the order checks and pass them).
+      expect(decodeAck(rawAck([[2n ** 60n, 5n]]))).to.equal(null);
       expect(decodeAck(rawAck([[1n, 2n]]).subarray(0, 20))).to.equal(null);
     });
   });

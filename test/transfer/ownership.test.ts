@@ -69,7 +69,7 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
   });
 
   it('a client identity owns its part files: another identity on the same host is refused, the owner resumes', async () => {
-    const { port, inbox } = await serve();
+    const { port, inbox, events } = await serve();
     const alice = new CommEncryptor();
     const bob = new CommEncryptor();
     const data = randomBytes(40 * PAYLOAD);
@@ -79,6 +79,9 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
     const part = join(inbox, 'alice.bin.part');
     expect(await eventually(() => existsSync(part) && statSync(part).size === 10 * PAYLOAD, 5_000)).to.equal(true);
     first.tell(1, { type: 'abort', reason: 'interrupted' });
+    // The server has ended that receive (as in the test above): until then the name is busy, which
+    // is another refusal, and on a loaded machine the next offer could overtake the abort.
+    expect(await eventually(() => events.some((e) => e.kind === 'failed'), 5_000)).to.equal(true);
 
     // Same host, another identity (and an anonymous client): neither may resume or replace it.
     for (const who of [bob, undefined]) {
