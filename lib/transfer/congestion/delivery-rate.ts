@@ -65,12 +65,17 @@ export class DeliveryRateSampler {
     this.#appLimitedUntil = Math.max(this.delivered + inFlight, 1);
   }
 
-  /** A datagram was acknowledged (once: the caller forgets it). */
+  /**
+   * A datagram was acknowledged (once: the caller forgets it). The sample is taken from the
+   * newest of those an acknowledgement covers; among datagrams sent between the same two
+   * acknowledgements (equal `delivered`), the one sent last, as Linux's tcp_rate does, so the send
+   * interval spans everything the delivered count includes.
+   */
   onAcked(now: number, p: DeliveryStamp): void {
     this.delivered += p.length;
     this.deliveredTime = now;
     this.#newlyAcked += p.length;
-    if (!this.#hasData || p.delivered > this.#prior.delivered) {
+    if (!this.#hasData || p.delivered >= this.#prior.delivered) {
       this.#hasData = true;
       this.#prior.delivered = p.delivered;
       this.#prior.time = p.deliveredTime;
