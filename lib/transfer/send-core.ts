@@ -268,7 +268,9 @@ export class SendCore {
     }
     if (this.#bytesInFlight >= this.congestion.window) return this.#arm(now);
     const nothingLost = this.#lostHead >= this.#lost.length;
-    if (nothingLost && this.#readOffset > this.#nextOffset && this.#windowShut()) {
+    // Computed once a datagram: the blocked check and the segment both need it.
+    const newLength = this.#nextNewLength();
+    if (nothingLost && newLength > 0 && this.#nextOffset + newLength > this.#peerWindowEnd) {
       // The receiver's window, not the path, holds us back: an empty segment says so (once a round
       // trip, whatever the pace), and a receiver whose disk keeps up grows its window (ReceiveCore's
       // auto-tuning).
@@ -277,14 +279,14 @@ export class SendCore {
       return { packet: this.#takePacketNumber(), offset: this.#cumulative, body: EMPTY };
     }
     if (this.#paceAt > now + this.#slack) return this.#arm(now);
-    const segment = this.#nextSegment();
+    const segment = this.#nextSegment(newLength);
     if (segment === null) {
       // Nothing read yet to send (the source is behind): the samples from now on say less than
       // the path can carry. A shut receive window is not that: it is the path's own limit.
       if (nothingLost && !this.#windowShut()) this.delivery.onAppLimited(this.#bytesInFlight);
       return this.#arm(now);
     }
-    const block = this.#blocks.get(Math.floor((segment.offset - this.#start) / READ_BLOCK_BYTES))!;
+    const block = this.#blocks.get(this.#blockIndex(segment.offset))!;
     const at = (segment.offset - this.#start) % READ_BLOCK_BYTES;
     const stamped: InFlight = {
       offset: segment.offset, length: segment.length, sentAt: 0, delivered: 0, deliveredTime: 0, firstSentTime: 0, appLimited: false,
@@ -338,12 +340,20 @@ export class SendCore {
   #nextNewLength(): number {
     const offset = this.#nextOffset;
     if ((this.#size !== null && offset >= this.#size) || offset >= this.#readOffset) return 0;
-    const blockEnd = this.#start + (Math.floor((offset - this.#start) / READ_BLOCK_BYTES) + 1) * READ_BLOCK_BYTES;
+    const blockEnd = this.#start + (this.#blockIndex(offset) + 1) * READ_BLOCK_BYTES;
     return Math.min(this.#maxBody, blockEnd - offset, this.#readOffset - offset);
   }
 
-  /** The next segment to send: a lost one still unacknowledged, else new bytes the receiver has room for and that are read. */
-  #nextSegment(): { offset: number; length: number; retransmit: boolean } | null {
+  /** Which read block holds `offset` (blocks count from the start offset). */
+  #blockIndex(offset: number): number {
+    return Math.floor((offset - this.#start) / READ_BLOCK_BYTES);
+  }
+
+  /**
+   * The next segment to send: a lost one still unacknowledged, else new bytes the receiver has
+   * room for and that are read (`newLength`: #nextNewLength(), which the caller has at hand).
+   */
+  #nextSegment(newLength: number): { offset: number; length: number; retransmit: boolean } | null {
     while (this.#lostHead < this.#lost.length) {
       const segment = this.#lost[this.#lostHead++]!;
       if (this.#lostHead === this.#lost.length) {
@@ -355,11 +365,10 @@ export class SendCore {
       return { offset: segment.offset, length: segment.length, retransmit: true };
     }
     const offset = this.#nextOffset;
-    const length = this.#nextNewLength();
     // Whole segments only (the receiver refuses slivers): wait for the window to take one.
-    if (length === 0 || offset + length > this.#peerWindowEnd) return null;
-    this.#nextOffset += length;
-    return { offset, length, retransmit: false };
+    if (newLength === 0 || offset + newLength > this.#peerWindowEnd) return null;
+    this.#nextOffset += newLength;
+    return { offset, length: newLength, retransmit: false };
   }
 
   /** The next packet number, leaving one unused (and remembered) every so often. */
@@ -398,7 +407,7 @@ export class SendCore {
     if (block.length < request.length) {
       return this.#fail(new TransferError(`the source ended at byte ${request.offset + block.length}, before its announced size ${this.#size}`));
     }
-    this.#blocks.set(Math.floor((request.offset - this.#start) / READ_BLOCK_BYTES), block);
+    this.#blocks.set(this.#blockIndex(request.offset), block);
     this.#readOffset += block.length;
   }
 
@@ -408,7 +417,7 @@ export class SendCore {
   }
 
   #freeBlocks(): void {
-    const below = Math.floor((this.#cumulative - this.#start) / READ_BLOCK_BYTES);
+    const below = this.#blockIndex(this.#cumulative);
     for (const index of this.#blocks.keys()) if (index < below) this.#blocks.delete(index);
   }
 
