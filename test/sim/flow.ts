@@ -2,6 +2,7 @@ import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js'
 import { ackBytes } from '../../lib/protocol/transfer.js';
 import { ReceiveCore } from '../../lib/transfer/receive-core.js';
 import { SendCore } from '../../lib/transfer/send-core.js';
+import { SimHost, type HostOptions } from './host.js';
 import type { SimLink } from './link.js';
 import type { SeededRandom } from './random.js';
 import type { Simulator } from './simulator.js';
@@ -23,6 +24,10 @@ export interface FlowOptions {
   window?: number;
   /** Asked for more receive window (ReceiveCoreOptions.grow); unset: it grows unasked up to its bound. */
   grow?: (extra: number) => boolean;
+  /** The sending and receiving hosts' threads; unset: every event runs the instant it arrives. */
+  hosts?: HostOptions;
+  /** Which of the two hosts behave so (default both). */
+  hostSides?: 'both' | 'sender' | 'receiver';
 }
 
 /**
@@ -40,10 +45,19 @@ export class SimFlow {
   #deadlineToken = 0;
   #ackQueued = false;
   #writing = false;
+  readonly #sendHost: SimHost | undefined;
+  readonly #receiveHost: SimHost | undefined;
 
   constructor(private readonly sim: Simulator, private readonly forward: SimLink, private readonly back: SimLink,
     random: SeededRandom, private readonly options: FlowOptions) {
-    this.sender = new SendCore({ maxBody: MAX_BODY, start: 0, size: options.size, now: sim.now, randomInt: (n) => random.int(n), pacingSlackMs: 0 });
+    if (options.hosts !== undefined) {
+      const sides = options.hostSides ?? 'both';
+      if (sides !== 'receiver') this.#sendHost = new SimHost(sim, random, options.hosts);
+      if (sides !== 'sender') this.#receiveHost = new SimHost(sim, random, options.hosts);
+    }
+    // A host that pauses gets the real driver's pacing slack, as a Node process does.
+    const pacingSlackMs = options.hosts === undefined ? 0 : undefined;
+    this.sender = new SendCore({ maxBody: MAX_BODY, start: 0, size: options.size, now: sim.now, randomInt: (n) => random.int(n), pacingSlackMs });
     this.receiver = new ReceiveCore({ maxBody: MAX_BODY, start: 0, size: options.size, window: options.window, grow: options.grow, now: sim.now });
   }
 
@@ -66,7 +80,7 @@ export class SimFlow {
     const now = this.sim.now;
     for (let transmit = sender.poll(now); transmit !== null; transmit = sender.poll(now)) {
       const { packet, offset, body } = transmit;
-      this.forward.send(body.length + TRANSFER_OVERHEAD + IP_UDP_BYTES, () => this.#onData(packet, offset, body));
+      this.forward.send(body.length + TRANSFER_OVERHEAD + IP_UDP_BYTES, () => this.#on(this.#receiveHost, () => this.#onData(packet, offset, body)));
     }
     this.#read();
     if (sender.complete && this.completedAt < 0) this.completedAt = now;
@@ -84,12 +98,12 @@ export class SimFlow {
     this.#deadline = at;
     if (at === Infinity) return;
     const token = ++this.#deadlineToken;
-    this.sim.at(at, () => {
+    this.sim.at(at, () => this.#on(this.#sendHost, () => {
       if (token !== this.#deadlineToken) return;
       this.#deadline = Infinity;
       this.sender.onTimer(this.sim.now);
       this.#pump();
-    });
+    }));
   }
 
   #onData(packet: number, offset: number, body: Uint8Array): void {
@@ -98,10 +112,10 @@ export class SimFlow {
     this.#sendAck(receiver.pollAck(this.sim.now));
     if (receiver.unacked > 0 && !this.#ackQueued) {
       this.#ackQueued = true;
-      this.sim.after(this.options.ackDelayMs ?? 0.05, () => {
+      this.sim.after(this.options.ackDelayMs ?? 0.05, () => this.#on(this.#receiveHost, () => {
         this.#ackQueued = false;
         this.#sendAck(receiver.flushAck(this.sim.now));
-      });
+      }));
     }
     this.#write();
   }
@@ -125,9 +139,15 @@ export class SimFlow {
     if (frame === null) return;
     this.deliveredAt.push([this.sim.now, frame.cumulative]);
     const bytes = ackBytes(frame.ack.spans.length) + TRANSFER_OVERHEAD + IP_UDP_BYTES;
-    this.back.send(bytes, () => {
+    this.back.send(bytes, () => this.#on(this.#sendHost, () => {
       this.sender.onAck(this.sim.now, frame.largestPacket, frame.cumulative, frame.ack);
       this.#pump();
-    });
+    }));
+  }
+
+  /** Runs an event on a host's thread, or at once without hosts. */
+  #on(host: SimHost | undefined, event: () => void): void {
+    if (host === undefined) event();
+    else host.handle(event);
   }
 }

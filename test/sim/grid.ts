@@ -1,3 +1,4 @@
+import { NODE_LIKE_HOST } from './host.js';
 import { runSingle } from './scenario.js';
 
 /**
@@ -9,6 +10,7 @@ import { runSingle } from './scenario.js';
  *
  *   npm run sim                      the whole grid (about 135 paths; many minutes of CPU)
  *   npm run sim -- --rates 100 --rtts 50    a slice
+ *   npm run sim -- --node-hosts             between Node-like hosts (test/sim/host.ts)
  */
 const PAYLOAD_SHARE = (1444 - 48) / (1444 + 28);
 
@@ -21,6 +23,7 @@ const rates = list('--rates', [10, 100, 1000]);
 const rtts = list('--rtts', [2, 50, 200]);
 const losses = list('--losses', [0, 0.1, 1, 3, 10]);
 const buffers = list('--buffers', [0.25, 1, 4]);
+const flowOptions = process.argv.includes('--node-hosts') ? { hosts: NODE_LIKE_HOST } : {};
 let failed = 0;
 console.log('| Mbit/s | RTT ms | loss % | buffer BDP | goodput % of link | retransmitted % | mean queue BDP | verdict |');
 console.log('|--:|--:|--:|--:|--:|--:|--:|:--|');
@@ -31,7 +34,7 @@ for (const rateMbps of rates) {
     for (const lossPct of losses) {
       for (const bufferBdp of buffers) {
         const loss = lossPct / 100;
-        const r = runSingle({ rateMbps, rttMs, bufferBdp, loss, seed: 1 }, seconds);
+        const r = runSingle({ rateMbps, rttMs, bufferBdp, loss, seed: 1 }, seconds, 20, flowOptions);
         const share = r.goodputMbps / (rateMbps * (1 - loss) * PAYLOAD_SHARE);
         const floor = lossPct <= 1 ? 0.9 : lossPct <= 3 ? 0.8 : 0.3;
         const problems = [

@@ -1,4 +1,4 @@
-import type { SimFlow } from './flow.js';
+import type { FlowOptions, SimFlow } from './flow.js';
 import { goodputMbps, SimPath, type PathOptions } from './path.js';
 
 /** What one single-flow run measured. */
@@ -17,9 +17,9 @@ export interface SingleResult {
  * One open-ended flow on a fresh path for `seconds` of virtual time; goodput counted after the
  * first `warmupRtts` round trips (Startup), as a long transfer would see it.
  */
-export function runSingle(options: PathOptions, seconds: number, warmupRtts = 20): SingleResult {
+export function runSingle(options: PathOptions, seconds: number, warmupRtts = 20, flowOptions: Omit<FlowOptions, 'size'> = {}): SingleResult {
   const path = new SimPath(options);
-  const flow = path.addFlow({ size: null });
+  const flow = path.addFlow({ ...flowOptions, size: null });
   const end = seconds * 1000;
   path.run(end);
   const s = flow.sender;
