@@ -35,7 +35,7 @@ export { createLogger, type Logger, type LogLevel, type LoggerOptions } from './
 // Sessions.
 export { Session, type SessionEvents, type CloseReason, type PeerAddress, type RttStats, type FrameHandler } from './net/session.js';
 export { SecureSession, type SessionService } from './net/secure-session.js';
-export { SeedSession } from './net/seed-session.js';
+export { V1Session } from './net/v1-session.js';
 export type { Counters, CountersSnapshot, DropReason } from './net/counters.js';
 
 // File transfer.

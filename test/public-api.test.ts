@@ -16,7 +16,7 @@ const PUBLIC = [
   'createServer', 'BittrrtServer', 'connect', 'PersistentClient', 'pingSeries', 'DEFAULT_TIMINGS', 'DEFAULT_RATE_LIMITS',
   'createLogger',
   // sessions
-  'Session', 'SecureSession', 'SeedSession',
+  'Session', 'SecureSession', 'V1Session',
   // file transfer
   'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy',
   // trust

@@ -12,7 +12,7 @@ import { Counters } from './counters.js';
 import { HandshakeInitiator, type InitiatorKeys } from './handshake/initiator.js';
 import { Keypair } from './keypair.js';
 import { SecureSession } from './secure-session.js';
-import { SeedSession } from './seed-session.js';
+import { V1Session } from './v1-session.js';
 import type { PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
@@ -121,7 +121,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   /** The session the handshake's keys make. */
   const open = (keys: InitiatorKeys): Session => {
     const now = clock();
-    if (keys.version === 1) return new SeedSession(table, 'client', server, keys.encryptor, timings, now);
+    if (keys.version === 1) return new V1Session(table, 'client', server, keys.encryptor, timings, now);
     const keypair = new Keypair(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
     return new SecureSession(table, 'client', server, keypair, timings, now, keys.serverStatic);
   };
@@ -181,7 +181,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     if (rinfo.address !== server.address || rinfo.port !== server.port) return counters.drop('unknown-session');
     const now = clock();
     // Late copies of `connected` (first byte 'g') are ignored; a version-1 nonce may begin with 'g' too.
-    if (session instanceof SeedSession) {
+    if (session instanceof V1Session) {
       if (!session.receive(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) counters.drop('bad-auth');
     } else if (!table.route(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) {
       counters.drop('unknown-session');

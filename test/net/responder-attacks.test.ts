@@ -98,7 +98,7 @@ function rig(limits: Partial<RateLimitOptions> = {}, timings: Partial<SessionTim
     maxSessionsPerHost: UNLIMITED,
     threads: () => undefined,
     transmit: (datagram, to) => table.transmit(datagram, to),
-    seedCandidate: () => undefined,
+    v1Candidate: () => undefined,
     dropped: () => undefined,
   });
   return { responder, table, counters, docrypt, identity, timings: resolved, limiter, x25519Calls: calls, sent };

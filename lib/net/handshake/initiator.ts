@@ -9,8 +9,8 @@ import type { ServerVerdict, ServerVerifier } from '../../trust/server-verifier.
 import { complete } from './key-agreement.js';
 
 /** Why a version-1 answer is ignored, when the connection asked for authentication or did not opt in. */
-const SEED_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
-const SEED_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
+const V1_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
+const V1_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
   + 'which an attacker on the path can fake and which is refused unless connect() is given allowSeed: true';
 
 export interface InitiatorOptions {
@@ -61,7 +61,7 @@ export class HandshakeInitiator {
   readonly #options: InitiatorOptions;
   readonly #ephemeral: CommEncryptor;
   readonly #init: Initiation | null;
-  readonly #seedRefused: string | null;
+  readonly #v1Refused: string | null;
   #token: Buffer;
   /** Why the last answer was ignored, if one came. */
   rejected: string | undefined;
@@ -74,7 +74,7 @@ export class HandshakeInitiator {
     this.#init = options.index === undefined ? null : {
       version: PROTOCOL_VERSION, ephemeralPublic: this.#ephemeral.publicKey, index: options.index, clientStatic: options.identity?.publicKey,
     };
-    this.#seedRefused = options.authenticated ? SEED_REFUSED_AUTHENTICATED : options.allowSeed ? null : SEED_REFUSED_BY_DEFAULT;
+    this.#v1Refused = options.authenticated ? V1_REFUSED_AUTHENTICATED : options.allowSeed ? null : V1_REFUSED_BY_DEFAULT;
     this.#token = this.#makeToken();
   }
 
@@ -122,9 +122,9 @@ export class HandshakeInitiator {
     const options = this.#options;
     const init = this.#init;
     const response = init ? readResponse(answer) : null;
-    this.seedRefusedByDefault = !response && !options.authenticated && this.#seedRefused !== null;
+    this.seedRefusedByDefault = !response && !options.authenticated && this.#v1Refused !== null;
     if (!response) {
-      if (this.#seedRefused) return this.#seedRefused;
+      if (this.#v1Refused) return this.#v1Refused;
       this.#ephemeral.deriveSharedSecret(answer.pubkey);
       return { kind: 'done', keys: { version: 1, encryptor: this.#ephemeral } };
     }
