@@ -10,7 +10,7 @@ import type { ServerVerifier } from '../trust/server-verifier.js';
 import { formatAddress, literalLookup, resolveHost } from './address.js';
 import { Counters } from './counters.js';
 import { HandshakeInitiator, type InitiatorKeys } from './handshake/initiator.js';
-import { Keypair } from './keypair.js';
+import { TrafficKeys } from './traffic-keys.js';
 import { SecureSession } from './secure-session.js';
 import { V1Session } from './v1-session.js';
 import type { PeerAddress, Session } from './session.js';
@@ -122,8 +122,8 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const open = (keys: InitiatorKeys): Session => {
     const now = clock();
     if (keys.version === 1) return new V1Session(table, 'client', server, keys.encryptor, timings, now);
-    const keypair = new Keypair(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
-    return new SecureSession(table, 'client', server, keypair, timings, now, keys.serverStatic);
+    const trafficKeys = new TrafficKeys(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
+    return new SecureSession(table, 'client', server, trafficKeys, timings, now, keys.serverStatic);
   };
 
   let session: Session;

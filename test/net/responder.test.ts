@@ -10,7 +10,7 @@ import type { AnswerRequest } from '../../lib/net/handshake/answer.js';
 import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake/threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/handshake/rate-limit.js';
 import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/handshake/responder.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
 import { V1Session } from '../../lib/net/v1-session.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
@@ -459,8 +459,8 @@ describe('HandshakeResponder', () => {
       const clientTable = new SessionTable({
         backend: h.identity.backend, counters: new Counters(), send: (datagram) => h.table.route(datagram, CLIENT, T0), closed: () => undefined,
       });
-      const keypair = new Keypair(h.identity.backend, keys, c.init.index, response.index, T0, resolveTimings().rejectAfterMessages);
-      const clientSide = new SecureSession(clientTable, 'client', { address: '192.0.2.200', port: 9000 }, keypair, resolveTimings(), T0, Buffer.from(response.serverStatic));
+      const trafficKeys = new TrafficKeys(h.identity.backend, keys, c.init.index, response.index, T0, resolveTimings().rejectAfterMessages);
+      const clientSide = new SecureSession(clientTable, 'client', { address: '192.0.2.200', port: 9000 }, trafficKeys, resolveTimings(), T0, Buffer.from(response.serverStatic));
       expect(serverSide.confirmed).to.equal(true);
       expect(serverSide.lastReceived).to.equal(T0);
 

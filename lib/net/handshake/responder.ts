@@ -14,7 +14,7 @@ import type { CookieJar } from './cookie.js';
 import type { DropReason } from '../counters.js';
 import { answerInitiation, type AnswerKeys, type AnswerRequest } from './answer.js';
 import type { HandshakeThreads, ThreadOutcome } from './threads.js';
-import { Keypair } from '../keypair.js';
+import { TrafficKeys } from '../traffic-keys.js';
 import type { HandshakeRateLimiter } from './rate-limit.js';
 import { SecureSession } from '../secure-session.js';
 import { V1Session } from '../v1-session.js';
@@ -323,9 +323,9 @@ export class HandshakeResponder {
     return {
       reply,
       open: (now) => {
-        const keypair = new Keypair(table.backend, keys, index, request.init.index, now, timings.rejectAfterMessages);
+        const trafficKeys = new TrafficKeys(table.backend, keys, index, request.init.index, now, timings.rejectAfterMessages);
         const clientIdentity = request.init.clientStatic ? Buffer.from(request.init.clientStatic) : null;
-        return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, keypair, timings, now, clientIdentity);
+        return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, trafficKeys, timings, now, clientIdentity);
       },
       discard: () => {
         wipeSessionKeys(keys);

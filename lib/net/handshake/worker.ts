@@ -38,7 +38,7 @@ port.on('message', (message: JobBatch | StopMessage) => {
   for (const { id, request } of jobs) {
     try {
       const { reply, keys } = answerInitiation(material, request);
-      // The confirmation key too: the keypair derives its rotation chain from it.
+      // The confirmation key too: the traffic keys derive their rotation chain from it.
       const packed = new Uint8Array(3 * AEAD_KEY_BYTES);
       packed.set(keys.send, 0);
       packed.set(keys.receive, AEAD_KEY_BYTES);
