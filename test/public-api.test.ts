@@ -20,7 +20,7 @@ const PUBLIC = [
   // file transfer
   'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy',
   // trust
-  'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
+  'X25519KeyPair', 'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
   'defaultServerKeyPath', 'defaultClientKeyPath', 'readSecretKeyFile', 'writeSecretKeyFile', 'readAuthorizedKeys',
   'toBase64Url', 'fromBase64Url',
   // config

@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import type { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
 import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
@@ -33,7 +33,7 @@ export interface ConnectOptions {
    */
   verifyServer?: ServerVerifier | ServerVerifier['verify'];
   /** The client's long-term identity, for servers that only admit listed clients. */
-  identity?: CommEncryptor;
+  identity?: X25519KeyPair;
   /**
    * Accept a server that answers only with the original, unauthenticated protocol (version 1).
    * An attacker on the path can produce that answer by stripping version 2, so the default is

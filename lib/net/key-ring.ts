@@ -1,7 +1,7 @@
 import { readU32 } from '../bytes.js';
 import { REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, X25519_KEY_BYTES } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import type { DropReason } from './counters.js';
 import { rotationKeys } from './handshake/key-agreement.js';
 import { TrafficKeys } from './traffic-keys.js';
@@ -21,7 +21,7 @@ export interface KeyRingHost<Owner> {
 
 /** The client's half-done rotation: our new ephemeral key and index, until the server answers. */
 interface RekeyRequest {
-  encryptor: CommEncryptor;
+  ephemeral: X25519KeyPair;
   localIndex: number;
   lastSent: number;
 }
@@ -87,8 +87,8 @@ export class KeyRing<Owner> {
   /** Client: starts a rotation and returns the REKEY_INIT payload; null while one is under way. */
   startRotation(now: number): Buffer | null {
     if (this.#request) return null;
-    const encryptor = new CommEncryptor({ backend: this.#host.backend });
-    this.#request = { encryptor, localIndex: this.#host.allocateIndex(), lastSent: now };
+    const ephemeral = new X25519KeyPair({ backend: this.#host.backend });
+    this.#request = { ephemeral, localIndex: this.#host.allocateIndex(), lastSent: now };
     return this.#requestPayload(now);
   }
 
@@ -107,7 +107,7 @@ export class KeyRing<Owner> {
   #requestPayload(now: number): Buffer {
     const request = this.#request!;
     request.lastSent = now;
-    return rekeyPayload(request.encryptor.publicKey, request.localIndex);
+    return rekeyPayload(request.ephemeral.publicKey, request.localIndex);
   }
 
   /**
@@ -119,13 +119,13 @@ export class KeyRing<Owner> {
     if (!request) return 'stale';
     let keys;
     try {
-      keys = rotationKeys(request.encryptor, body.subarray(0, X25519_KEY_BYTES), 'initiator', this.#current.chain, this.#host.psk);
+      keys = rotationKeys(request.ephemeral, body.subarray(0, X25519_KEY_BYTES), 'initiator', this.#current.chain, this.#host.psk);
     } catch {
       return 'low-order';
     }
     const next = new TrafficKeys(this.#host.backend, keys, request.localIndex, readU32(body, X25519_KEY_BYTES), now,
       this.#timings.rejectAfterMessages);
-    request.encryptor.destroy();
+    request.ephemeral.destroy();
     this.#request = null;
     this.#host.register(next, this.#owner);
     this.#rotateTo(next, now);
@@ -147,20 +147,20 @@ export class KeyRing<Owner> {
     if (this.#next !== null || now - this.#workedAt < REKEY_MIN_INTERVAL_MS) return 'rekey-limit';
     // Counted before the work: a low-order key fails only after its X25519, and must not be free.
     this.#workedAt = now;
-    const encryptor = new CommEncryptor({ backend: this.#host.backend });
+    const ephemeral = new X25519KeyPair({ backend: this.#host.backend });
     try {
-      const keys = rotationKeys(encryptor, peerPublicKey, 'responder', this.#current.chain, this.#host.psk);
+      const keys = rotationKeys(ephemeral, peerPublicKey, 'responder', this.#current.chain, this.#host.psk);
       const next = new TrafficKeys(this.#host.backend, keys, this.#host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
         this.#timings.rejectAfterMessages);
       this.#next = next;
       this.#host.register(next, this.#owner);
-      const response = rekeyPayload(encryptor.publicKey, next.localIndex);
+      const response = rekeyPayload(ephemeral.publicKey, next.localIndex);
       this.#answer = { peerPublicKey: Buffer.from(peerPublicKey), response };
       return response;
     } catch {
       return 'low-order';
     } finally {
-      encryptor.destroy();
+      ephemeral.destroy();
     }
   }
 
@@ -199,7 +199,7 @@ export class KeyRing<Owner> {
     for (const trafficKeys of [this.#current, this.#previous, this.#next]) if (trafficKeys) this.#retire(trafficKeys);
     this.#previous = null;
     this.#next = null;
-    this.#request?.encryptor.destroy();
+    this.#request?.ephemeral.destroy();
     this.#request = null;
   }
 }

@@ -4,7 +4,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { CONNECT_MAX_AGE_SECONDS, DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import { DoCrypt } from '../crypto/docrypt.js';
 import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
@@ -29,7 +29,7 @@ export interface ServerOptions {
    * The server's long-term X25519 identity; clients pin its public key. A fresh one is made
    * when omitted (the CLI keeps one in ~/.bittrrt/server.key).
    */
-  identity?: CommEncryptor;
+  identity?: X25519KeyPair;
   /**
    * A 32-byte network key: keys derived from it are the handshake's Fernet key (instead of the
    * public NET_OBS_KEY) and an input to every session key.
@@ -86,7 +86,7 @@ const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly counters = new Counters();
   readonly timings: SessionTimings;
-  readonly identity: CommEncryptor;
+  readonly identity: X25519KeyPair;
   readonly #receiveBufferBytes: number;
   readonly #log: Logger;
   readonly #table: SessionTable;
@@ -107,7 +107,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.#networkKeys = networkKeys;
     this.#threadCount = options.handshakeThreads ?? defaultHandshakeThreads();
     if (!Number.isInteger(this.#threadCount) || this.#threadCount < 0) throw new RangeError('handshakeThreads must be a whole number >= 0');
-    this.identity = options.identity ?? new CommEncryptor({ backend });
+    this.identity = options.identity ?? new X25519KeyPair({ backend });
     this.timings = resolveTimings(options.timings);
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
     this.#log = options.logger ?? silentLogger;

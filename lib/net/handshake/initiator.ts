@@ -1,6 +1,7 @@
 import { CMD_CONNECT, CMD_CONNECTED, PROTOCOL_VERSION } from '../../constants.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
 import { wipeSessionKeys, type SessionKeys } from '../../crypto/key-schedule.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../../protocol/handshake.js';
@@ -20,7 +21,7 @@ export interface InitiatorOptions {
   /** Our receiver index for the version-2 keys; undefined speaks only version 1. */
   index: number | undefined;
   /** The client's long-term identity, for servers that only admit listed clients. */
-  identity?: CommEncryptor;
+  identity?: X25519KeyPair;
   psk?: Uint8Array;
   form?: DoCryptForm;
   /** The `host:port` the caller asked for, as the verifier knows it. */

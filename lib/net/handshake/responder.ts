@@ -3,6 +3,7 @@ import {
   NEGOTIATION_REPEAT,
 } from '../../constants.js';
 import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import { wipeSessionKeys } from '../../crypto/key-schedule.js';
 import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
 import { TokenAgeError } from '../../crypto/fernet.js';
@@ -26,7 +27,7 @@ import { clock } from '../../time.js';
 /** Who may complete a handshake with this server, and as whom the server proves itself. */
 export interface ResponderTrust {
   /** The server's long-term X25519 identity. */
-  identity: CommEncryptor;
+  identity: X25519KeyPair;
   /** The psk derived from the network key (network-key.ts): an input to every session key. */
   psk?: Uint8Array;
   /** When set, only clients whose identity key is listed (base64) complete a handshake. */
