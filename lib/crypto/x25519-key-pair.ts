@@ -5,7 +5,7 @@ import { sessionKeySchedule, type SessionKeyContext, type SessionKeys } from './
 import { getDefaultBackend } from './select.js';
 
 /** Thrown for any use after destroy(): a wiped secret would give keys anyone can compute. */
-export const DESTROYED = 'encryptor was destroyed; create a new one';
+export const DESTROYED = 'the key was destroyed; create a new one';
 
 export interface X25519KeyPairOptions {
   /** Crypto implementation; the process default (BITTRRT_CRYPTO) when omitted. */
