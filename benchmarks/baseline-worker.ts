@@ -30,7 +30,8 @@ import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { TransferResult } from '../lib/transfer/endpoint.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
-import { BENCH_RATE_LIMITS, errorText } from './session-rpc.js';
+import { BENCH_RATE_LIMITS } from './session-rpc.js';
+import { errorText, isRecord, serveParent } from './worker-process.js';
 import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
@@ -206,7 +207,6 @@ export type FromBaselineWorker =
 
 /* ---------------- message checks ---------------- */
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 const isSeed = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const isProbability = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value <= 1;
@@ -665,33 +665,27 @@ function run(job: BaselineJob): Promise<BaselineReport> {
   }
 }
 
-if (process.send === undefined) {
-  process.stderr.write('baseline-worker is forked by the benchmarks (npm run bench); it does not run on its own\n');
-  process.exit(2);
-}
 let started = false;
-process.on('message', (message: unknown) => {
-  if (!isToWorker(message)) {
-    send({ kind: 'failure', error: 'unexpected message from the parent' });
-    return;
-  }
-  if (message.kind === 'stop') {
-    requestStop();
-    return;
-  }
-  if (started) {
-    send({ kind: 'failure', error: 'this worker already runs a job' });
-    return;
-  }
-  started = true;
-  run(message.job).then(
-    (report) => send({ kind: 'done', report }),
-    (err: unknown) => send({ kind: 'failure', error: errorText(err) }),
-  );
+serveParent('baseline-worker', MAX_LIFETIME_MS, {
+  onMessage: (message) => {
+    if (!isToWorker(message)) {
+      send({ kind: 'failure', error: 'unexpected message from the parent' });
+      return;
+    }
+    if (message.kind === 'stop') {
+      requestStop();
+      return;
+    }
+    if (started) {
+      send({ kind: 'failure', error: 'this worker already runs a job' });
+      return;
+    }
+    started = true;
+    run(message.job).then(
+      (report) => send({ kind: 'done', report }),
+      (err: unknown) => send({ kind: 'failure', error: errorText(err) }),
+    );
+  },
+  onParentGone: () => process.exit(0),
+  onLifetimeOver: () => process.exit(1),
 });
-process.on('disconnect', () => process.exit(0));
-setTimeout(() => {
-  process.stderr.write(`baseline worker ${process.argv[2] ?? ''}: lifetime limit reached, exiting\n`);
-  process.exit(1);
-}, MAX_LIFETIME_MS).unref();
-send({ kind: 'ready' });

@@ -1,5 +1,6 @@
 /**
- * Bulk throughput on loopback, each run between forked processes (baseline-worker.ts), so each end
+ * Bulk throughput on loopback, each run between forked processes (baseline-worker.ts, forked through
+ * worker-process.ts), so each end
  * has a core and its own CPU time and peak RSS:
  *
  *   rawUdpCeiling  unencrypted datagrams of bittrrt's size through node:dgram, no acknowledgement,
@@ -13,16 +14,14 @@
  * Every run has a deadline, and its workers are stopped (then killed if need be) when it ends,
  * whether it succeeded or threw.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { fileURLToPath } from 'node:url';
 import { MAX_DATAGRAM } from '../lib/constants.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import type {
   BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, CommonReport, FromBaselineWorker, ImpairmentProxyReport, ToBaselineWorker,
   UdpReceiverReport, UdpSenderReport, UdxSenderReport,
 } from './baseline-worker.js';
-import { errorText } from './session-rpc.js';
+import { errorText, isRecord, WorkerProcess } from './worker-process.js';
 
 export interface ThroughputResult {
   name: string;              // 'raw UDP (dgram)', 'TLS 1.3 over TCP (node:tls)'
@@ -56,10 +55,8 @@ export interface TransferRun extends ThroughputResult {
   proxy: ProxyCost | null;
 }
 
-const WORKER_PATH = fileURLToPath(new URL('./baseline-worker.js', import.meta.url));
 /** Far above a healthy run (a 256 MiB transfer takes seconds, 64 MiB at 5% loss a few more), and below the workers' own 2-minute lifetime. */
 const RUN_DEADLINE_MS = 90_000;
-const EXIT_GRACE_MS = 2_000;
 /** Enough sends in flight to keep the socket busy, few enough that the queue stays small. */
 const UDP_IN_FLIGHT = 256;
 const UDP_IDLE_MS = 500;
@@ -83,25 +80,12 @@ function startDeadline(ms: number): Deadline {
   return { expired, clear: () => clearTimeout(timer) };
 }
 
-/** Resolves true when `done` settles within `ms`, false otherwise; never rejects. */
-function settlesWithin(done: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void done.finally(() => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
-
 /* ---------------- one worker, seen from the parent ---------------- */
 
 type Kind = FromBaselineWorker['kind'];
 type MessageOf<K extends Kind> = Extract<FromBaselineWorker, { kind: K }>;
 type JobOf<R extends BaselineRole> = Extract<BaselineJob, { role: R }>;
 type ReportOf<R extends BaselineRole> = Extract<BaselineReport, { role: R }>;
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
 function isFromWorker(value: unknown): value is FromBaselineWorker {
   if (!isRecord(value)) return false;
@@ -133,26 +117,18 @@ interface Waiter {
  */
 class BaselineChild<R extends BaselineRole> {
   readonly role: R;
-  readonly #child: ChildProcess;
+  readonly #process: WorkerProcess;
   readonly #inbox: FromBaselineWorker[] = [];
-  readonly #exited: Promise<void>;
   #waiter: Waiter | null = null;
-  #exitStatus: string | null = null;
 
   constructor(role: R) {
     this.role = role;
-    // The worker's stdout goes to our stderr, so a runner's `--json` output stays clean.
-    this.#child = fork(WORKER_PATH, [role], { stdio: ['ignore', 2, 'inherit', 'ipc'] });
-    this.#exited = new Promise((resolve) => {
-      this.#child.once('exit', (code, signal) => {
-        this.#exitStatus = signal === null ? `code ${code}` : `signal ${signal}`;
-        this.#failWaiter(new Error(`${role} worker exited (${this.#exitStatus})`));
-        resolve();
-      });
-    });
-    this.#child.on('error', (err) => this.#deliver({ kind: 'failure', error: err.message }));
-    this.#child.on('message', (message: unknown) => {
-      if (isFromWorker(message)) this.#deliver(message);
+    this.#process = new WorkerProcess('./baseline-worker.js', role, {
+      onExit: (status) => this.#failWaiter(new Error(`${role} worker exited (${status})`)),
+      onError: (err) => this.#deliver({ kind: 'failure', error: err.message }),
+      onMessage: (message) => {
+        if (isFromWorker(message)) this.#deliver(message);
+      },
     });
   }
 
@@ -180,24 +156,19 @@ class BaselineChild<R extends BaselineRole> {
   }
 
   /** Disconnects (the worker exits on that); kills it if it lingers. */
-  async stop(): Promise<void> {
-    if (this.#exitStatus !== null) return;
-    if (this.#child.connected) this.#child.disconnect();
-    if (await settlesWithin(this.#exited, EXIT_GRACE_MS)) return;
-    this.#child.kill('SIGKILL');
-    await settlesWithin(this.#exited, EXIT_GRACE_MS);
+  stop(): Promise<void> {
+    return this.#process.stop(() => this.#process.disconnect());
   }
 
   #post(message: ToBaselineWorker, what: string): void {
-    this.#child.send(message, (err) => {
-      if (err) this.#deliver({ kind: 'failure', error: `cannot send ${what}: ${err.message}` });
-    });
+    this.#process.post(message, (err) => this.#deliver({ kind: 'failure', error: `cannot send ${what}: ${err.message}` }));
   }
 
   #next(): Promise<FromBaselineWorker> {
     const queued = this.#inbox.shift();
     if (queued !== undefined) return Promise.resolve(queued);
-    if (this.#exitStatus !== null) return Promise.reject(new Error(`${this.role} worker has exited (${this.#exitStatus})`));
+    const exited = this.#process.exitStatus;
+    if (exited !== null) return Promise.reject(new Error(`${this.role} worker has exited (${exited})`));
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });

@@ -194,7 +194,7 @@ export function facadePairs(size: AeadSize): PairCase[] {
 }
 
 /** A `connect` handshake as a client sends it: the text that DoCrypt obfuscates. */
-export function connectText(publicKey: Uint8Array): string {
+function connectText(publicKey: Uint8Array): string {
   return encodeHandshake(CMD_CONNECT, publicKey);
 }
 

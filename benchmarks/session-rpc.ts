@@ -1,14 +1,14 @@
 /**
  * The typed request/reply protocol between the benchmark process and its session workers
- * (session-worker.ts, forked from dist/), and the parent's handle on a worker. Every call has a
+ * (session-worker.ts, forked through worker-process.ts), and the parent's handle on a worker. Every call has a
  * deadline, and every worker started inside withWorkers() is stopped (then killed if need be)
  * when its body ends, whether the benchmark succeeded or threw.
  */
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { RateLimitOptions } from '../lib/index.js';
 import type { BackendName } from './harness.js';
+import { isReady, isRecord, WorkerProcess } from './worker-process.js';
 
 /**
  * Every handshake rate limit of a benchmark server (per source and global, rate and burst). Far
@@ -213,8 +213,6 @@ export type FromWorker =
   | { readonly kind: 'reply'; readonly id: number; readonly result: unknown }
   | { readonly kind: 'failure'; readonly id: number; readonly error: string };
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
-
 export function isFromWorker(value: unknown): value is FromWorker {
   if (!isRecord(value)) return false;
   if (value.kind === 'ready') return true;
@@ -229,12 +227,7 @@ export function isToWorker(value: unknown): value is ToWorker {
   return typeof value.id === 'number' && OPERATIONS.some((op) => op === value.op) && isRecord(value.params);
 }
 
-export const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-const WORKER_PATH = fileURLToPath(new URL('./session-worker.js', import.meta.url));
 const READY_TIMEOUT_MS = 15_000;
-const EXIT_GRACE_MS = 5_000;
-const KILL_WAIT_MS = 2_000;
 
 interface Pending {
   resolve(result: unknown): void;
@@ -242,81 +235,68 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** Resolves after `ms`, or earlier when `done` settles; never rejects. */
-function within(done: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void done.finally(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** One forked worker process, seen from the parent. */
+/** One session worker, seen from the parent: requests out, replies matched to them by id. */
 export class Worker {
   readonly name: string;
-  readonly #child: ChildProcess;
+  readonly #process: WorkerProcess;
   readonly #pending = new Map<number, Pending>();
-  readonly #exited: Promise<void>;
-  #exitStatus: string | null = null;
+  readonly #ready: Promise<void>;
   #nextId = 1;
 
   private constructor(name: string, nodeFlags: readonly string[]) {
     this.name = name;
-    // --expose-gc so a server worker can collect before sampling memory; the worker's stdout goes
-    // to our stderr, so `--json` output stays clean.
-    this.#child = fork(WORKER_PATH, [name], { execArgv: ['--expose-gc', ...nodeFlags], stdio: ['ignore', 2, 'inherit', 'ipc'] });
-    this.#exited = new Promise((resolve) => {
-      this.#child.once('exit', (code, signal) => {
-        this.#exitStatus = signal === null ? `code ${code}` : `signal ${signal}`;
-        this.failAll(new Error(`${name} worker exited (${this.#exitStatus})`));
-        resolve();
-      });
+    let ready = (): void => undefined;
+    this.#ready = new Promise((resolve) => {
+      ready = resolve;
     });
-    this.#child.on('error', (err) => this.failAll(new Error(`${name} worker: ${err.message}`)));
-    this.#child.on('message', (message: unknown) => {
-      if (!isFromWorker(message) || message.kind === 'ready') return;
-      const pending = this.#pending.get(message.id);
-      if (!pending) return;
-      this.#pending.delete(message.id);
-      clearTimeout(pending.timer);
-      if (message.kind === 'reply') pending.resolve(message.result);
-      else pending.reject(new Error(`${name} worker: ${message.error}`));
-    });
+    // --expose-gc so a server worker can collect before sampling memory.
+    this.#process = new WorkerProcess('./session-worker.js', name, {
+      onExit: (status) => this.failAll(new Error(`${name} worker exited (${status})`)),
+      onError: (err) => this.failAll(new Error(`${name} worker: ${err.message}`)),
+      onMessage: (message) => {
+        if (isReady(message)) return ready();
+        if (!isFromWorker(message) || message.kind === 'ready') return;
+        const pending = this.#pending.get(message.id);
+        if (!pending) return;
+        this.#pending.delete(message.id);
+        clearTimeout(pending.timer);
+        if (message.kind === 'reply') pending.resolve(message.result);
+        else pending.reject(new Error(`${name} worker: ${message.error}`));
+      },
+    }, ['--expose-gc', ...nodeFlags]);
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.#process.pid;
   }
 
   /** Forks a worker (with `nodeFlags` besides --expose-gc) and waits until it listens for requests. */
   static async start(name: string, nodeFlags: readonly string[] = []): Promise<Worker> {
     const worker = new Worker(name, nodeFlags);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${name} worker not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-        worker.#child.on('message', (message: unknown) => {
-          if (isFromWorker(message) && message.kind === 'ready') {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        void worker.#exited.then(() => {
-          clearTimeout(timer);
-          reject(new Error(`${name} worker exited before it was ready (${worker.#exitStatus})`));
-        });
-      });
+      await Promise.race([
+        worker.#ready,
+        worker.#process.exited.then(() => {
+          throw new Error(`${name} worker exited before it was ready (${worker.#process.exitStatus})`);
+        }),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${name} worker not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+        }),
+      ]);
     } catch (err) {
       await worker.stop();
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     return worker;
   }
 
   /** Sends one request; rejects if no reply arrives within `timeoutMs` or the worker dies. */
   call<O extends Operation>(op: O, params: Params<O>, timeoutMs: number): Promise<Result<O>> {
-    if (this.#exitStatus !== null) return Promise.reject(new Error(`${this.name} worker has exited (${this.#exitStatus})`));
+    const exited = this.#process.exitStatus;
+    if (exited !== null) return Promise.reject(new Error(`${this.name} worker has exited (${exited})`));
     const id = this.#nextId++;
     const request: Request<O> = { id, op, params };
     return new Promise<Result<O>>((resolve, reject) => {
@@ -326,21 +306,14 @@ export class Worker {
       }, timeoutMs);
       // The worker answers `op` with Result<O>: the one place the protocol's typing is taken on trust.
       this.#pending.set(id, { resolve: (result) => resolve(result as Result<O>), reject, timer });
-      this.#child.send(request, (err) => {
-        if (err) this.failAll(new Error(`${this.name} worker: cannot send ${op}: ${err.message}`));
-      });
+      this.#process.post(request, (err) => this.failAll(new Error(`${this.name} worker: cannot send ${op}: ${err.message}`)));
     });
   }
 
   /** Asks the worker to exit (closing its server, abandoning client sessions); kills it if it lingers. */
-  async stop(): Promise<void> {
-    if (this.#exitStatus !== null) return;
+  stop(): Promise<void> {
     const message: ToWorker = { op: 'exit' };
-    if (this.#child.connected) this.#child.send(message, () => undefined);
-    await within(this.#exited, EXIT_GRACE_MS);
-    if (this.#exitStatus !== null) return;
-    this.#child.kill('SIGKILL');
-    await within(this.#exited, KILL_WAIT_MS);
+    return this.#process.stop(() => this.#process.post(message, () => undefined));
   }
 
   private failAll(err: Error): void {

@@ -1,5 +1,5 @@
 /**
- * A session-benchmark worker, forked by session-rpc.ts (never run by hand): a bittrrt server, or
+ * A session-benchmark worker, forked by session-rpc.ts through worker-process.ts (never run by hand): a bittrrt server, or
  * a crowd of clients, in a process of its own, so that server and clients each get a core and
  * the server's memory can be read without the clients' (or the benchmark harness's) in it.
  *
@@ -19,10 +19,11 @@ import { complete } from '../lib/net/handshake/key-agreement.js';
 import { encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
 import type { BackendName } from './harness.js';
 import {
-  BENCH_RATE_LIMITS, errorText, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
+  BENCH_RATE_LIMITS, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
   type LatencySummary, type ListenParams, type LoopLimits, type MemorySample, type Operation, type Params, type Result,
   type ServerStats, type SpinResult, type StatsParams, type FloodParams, type FloodRun, type Listening,
 } from './session-rpc.js';
+import { errorText, serveParent } from './worker-process.js';
 
 const MAX_LIFETIME_MS = 10 * 60_000;
 const SERVER_CLOSE_GRACE_MS = 3_000;
@@ -378,18 +379,12 @@ async function handle<O extends Operation>(id: number, op: O, params: Params<O>)
   }
 }
 
-if (process.send === undefined) {
-  process.stderr.write('session-worker is forked by the benchmarks (npm run bench); it does not run on its own\n');
-  process.exit(2);
-}
-process.on('message', (message: unknown) => {
-  if (!isToWorker(message)) return;
-  if (message.op === 'exit') void exit(0);
-  else void handle(message.id, message.op, message.params);
+serveParent('session-worker', MAX_LIFETIME_MS, {
+  onMessage: (message) => {
+    if (!isToWorker(message)) return;
+    if (message.op === 'exit') void exit(0);
+    else void handle(message.id, message.op, message.params);
+  },
+  onParentGone: () => void exit(1),
+  onLifetimeOver: () => void exit(1),
 });
-process.on('disconnect', () => void exit(1));
-setTimeout(() => {
-  process.stderr.write(`session worker ${process.argv[2] ?? ''}: lifetime limit reached, exiting\n`);
-  void exit(1);
-}, MAX_LIFETIME_MS).unref();
-reply({ kind: 'ready' });

@@ -139,7 +139,7 @@ export const REKEY_RETRY_MS = 250;
  * no honest client is ever slowed; a faster one waits, retrying every REKEY_RETRY_MS.
  */
 export const REKEY_MIN_INTERVAL_MS = 1000;
-/** HMAC label for the secret each keypair passes on to the next rotation's key derivation. */
+/** HMAC label for the secret each set of traffic keys passes on to the next rotation's key derivation. */
 export const REKEY_CHAIN_LABEL = 'bittrrt-v2 rekey chain';
 
 /** Path validation (RFC 9000 §8.2): a challenge is 8 unpredictable bytes the new address must echo. */

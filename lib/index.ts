@@ -35,7 +35,7 @@ export { createLogger, type Logger, type LogLevel, type LoggerOptions } from './
 // Sessions.
 export { Session, type SessionEvents, type CloseReason, type PeerAddress, type RttStats, type FrameHandler } from './net/session.js';
 export { SecureSession, type SessionService } from './net/secure-session.js';
-export { SeedSession } from './net/seed-session.js';
+export { V1Session } from './net/v1-session.js';
 export type { Counters, CountersSnapshot, DropReason } from './net/counters.js';
 
 // File transfer.
@@ -50,7 +50,8 @@ export { fileNameProblem } from './transfer/names.js';
 export { ReceiveBudget, type Grant } from './transfer/budget.js';
 export { BandwidthPolicy, type BandwidthLimits } from './transfer/bandwidth.js';
 
-// Trust: identities, key files, known hosts, authorized keys.
+// Trust: identities (an X25519 key pair each), key files, known hosts, authorized keys.
+export { X25519KeyPair, type X25519KeyPairOptions } from './crypto/x25519-key-pair.js';
 export { KnownHosts, trustOnFirstUse, defaultKnownHostsPath, type HostKeyCheck } from './trust/known-hosts.js';
 export type { ServerVerifier, ServerVerdict } from './trust/server-verifier.js';
 export {

@@ -1,5 +1,5 @@
 /**
- * Fixed-size slots cut from shared ArrayBuffers, and recycled. Every version-2 keypair holds two
+ * Fixed-size slots cut from shared ArrayBuffers, and recycled. Every version-2 TrafficKeys holds two
  * 32-byte keys and a 320-byte replay ring; as typed arrays of their own each costs an
  * ArrayBuffer and a malloc'd backing store (about 570 B of RSS for a 32-byte key, 680 B for the
  * ring), as views into a shared slab about 100 B each. A released slot is zeroed and handed out

@@ -16,11 +16,11 @@ const PUBLIC = [
   'createServer', 'BittrrtServer', 'connect', 'PersistentClient', 'pingSeries', 'DEFAULT_TIMINGS', 'DEFAULT_RATE_LIMITS',
   'createLogger',
   // sessions
-  'Session', 'SecureSession', 'SeedSession',
+  'Session', 'SecureSession', 'V1Session',
   // file transfer
   'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy',
   // trust
-  'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
+  'X25519KeyPair', 'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
   'defaultServerKeyPath', 'defaultClientKeyPath', 'readSecretKeyFile', 'writeSecretKeyFile', 'readAuthorizedKeys',
   'toBase64Url', 'fromBase64Url',
   // config

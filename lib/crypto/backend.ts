@@ -4,7 +4,7 @@
  *
  * Conventions (as libsodium's): outputs are caller-supplied buffers of exactly the right size, so
  * the hot path allocates nothing; lengths are validated by the callers in this package
- * (CommEncryptor), and a backend may assume them.
+ * (X25519KeyPair, CommEncryptor, AeadKey), and a backend may assume them.
  */
 export interface CryptoBackend {
   /** 'native' (libsodium via sodium-native) or 'js' (@noble). */

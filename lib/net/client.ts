@@ -1,7 +1,7 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import { DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import type { CommEncryptor } from '../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import { DoCrypt, type DoCryptForm } from '../crypto/docrypt.js';
 import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
@@ -10,9 +10,9 @@ import type { ServerVerifier } from '../trust/server-verifier.js';
 import { formatAddress, literalLookup, resolveHost } from './address.js';
 import { Counters } from './counters.js';
 import { HandshakeInitiator, type InitiatorKeys } from './handshake/initiator.js';
-import { Keypair } from './keypair.js';
+import { TrafficKeys } from './traffic-keys.js';
 import { SecureSession } from './secure-session.js';
-import { SeedSession } from './seed-session.js';
+import { V1Session } from './v1-session.js';
 import type { PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
 import { resolveTimings, type SessionTimings } from './timings.js';
@@ -33,7 +33,7 @@ export interface ConnectOptions {
    */
   verifyServer?: ServerVerifier | ServerVerifier['verify'];
   /** The client's long-term identity, for servers that only admit listed clients. */
-  identity?: CommEncryptor;
+  identity?: X25519KeyPair;
   /**
    * Accept a server that answers only with the original, unauthenticated protocol (version 1).
    * An attacker on the path can produce that answer by stripping version 2, so the default is
@@ -121,9 +121,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   /** The session the handshake's keys make. */
   const open = (keys: InitiatorKeys): Session => {
     const now = clock();
-    if (keys.version === 1) return new SeedSession(table, 'client', server, keys.encryptor, timings, now);
-    const keypair = new Keypair(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
-    return new SecureSession(table, 'client', server, keypair, timings, now, keys.serverStatic);
+    if (keys.version === 1) return new V1Session(table, 'client', server, keys.encryptor, timings, now);
+    const trafficKeys = new TrafficKeys(backend, keys.keys, keys.localIndex, keys.remoteIndex, now, timings.rejectAfterMessages);
+    return new SecureSession(table, 'client', server, trafficKeys, timings, now, keys.serverStatic);
   };
 
   let session: Session;
@@ -181,7 +181,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     if (rinfo.address !== server.address || rinfo.port !== server.port) return counters.drop('unknown-session');
     const now = clock();
     // Late copies of `connected` (first byte 'g') are ignored; a version-1 nonce may begin with 'g' too.
-    if (session instanceof SeedSession) {
+    if (session instanceof V1Session) {
       if (!session.receive(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) counters.drop('bad-auth');
     } else if (!table.route(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) {
       counters.drop('unknown-session');

@@ -1,27 +1,27 @@
 import { readU32 } from '../bytes.js';
 import { REKEY_MIN_INTERVAL_MS, REKEY_PAYLOAD_BYTES, X25519_KEY_BYTES } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import type { DropReason } from './counters.js';
 import { rotationKeys } from './handshake/key-agreement.js';
-import { Keypair } from './keypair.js';
+import { TrafficKeys } from './traffic-keys.js';
 import type { SessionTimings } from './timings.js';
 
-/** What a key ring needs of its session's host; `Owner` is the session it registers keypairs for. */
+/** What a key ring needs of its session's host; `Owner` is the session it registers traffic keys for. */
 export interface KeyRingHost<Owner> {
   readonly backend: CryptoBackend;
   /** The network key, mixed into every rotation when set. */
   readonly psk: Uint8Array | undefined;
-  /** A fresh receiver index, unused by any live keypair of this host. */
+  /** A fresh receiver index, unused by any live traffic keys of this host. */
   allocateIndex(): number;
-  /** Routes datagrams carrying `keypair`'s receiver index to `owner`. */
-  register(keypair: Keypair, owner: Owner): void;
-  unregister(keypair: Keypair, owner: Owner): void;
+  /** Routes datagrams carrying `trafficKeys`'s receiver index to `owner`. */
+  register(trafficKeys: TrafficKeys, owner: Owner): void;
+  unregister(trafficKeys: TrafficKeys, owner: Owner): void;
 }
 
 /** The client's half-done rotation: our new ephemeral key and index, until the server answers. */
 interface RekeyRequest {
-  encryptor: CommEncryptor;
+  ephemeral: X25519KeyPair;
   localIndex: number;
   lastSent: number;
 }
@@ -35,11 +35,11 @@ interface RekeyAnswer {
 type RingTimings = Pick<SessionTimings, 'rejectAfterMessages' | 'previousKeysGraceMs' | 'rekeyAfterMs' | 'rekeyAfterMessages' | 'rekeyRetryMs'>;
 
 /**
- * One session's keypairs, as wireguard-go's Keypairs: the current one (what we send under), the
+ * One session's traffic keys, as wireguard-go's Keypairs: the current one (what we send under), the
  * previous one (still opens late packets for a grace period) and, on the server between its
  * answer and the client's first packet under them, the next one. And the rotation between them:
  * the client sends REKEY_INIT (new ephemeral key, new index) under the current keys; the server
- * derives the next keypair (rotationKeys, the handshake's key agreement with the current keys'
+ * derives the next traffic keys (rotationKeys, the handshake's key agreement with the current keys'
  * chain secret mixed in) and answers REKEY_RESPONSE; the client switches at once; the server
  * switches when a packet arrives under the next keys.
  *
@@ -49,16 +49,16 @@ export class KeyRing<Owner> {
   readonly #host: KeyRingHost<Owner>;
   readonly #owner: Owner;
   readonly #timings: RingTimings;
-  #current: Keypair;
-  #previous: Keypair | null = null;
+  #current: TrafficKeys;
+  #previous: TrafficKeys | null = null;
   #previousExpires = 0;
-  #next: Keypair | null = null;
+  #next: TrafficKeys | null = null;
   #request: RekeyRequest | null = null;
   #answer: RekeyAnswer | null = null;
   /** Server: when the last rotation request was worked on (an X25519, whether it succeeded or not). */
   #workedAt = -Infinity;
 
-  constructor(host: KeyRingHost<Owner>, owner: Owner, current: Keypair, timings: RingTimings) {
+  constructor(host: KeyRingHost<Owner>, owner: Owner, current: TrafficKeys, timings: RingTimings) {
     this.#host = host;
     this.#owner = owner;
     this.#timings = timings;
@@ -66,20 +66,20 @@ export class KeyRing<Owner> {
     host.register(current, owner);
   }
 
-  get current(): Keypair {
+  get current(): TrafficKeys {
     return this.#current;
   }
 
-  /** The live keypair with receiver index `index`. */
-  at(index: number): Keypair | null {
+  /** The live traffic keys with receiver index `index`. */
+  at(index: number): TrafficKeys | null {
     if (this.#current.localIndex === index) return this.#current;
     if (this.#next?.localIndex === index) return this.#next;
     if (this.#previous?.localIndex === index) return this.#previous;
     return null;
   }
 
-  isNext(keypair: Keypair): boolean {
-    return keypair === this.#next;
+  isNext(trafficKeys: TrafficKeys): boolean {
+    return trafficKeys === this.#next;
   }
 
   /* ---------------- client ---------------- */
@@ -87,8 +87,8 @@ export class KeyRing<Owner> {
   /** Client: starts a rotation and returns the REKEY_INIT payload; null while one is under way. */
   startRotation(now: number): Buffer | null {
     if (this.#request) return null;
-    const encryptor = new CommEncryptor({ backend: this.#host.backend });
-    this.#request = { encryptor, localIndex: this.#host.allocateIndex(), lastSent: now };
+    const ephemeral = new X25519KeyPair({ backend: this.#host.backend });
+    this.#request = { ephemeral, localIndex: this.#host.allocateIndex(), lastSent: now };
     return this.#requestPayload(now);
   }
 
@@ -107,7 +107,7 @@ export class KeyRing<Owner> {
   #requestPayload(now: number): Buffer {
     const request = this.#request!;
     request.lastSent = now;
-    return rekeyPayload(request.encryptor.publicKey, request.localIndex);
+    return rekeyPayload(request.ephemeral.publicKey, request.localIndex);
   }
 
   /**
@@ -119,13 +119,13 @@ export class KeyRing<Owner> {
     if (!request) return 'stale';
     let keys;
     try {
-      keys = rotationKeys(request.encryptor, body.subarray(0, X25519_KEY_BYTES), 'initiator', this.#current.chain, this.#host.psk);
+      keys = rotationKeys(request.ephemeral, body.subarray(0, X25519_KEY_BYTES), 'initiator', this.#current.chain, this.#host.psk);
     } catch {
       return 'low-order';
     }
-    const next = new Keypair(this.#host.backend, keys, request.localIndex, readU32(body, X25519_KEY_BYTES), now,
+    const next = new TrafficKeys(this.#host.backend, keys, request.localIndex, readU32(body, X25519_KEY_BYTES), now,
       this.#timings.rejectAfterMessages);
-    request.encryptor.destroy();
+    request.ephemeral.destroy();
     this.#request = null;
     this.#host.register(next, this.#owner);
     this.#rotateTo(next, now);
@@ -147,20 +147,20 @@ export class KeyRing<Owner> {
     if (this.#next !== null || now - this.#workedAt < REKEY_MIN_INTERVAL_MS) return 'rekey-limit';
     // Counted before the work: a low-order key fails only after its X25519, and must not be free.
     this.#workedAt = now;
-    const encryptor = new CommEncryptor({ backend: this.#host.backend });
+    const ephemeral = new X25519KeyPair({ backend: this.#host.backend });
     try {
-      const keys = rotationKeys(encryptor, peerPublicKey, 'responder', this.#current.chain, this.#host.psk);
-      const next = new Keypair(this.#host.backend, keys, this.#host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
+      const keys = rotationKeys(ephemeral, peerPublicKey, 'responder', this.#current.chain, this.#host.psk);
+      const next = new TrafficKeys(this.#host.backend, keys, this.#host.allocateIndex(), readU32(body, X25519_KEY_BYTES), now,
         this.#timings.rejectAfterMessages);
       this.#next = next;
       this.#host.register(next, this.#owner);
-      const response = rekeyPayload(encryptor.publicKey, next.localIndex);
+      const response = rekeyPayload(ephemeral.publicKey, next.localIndex);
       this.#answer = { peerPublicKey: Buffer.from(peerPublicKey), response };
       return response;
     } catch {
       return 'low-order';
     } finally {
-      encryptor.destroy();
+      ephemeral.destroy();
     }
   }
 
@@ -174,11 +174,11 @@ export class KeyRing<Owner> {
 
   /* ---------------- both ---------------- */
 
-  #rotateTo(keypair: Keypair, now: number): void {
+  #rotateTo(trafficKeys: TrafficKeys, now: number): void {
     if (this.#previous) this.#retire(this.#previous);
     this.#previous = this.#current;
     this.#previousExpires = now + this.#timings.previousKeysGraceMs;
-    this.#current = keypair;
+    this.#current = trafficKeys;
   }
 
   /** Forgets the previous keys once their grace period is over. */
@@ -189,17 +189,17 @@ export class KeyRing<Owner> {
     }
   }
 
-  #retire(keypair: Keypair): void {
-    this.#host.unregister(keypair, this.#owner);
-    keypair.wipe();
+  #retire(trafficKeys: TrafficKeys): void {
+    this.#host.unregister(trafficKeys, this.#owner);
+    trafficKeys.wipe();
   }
 
   /** Wipes every key and a half-done rotation's ephemeral key. */
   wipe(): void {
-    for (const keypair of [this.#current, this.#previous, this.#next]) if (keypair) this.#retire(keypair);
+    for (const trafficKeys of [this.#current, this.#previous, this.#next]) if (trafficKeys) this.#retire(trafficKeys);
     this.#previous = null;
     this.#next = null;
-    this.#request?.encryptor.destroy();
+    this.#request?.ephemeral.destroy();
     this.#request = null;
   }
 }

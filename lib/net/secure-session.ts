@@ -10,7 +10,7 @@ import {
 } from '../protocol/frame.js';
 import { readU32 } from '../bytes.js';
 import { KeyRing } from './key-ring.js';
-import { type Keypair, OPEN_BAD_AUTH, OPEN_REPLAY } from './keypair.js';
+import { type TrafficKeys, OPEN_BAD_AUTH, OPEN_REPLAY } from './traffic-keys.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
@@ -22,11 +22,11 @@ export interface SecureSessionHost extends SessionHost {
   readonly backend: CryptoBackend;
   /** The network key, mixed into every key derivation when set. */
   readonly psk: Uint8Array | undefined;
-  /** A fresh receiver index, unused by any live keypair of this host. */
+  /** A fresh receiver index, unused by any live traffic keys of this host. */
   allocateIndex(): number;
-  /** Routes datagrams carrying `keypair`'s receiver index to `session`. */
-  register(keypair: Keypair, session: SecureSession): void;
-  unregister(keypair: Keypair, session: SecureSession): void;
+  /** Routes datagrams carrying `trafficKeys`'s receiver index to `session`. */
+  register(trafficKeys: TrafficKeys, session: SecureSession): void;
+  unregister(trafficKeys: TrafficKeys, session: SecureSession): void;
   /** Called after each key rotation, before the session's `rekey` event. */
   sessionRekeyed(session: Session): void;
   /** Called when the peer's new address answered a path challenge, before the session's `roam` event (optional). */
@@ -79,7 +79,7 @@ interface PathCandidate {
 const CHALLENGE_DATAGRAM_BYTES = AEAD_OVERHEAD + FRAME_HEADER_BYTES + SESSION_FRAME_PAYLOAD_BYTES;
 
 /**
- * A version-2 session: per-direction keys, counter nonces and a replay window (Keypair), frames
+ * A version-2 session: per-direction keys, counter nonces and a replay window (TrafficKeys), frames
  * in the original's 20-byte header, heartbeats with RTT, key rotation and an explicit close.
  *
  * Rotation, as WireGuard, is the key ring's (key-ring.ts): this session sends the REKEY_INIT and
@@ -110,11 +110,11 @@ export class SecureSession extends Session {
   readonly peerIdentity: Uint8Array | null;
   protected declare readonly host: SecureSessionHost;
 
-  constructor(host: SecureSessionHost, role: 'client' | 'server', remote: PeerAddress, keypair: Keypair,
+  constructor(host: SecureSessionHost, role: 'client' | 'server', remote: PeerAddress, trafficKeys: TrafficKeys,
     timings: SessionTimings, now: number, peerIdentity: Uint8Array | null = null) {
     super(host, role, remote, timings, now);
     this.peerIdentity = peerIdentity;
-    this.#keys = new KeyRing(host, this, keypair, timings);
+    this.#keys = new KeyRing(host, this, trafficKeys, timings);
     this.#lastHeartbeatSent = now;
     // The client speaks first, at once: its first packet proves to the server it holds the keys.
     if (role === 'client') this.sendHeartbeat(now);
@@ -206,13 +206,13 @@ export class SecureSession extends Session {
 
   /** `index` is the datagram's receiver index, when the caller has read it already (the table has). */
   receive(datagram: Buffer, from: PeerAddress, now: number, index = readU32(datagram, 0)): void {
-    const keypair = this.#keys.at(index);
-    if (keypair === null) return this.host.counters.drop('unknown-session');
+    const trafficKeys = this.#keys.at(index);
+    if (trafficKeys === null) return this.host.counters.drop('unknown-session');
     // Past their age limit keys open nothing (the next tick closes the session).
-    if (now - keypair.createdAt >= this.timings.rejectAfterMs) return this.host.counters.drop('expired-keys');
+    if (now - trafficKeys.createdAt >= this.timings.rejectAfterMs) return this.host.counters.drop('expired-keys');
     // Not from the slab: a transfer may hold a body for a while, which would pin a whole slab.
     const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);
-    const length = keypair.openInto(plaintext, datagram);
+    const length = trafficKeys.openInto(plaintext, datagram);
     if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
     if (length === OPEN_BAD_AUTH) return this.host.counters.drop('bad-auth');
     if (length < FRAME_HEADER_BYTES) return this.host.counters.drop('bad-frame');
@@ -220,7 +220,7 @@ export class SecureSession extends Session {
     this.heard(now);
     // Roaming: a new address is challenged, and adopted once it answers (see PathCandidate).
     if (from.address !== this.remote.address || from.port !== this.remote.port) this.challengePath(from, datagram.length, now);
-    if (this.#keys.isNext(keypair)) {
+    if (this.#keys.isNext(trafficKeys)) {
       this.#keys.confirmNext(now);
       this.rotated();
     }

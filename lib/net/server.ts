@@ -4,7 +4,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { CONNECT_MAX_AGE_SECONDS, DEFAULT_BIND_ADDR, DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_HOST, DEFAULT_PORT, MAX_DEFAULT_HANDSHAKE_THREADS, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import { DoCrypt } from '../crypto/docrypt.js';
 import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
@@ -16,7 +16,7 @@ import { Counters, type DropReason } from './counters.js';
 import { HandshakeThreads } from './handshake/threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from './handshake/rate-limit.js';
 import { HandshakeResponder } from './handshake/responder.js';
-import { SeedSession } from './seed-session.js';
+import { V1Session } from './v1-session.js';
 import type { SessionService } from './secure-session.js';
 import type { CloseReason, PeerAddress, Session } from './session.js';
 import { SessionTable, tickInterval } from './session-table.js';
@@ -29,7 +29,7 @@ export interface ServerOptions {
    * The server's long-term X25519 identity; clients pin its public key. A fresh one is made
    * when omitted (the CLI keeps one in ~/.bittrrt/server.key).
    */
-  identity?: CommEncryptor;
+  identity?: X25519KeyPair;
   /**
    * A 32-byte network key: keys derived from it are the handshake's Fernet key (instead of the
    * public NET_OBS_KEY) and an input to every session key.
@@ -86,13 +86,13 @@ const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly counters = new Counters();
   readonly timings: SessionTimings;
-  readonly identity: CommEncryptor;
+  readonly identity: X25519KeyPair;
   readonly #receiveBufferBytes: number;
   readonly #log: Logger;
   readonly #table: SessionTable;
   readonly #responder: HandshakeResponder;
   /** Version-1 sessions have no receiver index, so they are found by source address. */
-  readonly #seedBySource = new SeedSources();
+  readonly #v1BySource = new V1Sources();
   readonly #backend: CryptoBackend;
   readonly #networkKeys: NetworkKeys | undefined;
   readonly #threadCount: number;
@@ -107,7 +107,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.#networkKeys = networkKeys;
     this.#threadCount = options.handshakeThreads ?? defaultHandshakeThreads();
     if (!Number.isInteger(this.#threadCount) || this.#threadCount < 0) throw new RangeError('handshakeThreads must be a whole number >= 0');
-    this.identity = options.identity ?? new CommEncryptor({ backend });
+    this.identity = options.identity ?? new X25519KeyPair({ backend });
     this.timings = resolveTimings(options.timings);
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
     this.#log = options.logger ?? silentLogger;
@@ -143,7 +143,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       maxSessionsPerHost: options.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
       connectMaxAgeSeconds: options.networkKey === undefined ? undefined : CONNECT_MAX_AGE_SECONDS,
       threads: () => this.#threads,
-      seedCandidate: (peer) => this.#seedBySource.candidate(peer),
+      v1Candidate: (peer) => this.#v1BySource.candidate(peer),
       dropped: (reason, datagram, from) => this.drop(reason, datagram, from),
       transmit: (datagram, to) => this.#table.transmit(datagram, to),
     });
@@ -233,13 +233,13 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.counters.bytesIn += datagram.length;
     const now = clock();
     if (this.#table.route(datagram, rinfo, now)) return;
-    if (this.#seedBySource.size > 0 && this.#seedBySource.receive(datagram, rinfo, now)) return;
+    if (this.#v1BySource.size > 0 && this.#v1BySource.receive(datagram, rinfo, now)) return;
     if (datagram[0] !== TOKEN_FIRST_BYTE) return this.drop('unknown-session', datagram, rinfo);
     const outcome = this.#responder.handle(datagram, rinfo, now);
     if ('dropped' in outcome) return this.drop(outcome.dropped, datagram, rinfo);
     if ('session' in outcome) {
       const { session } = outcome;
-      if (session instanceof SeedSession) this.#seedBySource.add(session);
+      if (session instanceof V1Session) this.#v1BySource.add(session);
       // A version-1 peer proves nothing more after its handshake: announce it now.
       if (session.version === 1) this.established(session);
     }
@@ -258,7 +258,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   private forget(session: Session, reason: CloseReason): void {
-    if (session instanceof SeedSession) this.#seedBySource.forget(session);
+    if (session instanceof V1Session) this.#v1BySource.forget(session);
     if (session.version === 2 && !session.confirmed) return; // a half-open session was never announced
     this.#log.info(reason === 'timeout' ? 'session timed out' : 'session closed', {
       peer: formatAddress(session.remote.address, session.remote.port),
@@ -284,16 +284,16 @@ function sourceKey(peer: PeerAddress): string {
  * once it has decrypted a datagram, which only the holder of its key can send. Until then the
  * working session keeps working. One candidate per source: a newer one displaces it.
  */
-class SeedSources {
-  readonly #current = new Map<string, SeedSession>();
-  readonly #candidates = new Map<string, SeedSession>();
+class V1Sources {
+  readonly #current = new Map<string, V1Session>();
+  readonly #candidates = new Map<string, V1Session>();
 
   /** Sources with a session (a candidate never exists without one). */
   get size(): number {
     return this.#current.size;
   }
 
-  add(session: SeedSession): void {
+  add(session: V1Session): void {
     const key = sourceKey(session.remote);
     if (!this.#current.has(key)) {
       this.#current.set(key, session);
@@ -305,7 +305,7 @@ class SeedSources {
   }
 
   /** The candidate a new session from `peer` would displace. */
-  candidate(peer: PeerAddress): SeedSession | undefined {
+  candidate(peer: PeerAddress): V1Session | undefined {
     return this.#candidates.get(sourceKey(peer));
   }
 
@@ -323,7 +323,7 @@ class SeedSources {
   }
 
   /** A closed session leaves; a candidate takes the place of a session that ended. */
-  forget(session: SeedSession): void {
+  forget(session: V1Session): void {
     const key = sourceKey(session.remote);
     if (this.#candidates.get(key) === session) {
       this.#candidates.delete(key);

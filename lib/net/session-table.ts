@@ -3,7 +3,7 @@ import type { CryptoBackend } from '../crypto/backend.js';
 import { hostKey } from './address.js';
 import type { Counters } from './counters.js';
 import { readU32 } from '../bytes.js';
-import type { Keypair } from './keypair.js';
+import type { TrafficKeys } from './traffic-keys.js';
 import type { SecureSession, SecureSessionHost } from './secure-session.js';
 import type { CloseReason, FrameHandler, PeerAddress, Session } from './session.js';
 import type { SessionTimings } from './timings.js';
@@ -30,7 +30,7 @@ export class SessionTable implements SecureSessionHost {
   readonly backend: CryptoBackend;
   readonly counters: Counters;
   readonly psk: Uint8Array | undefined;
-  /** Version-2 sessions by the receiver index of each of their live keypairs. */
+  /** Version-2 sessions by the receiver index of each of their live traffic keys. */
   readonly #byIndex = new Map<number, SecureSession>();
   readonly #options: SessionTableOptions;
   readonly #indexBytes = new Uint8Array(4);
@@ -105,13 +105,13 @@ export class SessionTable implements SecureSessionHost {
     this.#reserved.delete(index);
   }
 
-  register(keypair: Keypair, session: SecureSession): void {
-    this.#reserved.delete(keypair.localIndex);
-    this.#byIndex.set(keypair.localIndex, session);
+  register(trafficKeys: TrafficKeys, session: SecureSession): void {
+    this.#reserved.delete(trafficKeys.localIndex);
+    this.#byIndex.set(trafficKeys.localIndex, session);
   }
 
-  unregister(keypair: Keypair, session: SecureSession): void {
-    if (this.#byIndex.get(keypair.localIndex) === session) this.#byIndex.delete(keypair.localIndex);
+  unregister(trafficKeys: TrafficKeys, session: SecureSession): void {
+    if (this.#byIndex.get(trafficKeys.localIndex) === session) this.#byIndex.delete(trafficKeys.localIndex);
   }
 
   sessionClosed(session: Session, reason: CloseReason): void {
@@ -143,7 +143,7 @@ export class SessionTable implements SecureSessionHost {
 
   /**
    * Hands a version-2 datagram to the session its receiver index names. Returns false when no
-   * live keypair has that index (the caller decides what else it might be).
+   * live traffic keys have that index (the caller decides what else it might be).
    */
   route(datagram: Buffer, from: PeerAddress, now: number): boolean {
     if (datagram.length < MIN_V2_PACKET || datagram[0] === TOKEN_FIRST_BYTE) return false;

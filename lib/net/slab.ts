@@ -7,7 +7,7 @@
  * keep would pin a whole slab.
  *
  * Slabs stay below glibc's 128 KiB mmap threshold on purpose. Freeing a larger, mmapped block
- * raises that threshold to its size; the long-lived key and replay slabs (keypair.ts) then land
+ * raises that threshold to its size; the long-lived key and replay slabs (traffic-keys.ts) then land
  * in the brk heap among short-lived buffers, which pins it: about 800 B of RSS per idle session
  * on a server with 10,000 of them, measured.
  */

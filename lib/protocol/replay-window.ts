@@ -11,7 +11,7 @@ import { REPLAY_RING_BLOCKS } from '../constants.js';
 const BLOCK_BITS = 32;
 /**
  * REPLAY_RING_BLOCKS = 80: a window of 2528 packets (comfortably over the 2048 asked for) in 320
- * bytes per keypair, which matters with 10,000 idle sessions. Not a power of two, so slots are
+ * bytes per set of traffic keys, which matters with 10,000 idle sessions. Not a power of two, so slots are
  * found with `%` rather than a mask; that costs about a nanosecond per packet.
  */
 const RING_BLOCKS = REPLAY_RING_BLOCKS;

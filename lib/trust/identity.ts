@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { X25519_KEY_BYTES } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
-import { CommEncryptor } from '../crypto/comm-encryptor.js';
+import { X25519KeyPair } from '../crypto/x25519-key-pair.js';
 import { toBase64Url } from '../encoding.js';
 import { readSecretKeyFile, writeSecretKeyFile } from './key-file.js';
 
@@ -22,15 +22,15 @@ export function fingerprint(publicKey: Uint8Array): string {
 }
 
 /** Reads a long-term X25519 identity from `path`. */
-export function loadIdentity(path: string, what: string, backend?: CryptoBackend): CommEncryptor {
-  return CommEncryptor.fromSecretKey(readSecretKeyFile(path, what), { backend });
+export function loadIdentity(path: string, what: string, backend?: CryptoBackend): X25519KeyPair {
+  return X25519KeyPair.fromSecretKey(readSecretKeyFile(path, what), { backend });
 }
 
 /** Reads the identity at `path`, or creates one there (mode 0600) on first run. */
-export function loadOrCreateIdentity(path: string, what: string, backend?: CryptoBackend): { identity: CommEncryptor; created: boolean } {
+export function loadOrCreateIdentity(path: string, what: string, backend?: CryptoBackend): { identity: X25519KeyPair; created: boolean } {
   if (existsSync(path)) return { identity: loadIdentity(path, what, backend), created: false };
   const secret = randomFillSync(new Uint8Array(X25519_KEY_BYTES));
-  const identity = CommEncryptor.fromSecretKey(secret, { backend });
+  const identity = X25519KeyPair.fromSecretKey(secret, { backend });
   writeSecretKeyFile(path, secret, `bittrrt ${what}; public key ${toBase64Url(identity.publicKey)}`);
   secret.fill(0);
   return { identity, created: true };

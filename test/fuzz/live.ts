@@ -4,7 +4,7 @@ import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { getDefaultBackend } from '../../lib/crypto/select.js';
 import { connect } from '../../lib/net/client.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
 import type { BittrrtServer } from '../../lib/net/server.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
@@ -26,7 +26,7 @@ export class Forger {
 
   private constructor(
     readonly socket: Socket,
-    readonly keypair: Keypair,
+    readonly trafficKeys: TrafficKeys,
     /** The server's session for this client. */
     readonly serverSession: SecureSession,
     readonly address: PeerAddress,
@@ -57,9 +57,9 @@ export class Forger {
         const session = [...server.sessions()].find((s): s is SecureSession => s instanceof SecureSession && s.localIndex === response.index);
         if (!session) continue; // evicted already: try again
         ephemeral.destroy();
-        const keypair = new Keypair(getDefaultBackend(), keys, init.index, response.index, Date.now());
+        const trafficKeys = new TrafficKeys(getDefaultBackend(), keys, init.index, response.index, Date.now());
         socket.on('message', () => {}); // the server's answers are not read
-        const forger = new Forger(socket, keypair, session, { address: '127.0.0.1', port: socket.address().port });
+        const forger = new Forger(socket, trafficKeys, session, { address: '127.0.0.1', port: socket.address().port });
         // The first authenticated packet confirms the session (and is answered with an ack).
         const stamp = Buffer.alloc(SESSION_FRAME_PAYLOAD_BYTES);
         stamp.writeDoubleBE(0);
@@ -81,13 +81,13 @@ export class Forger {
 
   /** The server's receiver index for this session (the first 4 bytes of every packet we seal). */
   get serverIndex(): number {
-    return this.keypair.remoteIndex;
+    return this.trafficKeys.remoteIndex;
   }
 
   /** Seals `plaintext` (a frame, or anything) under the session keys with the next counter. */
   seal(plaintext: Uint8Array): Buffer {
     const out = Buffer.alloc(plaintext.length + 28);
-    if (this.keypair.sealInto(out, plaintext) < 0) throw new Error('forger counter exhausted');
+    if (this.trafficKeys.sealInto(out, plaintext) < 0) throw new Error('forger counter exhausted');
     return out;
   }
 
@@ -97,7 +97,7 @@ export class Forger {
   }
 
   async close(): Promise<void> {
-    this.keypair.wipe();
+    this.trafficKeys.wipe();
     await closeSocket(this.socket);
   }
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { AEAD_OVERHEAD, REKEY_MIN_INTERVAL_MS } from '../../lib/constants.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
 import { KeyRing, type KeyRingHost } from '../../lib/net/key-ring.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { DEFAULT_TIMINGS } from '../../lib/net/timings.js';
 
 const backend = loadNobleBackend();
@@ -15,25 +15,25 @@ function host(firstIndex: number): KeyRingHost<string> & { indexes: Set<number> 
   return {
     backend, psk: undefined, indexes,
     allocateIndex: () => next++,
-    register: (keypair) => { indexes.add(keypair.localIndex); },
-    unregister: (keypair) => { indexes.delete(keypair.localIndex); },
+    register: (trafficKeys) => { indexes.add(trafficKeys.localIndex); },
+    unregister: (trafficKeys) => { indexes.delete(trafficKeys.localIndex); },
   };
 }
 
 /** A client and a server ring over one handshake's keys. */
 function pair(now = 0) {
   const [a, b, confirm] = [randomBytes(32), randomBytes(32), randomBytes(32)];
-  // A Keypair wipes the buffers it is given: each side gets copies.
+  // A TrafficKeys wipes the buffers it is given: each side gets copies.
   const copy = (bytes: Buffer): Buffer => Buffer.from(bytes);
   const clientHost = host(100);
   const serverHost = host(200);
-  const client = new KeyRing(clientHost, 'client', new Keypair(backend, { send: copy(a), receive: copy(b), confirm: copy(confirm) }, 1, 2, now), DEFAULT_TIMINGS);
-  const server = new KeyRing(serverHost, 'server', new Keypair(backend, { send: copy(b), receive: copy(a), confirm: copy(confirm) }, 2, 1, now), DEFAULT_TIMINGS);
+  const client = new KeyRing(clientHost, 'client', new TrafficKeys(backend, { send: copy(a), receive: copy(b), confirm: copy(confirm) }, 1, 2, now), DEFAULT_TIMINGS);
+  const server = new KeyRing(serverHost, 'server', new TrafficKeys(backend, { send: copy(b), receive: copy(a), confirm: copy(confirm) }, 2, 1, now), DEFAULT_TIMINGS);
   return { client, server, clientHost, serverHost };
 }
 
 /** Whether what `from` seals now, `to` opens. */
-function talks(from: Keypair, to: Keypair | null): boolean {
+function talks(from: TrafficKeys, to: TrafficKeys | null): boolean {
   const datagram = Buffer.alloc(16 + AEAD_OVERHEAD);
   from.sealInto(datagram, Buffer.alloc(16, 7));
   return to !== null && to.openInto(Buffer.alloc(16), datagram) === 16;

@@ -4,7 +4,7 @@ import { REKEY_MIN_INTERVAL_MS, SESSION_FRAME_PAYLOAD_BYTES } from '../../lib/co
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { getDefaultBackend } from '../../lib/crypto/select.js';
 import { Counters } from '../../lib/net/counters.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { SecureSession, type SecureSessionHost } from '../../lib/net/secure-session.js';
 import type { PeerAddress } from '../../lib/net/session.js';
 import { resolveTimings } from '../../lib/net/timings.js';
@@ -37,8 +37,8 @@ class Wire {
         if (!this.dropIf(Buffer.from(datagram))) this.queue.push({ datagram: Buffer.from(datagram), from });
       },
       allocateIndex: () => this.#nextIndex++,
-      register: (keypair, session) => this.byIndex.set(keypair.localIndex, session),
-      unregister: (keypair) => this.byIndex.delete(keypair.localIndex),
+      register: (trafficKeys, session) => this.byIndex.set(trafficKeys.localIndex, session),
+      unregister: (trafficKeys) => this.byIndex.delete(trafficKeys.localIndex),
       sessionClosed: () => undefined, sessionConfirmed: () => undefined, sessionRekeyed: () => undefined,
     };
   }
@@ -68,8 +68,8 @@ function pair(sessionTimings = timings): { wire: Wire; client: SecureSession; se
   const copy = (k: { send: Uint8Array; receive: Uint8Array; confirm: Uint8Array }) => ({ send: Buffer.from(k.send), receive: Buffer.from(k.receive), confirm: Buffer.from(k.confirm) });
   const serverCounters = new Counters();
   const clientCounters = new Counters();
-  const server = new SecureSession(wire.host(serverCounters, SERVER), 'server', CLIENT, new Keypair(backend, copy(keys.server), 1, 2, 0), sessionTimings, 0);
-  const client = new SecureSession(wire.host(clientCounters, CLIENT), 'client', SERVER, new Keypair(backend, copy(keys.client), 2, 1, 0), sessionTimings, 0);
+  const server = new SecureSession(wire.host(serverCounters, SERVER), 'server', CLIENT, new TrafficKeys(backend, copy(keys.server), 1, 2, 0), sessionTimings, 0);
+  const client = new SecureSession(wire.host(clientCounters, CLIENT), 'client', SERVER, new TrafficKeys(backend, copy(keys.client), 2, 1, 0), sessionTimings, 0);
   wire.run(0);
   return { wire, client, server, clientCounters, serverCounters, keys };
 }
@@ -144,7 +144,7 @@ describe('key rotation: rate limited, bound to the session it continues, and imp
     // secret) never travels, so it has a different one.
     const stolen = { send: Buffer.from(keys.client.send), receive: Buffer.from(keys.client.receive), confirm: randomBytes(32) };
     const thiefCounters = new Counters();
-    const thief = new SecureSession(wire.host(thiefCounters, CLIENT), 'client', SERVER, new Keypair(backend, stolen, 2, 1, 0), timings, 0);
+    const thief = new SecureSession(wire.host(thiefCounters, CLIENT), 'client', SERVER, new TrafficKeys(backend, stolen, 2, 1, 0), timings, 0);
     // Its first packets reuse counters the client used (replays); later ones authenticate.
     for (let i = 0; i < 3; i++) thief.send(Buffer.from('warming up'));
     wire.run(1);

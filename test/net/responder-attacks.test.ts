@@ -7,7 +7,7 @@ import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { getDefaultBackend } from '../../lib/crypto/select.js';
 import { CookieJar } from '../../lib/net/handshake/cookie.js';
 import { Counters } from '../../lib/net/counters.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/handshake/rate-limit.js';
 import { HandshakeResponder, type HandshakeOutcome } from '../../lib/net/handshake/responder.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
@@ -98,7 +98,7 @@ function rig(limits: Partial<RateLimitOptions> = {}, timings: Partial<SessionTim
     maxSessionsPerHost: UNLIMITED,
     threads: () => undefined,
     transmit: (datagram, to) => table.transmit(datagram, to),
-    seedCandidate: () => undefined,
+    v1Candidate: () => undefined,
     dropped: () => undefined,
   });
   return { responder, table, counters, docrypt, identity, timings: resolved, limiter, x25519Calls: calls, sent };
@@ -216,8 +216,8 @@ describe('HandshakeResponder (driven directly, on an injected clock)', () => {
         const clientTable = new SessionTable({
           backend: getDefaultBackend(), counters: new Counters(), send: (datagram) => r.table.route(datagram, CLIENT, at), closed: () => undefined,
         });
-        const keypair = new Keypair(getDefaultBackend(), keys!, init.index, response.index, at, r.timings.rejectAfterMessages);
-        return new SecureSession(clientTable, 'client', SERVER, keypair, r.timings, at, Buffer.from(response.serverStatic));
+        const trafficKeys = new TrafficKeys(getDefaultBackend(), keys!, init.index, response.index, at, r.timings.rejectAfterMessages);
+        return new SecureSession(clientTable, 'client', SERVER, trafficKeys, r.timings, at, Buffer.from(response.serverStatic));
       };
       return { serverSide, prove };
     }

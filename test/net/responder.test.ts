@@ -10,9 +10,9 @@ import type { AnswerRequest } from '../../lib/net/handshake/answer.js';
 import type { HandshakeThreads, ThreadOutcome } from '../../lib/net/handshake/threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from '../../lib/net/handshake/rate-limit.js';
 import { HandshakeResponder, type HandshakeOutcome, type ResponderContext, type ResponderTrust } from '../../lib/net/handshake/responder.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { SecureSession } from '../../lib/net/secure-session.js';
-import { SeedSession } from '../../lib/net/seed-session.js';
+import { V1Session } from '../../lib/net/v1-session.js';
 import type { PeerAddress, Session } from '../../lib/net/session.js';
 import { SessionTable } from '../../lib/net/session-table.js';
 import { resolveTimings } from '../../lib/net/timings.js';
@@ -75,7 +75,7 @@ function harness(options: HarnessOptions = {}): Harness {
     maxSessionsPerHost: 8,
     threads: () => undefined,
     transmit: (datagram, to) => sent.push({ datagram, to }),
-    seedCandidate: () => undefined,
+    v1Candidate: () => undefined,
     dropped: (reason) => late.push(reason),
     ...rest,
   });
@@ -210,7 +210,7 @@ describe('HandshakeResponder', () => {
       const clientEphemeral = new CommEncryptor();
       const request = seedConnect(clientEphemeral.publicKey, T0, 'salted');
       const session = sessionOf(allowing.responder.handle(request, CLIENT, T0, T0));
-      expect(session).to.be.instanceOf(SeedSession);
+      expect(session).to.be.instanceOf(V1Session);
       expect(session.role).to.equal('server');
       expect(session.remote).to.deep.equal(CLIENT);
       expect(allowing.table.sessions.has(session)).to.equal(true);
@@ -459,8 +459,8 @@ describe('HandshakeResponder', () => {
       const clientTable = new SessionTable({
         backend: h.identity.backend, counters: new Counters(), send: (datagram) => h.table.route(datagram, CLIENT, T0), closed: () => undefined,
       });
-      const keypair = new Keypair(h.identity.backend, keys, c.init.index, response.index, T0, resolveTimings().rejectAfterMessages);
-      const clientSide = new SecureSession(clientTable, 'client', { address: '192.0.2.200', port: 9000 }, keypair, resolveTimings(), T0, Buffer.from(response.serverStatic));
+      const trafficKeys = new TrafficKeys(h.identity.backend, keys, c.init.index, response.index, T0, resolveTimings().rejectAfterMessages);
+      const clientSide = new SecureSession(clientTable, 'client', { address: '192.0.2.200', port: 9000 }, trafficKeys, resolveTimings(), T0, Buffer.from(response.serverStatic));
       expect(serverSide.confirmed).to.equal(true);
       expect(serverSide.lastReceived).to.equal(T0);
 
@@ -477,7 +477,7 @@ describe('HandshakeResponder', () => {
 
     it('a version-1 connect replaces the candidate session its source already has, even in a full table', () => {
       let candidate: Session | undefined;
-      const h = harness({ maxSessions: 1, seedCandidate: () => candidate });
+      const h = harness({ maxSessions: 1, v1Candidate: () => candidate });
       candidate = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0, T0));
       const next = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0, T0));
       expect(candidate.closed).to.equal(true);
@@ -488,7 +488,7 @@ describe('HandshakeResponder', () => {
   describe('a full table and version-1 candidates', () => {
     it('a version-1 connect displaces its source\'s candidate, not the session heard from longest ago', () => {
       let candidate: Session | undefined;
-      const h = harness({ maxSessions: 2, seedCandidate: () => candidate });
+      const h = harness({ maxSessions: 2, v1Candidate: () => candidate });
       const older = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0, T0));
       candidate = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0 + 1, T0 + 1));
       sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0 + 2, T0 + 2));
@@ -498,7 +498,7 @@ describe('HandshakeResponder', () => {
 
     it('a version-2 connect is not taken for a version-1 candidate: the table evicts as usual', () => {
       let candidate: Session | undefined;
-      const h = harness({ maxSessions: 2, seedCandidate: () => candidate });
+      const h = harness({ maxSessions: 2, v1Candidate: () => candidate });
       const older = sessionOf(h.responder.handle(v2Connect(client()), { address: '192.0.2.1', port: 1 }, T0, T0));
       candidate = sessionOf(h.responder.handle(seedConnect(new CommEncryptor().publicKey), CLIENT, T0 + 1, T0 + 1));
       sessionOf(h.responder.handle(v2Connect(client()), CLIENT, T0 + 2, T0 + 2));

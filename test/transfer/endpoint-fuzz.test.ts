@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { rmSync } from 'node:fs';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
 import { Counters } from '../../lib/net/counters.js';
-import { Keypair } from '../../lib/net/keypair.js';
+import { TrafficKeys } from '../../lib/net/traffic-keys.js';
 import { SecureSession, type SecureSessionHost } from '../../lib/net/secure-session.js';
 import { resolveTimings } from '../../lib/net/timings.js';
 import { encodeAck, encodeMessage, TransferFlags } from '../../lib/protocol/transfer.js';
@@ -24,7 +24,7 @@ function lonelySession(counters: Counters): SecureSession {
     sessionClosed: () => undefined, sessionConfirmed: () => undefined, sessionRekeyed: () => undefined,
   };
   const keys = { send: new Uint8Array(32).fill(1), receive: new Uint8Array(32).fill(2), confirm: new Uint8Array(32) };
-  return new SecureSession(host, 'server', peer, new Keypair(backend, keys, 7, 8, Date.now()), resolveTimings({ heartbeatRate: 60_000 }), Date.now());
+  return new SecureSession(host, 'server', peer, new TrafficKeys(backend, keys, 7, 8, Date.now()), resolveTimings({ heartbeatRate: 60_000 }), Date.now());
 }
 
 const name = fc.constantFrom('a.bin', 'b', '../x', 'c.part', 'é', '', 'n\u0085');

@@ -1,14 +1,14 @@
-import { CommEncryptor } from '../../crypto/comm-encryptor.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
 import type { SessionKeys } from '../../crypto/key-schedule.js';
+import { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import { encodeResponse, type Initiation } from '../../protocol/handshake-v2.js';
 import { respond } from './key-agreement.js';
 
 /** What answering a version-2 `connect` takes: the same in the socket thread and in a handshake thread. */
 export interface AnswerKeys {
   backend: CryptoBackend;
-  identity: CommEncryptor;
+  identity: X25519KeyPair;
   psk?: Uint8Array;
   docrypt: DoCrypt;
 }
@@ -34,7 +34,7 @@ export interface Answer {
  * schedule, and the Fernet-wrapped `connected`. Throws LowOrderKeyError.
  */
 export function answerInitiation(material: AnswerKeys, request: AnswerRequest): Answer {
-  const ephemeral = new CommEncryptor({ backend: material.backend });
+  const ephemeral = new X25519KeyPair({ backend: material.backend });
   try {
     const { keys, response } = respond(request.init, ephemeral, material.identity, request.responderIndex, material.psk);
     const reply = Buffer.from(material.docrypt.fencrypt(encodeResponse(response), { form: request.form }), 'ascii');

@@ -1,6 +1,7 @@
 import { CMD_CONNECT, CMD_CONNECTED, PROTOCOL_VERSION } from '../../constants.js';
 import type { CryptoBackend } from '../../crypto/backend.js';
 import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
 import { wipeSessionKeys, type SessionKeys } from '../../crypto/key-schedule.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage } from '../../protocol/handshake.js';
@@ -9,8 +10,8 @@ import type { ServerVerdict, ServerVerifier } from '../../trust/server-verifier.
 import { complete } from './key-agreement.js';
 
 /** Why a version-1 answer is ignored, when the connection asked for authentication or did not opt in. */
-const SEED_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
-const SEED_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
+const V1_REFUSED_AUTHENTICATED = 'the server answered with the original, unauthenticated protocol, which this connection does not accept';
+const V1_REFUSED_BY_DEFAULT = 'the server answered only with the original, unauthenticated protocol (version 1), '
   + 'which an attacker on the path can fake and which is refused unless connect() is given allowSeed: true';
 
 export interface InitiatorOptions {
@@ -20,7 +21,7 @@ export interface InitiatorOptions {
   /** Our receiver index for the version-2 keys; undefined speaks only version 1. */
   index: number | undefined;
   /** The client's long-term identity, for servers that only admit listed clients. */
-  identity?: CommEncryptor;
+  identity?: X25519KeyPair;
   psk?: Uint8Array;
   form?: DoCryptForm;
   /** The `host:port` the caller asked for, as the verifier knows it. */
@@ -61,7 +62,7 @@ export class HandshakeInitiator {
   readonly #options: InitiatorOptions;
   readonly #ephemeral: CommEncryptor;
   readonly #init: Initiation | null;
-  readonly #seedRefused: string | null;
+  readonly #v1Refused: string | null;
   #token: Buffer;
   /** Why the last answer was ignored, if one came. */
   rejected: string | undefined;
@@ -74,7 +75,7 @@ export class HandshakeInitiator {
     this.#init = options.index === undefined ? null : {
       version: PROTOCOL_VERSION, ephemeralPublic: this.#ephemeral.publicKey, index: options.index, clientStatic: options.identity?.publicKey,
     };
-    this.#seedRefused = options.authenticated ? SEED_REFUSED_AUTHENTICATED : options.allowSeed ? null : SEED_REFUSED_BY_DEFAULT;
+    this.#v1Refused = options.authenticated ? V1_REFUSED_AUTHENTICATED : options.allowSeed ? null : V1_REFUSED_BY_DEFAULT;
     this.#token = this.#makeToken();
   }
 
@@ -122,9 +123,9 @@ export class HandshakeInitiator {
     const options = this.#options;
     const init = this.#init;
     const response = init ? readResponse(answer) : null;
-    this.seedRefusedByDefault = !response && !options.authenticated && this.#seedRefused !== null;
+    this.seedRefusedByDefault = !response && !options.authenticated && this.#v1Refused !== null;
     if (!response) {
-      if (this.#seedRefused) return this.#seedRefused;
+      if (this.#v1Refused) return this.#v1Refused;
       this.#ephemeral.deriveSharedSecret(answer.pubkey);
       return { kind: 'done', keys: { version: 1, encryptor: this.#ephemeral } };
     }

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { CONFIRM_BYTES, CONFIRM_LABEL, X25519_KEY_BYTES } from '../../constants.js';
-import type { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import { wipeSessionKeys, type SessionKeys } from '../../crypto/key-schedule.js';
 import type { Initiation, Response } from '../../protocol/handshake-v2.js';
 
@@ -31,7 +31,7 @@ function confirmation(keys: SessionKeys): Buffer {
 }
 
 /** Server: keys and the confirmation for a version-2 `connect`. Throws LowOrderKeyError. */
-export function respond(init: Initiation, ephemeral: CommEncryptor, identity: CommEncryptor, index: number, psk?: Uint8Array):
+export function respond(init: Initiation, ephemeral: X25519KeyPair, identity: X25519KeyPair, index: number, psk?: Uint8Array):
   { keys: SessionKeys; response: Response } {
   const secrets: Uint8Array[] = [];
   try {
@@ -50,7 +50,7 @@ export function respond(init: Initiation, ephemeral: CommEncryptor, identity: Co
  * Client: the session keys if `response` proves the server holds `response.serverStatic` (and the
  * network key) over an unaltered transcript; null otherwise. Throws LowOrderKeyError.
  */
-export function complete(init: Initiation, ephemeral: CommEncryptor, response: Response, identity?: CommEncryptor,
+export function complete(init: Initiation, ephemeral: X25519KeyPair, response: Response, identity?: X25519KeyPair,
   psk?: Uint8Array): SessionKeys | null {
   const secrets: Uint8Array[] = [];
   try {
@@ -72,7 +72,7 @@ export function complete(init: Initiation, ephemeral: CommEncryptor, response: R
  * handshake, over a fresh ephemeral exchange, with the current keys' chain secret mixed in (so the
  * next keys depend on the whole first handshake) and the network key. Throws LowOrderKeyError.
  */
-export function rotationKeys(ephemeral: CommEncryptor, peerPublic: Uint8Array, role: 'initiator' | 'responder', chain: Uint8Array,
+export function rotationKeys(ephemeral: X25519KeyPair, peerPublic: Uint8Array, role: 'initiator' | 'responder', chain: Uint8Array,
   psk?: Uint8Array): SessionKeys {
   return ephemeral.deriveSessionKeys(peerPublic, role, { psk, extraSecrets: [chain] });
 }

@@ -3,6 +3,7 @@ import {
   NEGOTIATION_REPEAT,
 } from '../../constants.js';
 import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import { wipeSessionKeys } from '../../crypto/key-schedule.js';
 import type { DoCrypt, DoCryptForm } from '../../crypto/docrypt.js';
 import { TokenAgeError } from '../../crypto/fernet.js';
@@ -14,10 +15,10 @@ import type { CookieJar } from './cookie.js';
 import type { DropReason } from '../counters.js';
 import { answerInitiation, type AnswerKeys, type AnswerRequest } from './answer.js';
 import type { HandshakeThreads, ThreadOutcome } from './threads.js';
-import { Keypair } from '../keypair.js';
+import { TrafficKeys } from '../traffic-keys.js';
 import type { HandshakeRateLimiter } from './rate-limit.js';
 import { SecureSession } from '../secure-session.js';
-import { SeedSession } from '../seed-session.js';
+import { V1Session } from '../v1-session.js';
 import type { PeerAddress, Session } from '../session.js';
 import type { SessionTable } from '../session-table.js';
 import type { SessionTimings } from '../timings.js';
@@ -26,7 +27,7 @@ import { clock } from '../../time.js';
 /** Who may complete a handshake with this server, and as whom the server proves itself. */
 export interface ResponderTrust {
   /** The server's long-term X25519 identity. */
-  identity: CommEncryptor;
+  identity: X25519KeyPair;
   /** The psk derived from the network key (network-key.ts): an input to every session key. */
   psk?: Uint8Array;
   /** When set, only clients whose identity key is listed (base64) complete a handshake. */
@@ -55,7 +56,7 @@ export interface ResponderContext {
   threads(): HandshakeThreads | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
   /** The version-1 session a new version-1 session from `peer` would displace (a candidate not yet proven), if any. */
-  seedCandidate(peer: PeerAddress): Session | undefined;
+  v1Candidate(peer: PeerAddress): Session | undefined;
   /** Counts (and logs) a drop decided after handle() returned: a handshake a thread answered. */
   dropped(reason: DropReason, datagram: Buffer, from: PeerAddress): void;
 }
@@ -172,9 +173,9 @@ export class HandshakeResponder {
     // A full table with nothing to evict takes no newcomer: refuse before any X25519 work.
     // Handshakes still in a thread will want room too.
     // A version-1 session from a source that has a candidate session displaces it (server.ts): in a full table, that is the room it takes.
-    const room = this.room(now, this.#pending.size, init === null ? ctx.seedCandidate(rinfo) : undefined);
+    const room = this.room(now, this.#pending.size, init === null ? ctx.v1Candidate(rinfo) : undefined);
     if (room === 'no-room') return { dropped: 'session-limit' };
-    if (init === null) return this.settle(id, this.acceptSeed(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now, room);
+    if (init === null) return this.settle(id, this.acceptV1(parsed.message.pubkey, rinfo, decrypted.form), datagram.length, rinfo, now, room);
     const responderIndex = ctx.table.reserveIndex();
     const request: AnswerRequest = { init, responderIndex, form: decrypted.form };
     const threads = ctx.threads();
@@ -295,7 +296,7 @@ export class HandshakeResponder {
     this.#ctx.transmit(reply, to);
   }
 
-  private acceptSeed(clientPublic: Uint8Array, peer: PeerAddress, form: DoCryptForm): Accepted | { dropped: DropReason } {
+  private acceptV1(clientPublic: Uint8Array, peer: PeerAddress, form: DoCryptForm): Accepted | { dropped: DropReason } {
     const { table, timings } = this.#ctx;
     const ephemeral = new CommEncryptor({ backend: table.backend });
     try {
@@ -307,7 +308,7 @@ export class HandshakeResponder {
     }
     return {
       reply: this.answer(encodeHandshake(CMD_CONNECTED, ephemeral.publicKey), form),
-      open: (now) => new SeedSession(table, 'server', { address: peer.address, port: peer.port }, ephemeral, timings, now),
+      open: (now) => new V1Session(table, 'server', { address: peer.address, port: peer.port }, ephemeral, timings, now),
       discard: () => ephemeral.destroy(),
     };
   }
@@ -323,9 +324,9 @@ export class HandshakeResponder {
     return {
       reply,
       open: (now) => {
-        const keypair = new Keypair(table.backend, keys, index, request.init.index, now, timings.rejectAfterMessages);
+        const trafficKeys = new TrafficKeys(table.backend, keys, index, request.init.index, now, timings.rejectAfterMessages);
         const clientIdentity = request.init.clientStatic ? Buffer.from(request.init.clientStatic) : null;
-        return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, keypair, timings, now, clientIdentity);
+        return new SecureSession(table, 'server', { address: peer.address, port: peer.port }, trafficKeys, timings, now, clientIdentity);
       },
       discard: () => {
         wipeSessionKeys(keys);

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../../constants.js';
-import type { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import type { NetworkKeys } from '../../crypto/network-key.js';
 import type { Initiation } from '../../protocol/handshake-v2.js';
 import type { Answer, AnswerRequest } from './answer.js';
@@ -47,7 +47,7 @@ interface Waiting {
 export interface HandshakeThreadsOptions {
   threads: number;
   backend: 'native' | 'js';
-  identity: CommEncryptor;
+  identity: X25519KeyPair;
   networkKeys?: NetworkKeys;
   /** A thread failed; its requests ended as 'failed'. */
   onFailure(err: Error): void;

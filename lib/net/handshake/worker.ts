@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AEAD_KEY_BYTES } from '../../constants.js';
-import { CommEncryptor } from '../../crypto/comm-encryptor.js';
+import { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import { DoCrypt } from '../../crypto/docrypt.js';
 import { wipeSessionKeys } from '../../crypto/key-schedule.js';
 import { loadNobleBackend } from '../../crypto/noble-backend.js';
@@ -20,7 +20,7 @@ if (port === null) throw new Error('net/handshake/worker.js runs only as a hands
 const backend = setup.backend === 'native' ? loadSodiumBackend() : loadNobleBackend();
 const material: AnswerKeys = {
   backend,
-  identity: CommEncryptor.fromSecretKey(setup.identitySecret, { backend }),
+  identity: X25519KeyPair.fromSecretKey(setup.identitySecret, { backend }),
   psk: setup.networkKeys?.psk,
   docrypt: new DoCrypt({ key: setup.networkKeys?.fernetKey }),
 };
@@ -38,7 +38,7 @@ port.on('message', (message: JobBatch | StopMessage) => {
   for (const { id, request } of jobs) {
     try {
       const { reply, keys } = answerInitiation(material, request);
-      // The confirmation key too: the keypair derives its rotation chain from it.
+      // The confirmation key too: the traffic keys derive their rotation chain from it.
       const packed = new Uint8Array(3 * AEAD_KEY_BYTES);
       packed.set(keys.send, 0);
       packed.set(keys.receive, AEAD_KEY_BYTES);

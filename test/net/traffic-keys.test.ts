@@ -10,7 +10,7 @@ import { hkdfSha256 } from '../../lib/crypto/hkdf.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
 import { readU32 } from '../../lib/bytes.js';
-import { Keypair, OPEN_BAD_AUTH, OPEN_REPLAY } from '../../lib/net/keypair.js';
+import { TrafficKeys, OPEN_BAD_AUTH, OPEN_REPLAY } from '../../lib/net/traffic-keys.js';
 import { REPLAY_WINDOW_SIZE } from '../../lib/protocol/replay-window.js';
 import { hex, loadPythonFixture, unhex } from '../helpers/fixtures.js';
 
@@ -27,7 +27,7 @@ const RESPONDER_INDEX = 0xa1b2c3d4;
 const NOW = 1_700_000_000_000;
 
 type SessionKeys = LibSessionKeys;
-/** Keypair wipes the keys it is given; tests that inspect keys afterwards hand it a copy. */
+/** TrafficKeys wipes the keys it is given; tests that inspect keys afterwards hand it a copy. */
 const copyKeys = (k: SessionKeys): SessionKeys =>
   ({ send: Uint8Array.from(k.send), receive: Uint8Array.from(k.receive), confirm: Uint8Array.from(k.confirm) });
 
@@ -57,8 +57,8 @@ function sessionKeys(backend: CryptoBackend, vectorIndex = 0): { initiator: Sess
 }
 
 interface Sides {
-  a: Keypair;
-  b: Keypair;
+  a: TrafficKeys;
+  b: TrafficKeys;
   keys: { initiator: SessionKeys; responder: SessionKeys };
 }
 
@@ -66,12 +66,12 @@ interface Sides {
 function sides(backend: CryptoBackend, options: { rejectAfter?: number; vectorIndex?: number; backendB?: CryptoBackend } = {}): Sides {
   const keys = sessionKeys(backend, options.vectorIndex ?? 0);
   const reject = options.rejectAfter ?? REJECT_AFTER_MESSAGES;
-  const a = new Keypair(backend, copyKeys(keys.initiator), INITIATOR_INDEX, RESPONDER_INDEX, NOW, reject);
-  const b = new Keypair(options.backendB ?? backend, copyKeys(keys.responder), RESPONDER_INDEX, INITIATOR_INDEX, NOW, reject);
+  const a = new TrafficKeys(backend, copyKeys(keys.initiator), INITIATOR_INDEX, RESPONDER_INDEX, NOW, reject);
+  const b = new TrafficKeys(options.backendB ?? backend, copyKeys(keys.responder), RESPONDER_INDEX, INITIATOR_INDEX, NOW, reject);
   return { a, b, keys };
 }
 
-function seal(k: Keypair, plaintext: Uint8Array): Buffer {
+function seal(k: TrafficKeys, plaintext: Uint8Array): Buffer {
   const out = Buffer.alloc(plaintext.length + AEAD_OVERHEAD + 8, 0xee);
   const n = k.sealInto(out, plaintext);
   expect(n, 'sealInto length').to.equal(plaintext.length + AEAD_OVERHEAD);
@@ -79,13 +79,13 @@ function seal(k: Keypair, plaintext: Uint8Array): Buffer {
 }
 
 /** Opens into a fresh buffer; returns [code, plaintext]. */
-function open(k: Keypair, datagram: Uint8Array): [number, Buffer] {
+function open(k: TrafficKeys, datagram: Uint8Array): [number, Buffer] {
   const out = Buffer.alloc(Math.max(0, datagram.length - AEAD_OVERHEAD) + 4);
   const n = k.openInto(out, datagram);
   return [n, n >= 0 ? out.subarray(0, n) : Buffer.alloc(0)];
 }
 
-describe('Keypair', () => {
+describe('TrafficKeys', () => {
   it('result codes are distinct negatives', () => {
     expect(OPEN_BAD_AUTH).to.be.below(0);
     expect(OPEN_REPLAY).to.be.below(0);
@@ -247,7 +247,7 @@ describe('Keypair', () => {
         // fresh random session with the same indices
         const x = new CommEncryptor({ backend });
         const y = new CommEncryptor({ backend });
-        const fresh = new Keypair(backend, y.deriveSessionKeys(x.publicKey, 'responder'), RESPONDER_INDEX, INITIATOR_INDEX, NOW);
+        const fresh = new TrafficKeys(backend, y.deriveSessionKeys(x.publicKey, 'responder'), RESPONDER_INDEX, INITIATOR_INDEX, NOW);
         expect(open(fresh, d)[0]).to.equal(OPEN_BAD_AUTH);
         expect(open(s0.b, d)[1].toString()).to.equal('session 0');
       });
@@ -331,7 +331,7 @@ describe('Keypair', () => {
         c.a.wipe();
         const out = Buffer.alloc(64);
         const n = c.a.sealInto(out, Buffer.from('x'));
-        expect(n, 'a wiped keypair still writes a datagram').to.equal(1 + AEAD_OVERHEAD);
+        expect(n, 'a wiped trafficKeys still writes a datagram').to.equal(1 + AEAD_OVERHEAD);
         expect(open(c.b, out.subarray(0, n))[0]).to.equal(OPEN_BAD_AUTH);
         // and the caller's key arrays were copied, not wiped
         expect(hex(c.keys.initiator.send)).to.not.equal('00'.repeat(32));
@@ -373,11 +373,11 @@ describe('Keypair', () => {
   });
 });
 
-describe('Keypair takes its keys', () => {
+describe('TrafficKeys takes its keys', () => {
   it('wipes the caller\'s key buffers once it has its own copy', () => {
     const backend = loadNobleBackend();
     const { initiator } = sessionKeys(backend);
-    new Keypair(backend, initiator, INITIATOR_INDEX, RESPONDER_INDEX, NOW);
+    new TrafficKeys(backend, initiator, INITIATOR_INDEX, RESPONDER_INDEX, NOW);
     for (const k of [initiator.send, initiator.receive, initiator.confirm]) expect(k.every((b) => b === 0)).to.equal(true);
   });
 });

@@ -11,7 +11,7 @@ const NO_RTT: RttStats = Object.freeze({ last: NaN, min: NaN, max: NaN, smoothed
  * random nonces, each datagram nonce || ciphertext || tag of a raw payload. It has no frames, so
  * no heartbeats, rotation, replay protection or close message; it ends when the peer goes quiet.
  */
-export class SeedSession extends Session {
+export class V1Session extends Session {
   readonly version = 1 as const;
   readonly #encryptor: CommEncryptor;
 

@@ -8,7 +8,7 @@ import { REPLAY_RING_BYTES, ReplayWindow } from '../protocol/replay-window.js';
 import { SlotPool } from '../slot-pool.js';
 
 /**
- * Keys and replay rings of every keypair (a server holds many sessions; see SlotPool). Each
+ * Keys and replay rings of all TrafficKeys (a server holds many sessions; see SlotPool). Each
  * slab is at least 128 KiB, so glibc maps it on its own, outside the brk heap that short-lived
  * buffers churn (see slab.ts): 4,096 keys or 512 rings to a slab.
  */
@@ -26,16 +26,16 @@ export const OPEN_REPLAY = -2;
  * One direction pair of version-2 keys: what we send under (to the peer's receiver index, with
  * our counter) and what we accept (at our receiver index, through the replay window).
  */
-export class Keypair {
-  /** The index peers put in nonces sent to us; how we find this keypair. */
+export class TrafficKeys {
+  /** The index peers put in nonces sent to us; how we find these keys. */
   readonly localIndex: number;
-  /** The peer's index for this keypair; first 4 bytes of every nonce we send. */
+  /** The peer's index for these keys; first 4 bytes of every nonce we send. */
   readonly remoteIndex: number;
   readonly createdAt: number;
   readonly #send: AeadKey;
   readonly #receive: AeadKey;
   /**
-   * A secret both sides derive from this keypair's confirmation key and mix into the next
+   * A secret both sides derive from these keys' confirmation key and mix into the next
    * rotation, so the next keys depend on this handshake's whole secret, not only on the traffic
    * keys: a stolen traffic key does not let anyone complete the next rotation. A slot of
    * keySlots until wipe().
@@ -52,7 +52,7 @@ export class Keypair {
     remoteIndex: number, now: number, rejectAfterMessages = REJECT_AFTER_MESSAGES) {
     this.#send = new AeadKey(backend, keys.send, keySlots);
     this.#receive = new AeadKey(backend, keys.receive, keySlots);
-    if (keys.confirm.length !== AEAD_KEY_BYTES) throw new RangeError('a keypair needs the confirmation key to derive its rotation chain');
+    if (keys.confirm.length !== AEAD_KEY_BYTES) throw new RangeError('traffic keys need the confirmation key to derive its rotation chain');
     this.#chain = keySlots.take();
     this.#chain.set(createHmac('sha256', keys.confirm).update(REKEY_CHAIN_LABEL).digest());
     this.#ring = ringSlots.take();
@@ -64,7 +64,7 @@ export class Keypair {
     this.#rejectAfter = rejectAfterMessages;
   }
 
-  /** Messages sent under this keypair so far. */
+  /** Messages sent under these keys so far. */
   get sent(): number {
     return this.#sent;
   }
@@ -84,7 +84,7 @@ export class Keypair {
   }
 
   /**
-   * Opens a datagram addressed to this keypair into `out`. Returns the plaintext length, or
+   * Opens a datagram addressed to these keys into `out`. Returns the plaintext length, or
    * OPEN_REPLAY (seen before or older than the window) / OPEN_BAD_AUTH. The replay window is
    * consulted before the AEAD (cheap) and updated only after it authenticates.
    */
@@ -98,15 +98,15 @@ export class Keypair {
   }
 
   /**
-   * The rotation chain secret, to be mixed into the next keypair's derivation (a view of the
+   * The rotation chain secret, to be mixed into the next traffic keys' derivation (a view of the
    * slot: use it at once, never keep it). Throws once wiped.
    */
   get chain(): Uint8Array {
-    if (!this.#chain) throw new RangeError('the keypair was wiped');
+    if (!this.#chain) throw new RangeError('the traffic keys were wiped');
     return this.#chain;
   }
 
-  /** Wipes both keys and returns every slot; call once the keypair can no longer be reached. */
+  /** Wipes both keys and returns every slot; call once these keys can no longer be reached. */
   wipe(): void {
     this.#send.wipe();
     this.#receive.wipe();
