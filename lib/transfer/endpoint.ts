@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
+import { clock } from '../time.js';
 import type { FrameHandler, Session } from '../net/session.js';
 import { decodeAck, decodeMessage, TransferFlags, type TransferMessage } from '../protocol/transfer.js';
 import { DiscardSink } from './bandwidth.js';
@@ -164,6 +165,7 @@ export class TransferEndpoint implements FrameHandler {
       throw new InvalidInputError(`a bandwidth test lasts 1-${MAX_BANDWIDTH_SECONDS} whole seconds`);
     }
     const transfer = this.#start(direction === 'up' ? 'send' : 'receive', '');
+    const asked = clock();
     try {
       const answer = await this.#control.request(transfer, { type: 'bandwidth', direction, seconds }, 'accept');
       if (answer.offset !== 0) throw new TransferError('the peer answered the bandwidth test wrongly');
@@ -172,7 +174,7 @@ export class TransferEndpoint implements FrameHandler {
       const deadline = this.#streams.bandwidthDeadline(transfer, seconds);
       try {
         if (direction === 'up') return await this.#streams.send(transfer, patternSource(), 0, null, progress, seconds);
-        return await this.#streams.receive(transfer, new DiscardSink(), 0, null, progress, async () => undefined);
+        return await this.#streams.receive(transfer, new DiscardSink(), 0, null, { ...progress, startedAt: asked }, async () => undefined);
       } finally {
         clearTimeout(deadline);
       }

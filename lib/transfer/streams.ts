@@ -19,7 +19,13 @@ import type { TransferResult, UploadOptions } from './types.js';
 export type DoneMessage = Extract<TransferMessage, { type: 'done' }>;
 
 /** What a run reports as it starts and as it goes. */
-export type RunOptions = Pick<UploadOptions, 'onProgress' | 'onStart'>;
+export type RunOptions = Pick<UploadOptions, 'onProgress' | 'onStart'> & {
+  /**
+   * When the run began, on the monotonic clock: a receive that asked the peer to send counts from
+   * its request (the peer may start before the answer reaches us), so its seconds cover the peer's.
+   */
+  startedAt?: number;
+};
 
 /**
  * The two halves of every transfer, whoever started it: the sending side runs a StreamSender,
@@ -80,7 +86,7 @@ export class TransferStreams {
   /** Runs a StreamReceiver from `offset` until the sender's `done`, then `finish` and answers `result`. */
   async receive(transfer: TransferRecord, sink: ByteSink, offset: number, size: number | null,
     options: RunOptions, finish: (done: DoneMessage) => Promise<void>): Promise<TransferResult> {
-    const started = clock();
+    const started = options.startedAt ?? clock();
     const receiver = transfer.receiver ?? new StreamReceiver(this.link(transfer.id), sink, offset, size);
     transfer.receiver = receiver;
     options.onStart?.(offset, size ?? 0);

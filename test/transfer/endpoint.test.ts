@@ -554,11 +554,12 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(up.size).to.be.at.least(PAYLOAD);
     expect(progress).to.be.at.most(up.size).and.greaterThan(0);
     expect(up.stats.packets).to.be.at.least(Math.floor(up.size / PAYLOAD));
-    expect(up.seconds, 'runs for the second asked (a loaded machine only makes it longer)').to.be.at.least(0.9);
+    expect(up.seconds, 'runs for the second asked (a loaded machine only makes it longer)').to.be.at.least(1);
     const down = await endpoint.bandwidth('down', 1);
     expect(down.direction).to.equal('receive');
     expect(down.size).to.be.at.least(PAYLOAD);
-    expect(down.seconds).to.be.at.least(0.9);
+    // Counted from the request, which reaches the peer before its second of sending starts.
+    expect(down.seconds, 'the receiving side covers the peer\'s second').to.be.at.least(1);
     expect(down.stats.packets).to.be.at.least(Math.floor(down.size / PAYLOAD));
     expect(down.stats.srtt).to.be.a('number');
   });
