@@ -12,6 +12,7 @@ import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/kno
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
+import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -144,7 +145,7 @@ export class ConnectCommand extends EndpointCommand {
       return 1;
     }
     established(session);
-    if (plan) return this.transfer(session, plan, log);
+    if (plan) return this.transfer(session, plan, log, PEER_SILENCE_HEARTBEATS * settings.heartbeat_rate);
     if (count === undefined) {
       session.close();
       return 0;
@@ -193,7 +194,7 @@ export class ConnectCommand extends EndpointCommand {
     };
   }
 
-  private async transfer(session: Session, plan: TransferPlan, log: Logger): Promise<number> {
+  private async transfer(session: Session, plan: TransferPlan, log: Logger, peerSilenceMs: number): Promise<number> {
     if (session.version !== 2) {
       session.close();
       log.error('this server speaks only the original protocol, which cannot transfer files');
@@ -206,7 +207,7 @@ export class ConnectCommand extends EndpointCommand {
       stop.abort();
     });
     const bars = !this.quiet && !this.json && process.stderr.isTTY ? process.stderr : undefined;
-    const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal });
+    const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal, argv: process.argv.slice(2), peerSilenceMs });
     session.close();
     // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).
     return failed < 0 ? 128 + osConstants.signals[signal] : failed > 0 ? 1 : 0;
