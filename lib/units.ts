@@ -10,28 +10,26 @@ const DECIMAL_RATES = ['kB/s', 'MB/s', 'GB/s', 'TB/s'] as const;
 
 /** `n` bytes: `512 B`, `1.5 KiB`, `86.9 MiB`. */
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${Math.max(0, Math.round(n))} B`;
-  let value = n / 1024;
-  let unit = 0;
-  // 1023.96 KiB would print as "1024.0 KiB": step up once the rounded value reaches the next unit.
-  while (Number(value.toFixed(1)) >= 1024 && unit < BINARY_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${BINARY_UNITS[unit]}`;
+  return scaled(Math.max(0, n), 1024, 'B', BINARY_UNITS);
 }
 
 /** A rate in bytes per second: `850 B/s`, `12.3 kB/s`, `30.3 MB/s`. */
 export function formatRate(bytesPerSecond: number): string {
   if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) return '? B/s';
-  if (bytesPerSecond < 1000) return `${Math.round(bytesPerSecond)} B/s`;
-  let value = bytesPerSecond / 1000;
+  return scaled(bytesPerSecond, 1000, 'B/s', DECIMAL_RATES);
+}
+
+/** `value` in whole base units below `base`, else with one decimal in the largest unit that keeps it at `base` or more. */
+function scaled(value: number, base: number, unitOfOne: string, units: readonly string[]): string {
+  if (value < base) return `${Math.round(value)} ${unitOfOne}`;
+  let scaledValue = value / base;
   let unit = 0;
-  while (Number(value.toFixed(1)) >= 1000 && unit < DECIMAL_RATES.length - 1) {
-    value /= 1000;
+  // 1023.96 KiB would print as "1024.0 KiB": step up once the rounded value reaches the next unit.
+  while (Number(scaledValue.toFixed(1)) >= base && unit < units.length - 1) {
+    scaledValue /= base;
     unit++;
   }
-  return `${value.toFixed(1)} ${DECIMAL_RATES[unit]}`;
+  return `${scaledValue.toFixed(1)} ${units[unit]}`;
 }
 
 /** A measured duration: `0.004 s`, `3.01 s`, `42.5 s`, `2 min 05 s`, `1 h 02 min`. */
