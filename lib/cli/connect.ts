@@ -28,8 +28,12 @@ export class ConnectCommand extends EndpointCommand {
       \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
       the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
       (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
-      show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
-      name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
+      show a progress bar on a terminal (\`stalled\` once nothing has moved for 3 s), and end with
+      a SHA-256 check: the file appears under its name only when it matches, else NAME.part stays.
+      Each file ends with a line of its size, time and rate, several files with a total; \`--json\`
+      gives them as numbers. A server that sends nothing for three heartbeat intervals (15 s) while
+      a transfer runs is taken for gone: the failure names the file, how far it got, and the
+      command that resumes it. \`--resume\` continues from a part file;
       \`--overwrite\` replaces an existing file. A download larger than \`--max-size MIB\`, or
       than the free space at \`--out\`, is refused before anything is written. A failed transfer
       is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
