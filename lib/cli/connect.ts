@@ -13,6 +13,7 @@ import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
 import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
+import { clearingLogger, StatusLine } from './progress.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -102,7 +103,9 @@ export class ConnectCommand extends EndpointCommand {
       plan.maxDatagram = settings.max_datagram;
       plan.maxSize = settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024;
     }
-    const log = this.logger(settings);
+    // Progress bars share the terminal with log lines, which clear the bar's line first.
+    const bars = plan && !this.quiet && !this.json && process.stderr.isTTY ? new StatusLine(process.stderr) : undefined;
+    const log = bars ? clearingLogger(this.logger(settings), bars) : this.logger(settings);
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
     if (serverKey === null || (serverKey && serverKey.length !== X25519_KEY_BYTES)) {
@@ -149,7 +152,7 @@ export class ConnectCommand extends EndpointCommand {
       return 1;
     }
     established(session);
-    if (plan) return this.transfer(session, plan, log, PEER_SILENCE_HEARTBEATS * settings.heartbeat_rate);
+    if (plan) return this.transfer(session, plan, log, bars, PEER_SILENCE_HEARTBEATS * settings.heartbeat_rate);
     if (count === undefined) {
       session.close();
       return 0;
@@ -198,7 +201,7 @@ export class ConnectCommand extends EndpointCommand {
     };
   }
 
-  private async transfer(session: Session, plan: TransferPlan, log: Logger, peerSilenceMs: number): Promise<number> {
+  private async transfer(session: Session, plan: TransferPlan, log: Logger, bars: StatusLine | undefined, peerSilenceMs: number): Promise<number> {
     if (session.version !== 2) {
       session.close();
       log.error('this server speaks only the original protocol, which cannot transfer files');
@@ -210,7 +213,6 @@ export class ConnectCommand extends EndpointCommand {
       signal = received;
       stop.abort();
     });
-    const bars = !this.quiet && !this.json && process.stderr.isTTY ? process.stderr : undefined;
     const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal, argv: process.argv.slice(2), peerSilenceMs });
     session.close();
     // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).

@@ -1,4 +1,5 @@
 import { UNPRINTABLE } from '../encoding.js';
+import type { LogFields, Logger, LogLevel } from '../log.js';
 import { clock } from '../time.js';
 import { formatBytes, formatEta, formatRate } from '../units.js';
 
@@ -222,15 +223,59 @@ const WIDE: ReadonlyArray<readonly [number, number]> = [
   [0x1f300, 0x1f64f], [0x1f900, 0x1f9ff], [0x20000, 0x3fffd],
 ];
 
-/** Draws one transfer's bar on a terminal, REDRAW_MS apart, on one line it clears when done. */
-export class ProgressBar {
+/**
+ * The terminal line progress is drawn on. Anything else written to the terminal must clear it
+ * first (clearingLogger does for log lines), or the line would be left half drawn with the text
+ * run on behind it; the bar comes back at its next redraw.
+ */
+export class StatusLine {
   readonly #stream: NodeJS.WriteStream;
+  #drawn = false;
+
+  constructor(stream: NodeJS.WriteStream) {
+    this.#stream = stream;
+  }
+
+  get columns(): number | undefined {
+    return this.#stream.columns;
+  }
+
+  draw(text: string): void {
+    this.#stream.write(`\r${text}\x1b[K`);
+    this.#drawn = true;
+  }
+
+  clear(): void {
+    if (!this.#drawn) return;
+    this.#stream.write('\r\x1b[K');
+    this.#drawn = false;
+  }
+}
+
+/** `log`, clearing `line` before each line it writes. */
+export function clearingLogger(log: Logger, line: StatusLine): Logger {
+  const clearFirst = (level: LogLevel) => (message: string, fields?: LogFields): void => {
+    line.clear();
+    log[level](message, fields);
+  };
+  return {
+    isEnabled: (level) => log.isEnabled(level),
+    debug: clearFirst('debug'),
+    info: clearFirst('info'),
+    warn: clearFirst('warn'),
+    error: clearFirst('error'),
+  };
+}
+
+/** Draws one transfer's bar on the status line, REDRAW_MS apart, and clears it when done. */
+export class ProgressBar {
+  readonly #line: StatusLine;
   readonly #progress: TransferProgress;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(progress: TransferProgress, stream: NodeJS.WriteStream) {
+  constructor(progress: TransferProgress, line: StatusLine) {
     this.#progress = progress;
-    this.#stream = stream;
+    this.#line = line;
   }
 
   start(): void {
@@ -240,15 +285,15 @@ export class ProgressBar {
     this.#timer.unref();
   }
 
-  /** Clears the bar's line, so what is logged next starts at its first column. */
+  /** Clears the bar, so what is logged next starts at the line's first column. */
   stop(): void {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#stream.write('\r\x1b[K');
+    this.#line.clear();
   }
 
   #draw(): void {
-    this.#stream.write(`\r${progressLine(this.#progress.state(clock()), this.#stream.columns)}\x1b[K`);
+    this.#line.draw(progressLine(this.#progress.state(clock()), this.#line.columns));
   }
 }

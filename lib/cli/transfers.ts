@@ -6,7 +6,7 @@ import { TransferEndpoint, TransferError, type TransferEvent, type TransferResul
 import { formatBytes, formatDuration, formatRate } from '../units.js';
 import { isDirectory } from './fs.js';
 import { watchPeer } from './peer-watch.js';
-import { ProgressBar, TransferProgress } from './progress.js';
+import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
 import { resumeCommand, type Unfinished } from './resume-hint.js';
 
 /** What `connect` was asked to move, in the order it runs. */
@@ -26,8 +26,8 @@ export interface TransferPlan {
 
 export interface TransferUi {
   log: Logger;
-  /** Where progress bars go (a TTY), or undefined for none. */
-  bars?: NodeJS.WriteStream;
+  /** The terminal line progress bars are drawn on, or undefined for none (`log` must clear it: clearingLogger). */
+  bars?: StatusLine;
   signal: AbortSignal;
   /** This run's arguments (after `bittrrt`), from which a failure's resume command is made. */
   argv?: readonly string[];

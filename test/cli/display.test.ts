@@ -112,6 +112,31 @@ describe('bin/bittrrt transfer display', function () {
     expect(lines.find((l) => l.startsWith('sent ')), lines.join('\n')).to.match(new RegExp(`^sent ${literal(name)} \\(8\\.0 MiB in [\\d.]+ s, [\\d.]+ [kMG]?B/s\\)`));
   });
 
+  it('a log line during a transfer (keys rotating) clears the bar first, and the bar comes back', async () => {
+    const server = await serveDir();
+    const src = tempDir('src');
+    writeFileSync(join(src, 'data.bin'), randomBytes(24 * MiB));
+    const proxy = await ImpairmentProxy.start(server.port, { seed: 12, delayMs: 2 });
+    proxies.push(proxy);
+    const client = pty(['connect', `127.0.0.1:${proxy.port}`, '--no-pin', '--rekey-after', '1', '--send', join(src, 'data.bin')]);
+    await client.waitFor(MOVING, 15_000 * PATIENCE);
+    // A dead link holds the transfer (the bar says `stalled`) while the key rotation falls due; once
+    // the link is back, the rotation (asked again every 250 ms) completes before the data does
+    // (its retransmission timer has backed off for the outage).
+    proxy.pause();
+    await client.waitFor(/stalled/, 15_000 * PATIENCE);
+    proxy.resume();
+    await client.waitFor(/session keys rotated/, 15_000 * PATIENCE);
+    expect(await client.exited, client.output()).to.equal(0);
+    const cleared = /data\.bin \[[= ]+\] +\d+% [^\r\n]*\x1b\[K\r\x1b\[Ksession keys rotated [^\n]*\n/.exec(client.output());
+    expect(cleared, 'the bar was on the line and cleared for the log line').to.not.equal(null);
+    expect(client.output().slice(cleared!.index + cleared![0].length), 'and drawn again below it').to.match(/\rdata\.bin \[/);
+    const { lines } = replay(client.output());
+    const rotations = lines.filter((l) => l.includes('session keys rotated'));
+    expect(rotations, lines.join('\n')).to.not.be.empty;
+    for (const line of rotations) expect(line, 'no log line runs on behind a bar').to.match(/^session keys rotated /);
+  });
+
   it('--json through a pipe: a name on every transfer line, numbers as numbers, and a total for several files', async () => {
     const server = await serveDir();
     const src = tempDir('src');

@@ -1,7 +1,10 @@
 import { expect } from 'chai';
+import { Writable } from 'node:stream';
 import {
-  displayWidth, MIN_RATE_SPAN_MS, progressLine, RateSmoother, REDRAW_MS, STALLED_AFTER_MS, TransferProgress, truncateMiddle, type ProgressState,
+  clearingLogger, displayWidth, MIN_RATE_SPAN_MS, progressLine, RateSmoother, REDRAW_MS, STALLED_AFTER_MS, StatusLine, TransferProgress, truncateMiddle,
+  type ProgressState,
 } from '../../lib/cli/progress.js';
+import { createLogger } from '../../lib/log.js';
 import { SilenceCheck } from '../../lib/cli/peer-watch.js';
 import { resumeCommand, shellQuote } from '../../lib/cli/resume-hint.js';
 
@@ -144,6 +147,26 @@ describe('progress display', () => {
       expect(truncateMiddle('abcdefgh', 1)).to.equal('…');
       expect(truncateMiddle('abcdefgh', 0)).to.equal('');
     });
+  });
+});
+
+describe('StatusLine and clearingLogger', () => {
+  it('a log line clears a drawn bar first, so it starts at the first column; nothing is cleared that was not drawn', () => {
+    let screen = '';
+    const terminal = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        screen += chunk.toString();
+        done();
+      },
+    });
+    const line = new StatusLine(Object.assign(terminal, { columns: 80 }) as unknown as NodeJS.WriteStream);
+    const log = clearingLogger(createLogger({ out: terminal, errorOut: terminal }), line);
+    log.info('before');
+    line.draw('a.bin [==  ] 50%');
+    log.warn('session keys rotated');
+    log.info('after');
+    expect(screen).to.equal('before\n\ra.bin [==  ] 50%\x1b[K\r\x1b[Kwarn: session keys rotated\nafter\n');
+    expect(line.columns).to.equal(80);
   });
 });
 
