@@ -55,8 +55,9 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
   const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
-  const stopWatching = ui.peerSilenceMs === undefined ? undefined : watchPeer(session, ui.peerSilenceMs, () => {
-    endpoint.cancel(`the server has sent nothing for ${ui.peerSilenceMs! / 1000} s: it has stopped, or the path to it is down`);
+  const silenceMs = ui.peerSilenceMs;
+  const stopWatching = silenceMs === undefined ? undefined : watchPeer(session, silenceMs, () => {
+    endpoint.cancel(`the server has sent nothing for ${silenceMs / 1000} s: it has stopped, or the path to it is down`);
     session.close();
   });
   const jobs: Job[] = [
