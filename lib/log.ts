@@ -36,8 +36,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields })}\n`);
       return;
     }
+    // A human line does not say a text twice: a field the message already shows word for word (a
+    // file's name, the command to run) is left off it; a JSON line has every field.
     const extra = Object.entries(fields)
-      .filter(([, v]) => v !== undefined)
+      .filter(([, v]) => v !== undefined && !(typeof v === 'string' && v.length > 1 && message.includes(v)))
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(' ');
     stream.write(`${level === 'info' ? '' : `${level}: `}${escapeControls(`${message}${extra ? ` ${extra}` : ''}`)}\n`);

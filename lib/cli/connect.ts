@@ -12,6 +12,8 @@ import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/kno
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
+import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
+import { clearingLogger, StatusLine } from './progress.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -27,8 +29,12 @@ export class ConnectCommand extends EndpointCommand {
       \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
       the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
       (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
-      show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
-      name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
+      show a progress bar on a terminal (\`stalled\` once nothing has moved for 3 s), and end with
+      a SHA-256 check: the file appears under its name only when it matches, else NAME.part stays.
+      Each file ends with a line of its size, time and rate, several files with a total; \`--json\`
+      gives them as numbers. A server that sends nothing for three heartbeat intervals (15 s) while
+      a transfer runs is taken for gone: the failure names the file, how far it got, and the
+      command that resumes it. \`--resume\` continues from a part file;
       \`--overwrite\` replaces an existing file. A download larger than \`--max-size MIB\`, or
       than the free space at \`--out\`, is refused before anything is written. A failed transfer
       is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
@@ -97,7 +103,9 @@ export class ConnectCommand extends EndpointCommand {
       plan.maxDatagram = settings.max_datagram;
       plan.maxSize = settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024;
     }
-    const log = this.logger(settings);
+    // Progress bars share the terminal with log lines, which clear the bar's line first.
+    const bars = plan && !this.quiet && !this.json && process.stderr.isTTY ? new StatusLine(process.stderr) : undefined;
+    const log = bars ? clearingLogger(this.logger(settings), bars) : this.logger(settings);
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
     if (serverKey === null || (serverKey && serverKey.length !== X25519_KEY_BYTES)) {
@@ -144,7 +152,7 @@ export class ConnectCommand extends EndpointCommand {
       return 1;
     }
     established(session);
-    if (plan) return this.transfer(session, plan, log);
+    if (plan) return this.transfer(session, plan, log, bars, PEER_SILENCE_HEARTBEATS * settings.heartbeat_rate);
     if (count === undefined) {
       session.close();
       return 0;
@@ -193,7 +201,7 @@ export class ConnectCommand extends EndpointCommand {
     };
   }
 
-  private async transfer(session: Session, plan: TransferPlan, log: Logger): Promise<number> {
+  private async transfer(session: Session, plan: TransferPlan, log: Logger, bars: StatusLine | undefined, peerSilenceMs: number): Promise<number> {
     if (session.version !== 2) {
       session.close();
       log.error('this server speaks only the original protocol, which cannot transfer files');
@@ -205,8 +213,7 @@ export class ConnectCommand extends EndpointCommand {
       signal = received;
       stop.abort();
     });
-    const bars = !this.quiet && !this.json && process.stderr.isTTY ? process.stderr : undefined;
-    const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal });
+    const failed = await runTransfers(session, plan, { log, bars, signal: stop.signal, argv: process.argv.slice(2), peerSilenceMs });
     session.close();
     // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).
     return failed < 0 ? 128 + osConstants.signals[signal] : failed > 0 ? 1 : 0;

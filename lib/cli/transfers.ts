@@ -1,9 +1,13 @@
 import { basename, join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
-import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
+import { clock } from '../time.js';
+import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult, type UploadOptions } from '../transfer/endpoint.js';
+import { formatBytes, formatDuration, formatRate } from '../units.js';
 import { isDirectory } from './fs.js';
+import { watchPeer } from './peer-watch.js';
+import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
+import { resumeCommand, type Unfinished } from './resume-hint.js';
 
 /** What `connect` was asked to move, in the order it runs. */
 export interface TransferPlan {
@@ -22,56 +26,101 @@ export interface TransferPlan {
 
 export interface TransferUi {
   log: Logger;
-  /** Where progress bars go (a TTY), or undefined for none. */
-  bars?: NodeJS.WriteStream;
+  /** The terminal line progress bars are drawn on, or undefined for none (`log` must clear it: clearingLogger). */
+  bars?: StatusLine;
   signal: AbortSignal;
+  /** This run's arguments (after `bittrrt`), from which a failure's resume command is made. */
+  argv?: readonly string[];
+  /** A peer silent this long while a transfer runs is taken for dead (see PEER_SILENCE_HEARTBEATS); undefined: no such watch. */
+  peerSilenceMs?: number;
 }
+
+/** One file to move, and the options of a command that moves it again. */
+interface Job {
+  label: string;
+  again: Unfinished;
+  run: (hooks: ProgressHooks) => Promise<TransferResult>;
+}
+
+type ProgressHooks = Pick<UploadOptions, 'onStart' | 'onProgress'>;
 
 /**
  * Runs the plan over one session, one transfer after another. A failed transfer is reported
  * and the next one runs (the session survives); an interruption stops them all and leaves part
- * files for --resume. Returns how many failed (-1 when interrupted).
+ * files for --resume. Every failure names its file, and one the session's end cut short comes
+ * with the command that resumes it. Returns how many failed (-1 when interrupted).
  */
 export async function runTransfers(session: Session, plan: TransferPlan, ui: TransferUi): Promise<number> {
   // The client moves only what it was asked to: a server cannot start a transfer to or from it.
   const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
-  const jobs: Array<{ label: string; run: (progress: Progress) => Promise<TransferResult> }> = [
+  const silenceMs = ui.peerSilenceMs;
+  const stopWatching = silenceMs === undefined ? undefined : watchPeer(session, silenceMs, () => {
+    endpoint.cancel(`the server has sent nothing for ${silenceMs / 1000} s: it has stopped, or the path to it is down`);
+    session.close();
+  });
+  const jobs: Job[] = [
     ...plan.send.map((path) => ({
       label: plan.as ?? basename(path),
-      run: (p: Progress) => endpoint.upload(path, { as: plan.as, resume: plan.resume, overwrite: plan.overwrite, ...p.hooks }),
+      again: { send: [path], as: plan.as, get: [] },
+      run: (hooks: ProgressHooks) => endpoint.upload(path, { as: plan.as, resume: plan.resume, overwrite: plan.overwrite, ...hooks }),
     })),
     ...plan.get.map((name) => ({
       label: name,
-      run: (p: Progress) => endpoint.download(name, { out: outPath(name, plan.out), resume: plan.resume, overwrite: plan.overwrite, ...p.hooks }),
+      again: { send: [], get: [name], out: plan.out },
+      run: (hooks: ProgressHooks) => endpoint.download(name, { out: outPath(name, plan.out), resume: plan.resume, overwrite: plan.overwrite, ...hooks }),
     })),
   ];
-  let failed = 0;
+  const resumeHint = (unfinished: readonly Job[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
+  const totals = new Totals(clock());
+  /** Jobs that failed part way and continue from their part files. */
+  const cutShort: Job[] = [];
   try {
-    for (const [done, job] of jobs.entries()) {
+    for (const [index, job] of jobs.entries()) {
       if (ui.signal.aborted) return -1;
       if (session.closed) {
-        ui.log.error(`the session closed; ${jobs.length - done} transfer(s) not attempted`);
-        return failed + jobs.length - done;
+        const left = jobs.slice(index);
+        const names = left.map((j) => j.label).join(', ');
+        ui.log.error(`the session closed before ${names} could start; to move ${cutShort.length + left.length > 1 ? 'all that is left' : 'it'}: ${resumeHint([...cutShort, ...left])}`);
+        totals.failed += left.length;
+        break;
       }
-      const progress = new Progress(job.label, ui.bars);
+      const progress = new TransferProgress(job.label);
+      const bar = ui.bars && new ProgressBar(progress, ui.bars);
+      let offset = 0;
+      const hooks: ProgressHooks = {
+        onStart: (start, size) => {
+          offset = start;
+          progress.start(start, size, clock());
+          bar?.start();
+        },
+        onProgress: (done) => progress.update(offset + done, clock()),
+      };
       try {
-        const result = await job.run(progress);
-        progress.stop();
-        if (result.restarted) ui.log.warn(`${job.label}: the part file did not match the start of the file; started over from the first byte`);
-        ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label}`, resultFields(result));
+        const result = await job.run(hooks);
+        bar?.stop();
+        if (result.restarted) ui.log.warn(`${job.label}: the part file did not match the start of the file; started over from the first byte`, { name: job.label });
+        ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label} (${describeResult(result)})`, { name: job.label, ...resultFields(result) });
+        totals.add(result);
       } catch (err) {
-        progress.stop();
+        bar?.stop();
+        const reached = progress.started ? ` at ${progress.describe()}` : '';
         if (ui.signal.aborted) {
-          ui.log.warn(`interrupted: ${job.label} is incomplete; run again with --resume to continue`);
+          ui.log.warn(`interrupted: ${job.label} is incomplete${reached}; to resume: ${resumeHint([...cutShort, ...jobs.slice(index)])}`, { name: job.label });
           return -1;
         }
-        // Local errors name their file already; the peer's refusals do not.
-        ui.log.error(err instanceof TransferError ? `${job.label}: ${err.message}` : (err as Error).message);
-        failed++;
+        const why = (err as Error).message;
+        // Local errors name their file already; the peer's refusals and a dead session do not.
+        const what = why.includes(job.label) ? why : `${job.label}: ${why}`;
+        // What the session's end or a silent peer cut short continues from its part file; a refusal would only be refused again.
+        const resumable = session.closed || (err instanceof TransferError && err.origin === 'silence');
+        ui.log.error(`${what}${resumable ? `; stopped${reached}; to resume: ${resumeHint([job])}` : ''}`, { name: job.label });
+        if (resumable) cutShort.push(job);
+        totals.failed++;
       }
     }
+    if (jobs.length > 1) ui.log.info(totals.describe(jobs.length), totals.fields());
     for (const [direction, seconds] of [['up', plan.bwup], ['down', plan.bwdown]] as const) {
       if (seconds === undefined) continue;
       if (ui.signal.aborted) return -1;
@@ -80,12 +129,67 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       } catch (err) {
         if (ui.signal.aborted) return -1;
         ui.log.error(`bandwidth test (${direction}): ${(err as Error).message}`);
-        failed++;
+        totals.failed++;
       }
     }
-    return failed;
+    return totals.failed;
   } finally {
+    stopWatching?.();
     ui.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Several jobs' options as one command's. */
+function merge(parts: readonly Unfinished[]): Unfinished {
+  return {
+    send: parts.flatMap((p) => p.send),
+    as: parts.find((p) => p.as !== undefined)?.as,
+    get: parts.flatMap((p) => p.get),
+    out: parts.find((p) => p.out !== undefined)?.out,
+  };
+}
+
+/** What the files of one run added up to. */
+class Totals {
+  files = 0;
+  failed = 0;
+  /** Sizes of the files delivered. */
+  bytes = 0;
+  /** Bytes moved this run (a resumed file's are those after its part file). */
+  moved = 0;
+  readonly #started: number;
+
+  constructor(now: number) {
+    this.#started = now;
+  }
+
+  add(result: TransferResult): void {
+    this.files++;
+    this.bytes += result.size;
+    this.moved += result.size - result.offset;
+  }
+
+  #seconds(): number {
+    return (clock() - this.#started) / 1000;
+  }
+
+  /** `total: 3 files, 120.4 MiB in 5.20 s, 24.3 MB/s` (`2 of 3 files` when some failed). */
+  describe(attempted: number): string {
+    const seconds = this.#seconds();
+    const files = this.files === attempted ? `${attempted} files` : `${this.files} of ${attempted} files`;
+    return `total: ${files}, ${formatBytes(this.bytes)} in ${formatDuration(seconds)}, ${formatRate(this.moved / Math.max(seconds, 1e-6))}`;
+  }
+
+  fields(): LogFields {
+    const seconds = this.#seconds();
+    return {
+      files: this.files,
+      failed: this.failed,
+      bytes: this.bytes,
+      moved_bytes: this.moved === this.bytes ? undefined : this.moved,
+      seconds: Number(seconds.toFixed(3)),
+      bytes_per_second: Math.round(this.moved / Math.max(seconds, 1e-6)),
+    };
   }
 }
 
@@ -108,7 +212,7 @@ async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down
   try {
     const result = await endpoint.bandwidth(direction, seconds, { onProgress: (n) => { bytes = n; } });
     const { stats } = result;
-    log.info(`bandwidth ${direction}: ${formatBytes(result.size)} in ${result.seconds.toFixed(2)} s, ${formatRate(result.size / result.seconds)}`, {
+    log.info(`bandwidth ${direction}: ${formatBytes(result.size)} in ${formatDuration(result.seconds)}, ${formatRate(result.size / result.seconds)}`, {
       bytes: result.size,
       seconds: Number(result.seconds.toFixed(3)),
       mbit_s: Number(((result.size * 8) / result.seconds / 1e6).toFixed(1)),
@@ -121,54 +225,21 @@ async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down
   }
 }
 
-/** A progress bar for one file on a TTY, else nothing. */
-class Progress {
-  readonly #bar: SingleBar | undefined;
-  #started = false;
-  readonly #startedAt = performance.now();
-
-  constructor(readonly label: string, stream: NodeJS.WriteStream | undefined) {
-    this.#bar = stream && new SingleBar({
-      stream,
-      format: `${label} [{bar}] {percentage}% | {done}/{size} | {rate} | ETA {eta_formatted}`,
-      hideCursor: true,
-      clearOnComplete: true,
-      etaBuffer: 50,
-      fps: 5,
-    });
-  }
-
-  get hooks(): { onStart(offset: number, size: number): void; onProgress(done: number): void } {
-    let offset = 0;
-    let size = 0;
-    return {
-      onStart: (o, s) => {
-        offset = o;
-        size = s;
-        this.#bar?.start(Math.max(1, s), o, { done: formatBytes(o), size: formatBytes(s), rate: '' });
-        this.#started = true;
-      },
-      onProgress: (done) => {
-        const seconds = (performance.now() - this.#startedAt) / 1000;
-        this.#bar?.update(offset + done, { done: formatBytes(offset + done), size: formatBytes(size), rate: formatRate(done / Math.max(seconds, 1e-3)) });
-      },
-    };
-  }
-
-  stop(): void {
-    if (this.#started) this.#bar?.stop();
-  }
+/** A finished transfer in words: `86.9 MiB in 3.01 s, 30.3 MB/s`, and where a resumed one started. */
+function describeResult(result: TransferResult): string {
+  const moved = result.size - result.offset;
+  const resumed = result.offset > 0 ? `${formatBytes(result.size)}, resumed at ${formatBytes(result.offset)}: ` : '';
+  return `${resumed}${formatBytes(moved)} in ${formatDuration(result.seconds)}, ${formatRate(moved / Math.max(result.seconds, 1e-6))}`;
 }
 
-/** Log fields of a finished transfer: size, time, average rate, retransmitted share. */
+/** Log fields of a finished transfer, as numbers in the units their keys name: size, time, average rate, retransmitted share. */
 function resultFields(result: TransferResult): LogFields {
   const moved = result.size - result.offset;
   return {
-    size: formatBytes(result.size),
     bytes: result.size,
     resumed_at: result.offset > 0 ? result.offset : undefined,
     seconds: Number(result.seconds.toFixed(3)),
-    rate: formatRate(moved / Math.max(result.seconds, 1e-6)),
+    bytes_per_second: Math.round(moved / Math.max(result.seconds, 1e-6)),
     retransmitted_pct: Number(retransmitPercent(result).toFixed(2)),
     // A bandwidth test moves no file, so there is no hash to show.
     sha256: result.sha256 === '' ? undefined : result.sha256,
@@ -185,32 +256,17 @@ export function logTransferEvent(log: Logger, event: TransferEvent, peer: string
     case 'started': {
       const what = event.name === '' ? 'bandwidth test' : event.name;
       log.info(`${event.direction === 'receive' ? 'receiving' : 'sending'} ${what}`, {
-        peer, size: event.name === '' ? undefined : event.size, resume_at: event.offset > 0 ? event.offset : undefined,
+        peer, name: event.name === '' ? undefined : event.name, size: event.name === '' ? undefined : event.size, resume_at: event.offset > 0 ? event.offset : undefined,
       });
       return;
     }
     case 'finished': {
       const what = event.result.name === '' ? 'bandwidth test' : event.result.name;
-      log.info(`${event.result.direction === 'receive' ? 'received' : 'sent'} ${what}`, { peer, ...resultFields(event.result) });
+      const name = event.result.name === '' ? undefined : event.result.name;
+      log.info(`${event.result.direction === 'receive' ? 'received' : 'sent'} ${what} (${describeResult(event.result)})`, { peer, name, ...resultFields(event.result) });
       return;
     }
     case 'failed':
-      log.warn(`transfer of ${event.name === '' ? 'bandwidth test' : event.name} failed: ${event.reason}`, { peer });
+      log.warn(`transfer of ${event.name === '' ? 'bandwidth test' : event.name} failed: ${event.reason}`, { peer, name: event.name === '' ? undefined : event.name });
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
-
-function formatRate(bytesPerSecond: number): string {
-  return `${(bytesPerSecond / 1e6).toFixed(1)} MB/s`;
 }

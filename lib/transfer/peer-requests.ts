@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { PART_SUFFIX, RECEIVE_WINDOW_BYTES } from '../constants.js';
 import { toBase64Url } from '../encoding.js';
 import type { TransferMessage } from '../protocol/transfer.js';
+import { formatBytes } from '../units.js';
 import { DiscardSink } from './bandwidth.js';
 import type { Grant } from './budget.js';
 import type { ControlChannel } from './control.js';
@@ -10,7 +11,7 @@ import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } 
 import { processHashLimiter, type HashControl } from './hashing.js';
 import { fileName, foldsCase, nameKey } from './names.js';
 import type { TransferPort } from './port.js';
-import { formatBytes, freeBytes, roomProblem, type Claim } from './quota.js';
+import { freeBytes, roomProblem, type Claim } from './quota.js';
 import { patternSource, type TransferStreams } from './streams.js';
 import type { TransferTable } from './table.js';
 import { TransferError } from './transfer-error.js';

@@ -1,10 +1,6 @@
 import { statfs } from 'node:fs/promises';
 import { DEFAULT_CLIENT_QUOTA_BYTES } from '../constants.js';
-
-/** Bytes as a person reads them: MiB with one decimal, or bytes below 1 MiB. */
-export function formatBytes(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${bytes} bytes` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-}
+import { formatBytes } from '../units.js';
 
 /** Bytes an unprivileged user may still write on the file system holding `dir`. */
 export async function freeBytes(dir: string): Promise<number> {

@@ -35,6 +35,13 @@ function field(line: string, key: string): string | undefined {
   return new RegExp(`(?:^| )${literal(key)}=(\\S+)`).exec(line)?.[1];
 }
 
+/** The interrupted run's warning names the file, how far it got and the command that resumes it (`args`: its transfer options). */
+function expectInterrupted(proc: BittrrtProcess, args: string): void {
+  const warning = proc.lines.find((l) => l.startsWith('warn: interrupted: '));
+  expect(warning, proc.lines.join('\n')).to.match(
+    new RegExp(`^warn: interrupted: huge\\.bin is incomplete at [\\d.]+ [KM]iB of 24\\.0 MiB \\(\\d+%\\); to resume: bittrrt connect 127\\.0\\.0\\.1:\\d+ --no-pin ${literal(args)} --resume$`));
+}
+
 /** No line looks like a stack frame. */
 function expectNoStack(proc: BittrrtProcess): void {
   expect(proc.lines.filter((l) => /^\s+at /.test(l) || /internal error/.test(l)), proc.lines.join('\n')).to.deep.equal([]);
@@ -78,7 +85,10 @@ describe('bin/bittrrt file transfer', function () {
       expect(field(line, 'bytes'), line).to.equal(String(data.length));
       expect(field(line, 'sha256'), line).to.equal(sha256(data));
       expect(field(line, 'retransmitted_pct'), line).to.match(/^\d+(\.\d+)?$/);
-      expect(line).to.match(/ seconds=[\d.]+ rate=[\d.]+ MB\/s /);
+      expect(line).to.match(/ seconds=[\d.]+ bytes_per_second=\d+ /);
+      // One system per line: binary sizes, decimal rates, scaled so a tiny file's rate is not "0.0 MB/s".
+      const rate = data.length === 0 ? '0 B' : '[1-9]\\d*(\\.\\d)? (B|kB|MB|GB)';
+      expect(line, line).to.match(new RegExp(`^sent ${literal(name)} \\(\\d+(\\.\\d)? (B|KiB|MiB) in \\d+\\.\\d+ s, ${rate}/s\\) `));
       const [received] = await server.proc.waitForLine(new RegExp(`^received ${literal(name)} .*`), 15_000);
       expect(field(received, 'sha256'), received).to.equal(sha256(data));
       expect(readFileSync(join(server.dir, name)).equals(data), `${name} is byte-identical`).to.equal(true);
@@ -89,6 +99,12 @@ describe('bin/bittrrt file transfer', function () {
     expect(server.proc.lines.filter((l) => /^receiving /.test(l))).to.have.length(6);
     expect(lineFor(server.proc, 'receiving', 'one.bin')).to.match(/ size=1( |$)/);
     expect(client.lines.filter((l) => /^(warn|error): /.test(l))).to.deep.equal([]);
+    const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+    const summary = client.lines.filter((l) => l.startsWith('total: '));
+    expect(summary, client.lines.join('\n')).to.have.length(1);
+    expect(summary[0]).to.match(/^total: 6 files, 3\.0 MiB in \d+\.\d+ s, [1-9]\d*(\.\d)? (kB|MB|GB)\/s /);
+    expect(field(summary[0]!, 'bytes')).to.equal(String(total));
+    expect(field(summary[0]!, 'failed')).to.equal('0');
   });
 
   it('--send F --as NAME stores the file under NAME', async () => {
@@ -122,7 +138,12 @@ describe('bin/bittrrt file transfer', function () {
     const entries = toFile.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     const received = entries.filter((e) => typeof e.msg === 'string' && e.msg.startsWith('received'));
     expect(received, toFile.lines.join('\n')).to.have.length(1);
-    expect(received[0]).to.include({ msg: 'received served.bin', bytes: data.length, sha256: sha256(data) });
+    expect(received[0]).to.include({ name: 'served.bin', bytes: data.length, sha256: sha256(data) });
+    expect(received[0]!.msg).to.match(/^received served\.bin \(195\.3 KiB in /);
+    // Numbers are numbers, in the units their keys name.
+    expect(received[0]!.seconds).to.be.a('number').above(0);
+    expect(received[0]!.bytes_per_second).to.be.a('number').above(0);
+    expect(received[0]!.rate, 'no formatted strings in place of numbers').to.equal(undefined);
     expect(readdirSync(out).sort()).to.deep.equal(['renamed.bin', 'served.bin']);
     await server.proc.waitForLine(/^sent served\.bin .*sha256=/, 15_000);
   });
@@ -319,7 +340,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(client.child.exitCode, `still running when past 1 MiB\n${client.lines.join('\n')}`).to.equal(null);
       client.child.kill('SIGINT');
       expect(await client.exited, client.lines.join('\n')).to.equal(130);
-      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run again with --resume to continue');
+      expectInterrupted(client, `--send ${bigPath}`);
       // The server notices the abort and lets go of the part file.
       await server.proc.waitForLine(/^warn: transfer of huge\.bin failed: /, 15_000);
       expect(existsSync(join(server.dir, 'huge.bin'))).to.equal(false);
@@ -343,7 +364,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(await eventually(() => existsSync(part) && statSync(part).size > MiB, 15_000)).to.equal(true);
       client.child.kill('SIGTERM');
       expect(await client.exited, client.lines.join('\n')).to.equal(143);
-      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run again with --resume to continue');
+      expectInterrupted(client, `--send ${bigPath}`);
     });
 
     it('--resume continues from the part file where the interrupted run stopped', async () => {
@@ -399,7 +420,7 @@ describe('bin/bittrrt file transfer', function () {
     expect(upAt, text).to.be.at.least(0);
     expect(downAt, text).to.be.above(upAt);
     for (const [direction, lines] of [['up', client.lines.slice(upAt, downAt)], ['down', client.lines.slice(downAt)]] as const) {
-      const perSecond = lines.filter((l) => /^\[ {0,2}\d+s\] \d+\.\d MB\/s second=\d+ bytes=\d+$/.test(l));
+      const perSecond = lines.filter((l) => /^\[ {0,2}\d+s\] \d+(\.\d)? [kMG]?B\/s second=\d+ bytes=\d+$/.test(l));
       expect(perSecond, `${direction}:\n${text}`).to.have.length.at.least(1);
       const summaries = lines.filter((l) => l.startsWith(`bandwidth ${direction}: `));
       expect(summaries, text).to.have.length(1);
@@ -410,7 +431,7 @@ describe('bin/bittrrt file transfer', function () {
     }
     // The server logs each test too; a bandwidth test has no file and so no hash field.
     const [served] = await server.proc.waitForLine(/^sent bandwidth test .*$/, 15_000);
-    expect(served, served).to.match(/ rate=/);
+    expect(served, served).to.match(/ bytes_per_second=\d+/);
     expect(served, served).to.not.match(/sha256=/);
   });
 });
