@@ -3,15 +3,18 @@ import { Option, UsageError } from 'clipanion';
 import { MAX_BANDWIDTH_SECONDS, X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url } from '../encoding.js';
 import { formatAddress, parseHostPort } from '../net/address.js';
-import { connect, HandshakeTimeoutError, type ConnectOptions } from '../net/client.js';
+import { connect, type ConnectOptions } from '../net/client.js';
 import { PersistentClient } from '../net/persistent.js';
 import { pingSeries } from '../net/ping.js';
 import type { Session } from '../net/session.js';
-import { fingerprint, loadIdentity } from '../trust/identity.js';
+import { fingerprint } from '../trust/identity.js';
 import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/known-hosts.js';
+import { clientIdentity } from './client-identity.js';
+import { connectFailure } from './connect-failure.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
+import { checkLocalPaths } from './preflight.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -66,6 +69,7 @@ export class ConnectCommand extends EndpointCommand {
   serverKey = Option.String('--server-key', { description: 'the server identity public key (base64) to require' });
   knownHostsFile = Option.String('--known-hosts', { description: 'trust-on-first-use file (default ~/.bittrrt/known_hosts)' });
   noPin = Option.Boolean('--no-pin', false, { description: 'accept any server identity and record nothing (throwaway use)' });
+  noIdentity = Option.Boolean('--no-identity', false, { description: 'show the server no client identity, not even ~/.bittrrt/client.key' });
   allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
@@ -87,6 +91,7 @@ export class ConnectCommand extends EndpointCommand {
     if (count !== undefined && this.persist) throw new UsageError('--ping and --persist cannot be used together');
     const plan = this.transferPlan();
     if (plan && (count !== undefined || this.persist)) throw new UsageError('transfers cannot be combined with --ping or --persist');
+    if (plan) checkLocalPaths(plan.send, plan.out);
     const settings = this.settings({
       known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
@@ -109,7 +114,8 @@ export class ConnectCommand extends EndpointCommand {
       port,
       timings: this.timings(settings),
       networkKey: this.networkKey(settings),
-      identity: settings.identity_file === '' ? undefined : loadIdentity(settings.identity_file, 'client identity'),
+      // A default identity would make an original (version-1) peer unreachable even when asked for.
+      identity: clientIdentity(settings.identity_file, this.noIdentity || (settings.allow_unauthenticated && settings.identity_file === ''), log),
       serverKey,
       verifyServer: knownHosts && trustOnFirstUse(knownHosts,
         (name, key) => log.warn(`new server ${name}: identity recorded`, { fingerprint: fingerprint(key), file: knownHosts.path })),
@@ -129,9 +135,16 @@ export class ConnectCommand extends EndpointCommand {
       const client = new PersistentClient(options);
       client.on('session', established);
       client.on('lost', (reason) => log.warn('session lost, reconnecting', { reason }));
-      client.on('retry', (delayMs, err) => log.warn(`${err instanceof HandshakeTimeoutError ? handshakeFailure(err) : err.message}; retrying`, { in_ms: delayMs }));
+      client.on('retry', (delayMs, err) => log.warn(`${connectFailure(err) ?? err.message}; retrying`, { in_ms: delayMs }));
       void waitForStopSignal().then(() => client.stop());
-      await client.run();
+      try {
+        await client.run();
+      } catch (err) {
+        const why = connectFailure(err);
+        if (why === undefined) throw err;
+        log.error(`cannot connect: ${why}`);
+        return 1;
+      }
       return 0;
     }
 
@@ -139,8 +152,9 @@ export class ConnectCommand extends EndpointCommand {
     try {
       session = await connect(options);
     } catch (err) {
-      if (!(err instanceof HandshakeTimeoutError)) throw err;
-      log.error(`cannot connect: ${handshakeFailure(err)}`);
+      const why = connectFailure(err);
+      if (why === undefined) throw err;
+      log.error(`cannot connect: ${why}`);
       return 1;
     }
     established(session);
@@ -164,6 +178,7 @@ export class ConnectCommand extends EndpointCommand {
       min_ms: summary.min.toFixed(3),
       avg_ms: summary.avg.toFixed(3),
       max_ms: summary.max.toFixed(3),
+      mdev_ms: summary.mdev.toFixed(3),
     });
     return summary.received > 0 ? 0 : 1;
   }
@@ -211,14 +226,6 @@ export class ConnectCommand extends EndpointCommand {
     // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).
     return failed < 0 ? 128 + osConstants.signals[signal] : failed > 0 ? 1 : 0;
   }
-}
-
-/** Why a handshake failed, in the CLI's words: a refused version-1 answer names the flag that accepts it. */
-function handshakeFailure(err: HandshakeTimeoutError): string {
-  if (!err.seedRefusedByDefault) return err.message;
-  return `${err.address} answered only with the original, unauthenticated protocol (version 1), which an attacker on the path can fake; `
-    + 'if it is an original bittrrt peer and you accept that anyone on the path could read the session, '
-    + 'connect again with --allow-unauthenticated (or allow_unauthenticated=true in the config)';
 }
 
 function positiveInteger(flag: string, text: string, max = Number.MAX_SAFE_INTEGER): number {

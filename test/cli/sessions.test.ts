@@ -19,7 +19,7 @@ describe('bin/bittrrt sessions', function () {
     expect(await client.exited).to.equal(0);
     const replies = client.lines.filter((l) => /^heartbeat reply from=127\.0\.0\.1:\d+ seq=\d time_ms=\d+\.\d{3}$/.test(l));
     expect(replies, client.lines.join('\n')).to.have.length(3);
-    expect(client.lines.at(-1)).to.match(/^ping summary sent=3 received=3 loss_pct=0\.0 min_ms=[\d.]+ avg_ms=[\d.]+ max_ms=[\d.]+$/);
+    expect(client.lines.at(-1)).to.match(/^ping summary sent=3 received=3 loss_pct=0\.0 min_ms=[\d.]+ avg_ms=[\d.]+ max_ms=[\d.]+ mdev_ms=[\d.]+$/);
   });
 
   for (const threads of ['0', '2']) {
