@@ -25,7 +25,11 @@ export class ConnectCommand extends EndpointCommand {
     description: 'open a secure session to a bittrrt server',
     details: `
       Sends the X25519 handshake to HOST:PORT (default 127.0.0.1:6711) up to 50 times, 100 ms
-      apart, and reports the established session. Exits 1 if the server never answers.
+      apart, and reports the established session. Exits 1 if it fails: at once when the host
+      answers that nothing listens on the port ("refused"), else after the 50 attempts, listing
+      the likely causes (a wrong address or port, a firewall, a server that requires a network
+      key, or one that admits only listed clients). Files to send, the \`--out\` directory and
+      every flag are checked before the first datagram leaves.
 
       \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
       the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
@@ -43,13 +47,18 @@ export class ConnectCommand extends EndpointCommand {
       dies, until SIGINT. On exit the client tells the server to close the session.
 
       The server's identity is checked as ssh does: recorded in ~/.bittrrt/known_hosts on first
-      contact, refused loudly if it ever changes. \`--server-key\` pins it instead; \`--no-pin\`
-      accepts anything (throwaway use only). A server that answers only with the original,
+      contact, refused loudly if it ever changes, showing the new fingerprint and the command that
+      forgets the old one (\`bittrrt known-hosts remove HOST:PORT\`; \`known-hosts list\` shows
+      them all). \`--server-key\` pins it instead; \`--no-pin\` accepts anything (throwaway use
+      only). The client identity shown to servers that admit only listed clients is
+      \`--identity FILE\` (config identity_file), else ~/.bittrrt/client.key when it exists
+      (\`bittrrt keygen --client\` writes it; \`-v\` says which is used); \`--no-identity\`
+      shows none. A server that answers only with the original,
       unauthenticated protocol (version 1) is refused: an attacker on the path can strip version 2
       to make any server look like that. \`--allow-unauthenticated\` (config:
       \`allow_unauthenticated=true\`) accepts it, for original bittrrt peers, with a warning and
       nothing recorded; even then a known or pinned server, a network key or an identity never
-      falls back to it.
+      falls back to it (with it, ~/.bittrrt/client.key is not used by default).
     `,
     examples: [
       ['Connect to a local server', '$0 connect'],
