@@ -133,7 +133,7 @@ describe('bin/bittrrt sessions', function () {
       expect(unknown.lines[0]).to.include(`${path}:1: unknown key "colour"`);
       const missing = children.run(['serve', '--config', join(dir, 'nope')]);
       expect(await missing.exited).to.equal(1);
-      expect(missing.lines[0]).to.match(/cannot read config .*nope: ENOENT/);
+      expect(missing.lines[0]).to.match(/cannot read config .*nope: no such file or directory$/);
     });
 
     it('a bad flag value is rejected the same way', async () => {
