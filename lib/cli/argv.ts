@@ -72,8 +72,10 @@ function checkOptions(shape: CommandShape, args: readonly string[]): ArgvCheck {
   const command = shape.path.join(' ');
   const out: string[] = [];
   const operands: string[] = [];
-  // The option whose value the previous word was, for a word too many after it (`--send *.txt`).
+  // The option whose value the previous word was, and the one an operand followed: a shell
+  // pattern after `--send` makes several words, one of which may pass for the host.
   let lastValueOf: string | undefined;
+  let operandAfterValueOf: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const word = args[i] as string;
     if (word === '--') {
@@ -94,7 +96,8 @@ function checkOptions(shape: CommandShape, args: readonly string[]): ArgvCheck {
         continue;
       }
       const value = args[i + 1];
-      if (value === undefined || (value.startsWith('-') && !/^-\d/.test(value))) {
+      // `-` alone is a value (standard input or output), as is a negative number.
+      if (value === undefined || (value.startsWith('-') && value !== '-' && !/^-\d/.test(value))) {
         return { error: `${name} needs a value: ${name} ${placeholder(name)}${value === undefined ? '' : ` (${value} is an option)`} (see bittrrt ${command} --help)` };
       }
       // `--ping -1`: a value that looks like an option; bound to its flag so the command's own check explains it.
@@ -114,8 +117,9 @@ function checkOptions(shape: CommandShape, args: readonly string[]): ArgvCheck {
       continue;
     }
     operands.push(word);
+    operandAfterValueOf ??= lastValueOf;
     if (operands.length > shape.operands.length) {
-      return { error: tooMany(command, shape.operands, word, lastValueOf) };
+      return { error: tooMany(command, shape.operands, word, lastValueOf ?? operandAfterValueOf) };
     }
     out.push(word);
     lastValueOf = undefined;
@@ -129,10 +133,11 @@ function negatable(shape: CommandShape, name: string): number | undefined {
   return positive !== undefined && shape.options.get(positive) === 0 ? 0 : undefined;
 }
 
-function tooMany(command: string, operands: readonly string[], word: string, lastValueOf: string | undefined): string {
-  if (lastValueOf !== undefined) {
-    return `unexpected "${word}" after ${lastValueOf}: ${lastValueOf} takes one value, so several need several ${lastValueOf} `
-      + `(as in ${lastValueOf} a.txt ${lastValueOf} b.txt; a shell pattern such as *.txt expands to several words)`;
+/** `valueOf`: the option a stray word probably belongs to, if one does. */
+function tooMany(command: string, operands: readonly string[], word: string, valueOf: string | undefined): string {
+  if (valueOf !== undefined) {
+    return `unexpected argument "${word}": ${valueOf} takes one value, so several need several ${valueOf} `
+      + `(as in ${valueOf} a.txt ${valueOf} b.txt; a shell pattern such as *.txt expands to several words)`;
   }
   const takes = operands.length === 0 ? 'takes no arguments' : `takes one ${operands.join(' ')}`;
   return `unexpected argument "${word}": bittrrt ${command} ${takes} (see bittrrt ${command} --help)`;

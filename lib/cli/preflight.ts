@@ -1,8 +1,11 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { UsageError } from 'clipanion';
 import { isDirectory } from './fs.js';
 import { systemErrorSentence } from './errors.js';
+
+/** `--send -` and `--out -`: standard input and output, not paths. */
+const STANDARD_STREAM = '-';
 
 /**
  * The local half of a transfer plan, checked before any datagram leaves: every file to send
@@ -11,10 +14,12 @@ import { systemErrorSentence } from './errors.js';
  */
 export function checkLocalPaths(send: readonly string[], out: string | undefined): void {
   for (const path of send) {
+    if (path === STANDARD_STREAM) continue;
     const problem = unreadable(path);
     if (problem !== undefined) throw new UsageError(`cannot send ${path}: ${problem}`);
   }
-  if (out === undefined || isDirectory(out)) return;
+  // `-` is standard output, and `DIR/` a directory the download makes: neither needs to exist yet.
+  if (out === undefined || out === STANDARD_STREAM || out.endsWith(sep) || isDirectory(out)) return;
   const parent = dirname(out);
   if (!isDirectory(parent)) throw new UsageError(`--out ${out}: the directory ${parent} does not exist`);
 }

@@ -33,7 +33,7 @@ describe('bin/bittrrt usage and failures', function () {
     ['a command without its subcommand', ['config'], /^bittrrt: config needs a subcommand: config init$/],
     ['a subcommand typo', ['known-hosts', 'rmove', 'x'], /^bittrrt: unknown subcommand "known-hosts rmove" \(did you mean "remove"\?\)/],
     ['two targets', ['connect', 'a', 'b'], /^bittrrt: unexpected argument "b": bittrrt connect takes one host\[:port\]/],
-    ['a glob after --send', ['connect', 'host', '--send', 'a.txt', 'b.txt'], /^bittrrt: unexpected "b.txt" after --send: .*several need several --send .*a shell pattern/],
+    ['a glob after --send', ['connect', 'host', '--send', 'a.txt', 'b.txt'], /^bittrrt: unexpected argument "b.txt": --send takes one value, so several need several --send .*a shell pattern/],
     ['a negative --ping', ['connect', '--ping', '-1'], /^bittrrt: bad value for --ping: "-1" \(expected a whole number above 0\)/],
     ['an option without its value', ['connect', '--ping', '--persist'], /^bittrrt: --ping needs a value: --ping N \(--persist is an option\)/],
     ['-v at the top level', ['-v'], /^bittrrt: -v \(verbose\) goes after a command.*the version is -V or --version$/],
