@@ -150,22 +150,23 @@ describe('bin/bittrrt usage and failures', function () {
     expect(client.lines.join('\n')).to.match(/no answer from 127\.0\.0\.1:\d+ after 50 attempts\. Likely causes: .*firewall.*network key.*listed clients/);
     const refusal = /^warn: refused a client: its handshake does not decrypt under this server's network key .* from=127\.0\.0\.1:\d+ reason=bad-token$/;
     await server.proc.waitForLine(refusal, 10_000);
-    expect(server.proc.lines.filter((l) => refusal.test(l)), 'one line for the 50 attempts').to.have.length(1);
+    // Fewer lines than attempts: the exact interval is RefusalLog's unit test, on a clock of its own.
+    expect(server.proc.lines.filter((l) => refusal.test(l)).length, 'not one line per attempt').to.be.within(1, 49);
   });
 
-  it('serve logs a refused upload, one line for the same refusal from the same host', async () => {
+  it('serve logs a refused upload, not once per refusal from the same host', async () => {
     const inbox = tempDir('inbox');
     writeFileSync(join(inbox, 'a.txt'), 'there first');
     const local = join(tempDir('local'), 'a.txt');
     writeFileSync(local, 'hello');
     const server = await children.serve(['--dir', inbox]);
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const client = children.run(['connect', server.address, '--send', local]);
       expect(await client.exited).to.equal(1);
     }
     const refusal = /^warn: refused an upload of a\.txt: .*exists.* peer=127\.0\.0\.1:\d+$/;
     await server.proc.waitForLine(refusal, 10_000);
-    expect(server.proc.lines.filter((l) => refusal.test(l)), server.proc.lines.join('\n')).to.have.length(1);
+    expect(server.proc.lines.filter((l) => refusal.test(l)).length, server.proc.lines.join('\n')).to.be.within(1, 2);
   });
 
   it('ping reports mdev, and exits 1 when no heartbeat came back', async () => {
