@@ -1,3 +1,4 @@
+import type { Logger } from '../log.js';
 import { ConnectionRefusedError, HandshakeTimeoutError } from '../net/client.js';
 import { defaultKnownHostsPath, HostKeyMismatchError } from '../trust/known-hosts.js';
 
@@ -26,4 +27,12 @@ export function connectFailure(err: unknown): string | undefined {
   return `${err.message}. Likely causes: a wrong address or port; a firewall dropping UDP on the way; `
     + 'the server requires a network key (--key-file, the same file as the server\'s); '
     + 'the server admits only listed clients (--identity, with your public key in its --authorized-keys)';
+}
+
+/** Logs why the connection failed and gives connect's exit code; an error of another kind is rethrown. */
+export function reportConnectFailure(err: unknown, log: Logger): number {
+  const why = connectFailure(err);
+  if (why === undefined) throw err;
+  log.error(`cannot connect: ${why}`);
+  return 1;
 }

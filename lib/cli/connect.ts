@@ -10,7 +10,7 @@ import type { Session } from '../net/session.js';
 import { fingerprint } from '../trust/identity.js';
 import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/known-hosts.js';
 import { clientIdentity } from './client-identity.js';
-import { connectFailure } from './connect-failure.js';
+import { connectFailure, reportConnectFailure } from './connect-failure.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
@@ -149,10 +149,7 @@ export class ConnectCommand extends EndpointCommand {
       try {
         await client.run();
       } catch (err) {
-        const why = connectFailure(err);
-        if (why === undefined) throw err;
-        log.error(`cannot connect: ${why}`);
-        return 1;
+        return reportConnectFailure(err, log);
       }
       return 0;
     }
@@ -161,10 +158,7 @@ export class ConnectCommand extends EndpointCommand {
     try {
       session = await connect(options);
     } catch (err) {
-      const why = connectFailure(err);
-      if (why === undefined) throw err;
-      log.error(`cannot connect: ${why}`);
-      return 1;
+      return reportConnectFailure(err, log);
     }
     established(session);
     if (plan) return this.transfer(session, plan, log);
