@@ -6,7 +6,7 @@
 
 // Errors: every class the API throws or rejects with (README, "Errors").
 export * from './errors.js';
-export { HandshakeTimeoutError } from './net/client.js';
+export { ConnectionRefusedError, HandshakeTimeoutError } from './net/client.js';
 export { SessionStateError } from './net/session.js';
 export { PingTimeoutError } from './net/secure-session.js';
 export { HostKeyMismatchError } from './trust/known-hosts.js';

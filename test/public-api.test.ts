@@ -7,7 +7,7 @@ import * as api from '../lib/index.js';
  */
 const PUBLIC = [
   // errors
-  'AbortedError', 'BackendUnavailableError', 'BittrrtError', 'ConfigError', 'DecryptError', 'HandshakeTimeoutError',
+  'AbortedError', 'BackendUnavailableError', 'BittrrtError', 'ConfigError', 'ConnectionRefusedError', 'DecryptError', 'HandshakeTimeoutError',
   'HostKeyMismatchError', 'InvalidInputError', 'InvalidTokenError', 'KeyFileError', 'LowOrderKeyError', 'NoSharedKeyError',
   'OptimisticAckError', 'PingTimeoutError', 'ServerStateError', 'SessionStateError', 'SocketError', 'TokenAgeError',
   'TransferError', 'TransferFileError',

@@ -3,16 +3,19 @@ import { Option, UsageError } from 'clipanion';
 import { MAX_BANDWIDTH_SECONDS, X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url } from '../encoding.js';
 import { formatAddress, parseHostPort } from '../net/address.js';
-import { connect, HandshakeTimeoutError, type ConnectOptions } from '../net/client.js';
+import { connect, type ConnectOptions } from '../net/client.js';
 import { PersistentClient } from '../net/persistent.js';
 import { pingSeries } from '../net/ping.js';
 import type { Session } from '../net/session.js';
-import { fingerprint, loadIdentity } from '../trust/identity.js';
+import { fingerprint } from '../trust/identity.js';
 import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/known-hosts.js';
+import { clientIdentity } from './client-identity.js';
+import { connectFailure, reportConnectFailure } from './connect-failure.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
 import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
+import { checkLocalPaths } from './preflight.js';
 import { clearingLogger, StatusLine } from './progress.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
@@ -24,7 +27,11 @@ export class ConnectCommand extends EndpointCommand {
     description: 'open a secure session to a bittrrt server',
     details: `
       Sends the X25519 handshake to HOST:PORT (default 127.0.0.1:6711) up to 50 times, 100 ms
-      apart, and reports the established session. Exits 1 if the server never answers.
+      apart, and reports the established session. Exits 1 if it fails: at once when the host
+      answers that nothing listens on the port ("refused"), else after the 50 attempts, listing
+      the likely causes (a wrong address or port, a firewall, a server that requires a network
+      key, or one that admits only listed clients). Files to send, the \`--out\` directory and
+      every flag are checked before the first datagram leaves.
 
       \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
       the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
@@ -46,13 +53,18 @@ export class ConnectCommand extends EndpointCommand {
       dies, until SIGINT. On exit the client tells the server to close the session.
 
       The server's identity is checked as ssh does: recorded in ~/.bittrrt/known_hosts on first
-      contact, refused loudly if it ever changes. \`--server-key\` pins it instead; \`--no-pin\`
-      accepts anything (throwaway use only). A server that answers only with the original,
+      contact, refused loudly if it ever changes, showing the new fingerprint and the command that
+      forgets the old one (\`bittrrt known-hosts remove HOST:PORT\`; \`known-hosts list\` shows
+      them all). \`--server-key\` pins it instead; \`--no-pin\` accepts anything (throwaway use
+      only). The client identity shown to servers that admit only listed clients is
+      \`--identity FILE\` (config identity_file), else ~/.bittrrt/client.key when it exists
+      (\`bittrrt keygen --client\` writes it; \`-v\` says which is used); \`--no-identity\`
+      shows none. A server that answers only with the original,
       unauthenticated protocol (version 1) is refused: an attacker on the path can strip version 2
       to make any server look like that. \`--allow-unauthenticated\` (config:
       \`allow_unauthenticated=true\`) accepts it, for original bittrrt peers, with a warning and
       nothing recorded; even then a known or pinned server, a network key or an identity never
-      falls back to it.
+      falls back to it (with it, ~/.bittrrt/client.key is not used by default).
     `,
     examples: [
       ['Connect to a local server', '$0 connect'],
@@ -72,6 +84,7 @@ export class ConnectCommand extends EndpointCommand {
   serverKey = Option.String('--server-key', { description: 'the server identity public key (base64) to require' });
   knownHostsFile = Option.String('--known-hosts', { description: 'trust-on-first-use file (default ~/.bittrrt/known_hosts)' });
   noPin = Option.Boolean('--no-pin', false, { description: 'accept any server identity and record nothing (throwaway use)' });
+  noIdentity = Option.Boolean('--no-identity', false, { description: 'show the server no client identity, not even ~/.bittrrt/client.key' });
   allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
@@ -93,6 +106,7 @@ export class ConnectCommand extends EndpointCommand {
     if (count !== undefined && this.persist) throw new UsageError('--ping and --persist cannot be used together');
     const plan = this.transferPlan();
     if (plan && (count !== undefined || this.persist)) throw new UsageError('transfers cannot be combined with --ping or --persist');
+    if (plan) checkLocalPaths(plan.send, plan.out);
     const settings = this.settings({
       known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
@@ -117,7 +131,8 @@ export class ConnectCommand extends EndpointCommand {
       port,
       timings: this.timings(settings),
       networkKey: this.networkKey(settings),
-      identity: settings.identity_file === '' ? undefined : loadIdentity(settings.identity_file, 'client identity'),
+      // A default identity would make an original (version-1) peer unreachable even when asked for.
+      identity: clientIdentity(settings.identity_file, this.noIdentity || (settings.allow_unauthenticated && settings.identity_file === ''), log),
       serverKey,
       verifyServer: knownHosts && trustOnFirstUse(knownHosts,
         (name, key) => log.warn(`new server ${name}: identity recorded`, { fingerprint: fingerprint(key), file: knownHosts.path })),
@@ -137,9 +152,13 @@ export class ConnectCommand extends EndpointCommand {
       const client = new PersistentClient(options);
       client.on('session', established);
       client.on('lost', (reason) => log.warn('session lost, reconnecting', { reason }));
-      client.on('retry', (delayMs, err) => log.warn(`${err instanceof HandshakeTimeoutError ? handshakeFailure(err) : err.message}; retrying`, { in_ms: delayMs }));
+      client.on('retry', (delayMs, err) => log.warn(`${connectFailure(err) ?? err.message}; retrying`, { in_ms: delayMs }));
       void waitForStopSignal().then(() => client.stop());
-      await client.run();
+      try {
+        await client.run();
+      } catch (err) {
+        return reportConnectFailure(err, log);
+      }
       return 0;
     }
 
@@ -147,9 +166,7 @@ export class ConnectCommand extends EndpointCommand {
     try {
       session = await connect(options);
     } catch (err) {
-      if (!(err instanceof HandshakeTimeoutError)) throw err;
-      log.error(`cannot connect: ${handshakeFailure(err)}`);
-      return 1;
+      return reportConnectFailure(err, log);
     }
     established(session);
     if (plan) return this.transfer(session, plan, log, bars, PEER_SILENCE_HEARTBEATS * settings.heartbeat_rate);
@@ -172,6 +189,7 @@ export class ConnectCommand extends EndpointCommand {
       min_ms: summary.min.toFixed(3),
       avg_ms: summary.avg.toFixed(3),
       max_ms: summary.max.toFixed(3),
+      mdev_ms: summary.mdev.toFixed(3),
     });
     return summary.received > 0 ? 0 : 1;
   }
@@ -218,14 +236,6 @@ export class ConnectCommand extends EndpointCommand {
     // Stopped by a signal: 128 + its number, as shells report it (130 for Ctrl-C, 143 for SIGTERM).
     return failed < 0 ? 128 + osConstants.signals[signal] : failed > 0 ? 1 : 0;
   }
-}
-
-/** Why a handshake failed, in the CLI's words: a refused version-1 answer names the flag that accepts it. */
-function handshakeFailure(err: HandshakeTimeoutError): string {
-  if (!err.seedRefusedByDefault) return err.message;
-  return `${err.address} answered only with the original, unauthenticated protocol (version 1), which an attacker on the path can fake; `
-    + 'if it is an original bittrrt peer and you accept that anyone on the path could read the session, '
-    + 'connect again with --allow-unauthenticated (or allow_unauthenticated=true in the config)';
 }
 
 function positiveInteger(flag: string, text: string, max = Number.MAX_SAFE_INTEGER): number {

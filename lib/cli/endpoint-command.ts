@@ -17,7 +17,7 @@ export abstract class EndpointCommand extends Command {
   staleHeartbeats = Option.String('--stale-heartbeats', { description: 'silent heartbeat intervals before a session is dead (default 10)' });
   rekeyAfter = Option.String('--rekey-after', { description: 'seconds between key rotations (default 120)' });
   keyFile = Option.String('--key-file', { description: 'network key file shared by server and clients (bittrrt keygen); also $BITTRRT_KEY_FILE' });
-  identityFile = Option.String('--identity', { description: 'long-term identity key file' });
+  identityFile = Option.String('--identity', { description: 'long-term identity key file (serve: default ~/.bittrrt/server.key; connect: ~/.bittrrt/client.key if it exists)' });
 
   /** Config file, then these flags and `extra`, validated alike. */
   protected settings(extra: FlagValues = {}): Settings {

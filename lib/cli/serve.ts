@@ -4,6 +4,7 @@ import { formatAddress } from '../net/address.js';
 import { toBase64Url } from '../encoding.js';
 import { SocketError } from '../errors.js';
 import { rateLimitsFor } from '../net/handshake/rate-limit.js';
+import { RefusalLog } from '../net/refusal-log.js';
 import { createServer } from '../transfer/file-server.js';
 import { ReceiveBudget } from '../transfer/budget.js';
 import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js';
@@ -11,9 +12,13 @@ import { DiskQuota } from '../transfer/quota.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
 import { counterFields, EndpointCommand } from './endpoint-command.js';
+import { systemErrorSentence, withSentences } from './errors.js';
 import { isDirectory } from './fs.js';
 import { waitForStopSignal } from './signals.js';
 import { logTransferEvent } from './transfers.js';
+
+/** How often the same refusal of the same client host is logged again. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export class ServeCommand extends EndpointCommand {
   static override paths = [['serve']];
@@ -48,6 +53,12 @@ export class ServeCommand extends EndpointCommand {
       \`--max-size MIB\` refuses larger uploads (default: no limit); \`--client-quota MIB\` (default
       16384, 0: none) bounds what one client (its identity, or its host when anonymous) uploads into
       DIR while the server runs; an upload that the free space on DIR's disk cannot hold is refused.
+
+      Each refused client (its key not in \`--authorized-keys\`, a handshake that does not decrypt
+      under the network key, a version-1 client when only authenticated ones are accepted) and each
+      refused upload or download (the name exists, a quota, the budget) is logged as a warning, at
+      most once a minute per cause and client address. Serving \`--dir\` with neither
+      \`--key-file\` nor \`--authorized-keys\` says loudly at start that anyone may upload.
 
       Settings come from flags, else the config file (\`bittrrt config init\` writes one), else defaults.
     `,
@@ -135,7 +146,16 @@ export class ServeCommand extends EndpointCommand {
       },
     });
     server.on('error', (err) => log.error(err.message));
-    server.on('transfer', (event, session) => logTransferEvent(log, event, formatAddress(session.remote.address, session.remote.port)));
+    // A client that retries a refused upload (or sends many) makes one line a minute per reason.
+    const refusals = new RefusalLog(REFUSAL_LOG_INTERVAL_MS);
+    server.on('transfer', (event, session) => {
+      const peer = formatAddress(session.remote.address, session.remote.port);
+      if (event.kind !== 'refused') return logTransferEvent(log, event, peer);
+      const cause = event.name === '' ? event.reason : event.reason.split(event.name).join('NAME');
+      if (!refusals.due(cause, session.remote.address)) return;
+      const what = event.name === '' ? 'a bandwidth test' : `${event.direction === 'receive' ? 'an upload of' : 'a download of'} ${event.name}`;
+      log.warn(`refused ${what}: ${event.reason}`, { peer });
+    });
     const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount }));
 
     // Listen for the stop signals before announcing the port, so a signal sent right after the
@@ -146,7 +166,7 @@ export class ServeCommand extends EndpointCommand {
       bound = await server.listen(settings.bind_port, settings.bind_addr);
     } catch (err) {
       const code = err instanceof SocketError ? err.osCode : undefined;
-      const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      const why = code === 'EADDRINUSE' ? 'address already in use' : systemErrorSentence(code) ?? withSentences((err as Error).message);
       throw new UsageError(`cannot listen on ${formatAddress(settings.bind_addr, settings.bind_port)}: ${why}`);
     }
     process.on('SIGUSR1', status);
@@ -154,10 +174,15 @@ export class ServeCommand extends EndpointCommand {
     log.info(`server identity ${toBase64Url(identity.publicKey)}`, {
       fingerprint: fingerprint(identity.publicKey), file: identityPath, created: created || undefined,
     });
-    log.info(`bittrrt listening on ${formatAddress(bound.address, bound.port)}`, {
-      mode: networkKey ? 'network key' : 'open', clients: authorizedKeys ? `${authorizedKeys.size} authorized` : 'any',
+    const listening = formatAddress(bound.address, bound.port);
+    log.info(`bittrrt listening on ${listening}`, {
+      admits: admitted(networkKey !== undefined, authorizedKeys?.size),
       files: dir === undefined ? 'refused' : `${dir}${this.allowDownload ? ' (uploads and downloads)' : ' (uploads)'}`,
     });
+    if (dir !== undefined && !networkKey && !authorizedKeys) {
+      log.warn(`anyone who can reach ${listening} may upload into ${dir}${this.allowDownload ? ' and download its files' : ''}: `
+        + 'no network key (--key-file) and no client list (--authorized-keys) restrict it');
+    }
     const signal = await stopped;
     clearInterval(statsTimer);
     process.off('SIGUSR1', status);
@@ -166,4 +191,11 @@ export class ServeCommand extends EndpointCommand {
     log.info(`stopped (${signal})`, counterFields(server.counters, { closed_sessions: sessions }));
     return 0;
   }
+}
+
+/** Who can complete a handshake, for the start line. */
+function admitted(networkKey: boolean, listed: number | undefined): string {
+  const clients = listed === undefined ? undefined : `${listed} listed client${listed === 1 ? '' : 's'}`;
+  if (clients === undefined) return networkKey ? 'holders of the network key' : 'anyone';
+  return networkKey ? `${clients} holding the network key` : clients;
 }

@@ -69,10 +69,22 @@ export class HandshakeTimeoutError extends BittrrtError {
 }
 
 /**
+ * The server's host answered that nothing listens on the port (ICMP port unreachable, which the
+ * connected socket reports as ECONNREFUSED): waiting longer would not help. `attempt` is the
+ * send it answered, of `attempts`.
+ */
+export class ConnectionRefusedError extends BittrrtError {
+  constructor(readonly address: string, readonly attempt: number, readonly attempts: number) {
+    super('ERR_CONNECTION_REFUSED', `${address} refused the connection (nothing listening on ${address}; after attempt ${attempt} of ${attempts})`);
+  }
+}
+
+/**
  * Opens a session with a server: send `connect` up to `attempts` times, `delayMs` apart, until
  * the server at the target address gives an answer that checks out. Datagrams from any other
  * address, and answers that fail a check, are ignored (the last reason is reported on timeout);
- * a server whose recorded identity changed fails at once. Resolves with the session; its socket
+ * a server whose recorded identity changed fails at once, and so does a port its host says nothing
+ * listens on (ConnectionRefusedError). Resolves with the session; its socket
  * closes when the session does.
  */
 export async function connect(options: ConnectOptions = {}): Promise<Session> {
@@ -90,14 +102,13 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const authenticated = Boolean(options.networkKey || options.serverKey || options.identity
     || (verifier && (verifier.expectsIdentity?.(hostLabel) ?? true)));
   const counters = new Counters();
-  let connected = false;
   const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
   const table = new SessionTable({
     backend,
     counters,
     psk: networkKeys?.psk,
-    // Once connected (after the handshake), sends skip the per-datagram address handling.
-    send: (datagram, to) => (connected ? socket.send(datagram) : socket.send(datagram, to.port, to.address)),
+    // The socket is connected to the server, the only peer a client's table sends to.
+    send: (datagram) => socket.send(datagram),
     // Let a close message leave before the socket goes.
     closed: () => {
       table.stop();
@@ -141,7 +152,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
         if (rinfo.address !== server.address || rinfo.port !== server.port) return;
         const step = initiator.receive(msg);
-        if (step.kind === 'send') socket.send(initiator.token(), server.port, server.address);
+        if (step.kind === 'send') socket.send(initiator.token());
         else if (step.kind === 'fail') finish(step.error);
         else if (step.kind === 'done') finish(open(step.keys));
       };
@@ -151,13 +162,18 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
           return;
         }
         sent++;
-        socket.send(initiator.token(), server.port, server.address);
+        socket.send(initiator.token());
         timer = setTimeout(sendNext, delayMs);
+      };
+      const onError = (err: NodeJS.ErrnoException): void => {
+        finish(err.code === 'ECONNREFUSED'
+          ? new ConnectionRefusedError(formatAddress(server.address, server.port), sent, attempts)
+          : new SocketError(err));
       };
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort);
       socket.on('message', onMessage);
-      socket.once('error', (err) => finish(new SocketError(err)));
+      socket.once('error', onError);
       socket.bind(0, () => {
         try {
           // Room for a burst of a download (the OS may cap it; its default still works).
@@ -165,7 +181,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
         } catch {
           // keep the default
         }
-        sendNext();
+        // A connected socket hears the ICMP port-unreachable a host sends back for a port nobody
+        // serves (as ECONNREFUSED), and the kernel drops datagrams from any other address.
+        socket.connect(server.port, server.address, (err?: Error) => (err ? onError(err) : sendNext()));
       });
     });
   } catch (err) {
@@ -190,10 +208,6 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   // Send errors after the handshake (a network gone away, or the server's port closed) are counted; the session times out.
   socket.removeAllListeners('error');
   socket.on('error', () => counters.socketErrors++);
-  socket.connect(server.port, server.address, (err?: Error) => {
-    // A failed connect leaves the socket as it was: sends keep naming the server.
-    if (!err) connected = true;
-  });
   table.start(tickInterval(timings));
   return session;
 }

@@ -10,6 +10,8 @@ export interface PingSummary {
   min: number;
   avg: number;
   max: number;
+  /** Mean deviation of the round-trip times, as ping(8)'s mdev: their standard deviation. */
+  mdev: number;
 }
 
 export type PingResult = { sequence: number; rtt: number } | { sequence: number; timedOut: true };
@@ -39,13 +41,15 @@ export async function pingSeries(session: Session, count: number, intervalMs: nu
     if (sequence < count && wait > 0) await sleep(wait, signal);
   }
   const received = rtts.length;
+  const avg = received ? rtts.reduce((a, b) => a + b, 0) / received : NaN;
   return {
     sent,
     received,
     loss: sent === 0 ? 0 : (100 * (sent - received)) / sent,
     min: received ? Math.min(...rtts) : NaN,
-    avg: received ? rtts.reduce((a, b) => a + b, 0) / received : NaN,
+    avg,
     max: received ? Math.max(...rtts) : NaN,
+    mdev: received ? Math.sqrt(rtts.reduce((sum, rtt) => sum + (rtt - avg) ** 2, 0) / received) : NaN,
   };
 }
 

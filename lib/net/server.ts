@@ -16,6 +16,7 @@ import { Counters, type DropReason } from './counters.js';
 import { HandshakeThreads } from './handshake/threads.js';
 import { HandshakeRateLimiter, type RateLimitOptions } from './handshake/rate-limit.js';
 import { HandshakeResponder } from './handshake/responder.js';
+import { RefusalLog, refusalReason } from './refusal-log.js';
 import { V1Session } from './v1-session.js';
 import type { SessionService } from './secure-session.js';
 import type { CloseReason, PeerAddress, Session } from './session.js';
@@ -52,6 +53,12 @@ export interface ServerOptions {
   timings?: Partial<SessionTimings>;
   logger?: Logger;
   /**
+   * A refused client (not authorized, wrong network key, too old a handshake, version 1 when not
+   * accepted) is logged as a warning at most once per cause per source address in this many
+   * milliseconds (default 60000); every refusal is counted regardless.
+   */
+  refusalLogIntervalMs?: number;
+  /**
    * Threads that compute version-2 handshakes (X25519, key schedule, the answer) off the socket
    * thread, started by listen(). Default: one per core beyond the first, at most 4; 0 computes
    * them on the socket thread.
@@ -76,6 +83,7 @@ export interface BittrrtServerEvents {
 }
 
 const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
+const DEFAULT_REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /**
  * A bittrrt server: one UDP socket for handshakes and every session. A datagram is, by its first
@@ -89,6 +97,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly identity: X25519KeyPair;
   readonly #receiveBufferBytes: number;
   readonly #log: Logger;
+  readonly #refusals: RefusalLog;
+  readonly #hasNetworkKey: boolean;
   readonly #table: SessionTable;
   readonly #responder: HandshakeResponder;
   /** Version-1 sessions have no receiver index, so they are found by source address. */
@@ -111,6 +121,8 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     this.timings = resolveTimings(options.timings);
     this.#receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
     this.#log = options.logger ?? silentLogger;
+    this.#refusals = new RefusalLog(options.refusalLogIntervalMs ?? DEFAULT_REFUSAL_LOG_INTERVAL_MS);
+    this.#hasNetworkKey = options.networkKey !== undefined;
     const { service } = options;
     this.#table = new SessionTable({
       backend,
@@ -247,6 +259,10 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
 
   private drop(reason: DropReason, datagram: Buffer, rinfo: PeerAddress): void {
     this.counters.drop(reason);
+    const refused = refusalReason(reason, this.#hasNetworkKey);
+    if (refused !== undefined && this.#refusals.due(reason, rinfo.address)) {
+      this.#log.warn(`refused a client: ${refused}`, { from: formatAddress(rinfo.address, rinfo.port), reason });
+    }
     if (this.#log.isEnabled('debug')) {
       this.#log.debug('dropped datagram', { from: formatAddress(rinfo.address, rinfo.port), reason, bytes: datagram.length });
     }

@@ -61,7 +61,9 @@ export class PeerRequests {
     } catch (err) {
       this.#table.delete(id);
       // Refused before it started: the peer hears why, in the words it used for the file.
-      return this.#control.refuse(id, err instanceof TransferError || err instanceof TransferFileError ? err.message : describeFsError(err, transfer.name));
+      const reason = err instanceof TransferError || err instanceof TransferFileError ? err.message : describeFsError(err, transfer.name);
+      this.#options.onEvent?.({ kind: 'refused', id, direction: transfer.direction, name: transfer.name, reason });
+      return this.#control.refuse(id, reason);
     }
     return this.#report(transfer, started);
   }

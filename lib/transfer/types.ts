@@ -52,7 +52,9 @@ export interface TransferEndpointOptions {
 export type TransferEvent =
   | { kind: 'started'; id: number; direction: 'receive' | 'send'; name: string; size: number; offset: number }
   | { kind: 'finished'; id: number; result: TransferResult }
-  | { kind: 'failed'; id: number; direction: 'receive' | 'send'; name: string; reason: string };
+  | { kind: 'failed'; id: number; direction: 'receive' | 'send'; name: string; reason: string }
+  /** Refused before it started (the name exists, a quota, the budget...): the peer was told `reason`. */
+  | { kind: 'refused'; id: number; direction: 'receive' | 'send'; name: string; reason: string };
 
 export interface TransferResult {
   /** The file's name on the receiving side ('' for a bandwidth test). */

@@ -1,9 +1,9 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { X25519_KEY_BYTES } from '../constants.js';
 import { fromBase64Url, toBase64Url } from '../encoding.js';
 import { BittrrtError } from '../errors.js';
-import { bittrrtDir } from './identity.js';
+import { bittrrtDir, fingerprint } from './identity.js';
 import { KeyFileError, refuseWritableByOthers } from './key-file.js';
 import { ACCEPT, type ServerVerifier } from './server-verifier.js';
 
@@ -11,9 +11,11 @@ export const defaultKnownHostsPath = (): string => join(bittrrtDir(), 'known_hos
 
 /** The server's identity differs from the one recorded for it: possibly a man in the middle. */
 export class HostKeyMismatchError extends BittrrtError {
-  constructor(readonly host: string, readonly path: string, readonly line: number) {
+  /** `presented`: the key the server showed this time, when known. */
+  constructor(readonly host: string, readonly path: string, readonly line: number, readonly presented?: Uint8Array) {
     super('ERR_HOST_KEY_MISMATCH', [
       `WARNING: the identity of ${host} has CHANGED since it was recorded in ${path}:${line}.`,
+      ...(presented ? [`The server now presents ${fingerprint(presented)}.`] : []),
       'Someone may be intercepting this connection (a man-in-the-middle attack), or the server key was replaced.',
       `If you know the server key was replaced, delete line ${line} of ${path} and connect again.`,
     ].join(' '));
@@ -87,6 +89,39 @@ export class KnownHosts {
     }
   }
 
+  /** Every entry, in file order (comments and malformed lines left out). */
+  list(): Array<{ host: string; key: string; line: number }> {
+    const entries: Array<{ host: string; key: string; line: number }> = [];
+    const lines = (this.read() ?? '').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const [host, key] = (lines[i] as string).trim().split(/\s+/);
+      if (host === undefined || key === undefined || host.startsWith('#')) continue;
+      entries.push({ host, key, line: i + 1 });
+    }
+    return entries;
+  }
+
+  /**
+   * Forgets every entry for `host` (any spelling of it); returns how many there were. The file is
+   * rewritten whole under a temporary name and renamed over, so a crash leaves the old or the new.
+   */
+  remove(host: string): number {
+    const text = this.read();
+    if (text === undefined) return 0;
+    const wanted = knownHostName(host);
+    const lines = text.split('\n');
+    const kept = lines.filter((line) => {
+      const [name, key] = line.trim().split(/\s+/);
+      return name === undefined || key === undefined || knownHostName(name) !== wanted;
+    });
+    const removed = lines.length - kept.length;
+    if (removed === 0) return 0;
+    const temporary = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.tmp`);
+    writeFileSync(temporary, kept.join('\n'), { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, this.path);
+    return removed;
+  }
+
   /** The file's text, or undefined if there is none yet. A file others can write is refused: they could pin their own server. */
   private read(): string | undefined {
     let fd: number;
@@ -119,7 +154,7 @@ export function trustOnFirstUse(knownHosts: KnownHosts, onNewHost?: (host: strin
     expectsIdentity: (host) => knownHosts.find(host) !== undefined,
     verify(host, serverKey) {
       const known = knownHosts.check(host, serverKey);
-      if (known.status === 'changed') return { kind: 'fail', error: new HostKeyMismatchError(host, knownHosts.path, known.line) };
+      if (known.status === 'changed') return { kind: 'fail', error: new HostKeyMismatchError(host, knownHosts.path, known.line, serverKey) };
       if (known.status === 'new') {
         knownHosts.record(host, serverKey);
         onNewHost?.(host, serverKey);

@@ -22,7 +22,7 @@ describe('bin/bittrrt trust', function () {
     expect(again.lines[0]).to.match(/already exists; not overwriting it/);
 
     const server = await children.serve(['--key-file', path]);
-    expect(server.proc.lines.join('\n')).to.match(/mode=network key/);
+    expect(server.proc.lines.join('\n')).to.match(/admits=holders of the network key/);
     const withKey = children.run(['connect', server.address, '--key-file', path]);
     expect(await withKey.exited).to.equal(0);
     const viaEnv = children.run(['connect', server.address], testEnv({ BITTRRT_KEY_FILE: path }));

@@ -6,7 +6,7 @@ import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
 import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { deriveNetworkKeys } from '../../lib/crypto/network-key.js';
 import { toBase64Url } from '../../lib/encoding.js';
-import { connect, HandshakeTimeoutError } from '../../lib/net/client.js';
+import { connect, ConnectionRefusedError, HandshakeTimeoutError } from '../../lib/net/client.js';
 import { BittrrtServer, createServer, type ServerOptions } from '../../lib/net/server.js';
 import { encodeInitiation } from '../../lib/protocol/handshake-v2.js';
 import { encodeHandshake, parseHandshake } from '../../lib/protocol/handshake.js';
@@ -266,6 +266,18 @@ describe('client against an original-protocol server', () => {
       await closeSocket(silent);
       await closeSocket(intruder);
     }
+  });
+
+  it('fails with ConnectionRefusedError on the host\'s port-unreachable, before its attempts run out', async () => {
+    const closed = await openLoopbackSocket();
+    const { port } = closed.address();
+    await closeSocket(closed);
+    // Many attempts a long way apart: only the refusal can end this before the test's timeout.
+    const err = await connect({ host: '127.0.0.1', port, attempts: 1000, delayMs: 1000 }).then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(ConnectionRefusedError);
+    expect(err).to.have.property('code', 'ERR_CONNECTION_REFUSED');
+    expect((err as ConnectionRefusedError).address).to.equal(`127.0.0.1:${port}`);
+    expect((err as ConnectionRefusedError).attempt).to.be.below(1000);
   });
 });
 
