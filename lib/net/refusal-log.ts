@@ -13,8 +13,16 @@ const MAX_SOURCES = 4096;
  */
 export class RefusalLog {
   readonly #lastLogged = new Map<string, number>();
+  /** When the full table was last swept: a flood from many addresses must not cost a sweep per datagram. */
+  #sweptAt = -Infinity;
+  #sweeps = 0;
 
   constructor(readonly intervalMs: number, readonly now: () => number = clock, readonly maxSources = MAX_SOURCES) {}
+
+  /** How many times the full table was swept for expired sources. */
+  get sweeps(): number {
+    return this.#sweeps;
+  }
 
   /** Whether a line about `cause` from `address` is due; when it is, the time is noted. */
   due(cause: string, address: string): boolean {
@@ -23,6 +31,9 @@ export class RefusalLog {
     const last = this.#lastLogged.get(key);
     if (last !== undefined && now - last < this.intervalMs) return false;
     if (last === undefined && this.#lastLogged.size >= this.maxSources) {
+      if (now - this.#sweptAt < this.intervalMs / 16) return false;
+      this.#sweptAt = now;
+      this.#sweeps++;
       for (const [k, at] of this.#lastLogged) if (now - at >= this.intervalMs) this.#lastLogged.delete(k);
       if (this.#lastLogged.size >= this.maxSources) return false;
     }

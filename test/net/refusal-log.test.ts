@@ -27,6 +27,22 @@ describe('RefusalLog', () => {
     expect(refusals.due('unauthorized', 'c')).to.equal(false);
   });
 
+  it('sweeps a full table at most once per sixteenth of the interval, however many new addresses a flood brings', () => {
+    let now = 0;
+    const refusals = new RefusalLog(1_600, () => now, 4);
+    for (const address of ['a', 'b', 'c', 'd']) expect(refusals.due('bad-token', address)).to.equal(true);
+    // A flood from 10,000 new addresses within 99 ms: each finds the table full; a sweep each
+    // would walk the whole table per datagram.
+    for (let i = 0; i < 10_000; i++) {
+      now = i / 100;
+      expect(refusals.due('bad-token', `flood-${i}`)).to.equal(false);
+    }
+    expect(refusals.sweeps).to.equal(1);
+    now = 1_600;
+    expect(refusals.due('bad-token', 'e'), 'once entries expire, a later sweep makes room').to.equal(true);
+    expect(refusals.sweeps).to.equal(2);
+  });
+
   it('explains the refusals it logs and no other drop', () => {
     expect(refusalReason('unauthorized', false)).to.match(/not in the authorized keys/);
     expect(refusalReason('bad-token', true)).to.match(/network key/);
