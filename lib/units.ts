@@ -7,6 +7,7 @@
 
 const BINARY_UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
 const DECIMAL_RATES = ['kB/s', 'MB/s', 'GB/s', 'TB/s'] as const;
+const BIT_RATES = ['kbit/s', 'Mbit/s', 'Gbit/s', 'Tbit/s'] as const;
 
 /** `n` bytes: `512 B`, `1.5 KiB`, `86.9 MiB`. */
 export function formatBytes(n: number): string {
@@ -17,6 +18,12 @@ export function formatBytes(n: number): string {
 export function formatRate(bytesPerSecond: number): string {
   if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) return '? B/s';
   return scaled(bytesPerSecond, 1000, 'B/s', DECIMAL_RATES);
+}
+
+/** A rate in bytes per second, in bits as link speeds and iperf3 give them: `850 bit/s`, `94.2 Mbit/s`. */
+export function formatBitRate(bytesPerSecond: number): string {
+  if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) return '? bit/s';
+  return scaled(bytesPerSecond * 8, 1000, 'bit/s', BIT_RATES);
 }
 
 /** `value` in whole base units below `base`, else with one decimal in the largest unit that keeps it at `base` or more. */

@@ -46,7 +46,9 @@ export class ConnectCommand extends EndpointCommand {
       than the free space at \`--out\`, is refused before anything is written. A failed transfer
       is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
       (SIGTERM: 143).
-      \`--bwup S\` / \`--bwdown S\` test the encrypted channel's bandwidth for S seconds.
+      \`--bwup S\` / \`--bwdown S\` test the encrypted channel's bandwidth for S seconds: up sends to
+      the server, down is the reverse mode (the server sends); a line a second in Mbit/s, then a
+      summary, also on Ctrl-C.
 
       \`--ping N\` sends N encrypted heartbeats and prints each round-trip time and a summary.
       \`--persist\` stays connected and handshakes again (with backoff) whenever the session
@@ -95,7 +97,7 @@ export class ConnectCommand extends EndpointCommand {
   resume = Option.Boolean('--resume', false, { description: 'continue from the receiver\'s NAME.part if it matches' });
   overwrite = Option.Boolean('--overwrite', false, { description: 'replace a file that already exists' });
   bwup = Option.String('--bwup', { description: 'bandwidth test: send for SECONDS' });
-  bwdown = Option.String('--bwdown', { description: 'bandwidth test: receive for SECONDS' });
+  bwdown = Option.String('--bwdown', { description: 'bandwidth test, reverse mode: the server sends for SECONDS' });
   maxDatagram = Option.String('--max-datagram', { description: 'largest UDP payload of a transfer datagram, in bytes (default 1444)' });
   maxSize = Option.String('--max-size', { description: 'largest file --get takes, in MiB; a larger one is refused before anything is written (default 0: no limit)' });
 

@@ -3,7 +3,7 @@ import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { clock } from '../time.js';
 import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult, type UploadOptions } from '../transfer/endpoint.js';
-import { formatBytes, formatDuration, formatRate } from '../units.js';
+import { formatBitRate, formatBytes, formatDuration, formatRate } from '../units.js';
 import { isDirectory } from './fs.js';
 import { watchPeer } from './peer-watch.js';
 import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
@@ -125,7 +125,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       if (seconds === undefined) continue;
       if (ui.signal.aborted) return -1;
       try {
-        await bandwidthTest(endpoint, direction, seconds, ui.log);
+        await bandwidthTest(endpoint, direction, seconds, ui.log, ui.signal);
       } catch (err) {
         if (ui.signal.aborted) return -1;
         ui.log.error(`bandwidth test (${direction}): ${(err as Error).message}`);
@@ -199,27 +199,53 @@ function outPath(name: string, out: string | undefined): string {
   return isDirectory(out) ? join(out, name) : out;
 }
 
-async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down', seconds: number, log: Logger): Promise<void> {
+/** How each direction of a bandwidth test is named, as iperf3 names its normal and reverse modes. */
+const BANDWIDTH_DIRECTIONS = {
+  up: { title: 'up', mode: 'this side sends to the server' },
+  down: { title: 'down (reverse)', mode: 'reverse mode (--bwdown): the server sends to this side' },
+} as const;
+
+/**
+ * One bandwidth test: a line per second (bytes and bit rate in that second), then a summary. An
+ * interruption (Ctrl-C) still prints the summary of what was measured until then, as iperf3 does.
+ */
+async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down', seconds: number, log: Logger, signal: AbortSignal): Promise<void> {
+  const { title, mode } = BANDWIDTH_DIRECTIONS[direction];
   let bytes = 0;
   let reported = 0;
   let second = 0;
-  log.info(`bandwidth test: ${direction === 'up' ? 'sending to' : 'receiving from'} the server for ${seconds} s`);
+  log.info(`bandwidth test, ${mode}, for ${seconds} s`);
+  const started = clock();
   const ticker = setInterval(() => {
     second++;
-    log.info(`[${String(second).padStart(3)}s] ${formatRate(bytes - reported)}`, { second, bytes: bytes - reported });
+    const moved = bytes - reported;
+    log.info(`[${String(second).padStart(3)}s] ${formatBytes(moved).padStart(10)} ${formatBitRate(moved).padStart(13)}`, {
+      second, bytes: moved, mbit_s: Number(((moved * 8) / 1e6).toFixed(1)),
+    });
     reported = bytes;
   }, 1000);
   try {
     const result = await endpoint.bandwidth(direction, seconds, { onProgress: (n) => { bytes = n; } });
     const { stats } = result;
-    log.info(`bandwidth ${direction}: ${formatBytes(result.size)} in ${formatDuration(result.seconds)}, ${formatRate(result.size / result.seconds)}`, {
+    const perSecond = result.size / result.seconds;
+    log.info(`bandwidth ${title}: ${formatBytes(result.size)} in ${formatDuration(result.seconds)}, ${formatBitRate(perSecond)} (${formatRate(perSecond)})`, {
+      direction,
       bytes: result.size,
       seconds: Number(result.seconds.toFixed(3)),
-      mbit_s: Number(((result.size * 8) / result.seconds / 1e6).toFixed(1)),
+      mbit_s: Number(((perSecond * 8) / 1e6).toFixed(1)),
       loss_pct: Number(retransmitPercent(result).toFixed(2)),
       rtt_ms: stats.srtt === null ? undefined : Number(stats.srtt.toFixed(3)),
       min_rtt_ms: stats.minRtt === null ? undefined : Number(stats.minRtt.toFixed(3)),
     });
+  } catch (err) {
+    if (signal.aborted) {
+      const elapsed = (clock() - started) / 1000;
+      const perSecond = bytes / Math.max(elapsed, 1e-6);
+      log.info(`bandwidth ${title}, interrupted: ${formatBytes(bytes)} in ${formatDuration(elapsed)}, ${formatBitRate(perSecond)} (${formatRate(perSecond)})`, {
+        direction, interrupted: true, bytes, seconds: Number(elapsed.toFixed(3)), mbit_s: Number(((perSecond * 8) / 1e6).toFixed(1)),
+      });
+    }
+    throw err;
   } finally {
     clearInterval(ticker);
   }

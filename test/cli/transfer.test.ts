@@ -410,21 +410,22 @@ describe('bin/bittrrt file transfer', function () {
     });
   });
 
-  it('--bwup 1 --bwdown 1 print per-second lines and a summary for each direction', async () => {
+  it('--bwup 1 --bwdown 1 print per-second lines in bytes and Mbit/s and a summary for each direction; --bwdown is named the reverse mode', async () => {
     const server = await children.serve();
     const client = connect(server.address, ['--bwup', '1', '--bwdown', '1']);
     expect(await client.exited, client.lines.join('\n')).to.equal(0);
     const text = client.lines.join('\n');
-    const upAt = client.lines.findIndex((l) => l.startsWith('bandwidth test: sending to the server for 1 s'));
-    const downAt = client.lines.findIndex((l) => l.startsWith('bandwidth test: receiving from the server for 1 s'));
+    const upAt = client.lines.findIndex((l) => l.startsWith('bandwidth test, this side sends to the server, for 1 s'));
+    const downAt = client.lines.findIndex((l) => l.startsWith('bandwidth test, reverse mode (--bwdown): the server sends to this side, for 1 s'));
     expect(upAt, text).to.be.at.least(0);
     expect(downAt, text).to.be.above(upAt);
-    for (const [direction, lines] of [['up', client.lines.slice(upAt, downAt)], ['down', client.lines.slice(downAt)]] as const) {
-      const perSecond = lines.filter((l) => /^\[ {0,2}\d+s\] \d+(\.\d)? [kMG]?B\/s second=\d+ bytes=\d+$/.test(l));
-      expect(perSecond, `${direction}:\n${text}`).to.have.length.at.least(1);
-      const summaries = lines.filter((l) => l.startsWith(`bandwidth ${direction}: `));
+    for (const [title, lines] of [['up', client.lines.slice(upAt, downAt)], ['down (reverse)', client.lines.slice(downAt)]] as const) {
+      const perSecond = lines.filter((l) => /^\[ {0,2}\d+s\] +\d+(\.\d)? (B|KiB|MiB|GiB) +\d+(\.\d)? [kMG]?bit\/s second=\d+ bytes=\d+ mbit_s=[\d.]+$/.test(l));
+      expect(perSecond, `${title}:\n${text}`).to.have.length.at.least(1);
+      const summaries = lines.filter((l) => l.startsWith(`bandwidth ${title}: `));
       expect(summaries, text).to.have.length(1);
       const summary = summaries[0] as string;
+      expect(summary, summary).to.match(/ in [\d.]+ s, [\d.]+ [kMG]?bit\/s \([\d.]+ [kMG]?B\/s\)/);
       expect(Number(field(summary, 'mbit_s')), summary).to.be.above(0);
       expect(field(summary, 'loss_pct'), summary).to.match(/^\d+(\.\d+)?$/);
       expect(field(summary, 'rtt_ms'), summary).to.match(/^\d+(\.\d+)?$/);
@@ -433,5 +434,19 @@ describe('bin/bittrrt file transfer', function () {
     const [served] = await server.proc.waitForLine(/^sent bandwidth test .*$/, 15_000);
     expect(served, served).to.match(/ bytes_per_second=\d+/);
     expect(served, served).to.not.match(/sha256=/);
+  });
+
+  it('Ctrl-C during a bandwidth test prints the summary of what it measured, then exits 130', async () => {
+    const server = await children.serve();
+    const client = connect(server.address, ['--bwup', '60']);
+    // The first per-second line: the test is running and has measured something.
+    await client.waitForLine(/^\[ {0,2}1s\] /, 30_000);
+    client.child.kill('SIGINT');
+    expect(await client.exited, client.lines.join('\n')).to.equal(130);
+    const summary = client.lines.find((l) => l.startsWith('bandwidth up, interrupted: '));
+    expect(summary, client.lines.join('\n')).to.be.a('string');
+    expect(summary).to.match(/ in [\d.]+ s, [\d.]+ [kMG]?bit\/s /);
+    expect(Number(field(summary!, 'bytes')), summary).to.be.above(0);
+    expect(Number(field(summary!, 'seconds')), summary).to.be.at.least(1).and.below(60);
   });
 });
