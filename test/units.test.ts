@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatBytes, formatDuration, formatEta, formatRate } from '../lib/units.js';
+import { formatBitRate, formatBytes, formatDuration, formatEta, formatRate } from '../lib/units.js';
 
 describe('units: one system for sizes, rates and times', () => {
   it('sizes are binary, one decimal from KiB on, and never show 1024 of a unit', () => {
@@ -23,6 +23,15 @@ describe('units: one system for sizes, rates and times', () => {
     expect(formatRate(999_960)).to.equal('1.0 MB/s');
     expect(formatRate(1.25e9)).to.equal('1.3 GB/s');
     expect(formatRate(Number.NaN)).to.equal('? B/s');
+  });
+
+  it('bit rates (bandwidth tests) are the byte rate times eight, decimal and scaled', () => {
+    expect(formatBitRate(0)).to.equal('0 bit/s');
+    expect(formatBitRate(100)).to.equal('800 bit/s');
+    expect(formatBitRate(12_500_000)).to.equal('100.0 Mbit/s');
+    expect(formatBitRate(11_775_000)).to.equal('94.2 Mbit/s');
+    expect(formatBitRate(125_000_000)).to.equal('1.0 Gbit/s');
+    expect(formatBitRate(-1)).to.equal('? bit/s');
   });
 
   it('durations keep three significant digits, then minutes and hours', () => {
