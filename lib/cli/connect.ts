@@ -12,6 +12,8 @@ import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/kno
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
+import { namesDirectory } from './out-path.js';
+import { STDIO } from './transfer-jobs.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -73,7 +75,7 @@ export class ConnectCommand extends EndpointCommand {
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
   out = Option.String('--out', { description: 'where --get writes: a file, or a directory (default: current directory)' });
-  resume = Option.Boolean('--resume', false, { description: 'continue from the receiver\'s NAME.part if it matches' });
+  resume = Option.Boolean('--resume', { description: 'continue from the receiver\'s NAME.part when it is the start of the same file (the default; --no-resume starts over)' });
   overwrite = Option.Boolean('--overwrite', false, { description: 'replace a file that already exists' });
   bwup = Option.String('--bwup', { description: 'bandwidth test: send for SECONDS' });
   bwdown = Option.String('--bwdown', { description: 'bandwidth test: receive for SECONDS' });
@@ -97,7 +99,8 @@ export class ConnectCommand extends EndpointCommand {
       plan.maxDatagram = settings.max_datagram;
       plan.maxSize = settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024;
     }
-    const log = this.logger(settings);
+    // With --out -, standard output carries the file and nothing else.
+    const log = this.logger(settings, this.out === STDIO ? this.context.stderr : undefined);
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
     if (serverKey === null || (serverKey && serverKey.length !== X25519_KEY_BYTES)) {
@@ -173,20 +176,23 @@ export class ConnectCommand extends EndpointCommand {
     const any = this.send.length > 0 || this.get.length > 0 || this.bwup !== undefined || this.bwdown !== undefined;
     if (!any) {
       for (const [flag, set] of [['--as', this.as], ['--out', this.out]] as const) if (set !== undefined) throw new UsageError(`${flag} needs --send or --get`);
-      if (this.resume || this.overwrite) throw new UsageError('--resume and --overwrite need --send or --get');
+      if (this.resume !== undefined || this.overwrite) throw new UsageError('--resume, --no-resume and --overwrite need --send or --get');
       return undefined;
     }
     if (this.as !== undefined && this.send.length !== 1) throw new UsageError('--as names one file: use it with exactly one --send');
+    if (this.send.includes(STDIO) && this.as === undefined) throw new UsageError('--send - reads standard input: name the file on the server with --as NAME');
+    if (this.out === STDIO && this.get.length !== 1) throw new UsageError('--out - writes one download to standard output: use it with exactly one --get');
     if (this.out !== undefined && this.get.length === 0) throw new UsageError('--out needs --get');
-    if (this.out !== undefined && this.get.length > 1 && !isDirectory(this.out)) {
-      throw new UsageError('with several --get, --out must be an existing directory');
+    if (this.out !== undefined && this.get.length > 1 && !isDirectory(this.out) && !namesDirectory(this.out)) {
+      throw new UsageError('with several --get, --out must be a directory (an existing one, or one ending in / to create)');
     }
     return {
       send: this.send,
       as: this.as,
       get: this.get,
       out: this.out,
-      resume: this.resume,
+      // As croc does: an interrupted transfer continues when run again, unless told to start over.
+      resume: this.resume ?? true,
       overwrite: this.overwrite,
       bwup: this.bwup === undefined ? undefined : positiveInteger('--bwup', this.bwup, MAX_BANDWIDTH_SECONDS),
       bwdown: this.bwdown === undefined ? undefined : positiveInteger('--bwdown', this.bwdown, MAX_BANDWIDTH_SECONDS),

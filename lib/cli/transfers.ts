@@ -1,9 +1,8 @@
-import { basename, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
-import { isDirectory } from './fs.js';
+import { transferJobs } from './transfer-jobs.js';
 
 /** What `connect` was asked to move, in the order it runs. */
 export interface TransferPlan {
@@ -37,16 +36,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
   const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
-  const jobs: Array<{ label: string; run: (progress: Progress) => Promise<TransferResult> }> = [
-    ...plan.send.map((path) => ({
-      label: plan.as ?? basename(path),
-      run: (p: Progress) => endpoint.upload(path, { as: plan.as, resume: plan.resume, overwrite: plan.overwrite, ...p.hooks }),
-    })),
-    ...plan.get.map((name) => ({
-      label: name,
-      run: (p: Progress) => endpoint.download(name, { out: outPath(name, plan.out), resume: plan.resume, overwrite: plan.overwrite, ...p.hooks }),
-    })),
-  ];
+  const jobs = transferJobs(endpoint, plan, ui.log);
   let failed = 0;
   try {
     for (const [done, job] of jobs.entries()) {
@@ -57,14 +47,14 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       }
       const progress = new Progress(job.label, ui.bars);
       try {
-        const result = await job.run(progress);
+        const result = await job.run(progress.hooks);
         progress.stop();
-        if (result.restarted) ui.log.warn(`${job.label}: the part file did not match the start of the file; started over from the first byte`);
+        if (result.restarted) ui.log.warn(job.restartedNote);
         ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label}`, resultFields(result));
       } catch (err) {
         progress.stop();
         if (ui.signal.aborted) {
-          ui.log.warn(`interrupted: ${job.label} is incomplete; run again with --resume to continue`);
+          ui.log.warn(`interrupted: ${job.label} is incomplete; run the same command again to continue it`);
           return -1;
         }
         // Local errors name their file already; the peer's refusals do not.
@@ -87,12 +77,6 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
   } finally {
     ui.signal.removeEventListener('abort', onAbort);
   }
-}
-
-/** --out names a file, or a directory to put it in; the default is the name in the current directory. */
-function outPath(name: string, out: string | undefined): string {
-  if (out === undefined) return name;
-  return isDirectory(out) ? join(out, name) : out;
 }
 
 async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down', seconds: number, log: Logger): Promise<void> {

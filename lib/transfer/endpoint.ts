@@ -9,6 +9,7 @@ import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } 
 import { fileNameProblem } from './names.js';
 import { exists, PeerRequests, sizeProblem } from './peer-requests.js';
 import { sessionPort, type TransferPort } from './port.js';
+import { StreamSink } from './stream-sink.js';
 import { freeBytes, roomProblem } from './quota.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { patternSource, TransferStreams } from './streams.js';
@@ -82,7 +83,7 @@ export class TransferEndpoint implements FrameHandler {
         // The receiver has a part file: it continues only if that is the start of this file.
         const prefix = offset <= size ? await source.prefixDigest(offset, this.#streams.stopControl(transfer)) : '';
         this.#control.checkStopped(transfer);
-        if (prefix === '') throw new TransferError(`the receiver's part file is longer than ${path}`);
+        if (prefix === '') throw new TransferError(`the receiver's part file is longer than the file sent (${name})`);
         const asked = offset;
         ({ offset } = await this.#control.request(transfer, { type: 'resume', offset, prefix }, 'resumed'));
         if (offset !== asked && offset !== 0) throw new TransferError('the receiver answered the resume with an impossible offset');
@@ -109,16 +110,18 @@ export class TransferEndpoint implements FrameHandler {
     const problem = fileNameProblem(name);
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
     const out = options.out ?? name;
+    const stream = options.to;
     const transfer = this.#start('receive', name);
     // A part file is opened before asking only to resume it; otherwise nothing is created (or
     // emptied) until the peer has agreed to send.
     let opened: FileSink | undefined;
-    let ready: Promise<FileSink> | undefined;
+    let ready: Promise<FileSink | StreamSink> | undefined;
     try {
-      if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
-      if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
+      if (!stream && !options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
+      if (!stream && options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
       // Measured before asking: once the sender has accepted, the receiver must exist within this turn.
-      const free = await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
+      const free = stream ? Number.MAX_SAFE_INTEGER
+        : await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
       this.#control.checkStopped(transfer);
       const held = opened?.length ?? 0;
       const answer = await this.#control.request(transfer, { type: 'get', name, offset: held }, 'accept');
@@ -138,9 +141,9 @@ export class TransferEndpoint implements FrameHandler {
       // The sender starts at once: the receiver must exist before this turn of the event loop
       // ends, so the file is opened (or emptied) behind it and the first writes wait for that.
       const partFile = opened;
-      ready = partFile && start === held ? Promise.resolve(partFile)
+      ready = stream ? Promise.resolve(stream) : partFile && start === held ? Promise.resolve(partFile)
         : partFile ? partFile.restart().then(() => partFile) : FileSink.open(out, false);
-      ready.then((sink) => { opened = sink; }, () => undefined);
+      ready.then((sink) => { if (sink instanceof FileSink) opened = sink; }, () => undefined);
       const pending = ready;
       const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
       transfer.receiver = new StreamReceiver(this.#streams.link(transfer.id), sink, start, answer.size);

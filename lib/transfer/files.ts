@@ -10,8 +10,14 @@ import type { ByteSource } from './sender.js';
 
 /** A file problem the user can act on (missing, not a regular file, exists, hash mismatch...). */
 export class TransferFileError extends BittrrtError {
-  constructor(message: string) {
+  /**
+   * What the peer may be told, where the message names a local path (the peer hears no path of
+   * ours); undefined: only which side had a file problem.
+   */
+  readonly peerReason: string | undefined;
+  constructor(message: string, peerReason?: string) {
     super('ERR_TRANSFER_FILE', message);
+    this.peerReason = peerReason;
   }
 }
 
@@ -326,7 +332,8 @@ export class FileSink implements ByteSink {
       throw new TransferFileError(`${this.partLabel} holds ${onDisk} bytes, not the ${written} written; kept it (resume or remove it)`);
     }
     if (actual !== expectedSha256) {
-      throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`);
+      throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`,
+        'SHA-256 mismatch: the received data differs from the sender\'s file');
     }
     try {
       if (overwrite) {

@@ -270,7 +270,7 @@ describe('bin/bittrrt file transfer', function () {
       const out = join(tempDir('o'), 'file.bin');
       const several = connect(server.address, ['--get', 'a', '--get', 'b', '--out', out]);
       expect(await several.exited).to.not.equal(0);
-      expect(several.lines).to.deep.equal(['bittrrt: with several --get, --out must be an existing directory (see --help)']);
+      expect(several.lines).to.deep.equal(['bittrrt: with several --get, --out must be a directory (an existing one, or one ending in / to create) (see --help)']);
       const long = connect(server.address, ['--bwup', '3601']);
       expect(await long.exited).to.not.equal(0);
       expect(long.lines).to.deep.equal(['bittrrt: bad value for --bwup: "3601" (expected a whole number 1-3600) (see --help)']);
@@ -319,7 +319,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(client.child.exitCode, `still running when past 1 MiB\n${client.lines.join('\n')}`).to.equal(null);
       client.child.kill('SIGINT');
       expect(await client.exited, client.lines.join('\n')).to.equal(130);
-      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run again with --resume to continue');
+      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run the same command again to continue it');
       // The server notices the abort and lets go of the part file.
       await server.proc.waitForLine(/^warn: transfer of huge\.bin failed: /, 15_000);
       expect(existsSync(join(server.dir, 'huge.bin'))).to.equal(false);
@@ -343,7 +343,7 @@ describe('bin/bittrrt file transfer', function () {
       expect(await eventually(() => existsSync(part) && statSync(part).size > MiB, 15_000)).to.equal(true);
       client.child.kill('SIGTERM');
       expect(await client.exited, client.lines.join('\n')).to.equal(143);
-      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run again with --resume to continue');
+      expect(client.lines).to.include('warn: interrupted: huge.bin is incomplete; run the same command again to continue it');
     });
 
     it('--resume continues from the part file where the interrupted run stopped', async () => {
@@ -379,7 +379,7 @@ describe('bin/bittrrt file transfer', function () {
       const line = lineFor(resumed, 'sent', 'huge.bin');
       expect(field(line, 'resumed_at'), line).to.equal(undefined);
       expect(field(line, 'sha256')).to.equal(sha256(big));
-      expect(resumed.lines).to.include('warn: huge.bin: the part file did not match the start of the file; started over from the first byte');
+      expect(resumed.lines).to.include('warn: huge.bin: the server\'s part file huge.bin.part was not the start of this file; it was emptied and everything sent again');
       const [received] = await server.proc.waitForLine(/^received huge\.bin .*/, 15_000);
       expect(field(received, 'resumed_at'), received).to.equal(undefined);
       // The server did offer its part file; the sender's prefix check turned it down.
