@@ -3,6 +3,7 @@ import type { BandwidthPolicy } from './bandwidth.js';
 import type { ReceiveBudget } from './budget.js';
 import type { HashLimiter } from './hashing.js';
 import type { DiskQuota } from './quota.js';
+import type { StreamSink } from './stream-sink.js';
 
 export interface TransferEndpointOptions {
   /** Directory that takes uploads (and serves downloads with allowDownload); without it, offers are refused. */
@@ -87,6 +88,11 @@ export interface UploadOptions {
 export interface DownloadOptions extends Omit<UploadOptions, 'as'> {
   /** Where to write (default: the name, in the current directory). */
   out?: string;
+  /**
+   * Write the file to this stream as it arrives instead (`out`, `resume` and `overwrite` are
+   * then unused): the hash is checked at the end, and a mismatch rejects, after the bytes went out.
+   */
+  to?: StreamSink;
 }
 
 export interface BandwidthOptions {
