@@ -18,7 +18,7 @@ const PUBLIC = [
   // sessions
   'Session', 'SecureSession', 'SeedSession',
   // file transfer
-  'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy',
+  'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy', 'StreamSink',
   // trust
   'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
   'defaultServerKeyPath', 'defaultClientKeyPath', 'readSecretKeyFile', 'writeSecretKeyFile', 'readAuthorizedKeys',

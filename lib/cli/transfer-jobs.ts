@@ -46,7 +46,8 @@ export function transferJobs(endpoint: TransferEndpoint, plan: FilePlan, log: Lo
         log.info('reading standard input to its end first: an upload announces its size and hash');
         const spooled = await spool(process.stdin, 'standard input');
         try {
-          return await endpoint.upload(spooled.path, { as: label, ...options, ...hooks });
+          // The spool's mode and time are the spool's, not the data's: the receiver gets neither.
+          return await endpoint.upload(spooled.path, { as: label, ...options, metadata: false, ...hooks });
         } finally {
           await spooled.remove();
         }

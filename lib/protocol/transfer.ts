@@ -87,14 +87,27 @@ export interface SenderStats {
 }
 
 /**
+ * What a receiver keeps of a file besides its bytes (as rsync -a, scp -p): the modification time
+ * in whole milliseconds since 1970, and the permission bits (0-0o777; never setuid, setgid or
+ * sticky). Optional on the wire: an older peer neither sends nor reads them.
+ */
+export interface FileMetadata {
+  mtime?: number;
+  mode?: number;
+}
+
+/**
  * Requests are sent again until answered; the answer to a repeated request is repeated. The
  * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
  * done (answered by resumed, and by result, with checking meanwhile); either side may send
  * abort, which has no answer.
  */
 export type TransferMessage =
-  /** Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. */
-  | { type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean }
+  /**
+   * Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. `mtime` and
+   * `mode` (FileMetadata) are the file's, for the receiver to keep; absent from older peers.
+   */
+  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean } & FileMetadata)
   /**
    * Download: send me `name`; I hold `offset` bytes of a part file of it (0: none). The
    * downloader never tells its part file's hash: the server proves its file's start instead
@@ -109,7 +122,7 @@ export type TransferMessage =
    * SHA-256 of the file's first `offset` bytes and nothing is sent until the downloader's
    * `continue`; otherwise `prefix` is empty.
    */
-  | { type: 'accept'; offset: number; size: number; prefix: string }
+  | ({ type: 'accept'; offset: number; size: number; prefix: string } & FileMetadata)
   /** Downloader, after an accept that proved a prefix: start at `offset`, the offset proved (its part file matches) or 0 (it does not). */
   | { type: 'continue'; offset: number }
   /** The answer to resume and to continue: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
@@ -154,17 +167,21 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   if (!json.ok) return null;
   const m = json.fields;
   switch (m.type) {
-    case 'offer':
-      return isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
-        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite } : null;
+    case 'offer': {
+      const meta = metadata(m);
+      return meta && isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
+        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...meta } : null;
+    }
     case 'get':
       return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
-    case 'accept':
-      return isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
-        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix } : null;
+    case 'accept': {
+      const meta = metadata(m);
+      return meta && isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
+        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...meta } : null;
+    }
     case 'continue':
       return isOffset(m.offset) ? { type: 'continue', offset: m.offset } : null;
     case 'resumed':
@@ -184,6 +201,23 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
       return null;
   }
 }
+
+/** The optional metadata fields of a message, checked; null when one is present and malformed. */
+function metadata(m: Record<string, unknown>): FileMetadata | null {
+  const meta: FileMetadata = {};
+  if (m.mtime !== undefined) {
+    if (!isOffset(m.mtime)) return null;
+    meta.mtime = m.mtime;
+  }
+  if (m.mode !== undefined) {
+    if (!isOffset(m.mode) || m.mode > MAX_FILE_MODE) return null;
+    meta.mode = m.mode;
+  }
+  return meta;
+}
+
+/** The permission bits a peer may ask for: rwx for owner, group and others, nothing above. */
+const MAX_FILE_MODE = 0o777;
 
 function isOffset(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;

@@ -74,7 +74,10 @@ export class TransferEndpoint implements FrameHandler {
       source = await FileSource.open(path, false);
       this.#control.checkStopped(transfer);
       const { size } = source;
-      const offer = { type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false } as const;
+      const offer = {
+        type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false,
+        ...(options.metadata === false ? {} : source.metadata),
+      } as const;
       let { offset } = await this.#control.request(transfer, offer, 'accept');
       const held = offset;
       // Continuing a part file is the user's choice, as for downloads: never on the receiver's word alone.
@@ -148,7 +151,7 @@ export class TransferEndpoint implements FrameHandler {
       const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
       transfer.receiver = new StreamReceiver(this.#streams.link(transfer.id), sink, start, answer.size);
       const result = await this.#streams.receive(transfer, sink, start, answer.size, options, async (done) => {
-        await (await pending).finish(done.sha256, options.overwrite ?? false);
+        await (await pending).finish(done.sha256, options.overwrite ?? false, { mtime: answer.mtime, mode: answer.mode });
       });
       return { ...result, restarted: held > 0 && start === 0 };
     } catch (err) {

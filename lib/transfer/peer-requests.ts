@@ -156,7 +156,7 @@ export class PeerRequests {
     const offset = opened.length;
     const run = this.#streams.receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
-      await opened.finish(done.sha256, offer.overwrite);
+      await opened.finish(done.sha256, offer.overwrite, { mtime: offer.mtime, mode: offer.mode });
       // In place: there is no part file left to own.
       owners.delete(key);
     }).finally(async () => {
@@ -196,7 +196,7 @@ export class PeerRequests {
         // The downloader holds a part file: prove what our file starts with, and let it decide.
         const prefix = await this.#limitedHash(transfer, (control) => source.prefixDigest(get.offset, control));
         this.#control.checkStopped(transfer);
-        this.#control.answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix });
+        this.#control.answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix, ...source.metadata });
         const decision = await this.#control.awaitRequest(transfer, 'continue');
         if (decision.offset !== get.offset && decision.offset !== 0) throw new TransferError('the downloader asked to continue at an impossible offset');
         offset = decision.offset;
@@ -207,7 +207,7 @@ export class PeerRequests {
         }
         this.#control.answer(transfer, 'continue', { type: 'resumed', offset });
       } else {
-        this.#control.answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '' });
+        this.#control.answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '', ...source.metadata });
       }
       this.#control.checkStopped(transfer);
     } catch (err) {

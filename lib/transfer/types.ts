@@ -79,6 +79,12 @@ export interface UploadOptions {
   resume?: boolean;
   /** Replace an existing file of that name. */
   overwrite?: boolean;
+  /**
+   * Upload: tell the receiver the file's modification time and permission bits, which it keeps
+   * (bounded by its umask). Default true; false for a file that only stands in for another (a
+   * spooled pipe). Downloads always keep what the sender tells.
+   */
+  metadata?: boolean;
   /** Bytes acknowledged so far (from the start offset), and the whole size. */
   onProgress?: (done: number, total: number) => void;
   /** Called once the receiver says where the data starts (so progress can count resumed bytes). */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BITTRRT_BIN, type BittrrtProcess } from '../../lib/cli/child.js';
 import { Children, testEnv } from '../helpers/cli.js';
@@ -140,6 +140,54 @@ describe('bin/bittrrt pipes, --out directories and part files', function () {
       const [failed] = await server.proc.waitForLine(/^warn: transfer of served\.bin failed: .*/, 15_000);
       expect(failed).to.include('the peer aborted: the downloader could not write its copy of the file');
       expect(server.proc.lines.filter((l) => l.includes(base) || l.includes('local-secret')), server.proc.lines.join('\n')).to.deep.equal([]);
+    });
+  });
+
+  describe('metadata', () => {
+    const mtime = new Date('2001-02-03T04:05:06.789Z');
+    /** What a received file of `mode` ends up with: the permission bits less the receiver's umask (the tests' own). */
+    const kept = (mode: number): number => mode & 0o777 & ~process.umask();
+
+    it('an upload keeps its modification time and permission bits, bounded by the umask, never setuid', async () => {
+      const server = await serveDir();
+      const src = tempDir('src');
+      for (const [name, mode] of [['tool.sh', 0o755], ['setuid.bin', 0o4775]] as const) {
+        writeFileSync(join(src, name), randomBytes(5000));
+        chmodSync(join(src, name), mode);
+        utimesSync(join(src, name), new Date(), mtime);
+      }
+      const client = connect(server.address, ['--send', join(src, 'tool.sh'), '--send', join(src, 'setuid.bin')]);
+      expect(await client.exited, client.lines.join('\n')).to.equal(0);
+      await server.proc.waitForLine(/^received setuid\.bin /, 15_000);
+      const tool = statSync(join(server.dir, 'tool.sh'));
+      expect(tool.mode & 0o7777).to.equal(kept(0o755));
+      expect(tool.mtime.getTime()).to.equal(mtime.getTime());
+      expect(statSync(join(server.dir, 'setuid.bin')).mode & 0o7777).to.equal(kept(0o775));
+    });
+
+    it('a download keeps the server file\'s modification time and permission bits', async () => {
+      const server = await serveDir(['--allow-download']);
+      const path = join(server.dir, 'served.sh');
+      writeFileSync(path, randomBytes(5000));
+      chmodSync(path, 0o750);
+      utimesSync(path, new Date(), mtime);
+      const out = tempDir('out');
+      const client = connect(server.address, ['--get', 'served.sh', '--out', out]);
+      expect(await client.exited, client.lines.join('\n')).to.equal(0);
+      const got = statSync(join(out, 'served.sh'));
+      expect(got.mode & 0o7777).to.equal(kept(0o750));
+      expect(got.mtime.getTime()).to.equal(mtime.getTime());
+    });
+
+    it('a piped upload gets the receiver\'s defaults, not the spool file\'s time', async () => {
+      const server = await serveDir();
+      const before = Date.now();
+      const run = await runPiped(['connect', server.address, '--no-pin', '--send', '-', '--as', 'piped.txt'], Buffer.from('data'), piped);
+      expect(run.code, run.stderr).to.equal(0);
+      await server.proc.waitForLine(/^received piped\.txt /, 15_000);
+      const got = statSync(join(server.dir, 'piped.txt'));
+      expect(got.mode & 0o777).to.equal(0o600);
+      expect(got.mtime.getTime()).to.be.at.least(before - 1000);
     });
   });
 

@@ -63,6 +63,8 @@ describe('protocol/transfer', () => {
     const stats = { packets: 10, retransmits: 1, srtt: 0.5, minRtt: null };
     const messages: TransferMessage[] = [
       { type: 'offer', name: 'a.iso', size: 2 ** 40, resume: true, overwrite: false },
+      { type: 'offer', name: 'a.iso', size: 1, resume: false, overwrite: false, mtime: 1_700_000_000_123, mode: 0o755 },
+      { type: 'accept', offset: 0, size: 9, prefix: '', mtime: 0, mode: 0o777 },
       { type: 'get', name: 'b', offset: 0 },
       { type: 'get', name: 'b', offset: 7 },
       { type: 'bandwidth', direction: 'down', seconds: 10 },
@@ -95,6 +97,15 @@ describe('protocol/transfer', () => {
       { type: 'continue', offset: 1.5 },
       { type: 'accept', offset: 5, size: 9, prefix: 'XYZ' },
       { type: 'accept', offset: 5, size: 9 },
+      // Metadata: only the permission bits (never setuid, setgid, sticky), a whole non-negative time.
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, mode: 0o4755 },
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, mode: 0o1777 },
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, mode: -1 },
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, mode: '755' },
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, mtime: -1 },
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, mtime: 1.5 },
+      { type: 'accept', offset: 0, size: 9, prefix: '', mode: 0o2000 },
+      { type: 'accept', offset: 0, size: 9, prefix: '', mtime: null },
       { type: 'bandwidth', direction: 'sideways', seconds: 1 },
       { type: 'bandwidth', direction: 'up', seconds: 0 },
       { type: 'bandwidth', direction: 'up', seconds: 3601 },
