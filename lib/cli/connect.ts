@@ -12,6 +12,7 @@ import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/kno
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
+import { printListing } from './listing.js';
 import { namesDirectory } from './out-path.js';
 import { STDIO } from './transfer-jobs.js';
 import { waitForStopSignal } from './signals.js';
@@ -71,7 +72,8 @@ export class ConnectCommand extends EndpointCommand {
   allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
-  send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable)' });
+  list = Option.Boolean('--list', false, { description: 'show the files the server offers for download: size, modification time (UTC), name' });
+  send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable; - reads standard input, with --as)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
   out = Option.String('--out', { description: 'where --get writes: a file, or a directory (default: current directory)' });
@@ -89,6 +91,7 @@ export class ConnectCommand extends EndpointCommand {
     if (count !== undefined && this.persist) throw new UsageError('--ping and --persist cannot be used together');
     const plan = this.transferPlan();
     if (plan && (count !== undefined || this.persist)) throw new UsageError('transfers cannot be combined with --ping or --persist');
+    if (this.list && (plan || count !== undefined || this.persist)) throw new UsageError('--list runs alone: not with transfers, --ping or --persist');
     const settings = this.settings({
       known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
@@ -99,8 +102,8 @@ export class ConnectCommand extends EndpointCommand {
       plan.maxDatagram = settings.max_datagram;
       plan.maxSize = settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024;
     }
-    // With --out -, standard output carries the file and nothing else.
-    const log = this.logger(settings, this.out === STDIO ? this.context.stderr : undefined);
+    // With --out - or --list, standard output carries the file or the listing and nothing else.
+    const log = this.logger(settings, this.out === STDIO || this.list ? this.context.stderr : undefined);
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
     if (serverKey === null || (serverKey && serverKey.length !== X25519_KEY_BYTES)) {
@@ -148,6 +151,7 @@ export class ConnectCommand extends EndpointCommand {
     }
     established(session);
     if (plan) return this.transfer(session, plan, log);
+    if (this.list) return printListing(session, this.context.stdout, this.json, log);
     if (count === undefined) {
       session.close();
       return 0;

@@ -96,6 +96,16 @@ export interface FileMetadata {
   mode?: number;
 }
 
+/** A file a server offers: its name, size in bytes, and modification time in ms since 1970. */
+export interface ListEntry {
+  name: string;
+  size: number;
+  mtime: number;
+}
+
+/** Most entries one listing message may carry (a page fits in MAX_TRANSFER_MESSAGE_BYTES anyway). */
+export const MAX_LIST_ENTRIES = 64;
+
 /**
  * Requests are sent again until answered; the answer to a repeated request is repeated. The
  * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
@@ -114,6 +124,16 @@ export type TransferMessage =
    * (`accept`'s `prefix`), and the downloader decides with `continue`.
    */
   | { type: 'get'; name: string; offset: number }
+  /**
+   * What the server offers for download, one page: the files whose names sort after `after`
+   * ('' for the first page), in code-unit order.
+   */
+  | { type: 'list'; after: string }
+  /**
+   * The answer to list, within one control message: `next` is the `after` of the next page ('' at
+   * the end); `truncated`: the directory holds more names than the server reads for a listing.
+   */
+  | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
   | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
   /**
@@ -174,6 +194,13 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
     }
     case 'get':
       return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
+    case 'list':
+      return isCursor(m.after) ? { type: 'list', after: m.after } : null;
+    case 'listing': {
+      if (!Array.isArray(m.entries) || m.entries.length > MAX_LIST_ENTRIES || !isCursor(m.next) || typeof m.truncated !== 'boolean') return null;
+      const entries = m.entries.map(listEntry);
+      return entries.every((e): e is ListEntry => e !== null) ? { type: 'listing', entries, next: m.next, truncated: m.truncated } : null;
+    }
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
@@ -229,6 +256,17 @@ function isDigest(v: unknown): v is string {
 
 function isName(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= MAX_FILE_NAME_BYTES;
+}
+
+/** A name to list after: '' or a name (a peer's names reach a terminal, so nothing unprintable). */
+function isCursor(v: unknown): v is string {
+  return v === '' || (isName(v) && !UNPRINTABLE.test(v));
+}
+
+function listEntry(v: unknown): ListEntry | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const e = v as Record<string, unknown>;
+  return isName(e.name) && !UNPRINTABLE.test(e.name) && isOffset(e.size) && isOffset(e.mtime) ? { name: e.name, size: e.size, mtime: e.mtime } : null;
 }
 
 function isReason(v: unknown): v is string {

@@ -1,8 +1,8 @@
 import { basename, dirname } from 'node:path';
-import { DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
+import { DEFAULT_MAX_DATAGRAM, LIST_SCAN_NAMES, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { decodeAck, decodeMessage, TransferFlags, type TransferMessage } from '../protocol/transfer.js';
+import { decodeAck, decodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
@@ -164,6 +164,35 @@ export class TransferEndpoint implements FrameHandler {
     }
   }
 
+  /**
+   * What the peer offers for download (a server with allowDownload), page by page, in name order.
+   * The peer's answers are hostile like everything else: names a download could not use are left
+   * out, and at most LIST_SCAN_NAMES entries are taken (then `truncated`).
+   */
+  async list(): Promise<{ entries: ListEntry[]; truncated: boolean }> {
+    const entries: ListEntry[] = [];
+    let truncated = false;
+    let after = '';
+    for (let page = 0; page < LIST_SCAN_NAMES; page++) {
+      const transfer = this.#start('receive', '');
+      let answer: Extract<TransferMessage, { type: 'listing' }>;
+      try {
+        answer = await this.#control.request(transfer, { type: 'list', after }, 'listing');
+        this.#streams.finish(transfer);
+      } catch (err) {
+        const failure = asTransferFailure(err);
+        this.#streams.abandon(transfer, failure);
+        throw failure;
+      }
+      for (const entry of answer.entries) if (entry.name > after && fileNameProblem(entry.name) === null) entries.push(entry);
+      truncated ||= answer.truncated;
+      // A page must move forward: a peer cannot keep us asking for ever.
+      if (answer.next === '' || answer.next <= after || entries.length >= LIST_SCAN_NAMES) return { entries, truncated: truncated || answer.next !== '' };
+      after = answer.next;
+    }
+    return { entries, truncated: true };
+  }
+
   /** A bandwidth test: 'up' sends for `seconds`, 'down' asks the peer to send. */
   async bandwidth(direction: 'up' | 'down', seconds: number, options: BandwidthOptions = {}): Promise<TransferResult> {
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_BANDWIDTH_SECONDS) {
@@ -229,6 +258,7 @@ export class TransferEndpoint implements FrameHandler {
     switch (message.type) {
       case 'offer':
       case 'get':
+      case 'list':
       case 'bandwidth': {
         // A new transfer the peer starts: its id has the peer's parity. A repeat while we prepare is
         // ignored; a repeat of one we refused gets the same refusal.

@@ -8,6 +8,7 @@ import type { Grant } from './budget.js';
 import type { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { processHashLimiter, type HashControl } from './hashing.js';
+import { listPage, type ListingPage } from './listing.js';
 import { fileName, foldsCase, nameKey } from './names.js';
 import type { TransferPort } from './port.js';
 import { formatBytes, freeBytes, roomProblem, type Claim } from './quota.js';
@@ -25,7 +26,7 @@ interface Started {
 }
 
 /** The requests the peer may start a transfer with. */
-export type StartRequest = Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>;
+export type StartRequest = Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' | 'list' }>;
 
 /**
  * Answering the transfers the peer starts on one session (the file service's side of it): its
@@ -51,6 +52,7 @@ export class PeerRequests {
   async answerStart(id: number, request: StartRequest): Promise<void> {
     if (this.#options.answerPeer === false) return this.#control.refuse(id, 'this side does not take transfers it did not start');
     if (this.#table.full) return this.#control.refuse(id, 'too many transfers at once on this session');
+    if (request.type === 'list') return this.#answerList(id, request.after);
     const direction = request.type === 'offer' || (request.type === 'bandwidth' && request.direction === 'up') ? 'receive' : 'send';
     // Counted from now, before any wait: a burst of requests cannot pass the limit together.
     const transfer = this.#table.add(id, direction, request.type === 'bandwidth' ? '' : request.name, false);
@@ -66,7 +68,7 @@ export class PeerRequests {
   }
 
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
-  async #prepare(transfer: TransferRecord, request: StartRequest): Promise<Started> {
+  async #prepare(transfer: TransferRecord, request: Exclude<StartRequest, { type: 'list' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
       const admitted = this.#options.bandwidthPolicy?.admit(this.#port.peerHost, request.seconds) ?? (() => undefined);
       if (typeof admitted === 'string') throw new TransferError(admitted);
@@ -86,6 +88,24 @@ export class PeerRequests {
     if ('problem' in checked) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${checked.problem}`);
     const { name } = checked;
     return request.type === 'offer' ? this.#prepareUpload(transfer, dir, { ...request, name }) : this.#prepareDownload(transfer, dir, { ...request, name });
+  }
+
+  /** One page of the download directory's listing: answered (and kept for a repeat of the request) at once. */
+  async #answerList(id: number, after: string): Promise<void> {
+    const { dir } = this.#options;
+    if (dir === undefined || !this.#options.allowDownload) {
+      return this.#control.refuse(id, 'this server serves no downloads, so it lists nothing (start it with --allow-download)');
+    }
+    const transfer = this.#table.add(id, 'send', '', false);
+    let page: ListingPage;
+    try {
+      page = await listPage(dir, after);
+    } catch (err) {
+      this.#table.delete(id);
+      return this.#control.refuse(id, `cannot list the directory: ${describeFsError(err, 'the directory')}`);
+    }
+    this.#control.answer(transfer, 'list', page);
+    this.#streams.finish(transfer);
   }
 
   /** A bandwidth test the peer asked for, admitted by the policy: sets it going. */

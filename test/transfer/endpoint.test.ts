@@ -252,7 +252,10 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     const data = randomBytes(300_000);
     writeFileSync(join(inbox, 'proved.bin'), data);
     const accept = await rawRequest(session, 41, { type: 'get', name: 'proved.bin', offset: 100_000 });
-    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)) });
+    // The served file's time and permission bits ride along, for the downloader to keep.
+    const { mtimeMs, mode } = statSync(join(inbox, 'proved.bin'));
+    const metadata = { mtime: Math.floor(mtimeMs), mode: mode & 0o777 };
+    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)), ...metadata });
     // Nothing flows until the downloader decides; the decision is answered with where data starts.
     const secure = session as SecureSession;
     let dataFrames = 0;
@@ -261,7 +264,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(dataFrames).to.equal(0);
     expect(await rawRequest(session, 41, { type: 'continue', offset: 100_000 })).to.deep.equal({ type: 'resumed', offset: 100_000 });
     // A get without a part file is answered with no proof, and its data starts at once.
-    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '' });
+    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '', ...metadata });
   });
 
   it('a download whose part file differs from the server\'s file starts over, decided by the downloader', async () => {

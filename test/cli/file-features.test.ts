@@ -46,7 +46,7 @@ function receivedLine(proc: BittrrtProcess, name: string): string {
   return found[0] as string;
 }
 
-describe('bin/bittrrt pipes, --out directories and part files', function () {
+describe('bin/bittrrt file features: pipes, --out directories, metadata, --list, part files', function () {
   this.timeout(30_000 * PATIENCE);
   const children = new Children();
   const piped = new Set<ReturnType<typeof spawn>>();
@@ -188,6 +188,41 @@ describe('bin/bittrrt pipes, --out directories and part files', function () {
       const got = statSync(join(server.dir, 'piped.txt'));
       expect(got.mode & 0o777).to.equal(0o600);
       expect(got.mtime.getTime()).to.be.at.least(before - 1000);
+    });
+  });
+
+  describe('--list', () => {
+    it('shows the files a server offers (size, time, name); --json prints one object per file with numbers as numbers', async () => {
+      const server = await serveDir(['--allow-download']);
+      writeFileSync(join(server.dir, 'b.bin'), randomBytes(2048));
+      writeFileSync(join(server.dir, 'a.txt'), 'hello');
+      utimesSync(join(server.dir, 'a.txt'), new Date(), new Date('2001-02-03T04:05:06.000Z'));
+      writeFileSync(join(server.dir, 'half.bin.part'), 'partial');
+      mkdirSync(join(server.dir, 'sub'));
+
+      const human = await runPiped(['connect', server.address, '--no-pin', '--list'], Buffer.alloc(0), piped);
+      expect(human.code, human.stderr).to.equal(0);
+      expect(human.stdout.toString().split('\n').filter(Boolean)).to.deep.equal([
+        `       5 B  2001-02-03 04:05:06  a.txt`,
+        `   2.0 KiB  ${new Date(statSync(join(server.dir, 'b.bin')).mtimeMs).toISOString().replace('T', ' ').slice(0, 19)}  b.bin`,
+      ]);
+      expect(human.stderr).to.match(/^2 file\(s\) offered/m);
+
+      const json = await runPiped(['connect', server.address, '--no-pin', '--list', '--json'], Buffer.alloc(0), piped);
+      expect(json.code, json.stderr).to.equal(0);
+      const entries = json.stdout.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(entries.map((e) => e.name)).to.deep.equal(['a.txt', 'b.bin']);
+      expect(entries[0]).to.deep.equal({ name: 'a.txt', size: 5, mtime_ms: Date.parse('2001-02-03T04:05:06.000Z'), modified: '2001-02-03T04:05:06.000Z' });
+      expect(entries[1]!.size).to.equal(2048);
+    });
+
+    it('a server without --allow-download refuses to list, saying why', async () => {
+      const server = await serveDir();
+      writeFileSync(join(server.dir, 'secret.bin'), 'x');
+      const client = connect(server.address, ['--list']);
+      expect(await client.exited).to.equal(1);
+      expect(client.lines).to.include('error: cannot list: this server serves no downloads, so it lists nothing (start it with --allow-download)');
+      expect(client.lines.filter((l) => l.includes('secret.bin'))).to.deep.equal([]);
     });
   });
 
