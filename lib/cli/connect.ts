@@ -29,10 +29,20 @@ export class ConnectCommand extends EndpointCommand {
 
       \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
       the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
-      (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
-      show a progress bar on a terminal, and end with a SHA-256 check: the file appears under its
-      name only when it matches, else NAME.part stays. \`--resume\` continues from a part file;
-      \`--overwrite\` replaces an existing file. A download larger than \`--max-size MIB\`, or
+      (\`--out PATH\`, a file or a directory; \`--out DIR/\` creates a missing directory).
+      Transfers are reliable and congestion-controlled, show a progress bar on a terminal, and end
+      with a SHA-256 check: the file appears under its name only when it matches, else NAME.part
+      stays. Received files keep the sender's modification time and permission bits, less your
+      umask. An interrupted transfer continues when run again (resume is the default; a part file
+      that is not the start of the same file is emptied, with a warning naming it);
+      \`--no-resume\` starts over. \`--overwrite\` replaces an existing file.
+
+      \`--send - --as NAME\` uploads standard input: it is read to its end into a private
+      temporary file first (an upload announces its size and hash), then sent, and the temporary
+      file removed. \`--get NAME --out -\` writes the download to standard output as it arrives
+      (log lines go to stderr); the hash is checked at the end and the exit code is 1 if it did not
+      match. \`--list\` shows what a server with \`--allow-download\` offers (size, time, name;
+      with \`--json\`, one JSON object per file). A download larger than \`--max-size MIB\`, or
       than the free space at \`--out\`, is refused before anything is written. A failed transfer
       is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
       (SIGTERM: 143).
@@ -57,7 +67,10 @@ export class ConnectCommand extends EndpointCommand {
       ['Stay connected', '$0 connect [::1]:6711 --persist'],
       ['Require a server key and a network key', '$0 connect host --server-key <base64> --key-file ~/.bittrrt/network.key'],
       ['Upload two files', '$0 connect 192.0.2.7 --send ./a.iso --send ./b.tar'],
-      ['Download a file, continuing an interrupted run', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads --resume'],
+      ['Download a file (run it again after an interruption to continue)', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads/'],
+      ['Upload a stream from standard input', 'tar c dir | $0 connect 192.0.2.7 --send - --as dir.tar'],
+      ['Download to standard output', '$0 connect 192.0.2.7 --get dir.tar --out - | tar x'],
+      ['List what a server offers', '$0 connect 192.0.2.7 --list'],
       ['Measure upload bandwidth for 10 seconds', '$0 connect 192.0.2.7 --bwup 10'],
     ],
   });
@@ -76,7 +89,7 @@ export class ConnectCommand extends EndpointCommand {
   send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable; - reads standard input, with --as)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
-  out = Option.String('--out', { description: 'where --get writes: a file, or a directory (default: current directory)' });
+  out = Option.String('--out', { description: 'where --get writes: a file, a directory (DIR/ is created if missing), or - for standard output (default: current directory)' });
   resume = Option.Boolean('--resume', { description: 'continue from the receiver\'s NAME.part when it is the start of the same file (the default; --no-resume starts over)' });
   overwrite = Option.Boolean('--overwrite', false, { description: 'replace a file that already exists' });
   bwup = Option.String('--bwup', { description: 'bandwidth test: send for SECONDS' });

@@ -2,16 +2,10 @@ import { SingleBar } from 'cli-progress';
 import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
-import { transferJobs } from './transfer-jobs.js';
+import { transferJobs, type FilePlan } from './transfer-jobs.js';
 
-/** What `connect` was asked to move, in the order it runs. */
-export interface TransferPlan {
-  send: string[];
-  as?: string;
-  get: string[];
-  out?: string;
-  resume: boolean;
-  overwrite: boolean;
+/** What `connect` was asked to move, in the order it runs: the files, then the bandwidth tests. */
+export interface TransferPlan extends FilePlan {
   bwup?: number;
   bwdown?: number;
   maxDatagram?: number;
