@@ -238,6 +238,10 @@ export const MAX_FILE_NAME_BYTES = 250;
 export const LIST_SCAN_NAMES = 100_000;
 /** Most entries a server examines (lstat) for one `list` page; the page then ends early, with a cursor. */
 export const LIST_PAGE_STATS = 256;
+/** Longest relative path an upload may name (a file in a directory tree), in UTF-8 bytes: an offer stays within one control message. */
+export const MAX_PATH_BYTES = 768;
+/** Most components of such a path (directories deep, plus the file). */
+export const MAX_PATH_COMPONENTS = 32;
 /** Suffix of the file that receives data until its hash is checked. */
 export const PART_SUFFIX = '.part';
 

@@ -4,8 +4,10 @@ import { PART_SUFFIX } from '../constants.js';
 import type { Logger } from '../log.js';
 import type { TransferEndpoint, TransferResult } from '../transfer/endpoint.js';
 import { StreamSink } from '../transfer/stream-sink.js';
+import { isDirectory } from './fs.js';
 import { downloadPath } from './out-path.js';
 import { spool } from './spool.js';
+import { sendTree } from './tree-upload.js';
 
 /** `--send -` and `--out -`: standard input and output. */
 export const STDIO = '-';
@@ -42,6 +44,7 @@ export function transferJobs(endpoint: TransferEndpoint, plan: FilePlan, log: Lo
       label,
       restartedNote: `${label}: the server's part file ${label}${PART_SUFFIX} was not the start of this file; it was emptied and everything sent again`,
       run: async (hooks) => {
+        if (path !== STDIO && isDirectory(path)) return sendTree(endpoint, path, label, options, hooks, log);
         if (path !== STDIO) return endpoint.upload(path, { as: plan.as, ...options, ...hooks });
         log.info('reading standard input to its end first: an upload announces its size and hash');
         const spooled = await spool(process.stdin, 'standard input');

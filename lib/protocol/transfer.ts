@@ -1,5 +1,5 @@
 import { readSafeU64, writeSafeU64 } from '../bytes.js';
-import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
+import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_PATH_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
 import { UNPRINTABLE } from '../encoding.js';
 import { Flag } from './frame.js';
 import { readJsonObject } from './json.js';
@@ -134,6 +134,8 @@ export type TransferMessage =
    * the end); `truncated`: the directory holds more names than the server reads for a listing.
    */
   | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean }
+  /** Upload of a directory tree: make the (empty) directory `name`, a relative path, with its parents; answered by accept. */
+  | { type: 'mkdir'; name: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
   | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
   /**
@@ -189,11 +191,13 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   switch (m.type) {
     case 'offer': {
       const meta = metadata(m);
-      return meta && isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
+      return meta && isPath(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
         ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...meta } : null;
     }
     case 'get':
       return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
+    case 'mkdir':
+      return isPath(m.name) ? { type: 'mkdir', name: m.name } : null;
     case 'list':
       return isCursor(m.after) ? { type: 'list', after: m.after } : null;
     case 'listing': {
@@ -256,6 +260,11 @@ function isDigest(v: unknown): v is string {
 
 function isName(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= MAX_FILE_NAME_BYTES;
+}
+
+/** A file name, or a relative path of names (an upload into a tree); the receiver checks its components. */
+function isPath(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= MAX_PATH_BYTES;
 }
 
 /** A name to list after: '' or a name (a peer's names reach a terminal, so nothing unprintable). */

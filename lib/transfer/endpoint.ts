@@ -6,7 +6,7 @@ import { decodeAck, decodeMessage, TransferFlags, type ListEntry, type TransferM
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
-import { fileNameProblem } from './names.js';
+import { fileNameProblem, relativePathProblem } from './names.js';
 import { exists, PeerRequests, sizeProblem } from './peer-requests.js';
 import { sessionPort, type TransferPort } from './port.js';
 import { StreamSink } from './stream-sink.js';
@@ -66,7 +66,8 @@ export class TransferEndpoint implements FrameHandler {
   /** Sends the file at `path`; resolves once the receiver has checked its hash and put it in place. */
   async upload(path: string, options: UploadOptions = {}): Promise<TransferResult> {
     const name = options.as ?? basename(path);
-    const problem = fileNameProblem(name);
+    // `as` may be a relative path: a file of a directory tree being sent.
+    const problem = relativePathProblem(name);
     if (problem) throw new InvalidInputError(`cannot send as ${JSON.stringify(name)}: ${problem}`);
     const transfer = this.#start('send', name);
     let source: FileSource | undefined;
@@ -193,6 +194,21 @@ export class TransferEndpoint implements FrameHandler {
     return { entries, truncated: true };
   }
 
+  /** Makes the directory `name` (a relative path, with its parents) in the peer's directory: an empty directory of a tree being sent. */
+  async makeDirectory(name: string): Promise<void> {
+    const problem = relativePathProblem(name);
+    if (problem) throw new InvalidInputError(`cannot make the directory ${JSON.stringify(name)}: ${problem}`);
+    const transfer = this.#start('send', name);
+    try {
+      await this.#control.request(transfer, { type: 'mkdir', name }, 'accept');
+      this.#streams.finish(transfer);
+    } catch (err) {
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
+    }
+  }
+
   /** A bandwidth test: 'up' sends for `seconds`, 'down' asks the peer to send. */
   async bandwidth(direction: 'up' | 'down', seconds: number, options: BandwidthOptions = {}): Promise<TransferResult> {
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_BANDWIDTH_SECONDS) {
@@ -259,6 +275,7 @@ export class TransferEndpoint implements FrameHandler {
       case 'offer':
       case 'get':
       case 'list':
+      case 'mkdir':
       case 'bandwidth': {
         // A new transfer the peer starts: its id has the peer's parity. A repeat while we prepare is
         // ignored; a repeat of one we refused gets the same refusal.

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BITTRRT_BIN, type BittrrtProcess } from '../../lib/cli/child.js';
 import { Children, testEnv } from '../helpers/cli.js';
@@ -64,6 +64,36 @@ describe('bin/bittrrt file features: pipes, --out directories, metadata, --list,
     const server = await children.serve(['--dir', dir, ...extra]);
     return { ...server, dir };
   }
+
+  describe('directories', () => {
+    it('--send DIR sends the tree: nested files byte-identical, empty directories kept, links and special files skipped and named, one summary', async () => {
+      const server = await serveDir();
+      const root = join(tempDir('tree'), 'photos');
+      mkdirSync(join(root, 'a', 'b'), { recursive: true });
+      mkdirSync(join(root, 'empty'));
+      const deep = randomBytes(300_000);
+      writeFileSync(join(root, 'a', 'b', 'deep.bin'), deep);
+      writeFileSync(join(root, 'top.txt'), 'top');
+      const outside = tempDir('outside');
+      writeFileSync(join(outside, 'secret.txt'), 'secret');
+      symlinkSync(join(outside, 'secret.txt'), join(root, 'a', 'leak.txt'));
+      symlinkSync(outside, join(root, 'escape'));
+
+      const client = connect(server.address, ['--send', root]);
+      expect(await client.exited, client.lines.join('\n')).to.equal(0);
+      expect(readFileSync(join(server.dir, 'photos', 'a', 'b', 'deep.bin')).equals(deep)).to.equal(true);
+      expect(readFileSync(join(server.dir, 'photos', 'top.txt'), 'utf8')).to.equal('top');
+      expect(statSync(join(server.dir, 'photos', 'empty')).isDirectory()).to.equal(true);
+      expect(readdirSync(join(server.dir, 'photos', 'a')).sort()).to.deep.equal(['b']);
+      expect(readdirSync(join(server.dir, 'photos')).sort()).to.deep.equal(['a', 'empty', 'top.txt']);
+      expect(client.lines).to.include('warn: skipped photos/a/leak.txt: a symbolic link (not followed)');
+      expect(client.lines).to.include('warn: skipped photos/escape: a symbolic link (not followed)');
+      const summaries = client.lines.filter((l) => l.startsWith('sent '));
+      expect(summaries, client.lines.join('\n')).to.have.length(1);
+      expect(summaries[0]).to.match(new RegExp(`^sent photos .*bytes=${deep.length + 3} `));
+      expect(client.lines).to.include('photos: 2 file(s) and 1 empty directory sent files=2 empty_directories=1 skipped=2');
+    });
+  });
 
   describe('pipes', () => {
     it('--send - uploads standard input under --as NAME; without --as it is a usage error', async () => {

@@ -247,6 +247,36 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(readFileSync(out).equals(data)).to.equal(true);
   });
 
+  it('files into a tree: relative paths land inside the directory, empty directories are made, and every hostile path is refused', async () => {
+    const { endpoint, session, inbox } = await rig();
+    const data = randomBytes(5000);
+    const src = join(tempDir('tree-src'), 'f.bin');
+    writeFileSync(src, data);
+    await endpoint.upload(src, { as: 'top/sub/f.bin' });
+    expect(readFileSync(join(inbox, 'top', 'sub', 'f.bin')).equals(data)).to.equal(true);
+    await endpoint.makeDirectory('top/empty/deeper');
+    expect(statSync(join(inbox, 'top', 'empty', 'deeper')).isDirectory()).to.equal(true);
+
+    // A link planted in the directory is never followed: the offer through it is refused, nothing lands outside.
+    const outside = tempDir('outside');
+    symlinkSync(outside, join(inbox, 'escape'));
+    const hostile = [
+      '../x', '/etc/x', 'a//b', 'a/./b', 'a/../../b', 'a/', '/', 'a/b\\c', 'a\u0000b/c', 'a/\u202eb', 'a/x.part/b',
+      `${'d/'.repeat(32)}f`, `a/${'n'.repeat(251)}`, 'escape/f', 'top/sub/f.bin/g',
+    ];
+    let id = 101;
+    for (const name of hostile) {
+      const offer = await rawRequest(session, id += 2, { type: 'offer', name, size: 1, resume: false, overwrite: false });
+      expect(offer?.type, `offer ${JSON.stringify(name)}: ${JSON.stringify(offer)}`).to.equal('reject');
+      const mkdir = await rawRequest(session, id += 2, { type: 'mkdir', name });
+      expect(mkdir?.type, `mkdir ${JSON.stringify(name)}: ${JSON.stringify(mkdir)}`).to.equal('reject');
+    }
+    expect(readdirSync(outside)).to.deep.equal([]);
+    expect(readdirSync(inbox).sort()).to.deep.equal(['escape', 'top']);
+    // Downloads still name a file of the directory itself.
+    expect((await rawRequest(session, id += 2, { type: 'get', name: 'top/sub/f.bin', offset: 0 }))?.type).to.equal('reject');
+  });
+
   it('a resumed download never tells its part file\'s hash: the server proves its prefix and waits for the decision', async () => {
     const { session, inbox } = await rig();
     const data = randomBytes(300_000);
