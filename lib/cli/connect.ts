@@ -37,6 +37,9 @@ export class ConnectCommand extends EndpointCommand {
       that is not the start of the same file is emptied, with a warning naming it);
       \`--no-resume\` starts over. \`--overwrite\` replaces an existing file.
 
+      \`--send DIR\` sends a directory tree (empty directories too; symbolic links and special
+      files are skipped, each named in a warning) with one progress display and one summary.
+
       \`--send - --as NAME\` uploads standard input: it is read to its end into a private
       temporary file first (an upload announces its size and hash), then sent, and the temporary
       file removed. \`--get NAME --out -\` writes the download to standard output as it arrives
@@ -67,6 +70,7 @@ export class ConnectCommand extends EndpointCommand {
       ['Stay connected', '$0 connect [::1]:6711 --persist'],
       ['Require a server key and a network key', '$0 connect host --server-key <base64> --key-file ~/.bittrrt/network.key'],
       ['Upload two files', '$0 connect 192.0.2.7 --send ./a.iso --send ./b.tar'],
+      ['Upload a directory tree', '$0 connect 192.0.2.7 --send ./photos'],
       ['Download a file (run it again after an interruption to continue)', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads/'],
       ['Upload a stream from standard input', 'tar c dir | $0 connect 192.0.2.7 --send - --as dir.tar'],
       ['Download to standard output', '$0 connect 192.0.2.7 --get dir.tar --out - | tar x'],
@@ -86,7 +90,7 @@ export class ConnectCommand extends EndpointCommand {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
   list = Option.Boolean('--list', false, { description: 'show the files the server offers for download: size, modification time (UTC), name' });
-  send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable; - reads standard input, with --as)' });
+  send = Option.Array('--send', [], { description: 'upload FILE or a directory tree to the server (repeatable; - reads standard input, with --as)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
   out = Option.String('--out', { description: 'where --get writes: a file, a directory (DIR/ is created if missing), or - for standard output (default: current directory)' });

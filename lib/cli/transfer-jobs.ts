@@ -7,15 +7,10 @@ import { StreamSink } from '../transfer/stream-sink.js';
 import { isDirectory } from './fs.js';
 import { downloadPath } from './out-path.js';
 import { spool } from './spool.js';
-import { sendTree } from './tree-upload.js';
+import { sendTree, type ProgressHooks } from './tree-upload.js';
 
 /** `--send -` and `--out -`: standard input and output. */
 export const STDIO = '-';
-
-export interface ProgressHooks {
-  onStart(offset: number, size: number): void;
-  onProgress(done: number): void;
-}
 
 /** One file `connect` moves: its name in messages, how to run it, and what to say when a resume started over. */
 export interface TransferJob {

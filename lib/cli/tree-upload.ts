@@ -4,7 +4,12 @@ import type { Logger } from '../log.js';
 import type { SenderStats } from '../protocol/transfer.js';
 import type { TransferEndpoint, TransferResult, UploadOptions } from '../transfer/endpoint.js';
 import { relativePathProblem } from '../transfer/names.js';
-import type { ProgressHooks } from './transfer-jobs.js';
+
+/** How a transfer reports to the progress display: where it starts and how big it is, then bytes done since the start. */
+export interface ProgressHooks {
+  onStart(offset: number, size: number): void;
+  onProgress(done: number): void;
+}
 
 /** What `--send DIR` sends: files with their local path and their name on the server, empty directories, and what it leaves out. */
 export interface Tree {
