@@ -231,6 +231,17 @@ export const MAX_TRANSFER_ID = MAX_CHANNEL;
 export const MAX_TRANSFER_MESSAGE_BYTES = 1024;
 /** Longest file name, in UTF-8 bytes: file systems' 255, less room for the `.part` suffix. */
 export const MAX_FILE_NAME_BYTES = 250;
+/**
+ * Most names a server reads from its directory to answer one `list` request: a directory with
+ * more is listed in part, and the listing says so. Bounds the work one small request causes.
+ */
+export const LIST_SCAN_NAMES = 100_000;
+/** Most entries a server examines (lstat) for one `list` page; the page then ends early, with a cursor. */
+export const LIST_PAGE_STATS = 256;
+/** Longest relative path an upload may name (a file in a directory tree), in UTF-8 bytes: an offer stays within one control message. */
+export const MAX_PATH_BYTES = 768;
+/** Most components of such a path (directories deep, plus the file). */
+export const MAX_PATH_COMPONENTS = 32;
 /** Suffix of the file that receives data until its hash is checked. */
 export const PART_SUFFIX = '.part';
 

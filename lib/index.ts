@@ -43,10 +43,11 @@ export {
   TransferEndpoint, type TransferEndpointOptions, type TransferEvent, type TransferResult, type UploadOptions,
   type DownloadOptions, type BandwidthOptions,
 } from './transfer/endpoint.js';
-export type { SenderStats } from './protocol/transfer.js';
+export type { SenderStats, ListEntry, FileMetadata } from './protocol/transfer.js';
 export { sessionPort, type TransferPort } from './transfer/port.js';
 export { FileService, type FileServiceOptions, type FileServiceEvents } from './transfer/file-service.js';
 export { fileNameProblem } from './transfer/names.js';
+export { StreamSink } from './transfer/stream-sink.js';
 export { ReceiveBudget, type Grant } from './transfer/budget.js';
 export { BandwidthPolicy, type BandwidthLimits } from './transfer/bandwidth.js';
 

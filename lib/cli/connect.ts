@@ -14,9 +14,12 @@ import { connectFailure, reportConnectFailure } from './connect-failure.js';
 import { EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
+import { printListing } from './listing.js';
+import { namesDirectory } from './out-path.js';
 import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
 import { checkLocalPaths } from './preflight.js';
 import { clearingLogger, StatusLine } from './progress.js';
+import { STDIO } from './transfer-jobs.js';
 import { waitForStopSignal } from './signals.js';
 import { runTransfers, type TransferPlan } from './transfers.js';
 import type { Logger } from '../log.js';
@@ -35,14 +38,26 @@ export class ConnectCommand extends EndpointCommand {
 
       \`--send FILE\` uploads a file into the server's \`--dir\` (repeat it to send several over
       the one session; \`--as NAME\` renames a single file); \`--get NAME\` downloads one
-      (\`--out PATH\`, a file or a directory). Transfers are reliable and congestion-controlled,
-      show a progress bar on a terminal (\`stalled\` once nothing has moved for 3 s), and end with
-      a SHA-256 check: the file appears under its name only when it matches, else NAME.part stays.
-      Each file ends with a line of its size, time and rate, several files with a total; \`--json\`
-      gives them as numbers. A server that sends nothing for three heartbeat intervals (15 s) while
-      a transfer runs is taken for gone: the failure names the file, how far it got, and the
-      command that resumes it. \`--resume\` continues from a part file;
-      \`--overwrite\` replaces an existing file. A download larger than \`--max-size MIB\`, or
+      (\`--out PATH\`, a file or a directory; \`--out DIR/\` creates a missing directory).
+      Transfers are reliable and congestion-controlled, show a progress bar on a terminal
+      (\`stalled\` once nothing has moved for 3 s), and end with a SHA-256 check: the file appears
+      under its name only when it matches, else NAME.part stays. Each file ends with a line of its
+      size, time and rate, several files with a total; \`--json\` gives them as numbers. A server
+      that sends nothing for three heartbeat intervals (15 s) while a transfer runs is taken for
+      gone: the failure names the file, how far it got, and the command that resumes it. Received files keep the sender's modification time and permission bits, less your
+      umask. An interrupted transfer continues when run again (resume is the default; a part file
+      that is not the start of the same file is emptied, with a warning naming it);
+      \`--no-resume\` starts over. \`--overwrite\` replaces an existing file.
+
+      \`--send DIR\` sends a directory tree (empty directories too; symbolic links and special
+      files are skipped, each named in a warning) with one progress display and one summary.
+
+      \`--send - --as NAME\` uploads standard input: it is read to its end into a private
+      temporary file first (an upload announces its size and hash), then sent, and the temporary
+      file removed. \`--get NAME --out -\` writes the download to standard output as it arrives
+      (log lines go to stderr); the hash is checked at the end and the exit code is 1 if it did not
+      match. \`--list\` shows what a server with \`--allow-download\` offers (size, time, name;
+      with \`--json\`, one JSON object per file). A download larger than \`--max-size MIB\`, or
       than the free space at \`--out\`, is refused before anything is written. A failed transfer
       is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
       (SIGTERM: 143).
@@ -74,7 +89,11 @@ export class ConnectCommand extends EndpointCommand {
       ['Stay connected', '$0 connect [::1]:6711 --persist'],
       ['Require a server key and a network key', '$0 connect host --server-key <base64> --key-file ~/.bittrrt/network.key'],
       ['Upload two files', '$0 connect 192.0.2.7 --send ./a.iso --send ./b.tar'],
-      ['Download a file, continuing an interrupted run', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads --resume'],
+      ['Upload a directory tree', '$0 connect 192.0.2.7 --send ./photos'],
+      ['Download a file (run it again after an interruption to continue)', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads/'],
+      ['Upload a stream from standard input', 'tar c dir | $0 connect 192.0.2.7 --send - --as dir.tar'],
+      ['Download to standard output', '$0 connect 192.0.2.7 --get dir.tar --out - | tar x'],
+      ['List what a server offers', '$0 connect 192.0.2.7 --list'],
       ['Measure upload bandwidth for 10 seconds', '$0 connect 192.0.2.7 --bwup 10'],
     ],
   });
@@ -90,11 +109,12 @@ export class ConnectCommand extends EndpointCommand {
   allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
-  send = Option.Array('--send', [], { description: 'upload FILE to the server (repeatable)' });
+  list = Option.Boolean('--list', false, { description: 'show the files the server offers for download: size, modification time (UTC), name' });
+  send = Option.Array('--send', [], { description: 'upload FILE or a directory tree to the server (repeatable; - reads standard input, with --as)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
-  out = Option.String('--out', { description: 'where --get writes: a file, or a directory (default: current directory)' });
-  resume = Option.Boolean('--resume', false, { description: 'continue from the receiver\'s NAME.part if it matches' });
+  out = Option.String('--out', { description: 'where --get writes: a file, a directory (DIR/ is created if missing), or - for standard output (default: current directory)' });
+  resume = Option.Boolean('--resume', { description: 'continue from the receiver\'s NAME.part when it is the start of the same file (the default; --no-resume starts over)' });
   overwrite = Option.Boolean('--overwrite', false, { description: 'replace a file that already exists' });
   bwup = Option.String('--bwup', { description: 'bandwidth test: send for SECONDS' });
   bwdown = Option.String('--bwdown', { description: 'bandwidth test, reverse mode: the server sends for SECONDS' });
@@ -109,6 +129,7 @@ export class ConnectCommand extends EndpointCommand {
     const plan = this.transferPlan();
     if (plan && (count !== undefined || this.persist)) throw new UsageError('transfers cannot be combined with --ping or --persist');
     if (plan) checkLocalPaths(plan.send, plan.out);
+    if (this.list && (plan || count !== undefined || this.persist)) throw new UsageError('--list runs alone: not with transfers, --ping or --persist');
     const settings = this.settings({
       known_hosts: { name: '--known-hosts', value: this.knownHostsFile },
       max_datagram: { name: '--max-datagram', value: this.maxDatagram },
@@ -119,9 +140,11 @@ export class ConnectCommand extends EndpointCommand {
       plan.maxDatagram = settings.max_datagram;
       plan.maxSize = settings.max_size === 0 ? undefined : settings.max_size * 1024 * 1024;
     }
+    // With --out - or --list, standard output carries the file or the listing and nothing else.
+    const plainLog = this.logger(settings, this.out === STDIO || this.list ? this.context.stderr : undefined);
     // Progress bars share the terminal with log lines, which clear the bar's line first.
     const bars = plan && !this.quiet && !this.json && process.stderr.isTTY ? new StatusLine(process.stderr) : undefined;
-    const log = bars ? clearingLogger(this.logger(settings), bars) : this.logger(settings);
+    const log = bars ? clearingLogger(plainLog, bars) : plainLog;
     if (this.noPin && this.serverKey !== undefined) throw new UsageError('--no-pin and --server-key cannot be used together');
     const serverKey = this.serverKey === undefined ? undefined : fromBase64Url(this.serverKey);
     if (serverKey === null || (serverKey && serverKey.length !== X25519_KEY_BYTES)) {
@@ -172,6 +195,7 @@ export class ConnectCommand extends EndpointCommand {
     }
     established(session);
     if (plan) return this.transfer(session, plan, log, bars, PEER_SILENCE_HEARTBEATS * settings.heartbeat_rate);
+    if (this.list) return printListing(session, this.context.stdout, this.json, log);
     if (count === undefined) {
       session.close();
       return 0;
@@ -201,20 +225,23 @@ export class ConnectCommand extends EndpointCommand {
     const any = this.send.length > 0 || this.get.length > 0 || this.bwup !== undefined || this.bwdown !== undefined;
     if (!any) {
       for (const [flag, set] of [['--as', this.as], ['--out', this.out]] as const) if (set !== undefined) throw new UsageError(`${flag} needs --send or --get`);
-      if (this.resume || this.overwrite) throw new UsageError('--resume and --overwrite need --send or --get');
+      if (this.resume !== undefined || this.overwrite) throw new UsageError('--resume, --no-resume and --overwrite need --send or --get');
       return undefined;
     }
     if (this.as !== undefined && this.send.length !== 1) throw new UsageError('--as names one file: use it with exactly one --send');
+    if (this.send.includes(STDIO) && this.as === undefined) throw new UsageError('--send - reads standard input: name the file on the server with --as NAME');
+    if (this.out === STDIO && this.get.length !== 1) throw new UsageError('--out - writes one download to standard output: use it with exactly one --get');
     if (this.out !== undefined && this.get.length === 0) throw new UsageError('--out needs --get');
-    if (this.out !== undefined && this.get.length > 1 && !isDirectory(this.out)) {
-      throw new UsageError('with several --get, --out must be an existing directory');
+    if (this.out !== undefined && this.get.length > 1 && !isDirectory(this.out) && !namesDirectory(this.out)) {
+      throw new UsageError('with several --get, --out must be a directory (an existing one, or one ending in / to create)');
     }
     return {
       send: this.send,
       as: this.as,
       get: this.get,
       out: this.out,
-      resume: this.resume,
+      // As croc does: an interrupted transfer continues when run again, unless told to start over.
+      resume: this.resume ?? true,
       overwrite: this.overwrite,
       bwup: this.bwup === undefined ? undefined : positiveInteger('--bwup', this.bwup, MAX_BANDWIDTH_SECONDS),
       bwdown: this.bwdown === undefined ? undefined : positiveInteger('--bwdown', this.bwdown, MAX_BANDWIDTH_SECONDS),

@@ -34,11 +34,12 @@ export abstract class EndpointCommand extends Command {
     });
   }
 
-  protected logger(settings: Settings): Logger {
+  /** `infoOut`: where info lines go (stderr when stdout carries data, as `connect --out -`). */
+  protected logger(settings: Settings, infoOut: NodeJS.WritableStream = this.context.stdout): Logger {
     return createLogger({
       level: this.quiet ? 'warn' : this.verbose ? 'debug' : 'info',
       json: settings.log_format === 'json',
-      out: this.context.stdout,
+      out: infoOut,
       errorOut: this.context.stderr,
     });
   }

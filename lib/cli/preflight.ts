@@ -1,11 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
-import { dirname, sep } from 'node:path';
 import { UsageError } from 'clipanion';
-import { isDirectory } from './fs.js';
 import { systemErrorSentence } from './errors.js';
-
-/** `--send -` and `--out -`: standard input and output, not paths. */
-const STANDARD_STREAM = '-';
+import { missingOutDirectory } from './out-path.js';
+import { STDIO } from './transfer-jobs.js';
 
 /**
  * The local half of a transfer plan, checked before any datagram leaves: every file to send
@@ -14,14 +11,13 @@ const STANDARD_STREAM = '-';
  */
 export function checkLocalPaths(send: readonly string[], out: string | undefined): void {
   for (const path of send) {
-    if (path === STANDARD_STREAM) continue;
+    if (path === STDIO) continue;
     const problem = unreadable(path);
     if (problem !== undefined) throw new UsageError(`cannot send ${path}: ${problem}`);
   }
   // `-` is standard output, and `DIR/` a directory the download makes: neither needs to exist yet.
-  if (out === undefined || out === STANDARD_STREAM || out.endsWith(sep) || isDirectory(out)) return;
-  const parent = dirname(out);
-  if (!isDirectory(parent)) throw new UsageError(`--out ${out}: the directory ${parent} does not exist`);
+  const missing = out === undefined || out === STDIO ? undefined : missingOutDirectory(out);
+  if (missing !== undefined) throw new UsageError(missing);
 }
 
 /** Why `path` cannot be read as a file to send, or undefined when it can. */

@@ -9,7 +9,7 @@ export interface Unfinished {
 
 /** Options of `connect` that name what to move: a new command line names the unfinished ones instead. */
 const TRANSFER_OPTIONS_WITH_VALUE = new Set(['--send', '--get', '--as', '--out', '--bwup', '--bwdown']);
-const TRANSFER_SWITCHES = new Set(['--resume']);
+const TRANSFER_SWITCHES = new Set(['--resume', '--no-resume']);
 
 /**
  * The command that continues `unfinished`: this run's own arguments (`argv`, as typed after `bittrrt`:

@@ -1,22 +1,16 @@
-import { basename, join } from 'node:path';
 import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { clock } from '../time.js';
-import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult, type UploadOptions } from '../transfer/endpoint.js';
+import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
 import { formatBitRate, formatBytes, formatDuration, formatRate } from '../units.js';
-import { isDirectory } from './fs.js';
 import { watchPeer } from './peer-watch.js';
 import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
 import { resumeCommand, type Unfinished } from './resume-hint.js';
+import { transferJobs, type FilePlan, type TransferJob } from './transfer-jobs.js';
+import type { ProgressHooks } from './tree-upload.js';
 
-/** What `connect` was asked to move, in the order it runs. */
-export interface TransferPlan {
-  send: string[];
-  as?: string;
-  get: string[];
-  out?: string;
-  resume: boolean;
-  overwrite: boolean;
+/** What `connect` was asked to move, in the order it runs: the files, then the bandwidth tests. */
+export interface TransferPlan extends FilePlan {
   bwup?: number;
   bwdown?: number;
   maxDatagram?: number;
@@ -35,15 +29,6 @@ export interface TransferUi {
   peerSilenceMs?: number;
 }
 
-/** One file to move, and the options of a command that moves it again. */
-interface Job {
-  label: string;
-  again: Unfinished;
-  run: (hooks: ProgressHooks) => Promise<TransferResult>;
-}
-
-type ProgressHooks = Pick<UploadOptions, 'onStart' | 'onProgress'>;
-
 /**
  * Runs the plan over one session, one transfer after another. A failed transfer is reported
  * and the next one runs (the session survives); an interruption stops them all and leaves part
@@ -60,22 +45,11 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
     endpoint.cancel(`the server has sent nothing for ${silenceMs / 1000} s: it has stopped, or the path to it is down`);
     session.close();
   });
-  const jobs: Job[] = [
-    ...plan.send.map((path) => ({
-      label: plan.as ?? basename(path),
-      again: { send: [path], as: plan.as, get: [] },
-      run: (hooks: ProgressHooks) => endpoint.upload(path, { as: plan.as, resume: plan.resume, overwrite: plan.overwrite, ...hooks }),
-    })),
-    ...plan.get.map((name) => ({
-      label: name,
-      again: { send: [], get: [name], out: plan.out },
-      run: (hooks: ProgressHooks) => endpoint.download(name, { out: outPath(name, plan.out), resume: plan.resume, overwrite: plan.overwrite, ...hooks }),
-    })),
-  ];
-  const resumeHint = (unfinished: readonly Job[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
+  const jobs = transferJobs(endpoint, plan, ui.log);
+  const resumeHint = (unfinished: readonly TransferJob[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
   const totals = new Totals(clock());
   /** Jobs that failed part way and continue from their part files. */
-  const cutShort: Job[] = [];
+  const cutShort: TransferJob[] = [];
   try {
     for (const [index, job] of jobs.entries()) {
       if (ui.signal.aborted) return -1;
@@ -100,7 +74,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       try {
         const result = await job.run(hooks);
         bar?.stop();
-        if (result.restarted) ui.log.warn(`${job.label}: the part file did not match the start of the file; started over from the first byte`, { name: job.label });
+        if (result.restarted) ui.log.warn(job.restartedNote, { name: job.label });
         ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label} (${describeResult(result)})`, { name: job.label, ...resultFields(result) });
         totals.add(result);
       } catch (err) {
@@ -191,12 +165,6 @@ class Totals {
       bytes_per_second: Math.round(this.moved / Math.max(seconds, 1e-6)),
     };
   }
-}
-
-/** --out names a file, or a directory to put it in; the default is the name in the current directory. */
-function outPath(name: string, out: string | undefined): string {
-  if (out === undefined) return name;
-  return isDirectory(out) ? join(out, name) : out;
 }
 
 /** How each direction of a bandwidth test is named, as iperf3 names its normal and reverse modes. */

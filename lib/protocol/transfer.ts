@@ -1,5 +1,5 @@
 import { readSafeU64, writeSafeU64 } from '../bytes.js';
-import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
+import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_PATH_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
 import { UNPRINTABLE } from '../encoding.js';
 import { Flag } from './frame.js';
 import { readJsonObject } from './json.js';
@@ -87,20 +87,55 @@ export interface SenderStats {
 }
 
 /**
+ * What a receiver keeps of a file besides its bytes (as rsync -a, scp -p): the modification time
+ * in whole milliseconds since 1970, and the permission bits (0-0o777; never setuid, setgid or
+ * sticky). Optional on the wire: an older peer neither sends nor reads them.
+ */
+export interface FileMetadata {
+  mtime?: number;
+  mode?: number;
+}
+
+/** A file a server offers: its name, size in bytes, and modification time in ms since 1970. */
+export interface ListEntry {
+  name: string;
+  size: number;
+  mtime: number;
+}
+
+/** Most entries one listing message may carry (a page fits in MAX_TRANSFER_MESSAGE_BYTES anyway). */
+export const MAX_LIST_ENTRIES = 64;
+
+/**
  * Requests are sent again until answered; the answer to a repeated request is repeated. The
  * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
  * done (answered by resumed, and by result, with checking meanwhile); either side may send
  * abort, which has no answer.
  */
 export type TransferMessage =
-  /** Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. */
-  | { type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean }
+  /**
+   * Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. `mtime` and
+   * `mode` (FileMetadata) are the file's, for the receiver to keep; absent from older peers.
+   */
+  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean } & FileMetadata)
   /**
    * Download: send me `name`; I hold `offset` bytes of a part file of it (0: none). The
    * downloader never tells its part file's hash: the server proves its file's start instead
    * (`accept`'s `prefix`), and the downloader decides with `continue`.
    */
   | { type: 'get'; name: string; offset: number }
+  /**
+   * What the server offers for download, one page: the files whose names sort after `after`
+   * ('' for the first page), in code-unit order.
+   */
+  | { type: 'list'; after: string }
+  /**
+   * The answer to list, within one control message: `next` is the `after` of the next page ('' at
+   * the end); `truncated`: the directory holds more names than the server reads for a listing.
+   */
+  | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean }
+  /** Upload of a directory tree: make the (empty) directory `name`, a relative path, with its parents; answered by accept. */
+  | { type: 'mkdir'; name: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
   | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
   /**
@@ -109,7 +144,7 @@ export type TransferMessage =
    * SHA-256 of the file's first `offset` bytes and nothing is sent until the downloader's
    * `continue`; otherwise `prefix` is empty.
    */
-  | { type: 'accept'; offset: number; size: number; prefix: string }
+  | ({ type: 'accept'; offset: number; size: number; prefix: string } & FileMetadata)
   /** Downloader, after an accept that proved a prefix: start at `offset`, the offset proved (its part file matches) or 0 (it does not). */
   | { type: 'continue'; offset: number }
   /** The answer to resume and to continue: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
@@ -154,17 +189,30 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   if (!json.ok) return null;
   const m = json.fields;
   switch (m.type) {
-    case 'offer':
-      return isName(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
-        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite } : null;
+    case 'offer': {
+      const meta = metadata(m);
+      return meta && isPath(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
+        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...meta } : null;
+    }
     case 'get':
       return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
+    case 'mkdir':
+      return isPath(m.name) ? { type: 'mkdir', name: m.name } : null;
+    case 'list':
+      return isCursor(m.after) ? { type: 'list', after: m.after } : null;
+    case 'listing': {
+      if (!Array.isArray(m.entries) || m.entries.length > MAX_LIST_ENTRIES || !isCursor(m.next) || typeof m.truncated !== 'boolean') return null;
+      const entries = m.entries.map(listEntry);
+      return entries.every((e): e is ListEntry => e !== null) ? { type: 'listing', entries, next: m.next, truncated: m.truncated } : null;
+    }
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
-    case 'accept':
-      return isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
-        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix } : null;
+    case 'accept': {
+      const meta = metadata(m);
+      return meta && isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
+        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...meta } : null;
+    }
     case 'continue':
       return isOffset(m.offset) ? { type: 'continue', offset: m.offset } : null;
     case 'resumed':
@@ -185,6 +233,23 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   }
 }
 
+/** The optional metadata fields of a message, checked; null when one is present and malformed. */
+function metadata(m: Record<string, unknown>): FileMetadata | null {
+  const meta: FileMetadata = {};
+  if (m.mtime !== undefined) {
+    if (!isOffset(m.mtime)) return null;
+    meta.mtime = m.mtime;
+  }
+  if (m.mode !== undefined) {
+    if (!isOffset(m.mode) || m.mode > MAX_FILE_MODE) return null;
+    meta.mode = m.mode;
+  }
+  return meta;
+}
+
+/** The permission bits a peer may ask for: rwx for owner, group and others, nothing above. */
+const MAX_FILE_MODE = 0o777;
+
 function isOffset(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -195,6 +260,22 @@ function isDigest(v: unknown): v is string {
 
 function isName(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= MAX_FILE_NAME_BYTES;
+}
+
+/** A file name, or a relative path of names (an upload into a tree); the receiver checks its components. */
+function isPath(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= MAX_PATH_BYTES;
+}
+
+/** A name to list after: '' or a name (a peer's names reach a terminal, so nothing unprintable). */
+function isCursor(v: unknown): v is string {
+  return v === '' || (isName(v) && !UNPRINTABLE.test(v));
+}
+
+function listEntry(v: unknown): ListEntry | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const e = v as Record<string, unknown>;
+  return isName(e.name) && !UNPRINTABLE.test(e.name) && isOffset(e.size) && isOffset(e.mtime) ? { name: e.name, size: e.size, mtime: e.mtime } : null;
 }
 
 function isReason(v: unknown): v is string {

@@ -1,15 +1,16 @@
 import { basename, dirname } from 'node:path';
-import { DEFAULT_MAX_DATAGRAM, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
+import { DEFAULT_MAX_DATAGRAM, LIST_SCAN_NAMES, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
 import { clock } from '../time.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { decodeAck, decodeMessage, TransferFlags, type TransferMessage } from '../protocol/transfer.js';
+import { decodeAck, decodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
-import { fileNameProblem } from './names.js';
+import { fileNameProblem, relativePathProblem } from './names.js';
 import { exists, PeerRequests, sizeProblem } from './peer-requests.js';
 import { sessionPort, type TransferPort } from './port.js';
+import { StreamSink } from './stream-sink.js';
 import { freeBytes, roomProblem } from './quota.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { patternSource, TransferStreams } from './streams.js';
@@ -66,7 +67,8 @@ export class TransferEndpoint implements FrameHandler {
   /** Sends the file at `path`; resolves once the receiver has checked its hash and put it in place. */
   async upload(path: string, options: UploadOptions = {}): Promise<TransferResult> {
     const name = options.as ?? basename(path);
-    const problem = fileNameProblem(name);
+    // `as` may be a relative path: a file of a directory tree being sent.
+    const problem = relativePathProblem(name);
     if (problem) throw new InvalidInputError(`cannot send as ${JSON.stringify(name)}: ${problem}`);
     const transfer = this.#start('send', name);
     let source: FileSource | undefined;
@@ -74,7 +76,10 @@ export class TransferEndpoint implements FrameHandler {
       source = await FileSource.open(path, false);
       this.#control.checkStopped(transfer);
       const { size } = source;
-      const offer = { type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false } as const;
+      const offer = {
+        type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false,
+        ...(options.metadata === false ? {} : source.metadata),
+      } as const;
       let { offset } = await this.#control.request(transfer, offer, 'accept');
       const held = offset;
       // Continuing a part file is the user's choice, as for downloads: never on the receiver's word alone.
@@ -83,7 +88,7 @@ export class TransferEndpoint implements FrameHandler {
         // The receiver has a part file: it continues only if that is the start of this file.
         const prefix = offset <= size ? await source.prefixDigest(offset, this.#streams.stopControl(transfer)) : '';
         this.#control.checkStopped(transfer);
-        if (prefix === '') throw new TransferError(`the receiver's part file is longer than ${path}`);
+        if (prefix === '') throw new TransferError(`the receiver's part file is longer than the file sent (${name})`);
         const asked = offset;
         ({ offset } = await this.#control.request(transfer, { type: 'resume', offset, prefix }, 'resumed'));
         if (offset !== asked && offset !== 0) throw new TransferError('the receiver answered the resume with an impossible offset');
@@ -110,16 +115,18 @@ export class TransferEndpoint implements FrameHandler {
     const problem = fileNameProblem(name);
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
     const out = options.out ?? name;
+    const stream = options.to;
     const transfer = this.#start('receive', name);
     // A part file is opened before asking only to resume it; otherwise nothing is created (or
     // emptied) until the peer has agreed to send.
     let opened: FileSink | undefined;
-    let ready: Promise<FileSink> | undefined;
+    let ready: Promise<FileSink | StreamSink> | undefined;
     try {
-      if (!options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
-      if (options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
+      if (!stream && !options.overwrite && (await exists(out))) throw new TransferFileError(`${out}: already exists (use --overwrite to replace it)`);
+      if (!stream && options.resume && (await exists(`${out}${PART_SUFFIX}`))) opened = await FileSink.open(out, true);
       // Measured before asking: once the sender has accepted, the receiver must exist within this turn.
-      const free = await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
+      const free = stream ? Number.MAX_SAFE_INTEGER
+        : await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
       this.#control.checkStopped(transfer);
       const held = opened?.length ?? 0;
       const answer = await this.#control.request(transfer, { type: 'get', name, offset: held }, 'accept');
@@ -139,14 +146,14 @@ export class TransferEndpoint implements FrameHandler {
       // The sender starts at once: the receiver must exist before this turn of the event loop
       // ends, so the file is opened (or emptied) behind it and the first writes wait for that.
       const partFile = opened;
-      ready = partFile && start === held ? Promise.resolve(partFile)
+      ready = stream ? Promise.resolve(stream) : partFile && start === held ? Promise.resolve(partFile)
         : partFile ? partFile.restart().then(() => partFile) : FileSink.open(out, false);
-      ready.then((sink) => { opened = sink; }, () => undefined);
+      ready.then((sink) => { if (sink instanceof FileSink) opened = sink; }, () => undefined);
       const pending = ready;
       const sink: ByteSink = { write: async (chunks) => (await pending).write(chunks) };
       transfer.receiver = new StreamReceiver(this.#streams.link(transfer.id), sink, start, answer.size);
       const result = await this.#streams.receive(transfer, sink, start, answer.size, options, async (done) => {
-        await (await pending).finish(done.sha256, options.overwrite ?? false);
+        await (await pending).finish(done.sha256, options.overwrite ?? false, { mtime: answer.mtime, mode: answer.mode });
       });
       return { ...result, restarted: held > 0 && start === 0 };
     } catch (err) {
@@ -156,6 +163,50 @@ export class TransferEndpoint implements FrameHandler {
     } finally {
       await ready?.catch(() => undefined);
       await opened?.close();
+    }
+  }
+
+  /**
+   * What the peer offers for download (a server with allowDownload), page by page, in name order.
+   * The peer's answers are hostile like everything else: names a download could not use are left
+   * out, and at most LIST_SCAN_NAMES entries are taken (then `truncated`).
+   */
+  async list(): Promise<{ entries: ListEntry[]; truncated: boolean }> {
+    const entries: ListEntry[] = [];
+    let truncated = false;
+    let after = '';
+    for (let page = 0; page < LIST_SCAN_NAMES; page++) {
+      const transfer = this.#start('receive', '');
+      let answer: Extract<TransferMessage, { type: 'listing' }>;
+      try {
+        answer = await this.#control.request(transfer, { type: 'list', after }, 'listing');
+        this.#streams.finish(transfer);
+      } catch (err) {
+        const failure = asTransferFailure(err);
+        this.#streams.abandon(transfer, failure);
+        throw failure;
+      }
+      for (const entry of answer.entries) if (entry.name > after && fileNameProblem(entry.name) === null) entries.push(entry);
+      truncated ||= answer.truncated;
+      // A page must move forward: a peer cannot keep us asking for ever.
+      if (answer.next === '' || answer.next <= after || entries.length >= LIST_SCAN_NAMES) return { entries, truncated: truncated || answer.next !== '' };
+      after = answer.next;
+    }
+    return { entries, truncated: true };
+  }
+
+  /** Makes the directory `name` (a relative path, with its parents) in the peer's directory: an empty directory of a tree being sent. */
+  async makeDirectory(name: string): Promise<void> {
+    const problem = relativePathProblem(name);
+    if (problem) throw new InvalidInputError(`cannot make the directory ${JSON.stringify(name)}: ${problem}`);
+    const transfer = this.#start('send', name);
+    try {
+      await this.#control.request(transfer, { type: 'mkdir', name }, 'accept');
+      this.#streams.finish(transfer);
+    } catch (err) {
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
     }
   }
 
@@ -225,6 +276,8 @@ export class TransferEndpoint implements FrameHandler {
     switch (message.type) {
       case 'offer':
       case 'get':
+      case 'list':
+      case 'mkdir':
       case 'bandwidth': {
         // A new transfer the peer starts: its id has the peer's parity. A repeat while we prepare is
         // ignored; a repeat of one we refused gets the same refusal.

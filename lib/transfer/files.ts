@@ -4,14 +4,21 @@ import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/prom
 import { resolve } from 'node:path';
 import { PART_HASHES_REMEMBERED, PART_SUFFIX, PREFIX_HASHES_REMEMBERED, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
+import type { FileMetadata } from '../protocol/transfer.js';
 import type { HashControl } from './hashing.js';
 import type { ByteSink } from './receiver.js';
 import type { ByteSource } from './sender.js';
 
 /** A file problem the user can act on (missing, not a regular file, exists, hash mismatch...). */
 export class TransferFileError extends BittrrtError {
-  constructor(message: string) {
+  /**
+   * What the peer may be told, where the message names a local path (the peer hears no path of
+   * ours); undefined: only which side had a file problem.
+   */
+  readonly peerReason: string | undefined;
+  constructor(message: string, peerReason?: string) {
     super('ERR_TRANSFER_FILE', message);
+    this.peerReason = peerReason;
   }
 }
 
@@ -53,7 +60,7 @@ export function sameDigest(ours: string, theirs: string): boolean {
  * nothing for regular files.
  */
 async function openRegularFile(path: string, flags: number, label: string, refuseLinked = false,
-  check?: (stat: Stats) => string | undefined): Promise<{ handle: FileHandle; size: number }> {
+  check?: (stat: Stats) => string | undefined): Promise<{ handle: FileHandle; size: number; stat: Stats }> {
   let handle: FileHandle;
   try {
     handle = await open(path, flags | fsConstants.O_NONBLOCK, 0o600);
@@ -67,7 +74,7 @@ async function openRegularFile(path: string, flags: number, label: string, refus
     if (refuseLinked && stat.nlink > 1) throw new TransferFileError(`${label}: has other hard links (refused)`);
     const problem = check?.(stat);
     if (problem !== undefined) throw new TransferFileError(problem);
-    return { handle, size: stat.size };
+    return { handle, size: stat.size, stat };
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err instanceof TransferFileError ? err : new TransferFileError(describeFsError(err, label));
@@ -128,6 +135,23 @@ async function openPart(partPath: string, resume: boolean, label: string): Promi
   return openRegularFile(partPath, flags | fsConstants.O_CREAT | fsConstants.O_EXCL, label, true);
 }
 
+/**
+ * Gives a received file the sender's permission bits less the receiver's umask (as a file the
+ * receiver's user made, never setuid, setgid or sticky: the wire carries only 0o777) and its
+ * modification time. Best effort: a file system that cannot keep them still gets the data.
+ */
+async function keepMetadata(handle: FileHandle, metadata: FileMetadata): Promise<void> {
+  if (metadata.mode !== undefined) await handle.chmod(metadata.mode & 0o777 & ~umask()).catch(() => undefined);
+  if (metadata.mtime !== undefined) await handle.utimes(new Date(), new Date(metadata.mtime)).catch(() => undefined);
+}
+
+/** The process's umask, read once (Node reads it by setting it and back, in one call). */
+let knownUmask: number | undefined;
+function umask(): number {
+  knownUmask ??= process.umask();
+  return knownUmask;
+}
+
 /** Throws the reason a hash must stop, if there is one. */
 function checkControl(control: HashControl | undefined): void {
   const reason = control?.stopped();
@@ -154,12 +178,14 @@ export class FileSource implements ByteSource {
   #hash: Hash = createHash('sha256');
   #hashed = 0;
 
-  private constructor(readonly path: string, private readonly handle: FileHandle, readonly size: number) {}
+  private constructor(readonly path: string, private readonly handle: FileHandle, readonly size: number,
+    /** The file's modification time and permission bits when opened, for the receiver to keep. */
+    readonly metadata: Required<FileMetadata>) {}
 
   /** `label` names the file in errors (a server names it as the client did, never by its path). */
   static async open(path: string, noFollow: boolean, label = path): Promise<FileSource> {
-    const { handle, size } = await openRegularFile(path, fsConstants.O_RDONLY | (noFollow ? fsConstants.O_NOFOLLOW : 0), label);
-    return new FileSource(path, handle, size);
+    const { handle, size, stat } = await openRegularFile(path, fsConstants.O_RDONLY | (noFollow ? fsConstants.O_NOFOLLOW : 0), label);
+    return new FileSource(path, handle, size, { mtime: Math.max(0, Math.floor(stat.mtimeMs)), mode: stat.mode & 0o777 });
   }
 
   /**
@@ -310,7 +336,7 @@ export class FileSink implements ByteSink {
    * Checks the whole file's SHA-256 against the sender's, then moves the part file into place:
    * by hard link when not overwriting, so an existing file is never replaced by a race.
    */
-  async finish(expectedSha256: string, overwrite: boolean): Promise<void> {
+  async finish(expectedSha256: string, overwrite: boolean, metadata: FileMetadata = {}): Promise<void> {
     // One snapshot of what was written: length and hash together.
     const written = this.#length;
     const actual = this.#hash.copy().digest('hex');
@@ -318,6 +344,8 @@ export class FileSink implements ByteSink {
     try {
       await this.handle.sync();
       onDisk = (await this.handle.stat()).size;
+      // Only a file whose hash matches leaves the part file's 0600 (set on the handle: no path to race).
+      if (onDisk === written && actual === expectedSha256) await keepMetadata(this.handle, metadata);
     } finally {
       await this.close();
     }
@@ -326,7 +354,8 @@ export class FileSink implements ByteSink {
       throw new TransferFileError(`${this.partLabel} holds ${onDisk} bytes, not the ${written} written; kept it (resume or remove it)`);
     }
     if (actual !== expectedSha256) {
-      throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`);
+      throw new TransferFileError(`SHA-256 mismatch: the received data differs from the sender's file; kept ${this.partLabel} (resume or remove it)`,
+        'SHA-256 mismatch: the received data differs from the sender\'s file');
     }
     try {
       if (overwrite) {

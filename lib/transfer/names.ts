@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MAX_FILE_NAME_BYTES, PART_SUFFIX } from '../constants.js';
+import { MAX_FILE_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_COMPONENTS, PART_SUFFIX } from '../constants.js';
 import { UNPRINTABLE } from '../encoding.js';
 
 /** A lone UTF-16 surrogate (with the u flag a proper pair is one code point, not Cs). */
@@ -36,6 +36,36 @@ export function fileName(name: string): { name: string } | { problem: string } {
   const nfc = name.normalize('NFC');
   const problem = nfc === name ? null : fileNameProblem(nfc);
   return problem ? { problem } : { name: nfc };
+}
+
+/**
+ * Why `path` may not name a file or directory inside a transfer directory, or null if it may: a
+ * relative path of components joined by `/`, each one a name fileNameProblem() accepts (so no
+ * `..`, `.`, empty component, absolute path, NUL, control character or `\\`), at most
+ * MAX_PATH_COMPONENTS deep and MAX_PATH_BYTES long. A path without `/` is a plain file name.
+ */
+export function relativePathProblem(path: string): string | null {
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) return `the path is longer than ${MAX_PATH_BYTES} bytes`;
+  const components = path.split('/');
+  if (components.length > MAX_PATH_COMPONENTS) return `the path is more than ${MAX_PATH_COMPONENTS} levels deep`;
+  for (const component of components) {
+    const problem = fileNameProblem(component);
+    if (problem) return components.length === 1 ? problem : `${JSON.stringify(component)} in the path: ${problem}`;
+  }
+  return null;
+}
+
+/** The path a receiver stores `path` under: each component in NFC (fileName()), or why it may not be one. */
+export function relativePath(path: string): { name: string } | { problem: string } {
+  const problem = relativePathProblem(path);
+  if (problem) return { problem };
+  const components: string[] = [];
+  for (const component of path.split('/')) {
+    const checked = fileName(component);
+    if ('problem' in checked) return checked;
+    components.push(checked.name);
+  }
+  return { name: components.join('/') };
 }
 
 /**

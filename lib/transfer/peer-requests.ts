@@ -9,7 +9,9 @@ import type { Grant } from './budget.js';
 import type { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { processHashLimiter, type HashControl } from './hashing.js';
-import { fileName, foldsCase, nameKey } from './names.js';
+import { listPage, type ListingPage } from './listing.js';
+import { makeDirectories } from './tree.js';
+import { fileName, foldsCase, nameKey, relativePath } from './names.js';
 import type { TransferPort } from './port.js';
 import { freeBytes, roomProblem, type Claim } from './quota.js';
 import { patternSource, type TransferStreams } from './streams.js';
@@ -26,7 +28,7 @@ interface Started {
 }
 
 /** The requests the peer may start a transfer with. */
-export type StartRequest = Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' }>;
+export type StartRequest = Extract<TransferMessage, { type: 'offer' | 'get' | 'bandwidth' | 'list' | 'mkdir' }>;
 
 /**
  * Answering the transfers the peer starts on one session (the file service's side of it): its
@@ -52,6 +54,8 @@ export class PeerRequests {
   async answerStart(id: number, request: StartRequest): Promise<void> {
     if (this.#options.answerPeer === false) return this.#control.refuse(id, 'this side does not take transfers it did not start');
     if (this.#table.full) return this.#control.refuse(id, 'too many transfers at once on this session');
+    if (request.type === 'list') return this.#answerList(id, request.after);
+    if (request.type === 'mkdir') return this.#answerMkdir(id, request.name);
     const direction = request.type === 'offer' || (request.type === 'bandwidth' && request.direction === 'up') ? 'receive' : 'send';
     // Counted from now, before any wait: a burst of requests cannot pass the limit together.
     const transfer = this.#table.add(id, direction, request.type === 'bandwidth' ? '' : request.name, false);
@@ -69,7 +73,7 @@ export class PeerRequests {
   }
 
   /** Checks a request the peer made and sets the transfer going; throws to refuse it. */
-  async #prepare(transfer: TransferRecord, request: StartRequest): Promise<Started> {
+  async #prepare(transfer: TransferRecord, request: Exclude<StartRequest, { type: 'list' | 'mkdir' }>): Promise<Started> {
     if (request.type === 'bandwidth') {
       const admitted = this.#options.bandwidthPolicy?.admit(this.#port.peerHost, request.seconds) ?? (() => undefined);
       if (typeof admitted === 'string') throw new TransferError(admitted);
@@ -85,10 +89,46 @@ export class PeerRequests {
     const { dir } = this.#options;
     if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
     if (request.type === 'get' && !this.#options.allowDownload) throw new TransferError('this server serves no downloads (start it with --allow-download)');
-    const checked = fileName(request.name);
+    // Uploads may name a file inside a tree (a relative path); downloads name a file of `dir` itself.
+    const checked = request.type === 'offer' ? relativePath(request.name) : fileName(request.name);
     if ('problem' in checked) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${checked.problem}`);
     const { name } = checked;
     return request.type === 'offer' ? this.#prepareUpload(transfer, dir, { ...request, name }) : this.#prepareDownload(transfer, dir, { ...request, name });
+  }
+
+  /** One page of the download directory's listing: answered (and kept for a repeat of the request) at once. */
+  async #answerList(id: number, after: string): Promise<void> {
+    const { dir } = this.#options;
+    if (dir === undefined || !this.#options.allowDownload) {
+      return this.#control.refuse(id, 'this server serves no downloads, so it lists nothing (start it with --allow-download)');
+    }
+    const transfer = this.#table.add(id, 'send', '', false);
+    let page: ListingPage;
+    try {
+      page = await listPage(dir, after);
+    } catch (err) {
+      this.#table.delete(id);
+      return this.#control.refuse(id, `cannot list the directory: ${describeFsError(err, 'the directory')}`);
+    }
+    this.#control.answer(transfer, 'list', page);
+    this.#streams.finish(transfer);
+  }
+
+  /** An empty directory of an uploaded tree: made (with its parents) and answered at once. */
+  async #answerMkdir(id: number, name: string): Promise<void> {
+    const { dir } = this.#options;
+    if (dir === undefined) return this.#control.refuse(id, 'this server accepts no files (start it with --dir)');
+    const checked = relativePath(name);
+    if ('problem' in checked) return this.#control.refuse(id, `refused name ${JSON.stringify(name)}: ${checked.problem}`);
+    const transfer = this.#table.add(id, 'receive', checked.name, false);
+    try {
+      await makeDirectories(dir, checked.name.split('/'));
+    } catch (err) {
+      this.#table.delete(id);
+      return this.#control.refuse(id, (err as Error).message);
+    }
+    this.#control.answer(transfer, 'mkdir', { type: 'accept', offset: 0, size: 0, prefix: '' });
+    this.#streams.finish(transfer);
   }
 
   /** A bandwidth test the peer asked for, admitted by the policy: sets it going. */
@@ -137,6 +177,8 @@ export class PeerRequests {
       // Before the part file is touched: a client over its quota, or a disk without room, is told so, not ENOSPC halfway.
       const held = offer.resume ? ((await lstat(`${path}${PART_SUFFIX}`).catch(() => undefined))?.size ?? 0) : 0;
       claim = await this.#claimRoom(dir, key, owner, offer.size, Math.max(0, offer.size - held));
+      // A file inside a tree: its directories first, each a real directory of `dir`.
+      if (offer.name.includes('/')) await makeDirectories(dir, offer.name.split('/').slice(0, -1));
       this.#control.checkStopped(transfer);
       // Hashing a part file to resume it reads it all: bounded like any prefix hash a peer causes.
       sink = offer.resume && (await exists(`${path}${PART_SUFFIX}`))
@@ -159,7 +201,7 @@ export class PeerRequests {
     const offset = opened.length;
     const run = this.#streams.receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
-      await opened.finish(done.sha256, offer.overwrite);
+      await opened.finish(done.sha256, offer.overwrite, { mtime: offer.mtime, mode: offer.mode });
       // In place: there is no part file left to own.
       owners.delete(key);
     }).finally(async () => {
@@ -199,7 +241,7 @@ export class PeerRequests {
         // The downloader holds a part file: prove what our file starts with, and let it decide.
         const prefix = await this.#limitedHash(transfer, (control) => source.prefixDigest(get.offset, control));
         this.#control.checkStopped(transfer);
-        this.#control.answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix });
+        this.#control.answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix, ...source.metadata });
         const decision = await this.#control.awaitRequest(transfer, 'continue');
         if (decision.offset !== get.offset && decision.offset !== 0) throw new TransferError('the downloader asked to continue at an impossible offset');
         offset = decision.offset;
@@ -210,7 +252,7 @@ export class PeerRequests {
         }
         this.#control.answer(transfer, 'continue', { type: 'resumed', offset });
       } else {
-        this.#control.answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '' });
+        this.#control.answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '', ...source.metadata });
       }
       this.#control.checkStopped(transfer);
     } catch (err) {

@@ -5,7 +5,7 @@ import { clock } from '../time.js';
 import { PatternSource } from './bandwidth.js';
 import type { Grant } from './budget.js';
 import { formatSeconds, type ControlChannel } from './control.js';
-import { describeFsError } from './files.js';
+import { describeFsError, TransferFileError } from './files.js';
 import type { HashControl } from './hashing.js';
 import type { FrameLink } from './link.js';
 import type { TransferPort } from './port.js';
@@ -127,15 +127,17 @@ export class TransferStreams {
       clearInterval(watchdog);
     }
     let outcome: Extract<TransferMessage, { type: 'result' }>;
+    let failure: string | undefined;
     try {
       await finish(done);
       outcome = { type: 'result', ok: true, reason: '' };
     } catch (err) {
-      outcome = { type: 'result', ok: false, reason: describeFsError(err, transfer.name) };
+      failure = err instanceof TransferFileError ? err.message : describeFsError(err, transfer.name);
+      outcome = { type: 'result', ok: false, reason: reasonForPeer(transfer, err) };
     }
     this.#control.answer(transfer, 'done', outcome);
-    this.finish(transfer, outcome.ok ? undefined : outcome.reason);
-    if (!outcome.ok) throw new TransferError(outcome.reason);
+    this.finish(transfer, failure);
+    if (failure !== undefined) throw new TransferError(failure);
     return {
       name: transfer.name, direction: 'receive', size: done.size, offset: receiver.start, seconds: (clock() - started) / 1000,
       sha256: done.sha256, stats: done.stats, restarted: false,
@@ -192,7 +194,7 @@ export class TransferStreams {
     // Not when the peer knows nothing of it yet (a local error would only tell it our paths), nor
     // when it ended the transfer or went silent.
     if (peerKnows && !(err instanceof TransferError && err.origin !== 'local')) {
-      this.#control.send(transfer.id, { type: 'abort', reason: err.message });
+      this.#control.send(transfer.id, { type: 'abort', reason: err instanceof TransferFileError ? reasonForPeer(transfer, err) : err.message });
     }
     this.#table.forgetOldest();
   }
@@ -205,6 +207,17 @@ export class TransferStreams {
   #checkWaitMs(bytes: number): number {
     return Math.min(MAX_CHECK_WAIT_MS, this.stallMs + (bytes * 1000) / MIN_CHECK_BYTES_PER_SECOND);
   }
+}
+
+/**
+ * What the peer is told when a transfer fails on our side. A file error of a transfer we started names
+ * our local path (--out, the file sent), which is none of the peer's business and would end up in
+ * its log: it hears only which side of the transfer had a file problem.
+ */
+function reasonForPeer(transfer: TransferRecord, err: unknown): string {
+  if (!(err instanceof TransferFileError)) return describeFsError(err, transfer.name);
+  if (!transfer.startedByUs) return err.message;
+  return err.peerReason ?? (transfer.direction === 'receive' ? 'the downloader could not write its copy of the file' : 'the uploader could not read its file');
 }
 
 /** The bytes of a bandwidth test: random, so nothing on the path can compress them. */

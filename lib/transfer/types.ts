@@ -3,6 +3,7 @@ import type { BandwidthPolicy } from './bandwidth.js';
 import type { ReceiveBudget } from './budget.js';
 import type { HashLimiter } from './hashing.js';
 import type { DiskQuota } from './quota.js';
+import type { StreamSink } from './stream-sink.js';
 
 export interface TransferEndpointOptions {
   /** Directory that takes uploads (and serves downloads with allowDownload); without it, offers are refused. */
@@ -80,6 +81,12 @@ export interface UploadOptions {
   resume?: boolean;
   /** Replace an existing file of that name. */
   overwrite?: boolean;
+  /**
+   * Upload: tell the receiver the file's modification time and permission bits, which it keeps
+   * (bounded by its umask). Default true; false for a file that only stands in for another (a
+   * spooled pipe). Downloads always keep what the sender tells.
+   */
+  metadata?: boolean;
   /** Bytes acknowledged so far (from the start offset), and the whole size. */
   onProgress?: (done: number, total: number) => void;
   /** Called once the receiver says where the data starts (so progress can count resumed bytes). */
@@ -89,6 +96,11 @@ export interface UploadOptions {
 export interface DownloadOptions extends Omit<UploadOptions, 'as'> {
   /** Where to write (default: the name, in the current directory). */
   out?: string;
+  /**
+   * Write the file to this stream as it arrives instead (`out`, `resume` and `overwrite` are
+   * then unused): the hash is checked at the end, and a mismatch rejects, after the bytes went out.
+   */
+  to?: StreamSink;
 }
 
 export interface BandwidthOptions {

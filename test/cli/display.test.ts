@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { displayWidth } from '../../lib/cli/progress.js';
 import { Children, testEnv } from '../helpers/cli.js';
@@ -58,12 +58,15 @@ describe('bin/bittrrt transfer display', function () {
     const data = randomBytes(48 * MiB);
     writeFileSync(big, data);
     writeFileSync(small, randomBytes(1000));
-    const proxyPort = await slowPath(server.port);
+    const proxy = await ImpairmentProxy.start(server.port, { seed: 11, delayMs: 2 });
+    proxies.push(proxy);
+    const proxyPort = proxy.port;
     const client = pty(['connect', `127.0.0.1:${proxyPort}`, '--no-pin', '--send', big, '--send', small]);
     const part = join(server.dir, 'big.bin.part');
     expect(await eventually(() => existsSync(part) && statSync(part).size > MiB, 15_000 * PATIENCE), client.output()).to.equal(true);
-    await client.waitFor(MOVING, 15_000 * PATIENCE);
-
+    // The path goes dead and the server is killed mid-upload, however fast the machine moved the
+    // first MiB: nothing more can arrive, so the upload cannot finish first.
+    proxy.pause();
     server.proc.child.kill('SIGKILL');
     const killedAt = client.output().length;
     expect(await client.exited, client.output()).to.equal(1);
@@ -78,12 +81,13 @@ describe('bin/bittrrt transfer display', function () {
     const failure = lines.filter((l) => l.startsWith('error: big.bin: '));
     expect(failure, lines.join('\n')).to.have.length(1);
     // The session's own silence check (three heartbeat intervals), not the transfer's 30 s stall.
-    expect(failure[0]).to.match(new RegExp(`^error: big\\.bin: the server has sent nothing for 15 s: it has stopped, or the path to it is down; stopped at [\\d.]+ MiB of 48\\.0 MiB \\(\\d+%\\); to resume: ${literal(command)}$`));
+    expect(failure[0], failure[0]).to.match(new RegExp(`^error: big\\.bin: the server has sent nothing for 15 s: it has stopped, or the path to it is down; stopped at [\\d.]+ (B|KiB|MiB) of 48\\.0 MiB \\(\\d+%\\); to resume: ${literal(command)}$`));
     const rest = `bittrrt connect 127.0.0.1:${proxyPort} --no-pin --send ${big} --send ${small} --resume`;
     expect(lines, lines.join('\n')).to.include(`error: the session closed before small.bin could start; to move all that is left: ${rest}`);
     expect(lines.some((l) => l.startsWith('total: 0 of 2 files, 0 B in ')), lines.join('\n')).to.equal(true);
 
-    // The same server comes back; the suggested command, as printed, finishes both files.
+    // The same server comes back, and the path; the suggested command, as printed, finishes both files.
+    proxy.resume();
     const back = await serveDir(server.port, server.dir);
     expect(back.port).to.equal(server.port);
     const again = children.run(rest.split(' ').slice(1));
@@ -97,25 +101,35 @@ describe('bin/bittrrt transfer display', function () {
     const server = await serveDir();
     const src = tempDir('src');
     const name = `${'a-very-long-file-name-'.repeat(9)}end.bin`;
-    writeFileSync(join(src, name), randomBytes(8 * MiB));
+    // A sparse GiB: far more than moves in the second the rate needs to appear, on any machine;
+    // the test stops it once the rate is shown, not after a time.
+    writeFileSync(join(src, name), '');
+    truncateSync(join(src, name), 1024 * MiB);
     const client = pty(['connect', `127.0.0.1:${await slowPath(server.port)}`, '--no-pin', '--send', join(src, name)]);
-    expect(await client.exited, client.output()).to.equal(0);
+    await client.waitFor(MOVING, 15_000 * PATIENCE);
+    // Ctrl-C, typed on the terminal: the line discipline turns it into SIGINT for bittrrt.
+    client.child.stdin!.write('\x03');
+    expect(await client.exited, client.output()).to.equal(130);
     const { frames, lines } = replay(client.output());
     expect(frames, client.output()).to.not.be.empty;
     for (const frame of frames) {
       expect(displayWidth(frame), frame).to.be.below(COLUMNS);
       expect(frame).to.match(/^a-very-long-.*….*-end\.bin /);
-      expect(frame).to.match(/ \d+% \| +[\d.]+ (B|KiB|MiB)\/8\.0 MiB \| /);
+      expect(frame).to.match(/ \d+% \| +[\d.]+ (B|KiB|MiB)\/1\.0 GiB \| /);
     }
     expect(frames.some((f) => MOVING.test(f)), 'a rate and an ETA were shown').to.equal(true);
-    // The bar is gone once done, and the summary says it in one system of units.
-    expect(lines.find((l) => l.startsWith('sent ')), lines.join('\n')).to.match(new RegExp(`^sent ${literal(name)} \\(8\\.0 MiB in [\\d.]+ s, [\\d.]+ [kMG]?B/s\\)`));
+    // The bar is gone once stopped, and the line that says so names the whole file, in one system of units.
+    expect(lines.find((l) => l.startsWith('warn: interrupted: ')), lines.join('\n'))
+      .to.match(new RegExp(`^warn: interrupted: ${literal(name)} is incomplete at [\\d.]+ (KiB|MiB) of 1\\.0 GiB \\(\\d+%\\); to resume: `));
   });
 
   it('a log line during a transfer (keys rotating) clears the bar first, and the bar comes back', async () => {
     const server = await serveDir();
     const src = tempDir('src');
-    writeFileSync(join(src, 'data.bin'), randomBytes(24 * MiB));
+    // A sparse GiB, stopped with Ctrl-C once the bar is back: far more than any machine moves
+    // before the rate shows, so the test waits for what it checks, not for a time.
+    writeFileSync(join(src, 'data.bin'), '');
+    truncateSync(join(src, 'data.bin'), 1024 * MiB);
     const proxy = await ImpairmentProxy.start(server.port, { seed: 12, delayMs: 2 });
     proxies.push(proxy);
     const client = pty(['connect', `127.0.0.1:${proxy.port}`, '--no-pin', '--rekey-after', '1', '--send', join(src, 'data.bin')]);
@@ -126,8 +140,9 @@ describe('bin/bittrrt transfer display', function () {
     proxy.pause();
     await client.waitFor(/stalled/, 15_000 * PATIENCE);
     proxy.resume();
-    await client.waitFor(/session keys rotated/, 15_000 * PATIENCE);
-    expect(await client.exited, client.output()).to.equal(0);
+    await client.waitFor(/session keys rotated [^\n]*\n[^]*\rdata\.bin \[/, 15_000 * PATIENCE);
+    client.child.stdin!.write('\x03');
+    expect(await client.exited, client.output()).to.equal(130);
     const cleared = /data\.bin \[[= ]+\] +\d+% [^\r\n]*\x1b\[K\r\x1b\[Ksession keys rotated [^\n]*\n/.exec(client.output());
     expect(cleared, 'the bar was on the line and cleared for the log line').to.not.equal(null);
     expect(client.output().slice(cleared!.index + cleared![0].length), 'and drawn again below it').to.match(/\rdata\.bin \[/);

@@ -247,12 +247,45 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(readFileSync(out).equals(data)).to.equal(true);
   });
 
+  it('files into a tree: relative paths land inside the directory, empty directories are made, and every hostile path is refused', async () => {
+    const { endpoint, session, inbox } = await rig();
+    const data = randomBytes(5000);
+    const src = join(tempDir('tree-src'), 'f.bin');
+    writeFileSync(src, data);
+    await endpoint.upload(src, { as: 'top/sub/f.bin' });
+    expect(readFileSync(join(inbox, 'top', 'sub', 'f.bin')).equals(data)).to.equal(true);
+    await endpoint.makeDirectory('top/empty/deeper');
+    expect(statSync(join(inbox, 'top', 'empty', 'deeper')).isDirectory()).to.equal(true);
+
+    // A link planted in the directory is never followed: the offer through it is refused, nothing lands outside.
+    const outside = tempDir('outside');
+    symlinkSync(outside, join(inbox, 'escape'));
+    const hostile = [
+      '../x', '/etc/x', 'a//b', 'a/./b', 'a/../../b', 'a/', '/', 'a/b\\c', 'a\u0000b/c', 'a/\u202eb', 'a/x.part/b',
+      `${'d/'.repeat(32)}f`, `a/${'n'.repeat(251)}`, 'escape/f', 'top/sub/f.bin/g',
+    ];
+    let id = 101;
+    for (const name of hostile) {
+      const offer = await rawRequest(session, id += 2, { type: 'offer', name, size: 1, resume: false, overwrite: false });
+      expect(offer?.type, `offer ${JSON.stringify(name)}: ${JSON.stringify(offer)}`).to.equal('reject');
+      const mkdir = await rawRequest(session, id += 2, { type: 'mkdir', name });
+      expect(mkdir?.type, `mkdir ${JSON.stringify(name)}: ${JSON.stringify(mkdir)}`).to.equal('reject');
+    }
+    expect(readdirSync(outside)).to.deep.equal([]);
+    expect(readdirSync(inbox).sort()).to.deep.equal(['escape', 'top']);
+    // Downloads still name a file of the directory itself.
+    expect((await rawRequest(session, id += 2, { type: 'get', name: 'top/sub/f.bin', offset: 0 }))?.type).to.equal('reject');
+  });
+
   it('a resumed download never tells its part file\'s hash: the server proves its prefix and waits for the decision', async () => {
     const { session, inbox } = await rig();
     const data = randomBytes(300_000);
     writeFileSync(join(inbox, 'proved.bin'), data);
     const accept = await rawRequest(session, 41, { type: 'get', name: 'proved.bin', offset: 100_000 });
-    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)) });
+    // The served file's time and permission bits ride along, for the downloader to keep.
+    const { mtimeMs, mode } = statSync(join(inbox, 'proved.bin'));
+    const metadata = { mtime: Math.floor(mtimeMs), mode: mode & 0o777 };
+    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)), ...metadata });
     // Nothing flows until the downloader decides; the decision is answered with where data starts.
     const secure = session as SecureSession;
     let dataFrames = 0;
@@ -261,7 +294,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(dataFrames).to.equal(0);
     expect(await rawRequest(session, 41, { type: 'continue', offset: 100_000 })).to.deep.equal({ type: 'resumed', offset: 100_000 });
     // A get without a part file is answered with no proof, and its data starts at once.
-    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '' });
+    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '', ...metadata });
   });
 
   it('a download whose part file differs from the server\'s file starts over, decided by the downloader', async () => {
@@ -288,7 +321,8 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       const before = tree();
       const { session } = await rig({}, { dir: inbox });
       let id = 101;
-      const names = ['../escape', '../../escape', '../../../escape', join(root, 'abs'), 'a/b', '..', '.', 'x\0y', 'new\nline', 'sneaky.part',
+      // `a/b` names a file in a tree (accepted: 'files into a tree…'); every path that leaves, or hides, a level is not.
+      const names = ['../escape', '../../escape', '../../../escape', join(root, 'abs'), 'a//b', 'a/./b', 'a/../b', '..', '.', 'x\0y', 'new\nline', 'sneaky.part',
         'back\\slash', '../inbox/../escape'];
       for (const name of names) {
         const answer = await rawRequest(session, id += 2, { type: 'offer', name, size: 5, resume: false, overwrite: true });
@@ -306,7 +340,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     it('the client refuses bad names before asking', async () => {
       const { endpoint } = await rig();
       const { path } = file(10);
-      for (const as of ['../x', 'a/b', '']) {
+      for (const as of ['../x', 'a//b', '/abs', '']) {
         expect(await endpoint.upload(path, { as }).then(() => null, (e: Error) => e.message)).to.match(/cannot send as/);
       }
       expect(await endpoint.download('../x').then(() => null, (e: Error) => e.message)).to.match(/cannot get/);
@@ -378,9 +412,11 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
       }
       // Our own part file, once writable by others, is not continued, and a fresh download does not reuse it.
       expect(await endpoint.download('report.pdf', { out, resume: true }).then(() => 'downloaded', (e: Error) => e.message)).to.match(/group or others can write it/);
+      chmodSync(join(inbox, 'report.pdf'), 0o640);
       await endpoint.download('report.pdf', { out });
       expect(readFileSync(out).equals(data)).to.equal(true);
-      expect(statSync(out).mode & 0o777).to.equal(0o600);
+      // The served file's bits (the download keeps them), not the planted part's 0666.
+      expect(statSync(out).mode & 0o777).to.equal(0o640 & ~process.umask());
     });
 
     it('a disk that fills up mid-transfer fails the upload on both sides with the reason; the session goes on', async () => {
