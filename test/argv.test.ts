@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { checkArgv, commandShapes } from '../lib/cli/argv.js';
 
 const shapes = commandShapes([
-  { path: 'bittrrt connect', usage: 'bittrrt connect [host[:port]]', options: [{ definition: '--send FILE' }, { definition: '--ping N' }, { definition: '--persist' }, { definition: '-q,--quiet' }, { definition: '-v,--verbose' }] },
+  { path: 'bittrrt connect', usage: 'bittrrt connect [host[:port]]', options: [{ definition: '--send FILE' }, { definition: '--ping N' }, { definition: '--server-key KEY' }, { definition: '--persist' }, { definition: '-q,--quiet' }, { definition: '-v,--verbose' }] },
   { path: 'bittrrt config init', usage: 'bittrrt config init', options: [{ definition: '--force' }] },
 ]);
 
@@ -30,5 +30,11 @@ describe('command line check (lib/cli/argv.ts)', () => {
     expect(checkArgv(['connect', 'h', '--send', 'a', 'b'], shapes)).to.have.property('error').that.match(several);
     expect(checkArgv(['connect', '--send', 'a', 'b', 'h'], shapes), 'the pattern came before the host').to.have.property('error').that.match(several);
     expect(checkArgv(['connect', '--send'], shapes)).to.have.property('error', '--send needs a value: --send FILE (see bittrrt connect --help)');
+  });
+  it('a value that starts with - is a value unless it names an option of the command (a base64url key can start with -)', () => {
+    const key = '-Pj4-Pj4-Pj4-Pj4-Pj4-Pj4-Pj4-Pj4-Pj4-Pj4-Pg=';
+    expect(checkArgv(['connect', 'host', '--server-key', key], shapes)).to.deep.equal({ argv: ['connect', 'host', `--server-key=${key}`] });
+    expect(checkArgv(['connect', '--ping', '-q'], shapes)).to.have.property('error').that.matches(/^--ping needs a value: --ping N \(-q is an option\)/);
+    expect(checkArgv(['connect', '--send', '--ping'], shapes)).to.have.property('error').that.matches(/^--send needs a value/);
   });
 });

@@ -96,8 +96,10 @@ function checkOptions(shape: CommandShape, args: readonly string[]): ArgvCheck {
         continue;
       }
       const value = args[i + 1];
-      // `-` alone is a value (standard input or output), as is a negative number.
-      if (value === undefined || (value.startsWith('-') && value !== '-' && !/^-\d/.test(value))) {
+      // A next word that is one of this command's options is not a value; anything else is, even
+      // when it starts with `-`: `-` alone (standard input or output), a negative number, or a
+      // base64url key (whose alphabet has `-`).
+      if (value === undefined || isOption(shape, value)) {
         return { error: `${name} needs a value: ${name} ${placeholder(name)}${value === undefined ? '' : ` (${value} is an option)`} (see bittrrt ${command} --help)` };
       }
       // `--ping -1`: a value that looks like an option; bound to its flag so the command's own check explains it.
@@ -125,6 +127,16 @@ function checkOptions(shape: CommandShape, args: readonly string[]): ArgvCheck {
     lastValueOf = undefined;
   }
   return { argv: out };
+}
+
+/** Whether `word` names options of `shape`: `--name` (or `--name=…`) it defines, or `-abc` whose every letter is one. */
+function isOption(shape: CommandShape, word: string): boolean {
+  if (word.startsWith('--')) {
+    const [name = word] = word.split('=', 1);
+    return shape.options.has(name) || negatable(shape, name) !== undefined;
+  }
+  if (!word.startsWith('-') || word.length < 2) return false;
+  return [...word.slice(1)].every((letter) => shape.options.has(`-${letter}`));
 }
 
 /** clipanion's Boolean options also take a `--no-` form. */
