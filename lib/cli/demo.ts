@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
 import { Command } from 'clipanion';
 import { spawnBittrrt, type BittrrtProcess } from './child.js';
 
@@ -27,8 +28,10 @@ export class DemoCommand extends Command {
       handshake; the server identity is recorded on first contact; clean close);
       \`bittrrt connect --ping 5\` (encrypted heartbeats with round-trip times while the keys
       rotate every second); an 8 MiB upload into the server's \`--dir\` and its download back,
-      checked byte for byte (\`--send\`, \`--get\`); a bandwidth test each way (\`--bwup\`,
-      \`--bwdown\`); a status line (SIGUSR1); and a clean stop (SIGINT).
+      checked byte for byte (\`--send\`, \`--get\`); a directory tree sent (\`--send DIR\`);
+      what the server offers (\`--list\`); a file written to standard output (\`--out -\`); a
+      bandwidth test each way (\`--bwup\`, \`--bwdown\`); a connection to a port nobody serves,
+      refused at once; a status line (SIGUSR1); and a clean stop (SIGINT).
     `,
   });
 
@@ -48,6 +51,12 @@ export class DemoCommand extends Command {
     const sample = join(home, 'sample.bin');
     writeFileSync(sample, randomBytes(DEMO_FILE_BYTES));
     const copy = join(home, 'copy.bin');
+    // A small tree: nested files and an empty directory, sent with one --send.
+    const tree = join(home, 'photos');
+    mkdirSync(join(tree, '2026', 'empty'), { recursive: true });
+    writeFileSync(join(tree, 'notes.txt'), 'hello from bittrrt\n');
+    writeFileSync(join(tree, '2026', 'a.jpg'), randomBytes(300_000));
+    writeFileSync(join(inbox, 'readme.txt'), 'this file came to standard output, its SHA-256 checked\n');
 
     say(`bittrrt keygen --out ${keyFile}`);
     if (await child('keygen', ['keygen', '--out', keyFile]).exited !== 0) return 1;
@@ -64,6 +73,12 @@ export class DemoCommand extends Command {
           ['connect', address as string, '--key-file', keyFile, '--send', sample]],
         [`bittrrt connect ${address} --key-file <key> --get sample.bin --out copy.bin`,
           ['connect', address as string, '--key-file', keyFile, '--get', 'sample.bin', '--out', copy]],
+        [`bittrrt connect ${address} --key-file <key> --send photos   (a directory tree, empty directories included)`,
+          ['connect', address as string, '--key-file', keyFile, '--send', tree]],
+        [`bittrrt connect ${address} --key-file <key> --list   (what the server offers: size, time, name)`,
+          ['connect', address as string, '--key-file', keyFile, '--list']],
+        [`bittrrt connect ${address} --key-file <key> --get readme.txt --out -   (to standard output)`,
+          ['connect', address as string, '--key-file', keyFile, '--get', 'readme.txt', '--out', '-', '--quiet']],
         [`bittrrt connect ${address} --key-file <key> --bwup 2 --bwdown 2   (bandwidth of the encrypted channel, each way)`,
           ['connect', address as string, '--key-file', keyFile, '--bwup', '2', '--bwdown', '2']],
       ];
@@ -72,6 +87,11 @@ export class DemoCommand extends Command {
         say(title);
         if (await child('client', args).exited !== 0) failed = true;
       }
+      // A mistake the client reports at once: nothing listens on a port the kernel just handed
+      // out and took back (loopback answers with ICMP port unreachable), so this must fail, fast.
+      const closed = `127.0.0.1:${await vacantPort()}`;
+      say(`bittrrt connect ${closed} --ping 1   (nothing listens there: refused at once, exit 1)`);
+      if (await child('client', ['connect', closed, '--ping', '1', '--no-pin']).exited !== 1) failed = true;
       const identical = readFileSync(copy).equals(readFileSync(sample));
       say(`copy.bin ${identical ? 'is' : 'is NOT'} byte-identical to sample.bin`);
       if (!identical) failed = true;
@@ -91,4 +111,13 @@ export class DemoCommand extends Command {
       rmSync(home, { recursive: true, force: true });
     }
   }
+}
+
+/** A loopback UDP port nothing listens on: one the kernel hands out, closed again at once. */
+async function vacantPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
 }

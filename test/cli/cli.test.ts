@@ -128,6 +128,11 @@ describe('bin/bittrrt', function () {
     expect(out).to.match(/\[client\] ping summary sent=5 received=5/);
     expect(out).to.match(/\[server\] session keys rotated/);
     expect(out).to.match(/\[server\] status sessions=0 /);
+    expect(out).to.match(/\[client\] photos: 2 file\(s\) and 1 empty directory sent/);
+    expect(out).to.match(/\[client\] +55 B +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +readme\.txt/);
+    expect(out).to.include('[client] this file came to standard output, its SHA-256 checked');
+    expect(out).to.match(/\[client\] error: cannot connect: refused \(nothing listening on 127\.0\.0\.1:\d+; its host answered attempt \d+ of 50\)/);
+    expect(out).to.include('[demo] copy.bin is byte-identical to sample.bin');
     expect(out).to.include('[demo] server exited with 0');
   });
 });
