@@ -188,35 +188,36 @@ async function bandwidthTest(endpoint: TransferEndpoint, direction: 'up' | 'down
     second++;
     const moved = bytes - reported;
     log.info(`[${String(second).padStart(3)}s] ${formatBytes(moved).padStart(10)} ${formatBitRate(moved).padStart(13)}`, {
-      second, bytes: moved, mbit_s: Number(((moved * 8) / 1e6).toFixed(1)),
+      second, bytes: moved, mbit_s: megabits(moved),
     });
     reported = bytes;
   }, 1000);
+  /** The summary line, finished or interrupted: `bandwidth up: 93.8 MiB in 2.02 s, 390.3 Mbit/s (48.8 MB/s)`. */
+  const summary = (heading: string, size: number, elapsed: number, fields: LogFields): void => {
+    const perSecond = size / Math.max(elapsed, 1e-6);
+    log.info(`${heading}: ${formatBytes(size)} in ${formatDuration(elapsed)}, ${formatBitRate(perSecond)} (${formatRate(perSecond)})`, {
+      direction, bytes: size, seconds: Number(elapsed.toFixed(3)), mbit_s: megabits(perSecond), ...fields,
+    });
+  };
   try {
     const result = await endpoint.bandwidth(direction, seconds, { onProgress: (n) => { bytes = n; } });
     const { stats } = result;
-    const perSecond = result.size / result.seconds;
-    log.info(`bandwidth ${title}: ${formatBytes(result.size)} in ${formatDuration(result.seconds)}, ${formatBitRate(perSecond)} (${formatRate(perSecond)})`, {
-      direction,
-      bytes: result.size,
-      seconds: Number(result.seconds.toFixed(3)),
-      mbit_s: Number(((perSecond * 8) / 1e6).toFixed(1)),
+    summary(`bandwidth ${title}`, result.size, result.seconds, {
       loss_pct: Number(retransmitPercent(result).toFixed(2)),
       rtt_ms: stats.srtt === null ? undefined : Number(stats.srtt.toFixed(3)),
       min_rtt_ms: stats.minRtt === null ? undefined : Number(stats.minRtt.toFixed(3)),
     });
   } catch (err) {
-    if (signal.aborted) {
-      const elapsed = (clock() - started) / 1000;
-      const perSecond = bytes / Math.max(elapsed, 1e-6);
-      log.info(`bandwidth ${title}, interrupted: ${formatBytes(bytes)} in ${formatDuration(elapsed)}, ${formatBitRate(perSecond)} (${formatRate(perSecond)})`, {
-        direction, interrupted: true, bytes, seconds: Number(elapsed.toFixed(3)), mbit_s: Number(((perSecond * 8) / 1e6).toFixed(1)),
-      });
-    }
+    if (signal.aborted) summary(`bandwidth ${title}, interrupted`, bytes, (clock() - started) / 1000, { interrupted: true });
     throw err;
   } finally {
     clearInterval(ticker);
   }
+}
+
+/** Bytes per second as megabits per second, to one decimal (the bandwidth lines' `mbit_s`). */
+function megabits(bytesPerSecond: number): number {
+  return Number(((bytesPerSecond * 8) / 1e6).toFixed(1));
 }
 
 /** A finished transfer in words: `86.9 MiB in 3.01 s, 30.3 MB/s`, and where a resumed one started. */
