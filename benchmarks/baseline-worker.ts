@@ -33,6 +33,7 @@ import type { ImpairmentStats } from '../test/helpers/impair.js';
 import { BENCH_RATE_LIMITS } from './session-rpc.js';
 import { errorText, isRecord, serveParent } from './worker-process.js';
 import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
+import type { DatagramIoStats, DatagramPath } from '../lib/index.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
 
@@ -71,6 +72,7 @@ export interface BittrrtServerJob {
   readonly role: 'bittrrt-server';
   /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
   readonly dir: string;
+  readonly datagramPath: DatagramPath;
 }
 
 export interface BittrrtClientJob {
@@ -78,6 +80,7 @@ export interface BittrrtClientJob {
   /** The server's port, or the proxy's. */
   readonly port: number;
   readonly path: string;
+  readonly datagramPath: DatagramPath;
 }
 
 export interface ImpairmentProxyJob {
@@ -152,6 +155,7 @@ export interface TlsClientReport extends TlsFields {
 
 export interface BittrrtServerReport extends CommonReport {
   readonly role: 'bittrrt-server';
+  readonly io: DatagramIoStats | null;
 }
 
 export interface BittrrtClientReport extends CommonReport {
@@ -162,6 +166,7 @@ export interface BittrrtClientReport extends CommonReport {
   /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
   readonly srttMs: number | null;
   readonly minRttMs: number | null;
+  readonly io: DatagramIoStats | null;
 }
 
 /** The proxy carries no payload of its own: only its cost and what it did to each direction. */
@@ -224,9 +229,9 @@ function isJob(value: unknown): value is BaselineJob {
     case 'tls-client':
       return isCount(value.port) && isCount(value.bytes) && isCount(value.chunkBytes);
     case 'bittrrt-server':
-      return isPath(value.dir);
+      return isPath(value.dir) && isDatagramPath(value.datagramPath);
     case 'bittrrt-client':
-      return isCount(value.port) && isPath(value.path);
+      return isCount(value.port) && isPath(value.path) && isDatagramPath(value.datagramPath);
     case 'impairment-proxy':
       return isCount(value.serverPort) && isSeed(value.seed) && isProbability(value.drop);
     case 'udx-receiver':
@@ -236,6 +241,10 @@ function isJob(value: unknown): value is BaselineJob {
     default:
       return false;
   }
+}
+
+function isDatagramPath(value: unknown): value is DatagramPath {
+  return value === 'native' || value === 'dgram';
 }
 
 function isToWorker(value: unknown): value is ToBaselineWorker {
@@ -557,7 +566,7 @@ async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
 async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport> {
   const { createServer } = await import('../lib/index.js');
   const cpuStart = cpuMicros();
-  const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS });
+  const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS, datagramPath: job.datagramPath });
   const finished = new Promise<TransferResult>((resolve, reject) => {
     server.on('transfer', (event) => {
       if (event.kind === 'finished') resolve(event.result);
@@ -575,19 +584,19 @@ async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport
   await rm(join(job.dir, result.name), { force: true });
   // The server stays up until the parent disconnects: our `result` answer may be lost on a lossy
   // link, and the client's repeated `done` must still get an answer.
-  return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, ...usage };
+  return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, io: server.ioStats() ?? null, ...usage };
 }
 
 async function bittrrtClient(job: BittrrtClientJob): Promise<BittrrtClientReport> {
   const [{ connect }, { TransferEndpoint }] = await Promise.all([import('../lib/index.js'), import('../lib/transfer/endpoint.js')]);
   const cpuStart = cpuMicros();
-  const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false });
+  const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false, datagramPath: job.datagramPath });
   try {
     const result = await new TransferEndpoint(session).upload(job.path);
     const { packets, retransmits, srtt, minRtt } = result.stats;
     return {
       role: 'bittrrt-client', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000,
-      packets, retransmits, srttMs: srtt, minRttMs: minRtt, ...usageSince(cpuStart),
+      packets, retransmits, srttMs: srtt, minRttMs: minRtt, io: session.ioStats() ?? null, ...usageSince(cpuStart),
     };
   } finally {
     session.close();

@@ -15,10 +15,11 @@
  * whether it succeeded or threw.
  */
 import { createSocket } from 'node:dgram';
+import type { DatagramIoStats, DatagramPath } from '../lib/index.js';
 import { MAX_DATAGRAM } from '../lib/constants.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import type {
-  BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, CommonReport, FromBaselineWorker, ImpairmentProxyReport, ToBaselineWorker,
+  BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, BittrrtServerReport, CommonReport, FromBaselineWorker, ImpairmentProxyReport, ToBaselineWorker,
   UdpReceiverReport, UdpSenderReport, UdxSenderReport,
 } from './baseline-worker.js';
 import { errorText, isRecord, WorkerProcess } from './worker-process.js';
@@ -372,9 +373,19 @@ function proxyCost(drop: number, report: ImpairmentProxyReport, deliveredBytes: 
   };
 }
 
-function uploadNote(sent: BittrrtClientReport, proxy: ProxyCost | null): string {
+/** The datagram path and its batches: datagrams per send call (the sender) and per receive batch (the receiver). */
+export function ioNote(sent: DatagramIoStats | null, received: DatagramIoStats | null): string {
+  if (sent === null || received === null) return 'datagram path unknown';
+  if (sent.path === 'dgram' && received.path === 'dgram') return 'node:dgram, one datagram per system call';
+  const per = (n: number, calls: number): string => (calls === 0 ? 'n/a' : (n / calls).toFixed(1));
+  return `${sent.path} → ${received.path}: ${per(sent.datagramsSent, sent.sendCalls)} datagrams per send call (GSO ${sent.gso ? 'on' : 'off'}), `
+    + `${per(received.datagramsReceived, received.receiveBatches)} per receive batch (GRO ${received.gro ? 'on' : 'off'})`
+    + `${sent.sendDrops > 0 ? `, ${sent.sendDrops} refused by a full send buffer` : ''}`;
+}
+
+function uploadNote(sent: BittrrtClientReport, received: BittrrtServerReport, proxy: ProxyCost | null): string {
   const rtt = (ms: number | null): string => (ms === null ? 'n/a' : `${ms.toFixed(2)} ms`);
-  const parts = [`${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
+  const parts = [`${ioNote(sent.io, received.io)}; ${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
   if (proxy !== null) {
     parts.push(`proxy dropped ${directionNote('to the server', proxy.toServer)} and ${directionNote('to the client', proxy.toClient)}; `
       + `its CPU ${proxy.cpuPerGb.toFixed(2)} s/GB, peak RSS ${(proxy.peakRss / 2 ** 20).toFixed(0)} MiB`);
@@ -388,9 +399,9 @@ function uploadNote(sent: BittrrtClientReport, proxy: ProxyCost | null): string 
  * the client talks to an impairment proxy in a third process that drops that share of the
  * datagrams each way, from a fixed seed so every run meets the same losses.
  */
-export async function bittrrtUpload(options: { path: string; bytes: number; inbox: string; drop?: number; seed?: number }): Promise<TransferRun> {
-  const { drop } = options;
-  const name = drop === undefined ? 'bittrrt upload, direct' : `bittrrt upload via proxy, ${dropLabel(drop)} loss`;
+export async function bittrrtUpload(options: { path: string; bytes: number; inbox: string; drop?: number; seed?: number; datagramPath: DatagramPath }): Promise<TransferRun> {
+  const { drop, datagramPath } = options;
+  const name = `${drop === undefined ? 'bittrrt upload, direct' : `bittrrt upload via proxy, ${dropLabel(drop)} loss`}, ${datagramPath === 'native' ? 'native' : 'dgram'}`;
   checkCount('bytes', options.bytes);
   if (drop !== undefined && !(drop >= 0 && drop <= 1)) throw new RangeError(`drop must be a probability in 0..1, got ${drop}`);
   return withWorkers(name, async ({ spawn, ready, deadline }) => {
@@ -398,13 +409,13 @@ export async function bittrrtUpload(options: { path: string; bytes: number; inbo
     const client = spawn('bittrrt-client');
     const impairment = drop === undefined ? null : { drop, proxy: spawn('impairment-proxy') };
     await ready();
-    server.start({ role: 'bittrrt-server', dir: options.inbox });
+    server.start({ role: 'bittrrt-server', dir: options.inbox, datagramPath });
     let { port } = await server.expect('listening', deadline);
     if (impairment !== null) {
       impairment.proxy.start({ role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop: impairment.drop });
       ({ port } = await impairment.proxy.expect('listening', deadline));
     }
-    client.start({ role: 'bittrrt-client', port, path: options.path });
+    client.start({ role: 'bittrrt-client', port, path: options.path, datagramPath });
     const [sent, received] = await Promise.all([client.report(deadline), server.report(deadline)]);
     if (received.bytes !== options.bytes) throw new Error(`server received ${received.bytes} of ${options.bytes} bytes`);
     let cost: ProxyCost | null = null;
@@ -413,7 +424,7 @@ export async function bittrrtUpload(options: { path: string; bytes: number; inbo
       cost = proxyCost(impairment.drop, await impairment.proxy.report(deadline), received.bytes);
     }
     return {
-      ...throughput(name, sent, received, uploadNote(sent, cost)),
+      ...throughput(name, sent, received, uploadNote(sent, received, cost)),
       retransmitPercent: percentOf(sent.retransmits, sent.packets),
       srttMs: sent.srttMs,
       minRttMs: sent.minRttMs,
