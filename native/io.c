@@ -633,11 +633,12 @@ static EVP_CIPHER_CTX *aead_context(void) {
   return context;
 }
 
-/* nonce(12) || ciphertext || tag(16) from nonce(12) || plaintext || room(16), in place. */
-static int seal_one(EVP_CIPHER_CTX *c, const uint8_t *key, uint8_t *datagram, size_t length) {
+/* nonce(12) || ciphertext || tag(16) from nonce(12) || plaintext || room(16), in place, under the
+ * key the context already holds (set once per batch: only the nonce changes per datagram). */
+static int seal_one(EVP_CIPHER_CTX *c, uint8_t *datagram, size_t length) {
   size_t text = length - AEAD_NONCE - AEAD_TAG;
   int out;
-  if (EVP_CipherInit_ex(c, NULL, NULL, key, datagram, 1) != 1) return 0;
+  if (EVP_CipherInit_ex(c, NULL, NULL, NULL, datagram, 1) != 1) return 0;
   if (text > 0 && (EVP_CipherUpdate(c, datagram + AEAD_NONCE, &out, datagram + AEAD_NONCE, (int)text) != 1 || (size_t)out != text)) return 0;
   if (EVP_CipherFinal_ex(c, datagram + AEAD_NONCE + text, &out) != 1) return 0;
   return EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, AEAD_TAG, datagram + AEAD_NONCE + text) == 1;
@@ -675,6 +676,7 @@ static napi_value io_seal(napi_env env, napi_callback_info info) {
   if (count < 0 || (uint64_t)count > array_length) return throw_range(env, "count out of range");
   EVP_CIPHER_CTX *c = aead_context();
   if (!c) return throw_range(env, "ChaCha20-Poly1305 is unavailable");
+  if (count > 0 && EVP_CipherInit_ex(c, NULL, NULL, key, NULL, 1) != 1) return throw_range(env, "sealing failed");
   for (uint32_t i = 0; i < (uint32_t)count; i++) {
     napi_value element;
     CHECK(napi_get_element(env, argv[1], i, &element));
@@ -682,7 +684,7 @@ static napi_value io_seal(napi_env env, napi_callback_info info) {
     size_t length;
     if (!bytes_of(env, element, &data, &length)) return NULL;
     if (length < AEAD_NONCE + AEAD_TAG || length > MAX_DATAGRAM) return throw_range(env, "datagram length out of range");
-    if (!seal_one(c, key, data, length)) return throw_range(env, "sealing failed");
+    if (!seal_one(c, data, length)) return throw_range(env, "sealing failed");
   }
   return NULL;
 }
