@@ -38,8 +38,13 @@ const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nod
   cwd: root, encoding: 'utf8', env: { ...process.env, npm_config_nodedir: nodedir },
 });
 if (result.status !== 0) {
-  const lines = `${result.stderr ?? ''}\n${result.stdout ?? ''}`.split('\n');
-  const reason = lines.find((line) => /error/i.test(line) && !/^gyp (info|ERR! (stack|System|command|cwd|node|not ok))/.test(line)) ?? `node-gyp exited with ${result.status}`;
+  const output = `${result.stderr ?? ''}\n${result.stdout ?? ''}`;
+  const lines = output.split('\n');
+  // The usual causes, said plainly; otherwise the compiler's or node-gyp's first error line.
+  const reason = /gyp ERR! find Python/.test(output) ? 'no Python 3 for node-gyp'
+    : /\b(gcc|cc|make): (not found|not installed)|spawn (make|cc|gcc) ENOENT|`make` failed with exit code: 127/.test(output) ? 'no C compiler or make'
+      : lines.find((line) => /error/i.test(line) && !/^gyp (info|ERR! (stack|System|command|cwd|node|not ok|configure error|build error))/.test(line))
+        ?? `node-gyp exited with ${result.status}`;
   skip(`the build failed: ${reason.trim().slice(0, 160)}`);
 }
 console.log('bittrrt: native datagram I/O built (recvmmsg/sendmmsg with UDP GSO/GRO, batch ChaCha20-Poly1305)');
