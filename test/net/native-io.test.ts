@@ -20,17 +20,29 @@ function tryLoad(): NativeIo | Error {
 
 const loaded = tryLoad();
 
-if (loaded instanceof Error) {
-  // Without a compiler the addon is not built; what must hold then is the fallback.
-  describe('native datagram addon (not built here)', () => {
-    it('BITTRRT_IO unset falls back to node:dgram with one warning; BITTRRT_IO=native refuses to run', () => {
-      const warnings: string[] = [];
-      expect(selectIo('auto', (m) => warnings.push(m))).to.equal(null);
-      expect(warnings).to.have.length(1);
-      expect(() => selectIo('native', () => undefined)).to.throw(/BITTRRT_IO=native/);
-    });
+describe('choosing the datagram path', () => {
+  const broken = (): NativeIo => {
+    throw new Error('No native build was found');
+  };
+  it('without a build: node:dgram, quietly (the install said why); BITTRRT_IO=native refuses to run; dgram never loads it', () => {
+    const warnings: string[] = [];
+    expect(selectIo('auto', (m) => warnings.push(m), broken, () => false)).to.equal(null);
+    expect(warnings).to.deep.equal([]);
+    expect(() => selectIo('native', (m) => warnings.push(m), broken, () => false)).to.throw(/^BITTRRT_IO=native but the native datagram addon could not be loaded: No native build/);
+    let loads = 0;
+    expect(selectIo('dgram', (m) => warnings.push(m), () => (loads++, broken()), () => true)).to.equal(null);
+    expect(loads).to.equal(0);
   });
-} else {
+
+  it('a build that does not load (a Node upgrade since): node:dgram with one warning that says how to rebuild', () => {
+    const warnings: string[] = [];
+    expect(selectIo('auto', (m) => warnings.push(m), broken, () => true)).to.equal(null);
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]).to.match(/built but does not load, using node:dgram \(rebuild it with npm rebuild bittrrt, or npm install\): No native build/);
+  });
+});
+
+if (!(loaded instanceof Error)) {
   const io = loaded;
   const { RECV_BATCH, RECV_SLOT, META_FIELDS } = io.constants;
 

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError } from '../../errors.js';
 
@@ -58,18 +60,25 @@ export function loadNativeIo(): NativeIo {
   return load(PACKAGE_ROOT);
 }
 
+/** Whether `npm install` built the addon (it says so in one line when it cannot). */
+export function addonBuilt(): boolean {
+  return existsSync(join(PACKAGE_ROOT, 'build', 'Release', 'bittrrt_io.node'));
+}
+
 /**
- * Chooses the datagram path. With 'auto', an addon that fails to load costs one warning (through
- * `warn`) and node:dgram is used; with 'native' the failure is an error.
+ * Chooses the datagram path. With 'auto', node:dgram when the addon does not load: quietly if it
+ * was never built (the install said why), with one warning through `warn` if it was built and
+ * still fails (a Node upgrade since, say). With 'native' the failure is an error.
  */
-export function selectIo(preference: IoPreference, warn: (message: string) => void): NativeIo | null {
+export function selectIo(preference: IoPreference, warn: (message: string) => void, load: () => NativeIo = loadNativeIo,
+  built: () => boolean = addonBuilt): NativeIo | null {
   if (preference === 'dgram') return null;
   try {
-    return loadNativeIo();
+    return load();
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
     if (preference === 'native') throw new BackendUnavailableError(`BITTRRT_IO=native but the native datagram addon could not be loaded: ${reason}`);
-    warn(`bittrrt: native datagram I/O unavailable, using node:dgram (slower on fast links): ${reason}`);
+    if (built()) warn(`bittrrt: the native datagram addon is built but does not load, using node:dgram (rebuild it with npm rebuild bittrrt, or npm install): ${reason}`);
     return null;
   }
 }
@@ -79,7 +88,7 @@ export type DatagramPath = 'native' | 'dgram';
 
 /** The addon for `path` (null: node:dgram); 'native' throws BackendUnavailableError if the addon cannot load. */
 export function ioFor(path: DatagramPath | undefined): NativeIo | null {
-  return path === undefined ? defaultIo() : selectIo(path, () => undefined);
+  return path === undefined ? defaultIo() : selectIo(path, (m) => process.emitWarning(m));
 }
 
 let chosen: NativeIo | null | undefined;
