@@ -56,6 +56,19 @@
     if ((call) != napi_ok) return NULL;                                                            \
   } while (0)
 
+/* Declares argv[n] from the call, and throws unless exactly n arguments came. */
+#define ARGUMENTS(n, name)                                                                           \
+  size_t argc = (n);                                                                               \
+  napi_value argv[(n)];                                                                            \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                                     \
+  if (argc != (n)) return throw_range(env, name " takes " #n " argument(s)")
+
+/* ARGUMENTS, then `s`: the socket in argv[0], open (else a JS error is thrown). */
+#define SOCKET_ARGUMENTS(n, name)                                                                    \
+  ARGUMENTS(n, name);                                                                              \
+  io_socket *s = socket_of(env, argv[0]);                                                          \
+  if (!s) return NULL
+
 static napi_value throw_range(napi_env env, const char *message) {
   napi_throw_range_error(env, NULL, message);
   return NULL;
@@ -216,10 +229,7 @@ static int sockaddr_of(napi_env env, io_socket *s, napi_value ip, napi_value por
 
 /* open(family 4|6, address Buffer, port, receiveBufferBytes, sendBufferBytes) -> external, or -errno */
 static napi_value io_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) return throw_range(env, "open takes 5 arguments");
+  ARGUMENTS(5, "open");
   int64_t family, rcvbuf, sndbuf;
   if (!int_of(env, argv[0], &family) || !int_of(env, argv[3], &rcvbuf) || !int_of(env, argv[4], &sndbuf)) return NULL;
   if (family != 4 && family != 6) return throw_range(env, "family must be 4 or 6");
@@ -273,12 +283,7 @@ static napi_value io_open(napi_env env, napi_callback_info info) {
 /* connect(socket, address, port) -> 0 or -errno: datagrams from elsewhere are filtered by the kernel,
  * and an ICMP port unreachable comes back as ECONNREFUSED. */
 static napi_value io_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 3) return throw_range(env, "connect takes 3 arguments");
-  io_socket *s = socket_of(env, argv[0]);
-  if (!s) return NULL;
+  SOCKET_ARGUMENTS(3, "connect");
   struct sockaddr_storage addr;
   socklen_t length;
   if (!sockaddr_of(env, s, argv[1], argv[2], &addr, &length)) return NULL;
@@ -289,12 +294,7 @@ static napi_value io_connect(napi_env env, napi_callback_info info) {
 
 /* address(socket) -> [port, family, a0, a1, a2, a3] of the bound address. */
 static napi_value io_address(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 1) return throw_range(env, "address takes 1 argument");
-  io_socket *s = socket_of(env, argv[0]);
-  if (!s) return NULL;
+  SOCKET_ARGUMENTS(1, "address");
   struct sockaddr_storage addr;
   socklen_t length = sizeof addr;
   if (getsockname(s->fd, (struct sockaddr *)&addr, &length) != 0) return number(env, -errno);
@@ -436,12 +436,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
 /* start(socket, receiveBuffer, descriptors Int32Array, onBatch) -> undefined. */
 static napi_value io_start(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) return throw_range(env, "start takes 4 arguments");
-  io_socket *s = socket_of(env, argv[0]);
-  if (!s) return NULL;
+  SOCKET_ARGUMENTS(4, "start");
   if (s->polling) return throw_range(env, "the socket is receiving already");
   uint8_t *recv, *meta;
   size_t recv_length, meta_length;
@@ -472,41 +467,17 @@ static napi_value io_start(napi_env env, napi_callback_info info) {
 
 /* close(socket): stops receiving and closes the descriptor; later calls throw. */
 static napi_value io_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 1) return throw_range(env, "close takes 1 argument");
+  ARGUMENTS(1, "close");
   io_socket *s = NULL;
   if (napi_get_value_external(env, argv[0], (void **)&s) != napi_ok || s == NULL) return throw_range(env, "not a native socket");
   close_socket(s);
   return NULL;
 }
 
-/* unref(socket, yes): whether the receive poll keeps the event loop alive. */
-static napi_value io_ref(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 2) return throw_range(env, "ref takes 2 arguments");
-  io_socket *s = socket_of(env, argv[0]);
-  if (!s) return NULL;
-  bool keep;
-  CHECK(napi_get_value_bool(env, argv[1], &keep));
-  if (s->polling) {
-    if (keep) uv_ref((uv_handle_t *)&s->poll);
-    else uv_unref((uv_handle_t *)&s->poll);
-  }
-  return NULL;
-}
-
-/* stats(socket) -> [gso, gro, groTrains, truncated] */
+/* stats(socket) -> [gso, gro, groTrains, truncated]. A truncated datagram cannot happen (a slot holds
+ * the largest UDP payload and the largest GRO train); it is counted in case a kernel proves otherwise. */
 static napi_value io_stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 1) return throw_range(env, "stats takes 1 argument");
-  io_socket *s = socket_of(env, argv[0]);
-  if (!s) return NULL;
+  SOCKET_ARGUMENTS(1, "stats");
   napi_value array;
   CHECK(napi_create_array_with_length(env, 4, &array));
   double values[4] = {s->gso, s->gro, (double)s->gro_trains, (double)s->truncated};
@@ -520,12 +491,7 @@ static napi_value io_stats(napi_env env, napi_callback_info info) {
  * go out as one GSO send each; all the sends of a call go in one sendmmsg.
  */
 static napi_value io_send(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) return throw_range(env, "send takes 5 arguments");
-  io_socket *s = socket_of(env, argv[0]);
-  if (!s) return NULL;
+  SOCKET_ARGUMENTS(5, "send");
   int64_t count;
   if (!int_of(env, argv[2], &count)) return NULL;
   uint32_t array_length;
@@ -661,10 +627,7 @@ static int open_one(EVP_CIPHER_CTX *c, const uint8_t *key, const uint8_t *datagr
  * plaintext and 16 bytes of room for the tag, and is sealed in place.
  */
 static napi_value io_seal(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 3) return throw_range(env, "seal takes 3 arguments");
+  ARGUMENTS(3, "seal");
   uint8_t *key;
   size_t key_length;
   if (!bytes_of(env, argv[0], &key, &key_length)) return NULL;
@@ -690,14 +653,11 @@ static napi_value io_seal(napi_env env, napi_callback_info info) {
 }
 
 /*
- * open(key, datagram, out) -> plaintext length, or -1 if it does not authenticate. `out` holds at
+ * openDatagram(key, datagram, out) -> plaintext length, or -1 if it does not authenticate. `out` holds at
  * least datagram.length - 28 bytes.
  */
 static napi_value io_open_datagram(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 3) return throw_range(env, "open takes 3 arguments");
+  ARGUMENTS(3, "openDatagram");
   uint8_t *key, *data, *out;
   size_t key_length, length, out_length;
   if (!bytes_of(env, argv[0], &key, &key_length) || !bytes_of(env, argv[1], &data, &length) || !bytes_of(env, argv[2], &out, &out_length)) return NULL;
@@ -716,10 +676,7 @@ static napi_value io_open_datagram(napi_env env, napi_callback_info info) {
 
 /* addressName(descriptors Int32Array, index) -> the address of descriptor `index`, as inet_ntop writes it. */
 static napi_value io_address_name(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 2) return throw_range(env, "addressName takes 2 arguments");
+  ARGUMENTS(2, "addressName");
   uint8_t *meta;
   size_t meta_length;
   int64_t index;
@@ -736,10 +693,7 @@ static napi_value io_address_name(napi_env env, napi_callback_info info) {
 /* addressBytes(family 4|6, text) -> Buffer of 4 or 16 bytes, or null if `text` is not an address of
  * that family (an IPv4 address for an IPv6 socket is mapped, ::ffff:a.b.c.d). */
 static napi_value io_address_bytes(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 2) return throw_range(env, "addressBytes takes 2 arguments");
+  ARGUMENTS(2, "addressBytes");
   int64_t family;
   if (!int_of(env, argv[0], &family)) return NULL;
   char text[INET6_ADDRSTRLEN + 8];
@@ -784,7 +738,6 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("address", io_address);
   EXPORT("start", io_start);
   EXPORT("close", io_close);
-  EXPORT("ref", io_ref);
   EXPORT("stats", io_stats);
   EXPORT("send", io_send);
   EXPORT("seal", io_seal);

@@ -36,7 +36,7 @@ const argumentArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, undefined, 'text', {}, [], [1, 2], () => undefined, Symbol('s'), 10n, true),
 );
 
-const FUNCTIONS = ['open', 'connect', 'address', 'start', 'close', 'ref', 'stats', 'send', 'seal', 'openDatagram', 'addressName', 'addressBytes'] as const;
+const FUNCTIONS = ['open', 'connect', 'address', 'start', 'close', 'stats', 'send', 'seal', 'openDatagram', 'addressName', 'addressBytes'] as const;
 
 export async function fuzzNativeArguments(budget: FuzzBudget = {}, io: NativeIo = loadNativeIo()): Promise<FuzzReport> {
   const stats: Stats = {};

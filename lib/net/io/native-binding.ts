@@ -21,7 +21,6 @@ export interface NativeIo {
    */
   start(socket: NativeSocketHandle, receiveBuffer: Uint8Array, descriptors: Int32Array, onBatch: (count: number) => void): void;
   close(socket: NativeSocketHandle): void;
-  ref(socket: NativeSocketHandle, keep: boolean): void;
   /** [gso on, gro on, reads that carried a GRO train, datagrams dropped as too large]. */
   stats(socket: NativeSocketHandle): [number, number, number, number];
   /** Datagrams the kernel took (in order from the first), or -errno if it took none. */
