@@ -1,5 +1,6 @@
 import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
-import type { AeadKey, DatagramOpen } from '../crypto/aead-key.js';
+import type { DatagramOpen } from '../crypto/aead-key.js';
+import type { SealingSend } from './io/datagram-socket.js';
 import type { DatagramIoStats } from './io/io-stats.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { hostKey } from './address.js';
@@ -21,12 +22,7 @@ export interface SessionTableOptions {
   psk?: Uint8Array;
   send(datagram: Buffer, to: PeerAddress): void;
   /** The socket's deferred, batched seal-and-send (see SecureSessionHost.transmitSealing), if it has one. */
-  sealing?: {
-    send(datagram: Buffer, key: AeadKey, to: PeerAddress): void;
-    flush(): void;
-    /** Opens received datagrams (the same AEAD, from the same place). */
-    open: DatagramOpen;
-  };
+  sealing?: SealingSend;
   closed(session: Session, reason: CloseReason): void;
   /** The socket's counters (see Session.ioStats). */
   ioStats?(): DatagramIoStats | undefined;
