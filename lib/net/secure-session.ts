@@ -221,7 +221,7 @@ export class SecureSession extends Session {
   private sendFrameSealingLater(header: FrameHeaderInput, payload: Uint8Array | undefined, to: PeerAddress): void {
     const length = FRAME_HEADER_BYTES + (payload?.length ?? 0);
     const datagram = allocFromSlab(length + AEAD_OVERHEAD);
-    writeFrameHeader(datagram.subarray(AEAD_NONCE_BYTES), header);
+    writeFrameHeader(datagram, header, AEAD_NONCE_BYTES);
     if (payload) datagram.set(payload, AEAD_NONCE_BYTES + FRAME_HEADER_BYTES);
     const key = this.#keys.current.nonceInto(datagram);
     if (key === null) {
