@@ -51,9 +51,10 @@
 #define AEAD_TAG 16
 #define AEAD_KEY 32
 
+/* A failed N-API call returns to JS with an exception: its own, or a TypeError (a wrong argument type). */
 #define CHECK(call)                                                                                  \
   do {                                                                                             \
-    if ((call) != napi_ok) return NULL;                                                            \
+    if ((call) != napi_ok) return failed(env);                                                     \
   } while (0)
 
 /* Declares argv[n] from the call, and throws unless exactly n arguments came. */
@@ -68,6 +69,13 @@
   ARGUMENTS(n, name);                                                                              \
   io_socket *s = socket_of(env, argv[0]);                                                          \
   if (!s) return NULL
+
+static napi_value failed(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_type_error(env, NULL, "an argument has the wrong type");
+  return NULL;
+}
 
 static napi_value throw_range(napi_env env, const char *message) {
   napi_throw_range_error(env, NULL, message);
@@ -102,7 +110,9 @@ static int bytes_of(napi_env env, napi_value value, uint8_t **data, size_t *leng
 }
 
 static int int_of(napi_env env, napi_value value, int64_t *out) {
-  return napi_get_value_int64(env, value, out) == napi_ok;
+  if (napi_get_value_int64(env, value, out) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, "expected a number");
+  return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -698,7 +708,7 @@ static napi_value io_address_bytes(napi_env env, napi_callback_info info) {
   if (!int_of(env, argv[0], &family)) return NULL;
   char text[INET6_ADDRSTRLEN + 8];
   size_t length;
-  if (napi_get_value_string_latin1(env, argv[1], text, sizeof text, &length) != napi_ok) return NULL;
+  CHECK(napi_get_value_string_latin1(env, argv[1], text, sizeof text, &length));
   napi_value result;
   if (length >= sizeof text - 1) {
     CHECK(napi_get_null(env, &result));

@@ -38,6 +38,21 @@ const argumentArb: fc.Arbitrary<unknown> = fc.oneof(
 
 const FUNCTIONS = ['open', 'connect', 'address', 'start', 'close', 'stats', 'send', 'seal', 'openDatagram', 'addressName', 'addressBytes'] as const;
 
+/** What each function may return when it does not throw: a wrong type would be a check the addon skipped. */
+const RETURNS: Record<(typeof FUNCTIONS)[number], (v: unknown) => boolean> = {
+  open: (v) => typeof v === 'number' || (typeof v === 'object' && v !== null),
+  connect: (v) => typeof v === 'number',
+  address: (v) => typeof v === 'number' || Array.isArray(v),
+  start: (v) => v === undefined,
+  close: (v) => v === undefined,
+  stats: (v) => Array.isArray(v),
+  send: (v) => typeof v === 'number',
+  seal: (v) => v === undefined,
+  openDatagram: (v) => typeof v === 'number',
+  addressName: (v) => typeof v === 'string',
+  addressBytes: (v) => v === null || v instanceof Uint8Array,
+};
+
 export async function fuzzNativeArguments(budget: FuzzBudget = {}, io: NativeIo = loadNativeIo()): Promise<FuzzReport> {
   const stats: Stats = {};
   const live = io.open(4, LOOPBACK, 0, 0, 0) as NativeSocketHandle;
@@ -50,14 +65,17 @@ export async function fuzzNativeArguments(budget: FuzzBudget = {}, io: NativeIo 
     const target = (name === 'close' || name === 'start') && socket === live ? closed : socket;
     const takesSocket = !['open', 'seal', 'openDatagram', 'addressName', 'addressBytes'].includes(name);
     const args = takesSocket ? [target, ...rest] : rest;
+    let result: unknown;
     try {
-      const result = (io[name] as (...a: unknown[]) => unknown)(...args);
-      bump(stats, `${name}: returned`);
-      if (name === 'open' && typeof result === 'object' && result !== null) opened.push(result as NativeSocketHandle);
+      result = (io[name] as (...a: unknown[]) => unknown)(...args);
     } catch (err) {
       check(err instanceof Error, () => `${name} threw a non-error: ${String(err)}`);
       bump(stats, `${name}: ${(err as Error).name}`);
+      return;
     }
+    check(RETURNS[name](result), () => `${name} returned ${String(result)} for ${args.length} argument(s)`);
+    bump(stats, `${name}: returned`);
+    if (name === 'open' && typeof result === 'object' && result !== null) opened.push(result as NativeSocketHandle);
   });
   try {
     const report = await drive('native-arguments', budget, 2000, (runs, seed) => fc.assert(property, { numRuns: runs, seed, includeErrorInReport: true }));
