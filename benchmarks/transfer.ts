@@ -16,10 +16,14 @@ import type { Progress } from './harness.js';
 import { judge, median, type Goal, type Judgement, type JudgeRules } from './verdict.js';
 
 /** The goals. */
+/**
+ * Above the raw node:dgram ceiling: (a) pays a system call per datagram, which the native path
+ * does not, so (b) can pass it; on node:dgram (b) pays everything (a) does and more.
+ */
 export const RAW_UDP_GOAL: Goal = {
-  what: 'bittrrt ÷ raw UDP (b/a)', target: 0.6, unit: 'ratio', direction: 'atLeast', knownUnmet: true,
-  // Above 1.5 the raw ceiling was not measured (bittrrt pays everything raw UDP does, and more).
-  plausible: [0.001, 1.5],
+  what: 'bittrrt ÷ raw UDP over node:dgram (b/a)', target: 1, unit: 'ratio', direction: 'atLeast', knownUnmet: true,
+  // Batches of 44-segment GSO sends against one system call per datagram: ten times would mean (a) failed.
+  plausible: [0.001, 10],
 };
 /** The native datagram path's goals: three times the node:dgram path, and at least 60% of TLS. */
 export const NATIVE_OF_DGRAM_GOAL: Goal = {
