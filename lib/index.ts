@@ -48,6 +48,7 @@ export { sessionPort, type TransferPort } from './transfer/port.js';
 export { FileService, type FileServiceOptions, type FileServiceEvents } from './transfer/file-service.js';
 export { fileNameProblem } from './transfer/names.js';
 export { StreamSink } from './transfer/stream-sink.js';
+export { downloadTree, listTree, type RemoteTree, type TreeDownloadOptions } from './transfer/tree-download.js';
 export { ReceiveBudget, type Grant } from './transfer/budget.js';
 export { BandwidthPolicy, type BandwidthLimits } from './transfer/bandwidth.js';
 

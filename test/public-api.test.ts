@@ -18,7 +18,7 @@ const PUBLIC = [
   // sessions
   'Session', 'SecureSession', 'V1Session',
   // file transfer
-  'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy', 'StreamSink',
+  'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy', 'StreamSink', 'downloadTree', 'listTree',
   // trust
   'X25519KeyPair', 'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
   'defaultServerKeyPath', 'defaultClientKeyPath', 'readSecretKeyFile', 'writeSecretKeyFile', 'readAuthorizedKeys',

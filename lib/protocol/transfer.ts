@@ -96,11 +96,15 @@ export interface FileMetadata {
   mode?: number;
 }
 
-/** A file a server offers: its name, size in bytes, and modification time in ms since 1970. */
+/**
+ * A file a server offers: its name, size in bytes, and modification time in ms since 1970; or,
+ * with `dir`, a directory (size 0), listed only to a request that names a `dir`.
+ */
 export interface ListEntry {
   name: string;
   size: number;
   mtime: number;
+  dir?: true;
 }
 
 /** Most entries one listing message may carry (a page fits in MAX_TRANSFER_MESSAGE_BYTES anyway). */
@@ -119,21 +123,26 @@ export type TransferMessage =
    */
   | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean } & FileMetadata)
   /**
-   * Download: send me `name`; I hold `offset` bytes of a part file of it (0: none). The
+   * Download: send me `name` (a file, or a relative path to a file in a directory tree); I hold
+   * `offset` bytes of a part file of it (0: none). The
    * downloader never tells its part file's hash: the server proves its file's start instead
    * (`accept`'s `prefix`), and the downloader decides with `continue`.
    */
   | { type: 'get'; name: string; offset: number }
   /**
    * What the server offers for download, one page: the files whose names sort after `after`
-   * ('' for the first page), in code-unit order.
+   * ('' for the first page), in code-unit order. With `dir` (a relative path, '' for the top),
+   * the files of that directory and its subdirectories (entries with `dir`): a tree download
+   * walks a tree so, one directory at a time. Absent from older peers, which list the top only.
    */
-  | { type: 'list'; after: string }
+  | { type: 'list'; after: string; dir?: string }
   /**
    * The answer to list, within one control message: `next` is the `after` of the next page ('' at
-   * the end); `truncated`: the directory holds more names than the server reads for a listing.
+   * the end); `truncated`: the directory holds more names than the server reads for a listing;
+   * `tree`: this is the directory the request named, subdirectories included (an older server,
+   * which ignores `dir`, never says so).
    */
-  | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean }
+  | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean; tree?: true }
   /** Upload of a directory tree: make the (empty) directory `name`, a relative path, with its parents; answered by accept. */
   | { type: 'mkdir'; name: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
@@ -195,15 +204,18 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
         ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...meta } : null;
     }
     case 'get':
-      return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
+      return isPath(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
     case 'mkdir':
       return isPath(m.name) ? { type: 'mkdir', name: m.name } : null;
     case 'list':
-      return isCursor(m.after) ? { type: 'list', after: m.after } : null;
+      if (!isCursor(m.after) || (m.dir !== undefined && m.dir !== '' && !isPath(m.dir))) return null;
+      return m.dir === undefined ? { type: 'list', after: m.after } : { type: 'list', after: m.after, dir: m.dir };
     case 'listing': {
       if (!Array.isArray(m.entries) || m.entries.length > MAX_LIST_ENTRIES || !isCursor(m.next) || typeof m.truncated !== 'boolean') return null;
+      if (m.tree !== undefined && m.tree !== true) return null;
       const entries = m.entries.map(listEntry);
-      return entries.every((e): e is ListEntry => e !== null) ? { type: 'listing', entries, next: m.next, truncated: m.truncated } : null;
+      if (!entries.every((e): e is ListEntry => e !== null)) return null;
+      return { type: 'listing', entries, next: m.next, truncated: m.truncated, ...(m.tree ? { tree: true } : {}) };
     }
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
@@ -275,7 +287,8 @@ function isCursor(v: unknown): v is string {
 function listEntry(v: unknown): ListEntry | null {
   if (typeof v !== 'object' || v === null) return null;
   const e = v as Record<string, unknown>;
-  return isName(e.name) && !UNPRINTABLE.test(e.name) && isOffset(e.size) && isOffset(e.mtime) ? { name: e.name, size: e.size, mtime: e.mtime } : null;
+  if (!isName(e.name) || UNPRINTABLE.test(e.name) || !isOffset(e.size) || !isOffset(e.mtime) || (e.dir !== undefined && e.dir !== true)) return null;
+  return { name: e.name, size: e.size, mtime: e.mtime, ...(e.dir ? { dir: true } : {}) };
 }
 
 function isReason(v: unknown): v is string {

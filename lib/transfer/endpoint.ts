@@ -1,9 +1,12 @@
 import { basename, dirname } from 'node:path';
-import { DEFAULT_MAX_DATAGRAM, LIST_SCAN_NAMES, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
+import {
+  DEFAULT_MAX_DATAGRAM, LIST_SCAN_NAMES, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_MESSAGE_BYTES, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
+  TRANSFER_STALL_MS,
+} from '../constants.js';
 import { InvalidInputError } from '../errors.js';
 import { clock } from '../time.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { decodeAck, decodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
+import { decodeAck, decodeMessage, encodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
@@ -110,11 +113,14 @@ export class TransferEndpoint implements FrameHandler {
     }
   }
 
-  /** Fetches `name` from the peer's directory into `options.out` (default ./name). */
+  /**
+   * Fetches `name` (a file of the peer's directory, or a relative path to one in a tree) into
+   * `options.out` (default: its last component, in the current directory).
+   */
   async download(name: string, options: DownloadOptions = {}): Promise<TransferResult> {
-    const problem = fileNameProblem(name);
+    const problem = relativePathProblem(name);
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
-    const out = options.out ?? name;
+    const out = options.out ?? name.slice(name.lastIndexOf('/') + 1);
     const stream = options.to;
     const transfer = this.#start('receive', name);
     // A part file is opened before asking only to resume it; otherwise nothing is created (or
@@ -167,32 +173,45 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   /**
-   * What the peer offers for download (a server with allowDownload), page by page, in name order.
-   * The peer's answers are hostile like everything else: names a download could not use are left
-   * out, and at most LIST_SCAN_NAMES entries are taken (then `truncated`).
+   * What the peer offers for download (a server with allowDownload), page by page, in name order:
+   * its top directory's files or, given `dir` (a relative path, '' for the top), that directory's
+   * files and subdirectories (entries with `dir`). The peer's answers are hostile like everything
+   * else: names a download could not use are left out and listed in `refused`, with why, and at
+   * most LIST_SCAN_NAMES entries are taken (then `truncated`).
    */
-  async list(): Promise<{ entries: ListEntry[]; truncated: boolean }> {
+  async list(dir?: string): Promise<{ entries: ListEntry[]; truncated: boolean; refused: string[] }> {
+    const problem = dir ? relativePathProblem(dir) : null;
+    if (problem) throw new InvalidInputError(`cannot list ${JSON.stringify(dir)}: ${problem}`);
     const entries: ListEntry[] = [];
+    const refused: string[] = [];
     let truncated = false;
     let after = '';
     for (let page = 0; page < LIST_SCAN_NAMES; page++) {
+      const request = { type: 'list', after, ...(dir === undefined ? {} : { dir }) } as const;
+      // The peer drops a request longer than a control message: say so rather than wait for nothing.
+      if (encodeMessage(request).length > MAX_TRANSFER_MESSAGE_BYTES) throw new TransferError(`cannot list ${dir}: its path is too long to ask for`);
       const transfer = this.#start('receive', '');
       let answer: Extract<TransferMessage, { type: 'listing' }>;
       try {
-        answer = await this.#control.request(transfer, { type: 'list', after }, 'listing');
+        answer = await this.#control.request(transfer, request, 'listing');
         this.#streams.finish(transfer);
       } catch (err) {
         const failure = asTransferFailure(err);
         this.#streams.abandon(transfer, failure);
         throw failure;
       }
-      for (const entry of answer.entries) if (entry.name > after && fileNameProblem(entry.name) === null) entries.push(entry);
+      if (dir && !answer.tree) throw new TransferError(`the peer lists no directories (an older version): cannot list ${dir}`, { origin: 'peer' });
+      for (const entry of answer.entries) {
+        const unusable = fileNameProblem(entry.name);
+        if (unusable !== null) refused.push(`${JSON.stringify(entry.name)}: ${unusable}`);
+        else if (entry.name > after) entries.push(entry);
+      }
       truncated ||= answer.truncated;
       // A page must move forward: a peer cannot keep us asking for ever.
-      if (answer.next === '' || answer.next <= after || entries.length >= LIST_SCAN_NAMES) return { entries, truncated: truncated || answer.next !== '' };
+      if (answer.next === '' || answer.next <= after || entries.length >= LIST_SCAN_NAMES) return { entries, truncated: truncated || answer.next !== '', refused };
       after = answer.next;
     }
-    return { entries, truncated: true };
+    return { entries, truncated: true, refused };
   }
 
   /** Makes the directory `name` (a relative path, with its parents) in the peer's directory: an empty directory of a tree being sent. */

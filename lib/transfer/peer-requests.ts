@@ -10,8 +10,8 @@ import type { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { processHashLimiter, type HashControl } from './hashing.js';
 import { listPage, type ListingPage } from './listing.js';
-import { makeDirectories } from './tree.js';
-import { fileName, foldsCase, nameKey, relativePath } from './names.js';
+import { checkDirectories, makeDirectories } from './tree.js';
+import { foldsCase, nameKey, relativePath } from './names.js';
 import type { TransferPort } from './port.js';
 import { freeBytes, roomProblem, type Claim } from './quota.js';
 import { patternSource, type TransferStreams } from './streams.js';
@@ -54,7 +54,7 @@ export class PeerRequests {
   async answerStart(id: number, request: StartRequest): Promise<void> {
     if (this.#options.answerPeer === false) return this.#control.refuse(id, 'this side does not take transfers it did not start');
     if (this.#table.full) return this.#control.refuse(id, 'too many transfers at once on this session');
-    if (request.type === 'list') return this.#answerList(id, request.after);
+    if (request.type === 'list') return this.#answerList(id, request.after, request.dir);
     if (request.type === 'mkdir') return this.#answerMkdir(id, request.name);
     const direction = request.type === 'offer' || (request.type === 'bandwidth' && request.direction === 'up') ? 'receive' : 'send';
     // Counted from now, before any wait: a burst of requests cannot pass the limit together.
@@ -89,26 +89,32 @@ export class PeerRequests {
     const { dir } = this.#options;
     if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
     if (request.type === 'get' && !this.#options.allowDownload) throw new TransferError('this server serves no downloads (start it with --allow-download)');
-    // Uploads may name a file inside a tree (a relative path); downloads name a file of `dir` itself.
-    const checked = request.type === 'offer' ? relativePath(request.name) : fileName(request.name);
+    // Either may name a file inside a tree: a relative path, every component checked.
+    const checked = relativePath(request.name);
     if ('problem' in checked) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${checked.problem}`);
     const { name } = checked;
     return request.type === 'offer' ? this.#prepareUpload(transfer, dir, { ...request, name }) : this.#prepareDownload(transfer, dir, { ...request, name });
   }
 
-  /** One page of the download directory's listing: answered (and kept for a repeat of the request) at once. */
-  async #answerList(id: number, after: string): Promise<void> {
+  /**
+   * One page of the download directory's listing, or of the directory `tree` inside it (subdirectories
+   * included): answered (and kept for a repeat of the request) at once.
+   */
+  async #answerList(id: number, after: string, tree: string | undefined): Promise<void> {
     const { dir } = this.#options;
     if (dir === undefined || !this.#options.allowDownload) {
       return this.#control.refuse(id, 'this server serves no downloads, so it lists nothing (start it with --allow-download)');
     }
-    const transfer = this.#table.add(id, 'send', '', false);
+    const checked = tree ? relativePath(tree) : { name: '' };
+    if ('problem' in checked) return this.#control.refuse(id, `refused name ${JSON.stringify(tree)}: ${checked.problem}`);
+    const transfer = this.#table.add(id, 'send', checked.name, false);
     let page: ListingPage;
     try {
-      page = await listPage(dir, after);
+      page = await listPage(dir, after, tree === undefined ? undefined : checked.name.split('/').filter(Boolean));
     } catch (err) {
       this.#table.delete(id);
-      return this.#control.refuse(id, `cannot list the directory: ${describeFsError(err, 'the directory')}`);
+      const shown = checked.name === '' ? 'the directory' : checked.name;
+      return this.#control.refuse(id, err instanceof TransferError ? err.message : `cannot list ${shown}: ${describeFsError(err, shown)}`);
     }
     this.#control.answer(transfer, 'list', page);
     this.#streams.finish(transfer);
@@ -232,7 +238,9 @@ export class PeerRequests {
     this.#control.answer(transfer, 'resume', { type: 'resumed', offset: 0 });
   }
 
+  /** `get.name` is the NFC path; every directory on its way must be a real one, and the file is not a link. */
   async #prepareDownload(transfer: TransferRecord, dir: string, get: Extract<TransferMessage, { type: 'get' }>): Promise<Started> {
+    await checkDirectories(dir, get.name.split('/').slice(0, -1));
     const path = join(dir, get.name);
     let source = await FileSource.open(path, true, get.name);
     let offset = 0;
