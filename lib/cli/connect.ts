@@ -47,7 +47,9 @@ export class ConnectCommand extends EndpointCommand {
       gone: the failure names the file, how far it got, and the command that resumes it. Received files keep the sender's modification time and permission bits, less your
       umask. An interrupted transfer continues when run again (resume is the default; a part file
       that is not the start of the same file is emptied, with a warning naming it);
-      \`--no-resume\` starts over. \`--overwrite\` replaces an existing file.
+      \`--no-resume\` starts over. A file the server already holds, the same size and SHA-256, is
+      not sent again (the summary says so); one that differs is refused, naming it, and
+      \`--overwrite\` replaces it.
 
       \`--send DIR\` sends a directory tree (empty directories too; symbolic links and special
       files are skipped, each named in a warning) with one progress display and one summary.

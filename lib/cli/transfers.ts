@@ -75,7 +75,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
         const result = await job.run(hooks);
         bar?.stop();
         if (result.restarted) ui.log.warn(job.restartedNote, { name: job.label });
-        ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label} (${describeResult(result)})`, { name: job.label, ...resultFields(result) });
+        ui.log.info(resultLine(result, job.label, 'the server'), { name: job.label, ...resultFields(result) });
         totals.add(result);
       } catch (err) {
         bar?.stop();
@@ -127,6 +127,8 @@ function merge(parts: readonly Unfinished[]): Unfinished {
 class Totals {
   files = 0;
   failed = 0;
+  /** Single files the server already held, the same (a tree's line counts its own files). */
+  unchanged = 0;
   /** Sizes of the files delivered. */
   bytes = 0;
   /** Bytes moved this run (a resumed file's are those after its part file). */
@@ -139,6 +141,7 @@ class Totals {
 
   add(result: TransferResult): void {
     this.files++;
+    if (result.sha256 !== '') this.unchanged += result.unchanged ?? 0;
     this.bytes += result.size;
     this.moved += result.size - result.offset;
   }
@@ -151,7 +154,8 @@ class Totals {
   describe(attempted: number): string {
     const seconds = this.#seconds();
     const files = this.files === attempted ? `${attempted} files` : `${this.files} of ${attempted} files`;
-    return `total: ${files}, ${formatBytes(this.bytes)} in ${formatDuration(seconds)}, ${formatRate(this.moved / Math.max(seconds, 1e-6))}`;
+    const already = this.unchanged > 0 ? ` (${this.unchanged} already there)` : '';
+    return `total: ${files}${already}, ${formatBytes(this.bytes)} in ${formatDuration(seconds)}, ${formatRate(this.moved / Math.max(seconds, 1e-6))}`;
   }
 
   fields(): LogFields {
@@ -159,6 +163,7 @@ class Totals {
     return {
       files: this.files,
       failed: this.failed,
+      unchanged: this.unchanged || undefined,
       bytes: this.bytes,
       moved_bytes: this.moved === this.bytes ? undefined : this.moved,
       seconds: Number(seconds.toFixed(3)),
@@ -220,11 +225,22 @@ function megabits(bytesPerSecond: number): number {
   return Number(((bytesPerSecond * 8) / 1e6).toFixed(1));
 }
 
+/**
+ * The line of a finished transfer of `what`: `sent big.iso (86.9 MiB in 3.01 s, 30.3 MB/s)`, or for a
+ * file the receiver (`receiver`) already held, the same, that nothing moved.
+ */
+function resultLine(result: TransferResult, what: string, receiver: string): string {
+  if (result.unchanged === 1 && result.sha256 !== '') return `${what}: already on ${receiver}, the same size and SHA-256 (${formatBytes(result.size)}): nothing moved`;
+  return `${result.direction === 'send' ? 'sent' : 'received'} ${what} (${describeResult(result)})`;
+}
+
 /** A finished transfer in words: `86.9 MiB in 3.01 s, 30.3 MB/s`, and where a resumed one started. */
 function describeResult(result: TransferResult): string {
   const moved = result.size - result.offset;
-  const resumed = result.offset > 0 ? `${formatBytes(result.size)}, resumed at ${formatBytes(result.offset)}: ` : '';
-  return `${resumed}${formatBytes(moved)} in ${formatDuration(result.seconds)}, ${formatRate(moved / Math.max(result.seconds, 1e-6))}`;
+  // A tree's offset adds up its resumed files and those already there.
+  const start = result.unchanged ? `${formatBytes(result.size)}, ${result.unchanged} file(s) already there: `
+    : result.offset > 0 ? `${formatBytes(result.size)}, resumed at ${formatBytes(result.offset)}: ` : '';
+  return `${start}${formatBytes(moved)} in ${formatDuration(result.seconds)}, ${formatRate(moved / Math.max(result.seconds, 1e-6))}`;
 }
 
 /** Log fields of a finished transfer, as numbers in the units their keys name: size, time, average rate, retransmitted share. */
@@ -232,7 +248,8 @@ function resultFields(result: TransferResult): LogFields {
   const moved = result.size - result.offset;
   return {
     bytes: result.size,
-    resumed_at: result.offset > 0 ? result.offset : undefined,
+    resumed_at: result.offset > 0 && result.unchanged === undefined ? result.offset : undefined,
+    unchanged: result.unchanged,
     seconds: Number(result.seconds.toFixed(3)),
     bytes_per_second: Math.round(moved / Math.max(result.seconds, 1e-6)),
     retransmitted_pct: Number(retransmitPercent(result).toFixed(2)),
@@ -258,7 +275,7 @@ export function logTransferEvent(log: Logger, event: TransferEvent, peer: string
     case 'finished': {
       const what = event.result.name === '' ? 'bandwidth test' : event.result.name;
       const name = event.result.name === '' ? undefined : event.result.name;
-      log.info(`${event.result.direction === 'receive' ? 'received' : 'sent'} ${what} (${describeResult(event.result)})`, { peer, name, ...resultFields(event.result) });
+      log.info(resultLine(event.result, what, 'this server'), { peer, name, ...resultFields(event.result) });
       return;
     }
     case 'failed':

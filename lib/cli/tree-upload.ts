@@ -71,7 +71,8 @@ export async function sendTree(endpoint: TransferEndpoint, root: string, top: st
     if (result.restarted) log.warn(`${file.name}: the server's part file was not the start of this file; it was emptied and everything sent again`);
     totals.add(result);
   }
-  log.info(`${top}: ${tree.files.length} file(s) and ${countDirectories(tree.emptyDirectories.length, 'empty')} sent`,
-    { files: tree.files.length, empty_directories: tree.emptyDirectories.length, skipped: tree.skipped.length });
+  const already = totals.unchanged > 0 ? ` (${totals.unchanged} already there)` : '';
+  log.info(`${top}: ${tree.files.length} file(s)${already} and ${countDirectories(tree.emptyDirectories.length, 'empty')} sent`,
+    { files: tree.files.length, unchanged: totals.unchanged || undefined, empty_directories: tree.emptyDirectories.length, skipped: tree.skipped.length });
   return totals.result(top, 'send');
 }

@@ -120,8 +120,10 @@ export type TransferMessage =
   /**
    * Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. `mtime` and
    * `mode` (FileMetadata) are the file's, for the receiver to keep; absent from older peers.
+   * `ifChanged` (without `overwrite`): if you already hold a file of this name and size, let me
+   * prove mine is the same rather than refuse it (`accept` with `held`); absent from older peers.
    */
-  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean } & FileMetadata)
+  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean; ifChanged?: true } & FileMetadata)
   /**
    * Download: send me `name` (a file, or a relative path to a file in a directory tree); I hold
    * `offset` bytes of a part file of it (0: none). The
@@ -151,9 +153,11 @@ export type TransferMessage =
    * The answer to offer/get/bandwidth: data starts at `offset` (for an offer: the receiver's part
    * file holds that much); `size` (get) is the file's. For a get with offset > 0, `prefix` is the
    * SHA-256 of the file's first `offset` bytes and nothing is sent until the downloader's
-   * `continue`; otherwise `prefix` is empty.
+   * `continue`; otherwise `prefix` is empty. `held` (to an offer with `ifChanged`): the receiver
+   * holds a file of that name and size (`offset` = `size`): the uploader sends no data, only
+   * `done` with its file's SHA-256, and the `result` says whether the two are the same.
    */
-  | ({ type: 'accept'; offset: number; size: number; prefix: string } & FileMetadata)
+  | ({ type: 'accept'; offset: number; size: number; prefix: string; held?: true } & FileMetadata)
   /** Downloader, after an accept that proved a prefix: start at `offset`, the offset proved (its part file matches) or 0 (it does not). */
   | { type: 'continue'; offset: number }
   /** The answer to resume and to continue: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
@@ -200,8 +204,9 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   switch (m.type) {
     case 'offer': {
       const meta = metadata(m);
+      if (m.ifChanged !== undefined && m.ifChanged !== true) return null;
       return meta && isPath(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
-        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...meta } : null;
+        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...(m.ifChanged ? { ifChanged: true } : {}), ...meta } : null;
     }
     case 'get':
       return isPath(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
@@ -222,8 +227,9 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
     case 'accept': {
       const meta = metadata(m);
+      if (m.held !== undefined && (m.held !== true || m.offset !== m.size)) return null;
       return meta && isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
-        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...meta } : null;
+        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...(m.held ? { held: true } : {}), ...meta } : null;
     }
     case 'continue':
       return isOffset(m.offset) ? { type: 'continue', offset: m.offset } : null;

@@ -79,11 +79,15 @@ export class TransferEndpoint implements FrameHandler {
       source = await FileSource.open(path, false);
       this.#control.checkStopped(transfer);
       const { size } = source;
+      const overwrite = options.overwrite ?? false;
       const offer = {
-        type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false,
+        type: 'offer', name, size, resume: options.resume ?? false, overwrite,
+        ...(overwrite || options.skipUnchanged === false ? {} : { ifChanged: true as const }),
         ...(options.metadata === false ? {} : source.metadata),
       } as const;
-      let { offset } = await this.#control.request(transfer, offer, 'accept');
+      const accepted = await this.#control.request(transfer, offer, 'accept');
+      if (accepted.held) return await this.#proveUnchanged(transfer, source);
+      let { offset } = accepted;
       const held = offset;
       // Continuing a part file is the user's choice, as for downloads: never on the receiver's word alone.
       if (offset > 0 && !offer.resume) throw new TransferError('the receiver offered to continue a partial upload, which this upload did not ask for (refused)');
@@ -111,6 +115,24 @@ export class TransferEndpoint implements FrameHandler {
     } finally {
       await source?.close();
     }
+  }
+
+  /**
+   * The receiver holds a file of this name and size: it learns our file's SHA-256 (never the other
+   * way round) and says whether its copy is the same; no data moves. Refused as existing if not.
+   */
+  async #proveUnchanged(transfer: TransferRecord, source: FileSource): Promise<TransferResult> {
+    const started = clock();
+    const { size } = source;
+    await source.prefixDigest(size, this.#streams.stopControl(transfer));
+    this.#control.checkStopped(transfer);
+    const stats = { packets: 0, retransmits: 0, srtt: null, minRtt: null };
+    const sha256 = source.digest();
+    // Bounded in total like any wait for a file's check: a receiver that answers `checking` for ever is given up.
+    const answer = await this.#control.request(transfer, { type: 'done', size, sha256, stats }, 'result', this.#streams.checkWaitMs(size));
+    this.#streams.finish(transfer, answer.ok ? undefined : answer.reason);
+    if (!answer.ok) throw new TransferError(`the peer refused: ${answer.reason}`, { origin: 'peer' });
+    return { name: transfer.name, direction: 'send', size, offset: size, seconds: (clock() - started) / 1000, sha256, stats, restarted: false, unchanged: 1 };
   }
 
   /**

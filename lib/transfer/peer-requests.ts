@@ -2,6 +2,7 @@ import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PART_SUFFIX, RECEIVE_WINDOW_BYTES } from '../constants.js';
 import { toBase64Url } from '../encoding.js';
+import { clock } from '../time.js';
 import type { TransferMessage } from '../protocol/transfer.js';
 import { formatBytes } from '../units.js';
 import { DiscardSink } from './bandwidth.js';
@@ -16,7 +17,7 @@ import type { TransferPort } from './port.js';
 import { freeBytes, roomProblem, type Claim } from './quota.js';
 import { patternSource, type TransferStreams } from './streams.js';
 import type { TransferTable } from './table.js';
-import { TransferError } from './transfer-error.js';
+import { asTransferFailure, TransferError } from './transfer-error.js';
 import type { TransferRecord } from './transfer-state.js';
 import type { TransferEndpointOptions, TransferResult } from './types.js';
 
@@ -165,15 +166,19 @@ export class PeerRequests {
     this.#control.checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
     if (busy.has(key)) throw new TransferError(`${offer.name} is being received from another transfer`);
+    const owners = this.#options.partOwners ?? new Map<string, string>();
+    const owner = this.#partOwner();
+    const path = join(dir, offer.name);
+    if (offer.ifChanged && !offer.overwrite) {
+      const held = await this.#offerComparison(transfer, path, offer, owners.get(key) === owner);
+      if (held) return held;
+    }
     // Before any disk work: a client over its share of memory is refused at once.
     const grant = this.#reserve(Math.min(RECEIVE_WINDOW_BYTES, offer.size));
     busy.set(key, transfer);
-    const owners = this.#options.partOwners ?? new Map<string, string>();
-    const owner = this.#partOwner();
     let sink: FileSink | undefined;
     let claim: Claim | undefined;
     try {
-      const path = join(dir, offer.name);
       // Someone else's part file is neither resumed (its length would show), emptied nor replaced.
       const recorded = owners.get(key);
       if (recorded !== undefined && recorded !== owner && (await exists(`${path}${PART_SUFFIX}`))) {
@@ -207,9 +212,8 @@ export class PeerRequests {
     const offset = opened.length;
     const run = this.#streams.receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
+      // The owner stays recorded as the file's maker: it may have a copy it sends again compared (ifChanged).
       await opened.finish(done.sha256, offer.overwrite, { mtime: offer.mtime, mode: offer.mode });
-      // In place: there is no part file left to own.
-      owners.delete(key);
     }).finally(async () => {
       grant?.release();
       claim?.release();
@@ -217,6 +221,55 @@ export class PeerRequests {
       busy.delete(key);
     });
     return { run, size: offer.size, offset };
+  }
+
+  /**
+   * An offer (`ifChanged`) of a file `path` already holds with the same size: answered `held`, and
+   * the uploader's `done` then says its SHA-256, which is compared with the held file's (hashed
+   * under the hash limiter, as a resume's prefix is); no data moves. Undefined, so the offer is
+   * refused as existing as before, when the sizes differ, or when this peer may not learn whether a
+   * file is the same: only its maker (`madeByPeer`, since this server started) or, with
+   * allowDownload, anyone, since anyone could read the file anyway.
+   */
+  async #offerComparison(transfer: TransferRecord, path: string, offer: Extract<TransferMessage, { type: 'offer' }>,
+    madeByPeer: boolean): Promise<Started | undefined> {
+    if (!madeByPeer && !this.#options.allowDownload) return undefined;
+    const stat = await lstat(path).catch(() => undefined);
+    if (!stat?.isFile() || stat.size !== offer.size) return undefined;
+    this.#control.checkStopped(transfer);
+    this.#control.answer(transfer, 'offer', { type: 'accept', offset: offer.size, size: offer.size, prefix: '', held: true });
+    return { run: this.#compareHeld(transfer, path, offer), size: offer.size, offset: offer.size };
+  }
+
+  async #compareHeld(transfer: TransferRecord, path: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<TransferResult> {
+    const started = clock();
+    try {
+      const done = await this.#control.awaitRequest(transfer, 'done');
+      // A repeated `done` is answered `checking` from here on (endpoint.ts), so the uploader waits for the hash.
+      transfer.to({ kind: 'finishing' });
+      transfer.to({ kind: 'checking' });
+      const same = done.size === offer.size && await this.#limitedHash(transfer, async (control) => {
+        const held = await FileSource.open(path, true, offer.name);
+        try {
+          await held.prefixDigest(offer.size, control);
+          return sameDigest(held.digest(), done.sha256);
+        } finally {
+          await held.close();
+        }
+      });
+      const reason = same ? '' : `${offer.name} already exists on the server and differs from the file sent (use --overwrite)`;
+      this.#control.answer(transfer, 'done', { type: 'result', ok: same, reason });
+      this.#streams.finish(transfer, same ? undefined : reason);
+      if (!same) throw new TransferError(reason);
+      return {
+        name: offer.name, direction: 'receive', size: offer.size, offset: offer.size, seconds: (clock() - started) / 1000,
+        sha256: done.sha256, stats: done.stats, restarted: false, unchanged: 1,
+      };
+    } catch (err) {
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
+    }
   }
 
   /** The uploader says what the start of its file hashes to: continue the part file, or empty it. */

@@ -55,6 +55,8 @@ export class TreeTotals {
   #size = 0;
   #offset = 0;
   files = 0;
+  /** Files the receiver already held, the same: nothing of them moved. */
+  unchanged = 0;
 
   /** Bytes of the files finished so far. */
   get size(): number {
@@ -63,6 +65,7 @@ export class TreeTotals {
 
   add(result: TransferResult): void {
     this.files++;
+    this.unchanged += result.unchanged ?? 0;
     this.#size += result.size;
     this.#offset += result.offset;
     this.#stats.packets += result.stats.packets;
@@ -76,7 +79,7 @@ export class TreeTotals {
     // Restarts are reported per file as they happen.
     return {
       name, direction, size: this.#size, offset: this.#offset, seconds: (performance.now() - this.#started) / 1000,
-      sha256: '', stats: { ...this.#stats }, restarted: false,
+      sha256: '', stats: { ...this.#stats }, restarted: false, ...(this.unchanged > 0 ? { unchanged: this.unchanged } : {}),
     };
   }
 }

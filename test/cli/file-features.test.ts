@@ -93,6 +93,37 @@ describe('bin/bittrrt file features: pipes, --out directories, metadata, --list,
       expect(summaries[0]).to.match(new RegExp(`^sent photos .*bytes=${deep.length + 3} `));
       expect(client.lines).to.include('photos: 2 file(s) and 1 empty directory sent files=2 empty_directories=1 skipped=2');
     });
+    it('--send DIR again: files already there, the same, move nothing and the summary counts them; a changed one is refused naming it and --overwrite', async () => {
+      const server = await serveDir();
+      const root = join(tempDir('again'), 'photos');
+      mkdirSync(join(root, 'sub'), { recursive: true });
+      writeFileSync(join(root, 'a.txt'), 'hello');
+      writeFileSync(join(root, 'sub', 'b.bin'), randomBytes(50_000));
+      const first = connect(server.address, ['--send', root]);
+      expect(await first.exited, first.lines.join('\n')).to.equal(0);
+
+      writeFileSync(join(root, 'c.txt'), 'new');
+      const again = connect(server.address, ['--send', root]);
+      expect(await again.exited, again.lines.join('\n')).to.equal(0);
+      expect(again.lines).to.include('photos: 3 file(s) (2 already there) and 0 empty directories sent files=3 unchanged=2 empty_directories=0 skipped=0');
+      expect(again.lines.find((l) => l.startsWith('sent photos '))).to.match(/^sent photos \(48\.8 KiB, 2 file\(s\) already there: 3 B in .* unchanged=2 /);
+      expect(readFileSync(join(server.dir, 'photos', 'c.txt'), 'utf8')).to.equal('new');
+
+      const single = connect(server.address, ['--send', join(root, 'a.txt')]);
+      expect(await single.exited, single.lines.join('\n')).to.equal(0);
+      const twice = connect(server.address, ['--send', join(root, 'a.txt')]);
+      expect(await twice.exited, twice.lines.join('\n')).to.equal(0);
+      expect(twice.lines.find((l) => l.startsWith('a.txt'))).to.match(/^a\.txt: already on the server, the same size and SHA-256 \(5 B\): nothing moved .*unchanged=1 /);
+
+      writeFileSync(join(root, 'a.txt'), 'HELLO');
+      const changed = connect(server.address, ['--send', root]);
+      expect(await changed.exited).to.equal(1);
+      expect(changed.lines).to.include('error: the peer refused: photos/a.txt already exists on the server and differs from the file sent (use --overwrite)');
+      const replaced = connect(server.address, ['--send', root, '--overwrite']);
+      expect(await replaced.exited, replaced.lines.join('\n')).to.equal(0);
+      expect(readFileSync(join(server.dir, 'photos', 'a.txt'), 'utf8')).to.equal('HELLO');
+    });
+
     it('--get DIR downloads the tree: bytes, modes and mtimes kept, a nested empty directory made, a link on the server not offered, one summary', async () => {
       const server = await serveDir(['--allow-download']);
       const root = join(server.dir, 'photos');
