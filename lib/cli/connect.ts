@@ -16,7 +16,7 @@ import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
 import { printListing } from './listing.js';
 import { namesDirectory } from './out-path.js';
-import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
+import { PEER_SILENCE_HEARTBEATS } from '../transfer/peer-silence.js';
 import { checkLocalPaths } from './preflight.js';
 import { clearingLogger, StatusLine } from './progress.js';
 import { STDIO } from './transfer-jobs.js';

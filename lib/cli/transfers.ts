@@ -2,8 +2,8 @@ import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { clock } from '../time.js';
 import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
+import { PeerSilentError } from '../transfer/transfer-error.js';
 import { formatBitRate, formatBytes, formatDuration, formatRate } from '../units.js';
-import { watchPeer } from './peer-watch.js';
 import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
 import { resumeCommand, type Unfinished } from './resume-hint.js';
 import { transferJobs, type FilePlan, type TransferJob } from './transfer-jobs.js';
@@ -37,14 +37,9 @@ export interface TransferUi {
  */
 export async function runTransfers(session: Session, plan: TransferPlan, ui: TransferUi): Promise<number> {
   // The client moves only what it was asked to: a server cannot start a transfer to or from it.
-  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false });
+  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false, peerSilenceMs: ui.peerSilenceMs });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
-  const silenceMs = ui.peerSilenceMs;
-  const stopWatching = silenceMs === undefined ? undefined : watchPeer(session, silenceMs, () => {
-    endpoint.cancel(`the server has sent nothing for ${silenceMs / 1000} s: it has stopped, or the path to it is down`);
-    session.close();
-  });
   const jobs = transferJobs(endpoint, plan, ui.log);
   const resumeHint = (unfinished: readonly TransferJob[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
   const totals = new Totals(clock());
@@ -84,7 +79,10 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
           ui.log.warn(`interrupted: ${job.label} is incomplete${reached}; to resume: ${resumeHint([...cutShort, ...jobs.slice(index)])}`, { name: job.label });
           return -1;
         }
-        const why = (err as Error).message;
+        // A silent server is gone for this run: what is left fails at once, with the command that moves it.
+        if (err instanceof PeerSilentError) session.close();
+        const why = err instanceof PeerSilentError
+          ? `the server has sent nothing for ${err.silenceMs / 1000} s: it has stopped, or the path to it is down` : (err as Error).message;
         // Local errors name their file already; the peer's refusals and a dead session do not.
         const what = why.includes(job.label) ? why : `${job.label}: ${why}`;
         // What the session's end or a silent peer cut short continues from its part file; a refusal would only be refused again.
@@ -108,7 +106,6 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
     }
     return totals.failed;
   } finally {
-    stopWatching?.();
     ui.signal.removeEventListener('abort', onAbort);
   }
 }

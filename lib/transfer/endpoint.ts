@@ -18,7 +18,8 @@ import { freeBytes, roomProblem } from './quota.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { patternSource, TransferStreams } from './streams.js';
 import { TransferTable } from './table.js';
-import { asTransferFailure, TransferError } from './transfer-error.js';
+import { PeerWatch } from './peer-silence.js';
+import { asTransferFailure, PeerSilentError, TransferError } from './transfer-error.js';
 import type { TransferRecord } from './transfer-state.js';
 import type { BandwidthOptions, DownloadOptions, TransferEndpointOptions, TransferResult, UploadOptions } from './types.js';
 
@@ -41,6 +42,7 @@ export class TransferEndpoint implements FrameHandler {
   readonly #control: ControlChannel;
   readonly #streams: TransferStreams;
   readonly #peer: PeerRequests;
+  readonly #watch: PeerWatch | undefined;
 
   /** `session`: a version-2 session (TransferError for a version-1 one), or any TransferPort. */
   constructor(session: Session | TransferPort, options: TransferEndpointOptions = {}) {
@@ -53,11 +55,22 @@ export class TransferEndpoint implements FrameHandler {
     this.#control = new ControlChannel(port, stallMs);
     this.#streams = new TransferStreams(port, this.#control, this.#table, maxBody, stallMs);
     this.#peer = new PeerRequests(port, this.#control, this.#table, this.#streams, options);
+    const silenceMs = options.peerSilenceMs;
+    this.#watch = silenceMs === undefined || port.lastReceived === undefined ? undefined
+      : new PeerWatch(silenceMs, () => port.lastReceived ?? clock(), () => this.#ours().length > 0, () => {
+        for (const transfer of this.#ours()) this.#control.stopWith(transfer, new PeerSilentError(silenceMs));
+      });
     port.attach(this);
   }
 
   sessionClosed(): void {
+    this.#watch?.stop();
     this.cancel('the session closed');
+  }
+
+  /** The transfers this side started that still run (the ones a silent peer holds up). */
+  #ours(): TransferRecord[] {
+    return [...this.#table.live()].filter((transfer) => transfer.startedByUs);
   }
 
   /** Transfers in progress. */
@@ -285,7 +298,9 @@ export class TransferEndpoint implements FrameHandler {
   /** A transfer we start: registered before any wait, so cancel() reaches it from the start. */
   #start(direction: TransferRecord['direction'], name: string): TransferRecord {
     if (this.#port.closed) throw new TransferError('the session is closed');
-    return this.#table.start(direction, name);
+    const transfer = this.#table.start(direction, name);
+    this.#watch?.wake();
+    return transfer;
   }
 
   /* ---------------- frames from the peer ---------------- */

@@ -30,6 +30,14 @@ export interface TransferEndpointOptions {
   onEvent?: (event: TransferEvent) => void;
   /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
   stallMs?: number;
+  /**
+   * While transfers this side started run, a peer that sends nothing at all (no acknowledgement,
+   * data, control message or heartbeat answer) for this long is taken for stopped, or its path for
+   * down: they fail with PeerSilentError (ERR_PEER_SILENT), sooner than the stall time. Set it to
+   * PEER_SILENCE_HEARTBEATS (3) of the session's heartbeat intervals (15 s at the default 5 s),
+   * which a live peer always answers; default: no such watch.
+   */
+  peerSilenceMs?: number;
   /** Take transfers the peer starts (default true; a CLI client says false: only what it asked for). */
   answerPeer?: boolean;
   /**

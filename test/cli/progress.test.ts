@@ -5,7 +5,7 @@ import {
   type ProgressState,
 } from '../../lib/cli/progress.js';
 import { createLogger } from '../../lib/log.js';
-import { SilenceCheck } from '../../lib/cli/peer-watch.js';
+import { SilenceCheck } from '../../lib/transfer/peer-silence.js';
 import { resumeCommand, shellQuote } from '../../lib/cli/resume-hint.js';
 
 const MB = 1e6;

@@ -2,44 +2,13 @@ import { expect } from 'chai';
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_PATH_COMPONENTS } from '../../lib/constants.js';
-import type { FrameHeaderInput } from '../../lib/protocol/frame.js';
-import { decodeMessage, encodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../../lib/protocol/transfer.js';
-import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
-import type { TransferPort } from '../../lib/transfer/port.js';
+import type { ListEntry, TransferMessage } from '../../lib/protocol/transfer.js';
 import { downloadTree, listTree } from '../../lib/transfer/tree-download.js';
 import { TransferError } from '../../lib/transfer/transfer-error.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ScriptedServer } from './scripted-server.js';
 
 type Listing = Extract<TransferMessage, { type: 'listing' }>;
-
-/**
- * A server that answers by script, with no session under it: what a hostile (or an older) server
- * could send, in reply to exactly the requests our endpoint makes. Every request is recorded.
- */
-class ScriptedServer implements TransferPort {
-  readonly role = 'client' as const;
-  readonly closed = false;
-  readonly peerIdentity = null;
-  readonly peerHost = '127.0.0.1';
-  readonly requests: TransferMessage[] = [];
-  readonly endpoint: TransferEndpoint;
-
-  constructor(private readonly answer: (request: TransferMessage) => TransferMessage | undefined) {
-    this.endpoint = new TransferEndpoint(this);
-  }
-
-  sendFrame(header: FrameHeaderInput, payload?: Uint8Array): boolean {
-    const request = decodeMessage(Buffer.from(payload ?? []));
-    if (header.flags !== TransferFlags.CONTROL || !request) return true;
-    this.requests.push(request);
-    const reply = this.answer(request);
-    if (reply) setImmediate(() => this.endpoint.receiveFrame(TransferFlags.CONTROL, header.channel, 0, 0, encodeMessage(reply)));
-    return true;
-  }
-
-  drop(): void {}
-  attach(): void {}
-}
 
 /** A server whose directories hold `entries` by path (the top is the tree's name); '' lists as an older server would. */
 function treeServer(tree: Record<string, ListEntry[]>, older = false): ScriptedServer {
