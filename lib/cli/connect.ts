@@ -115,7 +115,7 @@ export class ConnectCommand extends EndpointCommand {
   allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
-  list = Option.Boolean('--list', false, { description: 'show the files the server offers for download: size, modification time (UTC), name' });
+  list = Option.Boolean('--list', false, { description: 'show the files and directories the server offers for download: size, modification time (UTC), name (a directory ends in /)' });
   send = Option.Array('--send', [], { description: 'upload FILE or a directory tree to the server (repeatable; - reads standard input, with --as)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
   get = Option.Array('--get', [], { description: 'download NAME (a file or a directory tree) from the server (repeatable)' });

@@ -6,7 +6,7 @@ import { PeerSilentError } from '../transfer/transfer-error.js';
 import { formatBitRate, formatBytes, formatDuration, formatRate } from '../units.js';
 import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
 import { resumeCommand, type Unfinished } from './resume-hint.js';
-import { transferJobs, type FilePlan, type TransferJob } from './transfer-jobs.js';
+import { STDIO, transferJobs, type FilePlan, type TransferJob } from './transfer-jobs.js';
 import type { ProgressHooks } from './tree-upload.js';
 
 /** What `connect` was asked to move, in the order it runs: the files, then the bandwidth tests. */
@@ -41,7 +41,9 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
   const jobs = transferJobs(endpoint, plan, ui.log);
-  const resumeHint = (unfinished: readonly TransferJob[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
+  const commandFor = (unfinished: readonly TransferJob[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
+  const resumeHint = (unfinished: readonly TransferJob[]): string => (unfinished.some((job) => job.again.out === STDIO)
+    ? `to get it again (a download to standard output starts over): ${commandFor(unfinished)}` : `to resume: ${commandFor(unfinished)}`);
   const totals = new Totals(clock());
   /** Jobs that failed part way and continue from their part files. */
   const cutShort: TransferJob[] = [];
@@ -51,7 +53,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       if (session.closed) {
         const left = jobs.slice(index);
         const names = left.map((j) => j.label).join(', ');
-        ui.log.error(`the session closed before ${names} could start; to move ${cutShort.length + left.length > 1 ? 'all that is left' : 'it'}: ${resumeHint([...cutShort, ...left])}`);
+        ui.log.error(`the session closed before ${names} could start; to move ${cutShort.length + left.length > 1 ? 'all that is left' : 'it'}: ${commandFor([...cutShort, ...left])}`);
         totals.failed += left.length;
         break;
       }
@@ -76,18 +78,18 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
         bar?.stop();
         const reached = progress.started ? ` at ${progress.describe()}` : '';
         if (ui.signal.aborted) {
-          ui.log.warn(`interrupted: ${job.label} is incomplete${reached}; to resume: ${resumeHint([...cutShort, ...jobs.slice(index)])}`, { name: job.label });
+          ui.log.warn(`interrupted: ${job.label} is incomplete${reached}; ${resumeHint([...cutShort, ...jobs.slice(index)])}`, { name: job.label });
           return -1;
         }
         // A silent server is gone for this run: what is left fails at once, with the command that moves it.
         if (err instanceof PeerSilentError) session.close();
         const why = err instanceof PeerSilentError
-          ? `the server has sent nothing for ${err.silenceMs / 1000} s: it has stopped, or the path to it is down` : (err as Error).message;
+          ? `the server has sent nothing for ${err.silenceMs / 1000} s: it has stopped, or the path to it is down` : inServerWords(err);
         // Local errors name their file already; the peer's refusals and a dead session do not.
         const what = why.includes(job.label) ? why : `${job.label}: ${why}`;
         // What the session's end or a silent peer cut short continues from its part file; a refusal would only be refused again.
         const resumable = session.closed || (err instanceof TransferError && err.origin === 'silence');
-        ui.log.error(`${what}${resumable ? `; stopped${reached}; to resume: ${resumeHint([job])}` : ''}`, { name: job.label });
+        ui.log.error(`${what}${resumable ? `; stopped${reached}; ${resumeHint([job])}` : ''}`, { name: job.label });
         if (resumable) cutShort.push(job);
         totals.failed++;
       }
@@ -108,6 +110,12 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
   } finally {
     ui.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** A failure as a person at the client reads it: the peer that refused or aborted is the server. */
+function inServerWords(err: unknown): string {
+  const message = (err as Error).message;
+  return err instanceof TransferError && err.origin === 'peer' ? message.replace(/^the peer (refused|aborted): /, 'the server $1: ') : message;
 }
 
 /** Several jobs' options as one command's. */

@@ -1,13 +1,13 @@
 import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PART_SUFFIX, RECEIVE_WINDOW_BYTES } from '../constants.js';
+import { PART_SUFFIX, RECEIVE_WINDOW_BYTES, TRANSFER_STALL_MS } from '../constants.js';
 import { toBase64Url } from '../encoding.js';
 import { clock } from '../time.js';
 import type { TransferMessage } from '../protocol/transfer.js';
 import { formatBytes } from '../units.js';
 import { DiscardSink } from './bandwidth.js';
 import type { Grant } from './budget.js';
-import type { ControlChannel } from './control.js';
+import { formatSeconds, type ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { processHashLimiter, type HashControl } from './hashing.js';
 import { listPage, type ListingPage } from './listing.js';
@@ -165,7 +165,11 @@ export class PeerRequests {
     const key = nameKey(offer.name, await foldsCase(dir));
     this.#control.checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
-    if (busy.has(key)) throw new TransferError(`${offer.name} is being received from another transfer`);
+    if (busy.has(key)) {
+      // Most often the client's own earlier run, killed: its transfer lasts until the stall time.
+      const stall = formatSeconds(this.#options.stallMs ?? TRANSFER_STALL_MS);
+      throw new TransferError(`${offer.name} is being received from another transfer (an interrupted one ends after ${stall} without data: then try again)`);
+    }
     const owners = this.#options.partOwners ?? new Map<string, string>();
     const owner = this.#partOwner();
     const path = join(dir, offer.name);

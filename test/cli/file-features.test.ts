@@ -118,7 +118,7 @@ describe('bin/bittrrt file features: pipes, --out directories, metadata, --list,
       writeFileSync(join(root, 'a.txt'), 'HELLO');
       const changed = connect(server.address, ['--send', root]);
       expect(await changed.exited).to.equal(1);
-      expect(changed.lines).to.include('error: the peer refused: photos/a.txt already exists on the server and differs from the file sent (use --overwrite)');
+      expect(changed.lines).to.include('error: the server refused: photos/a.txt already exists on the server and differs from the file sent (use --overwrite)');
       const replaced = connect(server.address, ['--send', root, '--overwrite']);
       expect(await replaced.exited, replaced.lines.join('\n')).to.equal(0);
       expect(readFileSync(join(server.dir, 'photos', 'a.txt'), 'utf8')).to.equal('HELLO');
@@ -162,7 +162,7 @@ describe('bin/bittrrt file features: pipes, --out directories, metadata, --list,
       expect(readFileSync(join(out, 'one.bin')).equals(deep)).to.equal(true);
       const escape = connect(server.address, ['--get', 'photos/escape/secret.txt', '--out', out]);
       expect(await escape.exited).to.equal(1);
-      expect(escape.lines).to.include('error: photos/escape/secret.txt: the peer refused: photos/escape exists on the server and is not a directory (a symbolic link, not followed)');
+      expect(escape.lines).to.include('error: photos/escape/secret.txt: the server refused: photos/escape exists on the server and is not a directory (a symbolic link, not followed)');
       expect(existsSync(join(out, 'secret.txt'))).to.equal(false);
     });
   });

@@ -200,6 +200,10 @@ describe('resumeCommand', () => {
       .to.equal('bittrrt connect h --get a --get b --out d --resume');
   });
 
+  it('does not offer --resume for a download to standard output, which can only start over', () => {
+    expect(resumeCommand(['connect', 'h', '--get', 'a', '--out', '-'], { send: [], get: ['a'], out: '-' })).to.equal('bittrrt connect h --get a --out -');
+  });
+
   it('quotes what a shell would split or expand', () => {
     expect(shellQuote('plain/path-1.iso')).to.equal('plain/path-1.iso');
     expect(shellQuote("it's here.iso")).to.equal(`'it'\\''s here.iso'`);
