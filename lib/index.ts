@@ -12,7 +12,7 @@ export { PingTimeoutError } from './net/secure-session.js';
 export { HostKeyMismatchError } from './trust/known-hosts.js';
 export { KeyFileError } from './trust/key-file.js';
 export { ConfigError } from './config.js';
-export { TransferError, type TransferErrorOrigin } from './transfer/transfer-error.js';
+export { PeerSilentError, TransferError, type TransferErrorOrigin } from './transfer/transfer-error.js';
 export { TransferFileError } from './transfer/files.js';
 export { OptimisticAckError } from './transfer/send-core.js';
 export { TokenAgeError } from './crypto/fernet.js';
@@ -50,6 +50,8 @@ export { sessionPort, type TransferPort } from './transfer/port.js';
 export { FileService, type FileServiceOptions, type FileServiceEvents } from './transfer/file-service.js';
 export { fileNameProblem } from './transfer/names.js';
 export { StreamSink } from './transfer/stream-sink.js';
+export { downloadTree, listTree, type RemoteTree, type TreeDownloadOptions } from './transfer/tree-download.js';
+export { PEER_SILENCE_HEARTBEATS } from './transfer/peer-silence.js';
 export { ReceiveBudget, type Grant } from './transfer/budget.js';
 export { BandwidthPolicy, type BandwidthLimits } from './transfer/bandwidth.js';
 

@@ -61,3 +61,8 @@ function formatLong(whole: number): string {
 }
 
 const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** `n` directories, in words: `1 directory`, `3 directories` (`what` before the noun: `1 empty directory`). */
+export function countDirectories(n: number, what = ''): string {
+  return `${n} ${what}${what === '' ? '' : ' '}director${n === 1 ? 'y' : 'ies'}`;
+}

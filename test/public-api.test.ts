@@ -10,7 +10,7 @@ const PUBLIC = [
   'AbortedError', 'BackendUnavailableError', 'BittrrtError', 'ConfigError', 'ConnectionRefusedError', 'DecryptError', 'HandshakeTimeoutError',
   'HostKeyMismatchError', 'InvalidInputError', 'InvalidTokenError', 'KeyFileError', 'LowOrderKeyError', 'NoSharedKeyError',
   'OptimisticAckError', 'PingTimeoutError', 'ServerStateError', 'SessionStateError', 'SocketError', 'TokenAgeError',
-  'TransferError', 'TransferFileError',
+  'TransferError', 'PeerSilentError', 'TransferFileError',
   // servers and clients
   'DEFAULT_BIND_ADDR', 'DEFAULT_CONNECT_HOST', 'DEFAULT_PORT', 'MAX_PAYLOAD', 'PROTOCOL_VERSION',
   'createServer', 'BittrrtServer', 'connect', 'PersistentClient', 'pingSeries', 'DEFAULT_TIMINGS', 'DEFAULT_RATE_LIMITS',
@@ -18,7 +18,7 @@ const PUBLIC = [
   // sessions
   'Session', 'SecureSession', 'V1Session',
   // file transfer
-  'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy', 'StreamSink',
+  'TransferEndpoint', 'sessionPort', 'FileService', 'fileNameProblem', 'ReceiveBudget', 'BandwidthPolicy', 'StreamSink', 'downloadTree', 'listTree', 'PEER_SILENCE_HEARTBEATS',
   // trust
   'X25519KeyPair', 'KnownHosts', 'trustOnFirstUse', 'defaultKnownHostsPath', 'loadIdentity', 'loadOrCreateIdentity', 'fingerprint', 'bittrrtDir',
   'defaultServerKeyPath', 'defaultClientKeyPath', 'readSecretKeyFile', 'writeSecretKeyFile', 'readAuthorizedKeys',

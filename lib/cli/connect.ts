@@ -16,7 +16,7 @@ import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
 import { printListing } from './listing.js';
 import { namesDirectory } from './out-path.js';
-import { PEER_SILENCE_HEARTBEATS } from './peer-watch.js';
+import { PEER_SILENCE_HEARTBEATS } from '../transfer/peer-silence.js';
 import { checkLocalPaths } from './preflight.js';
 import { clearingLogger, StatusLine } from './progress.js';
 import { STDIO } from './transfer-jobs.js';
@@ -47,17 +47,22 @@ export class ConnectCommand extends EndpointCommand {
       gone: the failure names the file, how far it got, and the command that resumes it. Received files keep the sender's modification time and permission bits, less your
       umask. An interrupted transfer continues when run again (resume is the default; a part file
       that is not the start of the same file is emptied, with a warning naming it);
-      \`--no-resume\` starts over. \`--overwrite\` replaces an existing file.
+      \`--no-resume\` starts over. A file the server already holds, the same size and SHA-256, is
+      not sent again (the summary says so); one that differs is refused, naming it, and
+      \`--overwrite\` replaces it.
 
       \`--send DIR\` sends a directory tree (empty directories too; symbolic links and special
       files are skipped, each named in a warning) with one progress display and one summary.
+      \`--get DIR\` downloads one the same way, into \`--out\` (or the current directory) under
+      DIR's name; every name the server sends is checked before anything is written, and no
+      directory is made through a symbolic link. \`--get DIR/FILE\` gets one file of a tree.
 
       \`--send - --as NAME\` uploads standard input: it is read to its end into a private
       temporary file first (an upload announces its size and hash), then sent, and the temporary
       file removed. \`--get NAME --out -\` writes the download to standard output as it arrives
       (log lines go to stderr); the hash is checked at the end and the exit code is 1 if it did not
       match. \`--list\` shows what a server with \`--allow-download\` offers (size, time, name;
-      with \`--json\`, one JSON object per file). A download larger than \`--max-size MIB\`, or
+      a directory ends in /; with \`--json\`, one JSON object per entry). A download larger than \`--max-size MIB\`, or
       than the free space at \`--out\`, is refused before anything is written. A failed transfer
       is reported and the next one runs; the exit code is then 1. Ctrl-C stops cleanly, keeps the part file and exits 130
       (SIGTERM: 143).
@@ -91,6 +96,7 @@ export class ConnectCommand extends EndpointCommand {
       ['Upload two files', '$0 connect 192.0.2.7 --send ./a.iso --send ./b.tar'],
       ['Upload a directory tree', '$0 connect 192.0.2.7 --send ./photos'],
       ['Download a file (run it again after an interruption to continue)', '$0 connect 192.0.2.7 --get a.iso --out ~/Downloads/'],
+      ['Download a directory tree', '$0 connect 192.0.2.7 --get photos --out ~/Downloads/'],
       ['Upload a stream from standard input', 'tar c dir | $0 connect 192.0.2.7 --send - --as dir.tar'],
       ['Download to standard output', '$0 connect 192.0.2.7 --get dir.tar --out - | tar x'],
       ['List what a server offers', '$0 connect 192.0.2.7 --list'],
@@ -109,10 +115,10 @@ export class ConnectCommand extends EndpointCommand {
   allowUnauthenticated = Option.Boolean('--allow-unauthenticated', {
     description: 'accept a server that answers only with the original, unauthenticated protocol (version 1); anyone on the path can then read the session',
   });
-  list = Option.Boolean('--list', false, { description: 'show the files the server offers for download: size, modification time (UTC), name' });
+  list = Option.Boolean('--list', false, { description: 'show the files and directories the server offers for download: size, modification time (UTC), name (a directory ends in /)' });
   send = Option.Array('--send', [], { description: 'upload FILE or a directory tree to the server (repeatable; - reads standard input, with --as)' });
   as = Option.String('--as', { description: 'name on the server for a single --send' });
-  get = Option.Array('--get', [], { description: 'download NAME from the server (repeatable)' });
+  get = Option.Array('--get', [], { description: 'download NAME (a file or a directory tree) from the server (repeatable)' });
   out = Option.String('--out', { description: 'where --get writes: a file, a directory (DIR/ is created if missing), or - for standard output (default: current directory)' });
   resume = Option.Boolean('--resume', { description: 'continue from the receiver\'s NAME.part when it is the start of the same file (the default; --no-resume starts over)' });
   overwrite = Option.Boolean('--overwrite', false, { description: 'replace a file that already exists' });

@@ -14,7 +14,7 @@ const TRANSFER_SWITCHES = new Set(['--resume', '--no-resume']);
 /**
  * The command that continues `unfinished`: this run's own arguments (`argv`, as typed after `bittrrt`:
  * the host, keys, trust and every other option) without the transfers it asked for, then the
- * unfinished ones, then `--resume`. Each argument is quoted for a POSIX shell where it needs it.
+ * unfinished ones, then `--resume` (not for a download to standard output, which starts over). Each argument is quoted for a POSIX shell where it needs it.
  */
 export function resumeCommand(argv: readonly string[], unfinished: Unfinished): string {
   const kept: string[] = [];
@@ -40,7 +40,9 @@ export function resumeCommand(argv: readonly string[], unfinished: Unfinished): 
     ...get.flatMap((name) => ['--get', name]),
     ...(out !== undefined && get.length > 0 ? ['--out', out] : []),
   ];
-  return ['bittrrt', ...kept, ...added, '--resume'].map(shellQuote).join(' ');
+  // A download to standard output cannot continue (the bytes already went out): it starts over.
+  const again = out === '-' ? [] : ['--resume'];
+  return ['bittrrt', ...kept, ...added, ...again].map(shellQuote).join(' ');
 }
 
 /** `word` as a POSIX shell reads it back: as it is when it is plain, else in single quotes. */

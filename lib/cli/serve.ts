@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
@@ -116,7 +117,9 @@ export class ServeCommand extends EndpointCommand {
       client_quota: { name: '--client-quota', value: this.clientQuota },
     });
     const dir = settings.files_dir === '' ? undefined : settings.files_dir;
-    if (dir !== undefined && !isDirectory(dir)) throw new UsageError(`--dir ${JSON.stringify(dir)} is not a directory`);
+    if (dir !== undefined && !isDirectory(dir)) {
+      throw new UsageError(existsSync(dir) ? `--dir ${JSON.stringify(dir)} is not a directory` : `--dir ${JSON.stringify(dir)} does not exist: create it first (mkdir -p ${dir})`);
+    }
     if (this.allowDownload && dir === undefined) throw new UsageError('--allow-download needs --dir');
     const statsSeconds = this.statsInterval === undefined ? undefined : Number(this.statsInterval);
     if (statsSeconds !== undefined && !(Number.isInteger(statsSeconds) && statsSeconds > 0)) {
@@ -167,7 +170,9 @@ export class ServeCommand extends EndpointCommand {
       bound = await server.listen(settings.bind_port, settings.bind_addr);
     } catch (err) {
       const code = err instanceof SocketError ? err.osCode : undefined;
-      const why = code === 'EADDRINUSE' ? 'address already in use' : systemErrorSentence(code) ?? withSentences((err as Error).message);
+      const why = code === 'EADDRINUSE'
+        ? 'address already in use (another bittrrt serve, or another program, has that port: stop it, or choose another with --port)'
+        : systemErrorSentence(code) ?? withSentences((err as Error).message);
       throw new UsageError(`cannot listen on ${formatAddress(settings.bind_addr, settings.bind_port)}: ${why}`);
     }
     process.on('SIGUSR1', status);

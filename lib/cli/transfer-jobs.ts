@@ -4,11 +4,13 @@ import { PART_SUFFIX } from '../constants.js';
 import type { Logger } from '../log.js';
 import type { TransferEndpoint, TransferResult } from '../transfer/endpoint.js';
 import { StreamSink } from '../transfer/stream-sink.js';
+import { downloadTree, listTree, type RemoteTree } from '../transfer/tree-download.js';
 import { isDirectory } from './fs.js';
 import { downloadPath } from './out-path.js';
 import type { Unfinished } from './resume-hint.js';
 import { spool } from './spool.js';
 import { sendTree, type ProgressHooks } from './tree-upload.js';
+import { countDirectories } from '../units.js';
 
 /** `--send -` and `--out -`: standard input and output. */
 export const STDIO = '-';
@@ -65,7 +67,10 @@ export function transferJobs(endpoint: TransferEndpoint, plan: FilePlan, log: Lo
       },
       run: async (hooks) => {
         if (plan.out === STDIO) return endpoint.download(name, { to: new StreamSink(process.stdout, 'standard output'), ...hooks });
-        const out = downloadPath(name, plan.out);
+        // A directory on the server comes down as a tree; anything else as one file, which says why it cannot.
+        const tree = await listTree(endpoint, name);
+        if (tree) return getTree(endpoint, name, tree, downloadPath(lastComponent(name), plan.out), options, hooks, log);
+        const out = downloadPath(lastComponent(name), plan.out);
         part = `${out}${PART_SUFFIX}`;
         if (!plan.resume && existsSync(part)) log.warn(`${name}: starting over (--no-resume): the part file ${part} of an earlier run is replaced`);
         return endpoint.download(name, { out, ...options, ...hooks });
@@ -73,4 +78,24 @@ export function transferJobs(endpoint: TransferEndpoint, plan: FilePlan, log: Lo
     };
   });
   return [...uploads, ...downloads];
+}
+
+/** The last component of a path on the server (`photos/a.jpg` lands here as `a.jpg`). */
+function lastComponent(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
+}
+
+/** `--get DIR`: the tree into `root`, with one progress display, one result, and a line saying what came. */
+async function getTree(endpoint: TransferEndpoint, name: string, tree: RemoteTree, root: string, options: { resume: boolean; overwrite: boolean },
+  hooks: ProgressHooks, log: Logger): Promise<TransferResult> {
+  const result = await downloadTree(endpoint, name, tree, root, {
+    ...options, ...hooks,
+    onFile: (file) => {
+      if (file.restarted) log.warn(`${file.name}: the part file here was not the start of the server's file; it was emptied and the download started over`);
+    },
+  });
+  const directories = tree.directories.length;
+  log.info(`${name}: ${tree.files.length} file(s) and ${countDirectories(directories)} received into ${root}`,
+    { files: tree.files.length, directories });
+  return result;
 }

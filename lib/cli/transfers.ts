@@ -2,11 +2,11 @@ import type { LogFields, Logger } from '../log.js';
 import type { Session } from '../net/session.js';
 import { clock } from '../time.js';
 import { TransferEndpoint, TransferError, type TransferEvent, type TransferResult } from '../transfer/endpoint.js';
+import { PeerSilentError } from '../transfer/transfer-error.js';
 import { formatBitRate, formatBytes, formatDuration, formatRate } from '../units.js';
-import { watchPeer } from './peer-watch.js';
 import { ProgressBar, TransferProgress, type StatusLine } from './progress.js';
 import { resumeCommand, type Unfinished } from './resume-hint.js';
-import { transferJobs, type FilePlan, type TransferJob } from './transfer-jobs.js';
+import { STDIO, transferJobs, type FilePlan, type TransferJob } from './transfer-jobs.js';
 import type { ProgressHooks } from './tree-upload.js';
 
 /** What `connect` was asked to move, in the order it runs: the files, then the bandwidth tests. */
@@ -37,16 +37,13 @@ export interface TransferUi {
  */
 export async function runTransfers(session: Session, plan: TransferPlan, ui: TransferUi): Promise<number> {
   // The client moves only what it was asked to: a server cannot start a transfer to or from it.
-  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false });
+  const endpoint = new TransferEndpoint(session, { maxDatagram: plan.maxDatagram, maxSize: plan.maxSize, answerPeer: false, peerSilenceMs: ui.peerSilenceMs });
   const onAbort = (): void => endpoint.cancel('interrupted');
   ui.signal.addEventListener('abort', onAbort);
-  const silenceMs = ui.peerSilenceMs;
-  const stopWatching = silenceMs === undefined ? undefined : watchPeer(session, silenceMs, () => {
-    endpoint.cancel(`the server has sent nothing for ${silenceMs / 1000} s: it has stopped, or the path to it is down`);
-    session.close();
-  });
   const jobs = transferJobs(endpoint, plan, ui.log);
-  const resumeHint = (unfinished: readonly TransferJob[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
+  const commandFor = (unfinished: readonly TransferJob[]): string => resumeCommand(ui.argv ?? ['connect'], merge(unfinished.map((job) => job.again)));
+  const resumeHint = (unfinished: readonly TransferJob[]): string => (unfinished.some((job) => job.again.out === STDIO)
+    ? `to get it again (a download to standard output starts over): ${commandFor(unfinished)}` : `to resume: ${commandFor(unfinished)}`);
   const totals = new Totals(clock());
   /** Jobs that failed part way and continue from their part files. */
   const cutShort: TransferJob[] = [];
@@ -56,7 +53,7 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
       if (session.closed) {
         const left = jobs.slice(index);
         const names = left.map((j) => j.label).join(', ');
-        ui.log.error(`the session closed before ${names} could start; to move ${cutShort.length + left.length > 1 ? 'all that is left' : 'it'}: ${resumeHint([...cutShort, ...left])}`);
+        ui.log.error(`the session closed before ${names} could start; to move ${cutShort.length + left.length > 1 ? 'all that is left' : 'it'}: ${commandFor([...cutShort, ...left])}`);
         totals.failed += left.length;
         break;
       }
@@ -75,21 +72,24 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
         const result = await job.run(hooks);
         bar?.stop();
         if (result.restarted) ui.log.warn(job.restartedNote, { name: job.label });
-        ui.log.info(`${result.direction === 'send' ? 'sent' : 'received'} ${job.label} (${describeResult(result)})`, { name: job.label, ...resultFields(result) });
+        ui.log.info(resultLine(result, job.label, 'the server'), { name: job.label, ...resultFields(result) });
         totals.add(result);
       } catch (err) {
         bar?.stop();
         const reached = progress.started ? ` at ${progress.describe()}` : '';
         if (ui.signal.aborted) {
-          ui.log.warn(`interrupted: ${job.label} is incomplete${reached}; to resume: ${resumeHint([...cutShort, ...jobs.slice(index)])}`, { name: job.label });
+          ui.log.warn(`interrupted: ${job.label} is incomplete${reached}; ${resumeHint([...cutShort, ...jobs.slice(index)])}`, { name: job.label });
           return -1;
         }
-        const why = (err as Error).message;
+        // A silent server is gone for this run: what is left fails at once, with the command that moves it.
+        if (err instanceof PeerSilentError) session.close();
+        const why = err instanceof PeerSilentError
+          ? `the server has sent nothing for ${err.silenceMs / 1000} s: it has stopped, or the path to it is down` : inServerWords(err);
         // Local errors name their file already; the peer's refusals and a dead session do not.
         const what = why.includes(job.label) ? why : `${job.label}: ${why}`;
         // What the session's end or a silent peer cut short continues from its part file; a refusal would only be refused again.
         const resumable = session.closed || (err instanceof TransferError && err.origin === 'silence');
-        ui.log.error(`${what}${resumable ? `; stopped${reached}; to resume: ${resumeHint([job])}` : ''}`, { name: job.label });
+        ui.log.error(`${what}${resumable ? `; stopped${reached}; ${resumeHint([job])}` : ''}`, { name: job.label });
         if (resumable) cutShort.push(job);
         totals.failed++;
       }
@@ -108,9 +108,14 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
     }
     return totals.failed;
   } finally {
-    stopWatching?.();
     ui.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** A failure as a person at the client reads it: the peer that refused or aborted is the server. */
+function inServerWords(err: unknown): string {
+  const message = (err as Error).message;
+  return err instanceof TransferError && err.origin === 'peer' ? message.replace(/^the peer (refused|aborted): /, 'the server $1: ') : message;
 }
 
 /** Several jobs' options as one command's. */
@@ -127,6 +132,8 @@ function merge(parts: readonly Unfinished[]): Unfinished {
 class Totals {
   files = 0;
   failed = 0;
+  /** Single files the server already held, the same (a tree's line counts its own files). */
+  unchanged = 0;
   /** Sizes of the files delivered. */
   bytes = 0;
   /** Bytes moved this run (a resumed file's are those after its part file). */
@@ -139,6 +146,7 @@ class Totals {
 
   add(result: TransferResult): void {
     this.files++;
+    if (result.sha256 !== '') this.unchanged += result.unchanged ?? 0;
     this.bytes += result.size;
     this.moved += result.size - result.offset;
   }
@@ -151,7 +159,8 @@ class Totals {
   describe(attempted: number): string {
     const seconds = this.#seconds();
     const files = this.files === attempted ? `${attempted} files` : `${this.files} of ${attempted} files`;
-    return `total: ${files}, ${formatBytes(this.bytes)} in ${formatDuration(seconds)}, ${formatRate(this.moved / Math.max(seconds, 1e-6))}`;
+    const already = this.unchanged > 0 ? ` (${this.unchanged} already there)` : '';
+    return `total: ${files}${already}, ${formatBytes(this.bytes)} in ${formatDuration(seconds)}, ${formatRate(this.moved / Math.max(seconds, 1e-6))}`;
   }
 
   fields(): LogFields {
@@ -159,6 +168,7 @@ class Totals {
     return {
       files: this.files,
       failed: this.failed,
+      unchanged: this.unchanged || undefined,
       bytes: this.bytes,
       moved_bytes: this.moved === this.bytes ? undefined : this.moved,
       seconds: Number(seconds.toFixed(3)),
@@ -220,11 +230,22 @@ function megabits(bytesPerSecond: number): number {
   return Number(((bytesPerSecond * 8) / 1e6).toFixed(1));
 }
 
+/**
+ * The line of a finished transfer of `what`: `sent big.iso (86.9 MiB in 3.01 s, 30.3 MB/s)`, or for a
+ * file the receiver (`receiver`) already held, the same, that nothing moved.
+ */
+function resultLine(result: TransferResult, what: string, receiver: string): string {
+  if (result.unchanged === 1 && result.sha256 !== '') return `${what}: already on ${receiver}, the same size and SHA-256 (${formatBytes(result.size)}): nothing moved`;
+  return `${result.direction === 'send' ? 'sent' : 'received'} ${what} (${describeResult(result)})`;
+}
+
 /** A finished transfer in words: `86.9 MiB in 3.01 s, 30.3 MB/s`, and where a resumed one started. */
 function describeResult(result: TransferResult): string {
   const moved = result.size - result.offset;
-  const resumed = result.offset > 0 ? `${formatBytes(result.size)}, resumed at ${formatBytes(result.offset)}: ` : '';
-  return `${resumed}${formatBytes(moved)} in ${formatDuration(result.seconds)}, ${formatRate(moved / Math.max(result.seconds, 1e-6))}`;
+  // A tree's offset adds up its resumed files and those already there.
+  const start = result.unchanged ? `${formatBytes(result.size)}, ${result.unchanged} file(s) already there: `
+    : result.offset > 0 ? `${formatBytes(result.size)}, resumed at ${formatBytes(result.offset)}: ` : '';
+  return `${start}${formatBytes(moved)} in ${formatDuration(result.seconds)}, ${formatRate(moved / Math.max(result.seconds, 1e-6))}`;
 }
 
 /** Log fields of a finished transfer, as numbers in the units their keys name: size, time, average rate, retransmitted share. */
@@ -232,7 +253,8 @@ function resultFields(result: TransferResult): LogFields {
   const moved = result.size - result.offset;
   return {
     bytes: result.size,
-    resumed_at: result.offset > 0 ? result.offset : undefined,
+    resumed_at: result.offset > 0 && result.unchanged === undefined ? result.offset : undefined,
+    unchanged: result.unchanged,
     seconds: Number(result.seconds.toFixed(3)),
     bytes_per_second: Math.round(moved / Math.max(result.seconds, 1e-6)),
     retransmitted_pct: Number(retransmitPercent(result).toFixed(2)),
@@ -258,7 +280,7 @@ export function logTransferEvent(log: Logger, event: TransferEvent, peer: string
     case 'finished': {
       const what = event.result.name === '' ? 'bandwidth test' : event.result.name;
       const name = event.result.name === '' ? undefined : event.result.name;
-      log.info(`${event.result.direction === 'receive' ? 'received' : 'sent'} ${what} (${describeResult(event.result)})`, { peer, name, ...resultFields(event.result) });
+      log.info(resultLine(event.result, what, 'this server'), { peer, name, ...resultFields(event.result) });
       return;
     }
     case 'failed':

@@ -1,9 +1,10 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { SenderStats } from '../protocol/transfer.js';
 import type { TransferEndpoint, TransferResult, UploadOptions } from '../transfer/endpoint.js';
 import { relativePathProblem } from '../transfer/names.js';
+import { TreeTotals } from '../transfer/tree.js';
+import { countDirectories } from '../units.js';
 
 /** How a transfer reports to the progress display: where it starts and how big it is, then bytes done since the start. */
 export interface ProgressHooks {
@@ -59,27 +60,19 @@ export async function sendTree(endpoint: TransferEndpoint, root: string, top: st
   log: Logger): Promise<TransferResult> {
   const tree = await walkTree(root, top);
   for (const reason of tree.skipped) log.warn(`skipped ${reason}`);
-  const started = performance.now();
+  const totals = new TreeTotals();
   for (const name of tree.emptyDirectories) await endpoint.makeDirectory(name);
-  const stats: SenderStats = { packets: 0, retransmits: 0, srtt: null, minRtt: null };
-  let size = 0;
-  let offset = 0;
   hooks.onStart(0, tree.bytes);
   for (const file of tree.files) {
-    const before = size;
+    const before = totals.size;
     const result = await endpoint.upload(file.path, {
       ...options, as: file.name, onStart: () => undefined, onProgress: (done) => hooks.onProgress(before + done),
     });
     if (result.restarted) log.warn(`${file.name}: the server's part file was not the start of this file; it was emptied and everything sent again`);
-    size += result.size;
-    offset += result.offset;
-    stats.packets += result.stats.packets;
-    stats.retransmits += result.stats.retransmits;
-    stats.srtt = result.stats.srtt ?? stats.srtt;
-    stats.minRtt = result.stats.minRtt === null ? stats.minRtt : Math.min(stats.minRtt ?? Infinity, result.stats.minRtt);
+    totals.add(result);
   }
-  log.info(`${top}: ${tree.files.length} file(s) and ${tree.emptyDirectories.length} empty director${tree.emptyDirectories.length === 1 ? 'y' : 'ies'} sent`,
-    { files: tree.files.length, empty_directories: tree.emptyDirectories.length, skipped: tree.skipped.length });
-  // Restarts were reported per file above.
-  return { name: top, direction: 'send', size, offset, seconds: (performance.now() - started) / 1000, sha256: '', stats, restarted: false };
+  const already = totals.unchanged > 0 ? ` (${totals.unchanged} already there)` : '';
+  log.info(`${top}: ${tree.files.length} file(s)${already} and ${countDirectories(tree.emptyDirectories.length, 'empty')} sent`,
+    { files: tree.files.length, unchanged: totals.unchanged || undefined, empty_directories: tree.emptyDirectories.length, skipped: tree.skipped.length });
+  return totals.result(top, 'send');
 }

@@ -96,11 +96,15 @@ export interface FileMetadata {
   mode?: number;
 }
 
-/** A file a server offers: its name, size in bytes, and modification time in ms since 1970. */
+/**
+ * A file a server offers: its name, size in bytes, and modification time in ms since 1970; or,
+ * with `dir`, a directory (size 0), listed only to a request that names a `dir`.
+ */
 export interface ListEntry {
   name: string;
   size: number;
   mtime: number;
+  dir?: true;
 }
 
 /** Most entries one listing message may carry (a page fits in MAX_TRANSFER_MESSAGE_BYTES anyway). */
@@ -116,24 +120,31 @@ export type TransferMessage =
   /**
    * Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. `mtime` and
    * `mode` (FileMetadata) are the file's, for the receiver to keep; absent from older peers.
+   * `ifChanged` (without `overwrite`): if you already hold a file of this name and size, let me
+   * prove mine is the same rather than refuse it (`accept` with `held`); absent from older peers.
    */
-  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean } & FileMetadata)
+  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean; ifChanged?: true } & FileMetadata)
   /**
-   * Download: send me `name`; I hold `offset` bytes of a part file of it (0: none). The
+   * Download: send me `name` (a file, or a relative path to a file in a directory tree); I hold
+   * `offset` bytes of a part file of it (0: none). The
    * downloader never tells its part file's hash: the server proves its file's start instead
    * (`accept`'s `prefix`), and the downloader decides with `continue`.
    */
   | { type: 'get'; name: string; offset: number }
   /**
    * What the server offers for download, one page: the files whose names sort after `after`
-   * ('' for the first page), in code-unit order.
+   * ('' for the first page), in code-unit order. With `dir` (a relative path, '' for the top),
+   * the files of that directory and its subdirectories (entries with `dir`): a tree download
+   * walks a tree so, one directory at a time. Absent from older peers, which list the top only.
    */
-  | { type: 'list'; after: string }
+  | { type: 'list'; after: string; dir?: string }
   /**
    * The answer to list, within one control message: `next` is the `after` of the next page ('' at
-   * the end); `truncated`: the directory holds more names than the server reads for a listing.
+   * the end); `truncated`: the directory holds more names than the server reads for a listing;
+   * `tree`: this is the directory the request named, subdirectories included (an older server,
+   * which ignores `dir`, never says so).
    */
-  | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean }
+  | { type: 'listing'; entries: ListEntry[]; next: string; truncated: boolean; tree?: true }
   /** Upload of a directory tree: make the (empty) directory `name`, a relative path, with its parents; answered by accept. */
   | { type: 'mkdir'; name: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
@@ -142,9 +153,11 @@ export type TransferMessage =
    * The answer to offer/get/bandwidth: data starts at `offset` (for an offer: the receiver's part
    * file holds that much); `size` (get) is the file's. For a get with offset > 0, `prefix` is the
    * SHA-256 of the file's first `offset` bytes and nothing is sent until the downloader's
-   * `continue`; otherwise `prefix` is empty.
+   * `continue`; otherwise `prefix` is empty. `held` (to an offer with `ifChanged`): the receiver
+   * holds a file of that name and size (`offset` = `size`): the uploader sends no data, only
+   * `done` with its file's SHA-256, and the `result` says whether the two are the same.
    */
-  | ({ type: 'accept'; offset: number; size: number; prefix: string } & FileMetadata)
+  | ({ type: 'accept'; offset: number; size: number; prefix: string; held?: true } & FileMetadata)
   /** Downloader, after an accept that proved a prefix: start at `offset`, the offset proved (its part file matches) or 0 (it does not). */
   | { type: 'continue'; offset: number }
   /** The answer to resume and to continue: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
@@ -191,27 +204,32 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   switch (m.type) {
     case 'offer': {
       const meta = metadata(m);
+      if (m.ifChanged !== undefined && m.ifChanged !== true) return null;
       return meta && isPath(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
-        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...meta } : null;
+        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...(m.ifChanged ? { ifChanged: true } : {}), ...meta } : null;
     }
     case 'get':
-      return isName(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
+      return isPath(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
     case 'mkdir':
       return isPath(m.name) ? { type: 'mkdir', name: m.name } : null;
     case 'list':
-      return isCursor(m.after) ? { type: 'list', after: m.after } : null;
+      if (!isCursor(m.after) || (m.dir !== undefined && m.dir !== '' && !isPath(m.dir))) return null;
+      return m.dir === undefined ? { type: 'list', after: m.after } : { type: 'list', after: m.after, dir: m.dir };
     case 'listing': {
       if (!Array.isArray(m.entries) || m.entries.length > MAX_LIST_ENTRIES || !isCursor(m.next) || typeof m.truncated !== 'boolean') return null;
+      if (m.tree !== undefined && m.tree !== true) return null;
       const entries = m.entries.map(listEntry);
-      return entries.every((e): e is ListEntry => e !== null) ? { type: 'listing', entries, next: m.next, truncated: m.truncated } : null;
+      if (!entries.every((e): e is ListEntry => e !== null)) return null;
+      return { type: 'listing', entries, next: m.next, truncated: m.truncated, ...(m.tree ? { tree: true } : {}) };
     }
     case 'bandwidth':
       return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
         && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
     case 'accept': {
       const meta = metadata(m);
+      if (m.held !== undefined && (m.held !== true || m.offset !== m.size)) return null;
       return meta && isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
-        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...meta } : null;
+        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...(m.held ? { held: true } : {}), ...meta } : null;
     }
     case 'continue':
       return isOffset(m.offset) ? { type: 'continue', offset: m.offset } : null;
@@ -275,7 +293,8 @@ function isCursor(v: unknown): v is string {
 function listEntry(v: unknown): ListEntry | null {
   if (typeof v !== 'object' || v === null) return null;
   const e = v as Record<string, unknown>;
-  return isName(e.name) && !UNPRINTABLE.test(e.name) && isOffset(e.size) && isOffset(e.mtime) ? { name: e.name, size: e.size, mtime: e.mtime } : null;
+  if (!isName(e.name) || UNPRINTABLE.test(e.name) || !isOffset(e.size) || !isOffset(e.mtime) || (e.dir !== undefined && e.dir !== true)) return null;
+  return { name: e.name, size: e.size, mtime: e.mtime, ...(e.dir ? { dir: true } : {}) };
 }
 
 function isReason(v: unknown): v is string {

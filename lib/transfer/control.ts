@@ -22,6 +22,8 @@ export class ControlChannel {
   readonly #refused = new Map<number, string>();
   /** Transfers stopped because the peer aborted them. */
   readonly #endedByPeer = new WeakSet<TransferRecord>();
+  /** Transfers stopped with an error of their own (stopWith), which their waits reject with. */
+  readonly #stopErrors = new WeakMap<TransferRecord, TransferError>();
 
   constructor(port: TransferPort, stallMs: number) {
     this.#port = port;
@@ -78,13 +80,20 @@ export class ControlChannel {
     transfer.interrupt?.(reason);
   }
 
+  /** Tells a transfer to stop as stop() does, its waits rejecting with `error` (a PeerSilentError). */
+  stopWith(transfer: TransferRecord, error: TransferError): void {
+    if (!transfer.stop(error.message)) return;
+    this.#stopErrors.set(transfer, error);
+    transfer.interrupt?.(error.message);
+  }
+
   checkStopped(transfer: TransferRecord): void {
     const reason = transfer.stopReason;
     if (reason !== undefined) throw this.#stopped(transfer, reason);
   }
 
   #stopped(transfer: TransferRecord, reason: string): TransferError {
-    return new TransferError(reason, { origin: this.#endedByPeer.has(transfer) ? 'peer' : 'local' });
+    return this.#stopErrors.get(transfer) ?? new TransferError(reason, { origin: this.#endedByPeer.has(transfer) ? 'peer' : 'local' });
   }
 
   /** Waits for `body` to settle, ending early (rejecting) when the transfer is stopped. */

@@ -1,9 +1,12 @@
 import { basename, dirname } from 'node:path';
-import { DEFAULT_MAX_DATAGRAM, LIST_SCAN_NAMES, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD, TRANSFER_STALL_MS } from '../constants.js';
+import {
+  DEFAULT_MAX_DATAGRAM, LIST_SCAN_NAMES, MAX_BANDWIDTH_SECONDS, MAX_DATAGRAM, MAX_TRANSFER_MESSAGE_BYTES, MIN_TRANSFER_DATAGRAM, PART_SUFFIX, TRANSFER_OVERHEAD,
+  TRANSFER_STALL_MS,
+} from '../constants.js';
 import { InvalidInputError } from '../errors.js';
 import { clock } from '../time.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { decodeAck, decodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
+import { decodeAck, decodeMessage, encodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
@@ -15,7 +18,8 @@ import { freeBytes, roomProblem } from './quota.js';
 import { StreamReceiver, type ByteSink } from './receiver.js';
 import { patternSource, TransferStreams } from './streams.js';
 import { TransferTable } from './table.js';
-import { asTransferFailure, TransferError } from './transfer-error.js';
+import { PeerWatch } from './peer-silence.js';
+import { asTransferFailure, PeerSilentError, TransferError } from './transfer-error.js';
 import type { TransferRecord } from './transfer-state.js';
 import type { BandwidthOptions, DownloadOptions, TransferEndpointOptions, TransferResult, UploadOptions } from './types.js';
 
@@ -38,6 +42,7 @@ export class TransferEndpoint implements FrameHandler {
   readonly #control: ControlChannel;
   readonly #streams: TransferStreams;
   readonly #peer: PeerRequests;
+  readonly #watch: PeerWatch | undefined;
 
   /** `session`: a version-2 session (TransferError for a version-1 one), or any TransferPort. */
   constructor(session: Session | TransferPort, options: TransferEndpointOptions = {}) {
@@ -50,11 +55,22 @@ export class TransferEndpoint implements FrameHandler {
     this.#control = new ControlChannel(port, stallMs);
     this.#streams = new TransferStreams(port, this.#control, this.#table, maxBody, stallMs);
     this.#peer = new PeerRequests(port, this.#control, this.#table, this.#streams, options);
+    const silenceMs = options.peerSilenceMs;
+    this.#watch = silenceMs === undefined || port.lastReceived === undefined ? undefined
+      : new PeerWatch(silenceMs, () => port.lastReceived ?? clock(), () => this.#ours().length > 0, () => {
+        for (const transfer of this.#ours()) this.#control.stopWith(transfer, new PeerSilentError(silenceMs));
+      });
     port.attach(this);
   }
 
   sessionClosed(): void {
+    this.#watch?.stop();
     this.cancel('the session closed');
+  }
+
+  /** The transfers this side started that still run (the ones a silent peer holds up). */
+  #ours(): TransferRecord[] {
+    return [...this.#table.live()].filter((transfer) => transfer.startedByUs);
   }
 
   /** Transfers in progress. */
@@ -76,11 +92,15 @@ export class TransferEndpoint implements FrameHandler {
       source = await FileSource.open(path, false);
       this.#control.checkStopped(transfer);
       const { size } = source;
+      const overwrite = options.overwrite ?? false;
       const offer = {
-        type: 'offer', name, size, resume: options.resume ?? false, overwrite: options.overwrite ?? false,
+        type: 'offer', name, size, resume: options.resume ?? false, overwrite,
+        ...(overwrite || options.skipUnchanged === false ? {} : { ifChanged: true as const }),
         ...(options.metadata === false ? {} : source.metadata),
       } as const;
-      let { offset } = await this.#control.request(transfer, offer, 'accept');
+      const accepted = await this.#control.request(transfer, offer, 'accept');
+      if (accepted.held) return await this.#proveUnchanged(transfer, source);
+      let { offset } = accepted;
       const held = offset;
       // Continuing a part file is the user's choice, as for downloads: never on the receiver's word alone.
       if (offset > 0 && !offer.resume) throw new TransferError('the receiver offered to continue a partial upload, which this upload did not ask for (refused)');
@@ -110,11 +130,32 @@ export class TransferEndpoint implements FrameHandler {
     }
   }
 
-  /** Fetches `name` from the peer's directory into `options.out` (default ./name). */
+  /**
+   * The receiver holds a file of this name and size: it learns our file's SHA-256 (never the other
+   * way round) and says whether its copy is the same; no data moves. Refused as existing if not.
+   */
+  async #proveUnchanged(transfer: TransferRecord, source: FileSource): Promise<TransferResult> {
+    const started = clock();
+    const { size } = source;
+    await source.prefixDigest(size, this.#streams.stopControl(transfer));
+    this.#control.checkStopped(transfer);
+    const stats = { packets: 0, retransmits: 0, srtt: null, minRtt: null };
+    const sha256 = source.digest();
+    // Bounded in total like any wait for a file's check: a receiver that answers `checking` for ever is given up.
+    const answer = await this.#control.request(transfer, { type: 'done', size, sha256, stats }, 'result', this.#streams.checkWaitMs(size));
+    this.#streams.finish(transfer, answer.ok ? undefined : answer.reason);
+    if (!answer.ok) throw new TransferError(`the peer refused: ${answer.reason}`, { origin: 'peer' });
+    return { name: transfer.name, direction: 'send', size, offset: size, seconds: (clock() - started) / 1000, sha256, stats, restarted: false, unchanged: 1 };
+  }
+
+  /**
+   * Fetches `name` (a file of the peer's directory, or a relative path to one in a tree) into
+   * `options.out` (default: its last component, in the current directory).
+   */
   async download(name: string, options: DownloadOptions = {}): Promise<TransferResult> {
-    const problem = fileNameProblem(name);
+    const problem = relativePathProblem(name);
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
-    const out = options.out ?? name;
+    const out = options.out ?? name.slice(name.lastIndexOf('/') + 1);
     const stream = options.to;
     const transfer = this.#start('receive', name);
     // A part file is opened before asking only to resume it; otherwise nothing is created (or
@@ -167,32 +208,45 @@ export class TransferEndpoint implements FrameHandler {
   }
 
   /**
-   * What the peer offers for download (a server with allowDownload), page by page, in name order.
-   * The peer's answers are hostile like everything else: names a download could not use are left
-   * out, and at most LIST_SCAN_NAMES entries are taken (then `truncated`).
+   * What the peer offers for download (a server with allowDownload), page by page, in name order:
+   * its top directory's files or, given `dir` (a relative path, '' for the top), that directory's
+   * files and subdirectories (entries with `dir`). The peer's answers are hostile like everything
+   * else: names a download could not use are left out and listed in `refused`, with why, and at
+   * most LIST_SCAN_NAMES entries are taken (then `truncated`).
    */
-  async list(): Promise<{ entries: ListEntry[]; truncated: boolean }> {
+  async list(dir?: string): Promise<{ entries: ListEntry[]; truncated: boolean; refused: string[] }> {
+    const problem = dir ? relativePathProblem(dir) : null;
+    if (problem) throw new InvalidInputError(`cannot list ${JSON.stringify(dir)}: ${problem}`);
     const entries: ListEntry[] = [];
+    const refused: string[] = [];
     let truncated = false;
     let after = '';
     for (let page = 0; page < LIST_SCAN_NAMES; page++) {
+      const request = { type: 'list', after, ...(dir === undefined ? {} : { dir }) } as const;
+      // The peer drops a request longer than a control message: say so rather than wait for nothing.
+      if (encodeMessage(request).length > MAX_TRANSFER_MESSAGE_BYTES) throw new TransferError(`cannot list ${dir}: its path is too long to ask for`);
       const transfer = this.#start('receive', '');
       let answer: Extract<TransferMessage, { type: 'listing' }>;
       try {
-        answer = await this.#control.request(transfer, { type: 'list', after }, 'listing');
+        answer = await this.#control.request(transfer, request, 'listing');
         this.#streams.finish(transfer);
       } catch (err) {
         const failure = asTransferFailure(err);
         this.#streams.abandon(transfer, failure);
         throw failure;
       }
-      for (const entry of answer.entries) if (entry.name > after && fileNameProblem(entry.name) === null) entries.push(entry);
+      if (dir && !answer.tree) throw new TransferError(`the peer lists no directories (an older version): cannot list ${dir}`, { origin: 'peer' });
+      for (const entry of answer.entries) {
+        const unusable = fileNameProblem(entry.name);
+        if (unusable !== null) refused.push(`${JSON.stringify(entry.name)}: ${unusable}`);
+        else if (entry.name > after) entries.push(entry);
+      }
       truncated ||= answer.truncated;
       // A page must move forward: a peer cannot keep us asking for ever.
-      if (answer.next === '' || answer.next <= after || entries.length >= LIST_SCAN_NAMES) return { entries, truncated: truncated || answer.next !== '' };
+      if (answer.next === '' || answer.next <= after || entries.length >= LIST_SCAN_NAMES) return { entries, truncated: truncated || answer.next !== '', refused };
       after = answer.next;
     }
-    return { entries, truncated: true };
+    return { entries, truncated: true, refused };
   }
 
   /** Makes the directory `name` (a relative path, with its parents) in the peer's directory: an empty directory of a tree being sent. */
@@ -244,7 +298,9 @@ export class TransferEndpoint implements FrameHandler {
   /** A transfer we start: registered before any wait, so cancel() reaches it from the start. */
   #start(direction: TransferRecord['direction'], name: string): TransferRecord {
     if (this.#port.closed) throw new TransferError('the session is closed');
-    return this.#table.start(direction, name);
+    const transfer = this.#table.start(direction, name);
+    this.#watch?.wake();
+    return transfer;
   }
 
   /* ---------------- frames from the peer ---------------- */

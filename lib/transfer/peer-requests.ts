@@ -1,22 +1,23 @@
 import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PART_SUFFIX, RECEIVE_WINDOW_BYTES } from '../constants.js';
+import { PART_SUFFIX, RECEIVE_WINDOW_BYTES, TRANSFER_STALL_MS } from '../constants.js';
 import { toBase64Url } from '../encoding.js';
+import { clock } from '../time.js';
 import type { TransferMessage } from '../protocol/transfer.js';
 import { formatBytes } from '../units.js';
 import { DiscardSink } from './bandwidth.js';
 import type { Grant } from './budget.js';
-import type { ControlChannel } from './control.js';
+import { formatSeconds, type ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
 import { processHashLimiter, type HashControl } from './hashing.js';
 import { listPage, type ListingPage } from './listing.js';
-import { makeDirectories } from './tree.js';
-import { fileName, foldsCase, nameKey, relativePath } from './names.js';
+import { checkDirectories, makeDirectories } from './tree.js';
+import { foldsCase, nameKey, relativePath } from './names.js';
 import type { TransferPort } from './port.js';
 import { freeBytes, roomProblem, type Claim } from './quota.js';
 import { patternSource, type TransferStreams } from './streams.js';
 import type { TransferTable } from './table.js';
-import { TransferError } from './transfer-error.js';
+import { asTransferFailure, TransferError } from './transfer-error.js';
 import type { TransferRecord } from './transfer-state.js';
 import type { TransferEndpointOptions, TransferResult } from './types.js';
 
@@ -54,7 +55,7 @@ export class PeerRequests {
   async answerStart(id: number, request: StartRequest): Promise<void> {
     if (this.#options.answerPeer === false) return this.#control.refuse(id, 'this side does not take transfers it did not start');
     if (this.#table.full) return this.#control.refuse(id, 'too many transfers at once on this session');
-    if (request.type === 'list') return this.#answerList(id, request.after);
+    if (request.type === 'list') return this.#answerList(id, request.after, request.dir);
     if (request.type === 'mkdir') return this.#answerMkdir(id, request.name);
     const direction = request.type === 'offer' || (request.type === 'bandwidth' && request.direction === 'up') ? 'receive' : 'send';
     // Counted from now, before any wait: a burst of requests cannot pass the limit together.
@@ -89,26 +90,32 @@ export class PeerRequests {
     const { dir } = this.#options;
     if (dir === undefined) throw new TransferError('this server accepts no files (start it with --dir)');
     if (request.type === 'get' && !this.#options.allowDownload) throw new TransferError('this server serves no downloads (start it with --allow-download)');
-    // Uploads may name a file inside a tree (a relative path); downloads name a file of `dir` itself.
-    const checked = request.type === 'offer' ? relativePath(request.name) : fileName(request.name);
+    // Either may name a file inside a tree: a relative path, every component checked.
+    const checked = relativePath(request.name);
     if ('problem' in checked) throw new TransferError(`refused name ${JSON.stringify(request.name)}: ${checked.problem}`);
     const { name } = checked;
     return request.type === 'offer' ? this.#prepareUpload(transfer, dir, { ...request, name }) : this.#prepareDownload(transfer, dir, { ...request, name });
   }
 
-  /** One page of the download directory's listing: answered (and kept for a repeat of the request) at once. */
-  async #answerList(id: number, after: string): Promise<void> {
+  /**
+   * One page of the download directory's listing, or of the directory `tree` inside it (subdirectories
+   * included): answered (and kept for a repeat of the request) at once.
+   */
+  async #answerList(id: number, after: string, tree: string | undefined): Promise<void> {
     const { dir } = this.#options;
     if (dir === undefined || !this.#options.allowDownload) {
       return this.#control.refuse(id, 'this server serves no downloads, so it lists nothing (start it with --allow-download)');
     }
-    const transfer = this.#table.add(id, 'send', '', false);
+    const checked = tree ? relativePath(tree) : { name: '' };
+    if ('problem' in checked) return this.#control.refuse(id, `refused name ${JSON.stringify(tree)}: ${checked.problem}`);
+    const transfer = this.#table.add(id, 'send', checked.name, false);
     let page: ListingPage;
     try {
-      page = await listPage(dir, after);
+      page = await listPage(dir, after, tree === undefined ? undefined : checked.name.split('/').filter(Boolean));
     } catch (err) {
       this.#table.delete(id);
-      return this.#control.refuse(id, `cannot list the directory: ${describeFsError(err, 'the directory')}`);
+      const shown = checked.name === '' ? 'the directory' : checked.name;
+      return this.#control.refuse(id, err instanceof TransferError ? err.message : `cannot list ${shown}: ${describeFsError(err, shown)}`);
     }
     this.#control.answer(transfer, 'list', page);
     this.#streams.finish(transfer);
@@ -158,16 +165,24 @@ export class PeerRequests {
     const key = nameKey(offer.name, await foldsCase(dir));
     this.#control.checkStopped(transfer);
     const busy = this.#options.busyNames ?? new Map<string, { finished: boolean }>();
-    if (busy.has(key)) throw new TransferError(`${offer.name} is being received from another transfer`);
+    if (busy.has(key)) {
+      // Most often the client's own earlier run, killed: its transfer lasts until the stall time.
+      const stall = formatSeconds(this.#options.stallMs ?? TRANSFER_STALL_MS);
+      throw new TransferError(`${offer.name} is being received from another transfer (an interrupted one ends after ${stall} without data: then try again)`);
+    }
+    const owners = this.#options.partOwners ?? new Map<string, string>();
+    const owner = this.#partOwner();
+    const path = join(dir, offer.name);
+    if (offer.ifChanged && !offer.overwrite) {
+      const held = await this.#offerComparison(transfer, path, offer, owners.get(key) === owner);
+      if (held) return held;
+    }
     // Before any disk work: a client over its share of memory is refused at once.
     const grant = this.#reserve(Math.min(RECEIVE_WINDOW_BYTES, offer.size));
     busy.set(key, transfer);
-    const owners = this.#options.partOwners ?? new Map<string, string>();
-    const owner = this.#partOwner();
     let sink: FileSink | undefined;
     let claim: Claim | undefined;
     try {
-      const path = join(dir, offer.name);
       // Someone else's part file is neither resumed (its length would show), emptied nor replaced.
       const recorded = owners.get(key);
       if (recorded !== undefined && recorded !== owner && (await exists(`${path}${PART_SUFFIX}`))) {
@@ -201,9 +216,8 @@ export class PeerRequests {
     const offset = opened.length;
     const run = this.#streams.receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
+      // The owner stays recorded as the file's maker: it may have a copy it sends again compared (ifChanged).
       await opened.finish(done.sha256, offer.overwrite, { mtime: offer.mtime, mode: offer.mode });
-      // In place: there is no part file left to own.
-      owners.delete(key);
     }).finally(async () => {
       grant?.release();
       claim?.release();
@@ -211,6 +225,55 @@ export class PeerRequests {
       busy.delete(key);
     });
     return { run, size: offer.size, offset };
+  }
+
+  /**
+   * An offer (`ifChanged`) of a file `path` already holds with the same size: answered `held`, and
+   * the uploader's `done` then says its SHA-256, which is compared with the held file's (hashed
+   * under the hash limiter, as a resume's prefix is); no data moves. Undefined, so the offer is
+   * refused as existing as before, when the sizes differ, or when this peer may not learn whether a
+   * file is the same: only its maker (`madeByPeer`, since this server started) or, with
+   * allowDownload, anyone, since anyone could read the file anyway.
+   */
+  async #offerComparison(transfer: TransferRecord, path: string, offer: Extract<TransferMessage, { type: 'offer' }>,
+    madeByPeer: boolean): Promise<Started | undefined> {
+    if (!madeByPeer && !this.#options.allowDownload) return undefined;
+    const stat = await lstat(path).catch(() => undefined);
+    if (!stat?.isFile() || stat.size !== offer.size) return undefined;
+    this.#control.checkStopped(transfer);
+    this.#control.answer(transfer, 'offer', { type: 'accept', offset: offer.size, size: offer.size, prefix: '', held: true });
+    return { run: this.#compareHeld(transfer, path, offer), size: offer.size, offset: offer.size };
+  }
+
+  async #compareHeld(transfer: TransferRecord, path: string, offer: Extract<TransferMessage, { type: 'offer' }>): Promise<TransferResult> {
+    const started = clock();
+    try {
+      const done = await this.#control.awaitRequest(transfer, 'done');
+      // A repeated `done` is answered `checking` from here on (endpoint.ts), so the uploader waits for the hash.
+      transfer.to({ kind: 'finishing' });
+      transfer.to({ kind: 'checking' });
+      const same = done.size === offer.size && await this.#limitedHash(transfer, async (control) => {
+        const held = await FileSource.open(path, true, offer.name);
+        try {
+          await held.prefixDigest(offer.size, control);
+          return sameDigest(held.digest(), done.sha256);
+        } finally {
+          await held.close();
+        }
+      });
+      const reason = same ? '' : `${offer.name} already exists on the server and differs from the file sent (use --overwrite)`;
+      this.#control.answer(transfer, 'done', { type: 'result', ok: same, reason });
+      this.#streams.finish(transfer, same ? undefined : reason);
+      if (!same) throw new TransferError(reason);
+      return {
+        name: offer.name, direction: 'receive', size: offer.size, offset: offer.size, seconds: (clock() - started) / 1000,
+        sha256: done.sha256, stats: done.stats, restarted: false, unchanged: 1,
+      };
+    } catch (err) {
+      const failure = asTransferFailure(err);
+      this.#streams.abandon(transfer, failure);
+      throw failure;
+    }
   }
 
   /** The uploader says what the start of its file hashes to: continue the part file, or empty it. */
@@ -232,7 +295,9 @@ export class PeerRequests {
     this.#control.answer(transfer, 'resume', { type: 'resumed', offset: 0 });
   }
 
+  /** `get.name` is the NFC path; every directory on its way must be a real one, and the file is not a link. */
   async #prepareDownload(transfer: TransferRecord, dir: string, get: Extract<TransferMessage, { type: 'get' }>): Promise<Started> {
+    await checkDirectories(dir, get.name.split('/').slice(0, -1));
     const path = join(dir, get.name);
     let source = await FileSource.open(path, true, get.name);
     let offset = 0;

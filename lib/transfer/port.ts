@@ -29,6 +29,8 @@ export interface TransferPort {
   readonly peerHost: string;
   /** Makes `handler` the receiver of the session's transfer frames and of its close. */
   attach(handler: FrameHandler): void;
+  /** When the last datagram came from the peer (the monotonic clock, lib/time.ts), where the port knows it: a silent peer is then noticed (peerSilenceMs). */
+  readonly lastReceived?: number;
 }
 
 /** The port of a version-2 session; a TransferError for a version-1 one, which has no frames. */
@@ -48,6 +50,9 @@ export function sessionPort(session: Session): TransferPort {
     },
     attach: (handler) => {
       secure.frameHandler = handler;
+    },
+    get lastReceived() {
+      return secure.lastReceived;
     },
   };
 }

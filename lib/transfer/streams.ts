@@ -66,7 +66,7 @@ export class TransferStreams {
         sender.start();
       });
       done = { type: 'done', size: offset + sender.acked, sha256: source.digest?.() ?? '', stats: sender.stats };
-      answer = await this.#control.request(transfer, done, 'result', this.#checkWaitMs(done.size - offset));
+      answer = await this.#control.request(transfer, done, 'result', this.checkWaitMs(done.size - offset));
     } catch (err) {
       const failure = asTransferFailure(err);
       this.abandon(transfer, failure);
@@ -204,7 +204,7 @@ export class TransferStreams {
    * plus the bytes sent at MIN_CHECK_BYTES_PER_SECOND (the receiver syncs and hashes them), at
    * most MAX_CHECK_WAIT_MS.
    */
-  #checkWaitMs(bytes: number): number {
+  checkWaitMs(bytes: number): number {
     return Math.min(MAX_CHECK_WAIT_MS, this.stallMs + (bytes * 1000) / MIN_CHECK_BYTES_PER_SECOND);
   }
 }

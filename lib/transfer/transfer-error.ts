@@ -14,10 +14,23 @@ export interface TransferErrorOptions {
 /** A transfer failed: refused by the peer, aborted, or broken by the session or a file. */
 export class TransferError extends BittrrtError {
   readonly origin: TransferErrorOrigin;
-  constructor(message: string, options: TransferErrorOptions = {}) {
-    super('ERR_TRANSFER', message);
+  constructor(message: string, options: TransferErrorOptions = {}, code = 'ERR_TRANSFER') {
+    super(code, message);
     this.origin = options.origin ?? 'local';
     if (options.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/**
+ * A transfer stopped because the peer sent nothing at all, not a heartbeat answer nor an
+ * acknowledgement, for `peerSilenceMs` (TransferEndpointOptions): it has stopped, or the path to
+ * it is down. Its part files stay for a resume.
+ */
+export class PeerSilentError extends TransferError {
+  readonly silenceMs: number;
+  constructor(silenceMs: number) {
+    super(`the peer has sent nothing for ${silenceMs / 1000} s: it has stopped, or the path to it is down`, { origin: 'silence' }, 'ERR_PEER_SILENT');
+    this.silenceMs = silenceMs;
   }
 }
 

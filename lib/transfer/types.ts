@@ -19,7 +19,9 @@ export interface TransferEndpointOptions {
   busyNames?: Map<string, { finished: boolean }>;
   /**
    * Who made each part file in `dir` (by name key): a peer may resume, empty or replace only its
-   * own. A server passes one map to every session's endpoint; it lives as long as the server.
+   * own; once the file is in place its maker stays recorded, and only it (or anyone, with
+   * allowDownload) may have a copy it sends again compared with it (`ifChanged`). A server passes
+   * one map to every session's endpoint; it lives as long as the server.
    */
   partOwners?: Map<string, string>;
   /** Take offers that ask to replace an existing file (default true; a server may refuse them). */
@@ -28,6 +30,14 @@ export interface TransferEndpointOptions {
   onEvent?: (event: TransferEvent) => void;
   /** A transfer whose peer is silent this long fails (default TRANSFER_STALL_MS, 30 s). */
   stallMs?: number;
+  /**
+   * While transfers this side started run, a peer that sends nothing at all (no acknowledgement,
+   * data, control message or heartbeat answer) for this long is taken for stopped, or its path for
+   * down: they fail with PeerSilentError (ERR_PEER_SILENT), sooner than the stall time. Set it to
+   * PEER_SILENCE_HEARTBEATS (3) of the session's heartbeat intervals (15 s at the default 5 s),
+   * which a live peer always answers; default: no such watch.
+   */
+  peerSilenceMs?: number;
   /** Take transfers the peer starts (default true; a CLI client says false: only what it asked for). */
   answerPeer?: boolean;
   /**
@@ -72,6 +82,11 @@ export interface TransferResult {
   stats: SenderStats;
   /** A resume found a part file that was not the start of this file: it was emptied and everything sent. */
   restarted: boolean;
+  /**
+   * Files the receiver already held, the same (size and SHA-256), so none of their bytes moved:
+   * 1 for such a file (its `offset` is then its size), a count for a tree; absent when none.
+   */
+  unchanged?: number;
 }
 
 export interface UploadOptions {
@@ -81,6 +96,12 @@ export interface UploadOptions {
   resume?: boolean;
   /** Replace an existing file of that name. */
   overwrite?: boolean;
+  /**
+   * Upload without `overwrite`: a file the receiver already holds, the same size and SHA-256,
+   * resolves with `unchanged: 1` and sends nothing, instead of being refused as existing
+   * (default true; the receiver decides whether it compares: PROTOCOL.md).
+   */
+  skipUnchanged?: boolean;
   /**
    * Upload: tell the receiver the file's modification time and permission bits, which it keeps
    * (bounded by its umask). Default true; false for a file that only stands in for another (a

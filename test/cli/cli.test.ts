@@ -90,7 +90,7 @@ describe('bin/bittrrt', function () {
     const port = first.address.split(':')[1] as string;
     const second = run(['serve', '--bind', '127.0.0.1', '--port', port]);
     expect(await second.exited).to.equal(1);
-    expect(second.lines[0]).to.match(/^bittrrt: cannot listen on 127\.0\.0\.1:\d+: address already in use/);
+    expect(second.lines[0]).to.match(/^bittrrt: cannot listen on 127\.0\.0\.1:\d+: address already in use \(another bittrrt serve, or another program, has that port: stop it, or choose another with --port\)/);
   });
 
   for (const command of ['serve', 'connect', 'demo']) {

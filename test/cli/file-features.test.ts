@@ -93,6 +93,78 @@ describe('bin/bittrrt file features: pipes, --out directories, metadata, --list,
       expect(summaries[0]).to.match(new RegExp(`^sent photos .*bytes=${deep.length + 3} `));
       expect(client.lines).to.include('photos: 2 file(s) and 1 empty directory sent files=2 empty_directories=1 skipped=2');
     });
+    it('--send DIR again: files already there, the same, move nothing and the summary counts them; a changed one is refused naming it and --overwrite', async () => {
+      const server = await serveDir();
+      const root = join(tempDir('again'), 'photos');
+      mkdirSync(join(root, 'sub'), { recursive: true });
+      writeFileSync(join(root, 'a.txt'), 'hello');
+      writeFileSync(join(root, 'sub', 'b.bin'), randomBytes(50_000));
+      const first = connect(server.address, ['--send', root]);
+      expect(await first.exited, first.lines.join('\n')).to.equal(0);
+
+      writeFileSync(join(root, 'c.txt'), 'new');
+      const again = connect(server.address, ['--send', root]);
+      expect(await again.exited, again.lines.join('\n')).to.equal(0);
+      expect(again.lines).to.include('photos: 3 file(s) (2 already there) and 0 empty directories sent files=3 unchanged=2 empty_directories=0 skipped=0');
+      expect(again.lines.find((l) => l.startsWith('sent photos '))).to.match(/^sent photos \(48\.8 KiB, 2 file\(s\) already there: 3 B in .* unchanged=2 /);
+      expect(readFileSync(join(server.dir, 'photos', 'c.txt'), 'utf8')).to.equal('new');
+
+      const single = connect(server.address, ['--send', join(root, 'a.txt')]);
+      expect(await single.exited, single.lines.join('\n')).to.equal(0);
+      const twice = connect(server.address, ['--send', join(root, 'a.txt')]);
+      expect(await twice.exited, twice.lines.join('\n')).to.equal(0);
+      expect(twice.lines.find((l) => l.startsWith('a.txt'))).to.match(/^a\.txt: already on the server, the same size and SHA-256 \(5 B\): nothing moved .*unchanged=1 /);
+
+      writeFileSync(join(root, 'a.txt'), 'HELLO');
+      const changed = connect(server.address, ['--send', root]);
+      expect(await changed.exited).to.equal(1);
+      expect(changed.lines).to.include('error: the server refused: photos/a.txt already exists on the server and differs from the file sent (use --overwrite)');
+      const replaced = connect(server.address, ['--send', root, '--overwrite']);
+      expect(await replaced.exited, replaced.lines.join('\n')).to.equal(0);
+      expect(readFileSync(join(server.dir, 'photos', 'a.txt'), 'utf8')).to.equal('HELLO');
+    });
+
+    it('--get DIR downloads the tree: bytes, modes and mtimes kept, a nested empty directory made, a link on the server not offered, one summary', async () => {
+      const server = await serveDir(['--allow-download']);
+      const root = join(server.dir, 'photos');
+      mkdirSync(join(root, 'a', 'b', 'empty'), { recursive: true });
+      const deep = randomBytes(300_000);
+      const mtime = new Date('2001-02-03T04:05:06.789Z');
+      writeFileSync(join(root, 'a', 'b', 'deep.bin'), deep);
+      writeFileSync(join(root, 'tool.sh'), '#!/bin/sh\n');
+      chmodSync(join(root, 'tool.sh'), 0o750);
+      for (const name of ['tool.sh', 'a/b/deep.bin']) utimesSync(join(root, name), new Date(), mtime);
+      const outside = tempDir('outside');
+      writeFileSync(join(outside, 'secret.txt'), 'secret');
+      symlinkSync(outside, join(root, 'escape'));
+
+      const listed = await runPiped(['connect', server.address, '--no-pin', '--list'], Buffer.alloc(0), piped);
+      expect(listed.stdout.toString()).to.match(/^ +- +\S+ \S+  photos\/$/m);
+
+      const out = join(tempDir('got'), 'downloads') + '/';
+      const client = connect(server.address, ['--get', 'photos', '--out', out]);
+      expect(await client.exited, client.lines.join('\n')).to.equal(0);
+      const got = join(out, 'photos');
+      expect(readFileSync(join(got, 'a', 'b', 'deep.bin')).equals(deep)).to.equal(true);
+      expect(readFileSync(join(got, 'tool.sh'), 'utf8')).to.equal('#!/bin/sh\n');
+      expect(statSync(join(got, 'tool.sh')).mode & 0o777).to.equal(0o750 & ~process.umask());
+      for (const name of ['tool.sh', 'a/b/deep.bin']) expect(statSync(join(got, name)).mtime.getTime(), name).to.equal(mtime.getTime());
+      expect(readdirSync(join(got, 'a', 'b', 'empty'))).to.deep.equal([]);
+      expect(readdirSync(got).sort()).to.deep.equal(['a', 'tool.sh']);
+      const summaries = client.lines.filter((l) => l.startsWith('received '));
+      expect(summaries, client.lines.join('\n')).to.have.length(1);
+      expect(summaries[0]).to.match(new RegExp(`^received photos .*bytes=${deep.length + 10} `));
+      expect(client.lines).to.include(`photos: 2 file(s) and 3 directories received into ${got} files=2 directories=3`);
+
+      // A file inside the tree by its path, into the current --out; and never through the server's link.
+      const one = connect(server.address, ['--get', 'photos/a/b/deep.bin', '--out', join(out, 'one.bin')]);
+      expect(await one.exited, one.lines.join('\n')).to.equal(0);
+      expect(readFileSync(join(out, 'one.bin')).equals(deep)).to.equal(true);
+      const escape = connect(server.address, ['--get', 'photos/escape/secret.txt', '--out', out]);
+      expect(await escape.exited).to.equal(1);
+      expect(escape.lines).to.include('error: photos/escape/secret.txt: the server refused: photos/escape exists on the server and is not a directory (a symbolic link, not followed)');
+      expect(existsSync(join(out, 'secret.txt'))).to.equal(false);
+    });
   });
 
   describe('pipes', () => {
@@ -223,27 +295,30 @@ describe('bin/bittrrt file features: pipes, --out directories, metadata, --list,
   });
 
   describe('--list', () => {
-    it('shows the files a server offers (size, time, name); --json prints one object per file with numbers as numbers', async () => {
+    it('shows the files and directories a server offers (size, time, name; a directory ends in /); --json prints one object per entry with numbers as numbers', async () => {
       const server = await serveDir(['--allow-download']);
       writeFileSync(join(server.dir, 'b.bin'), randomBytes(2048));
       writeFileSync(join(server.dir, 'a.txt'), 'hello');
       utimesSync(join(server.dir, 'a.txt'), new Date(), new Date('2001-02-03T04:05:06.000Z'));
       writeFileSync(join(server.dir, 'half.bin.part'), 'partial');
       mkdirSync(join(server.dir, 'sub'));
+      utimesSync(join(server.dir, 'sub'), new Date(), new Date('2001-02-03T04:05:06.000Z'));
 
       const human = await runPiped(['connect', server.address, '--no-pin', '--list'], Buffer.alloc(0), piped);
       expect(human.code, human.stderr).to.equal(0);
       expect(human.stdout.toString().split('\n').filter(Boolean)).to.deep.equal([
         `       5 B  2001-02-03 04:05:06  a.txt`,
         `   2.0 KiB  ${new Date(statSync(join(server.dir, 'b.bin')).mtimeMs).toISOString().replace('T', ' ').slice(0, 19)}  b.bin`,
+        `         -  2001-02-03 04:05:06  sub/`,
       ]);
-      expect(human.stderr).to.match(/^2 file\(s\) offered/m);
+      expect(human.stderr).to.match(/^2 file\(s\) and 1 directory offered/m);
 
       const json = await runPiped(['connect', server.address, '--no-pin', '--list', '--json'], Buffer.alloc(0), piped);
       expect(json.code, json.stderr).to.equal(0);
       const entries = json.stdout.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(entries.map((e) => e.name)).to.deep.equal(['a.txt', 'b.bin']);
-      expect(entries[0]).to.deep.equal({ name: 'a.txt', size: 5, mtime_ms: Date.parse('2001-02-03T04:05:06.000Z'), modified: '2001-02-03T04:05:06.000Z' });
+      expect(entries.map((e) => e.name)).to.deep.equal(['a.txt', 'b.bin', 'sub']);
+      expect(entries[0]).to.deep.equal({ name: 'a.txt', type: 'file', size: 5, mtime_ms: Date.parse('2001-02-03T04:05:06.000Z'), modified: '2001-02-03T04:05:06.000Z' });
+      expect(entries[2]).to.deep.include({ name: 'sub', type: 'directory', size: 0 });
       expect(entries[1]!.size).to.equal(2048);
     });
 

@@ -5,7 +5,7 @@ import {
   type ProgressState,
 } from '../../lib/cli/progress.js';
 import { createLogger } from '../../lib/log.js';
-import { SilenceCheck } from '../../lib/cli/peer-watch.js';
+import { SilenceCheck } from '../../lib/transfer/peer-silence.js';
 import { resumeCommand, shellQuote } from '../../lib/cli/resume-hint.js';
 
 const MB = 1e6;
@@ -198,6 +198,10 @@ describe('resumeCommand', () => {
     expect(resumeCommand(['connect', 'h', '--send', 'x', '--as', 'y'], { send: ['x'], as: 'y', get: [] })).to.equal('bittrrt connect h --send x --as y --resume');
     expect(resumeCommand(['connect', 'h', '--get', 'a', '--get', 'b', '--out', 'd'], { send: [], get: ['a', 'b'], out: 'd' }))
       .to.equal('bittrrt connect h --get a --get b --out d --resume');
+  });
+
+  it('does not offer --resume for a download to standard output, which can only start over', () => {
+    expect(resumeCommand(['connect', 'h', '--get', 'a', '--out', '-'], { send: [], get: ['a'], out: '-' })).to.equal('bittrrt connect h --get a --out -');
   });
 
   it('quotes what a shell would split or expand', () => {

@@ -306,14 +306,17 @@ describe('bin/bittrrt file transfer', function () {
       expect(proc.lines[0]).to.match(/^bittrrt: .*--allow-download.*--dir/);
     });
 
-    it('serve --dir naming a missing directory (or a file) is a usage error', async () => {
+    it('serve --dir naming a missing directory (or a file) is a usage error that says which, and how to make a missing one', async () => {
       const base = tempDir('nodir');
-      for (const dir of [join(base, 'missing'), join(base, 'file')]) {
-        if (dir.endsWith('file')) writeFileSync(dir, 'x');
+      writeFileSync(join(base, 'file'), 'x');
+      for (const [dir, said] of [
+        [join(base, 'missing'), `does not exist: create it first (mkdir -p ${join(base, 'missing')})`],
+        [join(base, 'file'), 'is not a directory'],
+      ] as const) {
         const proc = children.run(['serve', '--bind', '127.0.0.1', '--port', '0', '--dir', dir]);
         expect(await proc.exited).to.not.equal(0);
         expect(proc.lines, dir).to.have.length(1);
-        expect(proc.lines[0]).to.match(/^bittrrt: .*is not a directory/);
+        expect(proc.lines[0]).to.include(`bittrrt: --dir ${JSON.stringify(dir)} ${said}`);
       }
       expect(readdirSync(base)).to.deep.equal(['file']);
     });

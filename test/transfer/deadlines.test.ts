@@ -53,6 +53,21 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
     expect(checkings, 'checking answers sent').to.be.greaterThan(10);
   });
 
+  it('upload of a file the receiver says it holds (`held`): `checking` for ever is given up the same way', async () => {
+    const { endpoint, raw } = await hostile(1000);
+    const path = join(tempDir('src'), 'held.bin');
+    writeFileSync(path, 'held');
+    const outcome = failure(endpoint.upload(path));
+    await answerWith(raw, 1, 'offer', { type: 'accept', offset: 4, size: 4, prefix: '', held: true });
+    let checkings = 0;
+    every(100, () => {
+      raw.tell(1, { type: 'checking' });
+      checkings++;
+    });
+    expect(await outcome).to.match(/still checking the file after 1 s/);
+    expect(checkings, 'checking answers sent').to.be.greaterThan(10);
+  });
+
   it('download: a sender that only repeats a segment already received fails after the stall time; the part file holds that segment once', async () => {
     const { endpoint, raw } = await hostile(800);
     const out = join(tempDir('down'), 'd.bin');

@@ -247,7 +247,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(readFileSync(out).equals(data)).to.equal(true);
   });
 
-  it('files into a tree: relative paths land inside the directory, empty directories are made, and every hostile path is refused', async () => {
+  it('files into and out of a tree: relative paths land inside the directory and are fetched from it, empty directories are made, and every hostile path is refused', async () => {
     const { endpoint, session, inbox } = await rig();
     const data = randomBytes(5000);
     const src = join(tempDir('tree-src'), 'f.bin');
@@ -273,8 +273,14 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     }
     expect(readdirSync(outside)).to.deep.equal([]);
     expect(readdirSync(inbox).sort()).to.deep.equal(['escape', 'top']);
-    // Downloads still name a file of the directory itself.
-    expect((await rawRequest(session, id += 2, { type: 'get', name: 'top/sub/f.bin', offset: 0 }))?.type).to.equal('reject');
+    // A download reaches a file of the tree by its path, through real directories only; every hostile path is refused.
+    const copy = join(tempDir('tree-copy'), 'f.bin');
+    await endpoint.download('top/sub/f.bin', { out: copy });
+    expect(readFileSync(copy).equals(data)).to.equal(true);
+    for (const name of hostile) {
+      const get = await rawRequest(session, id += 2, { type: 'get', name, offset: 0 });
+      expect(get?.type, `get ${JSON.stringify(name)}: ${JSON.stringify(get)}`).to.equal('reject');
+    }
   });
 
   it('a resumed download never tells its part file\'s hash: the server proves its prefix and waits for the decision', async () => {

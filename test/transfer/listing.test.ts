@@ -64,4 +64,36 @@ describe('transfer/listing (what a server offers for download)', () => {
     expect(second.entries.map((e) => e.name)).to.deep.equal(['z.txt']);
     expect(second.next).to.equal('');
   });
+
+  it('lists a directory of a tree (given its components) with its subdirectories marked, and says tree', async () => {
+    const dir = tempDir('list-tree');
+    mkdirSync(join(dir, 'photos', 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'photos', 'a.txt'), 'hi');
+    utimesSync(join(dir, 'photos', 'sub'), new Date(), new Date(1_000_000_000_000));
+    symlinkSync('/etc', join(dir, 'photos', 'etc'));
+    const page = await listPage(dir, '', ['photos']);
+    expect(page).to.deep.equal({
+      type: 'listing',
+      entries: [{ name: 'a.txt', size: 2, mtime: page.entries[0]!.mtime }, { name: 'sub', size: 0, mtime: 1_000_000_000_000, dir: true }],
+      next: '',
+      truncated: false,
+      tree: true,
+    });
+    expect(decodeMessage(encodeMessage(page))).to.deep.equal(page);
+    expect((await listPage(dir, '', [])).entries).to.deep.equal([{ name: 'photos', size: 0, mtime: (await listPage(dir, '', [])).entries[0]!.mtime, dir: true }]);
+  });
+
+  it('refuses to list through a symbolic link, or a directory that is not there, naming the path as the peer gave it', async () => {
+    const dir = tempDir('list-link');
+    mkdirSync(join(dir, 'real'));
+    symlinkSync('/etc', join(dir, 'real', 'etc'));
+    for (const [tree, reason] of [
+      [['real', 'etc'], 'real/etc exists on the server and is not a directory (a symbolic link, not followed)'],
+      [['gone'], 'gone: no such directory on the server'],
+    ] as const) {
+      let failure: Error | undefined;
+      await listPage(dir, '', [...tree]).catch((err: Error) => { failure = err; });
+      expect(failure?.message).to.equal(reason);
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
@@ -18,10 +18,10 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
   this.timeout(60_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
 
-  async function serve(allowOverwrite?: boolean): Promise<{ port: number; inbox: string; events: TransferEvent[] }> {
+  async function serve(allowOverwrite?: boolean, allowDownload = true): Promise<{ port: number; inbox: string; events: TransferEvent[] }> {
     const inbox = tempDir('owned-inbox');
     const events: TransferEvent[] = [];
-    const server = createServer({ files: { dir: inbox, allowDownload: true, allowOverwrite } });
+    const server = createServer({ files: { dir: inbox, allowDownload, allowOverwrite } });
     server.on('transfer', (event) => events.push(event));
     servers.push(server);
     // Dual-stack, so clients on 127.0.0.1 and on ::1 are two hosts.
@@ -64,8 +64,49 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
     const result = await again.upload(path, { resume: true });
     expect(result.offset).to.equal(10 * PAYLOAD);
     expect(readFileSync(join(inbox, 'owned.bin')).equals(data)).to.equal(true);
-    // Finished, the file has no owner: the other host sees an ordinary existing file.
+    // Finished, the file is its maker's: the other host sees an ordinary existing file.
     expect(reason(await other.request(7, offer('owned.bin', 5, false)))).to.equal('owned.bin already exists on the server (use --overwrite)');
+  });
+
+  it('a file sent again unchanged moves nothing: its maker has it compared (size and SHA-256), a changed one is refused naming it; a stranger without downloads is not told whether it is the same', async () => {
+    const { port, inbox, events } = await serve(undefined, false);
+    const data = randomBytes(3 * PAYLOAD);
+    const path = join(tempDir('same-src'), 'same.bin');
+    writeFileSync(path, data);
+    const maker = new TransferEndpoint(await session('127.0.0.1', port));
+    expect((await maker.upload(path)).unchanged).to.equal(undefined);
+    const again = await maker.upload(path);
+    expect(again).to.deep.include({ name: 'same.bin', size: data.length, offset: data.length, unchanged: 1, sha256: createHash('sha256').update(data).digest('hex') });
+    expect(again.stats.packets, 'no data sent').to.equal(0);
+    expect(await eventually(() => events.some((e) => e.kind === 'finished' && e.result.unchanged === 1), 5_000)).to.equal(true);
+
+    // The same size, other bytes: refused as existing, naming the file and the flag; the held file is untouched.
+    writeFileSync(path, randomBytes(data.length));
+    expect(await maker.upload(path).then(() => null, (e: Error) => e.message))
+      .to.equal('the peer refused: same.bin already exists on the server and differs from the file sent (use --overwrite)');
+    expect(readFileSync(join(inbox, 'same.bin')).equals(data)).to.equal(true);
+    // Asked not to compare, the maker gets the plain refusal.
+    expect(await maker.upload(path, { skipUnchanged: false }).then(() => null, (e: Error) => e.message))
+      .to.equal('the peer refused: same.bin already exists on the server (use --overwrite)');
+
+    // Another host did not make it, and could not download it: no comparison, whatever it asks.
+    const stranger = new RawClient(await session('::1', port));
+    const asked: TransferMessage = { type: 'offer', name: 'same.bin', size: data.length, resume: false, overwrite: false, ifChanged: true };
+    expect(reason(await stranger.request(1, asked))).to.equal('same.bin already exists on the server (use --overwrite)');
+  });
+
+  it('a server with downloads compares for anyone (the file could be read anyway), and only on the uploader\'s proof: a wrong hash is refused', async () => {
+    const { port, inbox } = await serve();
+    const data = randomBytes(2 * PAYLOAD);
+    writeFileSync(join(inbox, 'open.bin'), data);
+    const client = new RawClient(await session('::1', port));
+    const asked: TransferMessage = { type: 'offer', name: 'open.bin', size: data.length, resume: false, overwrite: false, ifChanged: true };
+    expect(await client.request(1, asked)).to.deep.equal({ type: 'accept', offset: data.length, size: data.length, prefix: '', held: true });
+    const stats = { packets: 0, retransmits: 0, srtt: null, minRtt: null };
+    const wrong = await client.request(1, { type: 'done', size: data.length, sha256: 'ab'.repeat(32), stats });
+    expect(wrong).to.deep.equal({ type: 'result', ok: false, reason: 'open.bin already exists on the server and differs from the file sent (use --overwrite)' });
+    // A different size is not compared at all.
+    expect(reason(await client.request(3, { ...asked, size: data.length + 1 } as TransferMessage))).to.equal('open.bin already exists on the server (use --overwrite)');
   });
 
   it('a client identity owns its part files: another identity on the same host is refused, the owner resumes', async () => {
@@ -119,7 +160,7 @@ describe('transfer/ownership: clients of one upload directory cannot reach each 
     const decomposed = 'cafe\u0301.txt';
     const composed = 'caf\u00e9.txt';
     expect((await client.request(7, offer(decomposed, 10 * PAYLOAD, false))).type).to.equal('accept');
-    expect(reason(await client.request(9, offer(composed, 10 * PAYLOAD, false)))).to.equal(`${composed} is being received from another transfer`);
+    expect(reason(await client.request(9, offer(composed, 10 * PAYLOAD, false)))).to.equal(`${composed} is being received from another transfer (an interrupted one ends after 30 s without data: then try again)`);
     expect(readdirSync(inbox)).to.deep.equal([`${composed}.part`]);
   });
 });

@@ -1,4 +1,3 @@
-import type { Session } from '../net/session.js';
 import { clock } from '../time.js';
 
 /**
@@ -14,7 +13,7 @@ import { clock } from '../time.js';
  * of a transfer (our own hash of a file's start before a resume).
  */
 export const PEER_SILENCE_HEARTBEATS = 3;
-/** How often the silence is checked. */
+/** How often the silence is checked (more often for a short silence: a check more than half of it late only takes note). */
 const CHECK_MS = 1000;
 
 /**
@@ -39,14 +38,39 @@ export class SilenceCheck {
   }
 }
 
-/** Calls `onSilent` once if the session's peer stays silent for `silenceMs`; returns the function that stops watching. */
-export function watchPeer(session: Session, silenceMs: number, onSilent: () => void): () => void {
-  const check = new SilenceCheck(silenceMs, () => session.lastReceived);
-  const timer = setInterval(() => {
-    if (!check.silent(clock())) return;
-    clearInterval(timer);
-    onSilent();
-  }, CHECK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+/**
+ * Watches a peer while `running()` says transfers are under way: calls `onSilent` once it has
+ * been silent for `silenceMs` (SilenceCheck), and stops by itself when nothing runs any more (a
+ * new transfer calls `wake()` again, and the count starts afresh).
+ */
+export class PeerWatch {
+  readonly #silenceMs: number;
+  readonly #lastHeard: () => number;
+  readonly #running: () => boolean;
+  readonly #onSilent: () => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(silenceMs: number, lastHeard: () => number, running: () => boolean, onSilent: () => void) {
+    this.#silenceMs = silenceMs;
+    this.#lastHeard = lastHeard;
+    this.#running = running;
+    this.#onSilent = onSilent;
+  }
+
+  wake(): void {
+    if (this.#timer) return;
+    const check = new SilenceCheck(this.#silenceMs, this.#lastHeard);
+    this.#timer = setInterval(() => {
+      if (!this.#running()) return this.stop();
+      if (!check.silent(clock())) return;
+      this.stop();
+      this.#onSilent();
+    }, Math.min(CHECK_MS, this.#silenceMs / 4));
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
 }
