@@ -324,6 +324,13 @@ export const DEFAULT_BANDWIDTH_LIMITS = { inAll: 4, perHost: 1, maxSeconds: 60 }
 /** A transfer whose peer acknowledges nothing this long has failed (the session may still live). */
 export const TRANSFER_STALL_MS = 30_000;
 /**
+ * Finished uploads whose maker a server remembers, so that maker alone may have a copy it sends
+ * again compared (ifChanged). Every upload adds one; past this many the oldest is forgotten, and
+ * its maker is then told "already exists", as anyone else is: memory stays bounded (about 150 B
+ * an entry) however many files a client uploads.
+ */
+export const REMEMBERED_FILE_MAKERS = 10_000;
+/**
  * Prefix hashes (a resume's proof of a file's start: a `get` with an offset, an `offer` with
  * `resume`) running at once in this process, and per peer host. Each reads up to the whole file,
  * one small message apiece: a review measured 4 KiB of requests making a server hash 8 GiB. Two in

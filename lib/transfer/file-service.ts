@@ -54,6 +54,8 @@ export class FileService extends EventEmitter<FileServiceEvents> implements Sess
   readonly busyNames = new Map<string, { finished: boolean }>();
   /** Who made each part file in the directory (by nameKey), across all sessions; it lives as long as the service. */
   readonly partOwners = new Map<string, string>();
+  /** Who made each finished upload, the latest REMEMBERED_FILE_MAKERS of them. */
+  readonly fileMakers = new Map<string, string>();
   readonly #options: FileServiceOptions;
 
   constructor(options: FileServiceOptions = {}) {
@@ -85,6 +87,7 @@ export class FileService extends EventEmitter<FileServiceEvents> implements Sess
       hashLimiter: this.hashLimiter,
       busyNames: this.busyNames,
       partOwners: this.partOwners,
+      fileMakers: this.fileMakers,
       onEvent,
     };
   }

@@ -1,6 +1,6 @@
 import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PART_SUFFIX, RECEIVE_WINDOW_BYTES, TRANSFER_STALL_MS } from '../constants.js';
+import { PART_SUFFIX, RECEIVE_WINDOW_BYTES, REMEMBERED_FILE_MAKERS, TRANSFER_STALL_MS } from '../constants.js';
 import { toBase64Url } from '../encoding.js';
 import { clock } from '../time.js';
 import type { TransferMessage } from '../protocol/transfer.js';
@@ -171,10 +171,11 @@ export class PeerRequests {
       throw new TransferError(`${offer.name} is being received from another transfer (an interrupted one ends after ${stall} without data: then try again)`);
     }
     const owners = this.#options.partOwners ?? new Map<string, string>();
+    const makers = this.#options.fileMakers ?? new Map<string, string>();
     const owner = this.#partOwner();
     const path = join(dir, offer.name);
     if (offer.ifChanged && !offer.overwrite) {
-      const held = await this.#offerComparison(transfer, path, offer, owners.get(key) === owner);
+      const held = await this.#offerComparison(transfer, path, offer, makers.get(key) === owner);
       if (held) return held;
     }
     // Before any disk work: a client over its share of memory is refused at once.
@@ -216,8 +217,10 @@ export class PeerRequests {
     const offset = opened.length;
     const run = this.#streams.receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
-      // The owner stays recorded as the file's maker: it may have a copy it sends again compared (ifChanged).
       await opened.finish(done.sha256, offer.overwrite, { mtime: offer.mtime, mode: offer.mode });
+      // In place: there is no part file left to own; its maker may have a copy it sends again compared (ifChanged).
+      owners.delete(key);
+      rememberMaker(makers, key, owner);
     }).finally(async () => {
       grant?.release();
       claim?.release();
@@ -407,5 +410,15 @@ export async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Records `owner` as the latest maker of `key`, forgetting the oldest past REMEMBERED_FILE_MAKERS. */
+export function rememberMaker(makers: Map<string, string>, key: string, owner: string): void {
+  makers.delete(key);
+  makers.set(key, owner);
+  for (const oldest of makers.keys()) {
+    if (makers.size <= REMEMBERED_FILE_MAKERS) break;
+    makers.delete(oldest);
   }
 }

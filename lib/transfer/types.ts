@@ -19,11 +19,15 @@ export interface TransferEndpointOptions {
   busyNames?: Map<string, { finished: boolean }>;
   /**
    * Who made each part file in `dir` (by name key): a peer may resume, empty or replace only its
-   * own; once the file is in place its maker stays recorded, and only it (or anyone, with
-   * allowDownload) may have a copy it sends again compared with it (`ifChanged`). A server passes
-   * one map to every session's endpoint; it lives as long as the server.
+   * own. A server passes one map to every session's endpoint; an entry goes when its file is in place.
    */
   partOwners?: Map<string, string>;
+  /**
+   * Who made each finished upload in `dir` (by name key), the latest REMEMBERED_FILE_MAKERS of
+   * them: only its maker (or anyone, with allowDownload) may have a copy it sends again compared
+   * with it (`ifChanged`). Shared by a server's endpoints, as partOwners.
+   */
+  fileMakers?: Map<string, string>;
   /** Take offers that ask to replace an existing file (default true; a server may refuse them). */
   allowOverwrite?: boolean;
   /** Hears about transfers the peer starts (a server logs them). */
