@@ -235,7 +235,7 @@ export class PeerRequests {
    * the uploader's `done` then says its SHA-256, which is compared with the held file's (hashed
    * under the hash limiter, as a resume's prefix is); no data moves. Undefined, so the offer is
    * refused as existing as before, when the sizes differ, or when this peer may not learn whether a
-   * file is the same: only its maker (`madeByPeer`, since this server started) or, with
+   * file is the same: only its maker (`madeByPeer`: a recent upload since this server started) or, with
    * allowDownload, anyone, since anyone could read the file anyway.
    */
   async #offerComparison(transfer: TransferRecord, path: string, offer: Extract<TransferMessage, { type: 'offer' }>,
