@@ -17,10 +17,8 @@
  *
  * The TLS certificate and key are throwaway benchmark-only fixtures (benchmarks/fixtures/README.md).
  *
- * Protocol: the worker says `ready`; the parent sends one `start` with its job; a receiving role
- * (and the proxy) then says `listening` with its port; every role ends with `done` (its report) or
- * `failure`, the proxy only after the parent's `stop`. The worker exits when the parent
- * disconnects, and after MAX_LIFETIME_MS at most.
+ * It answers BaselineApi's two operations through worker-process.ts: `start` (one job per worker)
+ * and `report`. It exits when asked, when the parent goes away, and after MAX_LIFETIME_MS at most.
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -31,7 +29,7 @@ import tls from 'node:tls';
 import type { TransferResult } from '../lib/transfer/endpoint.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import { BENCH_RATE_LIMITS } from './session-rpc.js';
-import { errorText, isRecord, serveParent } from './worker-process.js';
+import { cpuMicros, serveRequests, sleep } from './worker-process.js';
 import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
@@ -186,61 +184,15 @@ export type BaselineReport =
   | UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport | BittrrtServerReport | BittrrtClientReport | ImpairmentProxyReport
   | UdxReceiverReport | UdxSenderReport;
 
-/** Parent → worker: the job, once; then, for the proxy, when to stop. */
-export interface StartMessage {
-  readonly kind: 'start';
-  readonly job: BaselineJob;
-}
-
-export interface StopMessage {
-  readonly kind: 'stop';
-}
-
-export type ToBaselineWorker = StartMessage | StopMessage;
-
-/** Worker → parent. */
-export type FromBaselineWorker =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'listening'; readonly port: number }
-  | { readonly kind: 'done'; readonly report: BaselineReport }
-  | { readonly kind: 'failure'; readonly error: string };
-
-/* ---------------- message checks ---------------- */
-
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-const isSeed = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-const isProbability = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value <= 1;
-const isPath = (value: unknown): value is string => typeof value === 'string' && value !== '';
-
-function isJob(value: unknown): value is BaselineJob {
-  if (!isRecord(value)) return false;
-  switch (value.role) {
-    case 'udp-receiver':
-      return isCount(value.idleMs);
-    case 'udp-sender':
-      return isCount(value.port) && isCount(value.bytes) && isCount(value.datagramBytes) && isCount(value.inFlight);
-    case 'tls-server':
-      return true;
-    case 'tls-client':
-      return isCount(value.port) && isCount(value.bytes) && isCount(value.chunkBytes);
-    case 'bittrrt-server':
-      return isPath(value.dir);
-    case 'bittrrt-client':
-      return isCount(value.port) && isPath(value.path);
-    case 'impairment-proxy':
-      return isCount(value.serverPort) && isSeed(value.seed) && isProbability(value.drop);
-    case 'udx-receiver':
-      return isCount(value.peerPort);
-    case 'udx-sender':
-      return isCount(value.port) && isCount(value.bindPort) && isCount(value.bytes) && isCount(value.chunkBytes);
-    default:
-      return false;
-  }
-}
-
-function isToWorker(value: unknown): value is ToBaselineWorker {
-  if (!isRecord(value)) return false;
-  return value.kind === 'stop' || (value.kind === 'start' && isJob(value.job));
+/** The operations a baseline worker answers (worker-process.ts). */
+export interface BaselineApi {
+  /**
+   * Starts the worker's one job: answers with its port once a receiving role (or the proxy)
+   * listens, or with null once a sending role is done.
+   */
+  start: [BaselineJob, { readonly port: number | null }];
+  /** The job's report once it ends; the proxy ends when asked this (it cannot tell by itself when the transfer through it is over). */
+  report: [Record<string, never>, BaselineReport];
 }
 
 /* ---------------- measurement ---------------- */
@@ -262,13 +214,6 @@ const YIELD_EVERY = 4096;
 const TLS_CERT_URL = new URL('../../benchmarks/fixtures/tls-bench-cert.pem', import.meta.url);
 const TLS_KEY_URL = new URL('../../benchmarks/fixtures/tls-bench-key.pem', import.meta.url);
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-const cpuMicros = (): number => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
-
 /** maxRSS is in KiB. */
 const peakRssBytes = (): number => process.resourceUsage().maxRSS * 1024;
 
@@ -277,11 +222,8 @@ function usageSince(cpuStart: number): Pick<CommonReport, 'cpuMicros' | 'peakRss
   return { cpuMicros: cpuMicros() - cpuStart, peakRssBytes: peakRssBytes() };
 }
 
-function send(message: FromBaselineWorker): void {
-  // With a callback a failed send is not an 'error' event, which would crash the worker when the
-  // parent died first; the worker exits on the disconnect that follows anyway.
-  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
-}
+/** Tells the parent the port a receiving role (or the proxy) listens on: the answer to `start`. */
+let listening: (port: number) => void = () => undefined;
 
 /* ---------------- UDP ---------------- */
 
@@ -339,7 +281,7 @@ async function udpReceiver(job: UdpReceiverJob): Promise<UdpReceiverReport> {
       datagrams++;
       bytes += message.length;
     });
-    send({ kind: 'listening', port: socket.address().port });
+    listening(socket.address().port);
   });
   const recvBufferBytes = socket.getRecvBufferSize();
   socket.close();
@@ -471,7 +413,7 @@ async function tlsServer(): Promise<TlsServerReport> {
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('TLS server has no TCP address');
-  send({ kind: 'listening', port: address.port });
+  listening(address.port);
 
   const socket = await connection;
   let bytes = 0;
@@ -568,7 +510,7 @@ async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport
   // Awaited only once listening; an error before that must not count as unhandled.
   finished.catch(() => undefined);
   const { port } = await server.listen(0, LOOPBACK);
-  send({ kind: 'listening', port });
+  listening(port);
   const result = await finished;
   // Measured before the file goes: unlinking it is the file system's work, not the transfer's.
   const usage = usageSince(cpuStart);
@@ -594,7 +536,7 @@ async function bittrrtClient(job: BittrrtClientJob): Promise<BittrrtClientReport
   }
 }
 
-/** Resolved by the parent's `stop`: the proxy cannot tell by itself when the transfer through it is over. */
+/** Resolved by the parent's `report`: the proxy cannot tell by itself when the transfer through it is over. */
 let requestStop: () => void = () => undefined;
 const stopRequested = new Promise<void>((resolve) => {
   requestStop = resolve;
@@ -605,7 +547,7 @@ async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxy
   const cpuStart = cpuMicros();
   const proxy = await ImpairmentProxy.start(job.serverPort, { seed: job.seed, drop: job.drop });
   try {
-    send({ kind: 'listening', port: proxy.port });
+    listening(proxy.port);
     await stopRequested;
     return { role: 'impairment-proxy', toServer: { ...proxy.toServer }, toClient: { ...proxy.toClient }, ...usageSince(cpuStart) };
   } finally {
@@ -619,7 +561,7 @@ async function udxReceiver(job: UdxReceiverJob): Promise<UdxReceiverReport> {
   const end = await openUdxEnd('receiver', { host: LOOPBACK, port: 0 }, { host: LOOPBACK, port: job.peerPort });
   const cpuStart = cpuMicros();
   const received = receiveAll(end.stream, MAX_LIFETIME_MS);
-  send({ kind: 'listening', port: end.socket.address().port });
+  listening(end.socket.address().port);
   const { bytes, elapsedMs, ended } = await received;
   if (!ended) throw new Error(`the sender did not end the stream (${bytes} bytes received)`);
   const report: UdxReceiverReport = { role: 'udx-receiver', bytes, elapsedMs, ...usageSince(cpuStart) };
@@ -665,27 +607,20 @@ function run(job: BaselineJob): Promise<BaselineReport> {
   }
 }
 
-let started = false;
-serveParent('baseline-worker', MAX_LIFETIME_MS, {
-  onMessage: (message) => {
-    if (!isToWorker(message)) {
-      send({ kind: 'failure', error: 'unexpected message from the parent' });
-      return;
-    }
-    if (message.kind === 'stop') {
-      requestStop();
-      return;
-    }
-    if (started) {
-      send({ kind: 'failure', error: 'this worker already runs a job' });
-      return;
-    }
-    started = true;
-    run(message.job).then(
-      (report) => send({ kind: 'done', report }),
-      (err: unknown) => send({ kind: 'failure', error: errorText(err) }),
-    );
-  },
-  onParentGone: () => process.exit(0),
-  onLifetimeOver: () => process.exit(1),
-});
+let job: Promise<BaselineReport> | null = null;
+
+function start(params: BaselineJob): Promise<{ port: number | null }> {
+  if (job !== null) return Promise.reject(new Error('this worker already runs a job'));
+  const listens = new Promise<number>((resolve) => {
+    listening = resolve;
+  });
+  job = run(params);
+  return Promise.race([listens.then((port) => ({ port })), job.then(() => ({ port: null }))]);
+}
+
+function report(): Promise<BaselineReport> {
+  requestStop();
+  return job ?? Promise.reject(new Error('no job was started'));
+}
+
+serveRequests<BaselineApi>('baseline-worker', MAX_LIFETIME_MS, { start, report }, (code) => process.exit(code));
