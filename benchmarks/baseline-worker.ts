@@ -34,79 +34,51 @@ import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
 
-export type BaselineRole =
-  | 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client' | 'bittrrt-server' | 'bittrrt-client' | 'impairment-proxy'
-  | 'udx-receiver' | 'udx-sender';
-
-export interface UdpReceiverJob {
-  readonly role: 'udp-receiver';
-  /** Stop this long after the last datagram when no end marker arrives (they can be lost too). */
-  readonly idleMs: number;
+/** Each role's job: what the parent sends it with `start`, besides its role. */
+interface Jobs {
+  'udp-receiver': {
+    /** Stop this long after the last datagram when no end marker arrives (they can be lost too). */
+    readonly idleMs: number;
+  };
+  'udp-sender': {
+    readonly port: number;
+    /** Total payload bytes: full datagrams, then one shorter datagram for the remainder. */
+    readonly bytes: number;
+    readonly datagramBytes: number;
+    /** Sends whose callback has not run yet, at most. */
+    readonly inFlight: number;
+  };
+  'tls-server': object;
+  'tls-client': { readonly port: number; readonly bytes: number; readonly chunkBytes: number };
+  'bittrrt-server': {
+    /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
+    readonly dir: string;
+  };
+  'bittrrt-client': {
+    /** The server's port, or the proxy's. */
+    readonly port: number;
+    readonly path: string;
+  };
+  'impairment-proxy': {
+    readonly serverPort: number;
+    /** Seed of the proxy's PRNG: the same seed drops the same datagrams of the same traffic. */
+    readonly seed: number;
+    /** Probability 0..1 that a datagram is dropped, in each direction. */
+    readonly drop: number;
+  };
+  // udx streams are addressed by socket and id on both sides: each end must know the other's port before data flows.
+  'udx-receiver': {
+    /** The port the sender will bind (the parent picked a free one). */
+    readonly peerPort: number;
+  };
+  'udx-sender': { readonly port: number; readonly bindPort: number; readonly bytes: number; readonly chunkBytes: number };
 }
 
-export interface UdpSenderJob {
-  readonly role: 'udp-sender';
-  readonly port: number;
-  /** Total payload bytes: full datagrams, then one shorter datagram for the remainder. */
-  readonly bytes: number;
-  readonly datagramBytes: number;
-  /** Sends whose callback has not run yet, at most. */
-  readonly inFlight: number;
-}
+export type BaselineRole = keyof Jobs;
+export type JobOf<R extends BaselineRole> = { readonly role: R } & Jobs[R];
+export type BaselineJob = { [R in BaselineRole]: JobOf<R> }[BaselineRole];
 
-export interface TlsServerJob {
-  readonly role: 'tls-server';
-}
-
-export interface TlsClientJob {
-  readonly role: 'tls-client';
-  readonly port: number;
-  readonly bytes: number;
-  readonly chunkBytes: number;
-}
-
-export interface BittrrtServerJob {
-  readonly role: 'bittrrt-server';
-  /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
-  readonly dir: string;
-}
-
-export interface BittrrtClientJob {
-  readonly role: 'bittrrt-client';
-  /** The server's port, or the proxy's. */
-  readonly port: number;
-  readonly path: string;
-}
-
-export interface ImpairmentProxyJob {
-  readonly role: 'impairment-proxy';
-  readonly serverPort: number;
-  /** Seed of the proxy's PRNG: the same seed drops the same datagrams of the same traffic. */
-  readonly seed: number;
-  /** Probability 0..1 that a datagram is dropped, in each direction. */
-  readonly drop: number;
-}
-
-/** udx streams are addressed by socket and id on both sides: each end must know the other's port before data flows. */
-export interface UdxReceiverJob {
-  readonly role: 'udx-receiver';
-  /** The port the sender will bind (the parent picked a free one). */
-  readonly peerPort: number;
-}
-
-export interface UdxSenderJob {
-  readonly role: 'udx-sender';
-  /** The receiver's port. */
-  readonly port: number;
-  readonly bindPort: number;
-  readonly bytes: number;
-  readonly chunkBytes: number;
-}
-
-export type BaselineJob =
-  | UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob | BittrrtServerJob | BittrrtClientJob | ImpairmentProxyJob | UdxReceiverJob | UdxSenderJob;
-
-/** What every role measures of itself. */
+/** What every role but the proxy measures of itself. */
 export interface CommonReport {
   /** Payload bytes sent (a sender) or received (a receiver). */
   readonly bytes: number;
@@ -118,71 +90,49 @@ export interface CommonReport {
   readonly peakRssBytes: number;
 }
 
-export interface UdpReceiverReport extends CommonReport {
-  readonly role: 'udp-receiver';
-  readonly datagrams: number;
-  /** SO_RCVBUF as the kernel granted it (Linux reports twice the size asked for, its bookkeeping overhead included). */
-  readonly recvBufferBytes: number;
-  readonly endedBy: 'marker' | 'idle';
-}
-
-export interface UdpSenderReport extends CommonReport {
-  readonly role: 'udp-sender';
-  /** Datagrams whose send completed without error. */
-  readonly datagrams: number;
-  readonly sendErrors: number;
-  readonly firstSendError: string | null;
-}
-
-interface TlsFields extends CommonReport {
+interface TlsReport extends CommonReport {
   /** Negotiated protocol and cipher suite, as this end saw them. */
   readonly protocol: string;
   readonly cipher: string;
 }
 
-export interface TlsServerReport extends TlsFields {
-  readonly role: 'tls-server';
+/** Each role's report, besides its role. */
+interface Reports {
+  'udp-receiver': CommonReport & {
+    readonly datagrams: number;
+    /** SO_RCVBUF as the kernel granted it (Linux reports twice the size asked for, its bookkeeping overhead included). */
+    readonly recvBufferBytes: number;
+    readonly endedBy: 'marker' | 'idle';
+  };
+  'udp-sender': CommonReport & {
+    /** Datagrams whose send completed without error. */
+    readonly datagrams: number;
+    readonly sendErrors: number;
+    readonly firstSendError: string | null;
+  };
+  'tls-server': TlsReport;
+  'tls-client': TlsReport;
+  'bittrrt-server': CommonReport;
+  'bittrrt-client': CommonReport & {
+    /** Data datagrams sent, retransmissions included, and how many were retransmissions. */
+    readonly packets: number;
+    readonly retransmits: number;
+    /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
+    readonly srttMs: number | null;
+    readonly minRttMs: number | null;
+  };
+  /** The proxy carries no payload of its own: only its cost and what it did to each direction. */
+  'impairment-proxy': Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> & { readonly toServer: ImpairmentStats; readonly toClient: ImpairmentStats };
+  'udx-receiver': CommonReport;
+  'udx-sender': CommonReport & {
+    /** Packets udx sent, retransmissions included, and how many were retransmissions. */
+    readonly packets: number;
+    readonly retransmits: number;
+  };
 }
 
-export interface TlsClientReport extends TlsFields {
-  readonly role: 'tls-client';
-}
-
-export interface BittrrtServerReport extends CommonReport {
-  readonly role: 'bittrrt-server';
-}
-
-export interface BittrrtClientReport extends CommonReport {
-  readonly role: 'bittrrt-client';
-  /** Data datagrams sent, retransmissions included, and how many were retransmissions. */
-  readonly packets: number;
-  readonly retransmits: number;
-  /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
-  readonly srttMs: number | null;
-  readonly minRttMs: number | null;
-}
-
-/** The proxy carries no payload of its own: only its cost and what it did to each direction. */
-export interface ImpairmentProxyReport extends Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> {
-  readonly role: 'impairment-proxy';
-  readonly toServer: ImpairmentStats;
-  readonly toClient: ImpairmentStats;
-}
-
-export interface UdxReceiverReport extends CommonReport {
-  readonly role: 'udx-receiver';
-}
-
-export interface UdxSenderReport extends CommonReport {
-  readonly role: 'udx-sender';
-  /** Packets udx sent, retransmissions included, and how many were retransmissions. */
-  readonly packets: number;
-  readonly retransmits: number;
-}
-
-export type BaselineReport =
-  | UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport | BittrrtServerReport | BittrrtClientReport | ImpairmentProxyReport
-  | UdxReceiverReport | UdxSenderReport;
+export type ReportOf<R extends BaselineRole> = { readonly role: R } & Reports[R];
+export type BaselineReport = { [R in BaselineRole]: ReportOf<R> }[BaselineRole];
 
 /** The operations a baseline worker answers (worker-process.ts). */
 export interface BaselineApi {
@@ -244,7 +194,7 @@ async function bindReceiver(): Promise<dgram.Socket> {
   return socket;
 }
 
-async function udpReceiver(job: UdpReceiverJob): Promise<UdpReceiverReport> {
+async function udpReceiver(job: JobOf<'udp-receiver'>): Promise<ReportOf<'udp-receiver'>> {
   const cpuStart = cpuMicros();
   const socket = await bindReceiver();
   let bytes = 0;
@@ -300,7 +250,7 @@ interface Blasted {
  * `inFlight` sends outstanding: a synchronous loop would queue every datagram in libuv at once
  * (memory in proportion to the transfer) and measure the queueing rather than the sending.
  */
-function blast(socket: dgram.Socket, job: UdpSenderJob): Promise<Blasted> {
+function blast(socket: dgram.Socket, job: JobOf<'udp-sender'>): Promise<Blasted> {
   // All data datagrams share one zero-filled buffer: its content never changes, so sends in flight may share it.
   const full = Buffer.alloc(job.datagramBytes, KIND_DATA);
   const fullCount = Math.floor(job.bytes / job.datagramBytes);
@@ -372,7 +322,7 @@ async function connectSender(port: number): Promise<dgram.Socket> {
   return socket;
 }
 
-async function udpSender(job: UdpSenderJob): Promise<UdpSenderReport> {
+async function udpSender(job: JobOf<'udp-sender'>): Promise<ReportOf<'udp-sender'>> {
   const cpuStart = cpuMicros();
   const socket = await connectSender(job.port);
   const start = performance.now();
@@ -392,7 +342,7 @@ async function udpSender(job: UdpSenderJob): Promise<UdpSenderReport> {
 
 const cipherOf = (socket: tls.TLSSocket): string => socket.getCipher()?.standardName ?? 'unknown';
 
-async function tlsServer(): Promise<TlsServerReport> {
+async function tlsServer(): Promise<ReportOf<'tls-server'>> {
   const cpuStart = cpuMicros();
   const server = tls.createServer({ key: readFileSync(TLS_KEY_URL), cert: readFileSync(TLS_CERT_URL), minVersion: 'TLSv1.3' });
   const connection = new Promise<tls.TLSSocket>((resolve, reject) => {
@@ -429,7 +379,7 @@ async function tlsServer(): Promise<TlsServerReport> {
     socket.once('end', resolve);
     socket.once('error', reject);
   });
-  const report: TlsServerReport = {
+  const report: ReportOf<'tls-server'> = {
     role: 'tls-server', bytes, elapsedMs: lastAt - firstAt, protocol: socket.getProtocol() ?? 'unknown', cipher: cipherOf(socket),
     ...usageSince(cpuStart),
   };
@@ -464,7 +414,7 @@ async function writeAll(socket: tls.TLSSocket, bytes: number, chunkBytes: number
   }
 }
 
-async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
+async function tlsClient(job: JobOf<'tls-client'>): Promise<ReportOf<'tls-client'>> {
   const cpuStart = cpuMicros();
   // Real verification: the bench certificate is the only trusted CA, and its name must match.
   const socket = tls.connect({ host: LOOPBACK, port: job.port, servername: 'localhost', ca: readFileSync(TLS_CERT_URL) });
@@ -496,7 +446,7 @@ async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
 // The library and the proxy are imported by the roles that use them only, so the UDP and TLS ends'
 // peak RSS is Node's alone; each role imports before it starts its CPU clock, so loading is not counted.
 
-async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport> {
+async function bittrrtServer(job: JobOf<'bittrrt-server'>): Promise<ReportOf<'bittrrt-server'>> {
   const { createServer } = await import('../lib/index.js');
   const cpuStart = cpuMicros();
   const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS });
@@ -520,7 +470,7 @@ async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport
   return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, ...usage };
 }
 
-async function bittrrtClient(job: BittrrtClientJob): Promise<BittrrtClientReport> {
+async function bittrrtClient(job: JobOf<'bittrrt-client'>): Promise<ReportOf<'bittrrt-client'>> {
   const [{ connect }, { TransferEndpoint }] = await Promise.all([import('../lib/index.js'), import('../lib/transfer/endpoint.js')]);
   const cpuStart = cpuMicros();
   const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false });
@@ -542,7 +492,7 @@ const stopRequested = new Promise<void>((resolve) => {
   requestStop = resolve;
 });
 
-async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxyReport> {
+async function impairmentProxy(job: JobOf<'impairment-proxy'>): Promise<ReportOf<'impairment-proxy'>> {
   const { ImpairmentProxy } = await import('../test/helpers/impair.js');
   const cpuStart = cpuMicros();
   const proxy = await ImpairmentProxy.start(job.serverPort, { seed: job.seed, drop: job.drop });
@@ -557,24 +507,24 @@ async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxy
 
 /* ---------------- udx-native ---------------- */
 
-async function udxReceiver(job: UdxReceiverJob): Promise<UdxReceiverReport> {
+async function udxReceiver(job: JobOf<'udx-receiver'>): Promise<ReportOf<'udx-receiver'>> {
   const end = await openUdxEnd('receiver', { host: LOOPBACK, port: 0 }, { host: LOOPBACK, port: job.peerPort });
   const cpuStart = cpuMicros();
   const received = receiveAll(end.stream, MAX_LIFETIME_MS);
   listening(end.socket.address().port);
   const { bytes, elapsedMs, ended } = await received;
   if (!ended) throw new Error(`the sender did not end the stream (${bytes} bytes received)`);
-  const report: UdxReceiverReport = { role: 'udx-receiver', bytes, elapsedMs, ...usageSince(cpuStart) };
+  const report: ReportOf<'udx-receiver'> = { role: 'udx-receiver', bytes, elapsedMs, ...usageSince(cpuStart) };
   await closeUdxEnd(end);
   return report;
 }
 
-async function udxSender(job: UdxSenderJob): Promise<UdxSenderReport> {
+async function udxSender(job: JobOf<'udx-sender'>): Promise<ReportOf<'udx-sender'>> {
   const end = await openUdxEnd('sender', { host: LOOPBACK, port: job.bindPort }, { host: LOOPBACK, port: job.port });
   const cpuStart = cpuMicros();
   const start = performance.now();
   const bytes = await sendAll(end.stream, job.chunkBytes, (written) => job.bytes - written);
-  const report: UdxSenderReport = {
+  const report: ReportOf<'udx-sender'> = {
     role: 'udx-sender', bytes, elapsedMs: performance.now() - start, packets: end.stream.packetsTransmitted, retransmits: end.stream.retransmits,
     ...usageSince(cpuStart),
   };

@@ -16,10 +16,7 @@
 import { createSocket } from 'node:dgram';
 import { MAX_DATAGRAM } from '../lib/constants.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
-import type {
-  BaselineApi, BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, CommonReport, ImpairmentProxyReport, UdpReceiverReport,
-  UdpSenderReport, UdxSenderReport,
-} from './baseline-worker.js';
+import type { BaselineApi, BaselineJob, BaselineReport, BaselineRole, CommonReport, ReportOf } from './baseline-worker.js';
 import { errorText, withWorkers, type Worker } from './worker-process.js';
 
 export interface ThroughputResult {
@@ -64,7 +61,6 @@ const TLS_CHUNK_BYTES = 64 * 1024;
 /* ---------------- a run's workers ---------------- */
 
 type BaselineWorker = Worker<BaselineApi>;
-type ReportOf<R extends BaselineRole> = Extract<BaselineReport, { role: R }>;
 
 /** Starts `job` on its worker; resolves with its port once it listens (a receiving role, the proxy). */
 async function listen(worker: BaselineWorker, job: BaselineJob): Promise<number> {
@@ -73,12 +69,13 @@ async function listen(worker: BaselineWorker, job: BaselineJob): Promise<number>
   return port;
 }
 
+const hasRole = <R extends BaselineRole>(report: BaselineReport, role: R): report is Extract<BaselineReport, { role: R }> => report.role === role;
+
 /** The report of the worker started as `role` (its name), once its job ends. */
-async function reportOf<R extends BaselineRole>(worker: BaselineWorker, role: R): Promise<ReportOf<R>> {
+async function reportOf<R extends BaselineRole>(worker: BaselineWorker, role: R): Promise<Extract<BaselineReport, { role: R }>> {
   const report = await worker.call('report', {}, RUN_DEADLINE_MS);
-  if (report.role !== role) throw new Error(`${worker.name} worker reported as ${report.role}`);
-  // The role was checked just above; TypeScript cannot narrow a union by a generic key.
-  return report as ReportOf<R>;
+  if (!hasRole(report, role)) throw new Error(`${worker.name} worker reported as ${report.role}`);
+  return report;
 }
 
 /**
@@ -120,7 +117,7 @@ function throughput(name: string, sender: CommonReport, receiver: CommonReport, 
   };
 }
 
-function udpNote(sent: UdpSenderReport, received: UdpReceiverReport): string {
+function udpNote(sent: ReportOf<'udp-sender'>, received: ReportOf<'udp-receiver'>): string {
   const lost = sent.datagrams === 0 ? 0 : (1 - received.datagrams / sent.datagrams) * 100;
   const parts = [
     `${lost.toFixed(1)}% of datagrams lost in the socket buffer (${sent.datagrams} sent, ${received.datagrams} received, `
@@ -183,7 +180,7 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-function udxNote(sent: UdxSenderReport): string {
+function udxNote(sent: ReportOf<'udx-sender'>): string {
   return `${sent.retransmits} of ${sent.packets} packets resent (${percentOf(sent.retransmits, sent.packets).toFixed(2)}%)`;
 }
 
@@ -215,7 +212,7 @@ function directionNote(label: string, stats: ImpairmentStats): string {
   return `${percentOf(stats.dropped, stats.received).toFixed(2)}% ${label} (${stats.dropped} of ${stats.received})`;
 }
 
-function proxyCost(drop: number, report: ImpairmentProxyReport, deliveredBytes: number): ProxyCost {
+function proxyCost(drop: number, report: ReportOf<'impairment-proxy'>, deliveredBytes: number): ProxyCost {
   return {
     drop,
     cpuPerGb: report.cpuMicros / 1e6 / (deliveredBytes / 1e9),
@@ -225,7 +222,7 @@ function proxyCost(drop: number, report: ImpairmentProxyReport, deliveredBytes: 
   };
 }
 
-function uploadNote(sent: BittrrtClientReport, proxy: ProxyCost | null): string {
+function uploadNote(sent: ReportOf<'bittrrt-client'>, proxy: ProxyCost | null): string {
   const rtt = (ms: number | null): string => (ms === null ? 'n/a' : `${ms.toFixed(2)} ms`);
   const parts = [`${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
   if (proxy !== null) {
