@@ -9,7 +9,7 @@
  */
 import { BACKEND_NAMES } from './harness.js';
 import type { Report } from './report.js';
-import { median } from './verdict.js';
+import { median, spread } from './verdict.js';
 
 /** `T` as parsed JSON of uncertain age: every property optional, all the way down. */
 export type Loose<T> = T extends readonly (infer E)[] ? readonly Loose<E>[]
@@ -80,9 +80,6 @@ export interface Comparison {
   readonly onlyB: readonly string[];
 }
 
-const halfRangePercent = (values: readonly number[]): number =>
-  ((Math.max(...values) - Math.min(...values)) / 2 / Math.abs(median(values))) * 100;
-
 /** Compares round i of A with round i of B, figure by figure, in A's order. */
 export function compareRounds(a: readonly Figures[], b: readonly Figures[]): Comparison {
   const names = (side: readonly Figures[]): Set<string> => new Set(side.flatMap((f) => [...f.keys()]));
@@ -102,8 +99,8 @@ export function compareRounds(a: readonly Figures[], b: readonly Figures[]): Com
       b: median(bs),
       ratio: median(ratios),
       ratioRange: [Math.min(...ratios), Math.max(...ratios)],
-      spreadA: halfRangePercent(as),
-      spreadB: halfRangePercent(bs),
+      spreadA: spread(as).spreadPercent,
+      spreadB: spread(bs).spreadPercent,
       rounds: pairs.length,
     }];
   });
