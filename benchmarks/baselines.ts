@@ -245,14 +245,15 @@ export async function bittrrtUpload(options: { path: string; bytes: number; inbo
   if (drop !== undefined && !(drop >= 0 && drop <= 1)) throw new RangeError(`drop must be a probability in 0..1, got ${drop}`);
   return withBaselineWorkers(name, ['bittrrt-server', 'bittrrt-client'], async ([server, client], start) => {
     let port = await listen(server, { role: 'bittrrt-server', dir: options.inbox });
-    const proxy = drop === undefined ? null : await start('impairment-proxy');
-    if (proxy !== null && drop !== undefined) {
-      port = await listen(proxy, { role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop });
+    const impairment = drop === undefined ? null : { drop, proxy: await start('impairment-proxy') };
+    if (impairment !== null) {
+      port = await listen(impairment.proxy, { role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop: impairment.drop });
     }
     await client.call('start', { role: 'bittrrt-client', port, path: options.path }, RUN_DEADLINE_MS);
     const [sent, received] = await Promise.all([reportOf(client, 'bittrrt-client'), reportOf(server, 'bittrrt-server')]);
     if (received.bytes !== options.bytes) throw new Error(`server received ${received.bytes} of ${options.bytes} bytes`);
-    const cost = proxy === null || drop === undefined ? null : proxyCost(drop, await reportOf(proxy, 'impairment-proxy'), received.bytes);
+    const cost = impairment === null ? null
+      : proxyCost(impairment.drop, await reportOf(impairment.proxy, 'impairment-proxy'), received.bytes);
     return {
       ...throughput(name, sent, received, uploadNote(sent, cost)),
       retransmitPercent: percentOf(sent.retransmits, sent.packets),
