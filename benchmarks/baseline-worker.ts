@@ -31,6 +31,7 @@ import type { ImpairmentStats } from '../test/helpers/impair.js';
 import { BENCH_RATE_LIMITS } from './session-rpc.js';
 import { cpuMicros, serveRequests, sleep } from './worker-process.js';
 import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
+import type { DatagramIoStats, DatagramPath } from '../lib/index.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
 
@@ -53,11 +54,13 @@ interface Jobs {
   'bittrrt-server': {
     /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
     readonly dir: string;
+    readonly datagramPath: DatagramPath;
   };
   'bittrrt-client': {
     /** The server's port, or the proxy's. */
     readonly port: number;
     readonly path: string;
+    readonly datagramPath: DatagramPath;
   };
   'impairment-proxy': {
     readonly serverPort: number;
@@ -112,7 +115,7 @@ interface Reports {
   };
   'tls-server': TlsReport;
   'tls-client': TlsReport;
-  'bittrrt-server': CommonReport;
+  'bittrrt-server': CommonReport & { readonly io: DatagramIoStats | null };
   'bittrrt-client': CommonReport & {
     /** Data datagrams sent, retransmissions included, and how many were retransmissions. */
     readonly packets: number;
@@ -120,6 +123,7 @@ interface Reports {
     /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
     readonly srttMs: number | null;
     readonly minRttMs: number | null;
+    readonly io: DatagramIoStats | null;
   };
   /** The proxy carries no payload of its own: only its cost and what it did to each direction. */
   'impairment-proxy': Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> & { readonly toServer: ImpairmentStats; readonly toClient: ImpairmentStats };
@@ -449,7 +453,7 @@ async function tlsClient(job: JobOf<'tls-client'>): Promise<ReportOf<'tls-client
 async function bittrrtServer(job: JobOf<'bittrrt-server'>): Promise<ReportOf<'bittrrt-server'>> {
   const { createServer } = await import('../lib/index.js');
   const cpuStart = cpuMicros();
-  const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS });
+  const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS, datagramPath: job.datagramPath });
   const finished = new Promise<TransferResult>((resolve, reject) => {
     server.on('transfer', (event) => {
       if (event.kind === 'finished') resolve(event.result);
@@ -467,19 +471,19 @@ async function bittrrtServer(job: JobOf<'bittrrt-server'>): Promise<ReportOf<'bi
   await rm(join(job.dir, result.name), { force: true });
   // The server stays up until the parent disconnects: our `result` answer may be lost on a lossy
   // link, and the client's repeated `done` must still get an answer.
-  return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, ...usage };
+  return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, io: server.ioStats() ?? null, ...usage };
 }
 
 async function bittrrtClient(job: JobOf<'bittrrt-client'>): Promise<ReportOf<'bittrrt-client'>> {
   const [{ connect }, { TransferEndpoint }] = await Promise.all([import('../lib/index.js'), import('../lib/transfer/endpoint.js')]);
   const cpuStart = cpuMicros();
-  const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false });
+  const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false, datagramPath: job.datagramPath });
   try {
     const result = await new TransferEndpoint(session).upload(job.path);
     const { packets, retransmits, srtt, minRtt } = result.stats;
     return {
       role: 'bittrrt-client', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000,
-      packets, retransmits, srttMs: srtt, minRttMs: minRtt, ...usageSince(cpuStart),
+      packets, retransmits, srttMs: srtt, minRttMs: minRtt, io: session.ioStats() ?? null, ...usageSince(cpuStart),
     };
   } finally {
     session.close();

@@ -14,6 +14,7 @@
  * when it ends, whether it succeeded or threw.
  */
 import { createSocket } from 'node:dgram';
+import type { DatagramIoStats, DatagramPath } from '../lib/index.js';
 import { MAX_DATAGRAM } from '../lib/constants.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import type { BaselineApi, BaselineJob, BaselineReport, BaselineRole, CommonReport, ReportOf } from './baseline-worker.js';
@@ -222,9 +223,19 @@ function proxyCost(drop: number, report: ReportOf<'impairment-proxy'>, delivered
   };
 }
 
-function uploadNote(sent: ReportOf<'bittrrt-client'>, proxy: ProxyCost | null): string {
+/** The datagram path and its batches: datagrams per send call (the sender) and per receive batch (the receiver). */
+export function ioNote(sent: DatagramIoStats | null, received: DatagramIoStats | null): string {
+  if (sent === null || received === null) return 'datagram path unknown';
+  if (sent.path === 'dgram' && received.path === 'dgram') return 'node:dgram, one datagram per system call';
+  const per = (n: number, calls: number): string => (calls === 0 ? 'n/a' : (n / calls).toFixed(1));
+  return `${sent.path} → ${received.path}: ${per(sent.datagramsSent, sent.sendCalls)} datagrams per send call (GSO ${sent.gso ? 'on' : 'off'}), `
+    + `${per(received.datagramsReceived, received.receiveBatches)} per receive batch (GRO ${received.gro ? 'on' : 'off'})`
+    + `${sent.sendDrops > 0 ? `, ${sent.sendDrops} refused by a full send buffer` : ''}`;
+}
+
+function uploadNote(sent: ReportOf<'bittrrt-client'>, received: ReportOf<'bittrrt-server'>, proxy: ProxyCost | null): string {
   const rtt = (ms: number | null): string => (ms === null ? 'n/a' : `${ms.toFixed(2)} ms`);
-  const parts = [`${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
+  const parts = [`${ioNote(sent.io, received.io)}; ${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
   if (proxy !== null) {
     parts.push(`proxy dropped ${directionNote('to the server', proxy.toServer)} and ${directionNote('to the client', proxy.toClient)}; `
       + `its CPU ${proxy.cpuPerGb.toFixed(2)} s/GB, peak RSS ${(proxy.peakRss / 2 ** 20).toFixed(0)} MiB`);
@@ -238,24 +249,24 @@ function uploadNote(sent: ReportOf<'bittrrt-client'>, proxy: ProxyCost | null): 
  * the client talks to an impairment proxy in a third process that drops that share of the
  * datagrams each way, from a fixed seed so every run meets the same losses.
  */
-export async function bittrrtUpload(options: { path: string; bytes: number; inbox: string; drop?: number; seed?: number }): Promise<TransferRun> {
-  const { drop } = options;
-  const name = drop === undefined ? 'bittrrt upload, direct' : `bittrrt upload via proxy, ${dropLabel(drop)} loss`;
+export async function bittrrtUpload(options: { path: string; bytes: number; inbox: string; drop?: number; seed?: number; datagramPath: DatagramPath }): Promise<TransferRun> {
+  const { drop, datagramPath } = options;
+  const name = `${drop === undefined ? 'bittrrt upload, direct' : `bittrrt upload via proxy, ${dropLabel(drop)} loss`}, ${datagramPath === 'native' ? 'native' : 'dgram'}`;
   checkCount('bytes', options.bytes);
   if (drop !== undefined && !(drop >= 0 && drop <= 1)) throw new RangeError(`drop must be a probability in 0..1, got ${drop}`);
   return withBaselineWorkers(name, ['bittrrt-server', 'bittrrt-client'], async ([server, client], start) => {
-    let port = await listen(server, { role: 'bittrrt-server', dir: options.inbox });
+    let port = await listen(server, { role: 'bittrrt-server', dir: options.inbox, datagramPath });
     const impairment = drop === undefined ? null : { drop, proxy: await start('impairment-proxy') };
     if (impairment !== null) {
       port = await listen(impairment.proxy, { role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop: impairment.drop });
     }
-    await client.call('start', { role: 'bittrrt-client', port, path: options.path }, RUN_DEADLINE_MS);
+    await client.call('start', { role: 'bittrrt-client', port, path: options.path, datagramPath }, RUN_DEADLINE_MS);
     const [sent, received] = await Promise.all([reportOf(client, 'bittrrt-client'), reportOf(server, 'bittrrt-server')]);
     if (received.bytes !== options.bytes) throw new Error(`server received ${received.bytes} of ${options.bytes} bytes`);
     const cost = impairment === null ? null
       : proxyCost(impairment.drop, await reportOf(impairment.proxy, 'impairment-proxy'), received.bytes);
     return {
-      ...throughput(name, sent, received, uploadNote(sent, cost)),
+      ...throughput(name, sent, received, uploadNote(sent, received, cost)),
       retransmitPercent: percentOf(sent.retransmits, sent.packets),
       srttMs: sent.srttMs,
       minRttMs: sent.minRttMs,

@@ -52,7 +52,7 @@ export function figuresOf(report: Loose<Report>): Figures {
   put('sessions: session.ping() p50 µs', network?.latency?.ping?.p50Us);
   for (const row of report.replay?.rows ?? []) put(`replay: ${row.label} ns/packet`, row.nsPerPacket);
   const runs = report.transfer?.runs ?? [];
-  const runNames = ['rawUdp', 'bittrrt', 'tls', 'udx'] as const;
+  const runNames = ['rawUdp', 'bittrrt', 'bittrrtDgram', 'tls', 'udx'] as const;
   for (const name of runNames) put(`transfer: ${name} MB/s`, medianOf(runs.map((r) => r[name]?.mbPerSec)));
   for (const name of ['noLoss', 'loss1', 'loss5'] as const) put(`transfer: proxy ${name} MB/s`, medianOf(runs.map((r) => r.viaProxy?.[name]?.mbPerSec)));
   for (const [name, value] of Object.entries(report.transfer?.medians ?? {})) put(`transfer: ratio ${name}`, value);

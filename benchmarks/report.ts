@@ -390,7 +390,7 @@ function medianCell(values: readonly number[], format: (v: number) => string): s
 function transferLines(transfer: TransferReport, cores: number): string[] {
   const { config, runs, judgements } = transfer;
   const kinds: ReadonlyArray<readonly [string, (set: TransferSet) => ThroughputResult]> = [
-    ['(a)', (t) => t.rawUdp], ['(b)', (t) => t.bittrrt], ['(c)', (t) => t.tls],
+    ['(a)', (t) => t.rawUdp], ['(b′)', (t) => t.bittrrtDgram], ['(b)', (t) => t.bittrrt], ['(c)', (t) => t.tls],
     ['(d)', (t) => t.viaProxy.noLoss], ['(d)', (t) => t.viaProxy.loss1], ['(d)', (t) => t.viaProxy.loss5], ['(e)', (t) => t.udx],
   ];
   const last = runs[runs.length - 1];
@@ -415,7 +415,8 @@ function transferLines(transfer: TransferReport, cores: number): string[] {
   };
   const ratioRows = [
     ratioRow('b/a: bittrrt ÷ raw UDP ceiling', 'bittrrtOfRawUdp', judgements.bittrrtOfRawUdp),
-    ratioRow('b/c: bittrrt ÷ TLS 1.3', 'bittrrtOfTls', null),
+    ratioRow('b/b′: native datagram path ÷ node:dgram path', 'nativeOfDgram', judgements.nativeOfDgram),
+    ratioRow('b/c: bittrrt ÷ TLS 1.3', 'bittrrtOfTls', judgements.bittrrtOfTls),
     ratioRow('b/e: bittrrt ÷ udx-native', 'bittrrtOfUdx', null),
     ratioRow('1% loss ÷ 0% loss, both through the proxy', 'loss1OfNoLoss', judgements.loss1OfNoLoss),
     ratioRow('5% loss ÷ 0% loss, both through the proxy', 'loss5OfNoLoss', null),
@@ -435,6 +436,8 @@ function transferLines(transfer: TransferReport, cores: number): string[] {
     ...kinds.map(([tag, pick]) => `  ${tag} ${pick(last).name}: ${pick(last).note ?? ''}`),
     table(['ratio of MB/s, within each run; median (min–max)', 'value', 'goal'], ratioRows),
     formatJudgement(judgements.bittrrtOfRawUdp),
+    formatJudgement(judgements.bittrrtOfTls),
+    judgements.nativeOfDgram === null ? 'No verdict on the native path: the addon is not built, both uploads ran on node:dgram.' : formatJudgement(judgements.nativeOfDgram),
     `${formatJudgement(judgements.loss1OfNoLoss)} (judged against the 0% run through the same proxy, which pays the proxy's cost too)`,
     `Absolute numbers are noisy on this ${cores}-core machine (the proxy runs put three busy processes on it, and other work ` +
       'may run too); the ratios compare runs from the same bench run.',

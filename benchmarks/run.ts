@@ -139,7 +139,8 @@ async function main(): Promise<void> {
   const judgements: Judgement[] = [
     ...(crypto?.facade.rows.flatMap((r) => [r.encryptInto.judgement, r.encrypt.judgement]).filter((j): j is Judgement => j !== null) ?? []),
     ...(network === null ? [] : [network.capacityJudgement, network.idleMemory.judgement]),
-    ...(transfer === null ? [] : [transfer.judgements.bittrrtOfRawUdp, transfer.judgements.loss1OfNoLoss]),
+    ...(transfer === null ? [] : [transfer.judgements.bittrrtOfRawUdp, transfer.judgements.bittrrtOfTls,
+      ...(transfer.judgements.nativeOfDgram === null ? [] : [transfer.judgements.nativeOfDgram]), transfer.judgements.loss1OfNoLoss]),
   ];
   const report: Report = {
     machine,

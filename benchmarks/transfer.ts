@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_DATAGRAM } from '../lib/constants.js';
+import { defaultIo, type DatagramPath } from '../lib/net/io/native-binding.js';
 import { bittrrtUpload, rawUdpCeiling, tlsBaseline, udxBaseline, type ThroughputResult, type TransferRun } from './baselines.js';
 import type { Progress } from './harness.js';
 import { judge, median, type Goal, type Judgement, type JudgeRules } from './verdict.js';
@@ -19,6 +20,16 @@ export const RAW_UDP_GOAL: Goal = {
   what: 'bittrrt ÷ raw UDP (b/a)', target: 0.6, unit: 'ratio', direction: 'atLeast', knownUnmet: true,
   // Above 1.5 the raw ceiling was not measured (bittrrt pays everything raw UDP does, and more).
   plausible: [0.001, 1.5],
+};
+/** The native datagram path's goals: three times the node:dgram path, and at least 60% of TLS. */
+export const NATIVE_OF_DGRAM_GOAL: Goal = {
+  what: 'bittrrt native path ÷ node:dgram path (b/b′)', target: 3, unit: 'ratio', direction: 'atLeast', knownUnmet: true,
+  // The same code on both sides of the socket: a tenfold gap would mean one run was broken.
+  plausible: [0.2, 10],
+};
+export const TLS_GOAL: Goal = {
+  what: 'bittrrt ÷ TLS 1.3 over TCP (b/c)', target: 0.6, unit: 'ratio', direction: 'atLeast', knownUnmet: true,
+  plausible: [0.001, 5],
 };
 export const LOSS_1_GOAL: Goal = {
   what: '1% loss ÷ 0% loss through the proxy', target: 0.5, unit: 'ratio', direction: 'atLeast',
@@ -45,14 +56,17 @@ const WRITE_CHUNK_BYTES = 4 * MIB;
 /** One bench run: every transfer once, and its ratios of MB/s. */
 export interface TransferSet {
   readonly rawUdp: ThroughputResult;
+  /** On the native datagram path when the addon is built, else on node:dgram (then the same as bittrrtDgram). */
   readonly bittrrt: TransferRun;
+  /** The same upload on node:dgram, for the side-by-side ratio. */
+  readonly bittrrtDgram: TransferRun;
   readonly tls: ThroughputResult;
   readonly viaProxy: { readonly noLoss: TransferRun; readonly loss1: TransferRun; readonly loss5: TransferRun };
   readonly udx: ThroughputResult;
   readonly ratios: Readonly<Record<RatioName, number>>;
 }
 
-export type RatioName = 'bittrrtOfRawUdp' | 'bittrrtOfTls' | 'bittrrtOfUdx' | 'loss1OfNoLoss' | 'loss5OfNoLoss' | 'loss1OfDirect';
+export type RatioName = 'bittrrtOfRawUdp' | 'bittrrtOfTls' | 'bittrrtOfUdx' | 'nativeOfDgram' | 'loss1OfNoLoss' | 'loss5OfNoLoss' | 'loss1OfDirect';
 
 export interface TransferReport {
   readonly config: TransferConfig;
@@ -61,7 +75,13 @@ export interface TransferReport {
   readonly runs: readonly TransferSet[];
   /** Medians over the runs of every ratio (informational ones included). */
   readonly medians: Readonly<Record<RatioName, number>>;
-  readonly judgements: { readonly bittrrtOfRawUdp: Judgement; readonly loss1OfNoLoss: Judgement };
+  readonly judgements: {
+    readonly bittrrtOfRawUdp: Judgement;
+    readonly bittrrtOfTls: Judgement;
+    /** Null when the native addon is not built (both uploads ran on node:dgram). */
+    readonly nativeOfDgram: Judgement | null;
+    readonly loss1OfNoLoss: Judgement;
+  };
 }
 
 const mbs = (r: ThroughputResult): number => r.mbPerSec;
@@ -71,6 +91,7 @@ function ratiosOf(set: Omit<TransferSet, 'ratios'>): TransferSet['ratios'] {
     bittrrtOfRawUdp: mbs(set.bittrrt) / mbs(set.rawUdp),
     bittrrtOfTls: mbs(set.bittrrt) / mbs(set.tls),
     bittrrtOfUdx: mbs(set.bittrrt) / mbs(set.udx),
+    nativeOfDgram: mbs(set.bittrrt) / mbs(set.bittrrtDgram),
     loss1OfNoLoss: mbs(set.viaProxy.loss1) / mbs(set.viaProxy.noLoss),
     loss5OfNoLoss: mbs(set.viaProxy.loss5) / mbs(set.viaProxy.noLoss),
     loss1OfDirect: mbs(set.viaProxy.loss1) / mbs(set.bittrrt),
@@ -81,8 +102,11 @@ function ratiosOf(set: Omit<TransferSet, 'ratios'>): TransferSet['ratios'] {
 export function judgeTransfer(runs: readonly TransferSet[], config: TransferConfig, rules?: JudgeRules): TransferReport['judgements'] {
   const overDelivered = runs.flatMap((r, i) => (r.rawUdp.bytes > config.bytes
     ? [`run ${i + 1}: raw UDP delivered ${r.rawUdp.bytes} B of ${config.bytes} sent`] : []));
+  const native = runs.every((r) => r.bittrrt !== r.bittrrtDgram);
   return {
     bittrrtOfRawUdp: judge(RAW_UDP_GOAL, runs.map((r) => r.ratios.bittrrtOfRawUdp), rules, overDelivered),
+    bittrrtOfTls: judge(TLS_GOAL, runs.map((r) => r.ratios.bittrrtOfTls), rules),
+    nativeOfDgram: native ? judge(NATIVE_OF_DGRAM_GOAL, runs.map((r) => r.ratios.nativeOfDgram), rules) : null,
     loss1OfNoLoss: judge(LOSS_1_GOAL, runs.map((r) => r.ratios.loss1OfNoLoss), rules),
   };
 }
@@ -108,6 +132,8 @@ export async function runTransferBenchmarks(options: { quick: boolean; repeat: n
   const config = options.quick ? QUICK_TRANSFER_CONFIG : DEFAULT_TRANSFER_CONFIG;
   const { progress } = options;
   const loadAverage = loadavg()[0] ?? 0;
+  // The bench's own process asks the way a server would: BITTRRT_IO, else native when the addon loads.
+  const path: DatagramPath = defaultIo() === null ? 'dgram' : 'native';
   const root = await mkdtemp(join(tmpdir(), 'bittrrt-bench-'));
   try {
     const inbox = join(root, 'inbox');
@@ -123,20 +149,22 @@ export async function runTransferBenchmarks(options: { quick: boolean; repeat: n
       const step = (what: string): void => progress(`transfer: run ${i}/${options.repeat}, ${what}`);
       step(`(a) raw UDP ceiling, ${mib(config.bytes)} in ${config.datagramBytes}-byte datagrams`);
       const rawUdp = await rawUdpCeiling({ bytes: config.bytes, datagramBytes: config.datagramBytes });
-      step(`(b) bittrrt upload of ${mib(config.bytes)}`);
-      const bittrrt = await bittrrtUpload({ path: big, bytes: config.bytes, inbox });
+      step(`(b′) bittrrt upload of ${mib(config.bytes)} on node:dgram`);
+      const bittrrtDgram = await bittrrtUpload({ path: big, bytes: config.bytes, inbox, datagramPath: 'dgram' });
+      step(`(b) bittrrt upload of ${mib(config.bytes)} on the ${path === 'native' ? 'native datagram path' : 'node:dgram path (the native addon is not built)'}`);
+      const bittrrt = path === 'native' ? await bittrrtUpload({ path: big, bytes: config.bytes, inbox, datagramPath: 'native' }) : bittrrtDgram;
       step(`(c) TLS 1.3, ${mib(config.bytes)}`);
       const tls = await tlsBaseline({ bytes: config.bytes });
       const viaProxy = async (drop: number): Promise<TransferRun> => {
         step(`(d) bittrrt upload of ${mib(config.lossBytes)} through the impairment proxy, ${drop * 100}% loss`);
-        return bittrrtUpload({ path: small, bytes: config.lossBytes, inbox, drop, seed: IMPAIRMENT_SEED });
+        return bittrrtUpload({ path: small, bytes: config.lossBytes, inbox, drop, seed: IMPAIRMENT_SEED, datagramPath: path });
       };
       const proxied = { noLoss: await viaProxy(0), loss1: await viaProxy(0.01), loss5: await viaProxy(0.05) };
       step(`(e) udx-native stream, ${mib(config.bytes)}`);
-      const set = { rawUdp, bittrrt, tls, viaProxy: proxied, udx: await udxBaseline({ bytes: config.bytes }) };
+      const set = { rawUdp, bittrrt, bittrrtDgram, tls, viaProxy: proxied, udx: await udxBaseline({ bytes: config.bytes }) };
       runs.push({ ...set, ratios: ratiosOf(set) });
     }
-    const names: readonly RatioName[] = ['bittrrtOfRawUdp', 'bittrrtOfTls', 'bittrrtOfUdx', 'loss1OfNoLoss', 'loss5OfNoLoss', 'loss1OfDirect'];
+    const names: readonly RatioName[] = ['bittrrtOfRawUdp', 'bittrrtOfTls', 'bittrrtOfUdx', 'nativeOfDgram', 'loss1OfNoLoss', 'loss5OfNoLoss', 'loss1OfDirect'];
     const medians = Object.fromEntries(names.map((n) => [n, median(runs.map((r) => r.ratios[n]))])) as Record<RatioName, number>;
     return { config, loadAverage, runs, medians, judgements: judgeTransfer(runs, config, options.rules) };
   } finally {

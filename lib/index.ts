@@ -24,6 +24,8 @@ export {
   createServer, type FileServer, type TransferEventMethods, type FileServerOptions, type FileServerOptions as ServerOptions,
 } from './transfer/file-server.js';
 export { BittrrtServer, type BittrrtServerEvents } from './net/server.js';
+export type { DatagramPath } from './net/io/native-binding.js';
+export type { DatagramIoStats } from './net/io/datagram-socket.js';
 export { connect, type ConnectOptions } from './net/client.js';
 export { PersistentClient, type PersistentClientEvents } from './net/persistent.js';
 export { pingSeries, type PingSummary, type PingResult } from './net/ping.js';

@@ -11,7 +11,7 @@ import { fingerprint } from '../trust/identity.js';
 import { defaultKnownHostsPath, KnownHosts, trustOnFirstUse } from '../trust/known-hosts.js';
 import { clientIdentity } from './client-identity.js';
 import { connectFailure, reportConnectFailure } from './connect-failure.js';
-import { EndpointCommand } from './endpoint-command.js';
+import { datagramPathLabel, EndpointCommand } from './endpoint-command.js';
 import { userInput } from './errors.js';
 import { isDirectory } from './fs.js';
 import { printListing } from './listing.js';
@@ -166,6 +166,7 @@ export class ConnectCommand extends EndpointCommand {
     const established = (session: Session): void => {
       const peer = formatAddress(session.remote.address, session.remote.port);
       log.info('secure channel established', { peer, version: session.version });
+      log.debug('datagram path', { datagrams: datagramPathLabel(session.ioStats()) });
       if (session.version === 1) {
         log.warn('the server speaks only the original protocol: this session is NOT authenticated '
           + '(anyone on the path could read it); pin a bittrrt server with --server-key, or use --key-file', { peer });

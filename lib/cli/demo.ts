@@ -24,11 +24,12 @@ export class DemoCommand extends Command {
     description: 'run a server and clients on loopback and show what bittrrt does',
     details: `
       In a temporary HOME: makes a network key (\`bittrrt keygen\`), starts \`bittrrt serve\` with
-      it on a free loopback port with fast timers, then: \`bittrrt connect\` (authenticated
+      it on a free loopback port with fast timers (its start line names the datagram path: the
+      native addon's batches when it is built, else node:dgram), then: \`bittrrt connect\` (authenticated
       handshake; the server identity is recorded on first contact; clean close);
       \`bittrrt connect --ping 5\` (encrypted heartbeats with round-trip times while the keys
-      rotate every second); an 8 MiB upload into the server's \`--dir\` and its download back,
-      checked byte for byte (\`--send\`, \`--get\`); a directory tree sent (\`--send DIR\`);
+      rotate every second); an 8 MiB upload into the server's \`--dir\` and its download back by a
+      client on node:dgram, checked byte for byte (\`--send\`, \`--get\`); a directory tree sent (\`--send DIR\`);
       what the server offers (\`--list\`); a file written to standard output (\`--out -\`); a
       bandwidth test each way (\`--bwup\`, \`--bwdown\`); a connection to a port nobody serves,
       refused at once; a status line (SIGUSR1); and a clean stop (SIGINT).
@@ -43,7 +44,8 @@ export class DemoCommand extends Command {
     // A HOME of its own: the demo's keys, server identity and known hosts are not the user's.
     const home = mkdtempSync(join(tmpdir(), 'bittrrt-demo-'));
     const env = { ...process.env, HOME: home };
-    const child = (who: string, args: string[]): BittrrtProcess => spawnBittrrt(args, (line) => out.write(`[${who}] ${line}\n`), env);
+    const child = (who: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): BittrrtProcess =>
+      spawnBittrrt(args, (line) => out.write(`[${who}] ${line}\n`), { ...env, ...extraEnv });
     const keyFile = join(home, 'network.key');
     const timers = ['--heartbeat-rate', '500', '--rekey-after', '1'];
     const inbox = join(home, 'inbox');
@@ -64,15 +66,16 @@ export class DemoCommand extends Command {
     const server = child('server', ['serve', '--bind', '127.0.0.1', '--port', '0', '--key-file', keyFile, ...timers, '--dir', inbox, '--allow-download']);
     try {
       const [, address] = await server.waitForLine(/listening on ([^\s"]+)/, LINE_CEILING_MS);
-      const steps: Array<[string, string[]]> = [
+      const steps: Array<[string, string[], NodeJS.ProcessEnv?]> = [
         [`bittrrt connect ${address} --key-file <key>   (first contact: the server identity is recorded)`,
           ['connect', address as string, '--key-file', keyFile]],
         [`bittrrt connect ${address} --key-file <key> --ping 5 --interval 400   (keys rotate every second meanwhile)`,
           ['connect', address as string, '--key-file', keyFile, '--ping', '5', '--interval', '400', ...timers]],
         [`bittrrt connect ${address} --key-file <key> --send sample.bin   (8 MiB, into the server's --dir, SHA-256 checked)`,
           ['connect', address as string, '--key-file', keyFile, '--send', sample]],
-        [`bittrrt connect ${address} --key-file <key> --get sample.bin --out copy.bin`,
-          ['connect', address as string, '--key-file', keyFile, '--get', 'sample.bin', '--out', copy]],
+        [`BITTRRT_IO=dgram bittrrt connect ${address} --key-file <key> --get sample.bin --out copy.bin   `
+          + '(a client on node:dgram, the server on the datagram path its start line names: one wire format)',
+        ['connect', address as string, '--key-file', keyFile, '--get', 'sample.bin', '--out', copy], { BITTRRT_IO: 'dgram' }],
         [`bittrrt connect ${address} --key-file <key> --send photos   (a directory tree, empty directories included)`,
           ['connect', address as string, '--key-file', keyFile, '--send', tree]],
         [`bittrrt connect ${address} --key-file <key> --list   (what the server offers: size, time, name)`,
@@ -83,9 +86,9 @@ export class DemoCommand extends Command {
           ['connect', address as string, '--key-file', keyFile, '--bwup', '2', '--bwdown', '2']],
       ];
       let failed = false;
-      for (const [title, args] of steps) {
+      for (const [title, args, extraEnv] of steps) {
         say(title);
-        if (await child('client', args).exited !== 0) failed = true;
+        if (await child('client', args, extraEnv).exited !== 0) failed = true;
       }
       // A mistake the client reports at once: nothing listens on a port the kernel just handed
       // out and took back (loopback answers with ICMP port unreachable), so this must fail, fast.

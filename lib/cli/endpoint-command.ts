@@ -2,6 +2,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { loadConfig, resolveSettings, type Settings } from '../config.js';
 import { createLogger, type LogFields, type Logger } from '../log.js';
 import type { Counters } from '../net/counters.js';
+import type { DatagramIoStats } from '../net/io/io-stats.js';
 import type { SessionTimings } from '../net/timings.js';
 import { readSecretKeyFile } from '../trust/key-file.js';
 
@@ -64,4 +65,11 @@ export function counterFields(counters: Counters, extra: LogFields = {}): LogFie
   const fields: Record<string, number | string | boolean | undefined> = { ...extra, ...totals };
   for (const [reason, n] of Object.entries(drops)) fields[`drop_${reason.replace(/-/g, '_')}`] = n;
   return fields;
+}
+
+/** The datagram path for the start line (serve) and -v (connect): which one, and which kernel batching it uses. */
+export function datagramPathLabel(stats: DatagramIoStats | undefined): string | undefined {
+  if (stats === undefined) return undefined;
+  if (stats.path === 'dgram') return 'node:dgram';
+  return `native (sendmmsg${stats.gso ? ' with GSO' : ''}, recvmmsg${stats.gro ? ' with GRO' : ''})`;
 }

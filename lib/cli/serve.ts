@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { Option, UsageError } from 'clipanion';
 import { formatAddress } from '../net/address.js';
+import type { DatagramIoStats } from '../net/io/io-stats.js';
 import { toBase64Url } from '../encoding.js';
 import { SocketError } from '../errors.js';
 import { rateLimitsFor } from '../net/handshake/rate-limit.js';
@@ -11,7 +12,7 @@ import { BandwidthPolicy, parseBandwidthLimits } from '../transfer/bandwidth.js'
 import { DiskQuota } from '../transfer/quota.js';
 import { readAuthorizedKeys } from '../trust/authorized-keys.js';
 import { defaultServerKeyPath, fingerprint, loadOrCreateIdentity } from '../trust/identity.js';
-import { counterFields, EndpointCommand } from './endpoint-command.js';
+import { counterFields, datagramPathLabel, EndpointCommand } from './endpoint-command.js';
 import { systemErrorSentence, withSentences } from './errors.js';
 import { isDirectory } from './fs.js';
 import { waitForStopSignal } from './signals.js';
@@ -156,7 +157,7 @@ export class ServeCommand extends EndpointCommand {
       const what = event.name === '' ? 'a bandwidth test' : `${event.direction === 'receive' ? 'an upload of' : 'a download of'} ${event.name}`;
       log.warn(`refused ${what}: ${event.reason}`, { peer });
     });
-    const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount }));
+    const status = (): void => log.info('status', counterFields(server.counters, { sessions: server.sessionCount, ...ioFields(server.ioStats()) }));
 
     // Listen for the stop signals before announcing the port, so a signal sent right after the
     // announcement is never missed.
@@ -178,6 +179,7 @@ export class ServeCommand extends EndpointCommand {
     log.info(`bittrrt listening on ${listening}`, {
       admits: admitted(networkKey !== undefined, authorizedKeys?.size),
       files: dir === undefined ? 'refused' : `${dir}${this.allowDownload ? ' (uploads and downloads)' : ' (uploads)'}`,
+      datagrams: datagramPathLabel(server.ioStats()),
     });
     if (dir !== undefined && !networkKey && !authorizedKeys) {
       log.warn(`anyone who can reach ${listening} may upload into ${dir}${this.allowDownload ? ' and download its files' : ''}: `
@@ -198,4 +200,13 @@ function admitted(networkKey: boolean, listed: number | undefined): string {
   const clients = listed === undefined ? undefined : `${listed} listed client${listed === 1 ? '' : 's'}`;
   if (clients === undefined) return networkKey ? 'holders of the network key' : 'anyone';
   return networkKey ? `${clients} holding the network key` : clients;
+}
+
+/** The datagram path's counters for the status line: datagrams per system call say whether batching works. */
+function ioFields(stats: DatagramIoStats | undefined): Record<string, string | number> {
+  if (stats === undefined) return {};
+  return {
+    io_path: stats.path, send_calls: stats.sendCalls, datagrams_sent: stats.datagramsSent, send_drops: stats.sendDrops,
+    receive_batches: stats.receiveBatches, datagrams_received: stats.datagramsReceived,
+  };
 }

@@ -1,4 +1,3 @@
-import { createSocket, type RemoteInfo } from 'node:dgram';
 import { DEFAULT_CONNECT_HOST, DEFAULT_PORT, NEGOTIATION_DELAY, NEGOTIATION_REPEAT, PROTOCOL_VERSION, TOKEN_FIRST_BYTE } from '../constants.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import type { X25519KeyPair } from '../crypto/x25519-key-pair.js';
@@ -7,7 +6,9 @@ import { deriveNetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { AbortedError, BittrrtError, SocketError } from '../errors.js';
 import type { ServerVerifier } from '../trust/server-verifier.js';
-import { formatAddress, literalLookup, resolveHost } from './address.js';
+import { formatAddress, resolveHost } from './address.js';
+import { ioFor, type DatagramPath } from './io/native-binding.js';
+import { openDatagramSocket } from './io/open-socket.js';
 import { Counters } from './counters.js';
 import { HandshakeInitiator, type InitiatorKeys } from './handshake/initiator.js';
 import { TrafficKeys } from './traffic-keys.js';
@@ -53,6 +54,8 @@ export interface ConnectOptions {
   /** Session timers and limits; they should match the server's. */
   timings?: Partial<SessionTimings>;
   signal?: AbortSignal;
+  /** The datagram path, as ServerOptions.datagramPath. */
+  datagramPath?: DatagramPath;
 }
 
 const CLIENT_RECEIVE_BUFFER = 4 * 1024 * 1024;
@@ -102,17 +105,19 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
   const authenticated = Boolean(options.networkKey || options.serverKey || options.identity
     || (verifier && (verifier.expectsIdentity?.(hostLabel) ?? true)));
   const counters = new Counters();
-  const socket = createSocket({ type: target.family === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
+  const socket = openDatagramSocket(target.family === 6 ? 6 : 4, ioFor(options.datagramPath));
   const table = new SessionTable({
     backend,
     counters,
     psk: networkKeys?.psk,
     // The socket is connected to the server, the only peer a client's table sends to.
     send: (datagram) => socket.send(datagram),
+    sealing: socket.sealing,
+    ioStats: () => socket.stats(),
     // Let a close message leave before the socket goes.
     closed: () => {
       table.stop();
-      setImmediate(() => socket.close());
+      setImmediate(() => void socket.close());
     },
   });
   const initiator = new HandshakeInitiator({
@@ -144,12 +149,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       let sent = 0;
       const finish = (result: Session | Error): void => {
         clearTimeout(timer);
-        socket.off('message', onMessage);
+        socket.onMessage = null;
         options.signal?.removeEventListener('abort', onAbort);
         if (result instanceof Error) reject(result); else resolve(result);
       };
       const onAbort = (): void => finish(new AbortedError('connect aborted'));
-      const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+      const onMessage = (msg: Buffer, rinfo: PeerAddress): void => {
         if (rinfo.address !== server.address || rinfo.port !== server.port) return;
         const step = initiator.receive(msg);
         if (step.kind === 'send') socket.send(initiator.token());
@@ -172,28 +177,23 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
       };
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort);
-      socket.on('message', onMessage);
-      socket.once('error', onError);
-      socket.bind(0, () => {
-        try {
-          // Room for a burst of a download (the OS may cap it; its default still works).
-          socket.setRecvBufferSize(CLIENT_RECEIVE_BUFFER);
-        } catch {
-          // keep the default
-        }
-        // A connected socket hears the ICMP port-unreachable a host sends back for a port nobody
-        // serves (as ECONNREFUSED), and the kernel drops datagrams from any other address.
-        socket.connect(server.port, server.address, (err?: Error) => (err ? onError(err) : sendNext()));
-      });
+      socket.onMessage = onMessage;
+      socket.onError = onError;
+      // Room for a burst of a download. A connected socket hears the ICMP port-unreachable a host
+      // sends back for a port nobody serves (as ECONNREFUSED), and the kernel drops datagrams from
+      // any other address.
+      socket.bind(0, undefined, CLIENT_RECEIVE_BUFFER)
+        .then(() => socket.connect(server.port, server.address))
+        .then(sendNext, onError);
     });
   } catch (err) {
     initiator.destroy();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await socket.close();
     throw err;
   }
 
   table.add(session);
-  socket.on('message', (msg, rinfo) => {
+  socket.onMessage = (msg, rinfo) => {
     counters.packetsIn++;
     counters.bytesIn += msg.length;
     if (rinfo.address !== server.address || rinfo.port !== server.port) return counters.drop('unknown-session');
@@ -204,10 +204,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Session> {
     } else if (!table.route(msg, rinfo, now) && msg[0] !== TOKEN_FIRST_BYTE) {
       counters.drop('unknown-session');
     }
-  });
+  };
   // Send errors after the handshake (a network gone away, or the server's port closed) are counted; the session times out.
-  socket.removeAllListeners('error');
-  socket.on('error', () => counters.socketErrors++);
+  socket.onError = () => counters.socketErrors++;
   table.start(tickInterval(timings));
   return session;
 }

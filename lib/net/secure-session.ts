@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
+  AEAD_NONCE_BYTES, AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
   REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
@@ -11,6 +11,7 @@ import {
 import { readU32 } from '../bytes.js';
 import { KeyRing } from './key-ring.js';
 import { type TrafficKeys, OPEN_BAD_AUTH, OPEN_REPLAY } from './traffic-keys.js';
+import type { AeadKey, DatagramOpen } from '../crypto/aead-key.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { Session, SessionStateError, type CloseReason, type FrameHandler, type PeerAddress, type RttStats, type SessionHost } from './session.js';
 import { allocFromSlab } from './slab.js';
@@ -31,6 +32,16 @@ export interface SecureSessionHost extends SessionHost {
   sessionRekeyed(session: Session): void;
   /** Called when the peer's new address answered a path challenge, before the session's `roam` event (optional). */
   sessionRoamed?(session: Session, from: PeerAddress): void;
+  /**
+   * Sends a datagram whose nonce and plaintext are in place, to be sealed under `key` with the
+   * other datagrams of this event-loop turn (the native datagram path); absent, sessions seal each
+   * datagram themselves and use `transmit`.
+   */
+  readonly transmitSealing?: (datagram: Buffer, key: AeadKey, to: PeerAddress) => void;
+  /** Seals and sends what transmitSealing queued, now (before keys are wiped). */
+  flushSealing?(): void;
+  /** The AEAD that opens received datagrams when not the backend's (the native datagram path's). */
+  readonly openDatagram?: DatagramOpen;
   /** Makes the handler of a session's first UNLOSSY frame, if this host serves that layer. */
   frameHandlerFor?(session: SecureSession): FrameHandler | undefined;
 }
@@ -187,6 +198,7 @@ export class SecureSession extends Session {
    * the validated address, except a path challenge.
    */
   private sendFrame(header: FrameHeaderInput, payload?: Uint8Array, to: PeerAddress = this.remote): void {
+    if (this.host.transmitSealing) return this.sendFrameSealingLater(header, payload, to);
     writeFrameHeader(frameScratch, header);
     let length = FRAME_HEADER_BYTES;
     if (payload) {
@@ -202,6 +214,23 @@ export class SecureSession extends Session {
     this.host.transmit(datagram, to);
   }
 
+  /**
+   * The native datagram path's send: the frame is written straight into the datagram after its
+   * nonce, and the socket seals the turn's datagrams in place in one call before they leave.
+   */
+  private sendFrameSealingLater(header: FrameHeaderInput, payload: Uint8Array | undefined, to: PeerAddress): void {
+    const length = FRAME_HEADER_BYTES + (payload?.length ?? 0);
+    const datagram = allocFromSlab(length + AEAD_OVERHEAD);
+    writeFrameHeader(datagram, header, AEAD_NONCE_BYTES);
+    if (payload) datagram.set(payload, AEAD_NONCE_BYTES + FRAME_HEADER_BYTES);
+    const key = this.#keys.current.nonceInto(datagram);
+    if (key === null) {
+      this.end('exhausted');
+      return;
+    }
+    this.host.transmitSealing!(datagram, key, to);
+  }
+
   /* ---------------- receive path ---------------- */
 
   /** `index` is the datagram's receiver index, when the caller has read it already (the table has). */
@@ -212,7 +241,7 @@ export class SecureSession extends Session {
     if (now - trafficKeys.createdAt >= this.timings.rejectAfterMs) return this.host.counters.drop('expired-keys');
     // Not from the slab: a transfer may hold a body for a while, which would pin a whole slab.
     const plaintext = Buffer.allocUnsafe(datagram.length - AEAD_OVERHEAD);
-    const length = trafficKeys.openInto(plaintext, datagram);
+    const length = trafficKeys.openInto(plaintext, datagram, this.host.openDatagram);
     if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
     if (length === OPEN_BAD_AUTH) return this.host.counters.drop('bad-auth');
     if (length < FRAME_HEADER_BYTES) return this.host.counters.drop('bad-frame');
@@ -390,6 +419,8 @@ export class SecureSession extends Session {
   }
 
   protected wipe(): void {
+    // Datagrams waiting to be sealed (the close message among them) are sealed before their keys go.
+    this.host.flushSealing?.();
     this.#keys.wipe();
     for (const ping of this.#pings?.values() ?? []) {
       clearTimeout(ping.timer);

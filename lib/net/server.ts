@@ -1,4 +1,3 @@
-import { createSocket, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -10,7 +9,10 @@ import { deriveNetworkKeys, type NetworkKeys } from '../crypto/network-key.js';
 import { getDefaultBackend } from '../crypto/select.js';
 import { ServerStateError, SocketError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { formatAddress, literalLookup } from './address.js';
+import { formatAddress } from './address.js';
+import type { DatagramIoStats, DatagramSocket } from './io/datagram-socket.js';
+import { ioFor, type DatagramPath, type NativeIo } from './io/native-binding.js';
+import { openDatagramSocket } from './io/open-socket.js';
 import { CookieJar } from './handshake/cookie.js';
 import { Counters, type DropReason } from './counters.js';
 import { HandshakeThreads } from './handshake/threads.js';
@@ -67,6 +69,11 @@ export interface ServerOptions {
   /** Kernel receive buffer for the socket, so bursts are not dropped (capped by the OS). */
   receiveBufferBytes?: number;
   /**
+   * The datagram path: 'native' (the batched addon; an error if it cannot load) or 'dgram'
+   * (node:dgram). Default: as BITTRRT_IO says, else native when the addon loads.
+   */
+  datagramPath?: DatagramPath;
+  /**
    * The layer above the sessions (file transfer: lib/transfer/file-service.ts, which
    * lib/transfer/file-server.ts plugs in): it makes each version-2 session's handler for the
    * UNLOSSY frames, which otherwise are dropped as `bad-frame`.
@@ -107,11 +114,14 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   readonly #networkKeys: NetworkKeys | undefined;
   readonly #threadCount: number;
   #threads: HandshakeThreads | undefined;
-  #socket: Socket | null = null;
+  #socket: DatagramSocket | null = null;
+  /** The datagram path, chosen once (BITTRRT_IO): the native addon, or null for node:dgram. */
+  readonly #io: NativeIo | null;
 
   constructor(options: ServerOptions = {}) {
     super();
     const backend = options.backend ?? getDefaultBackend();
+    this.#io = ioFor(options.datagramPath);
     this.#backend = backend;
     const networkKeys = options.networkKey === undefined ? undefined : deriveNetworkKeys(options.networkKey);
     this.#networkKeys = networkKeys;
@@ -128,8 +138,15 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
       backend,
       counters: this.counters,
       psk: networkKeys?.psk,
-      send: (datagram, to) => this.#socket?.send(datagram, to.port, to.address),
+      send: (datagram, to) => this.#socket?.send(datagram, to),
+      // The native path's sockets seal a turn's datagrams in one call; node:dgram's do not.
+      sealing: this.#io ? {
+        send: (datagram, key, to) => this.#socket?.sealing?.send(datagram, key, to),
+        flush: () => this.#socket?.sealing?.flush(),
+        open: this.#io.openDatagram,
+      } : undefined,
       closed: (session, reason) => this.forget(session, reason),
+      ioStats: () => this.ioStats(),
       confirmed: (session) => {
         if (session.version === 2) this.established(session);
       },
@@ -170,31 +187,28 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   }
 
   /** Binds a UDP socket (IPv6 when `host` is an IPv6 address); resolves with the bound address. */
-  listen(port = DEFAULT_PORT, host = DEFAULT_BIND_ADDR): Promise<AddressInfo> {
-    if (this.#socket) return Promise.reject(new ServerStateError('server is already listening'));
-    const socket = createSocket({ type: isIP(host) === 6 ? 'udp6' : 'udp4', lookup: literalLookup });
+  async listen(port = DEFAULT_PORT, host = DEFAULT_BIND_ADDR): Promise<AddressInfo> {
+    if (this.#socket) throw new ServerStateError('server is already listening');
+    const socket = openDatagramSocket(isIP(host) === 6 ? 6 : 4, this.#io);
     this.#socket = socket;
-    return new Promise((resolve, reject) => {
-      socket.once('error', (err) => {
-        this.#socket = null;
-        reject(new SocketError(err));
-      });
-      socket.bind(port, host, () => {
-        socket.removeAllListeners('error');
-        socket.on('error', (err) => this.emit('error', err));
-        socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
-        try {
-          socket.setRecvBufferSize(this.#receiveBufferBytes);
-        } catch {
-          // The OS may refuse a size; its default still works, only bursts drop sooner.
-        }
-        this.#table.start(tickInterval(this.timings), (now) => this.#responder.expire(now));
-        this.startThreads();
-        const address = socket.address();
-        this.emit('listening', address);
-        resolve(address);
-      });
-    });
+    let address: AddressInfo;
+    try {
+      address = await socket.bind(port, host, this.#receiveBufferBytes);
+    } catch (err) {
+      this.#socket = null;
+      throw new SocketError(err as Error);
+    }
+    socket.onError = (err) => this.emit('error', err);
+    socket.onMessage = (msg, rinfo) => this.receive(msg, rinfo);
+    this.#table.start(tickInterval(this.timings), (now) => this.#responder.expire(now));
+    this.startThreads();
+    this.emit('listening', address);
+    return address;
+  }
+
+  /** What the socket has done: which datagram path, and how many datagrams per system call. */
+  ioStats(): DatagramIoStats | undefined {
+    return this.#socket?.stats();
   }
 
   address(): AddressInfo {
@@ -205,7 +219,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
   /** Tells every version-2 peer the session is closing, wipes all keys, closes the socket. */
   async close(): Promise<void> {
     // Nothing that arrives while closing may open a session.
-    this.#socket?.removeAllListeners('message');
+    if (this.#socket) this.#socket.onMessage = null;
     this.#responder.stop();
     this.#table.closeAll('shutdown');
     this.#table.stop();
@@ -217,7 +231,7 @@ export class BittrrtServer extends EventEmitter<BittrrtServerEvents> {
     if (!socket) return;
     // Let the close messages leave before the socket goes.
     await new Promise((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await socket.close();
     this.emit('close');
   }
 

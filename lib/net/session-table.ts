@@ -1,4 +1,7 @@
 import { MIN_V2_PACKET, TOKEN_FIRST_BYTE } from '../constants.js';
+import type { DatagramOpen } from '../crypto/aead-key.js';
+import type { SealingSend } from './io/datagram-socket.js';
+import type { DatagramIoStats } from './io/io-stats.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { hostKey } from './address.js';
 import type { Counters } from './counters.js';
@@ -18,7 +21,11 @@ export interface SessionTableOptions {
   counters: Counters;
   psk?: Uint8Array;
   send(datagram: Buffer, to: PeerAddress): void;
+  /** The socket's deferred, batched seal-and-send (see SecureSessionHost.transmitSealing), if it has one. */
+  sealing?: SealingSend;
   closed(session: Session, reason: CloseReason): void;
+  /** The socket's counters (see Session.ioStats). */
+  ioStats?(): DatagramIoStats | undefined;
   confirmed?(session: Session): void;
   rekeyed?(session: Session): void;
   roamed?(session: Session, from: PeerAddress): void;
@@ -49,6 +56,15 @@ export class SessionTable implements SecureSessionHost {
     this.counters = options.counters;
     this.psk = options.psk;
     this.#options = options;
+    const { sealing } = options;
+    this.openDatagram = sealing?.open;
+    if (sealing) {
+      this.transmitSealing = (datagram, key, to) => {
+        this.counters.packetsOut++;
+        this.counters.bytesOut += datagram.length;
+        sealing.send(datagram, key, to);
+      };
+    }
   }
 
   /** Ticks every session every `intervalMs` until stop(); the timer does not hold the process open. */
@@ -82,6 +98,17 @@ export class SessionTable implements SecureSessionHost {
     this.counters.packetsOut++;
     this.counters.bytesOut += datagram.length;
     this.#options.send(datagram, to);
+  }
+
+  readonly transmitSealing: SecureSessionHost['transmitSealing'];
+  readonly openDatagram: DatagramOpen | undefined;
+
+  ioStats(): DatagramIoStats | undefined {
+    return this.#options.ioStats?.();
+  }
+
+  flushSealing(): void {
+    this.#options.sealing?.flush();
   }
 
   allocateIndex(): number {

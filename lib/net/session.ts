@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { BittrrtError } from '../errors.js';
 import type { Counters } from './counters.js';
 import type { SessionTimings } from './timings.js';
+import type { DatagramIoStats } from './io/io-stats.js';
 
 /**
  * Why a session ended. `exhausted`: the message counter of its keys ran out; `expired`: its keys
@@ -51,6 +52,8 @@ export interface FrameHandler {
 /** What every session needs from its owner (the server, or a client's socket); a version may need more. */
 export interface SessionHost {
   readonly counters: Counters;
+  /** What the socket under this session has done (its datagram path and batch sizes), if the host knows. */
+  ioStats?(): DatagramIoStats | undefined;
   transmit(datagram: Buffer, to: PeerAddress): void;
   /** Called once when the session closes, before its `close` event. */
   sessionClosed(session: Session, reason: CloseReason): void;
@@ -102,6 +105,11 @@ export abstract class Session extends EventEmitter<SessionEvents> {
   }
 
   /** The traffic counters of the socket this session lives on. */
+  /** The socket's datagram path and counters: which path, and how many datagrams per system call. */
+  ioStats(): DatagramIoStats | undefined {
+    return this.host.ioStats?.();
+  }
+
   get counters(): Counters {
     return this.host.counters;
   }

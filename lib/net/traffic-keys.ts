@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readU32, TWO_32 } from '../bytes.js';
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, REJECT_AFTER_MESSAGES, RECEIVER_INDEX_BYTES, REKEY_CHAIN_LABEL } from '../constants.js';
-import { AeadKey } from '../crypto/aead-key.js';
+import { AeadKey, type DatagramOpen } from '../crypto/aead-key.js';
 import type { CryptoBackend } from '../crypto/backend.js';
 import { wipeSessionKeys, type SessionKeys } from '../crypto/key-schedule.js';
 import { REPLAY_RING_BYTES, ReplayWindow } from '../protocol/replay-window.js';
@@ -74,25 +74,40 @@ export class TrafficKeys {
    * the counter limit is reached (the nonce would repeat: never send past it).
    */
   sealInto(out: Uint8Array, plaintext: Uint8Array): number {
-    const counter = this.#sent;
-    if (counter >= this.#rejectAfter) return -1;
-    this.#sent = counter + 1;
-    nonceScratch.writeUInt32BE(this.remoteIndex, 0);
-    nonceScratch.writeUInt32BE(Math.floor(counter / TWO_32), RECEIVER_INDEX_BYTES);
-    nonceScratch.writeUInt32BE(counter >>> 0, RECEIVER_INDEX_BYTES + 4);
+    if (!this.#nextNonce(nonceScratch)) return -1;
     return this.#send.sealInto(out, plaintext, undefined, nonceScratch);
   }
 
   /**
-   * Opens a datagram addressed to these keys into `out`. Returns the plaintext length, or
+   * Writes the next nonce into the first 12 bytes of `datagram` and returns the key to seal it
+   * under (soon, and in place: AeadKey.sealInPlace), or null once the counter limit is reached.
+   */
+  nonceInto(datagram: Buffer): AeadKey | null {
+    return this.#nextNonce(datagram) ? this.#send : null;
+  }
+
+  /** Takes the next counter and writes its nonce (the peer's index, then the counter); false when spent. */
+  #nextNonce(out: Buffer): boolean {
+    const counter = this.#sent;
+    if (counter >= this.#rejectAfter) return false;
+    this.#sent = counter + 1;
+    out.writeUInt32BE(this.remoteIndex, 0);
+    out.writeUInt32BE(Math.floor(counter / TWO_32), RECEIVER_INDEX_BYTES);
+    out.writeUInt32BE(counter >>> 0, RECEIVER_INDEX_BYTES + 4);
+    return true;
+  }
+
+  /**
+   * Opens a datagram addressed to these keys into `out`, through `open` when given (the native
+   * datagram path's AEAD), else the backend. Returns the plaintext length, or
    * OPEN_REPLAY (seen before or older than the window) / OPEN_BAD_AUTH. The replay window is
    * consulted before the AEAD (cheap) and updated only after it authenticates.
    */
-  openInto(out: Uint8Array, datagram: Uint8Array): number {
+  openInto(out: Uint8Array, datagram: Uint8Array, open?: DatagramOpen): number {
     const hi = readU32(datagram, RECEIVER_INDEX_BYTES);
     const counter = hi * TWO_32 + readU32(datagram, RECEIVER_INDEX_BYTES + 4);
     if (!this.#replay.check(counter, this.#rejectAfter)) return OPEN_REPLAY;
-    const length = this.#receive.openInto(out, datagram);
+    const length = open ? this.#receive.openWith(out, datagram, open) : this.#receive.openInto(out, datagram);
     if (length < 0) return OPEN_BAD_AUTH;
     return this.#replay.accept(counter, this.#rejectAfter) ? length : OPEN_REPLAY;
   }

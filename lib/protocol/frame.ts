@@ -1,4 +1,4 @@
-import { EMPTY, readSafeU64, readU24, TWO_32, writeU32 } from '../bytes.js';
+import { EMPTY, readSafeU64, readU24, writeSafeU64, writeU32 } from '../bytes.js';
 import { FRAME_CONTROL_BIT, FRAME_FLAG_BITS, FRAME_HEADER_BYTES, MAX_CHANNEL } from '../constants.js';
 
 /**
@@ -54,31 +54,34 @@ const CHANNEL_AT = 1;
 const SEQUENCE_AT = 4;
 const OFFSET_AT = 12;
 
-/** Writes `header` into the first 20 bytes of `out`. Values out of range throw RangeError. */
-export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput): void {
-  const { flags, channel } = header;
+/**
+ * Writes `header` into the 20 bytes of `out` from `at` (a datagram's frame starts after its
+ * nonce). Values out of range throw RangeError, before any byte is written.
+ */
+export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput, at = 0): void {
+  const { flags, channel, sequence, offset } = header;
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new RangeError(`frame flags out of range: ${flags}`);
   if (!Number.isInteger(channel) || channel < 0 || channel > MAX_CHANNEL) throw new RangeError(`frame channel out of range: ${channel}`);
-  // Both 64-bit fields are checked before any byte is written: a bad header writes nothing.
-  const [seqHigh, seqLow] = u64Halves(header.sequence, 'sequence');
-  const [offHigh, offLow] = u64Halves(header.offset, 'offset');
-  out[FLAGS_AT] = flags;
-  out[CHANNEL_AT] = channel >>> 16;
-  out[CHANNEL_AT + 1] = (channel >>> 8) & 0xff;
-  out[CHANNEL_AT + 2] = channel & 0xff;
-  writeU32(out, SEQUENCE_AT, seqHigh);
-  writeU32(out, SEQUENCE_AT + 4, seqLow);
-  writeU32(out, OFFSET_AT, offHigh);
-  writeU32(out, OFFSET_AT + 4, offLow);
+  checkU64(sequence, 'sequence');
+  checkU64(offset, 'offset');
+  out[at + FLAGS_AT] = flags;
+  out[at + CHANNEL_AT] = channel >>> 16;
+  out[at + CHANNEL_AT + 1] = (channel >>> 8) & 0xff;
+  out[at + CHANNEL_AT + 2] = channel & 0xff;
+  writeU64(out, at + SEQUENCE_AT, sequence);
+  writeU64(out, at + OFFSET_AT, offset);
 }
 
-function u64Halves(value: bigint | number, what: string): [number, number] {
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`frame ${what} out of range`);
-    return [Math.floor(value / TWO_32), value >>> 0];
-  }
-  if (value < 0n || value > MAX_U64) throw new RangeError(`frame ${what} out of range`);
-  return [Number(value >> 32n), Number(value & 0xffff_ffffn)];
+function checkU64(value: bigint | number, what: string): void {
+  const ok = typeof value === 'number' ? Number.isSafeInteger(value) && value >= 0 : value >= 0n && value <= MAX_U64;
+  if (!ok) throw new RangeError(`frame ${what} out of range`);
+}
+
+/** A checked u64; numbers (the transfer hot path) without a BigInt. */
+function writeU64(out: Uint8Array, at: number, value: bigint | number): void {
+  if (typeof value === 'number') return writeSafeU64(out, at, value);
+  writeU32(out, at, Number(value >> 32n));
+  writeU32(out, at + 4, Number(value & 0xffff_ffffn));
 }
 
 /** Reads the header of a frame; null if `frame` is shorter than a header. */

@@ -101,15 +101,24 @@ describe('judged bench figures', () => {
     const transfer = (mbPerSec: number): TransferRun =>
       ({ ...result(mbPerSec), retransmitPercent: 0, srttMs: null, minRttMs: null, proxy: null });
     const set = (rawBytes: number): TransferSet => ({
-      rawUdp: result(300, rawBytes), bittrrt: transfer(100), tls: result(900),
+      rawUdp: result(300, rawBytes), bittrrt: transfer(100), bittrrtDgram: transfer(50), tls: result(900),
       viaProxy: { noLoss: transfer(80), loss1: transfer(60), loss5: transfer(30) }, udx: result(200),
-      ratios: { bittrrtOfRawUdp: 1 / 3, bittrrtOfTls: 1 / 9, bittrrtOfUdx: 1 / 2, loss1OfNoLoss: 0.75, loss5OfNoLoss: 0.375, loss1OfDirect: 0.6 },
+      ratios: { bittrrtOfRawUdp: 1 / 3, bittrrtOfTls: 1 / 9, bittrrtOfUdx: 1 / 2, nativeOfDgram: 2, loss1OfNoLoss: 0.75, loss5OfNoLoss: 0.375, loss1OfDirect: 0.6 },
     });
     const good = judgeTransfer([set(QUICK_TRANSFER_CONFIG.bytes), set(QUICK_TRANSFER_CONFIG.bytes), set(QUICK_TRANSFER_CONFIG.bytes)], QUICK_TRANSFER_CONFIG);
     expect(good.bittrrtOfRawUdp.verdict).to.equal('FAIL');
     expect(good.loss1OfNoLoss.verdict).to.equal('PASS');
-    // b/a is documented as unmet: its FAIL alone keeps exit code 0.
-    expect(exitCode([good.bittrrtOfRawUdp, good.loss1OfNoLoss])).to.equal(0);
+    // The native path's ratio is judged when the two uploads are different runs (3 times needed, 2 here).
+    expect(good.nativeOfDgram?.verdict).to.equal('FAIL');
+    expect(good.bittrrtOfTls.verdict).to.equal('FAIL');
+    // b/a, b/c and b/b′ are documented as unmet: their FAILs alone keep exit code 0.
+    expect(exitCode([good.bittrrtOfRawUdp, good.bittrrtOfTls, good.nativeOfDgram!, good.loss1OfNoLoss])).to.equal(0);
+    // Without the addon both uploads are one run on node:dgram, and there is no verdict on the native path.
+    const dgramOnly = (): TransferSet => {
+      const one = transfer(50);
+      return { ...set(QUICK_TRANSFER_CONFIG.bytes), bittrrt: one, bittrrtDgram: one };
+    };
+    expect(judgeTransfer([dgramOnly(), dgramOnly(), dgramOnly()], QUICK_TRANSFER_CONFIG).nativeOfDgram).to.equal(null);
     const over = judgeTransfer([set(QUICK_TRANSFER_CONFIG.bytes + 1), set(QUICK_TRANSFER_CONFIG.bytes), set(QUICK_TRANSFER_CONFIG.bytes)], QUICK_TRANSFER_CONFIG);
     expect(over.bittrrtOfRawUdp.verdict).to.equal('INCONCLUSIVE');
   });

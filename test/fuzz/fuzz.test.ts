@@ -4,6 +4,7 @@ import { DoCrypt } from '../../lib/crypto/docrypt.js';
 import { CORPUS_FILES, loadCorpus } from './corpus.js';
 import { fuzzFernet, fuzzFrameHeader, fuzzHandshake, fuzzServerReceive, type FuzzReport } from './targets.js';
 import { PATIENCE } from '../helpers/udp.js';
+import { fuzzNativeArguments, fuzzNativeWire, nativeAvailable } from './native-targets.js';
 
 /**
  * The bounded fuzz run of `npm test`: every target, 20,000 cases, fixed seeds (a failure prints
@@ -90,5 +91,20 @@ describe('fuzz targets (bounded run)', function () {
     expect(report.cases).to.equal(CASES);
     reached(report, [...receiveReached, 'connect: cookie']);
     expect(report.stats['sessions at end']).to.be.at.most(8);
+  });
+
+  // The native datagram addon's boundary; without the addon (no compiler) bittrrt runs on node:dgram and there is none.
+  const NATIVE_CASES = 20_000;
+  if (!nativeAvailable()) return;
+  it(`native addon: arbitrary arguments to every function throw or return, never crash (${NATIVE_CASES} cases)`, async () => {
+    const report = await fuzzNativeArguments({ runs: NATIVE_CASES, seed: SEED });
+    log(report);
+    reached(report, ['send: RangeError', 'send: TypeError', 'seal: RangeError', 'openDatagram: RangeError', 'open: RangeError', 'start: Error']);
+  });
+
+  it('native addon: arbitrary datagrams on the wire reach the JS receive path whole, and none is answered (2,000 cases)', async () => {
+    const report = await fuzzNativeWire({ runs: 2_000, seed: SEED });
+    log(report);
+    reached(report, ['trains', 'single datagrams', 'over 1500 bytes']);
   });
 });

@@ -6,14 +6,18 @@
  *
  *   --seconds N   time per target (default 60)
  *   --seed S      base seed instead of a random one (the same for every target)
- *   --target NAME only this target (repeatable): fernet, handshake, frame-header, server-receive, server-receive-crowded
+ *   --target NAME only this target (repeatable): fernet, handshake, frame-header, server-receive, server-receive-crowded,
+ *                 native-arguments, native-wire (the last two when the native addon is built)
  *   --verbose     print every outcome and drop reason counted, not just the summary
  *
  * Exit status: 0 if every target passed, 1 if any failed, 2 for bad arguments.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { TARGETS, type FuzzReport } from './targets.js';
+import { NATIVE_TARGETS } from './native-targets.js';
+import { TARGETS as PARSER_TARGETS, type FuzzReport } from './targets.js';
+
+const TARGETS = [...PARSER_TARGETS, ...NATIVE_TARGETS];
 
 function usage(message: string): never {
   console.error(`${message}\nusage: node dist/test/fuzz/run.js [--seconds N] [--seed S] [--target NAME]... [--verbose]`);

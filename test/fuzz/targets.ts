@@ -84,7 +84,7 @@ const bump = (stats: Stats, key: string, n = 1): void => {
   stats[key] = (stats[key] ?? 0) + n;
 };
 
-async function drive(target: string, budget: FuzzBudget, defaultChunk: number, runChunk: (runs: number, seed: number) => void,
+export async function drive(target: string, budget: FuzzBudget, defaultChunk: number, runChunk: (runs: number, seed: number) => void,
   between?: (chunk: number) => Promise<void>): Promise<Omit<FuzzReport, 'stats'>> {
   const seed = budget.seed ?? (Math.floor(Math.random() * 0x7fff_ffff) ^ Date.now()) | 0;
   const total = budget.runs ?? (budget.seconds === undefined ? 20_000 : Infinity);

@@ -125,6 +125,18 @@ describe('frame', () => {
       expect(readFrameHeader(view)).to.deep.equal(h);
       expect(readFrameHeader(arena.subarray(7, 27))).to.deep.equal(h);
     });
+
+    it('writeFrameHeader at an offset (after a nonce) writes those 20 bytes only; a bad header there writes nothing', () => {
+      const datagram = new Uint8Array(60).fill(0xee);
+      const h = header(0x21, 0xabcdef, 123456789012345n, 42n);
+      writeFrameHeader(datagram, { ...h, sequence: 123456789012345, offset: 42 }, 12);
+      expect(hex(datagram.subarray(0, 12))).to.equal('ee'.repeat(12));
+      expect(hex(datagram.subarray(32))).to.equal('ee'.repeat(28));
+      expect(hex(datagram.subarray(12, 32))).to.equal(hex(encodeFrame(h)));
+      const untouched = new Uint8Array(60).fill(0xaa);
+      expect(() => writeFrameHeader(untouched, { ...h, offset: 2 ** 53 }, 12)).to.throw(RangeError);
+      expect(hex(untouched)).to.equal('aa'.repeat(60));
+    });
   });
 
   describe('out-of-range values throw RangeError', () => {
