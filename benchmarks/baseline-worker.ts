@@ -17,10 +17,8 @@
  *
  * The TLS certificate and key are throwaway benchmark-only fixtures (benchmarks/fixtures/README.md).
  *
- * Protocol: the worker says `ready`; the parent sends one `start` with its job; a receiving role
- * (and the proxy) then says `listening` with its port; every role ends with `done` (its report) or
- * `failure`, the proxy only after the parent's `stop`. The worker exits when the parent
- * disconnects, and after MAX_LIFETIME_MS at most.
+ * It answers BaselineApi's two operations through worker-process.ts: `start` (one job per worker)
+ * and `report`. It exits when asked, when the parent goes away, and after MAX_LIFETIME_MS at most.
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -31,87 +29,59 @@ import tls from 'node:tls';
 import type { TransferResult } from '../lib/transfer/endpoint.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
 import { BENCH_RATE_LIMITS } from './session-rpc.js';
-import { errorText, isRecord, serveParent } from './worker-process.js';
+import { cpuMicros, serveRequests, sleep } from './worker-process.js';
 import { closeUdxEnd, openUdxEnd, receiveAll, sendAll } from './udx-stream.js';
 import type { DatagramIoStats, DatagramPath } from '../lib/index.js';
 
 /* ---------------- protocol (shared with baselines.ts, which imports the types only) ---------------- */
 
-export type BaselineRole =
-  | 'udp-receiver' | 'udp-sender' | 'tls-server' | 'tls-client' | 'bittrrt-server' | 'bittrrt-client' | 'impairment-proxy'
-  | 'udx-receiver' | 'udx-sender';
-
-export interface UdpReceiverJob {
-  readonly role: 'udp-receiver';
-  /** Stop this long after the last datagram when no end marker arrives (they can be lost too). */
-  readonly idleMs: number;
+/** Each role's job: what the parent sends it with `start`, besides its role. */
+interface Jobs {
+  'udp-receiver': {
+    /** Stop this long after the last datagram when no end marker arrives (they can be lost too). */
+    readonly idleMs: number;
+  };
+  'udp-sender': {
+    readonly port: number;
+    /** Total payload bytes: full datagrams, then one shorter datagram for the remainder. */
+    readonly bytes: number;
+    readonly datagramBytes: number;
+    /** Sends whose callback has not run yet, at most. */
+    readonly inFlight: number;
+  };
+  'tls-server': object;
+  'tls-client': { readonly port: number; readonly bytes: number; readonly chunkBytes: number };
+  'bittrrt-server': {
+    /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
+    readonly dir: string;
+    readonly datagramPath: DatagramPath;
+  };
+  'bittrrt-client': {
+    /** The server's port, or the proxy's. */
+    readonly port: number;
+    readonly path: string;
+    readonly datagramPath: DatagramPath;
+  };
+  'impairment-proxy': {
+    readonly serverPort: number;
+    /** Seed of the proxy's PRNG: the same seed drops the same datagrams of the same traffic. */
+    readonly seed: number;
+    /** Probability 0..1 that a datagram is dropped, in each direction. */
+    readonly drop: number;
+  };
+  // udx streams are addressed by socket and id on both sides: each end must know the other's port before data flows.
+  'udx-receiver': {
+    /** The port the sender will bind (the parent picked a free one). */
+    readonly peerPort: number;
+  };
+  'udx-sender': { readonly port: number; readonly bindPort: number; readonly bytes: number; readonly chunkBytes: number };
 }
 
-export interface UdpSenderJob {
-  readonly role: 'udp-sender';
-  readonly port: number;
-  /** Total payload bytes: full datagrams, then one shorter datagram for the remainder. */
-  readonly bytes: number;
-  readonly datagramBytes: number;
-  /** Sends whose callback has not run yet, at most. */
-  readonly inFlight: number;
-}
+export type BaselineRole = keyof Jobs;
+export type JobOf<R extends BaselineRole> = { readonly role: R } & Jobs[R];
+export type BaselineJob = { [R in BaselineRole]: JobOf<R> }[BaselineRole];
 
-export interface TlsServerJob {
-  readonly role: 'tls-server';
-}
-
-export interface TlsClientJob {
-  readonly role: 'tls-client';
-  readonly port: number;
-  readonly bytes: number;
-  readonly chunkBytes: number;
-}
-
-export interface BittrrtServerJob {
-  readonly role: 'bittrrt-server';
-  /** Where uploads go; the benchmark's temporary directory, removed by the parent. */
-  readonly dir: string;
-  readonly datagramPath: DatagramPath;
-}
-
-export interface BittrrtClientJob {
-  readonly role: 'bittrrt-client';
-  /** The server's port, or the proxy's. */
-  readonly port: number;
-  readonly path: string;
-  readonly datagramPath: DatagramPath;
-}
-
-export interface ImpairmentProxyJob {
-  readonly role: 'impairment-proxy';
-  readonly serverPort: number;
-  /** Seed of the proxy's PRNG: the same seed drops the same datagrams of the same traffic. */
-  readonly seed: number;
-  /** Probability 0..1 that a datagram is dropped, in each direction. */
-  readonly drop: number;
-}
-
-/** udx streams are addressed by socket and id on both sides: each end must know the other's port before data flows. */
-export interface UdxReceiverJob {
-  readonly role: 'udx-receiver';
-  /** The port the sender will bind (the parent picked a free one). */
-  readonly peerPort: number;
-}
-
-export interface UdxSenderJob {
-  readonly role: 'udx-sender';
-  /** The receiver's port. */
-  readonly port: number;
-  readonly bindPort: number;
-  readonly bytes: number;
-  readonly chunkBytes: number;
-}
-
-export type BaselineJob =
-  | UdpReceiverJob | UdpSenderJob | TlsServerJob | TlsClientJob | BittrrtServerJob | BittrrtClientJob | ImpairmentProxyJob | UdxReceiverJob | UdxSenderJob;
-
-/** What every role measures of itself. */
+/** What every role but the proxy measures of itself. */
 export interface CommonReport {
   /** Payload bytes sent (a sender) or received (a receiver). */
   readonly bytes: number;
@@ -123,133 +93,60 @@ export interface CommonReport {
   readonly peakRssBytes: number;
 }
 
-export interface UdpReceiverReport extends CommonReport {
-  readonly role: 'udp-receiver';
-  readonly datagrams: number;
-  /** SO_RCVBUF as the kernel granted it (Linux reports twice the size asked for, its bookkeeping overhead included). */
-  readonly recvBufferBytes: number;
-  readonly endedBy: 'marker' | 'idle';
-}
-
-export interface UdpSenderReport extends CommonReport {
-  readonly role: 'udp-sender';
-  /** Datagrams whose send completed without error. */
-  readonly datagrams: number;
-  readonly sendErrors: number;
-  readonly firstSendError: string | null;
-}
-
-interface TlsFields extends CommonReport {
+interface TlsReport extends CommonReport {
   /** Negotiated protocol and cipher suite, as this end saw them. */
   readonly protocol: string;
   readonly cipher: string;
 }
 
-export interface TlsServerReport extends TlsFields {
-  readonly role: 'tls-server';
+/** Each role's report, besides its role. */
+interface Reports {
+  'udp-receiver': CommonReport & {
+    readonly datagrams: number;
+    /** SO_RCVBUF as the kernel granted it (Linux reports twice the size asked for, its bookkeeping overhead included). */
+    readonly recvBufferBytes: number;
+    readonly endedBy: 'marker' | 'idle';
+  };
+  'udp-sender': CommonReport & {
+    /** Datagrams whose send completed without error. */
+    readonly datagrams: number;
+    readonly sendErrors: number;
+    readonly firstSendError: string | null;
+  };
+  'tls-server': TlsReport;
+  'tls-client': TlsReport;
+  'bittrrt-server': CommonReport & { readonly io: DatagramIoStats | null };
+  'bittrrt-client': CommonReport & {
+    /** Data datagrams sent, retransmissions included, and how many were retransmissions. */
+    readonly packets: number;
+    readonly retransmits: number;
+    /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
+    readonly srttMs: number | null;
+    readonly minRttMs: number | null;
+    readonly io: DatagramIoStats | null;
+  };
+  /** The proxy carries no payload of its own: only its cost and what it did to each direction. */
+  'impairment-proxy': Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> & { readonly toServer: ImpairmentStats; readonly toClient: ImpairmentStats };
+  'udx-receiver': CommonReport;
+  'udx-sender': CommonReport & {
+    /** Packets udx sent, retransmissions included, and how many were retransmissions. */
+    readonly packets: number;
+    readonly retransmits: number;
+  };
 }
 
-export interface TlsClientReport extends TlsFields {
-  readonly role: 'tls-client';
-}
+export type ReportOf<R extends BaselineRole> = { readonly role: R } & Reports[R];
+export type BaselineReport = { [R in BaselineRole]: ReportOf<R> }[BaselineRole];
 
-export interface BittrrtServerReport extends CommonReport {
-  readonly role: 'bittrrt-server';
-  readonly io: DatagramIoStats | null;
-}
-
-export interface BittrrtClientReport extends CommonReport {
-  readonly role: 'bittrrt-client';
-  /** Data datagrams sent, retransmissions included, and how many were retransmissions. */
-  readonly packets: number;
-  readonly retransmits: number;
-  /** Smoothed and minimum RTT at the end of the upload, in ms (null without a sample). */
-  readonly srttMs: number | null;
-  readonly minRttMs: number | null;
-  readonly io: DatagramIoStats | null;
-}
-
-/** The proxy carries no payload of its own: only its cost and what it did to each direction. */
-export interface ImpairmentProxyReport extends Pick<CommonReport, 'cpuMicros' | 'peakRssBytes'> {
-  readonly role: 'impairment-proxy';
-  readonly toServer: ImpairmentStats;
-  readonly toClient: ImpairmentStats;
-}
-
-export interface UdxReceiverReport extends CommonReport {
-  readonly role: 'udx-receiver';
-}
-
-export interface UdxSenderReport extends CommonReport {
-  readonly role: 'udx-sender';
-  /** Packets udx sent, retransmissions included, and how many were retransmissions. */
-  readonly packets: number;
-  readonly retransmits: number;
-}
-
-export type BaselineReport =
-  | UdpReceiverReport | UdpSenderReport | TlsServerReport | TlsClientReport | BittrrtServerReport | BittrrtClientReport | ImpairmentProxyReport
-  | UdxReceiverReport | UdxSenderReport;
-
-/** Parent → worker: the job, once; then, for the proxy, when to stop. */
-export interface StartMessage {
-  readonly kind: 'start';
-  readonly job: BaselineJob;
-}
-
-export interface StopMessage {
-  readonly kind: 'stop';
-}
-
-export type ToBaselineWorker = StartMessage | StopMessage;
-
-/** Worker → parent. */
-export type FromBaselineWorker =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'listening'; readonly port: number }
-  | { readonly kind: 'done'; readonly report: BaselineReport }
-  | { readonly kind: 'failure'; readonly error: string };
-
-/* ---------------- message checks ---------------- */
-
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-const isSeed = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-const isProbability = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value <= 1;
-const isPath = (value: unknown): value is string => typeof value === 'string' && value !== '';
-
-function isJob(value: unknown): value is BaselineJob {
-  if (!isRecord(value)) return false;
-  switch (value.role) {
-    case 'udp-receiver':
-      return isCount(value.idleMs);
-    case 'udp-sender':
-      return isCount(value.port) && isCount(value.bytes) && isCount(value.datagramBytes) && isCount(value.inFlight);
-    case 'tls-server':
-      return true;
-    case 'tls-client':
-      return isCount(value.port) && isCount(value.bytes) && isCount(value.chunkBytes);
-    case 'bittrrt-server':
-      return isPath(value.dir) && isDatagramPath(value.datagramPath);
-    case 'bittrrt-client':
-      return isCount(value.port) && isPath(value.path) && isDatagramPath(value.datagramPath);
-    case 'impairment-proxy':
-      return isCount(value.serverPort) && isSeed(value.seed) && isProbability(value.drop);
-    case 'udx-receiver':
-      return isCount(value.peerPort);
-    case 'udx-sender':
-      return isCount(value.port) && isCount(value.bindPort) && isCount(value.bytes) && isCount(value.chunkBytes);
-    default:
-      return false;
-  }
-}
-
-function isDatagramPath(value: unknown): value is DatagramPath {
-  return value === 'native' || value === 'dgram';
-}
-
-function isToWorker(value: unknown): value is ToBaselineWorker {
-  if (!isRecord(value)) return false;
-  return value.kind === 'stop' || (value.kind === 'start' && isJob(value.job));
+/** The operations a baseline worker answers (worker-process.ts). */
+export interface BaselineApi {
+  /**
+   * Starts the worker's one job: answers with its port once a receiving role (or the proxy)
+   * listens, or with null once a sending role is done.
+   */
+  start: [BaselineJob, { readonly port: number | null }];
+  /** The job's report once it ends; the proxy ends when asked this (it cannot tell by itself when the transfer through it is over). */
+  report: [Record<string, never>, BaselineReport];
 }
 
 /* ---------------- measurement ---------------- */
@@ -271,13 +168,6 @@ const YIELD_EVERY = 4096;
 const TLS_CERT_URL = new URL('../../benchmarks/fixtures/tls-bench-cert.pem', import.meta.url);
 const TLS_KEY_URL = new URL('../../benchmarks/fixtures/tls-bench-key.pem', import.meta.url);
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-const cpuMicros = (): number => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
-
 /** maxRSS is in KiB. */
 const peakRssBytes = (): number => process.resourceUsage().maxRSS * 1024;
 
@@ -286,11 +176,8 @@ function usageSince(cpuStart: number): Pick<CommonReport, 'cpuMicros' | 'peakRss
   return { cpuMicros: cpuMicros() - cpuStart, peakRssBytes: peakRssBytes() };
 }
 
-function send(message: FromBaselineWorker): void {
-  // With a callback a failed send is not an 'error' event, which would crash the worker when the
-  // parent died first; the worker exits on the disconnect that follows anyway.
-  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
-}
+/** Tells the parent the port a receiving role (or the proxy) listens on: the answer to `start`. */
+let listening: (port: number) => void = () => undefined;
 
 /* ---------------- UDP ---------------- */
 
@@ -311,7 +198,7 @@ async function bindReceiver(): Promise<dgram.Socket> {
   return socket;
 }
 
-async function udpReceiver(job: UdpReceiverJob): Promise<UdpReceiverReport> {
+async function udpReceiver(job: JobOf<'udp-receiver'>): Promise<ReportOf<'udp-receiver'>> {
   const cpuStart = cpuMicros();
   const socket = await bindReceiver();
   let bytes = 0;
@@ -348,7 +235,7 @@ async function udpReceiver(job: UdpReceiverJob): Promise<UdpReceiverReport> {
       datagrams++;
       bytes += message.length;
     });
-    send({ kind: 'listening', port: socket.address().port });
+    listening(socket.address().port);
   });
   const recvBufferBytes = socket.getRecvBufferSize();
   socket.close();
@@ -367,7 +254,7 @@ interface Blasted {
  * `inFlight` sends outstanding: a synchronous loop would queue every datagram in libuv at once
  * (memory in proportion to the transfer) and measure the queueing rather than the sending.
  */
-function blast(socket: dgram.Socket, job: UdpSenderJob): Promise<Blasted> {
+function blast(socket: dgram.Socket, job: JobOf<'udp-sender'>): Promise<Blasted> {
   // All data datagrams share one zero-filled buffer: its content never changes, so sends in flight may share it.
   const full = Buffer.alloc(job.datagramBytes, KIND_DATA);
   const fullCount = Math.floor(job.bytes / job.datagramBytes);
@@ -439,7 +326,7 @@ async function connectSender(port: number): Promise<dgram.Socket> {
   return socket;
 }
 
-async function udpSender(job: UdpSenderJob): Promise<UdpSenderReport> {
+async function udpSender(job: JobOf<'udp-sender'>): Promise<ReportOf<'udp-sender'>> {
   const cpuStart = cpuMicros();
   const socket = await connectSender(job.port);
   const start = performance.now();
@@ -459,7 +346,7 @@ async function udpSender(job: UdpSenderJob): Promise<UdpSenderReport> {
 
 const cipherOf = (socket: tls.TLSSocket): string => socket.getCipher()?.standardName ?? 'unknown';
 
-async function tlsServer(): Promise<TlsServerReport> {
+async function tlsServer(): Promise<ReportOf<'tls-server'>> {
   const cpuStart = cpuMicros();
   const server = tls.createServer({ key: readFileSync(TLS_KEY_URL), cert: readFileSync(TLS_CERT_URL), minVersion: 'TLSv1.3' });
   const connection = new Promise<tls.TLSSocket>((resolve, reject) => {
@@ -480,7 +367,7 @@ async function tlsServer(): Promise<TlsServerReport> {
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('TLS server has no TCP address');
-  send({ kind: 'listening', port: address.port });
+  listening(address.port);
 
   const socket = await connection;
   let bytes = 0;
@@ -496,7 +383,7 @@ async function tlsServer(): Promise<TlsServerReport> {
     socket.once('end', resolve);
     socket.once('error', reject);
   });
-  const report: TlsServerReport = {
+  const report: ReportOf<'tls-server'> = {
     role: 'tls-server', bytes, elapsedMs: lastAt - firstAt, protocol: socket.getProtocol() ?? 'unknown', cipher: cipherOf(socket),
     ...usageSince(cpuStart),
   };
@@ -531,7 +418,7 @@ async function writeAll(socket: tls.TLSSocket, bytes: number, chunkBytes: number
   }
 }
 
-async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
+async function tlsClient(job: JobOf<'tls-client'>): Promise<ReportOf<'tls-client'>> {
   const cpuStart = cpuMicros();
   // Real verification: the bench certificate is the only trusted CA, and its name must match.
   const socket = tls.connect({ host: LOOPBACK, port: job.port, servername: 'localhost', ca: readFileSync(TLS_CERT_URL) });
@@ -563,7 +450,7 @@ async function tlsClient(job: TlsClientJob): Promise<TlsClientReport> {
 // The library and the proxy are imported by the roles that use them only, so the UDP and TLS ends'
 // peak RSS is Node's alone; each role imports before it starts its CPU clock, so loading is not counted.
 
-async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport> {
+async function bittrrtServer(job: JobOf<'bittrrt-server'>): Promise<ReportOf<'bittrrt-server'>> {
   const { createServer } = await import('../lib/index.js');
   const cpuStart = cpuMicros();
   const server = createServer({ files: { dir: job.dir }, rateLimits: BENCH_RATE_LIMITS, datagramPath: job.datagramPath });
@@ -577,7 +464,7 @@ async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport
   // Awaited only once listening; an error before that must not count as unhandled.
   finished.catch(() => undefined);
   const { port } = await server.listen(0, LOOPBACK);
-  send({ kind: 'listening', port });
+  listening(port);
   const result = await finished;
   // Measured before the file goes: unlinking it is the file system's work, not the transfer's.
   const usage = usageSince(cpuStart);
@@ -587,7 +474,7 @@ async function bittrrtServer(job: BittrrtServerJob): Promise<BittrrtServerReport
   return { role: 'bittrrt-server', bytes: result.size - result.offset, elapsedMs: result.seconds * 1000, io: server.ioStats() ?? null, ...usage };
 }
 
-async function bittrrtClient(job: BittrrtClientJob): Promise<BittrrtClientReport> {
+async function bittrrtClient(job: JobOf<'bittrrt-client'>): Promise<ReportOf<'bittrrt-client'>> {
   const [{ connect }, { TransferEndpoint }] = await Promise.all([import('../lib/index.js'), import('../lib/transfer/endpoint.js')]);
   const cpuStart = cpuMicros();
   const session = await connect({ host: LOOPBACK, port: job.port, allowSeed: false, datagramPath: job.datagramPath });
@@ -603,18 +490,18 @@ async function bittrrtClient(job: BittrrtClientJob): Promise<BittrrtClientReport
   }
 }
 
-/** Resolved by the parent's `stop`: the proxy cannot tell by itself when the transfer through it is over. */
+/** Resolved by the parent's `report`: the proxy cannot tell by itself when the transfer through it is over. */
 let requestStop: () => void = () => undefined;
 const stopRequested = new Promise<void>((resolve) => {
   requestStop = resolve;
 });
 
-async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxyReport> {
+async function impairmentProxy(job: JobOf<'impairment-proxy'>): Promise<ReportOf<'impairment-proxy'>> {
   const { ImpairmentProxy } = await import('../test/helpers/impair.js');
   const cpuStart = cpuMicros();
   const proxy = await ImpairmentProxy.start(job.serverPort, { seed: job.seed, drop: job.drop });
   try {
-    send({ kind: 'listening', port: proxy.port });
+    listening(proxy.port);
     await stopRequested;
     return { role: 'impairment-proxy', toServer: { ...proxy.toServer }, toClient: { ...proxy.toClient }, ...usageSince(cpuStart) };
   } finally {
@@ -624,24 +511,24 @@ async function impairmentProxy(job: ImpairmentProxyJob): Promise<ImpairmentProxy
 
 /* ---------------- udx-native ---------------- */
 
-async function udxReceiver(job: UdxReceiverJob): Promise<UdxReceiverReport> {
+async function udxReceiver(job: JobOf<'udx-receiver'>): Promise<ReportOf<'udx-receiver'>> {
   const end = await openUdxEnd('receiver', { host: LOOPBACK, port: 0 }, { host: LOOPBACK, port: job.peerPort });
   const cpuStart = cpuMicros();
   const received = receiveAll(end.stream, MAX_LIFETIME_MS);
-  send({ kind: 'listening', port: end.socket.address().port });
+  listening(end.socket.address().port);
   const { bytes, elapsedMs, ended } = await received;
   if (!ended) throw new Error(`the sender did not end the stream (${bytes} bytes received)`);
-  const report: UdxReceiverReport = { role: 'udx-receiver', bytes, elapsedMs, ...usageSince(cpuStart) };
+  const report: ReportOf<'udx-receiver'> = { role: 'udx-receiver', bytes, elapsedMs, ...usageSince(cpuStart) };
   await closeUdxEnd(end);
   return report;
 }
 
-async function udxSender(job: UdxSenderJob): Promise<UdxSenderReport> {
+async function udxSender(job: JobOf<'udx-sender'>): Promise<ReportOf<'udx-sender'>> {
   const end = await openUdxEnd('sender', { host: LOOPBACK, port: job.bindPort }, { host: LOOPBACK, port: job.port });
   const cpuStart = cpuMicros();
   const start = performance.now();
   const bytes = await sendAll(end.stream, job.chunkBytes, (written) => job.bytes - written);
-  const report: UdxSenderReport = {
+  const report: ReportOf<'udx-sender'> = {
     role: 'udx-sender', bytes, elapsedMs: performance.now() - start, packets: end.stream.packetsTransmitted, retransmits: end.stream.retransmits,
     ...usageSince(cpuStart),
   };
@@ -674,27 +561,20 @@ function run(job: BaselineJob): Promise<BaselineReport> {
   }
 }
 
-let started = false;
-serveParent('baseline-worker', MAX_LIFETIME_MS, {
-  onMessage: (message) => {
-    if (!isToWorker(message)) {
-      send({ kind: 'failure', error: 'unexpected message from the parent' });
-      return;
-    }
-    if (message.kind === 'stop') {
-      requestStop();
-      return;
-    }
-    if (started) {
-      send({ kind: 'failure', error: 'this worker already runs a job' });
-      return;
-    }
-    started = true;
-    run(message.job).then(
-      (report) => send({ kind: 'done', report }),
-      (err: unknown) => send({ kind: 'failure', error: errorText(err) }),
-    );
-  },
-  onParentGone: () => process.exit(0),
-  onLifetimeOver: () => process.exit(1),
-});
+let job: Promise<BaselineReport> | null = null;
+
+function start(params: BaselineJob): Promise<{ port: number | null }> {
+  if (job !== null) return Promise.reject(new Error('this worker already runs a job'));
+  const listens = new Promise<number>((resolve) => {
+    listening = resolve;
+  });
+  job = run(params);
+  return Promise.race([listens.then((port) => ({ port })), job.then(() => ({ port: null }))]);
+}
+
+function report(): Promise<BaselineReport> {
+  requestStop();
+  return job ?? Promise.reject(new Error('no job was started'));
+}
+
+serveRequests<BaselineApi>('baseline-worker', MAX_LIFETIME_MS, { start, report }, (code) => process.exit(code));

@@ -1,7 +1,6 @@
 /**
  * Bulk throughput on loopback, each run between forked processes (baseline-worker.ts, forked through
- * worker-process.ts), so each end
- * has a core and its own CPU time and peak RSS:
+ * worker-process.ts), so each end has a core and its own CPU time and peak RSS:
  *
  *   rawUdpCeiling  unencrypted datagrams of bittrrt's size through node:dgram, no acknowledgement,
  *                  no retransmission: what Node moves over UDP at best (losses are reported, not repaired)
@@ -11,18 +10,15 @@
  *   udxBaseline    the same bytes over one udx-native stream: reliable, congestion-controlled UDP in
  *                  native code, unencrypted
  *
- * Every run has a deadline, and its workers are stopped (then killed if need be) when it ends,
- * whether it succeeded or threw.
+ * Every call to a worker has a deadline, and a run's workers are stopped (then killed if need be)
+ * when it ends, whether it succeeded or threw.
  */
 import { createSocket } from 'node:dgram';
 import type { DatagramIoStats, DatagramPath } from '../lib/index.js';
 import { MAX_DATAGRAM } from '../lib/constants.js';
 import type { ImpairmentStats } from '../test/helpers/impair.js';
-import type {
-  BaselineJob, BaselineReport, BaselineRole, BittrrtClientReport, BittrrtServerReport, CommonReport, FromBaselineWorker, ImpairmentProxyReport, ToBaselineWorker,
-  UdpReceiverReport, UdpSenderReport, UdxSenderReport,
-} from './baseline-worker.js';
-import { errorText, isRecord, WorkerProcess } from './worker-process.js';
+import type { BaselineApi, BaselineJob, BaselineReport, BaselineRole, CommonReport, ReportOf } from './baseline-worker.js';
+import { errorText, withWorkers, type Worker } from './worker-process.js';
 
 export interface ThroughputResult {
   name: string;              // 'raw UDP (dgram)', 'TLS 1.3 over TCP (node:tls)'
@@ -63,174 +59,40 @@ const UDP_IN_FLIGHT = 256;
 const UDP_IDLE_MS = 500;
 const TLS_CHUNK_BYTES = 64 * 1024;
 
-/* ---------------- a run's deadline ---------------- */
+/* ---------------- a run's workers ---------------- */
 
-interface Deadline {
-  /** Rejects when the deadline passes; raced against every wait of the run. */
-  readonly expired: Promise<never>;
-  clear(): void;
+type BaselineWorker = Worker<BaselineApi>;
+
+/** Starts `job` on its worker; resolves with its port once it listens (a receiving role, the proxy). */
+async function listen(worker: BaselineWorker, job: BaselineJob): Promise<number> {
+  const { port } = await worker.call('start', job, RUN_DEADLINE_MS);
+  if (port === null) throw new Error(`${job.role} worker finished without listening`);
+  return port;
 }
 
-function startDeadline(ms: number): Deadline {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
-  });
-  // Nobody may be waiting at the moment it fires (between two waits); that must not count as unhandled.
-  expired.catch(() => undefined);
-  return { expired, clear: () => clearTimeout(timer) };
-}
+const hasRole = <R extends BaselineRole>(report: BaselineReport, role: R): report is Extract<BaselineReport, { role: R }> => report.role === role;
 
-/* ---------------- one worker, seen from the parent ---------------- */
-
-type Kind = FromBaselineWorker['kind'];
-type MessageOf<K extends Kind> = Extract<FromBaselineWorker, { kind: K }>;
-type JobOf<R extends BaselineRole> = Extract<BaselineJob, { role: R }>;
-type ReportOf<R extends BaselineRole> = Extract<BaselineReport, { role: R }>;
-
-function isFromWorker(value: unknown): value is FromBaselineWorker {
-  if (!isRecord(value)) return false;
-  switch (value.kind) {
-    case 'ready':
-      return true;
-    case 'listening':
-      return typeof value.port === 'number';
-    case 'done':
-      return isRecord(value.report) && typeof value.report.role === 'string';
-    case 'failure':
-      return typeof value.error === 'string';
-    default:
-      return false;
-  }
-}
-
-const hasKind = <K extends Kind>(message: FromBaselineWorker, kind: K): message is MessageOf<K> => message.kind === kind;
-const hasRole = <R extends BaselineRole>(report: BaselineReport, role: R): report is ReportOf<R> => report.role === role;
-
-interface Waiter {
-  resolve(message: FromBaselineWorker): void;
-  reject(err: Error): void;
+/** The report of the worker started as `role` (its name), once its job ends. */
+async function reportOf<R extends BaselineRole>(worker: BaselineWorker, role: R): Promise<Extract<BaselineReport, { role: R }>> {
+  const report = await worker.call('report', {}, RUN_DEADLINE_MS);
+  if (!hasRole(report, role)) throw new Error(`${worker.name} worker reported as ${report.role}`);
+  return report;
 }
 
 /**
- * A forked baseline worker playing `role`. Its messages arrive in a fixed order (ready, listening
- * for a receiving role, then done or failure), so the parent reads them as a queue.
+ * Starts a worker per role, in parallel, and runs `body` with them (and a way to start more);
+ * every one is stopped afterwards, even on error.
  */
-class BaselineChild<R extends BaselineRole> {
-  readonly role: R;
-  readonly #process: WorkerProcess;
-  readonly #inbox: FromBaselineWorker[] = [];
-  #waiter: Waiter | null = null;
-
-  constructor(role: R) {
-    this.role = role;
-    this.#process = new WorkerProcess('./baseline-worker.js', role, {
-      onExit: (status) => this.#failWaiter(new Error(`${role} worker exited (${status})`)),
-      onError: (err) => this.#deliver({ kind: 'failure', error: err.message }),
-      onMessage: (message) => {
-        if (isFromWorker(message)) this.#deliver(message);
-      },
-    });
-  }
-
-  start(job: JobOf<R>): void {
-    this.#post({ kind: 'start', job }, 'its job');
-  }
-
-  /** Asks a role that runs until told (the proxy) to finish and report. */
-  requestStop(): void {
-    this.#post({ kind: 'stop' }, 'stop');
-  }
-
-  /** The next message, which must be of `kind`; a failure report, an early exit or the deadline rejects. */
-  async expect<K extends Kind>(kind: K, deadline: Deadline): Promise<MessageOf<K>> {
-    const message = await Promise.race([this.#next(), deadline.expired]);
-    if (message.kind === 'failure') throw new Error(`${this.role} worker: ${message.error}`);
-    if (!hasKind(message, kind)) throw new Error(`${this.role} worker: expected ${kind}, got ${message.kind}`);
-    return message;
-  }
-
-  async report(deadline: Deadline): Promise<ReportOf<R>> {
-    const { report } = await this.expect('done', deadline);
-    if (!hasRole(report, this.role)) throw new Error(`${this.role} worker reported as ${report.role}`);
-    return report;
-  }
-
-  /** Disconnects (the worker exits on that); kills it if it lingers. */
-  stop(): Promise<void> {
-    return this.#process.stop(() => this.#process.disconnect());
-  }
-
-  #post(message: ToBaselineWorker, what: string): void {
-    this.#process.post(message, (err) => this.#deliver({ kind: 'failure', error: `cannot send ${what}: ${err.message}` }));
-  }
-
-  #next(): Promise<FromBaselineWorker> {
-    const queued = this.#inbox.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    const exited = this.#process.exitStatus;
-    if (exited !== null) return Promise.reject(new Error(`${this.role} worker has exited (${exited})`));
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    });
-  }
-
-  #deliver(message: FromBaselineWorker): void {
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    if (waiter === null) this.#inbox.push(message);
-    else waiter.resolve(message);
-  }
-
-  #failWaiter(err: Error): void {
-    const waiter = this.#waiter;
-    this.#waiter = null;
-    waiter?.reject(err);
-  }
-}
-
-/** What a run does with each of its workers, whatever its role (BaselineChild is invariant in its role). */
-interface RunWorker {
-  expect(kind: 'ready', deadline: Deadline): Promise<unknown>;
-  stop(): Promise<void>;
-}
-
-/** One run's workers, all under the run's deadline. */
-interface Run {
-  readonly deadline: Deadline;
-  /** Forks a worker for `role`; it is stopped when the run ends. */
-  spawn<R extends BaselineRole>(role: R): BaselineChild<R>;
-  /** Waits until every worker spawned since the last call is up (they start in parallel). */
-  ready(): Promise<void>;
-}
-
-/**
- * Runs `body` under one deadline; every worker it spawns is stopped afterwards, even on error.
- */
-async function withWorkers<T>(name: string, body: (run: Run) => Promise<T>): Promise<T> {
-  const deadline = startDeadline(RUN_DEADLINE_MS);
-  const children: RunWorker[] = [];
-  // `ready` is a worker's first message: each worker's must be read exactly once.
-  const starting: RunWorker[] = [];
-  const run: Run = {
-    deadline,
-    spawn: (role) => {
-      const child = new BaselineChild(role);
-      children.push(child);
-      starting.push(child);
-      return child;
-    },
-    ready: async () => {
-      await Promise.all(starting.splice(0).map((child) => child.expect('ready', deadline)));
-    },
-  };
+async function withBaselineWorkers<const Roles extends readonly BaselineRole[], T>(name: string, roles: Roles,
+  body: (workers: { readonly [K in keyof Roles]: BaselineWorker }, start: (role: BaselineRole) => Promise<BaselineWorker>) => Promise<T>): Promise<T> {
   try {
-    return await body(run);
+    return await withWorkers<BaselineApi, T>('./baseline-worker.js', async (start) => {
+      const workers = await Promise.all(roles.map((role) => start(role)));
+      // One worker per role, in the roles' order.
+      return body(workers as { readonly [K in keyof Roles]: BaselineWorker }, start);
+    });
   } catch (err) {
     throw new Error(`${name}: ${errorText(err)}`, { cause: err });
-  } finally {
-    deadline.clear();
-    await Promise.all(children.map((child) => child.stop()));
   }
 }
 
@@ -256,7 +118,7 @@ function throughput(name: string, sender: CommonReport, receiver: CommonReport, 
   };
 }
 
-function udpNote(sent: UdpSenderReport, received: UdpReceiverReport): string {
+function udpNote(sent: ReportOf<'udp-sender'>, received: ReportOf<'udp-receiver'>): string {
   const lost = sent.datagrams === 0 ? 0 : (1 - received.datagrams / sent.datagrams) * 100;
   const parts = [
     `${lost.toFixed(1)}% of datagrams lost in the socket buffer (${sent.datagrams} sent, ${received.datagrams} received, `
@@ -278,14 +140,10 @@ export async function rawUdpCeiling(options: { bytes: number; datagramBytes: num
   const name = 'raw UDP (dgram)';
   checkCount('bytes', options.bytes);
   checkCount('datagramBytes', options.datagramBytes, MAX_DATAGRAM);
-  return withWorkers(name, async ({ spawn, ready, deadline }) => {
-    const receiver = spawn('udp-receiver');
-    const sender = spawn('udp-sender');
-    await ready();
-    receiver.start({ role: 'udp-receiver', idleMs: UDP_IDLE_MS });
-    const { port } = await receiver.expect('listening', deadline);
-    sender.start({ role: 'udp-sender', port, bytes: options.bytes, datagramBytes: options.datagramBytes, inFlight: UDP_IN_FLIGHT });
-    const [sent, received] = await Promise.all([sender.report(deadline), receiver.report(deadline)]);
+  return withBaselineWorkers(name, ['udp-receiver', 'udp-sender'], async ([receiver, sender]) => {
+    const port = await listen(receiver, { role: 'udp-receiver', idleMs: UDP_IDLE_MS });
+    await sender.call('start', { role: 'udp-sender', port, bytes: options.bytes, datagramBytes: options.datagramBytes, inFlight: UDP_IN_FLIGHT }, RUN_DEADLINE_MS);
+    const [sent, received] = await Promise.all([reportOf(sender, 'udp-sender'), reportOf(receiver, 'udp-receiver')]);
     return throughput(name, sent, received, udpNote(sent, received));
   });
 }
@@ -297,14 +155,10 @@ export async function rawUdpCeiling(options: { bytes: number; datagramBytes: num
 export async function tlsBaseline(options: { bytes: number }): Promise<ThroughputResult> {
   const name = 'TLS 1.3 over TCP (node:tls)';
   checkCount('bytes', options.bytes);
-  return withWorkers(name, async ({ spawn, ready, deadline }) => {
-    const server = spawn('tls-server');
-    const client = spawn('tls-client');
-    await ready();
-    server.start({ role: 'tls-server' });
-    const { port } = await server.expect('listening', deadline);
-    client.start({ role: 'tls-client', port, bytes: options.bytes, chunkBytes: TLS_CHUNK_BYTES });
-    const [sent, received] = await Promise.all([client.report(deadline), server.report(deadline)]);
+  return withBaselineWorkers(name, ['tls-server', 'tls-client'], async ([server, client]) => {
+    const port = await listen(server, { role: 'tls-server' });
+    await client.call('start', { role: 'tls-client', port, bytes: options.bytes, chunkBytes: TLS_CHUNK_BYTES }, RUN_DEADLINE_MS);
+    const [sent, received] = await Promise.all([reportOf(client, 'tls-client'), reportOf(server, 'tls-server')]);
     // TCP loses nothing: a shortfall is a bug in the worker, not a result.
     if (received.bytes !== options.bytes) throw new Error(`server read ${received.bytes} of ${options.bytes} bytes`);
     return throughput(name, sent, received, `${received.protocol}, ${received.cipher}`);
@@ -327,7 +181,7 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-function udxNote(sent: UdxSenderReport): string {
+function udxNote(sent: ReportOf<'udx-sender'>): string {
   return `${sent.retransmits} of ${sent.packets} packets resent (${percentOf(sent.retransmits, sent.packets).toFixed(2)}%)`;
 }
 
@@ -339,15 +193,11 @@ function udxNote(sent: UdxSenderReport): string {
 export async function udxBaseline(options: { bytes: number }): Promise<ThroughputResult> {
   const name = 'udx-native stream (no encryption)';
   checkCount('bytes', options.bytes);
-  return withWorkers(name, async ({ spawn, ready, deadline }) => {
-    const receiver = spawn('udx-receiver');
-    const sender = spawn('udx-sender');
-    await ready();
+  return withBaselineWorkers(name, ['udx-receiver', 'udx-sender'], async ([receiver, sender]) => {
     const bindPort = await freeUdpPort();
-    receiver.start({ role: 'udx-receiver', peerPort: bindPort });
-    const { port } = await receiver.expect('listening', deadline);
-    sender.start({ role: 'udx-sender', port, bindPort, bytes: options.bytes, chunkBytes: UDX_CHUNK_BYTES });
-    const [sent, received] = await Promise.all([sender.report(deadline), receiver.report(deadline)]);
+    const port = await listen(receiver, { role: 'udx-receiver', peerPort: bindPort });
+    await sender.call('start', { role: 'udx-sender', port, bindPort, bytes: options.bytes, chunkBytes: UDX_CHUNK_BYTES }, RUN_DEADLINE_MS);
+    const [sent, received] = await Promise.all([reportOf(sender, 'udx-sender'), reportOf(receiver, 'udx-receiver')]);
     // udx is reliable: a shortfall is a bug in the worker, not a result.
     if (received.bytes !== options.bytes) throw new Error(`receiver got ${received.bytes} of ${options.bytes} bytes`);
     return throughput(name, sent, received, udxNote(sent));
@@ -363,7 +213,7 @@ function directionNote(label: string, stats: ImpairmentStats): string {
   return `${percentOf(stats.dropped, stats.received).toFixed(2)}% ${label} (${stats.dropped} of ${stats.received})`;
 }
 
-function proxyCost(drop: number, report: ImpairmentProxyReport, deliveredBytes: number): ProxyCost {
+function proxyCost(drop: number, report: ReportOf<'impairment-proxy'>, deliveredBytes: number): ProxyCost {
   return {
     drop,
     cpuPerGb: report.cpuMicros / 1e6 / (deliveredBytes / 1e9),
@@ -383,7 +233,7 @@ export function ioNote(sent: DatagramIoStats | null, received: DatagramIoStats |
     + `${sent.sendDrops > 0 ? `, ${sent.sendDrops} refused by a full send buffer` : ''}`;
 }
 
-function uploadNote(sent: BittrrtClientReport, received: BittrrtServerReport, proxy: ProxyCost | null): string {
+function uploadNote(sent: ReportOf<'bittrrt-client'>, received: ReportOf<'bittrrt-server'>, proxy: ProxyCost | null): string {
   const rtt = (ms: number | null): string => (ms === null ? 'n/a' : `${ms.toFixed(2)} ms`);
   const parts = [`${ioNote(sent.io, received.io)}; ${sent.retransmits} of ${sent.packets} data datagrams resent; srtt ${rtt(sent.srttMs)}, min RTT ${rtt(sent.minRttMs)}`];
   if (proxy !== null) {
@@ -404,25 +254,17 @@ export async function bittrrtUpload(options: { path: string; bytes: number; inbo
   const name = `${drop === undefined ? 'bittrrt upload, direct' : `bittrrt upload via proxy, ${dropLabel(drop)} loss`}, ${datagramPath === 'native' ? 'native' : 'dgram'}`;
   checkCount('bytes', options.bytes);
   if (drop !== undefined && !(drop >= 0 && drop <= 1)) throw new RangeError(`drop must be a probability in 0..1, got ${drop}`);
-  return withWorkers(name, async ({ spawn, ready, deadline }) => {
-    const server = spawn('bittrrt-server');
-    const client = spawn('bittrrt-client');
-    const impairment = drop === undefined ? null : { drop, proxy: spawn('impairment-proxy') };
-    await ready();
-    server.start({ role: 'bittrrt-server', dir: options.inbox, datagramPath });
-    let { port } = await server.expect('listening', deadline);
+  return withBaselineWorkers(name, ['bittrrt-server', 'bittrrt-client'], async ([server, client], start) => {
+    let port = await listen(server, { role: 'bittrrt-server', dir: options.inbox, datagramPath });
+    const impairment = drop === undefined ? null : { drop, proxy: await start('impairment-proxy') };
     if (impairment !== null) {
-      impairment.proxy.start({ role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop: impairment.drop });
-      ({ port } = await impairment.proxy.expect('listening', deadline));
+      port = await listen(impairment.proxy, { role: 'impairment-proxy', serverPort: port, seed: options.seed ?? 0, drop: impairment.drop });
     }
-    client.start({ role: 'bittrrt-client', port, path: options.path, datagramPath });
-    const [sent, received] = await Promise.all([client.report(deadline), server.report(deadline)]);
+    await client.call('start', { role: 'bittrrt-client', port, path: options.path, datagramPath }, RUN_DEADLINE_MS);
+    const [sent, received] = await Promise.all([reportOf(client, 'bittrrt-client'), reportOf(server, 'bittrrt-server')]);
     if (received.bytes !== options.bytes) throw new Error(`server received ${received.bytes} of ${options.bytes} bytes`);
-    let cost: ProxyCost | null = null;
-    if (impairment !== null) {
-      impairment.proxy.requestStop();
-      cost = proxyCost(impairment.drop, await impairment.proxy.report(deadline), received.bytes);
-    }
+    const cost = impairment === null ? null
+      : proxyCost(impairment.drop, await reportOf(impairment.proxy, 'impairment-proxy'), received.bytes);
     return {
       ...throughput(name, sent, received, uploadNote(sent, received, cost)),
       retransmitPercent: percentOf(sent.retransmits, sent.packets),

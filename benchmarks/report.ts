@@ -232,7 +232,7 @@ const ratioCell = (r: number, [low, high]: readonly [number, number], j: Judgeme
   `${percent(r)}${low === high ? '' : ` (${percent(low)}–${percent(high)})`}${verdict(j)}`;
 
 /** A plain pipe table; the first column is left-aligned, the rest right-aligned. */
-function table(header: readonly string[], body: readonly (readonly string[])[]): string {
+export function table(header: readonly string[], body: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     `| ${widths.map((w, i) => (i === 0 ? (cells[i] ?? '').padEnd(w) : (cells[i] ?? '').padStart(w))).join(' | ')} |`;

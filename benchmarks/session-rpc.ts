@@ -1,14 +1,12 @@
 /**
- * The typed request/reply protocol between the benchmark process and its session workers
- * (session-worker.ts, forked through worker-process.ts), and the parent's handle on a worker. Every call has a
- * deadline, and every worker started inside withWorkers() is stopped (then killed if need be)
- * when its body ends, whether the benchmark succeeded or threw.
+ * The operations a session worker (session-worker.ts) answers, through worker-process.ts: their
+ * parameters and results, and how the parent starts session workers.
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import type { RateLimitOptions } from '../lib/index.js';
 import type { BackendName } from './harness.js';
-import { isReady, isRecord, WorkerProcess } from './worker-process.js';
+import { withWorkers, type StartWorker, type Worker } from './worker-process.js';
 
 /**
  * Every handshake rate limit of a benchmark server (per source and global, rate and burst). Far
@@ -191,152 +189,14 @@ export interface WorkerApi {
   latency: [LatencyParams, LatencyRun];
 }
 
-export type Operation = keyof WorkerApi;
-export type Params<O extends Operation> = WorkerApi[O][0];
-export type Result<O extends Operation> = WorkerApi[O][1];
+/** A session worker, seen from the parent, and how a run starts one. */
+export type SessionWorker = Worker<WorkerApi>;
+export type StartSessionWorker = StartWorker<WorkerApi>;
 
-export interface Request<O extends Operation = Operation> {
-  readonly id: number;
-  readonly op: O;
-  readonly params: Params<O>;
-}
-
-/**
- * Parent → worker: a request, or `exit` (close the server if there is one, then exit at once;
- * client sessions are abandoned, not closed).
- */
-export type ToWorker = Request | { readonly op: 'exit' };
-
-/** Worker → parent. */
-export type FromWorker =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'reply'; readonly id: number; readonly result: unknown }
-  | { readonly kind: 'failure'; readonly id: number; readonly error: string };
-
-export function isFromWorker(value: unknown): value is FromWorker {
-  if (!isRecord(value)) return false;
-  if (value.kind === 'ready') return true;
-  return (value.kind === 'reply' || (value.kind === 'failure' && typeof value.error === 'string')) && typeof value.id === 'number';
-}
-
-const OPERATIONS: readonly Operation[] = ['spin', 'listen', 'stats', 'handshakes', 'flood', 'latency'];
-
-export function isToWorker(value: unknown): value is ToWorker {
-  if (!isRecord(value)) return false;
-  if (value.op === 'exit') return true;
-  return typeof value.id === 'number' && OPERATIONS.some((op) => op === value.op) && isRecord(value.params);
-}
-
-const READY_TIMEOUT_MS = 15_000;
-
-interface Pending {
-  resolve(result: unknown): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-/** One session worker, seen from the parent: requests out, replies matched to them by id. */
-export class Worker {
-  readonly name: string;
-  readonly #process: WorkerProcess;
-  readonly #pending = new Map<number, Pending>();
-  readonly #ready: Promise<void>;
-  #nextId = 1;
-
-  private constructor(name: string, nodeFlags: readonly string[]) {
-    this.name = name;
-    let ready = (): void => undefined;
-    this.#ready = new Promise((resolve) => {
-      ready = resolve;
-    });
-    // --expose-gc so a server worker can collect before sampling memory.
-    this.#process = new WorkerProcess('./session-worker.js', name, {
-      onExit: (status) => this.failAll(new Error(`${name} worker exited (${status})`)),
-      onError: (err) => this.failAll(new Error(`${name} worker: ${err.message}`)),
-      onMessage: (message) => {
-        if (isReady(message)) return ready();
-        if (!isFromWorker(message) || message.kind === 'ready') return;
-        const pending = this.#pending.get(message.id);
-        if (!pending) return;
-        this.#pending.delete(message.id);
-        clearTimeout(pending.timer);
-        if (message.kind === 'reply') pending.resolve(message.result);
-        else pending.reject(new Error(`${name} worker: ${message.error}`));
-      },
-    }, ['--expose-gc', ...nodeFlags]);
-  }
-
-  get pid(): number | undefined {
-    return this.#process.pid;
-  }
-
-  /** Forks a worker (with `nodeFlags` besides --expose-gc) and waits until it listens for requests. */
-  static async start(name: string, nodeFlags: readonly string[] = []): Promise<Worker> {
-    const worker = new Worker(name, nodeFlags);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        worker.#ready,
-        worker.#process.exited.then(() => {
-          throw new Error(`${name} worker exited before it was ready (${worker.#process.exitStatus})`);
-        }),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${name} worker not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-        }),
-      ]);
-    } catch (err) {
-      await worker.stop();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-    return worker;
-  }
-
-  /** Sends one request; rejects if no reply arrives within `timeoutMs` or the worker dies. */
-  call<O extends Operation>(op: O, params: Params<O>, timeoutMs: number): Promise<Result<O>> {
-    const exited = this.#process.exitStatus;
-    if (exited !== null) return Promise.reject(new Error(`${this.name} worker has exited (${exited})`));
-    const id = this.#nextId++;
-    const request: Request<O> = { id, op, params };
-    return new Promise<Result<O>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`${this.name} worker: no answer to ${op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      // The worker answers `op` with Result<O>: the one place the protocol's typing is taken on trust.
-      this.#pending.set(id, { resolve: (result) => resolve(result as Result<O>), reject, timer });
-      this.#process.post(request, (err) => this.failAll(new Error(`${this.name} worker: cannot send ${op}: ${err.message}`)));
-    });
-  }
-
-  /** Asks the worker to exit (closing its server, abandoning client sessions); kills it if it lingers. */
-  stop(): Promise<void> {
-    const message: ToWorker = { op: 'exit' };
-    return this.#process.stop(() => this.#process.post(message, () => undefined));
-  }
-
-  private failAll(err: Error): void {
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(err);
-    }
-    this.#pending.clear();
-  }
-}
-
-/** Runs `body` with a way to start workers; every worker it started is stopped afterwards, even on error. */
-export async function withWorkers<T>(body: (start: (name: string, nodeFlags?: readonly string[]) => Promise<Worker>) => Promise<T>): Promise<T> {
-  const started: Worker[] = [];
-  try {
-    return await body(async (name, nodeFlags) => {
-      const worker = await Worker.start(name, nodeFlags);
-      started.push(worker);
-      return worker;
-    });
-  } finally {
-    await Promise.all(started.map((worker) => worker.stop()));
-  }
+/** Runs `body` with a way to start session workers; every one it started is stopped afterwards, even on error. */
+export function withSessionWorkers<T>(body: (start: StartSessionWorker) => Promise<T>): Promise<T> {
+  // --expose-gc so a server worker can collect before sampling memory.
+  return withWorkers<WorkerApi, T>('./session-worker.js', (start) => body((name, nodeFlags = []) => start(name, ['--expose-gc', ...nodeFlags])));
 }
 
 let tasksetWorks: boolean | undefined;

@@ -19,11 +19,11 @@ import { complete } from '../lib/net/handshake/key-agreement.js';
 import { encodeInitiation, readResponse, type Initiation } from '../lib/protocol/handshake-v2.js';
 import type { BackendName } from './harness.js';
 import {
-  BENCH_RATE_LIMITS, isToWorker, type ClientTarget, type FromWorker, type HandshakeParams, type HandshakeRun, type LatencyParams,
-  type LatencySummary, type ListenParams, type LoopLimits, type MemorySample, type Operation, type Params, type Result,
-  type ServerStats, type SpinResult, type StatsParams, type FloodParams, type FloodRun, type Listening,
+  BENCH_RATE_LIMITS, type ClientTarget, type FloodParams, type FloodRun, type HandshakeParams, type HandshakeRun, type LatencyParams,
+  type LatencySummary, type Listening, type ListenParams, type LoopLimits, type MemorySample, type ServerStats, type SpinResult,
+  type StatsParams, type WorkerApi,
 } from './session-rpc.js';
-import { errorText, serveParent } from './worker-process.js';
+import { cpuMicros, errorText, serveRequests, sleep } from './worker-process.js';
 
 const MAX_LIFETIME_MS = 10 * 60_000;
 const SERVER_CLOSE_GRACE_MS = 3_000;
@@ -41,11 +41,6 @@ function backendNamed(name: BackendName): CryptoBackend {
   return backend;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const cpuMicros = (): number => {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-};
 
 /** A CPU-bound loop for `durationMs` (checked every ~1 ms of work). */
 async function spin(params: { durationMs: number }): Promise<SpinResult> {
@@ -356,13 +351,6 @@ async function latency(params: LatencyParams): Promise<{ echo: LatencySummary; p
 
 /* ---------------- the request loop ---------------- */
 
-type Handlers = { readonly [O in Operation]: (params: Params<O>) => Promise<Result<O>> };
-const handlers: Handlers = { spin, listen, stats, handshakes, flood, latency };
-
-function reply(message: FromWorker): void {
-  process.send?.(message);
-}
-
 async function exit(code: number): Promise<never> {
   const running = server;
   server = null;
@@ -370,21 +358,4 @@ async function exit(code: number): Promise<never> {
   process.exit(code);
 }
 
-async function handle<O extends Operation>(id: number, op: O, params: Params<O>): Promise<void> {
-  try {
-    const handler: (params: Params<O>) => Promise<Result<O>> = handlers[op];
-    reply({ kind: 'reply', id, result: await handler(params) });
-  } catch (err) {
-    reply({ kind: 'failure', id, error: errorText(err) });
-  }
-}
-
-serveParent('session-worker', MAX_LIFETIME_MS, {
-  onMessage: (message) => {
-    if (!isToWorker(message)) return;
-    if (message.op === 'exit') void exit(0);
-    else void handle(message.id, message.op, message.params);
-  },
-  onParentGone: () => void exit(1),
-  onLifetimeOver: () => void exit(1),
-});
+serveRequests<WorkerApi>('session-worker', MAX_LIFETIME_MS, { spin, listen, stats, handshakes, flood, latency }, (code) => void exit(code));

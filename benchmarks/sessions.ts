@@ -11,7 +11,8 @@ import { NEGOTIATION_DELAY, NEGOTIATION_REPEAT } from '../lib/constants.js';
 import type { BackendName, Progress } from './harness.js';
 import { fitLine, judge, slope, type Goal, type Judgement, type JudgeRules } from './verdict.js';
 import {
-  BENCH_RATE_LIMIT, pinToCpu, withWorkers, type FloodRun, type LatencyRun, type LoopLimits, type MemorySample, type ServerStats, type StatsParams, type Worker,
+  BENCH_RATE_LIMIT, pinToCpu, withSessionWorkers, type FloodRun, type LatencyRun, type LoopLimits, type MemorySample, type ServerStats, type SessionWorker,
+  type StartSessionWorker, type StatsParams,
 } from './session-rpc.js';
 
 /** The issue's goals. */
@@ -280,12 +281,10 @@ export interface NetworkReport {
   readonly latency: LoopbackLatency;
 }
 
-type StartWorker = (name: string, nodeFlags?: readonly string[]) => Promise<Worker>;
-
 const handshakeTimeoutMs = (count: number, concurrency: number): number =>
   Math.ceil(count / concurrency) * CONNECT_BUDGET_MS + CALL_MARGIN_MS;
 
-function statsOf(server: Worker, params: StatsParams): Promise<ServerStats> {
+function statsOf(server: SessionWorker, params: StatsParams): Promise<ServerStats> {
   return server.call('stats', params, params.settleMs + CALL_MARGIN_MS);
 }
 
@@ -314,8 +313,8 @@ interface ServerExtras {
 }
 
 /** Starts a server worker listening on 127.0.0.1; returns it, its port and its key. */
-async function startServer(start: StartWorker, backend: BackendName, maxSessions: number, echo: boolean,
-  { handshakeThreads, nodeFlags = [], keyLifetimeMs }: ServerExtras = {}): Promise<{ server: Worker; port: number; serverKey: string }> {
+async function startServer(start: StartSessionWorker, backend: BackendName, maxSessions: number, echo: boolean,
+  { handshakeThreads, nodeFlags = [], keyLifetimeMs }: ServerExtras = {}): Promise<{ server: SessionWorker; port: number; serverKey: string }> {
   const server = await start(`server-${backend}`, nodeFlags);
   const listening = await server.call('listen',
     { backend, heartbeatRate: IDLE_HEARTBEAT_MS, maxSessions, echo, handshakeThreads, keyLifetimeMs }, CALL_MARGIN_MS);
@@ -323,7 +322,7 @@ async function startServer(start: StartWorker, backend: BackendName, maxSessions
 }
 
 /** How many cores two workers get when both spin at once (2.0 on an idle 2-core machine). */
-async function coresFor(workers: readonly Worker[]): Promise<number> {
+async function coresFor(workers: readonly SessionWorker[]): Promise<number> {
   const spins = await Promise.all(workers.map((w) => w.call('spin', { durationMs: SPIN_MS }, SPIN_MS + CALL_MARGIN_MS)));
   return spins.reduce((sum, s) => sum + s.cpuPerWall, 0);
 }
@@ -334,7 +333,7 @@ async function coresFor(workers: readonly Worker[]): Promise<number> {
  * half-open (nothing confirms them), so its table is sized to hold them all.
  */
 function handshakeCapacity(plan: CapacityPlan, runLabel: string, progress: Progress): Promise<HandshakeCapacity> {
-  return withWorkers(async (start) => {
+  return withSessionWorkers(async (start) => {
     const { server, port, serverKey } = await startServer(start, 'native', 2 * (plan.count + plan.warmup), false, { handshakeThreads: plan.threads });
     const generator = await start('load-generator');
     const label = `${plan.threads === undefined ? 'default handshake threads' : `${plan.threads} handshake threads`}, ${runLabel}`;
@@ -393,7 +392,7 @@ function dropsBetween(before: ServerStats, after: ServerStats): Record<string, n
 
 /** One server worker, one client worker: `plan.count` clients, each connect() then close(). */
 function handshakeThroughput(plan: HandshakePlan, progress: Progress): Promise<HandshakeThroughput> {
-  return withWorkers(async (start) => {
+  return withSessionWorkers(async (start) => {
     const { server, port } = await startServer(start, plan.backend, Math.max(plan.count, plan.concurrency), false);
     const clients = await start(`clients-${plan.backend}`);
     const run = (count: number) => clients.call('handshakes',
@@ -438,7 +437,7 @@ function handshakeThroughput(plan: HandshakePlan, progress: Progress): Promise<H
  * answers it cached for retransmitted connects, after two global.gc().
  */
 function idleMemoryRun(config: SessionsConfig, runLabel: string, progress: Progress): Promise<IdleMemoryRun> {
-  return withWorkers(async (start) => {
+  return withSessionWorkers(async (start) => {
     // Room to spare, so no session is ever evicted. No handshake threads: they hold no session
     // state, and their own heaps grow and shrink with handshake activity by tens of MiB (measured).
     const last = config.idleSteps[config.idleSteps.length - 1] ?? 0;
@@ -476,7 +475,7 @@ function idleMemoryRun(config: SessionsConfig, runLabel: string, progress: Progr
 
 /** One session to an echoing server: sequential 64 B echoes, then sequential pings. */
 function loopbackLatency(config: SessionsConfig, progress: Progress): Promise<LoopbackLatency> {
-  return withWorkers(async (start) => {
+  return withSessionWorkers(async (start) => {
     const { port } = await startServer(start, 'native', 1, true);
     const client = await start('client-latency');
     progress(`sessions: ${ECHO_PAYLOAD_BYTES} B echo round trips (${config.echo.durationMs} ms), then ping (${config.ping.durationMs} ms)`);

@@ -116,7 +116,7 @@ export function judgeTransfer(runs: readonly TransferSet[], config: TransferConf
 }
 
 /** Random bytes, so nothing on the way can profit from a pattern in them. */
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
+export async function writeRandomFile(path: string, bytes: number): Promise<void> {
   const chunk = Buffer.allocUnsafe(Math.min(WRITE_CHUNK_BYTES, bytes));
   const file = await open(path, 'wx');
   try {

@@ -11,8 +11,7 @@
  * docs/wan-goodput.svg. Exit code 0 only when every judged goal PASSes.
  */
 import { execFileSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +23,7 @@ import {
   type RunResult, type WanResults,
 } from './results.js';
 import { measure, SEND_BYTES, Servers, type Measured } from './runners.js';
+import { writeRandomFile } from '../transfer.js';
 import { exitCode, formatJudgement } from '../verdict.js';
 
 const CHART_PATH = fileURLToPath(new URL('../../../docs/wan-goodput.svg', import.meta.url));
@@ -36,19 +36,6 @@ const say = (line: string): void => {
   process.stderr.write(`  ${line}\n`);
 };
 
-function writeRandomFile(path: string, bytes: number): void {
-  const chunk = Buffer.allocUnsafe(4 * 2 ** 20);
-  const fd = openSync(path, 'wx');
-  try {
-    for (let left = bytes; left > 0; left -= chunk.length) {
-      randomFillSync(chunk);
-      writeSync(fd, chunk, 0, Math.min(chunk.length, left));
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 async function udxMissing(): Promise<string | null> {
   try {
     await import('udx-native');
@@ -58,13 +45,16 @@ async function udxMissing(): Promise<string | null> {
   }
 }
 
+const failedRun = (protocol: Protocol, error: string, problems: readonly string[] = []): RunResult =>
+  ({ protocol, flow: null, error, note: null, emulator: null, problems });
+
 /** One measurement over a fresh emulator for `path`. */
 async function onPath(lab: Lab, path: PathSpec, seed: number, protocol: Protocol, run: () => Promise<Measured>): Promise<RunResult> {
   try {
     const { value, emulator, problems } = await lab.withPath(path, seed, run);
     return { protocol, ...value, emulator, problems };
   } catch (err) {
-    return { protocol, flow: null, error: err instanceof Error ? err.message : String(err), note: null, emulator: null, problems: [] };
+    return failedRun(protocol, err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -75,7 +65,7 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
   const servers = await Servers.start(lab);
   try {
     const sendFile = join(lab.dir, 'send.bin');
-    if (protocols.includes('send')) writeRandomFile(sendFile, SEND_BYTES);
+    if (protocols.includes('send')) await writeRandomFile(sendFile, SEND_BYTES);
     const rows: RowResult[] = [];
     for (const row of options.rows) {
       const runs: RunResult[] = [];
@@ -100,8 +90,7 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
       const both = await lab.withPath(path, options.seed, () => Promise.all([servers.bandwidthUp(options.seconds), servers.iperf3Run('cubic', options.seconds)]))
         .catch((err: unknown) => err as Error);
       const as = (protocol: Protocol, m: Measured | undefined, problems: readonly string[]): RunResult => (m === undefined
-        ? { protocol, flow: null, error: both instanceof Error ? both.message : 'not run', note: null, emulator: null, problems }
-        : { protocol, ...m, emulator: null, problems });
+        ? failedRun(protocol, both instanceof Error ? both.message : 'not run', problems) : { protocol, ...m, emulator: null, problems });
       const ok = both instanceof Error ? null : both;
       coexist = { path, bittrrt: as('bittrrt', ok?.value[0], ok?.problems ?? []), cubic: as('cubic', ok?.value[1], ok?.problems ?? []) };
       say(`coexistence: bittrrt ${describe(coexist.bittrrt)}, CUBIC ${describe(coexist.cubic)}`);
@@ -113,7 +102,7 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
       const pair = await lab.withPath(path, options.seed, () => Promise.all([servers.bandwidthUp(options.seconds, 'bittrrt --bwup 1'), servers.bandwidthUp(options.seconds, 'bittrrt --bwup 2')]))
         .catch((err: unknown) => err as Error);
       const flows: RunResult[] = pair instanceof Error
-        ? [1, 2].map(() => ({ protocol: 'bittrrt', flow: null, error: pair.message, note: null, emulator: null, problems: [] }))
+        ? [1, 2].map(() => failedRun('bittrrt', pair.message))
         : pair.value.map((m) => ({ protocol: 'bittrrt', ...m, emulator: null, problems: pair.problems }));
       fairness = { path, flows };
       say(`fairness: ${flows.map(describe).join(', ')}; Jain ${jainIndex(flows.map((f) => f.flow?.goodputMbit ?? Number.NaN)).toFixed(3)}`);
@@ -123,7 +112,7 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
       const run = await lab.withPath(path, options.seed, () => servers.latencyUnderLoad(options.seconds)).catch((err: unknown) => err as Error);
       latency = run instanceof Error
         ? { path, baseMedianMs: null, loadedMedianMs: null, loadedSamples: 0, error: run.message,
-          load: { protocol: 'bittrrt', flow: null, error: run.message, note: null, emulator: null, problems: [] } }
+          load: failedRun('bittrrt', run.message) }
         : { path, baseMedianMs: run.value.base, loadedMedianMs: run.value.loaded, loadedSamples: run.value.loadedSamples, error: run.value.error,
           load: { protocol: 'bittrrt', ...run.value.load, emulator: run.emulator, problems: run.problems } };
       say(`latency: ping median ${latency.baseMedianMs?.toFixed(1) ?? '–'} ms alone, ${latency.loadedMedianMs?.toFixed(1) ?? '–'} ms under load`);
