@@ -432,12 +432,15 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       }
       if (segment < length) s->gro_trains++;
       size_t base = (size_t)i * RECV_SLOT;
-      for (size_t at = 0; at < length; at += segment) {
+      /* At least one descriptor, so an empty datagram reaches JS too (to be dropped and counted there). */
+      size_t at = 0;
+      do {
         size_t piece = length - at < segment ? length - at : segment;
         describe(s, base + at, piece, &from[i]);
         /* A full table goes to JS now; the slots stay untouched until the next recvmmsg. */
         if (s->meta_count == capacity && !deliver(s, (int32_t)capacity)) return;
-      }
+        at += segment;
+      } while (at < length);
     }
     if (s->meta_count > 0 && !deliver(s, (int32_t)s->meta_count)) return;
     if (n < RECV_BATCH) return;

@@ -246,6 +246,27 @@ if (!(loaded instanceof Error)) {
       expect(() => a.address()).to.throw(/not bound/);
     });
 
+    it('an empty datagram reaches onMessage as an empty buffer, as node:dgram delivers it', async () => {
+      const b = new NativeSocket(io, 4, 0);
+      const sender = createSocket('udp4');
+      try {
+        const { port } = await b.bind(0, '127.0.0.1');
+        const got: number[] = [];
+        const arrived = new Promise<void>((resolve) => {
+          b.onMessage = (data) => {
+            got.push(data.length);
+            if (got.length === 3) resolve();
+          };
+        });
+        for (const size of [0, 5, 0]) sender.send(Buffer.alloc(size), port, '127.0.0.1');
+        await arrived;
+        expect(got).to.deep.equal([0, 5, 0]);
+      } finally {
+        sender.close();
+        await b.close();
+      }
+    });
+
     it('reports a port in use as Node does (EADDRINUSE)', async () => {
       const a = new NativeSocket(io, 4, 0);
       const b = new NativeSocket(io, 4, 0);
