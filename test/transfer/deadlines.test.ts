@@ -37,13 +37,14 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
     return rig;
   }
 
-  it('upload: a receiver that answers `checking` for ever is given up after the bounded wait for `result`', async () => {
+  // A receiver that answers `checking` for ever, far more often than the stall time (each answer
+  // alone would restart it), after accepting an upload of `content` with `accept`.
+  const checkingForever = (name: string, content: string, accept: { offset: number; size: number; held?: true }) => async (): Promise<void> => {
     const { endpoint, raw } = await hostile(1000);
-    const path = join(tempDir('src'), 'empty.bin');
-    writeFileSync(path, '');
+    const path = join(tempDir('src'), name);
+    writeFileSync(path, content);
     const outcome = failure(endpoint.upload(path));
-    await answerWith(raw, 1, 'offer', { type: 'accept', offset: 0, size: 0, prefix: '' });
-    // Far more often than the stall time: each one alone would restart it.
+    await answerWith(raw, 1, 'offer', { type: 'accept', prefix: '', ...accept });
     let checkings = 0;
     every(100, () => {
       raw.tell(1, { type: 'checking' });
@@ -51,22 +52,13 @@ describe('transfer/deadlines: a hostile peer cannot keep a transfer waiting fore
     });
     expect(await outcome).to.match(/still checking the file after 1 s/);
     expect(checkings, 'checking answers sent').to.be.greaterThan(10);
-  });
+  };
 
-  it('upload of a file the receiver says it holds (`held`): `checking` for ever is given up the same way', async () => {
-    const { endpoint, raw } = await hostile(1000);
-    const path = join(tempDir('src'), 'held.bin');
-    writeFileSync(path, 'held');
-    const outcome = failure(endpoint.upload(path));
-    await answerWith(raw, 1, 'offer', { type: 'accept', offset: 4, size: 4, prefix: '', held: true });
-    let checkings = 0;
-    every(100, () => {
-      raw.tell(1, { type: 'checking' });
-      checkings++;
-    });
-    expect(await outcome).to.match(/still checking the file after 1 s/);
-    expect(checkings, 'checking answers sent').to.be.greaterThan(10);
-  });
+  it('upload: a receiver that answers `checking` for ever is given up after the bounded wait for `result`',
+    checkingForever('empty.bin', '', { offset: 0, size: 0 }));
+
+  it('upload of a file the receiver says it holds (`held`): `checking` for ever is given up the same way',
+    checkingForever('held.bin', 'held', { offset: 4, size: 4, held: true }));
 
   it('download: a sender that only repeats a segment already received fails after the stall time; the part file holds that segment once', async () => {
     const { endpoint, raw } = await hostile(800);
