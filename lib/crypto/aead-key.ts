@@ -54,9 +54,8 @@ export class AeadKey {
    * plaintext length, or -1 if `data` is too short or fails authentication.
    */
   openInto(out: Uint8Array, data: Uint8Array, ad: Uint8Array = EMPTY): number {
-    const length = data.length - AEAD_OVERHEAD;
+    const length = openLength(out, data);
     if (length < 0) return -1;
-    if (out.length < length) throw new InvalidInputError(`output buffer too small: need ${length} bytes, got ${out.length}`);
     const ok = this.#backend.aeadOpen(
       out.subarray(0, length), data.subarray(AEAD_NONCE_BYTES), ad, data.subarray(0, AEAD_NONCE_BYTES), this.#key);
     return ok ? length : -1;
@@ -73,9 +72,7 @@ export class AeadKey {
 
   /** As openInto with no associated data, through `open` (the native datagram path's AEAD). */
   openWith(out: Uint8Array, data: Uint8Array, open: DatagramOpen): number {
-    if (data.length < AEAD_OVERHEAD) return -1;
-    if (out.length < data.length - AEAD_OVERHEAD) throw new InvalidInputError(`output buffer too small: need ${data.length - AEAD_OVERHEAD} bytes, got ${out.length}`);
-    return open(this.#key, data, out);
+    return openLength(out, data) < 0 ? -1 : open(this.#key, data, out);
   }
 
   /** Zeroes the key; a pooled slot goes back to its pool, and this key keeps only zeros. */
@@ -87,4 +84,11 @@ export class AeadKey {
       this.#key = WIPED;
     }
   }
+}
+
+/** The plaintext length of sealed `data`, or -1 if it is too short to be sealed; throws if `out` cannot hold it. */
+function openLength(out: Uint8Array, data: Uint8Array): number {
+  const length = data.length - AEAD_OVERHEAD;
+  if (length >= 0 && out.length < length) throw new InvalidInputError(`output buffer too small: need ${length} bytes, got ${out.length}`);
+  return length;
 }

@@ -60,8 +60,7 @@ export class SessionTable implements SecureSessionHost {
     this.openDatagram = sealing?.open;
     if (sealing) {
       this.transmitSealing = (datagram, key, to) => {
-        this.counters.packetsOut++;
-        this.counters.bytesOut += datagram.length;
+        this.#countOut(datagram);
         sealing.send(datagram, key, to);
       };
     }
@@ -95,9 +94,13 @@ export class SessionTable implements SecureSessionHost {
   }
 
   transmit(datagram: Buffer, to: PeerAddress): void {
+    this.#countOut(datagram);
+    this.#options.send(datagram, to);
+  }
+
+  #countOut(datagram: Buffer): void {
     this.counters.packetsOut++;
     this.counters.bytesOut += datagram.length;
-    this.#options.send(datagram, to);
   }
 
   readonly transmitSealing: SecureSessionHost['transmitSealing'];

@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { loadNativeIo, type NativeIo, type NativeSocketHandle } from '../../lib/net/io/native-binding.js';
 import { createServer } from '../../lib/transfer/file-server.js';
 import { connect } from '../../lib/net/client.js';
+import { PATIENCE } from '../helpers/udp.js';
 import { drive, type FuzzBudget, type FuzzReport, type TargetEntry } from './targets.js';
 
 const LOOPBACK = Buffer.from([127, 0, 0, 1]);
@@ -126,7 +127,8 @@ export async function fuzzNativeWire(budget: FuzzBudget = {}, io: NativeIo = loa
     const report = await drive('native-wire', budget, 50, (runs, seed) => fc.assert(property, { numRuns: runs, seed, includeErrorInReport: true }),
       async () => {
         // Everything sent so far arrives before more is sent: loopback loses nothing unless a buffer overflows.
-        const deadline = Date.now() + 10_000;
+        // A hang guard, not a budget: what an idle machine needs, times PATIENCE.
+        const deadline = Date.now() + 2_000 * PATIENCE;
         while (server.counters.packetsIn < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         check(server.counters.packetsIn === expected, () => `the server saw ${server.counters.packetsIn} of ${expected} datagrams`);
         check(server.counters.bytesIn === bytes, () => `the server saw ${server.counters.bytesIn} of ${bytes} bytes: datagrams were cut or joined`);
@@ -136,7 +138,7 @@ export async function fuzzNativeWire(budget: FuzzBudget = {}, io: NativeIo = loa
     check(server.counters.dropped === expected, () => `${server.counters.dropped} of ${expected} datagrams were counted as dropped`);
     // The server still serves.
     const session = await connect({ host: '127.0.0.1', port, datagramPath: 'native' });
-    const rtt = await session.ping(2000);
+    const rtt = await session.ping(2_000 * PATIENCE);
     session.close();
     check(rtt >= 0, () => 'no ping answer after the fuzzing');
     stats['datagrams'] = expected;
