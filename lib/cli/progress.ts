@@ -3,6 +3,9 @@ import type { LogFields, Logger, LogLevel } from '../log.js';
 import { clock } from '../time.js';
 import { formatBytes, formatEta, formatRate } from '../units.js';
 
+/** Every unprintable character of a name, replaced for the display (made once, not per redraw). */
+const EVERY_UNPRINTABLE = new RegExp(UNPRINTABLE.source, 'g');
+
 /**
  * The time constant of each of the two smoothing stages of the rate the display shows (about 3 s
  * of memory in all). Long enough that the ETA does not jump with the bursts and pauses of a
@@ -157,7 +160,7 @@ export function progressLine(state: ProgressState, columns = DEFAULT_COLUMNS): s
   const moving = `${rate.padStart(RATE_WIDTH)} | ETA ${eta.padEnd(ETA_WIDTH)}`;
   const speed = state.stalled ? 'stalled'.padEnd(moving.length) : moving;
   const info = `${String(percent(state.done, state.size)).padStart(3)}% | ${formatBytes(state.done).padStart(Math.max(size.length, BYTES_WIDTH))}/${size} | ${speed}`;
-  const name = state.name.replace(new RegExp(UNPRINTABLE.source, 'g'), '?');
+  const name = state.name.replace(EVERY_UNPRINTABLE, '?');
   const room = columns - 1 - info.length - 1;
   let bar = Math.min(BAR_MAX, room - displayWidth(name) - 3);
   if (bar < BAR_MIN) bar = room - BAR_MIN - 3 >= NAME_MIN ? BAR_MIN : 0;

@@ -4,6 +4,7 @@ import { PART_SUFFIX } from '../constants.js';
 import type { Logger } from '../log.js';
 import type { TransferEndpoint, TransferResult } from '../transfer/endpoint.js';
 import { StreamSink } from '../transfer/stream-sink.js';
+import { lastComponent } from '../transfer/names.js';
 import { downloadTree, listTree, type RemoteTree } from '../transfer/tree-download.js';
 import { isDirectory } from './fs.js';
 import { downloadPath } from './out-path.js';
@@ -78,11 +79,6 @@ export function transferJobs(endpoint: TransferEndpoint, plan: FilePlan, log: Lo
     };
   });
   return [...uploads, ...downloads];
-}
-
-/** The last component of a path on the server (`photos/a.jpg` lands here as `a.jpg`). */
-function lastComponent(name: string): string {
-  return name.slice(name.lastIndexOf('/') + 1);
 }
 
 /** `--get DIR`: the tree into `root`, with one progress display, one result, and a line saying what came. */

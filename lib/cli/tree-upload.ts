@@ -28,7 +28,7 @@ export interface Tree {
  * each is listed in `skipped` with the reason. A directory with nothing in it is kept as an empty
  * directory.
  */
-export async function walkTree(root: string, top: string): Promise<Tree> {
+async function walkTree(root: string, top: string): Promise<Tree> {
   const tree: Tree = { files: [], bytes: 0, emptyDirectories: [], skipped: [] };
   const visit = async (dir: string, name: string): Promise<void> => {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));

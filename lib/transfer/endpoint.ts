@@ -10,7 +10,7 @@ import { decodeAck, decodeMessage, encodeMessage, TransferFlags, type ListEntry,
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
-import { fileNameProblem, relativePathProblem } from './names.js';
+import { fileNameProblem, lastComponent, relativePathProblem } from './names.js';
 import { exists, PeerRequests, sizeProblem } from './peer-requests.js';
 import { sessionPort, type TransferPort } from './port.js';
 import { StreamSink } from './stream-sink.js';
@@ -155,7 +155,7 @@ export class TransferEndpoint implements FrameHandler {
   async download(name: string, options: DownloadOptions = {}): Promise<TransferResult> {
     const problem = relativePathProblem(name);
     if (problem) throw new InvalidInputError(`cannot get ${JSON.stringify(name)}: ${problem}`);
-    const out = options.out ?? name.slice(name.lastIndexOf('/') + 1);
+    const out = options.out ?? lastComponent(name);
     const stream = options.to;
     const transfer = this.#start('receive', name);
     // A part file is opened before asking only to resume it; otherwise nothing is created (or

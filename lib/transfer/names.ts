@@ -111,3 +111,8 @@ async function probeCaseFolding(dir: string): Promise<boolean> {
     await unlink(probe).catch(() => undefined);
   }
 }
+
+/** The last component of a path on the server (`photos/a.jpg` lands locally as `a.jpg`). */
+export function lastComponent(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
+}

@@ -1,6 +1,7 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SenderStats } from '../protocol/transfer.js';
+import { clock } from '../time.js';
 import { TransferError } from './transfer-error.js';
 import type { TransferResult } from './types.js';
 
@@ -50,7 +51,7 @@ async function walkDirectories(dir: string, components: string[], side: TreeSide
  * counts, its time from the start, and no single SHA-256 (every file's was checked on its own).
  */
 export class TreeTotals {
-  readonly #started = performance.now();
+  readonly #started = clock();
   readonly #stats: SenderStats = { packets: 0, retransmits: 0, srtt: null, minRtt: null };
   #size = 0;
   #offset = 0;
@@ -78,7 +79,7 @@ export class TreeTotals {
   result(name: string, direction: TransferResult['direction']): TransferResult {
     // Restarts are reported per file as they happen.
     return {
-      name, direction, size: this.#size, offset: this.#offset, seconds: (performance.now() - this.#started) / 1000,
+      name, direction, size: this.#size, offset: this.#offset, seconds: (clock() - this.#started) / 1000,
       sha256: '', stats: { ...this.#stats }, restarted: false, ...(this.unchanged > 0 ? { unchanged: this.unchanged } : {}),
     };
   }
