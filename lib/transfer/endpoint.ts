@@ -6,7 +6,7 @@ import {
 import { InvalidInputError } from '../errors.js';
 import { clock } from '../time.js';
 import type { FrameHandler, Session } from '../net/session.js';
-import { decodeAck, decodeMessage, encodeMessage, TransferFlags, type ListEntry, type TransferMessage } from '../protocol/transfer.js';
+import { decodeAck, decodeMessage, encodeMessage, TransferFlags, type ListEntry, type TransferMessage, type TransferMessageType } from '../protocol/transfer.js';
 import { DiscardSink } from './bandwidth.js';
 import { ControlChannel } from './control.js';
 import { describeFsError, FileSink, FileSource, sameDigest, TransferFileError } from './files.js';
@@ -225,16 +225,7 @@ export class TransferEndpoint implements FrameHandler {
       const request = { type: 'list', after, ...(dir === undefined ? {} : { dir }) } as const;
       // The peer drops a request longer than a control message: say so rather than wait for nothing.
       if (encodeMessage(request).length > MAX_TRANSFER_MESSAGE_BYTES) throw new TransferError(`cannot list ${dir}: its path is too long to ask for`);
-      const transfer = this.#start('receive', '');
-      let answer: Extract<TransferMessage, { type: 'listing' }>;
-      try {
-        answer = await this.#control.request(transfer, request, 'listing');
-        this.#streams.finish(transfer);
-      } catch (err) {
-        const failure = asTransferFailure(err);
-        this.#streams.abandon(transfer, failure);
-        throw failure;
-      }
+      const answer = await this.#ask('receive', '', request, 'listing');
       if (dir && !answer.tree) throw new TransferError(`the peer lists no directories (an older version): cannot list ${dir}`, { origin: 'peer' });
       for (const entry of answer.entries) {
         const unusable = fileNameProblem(entry.name);
@@ -253,10 +244,17 @@ export class TransferEndpoint implements FrameHandler {
   async makeDirectory(name: string): Promise<void> {
     const problem = relativePathProblem(name);
     if (problem) throw new InvalidInputError(`cannot make the directory ${JSON.stringify(name)}: ${problem}`);
-    const transfer = this.#start('send', name);
+    await this.#ask('send', name, { type: 'mkdir', name }, 'accept');
+  }
+
+  /** One request and its answer on a transfer of their own (no stream): finished on the answer, abandoned on a failure. */
+  async #ask<T extends TransferMessageType>(direction: TransferRecord['direction'], name: string, request: TransferMessage,
+    answer: T): Promise<Extract<TransferMessage, { type: T }>> {
+    const transfer = this.#start(direction, name);
     try {
-      await this.#control.request(transfer, { type: 'mkdir', name }, 'accept');
+      const reply = await this.#control.request(transfer, request, answer);
       this.#streams.finish(transfer);
+      return reply;
     } catch (err) {
       const failure = asTransferFailure(err);
       this.#streams.abandon(transfer, failure);
