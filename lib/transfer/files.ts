@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { constants as fsConstants, type BigIntStats, type Stats } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PART_HASHES_REMEMBERED, PART_SUFFIX, PREFIX_HASHES_REMEMBERED, READ_BLOCK_BYTES } from '../constants.js';
+import { BACKGROUND_SYNC_BYTES, PART_HASHES_REMEMBERED, PART_SUFFIX, PREFIX_HASHES_REMEMBERED, READ_BLOCK_BYTES } from '../constants.js';
 import { BittrrtError } from '../errors.js';
 import type { FileMetadata } from '../protocol/transfer.js';
 import type { HashControl } from './hashing.js';
@@ -265,6 +265,9 @@ export class FileSink implements ByteSink {
   #hash: Hash = createHash('sha256');
   #length = 0;
   #closing: Promise<void> | undefined;
+  /** Bytes written since the last background sync began, and that sync while it runs. */
+  #unsynced = 0;
+  #syncing: Promise<void> | null = null;
 
   private constructor(readonly path: string, readonly partPath: string, private readonly partLabel: string,
     private readonly label: string, private readonly handle: FileHandle) {}
@@ -310,6 +313,7 @@ export class FileSink implements ByteSink {
     await this.handle.truncate(0);
     this.#hash = createHash('sha256');
     this.#length = 0;
+    this.#unsynced = 0;
   }
 
   /** Appends `chunks`, all of them: writev(2) may write less than asked (a full disk, a size limit). */
@@ -329,7 +333,20 @@ export class FileSink implements ByteSink {
     for (const chunk of chunks) {
       this.#hash.update(chunk);
       this.#length += chunk.length;
+      this.#unsynced += chunk.length;
     }
+    if (this.#unsynced >= BACKGROUND_SYNC_BYTES && this.#syncing === null) this.#syncInBackground();
+  }
+
+  /**
+   * Starts flushing what was written so far, not waited for: finish()'s sync is what makes the file
+   * durable, and reports any error (a failure here would fail there too).
+   */
+  #syncInBackground(): void {
+    this.#unsynced = 0;
+    this.#syncing = this.handle.datasync().catch(() => undefined).finally(() => {
+      this.#syncing = null;
+    });
   }
 
   /**
@@ -342,6 +359,7 @@ export class FileSink implements ByteSink {
     const actual = this.#hash.copy().digest('hex');
     let onDisk: number;
     try {
+      await this.#syncing;
       await this.handle.sync();
       onDisk = (await this.handle.stat()).size;
       // Only a file whose hash matches leaves the part file's 0600 (set on the handle: no path to race).
@@ -372,7 +390,10 @@ export class FileSink implements ByteSink {
 
   /** Closes the part file, remembering its hash state for a resume (only the first call counts). */
   close(): Promise<void> {
-    this.#closing ??= this.#remember().finally(() => this.handle.close().catch(() => undefined));
+    this.#closing ??= this.#remember().finally(async () => {
+      await this.#syncing;
+      await this.handle.close().catch(() => undefined);
+    });
     return this.#closing;
   }
 

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PART_HASHES_REMEMBERED, PREFIX_HASHES_REMEMBERED, READ_BLOCK_BYTES } from '../../lib/constants.js';
+import { BACKGROUND_SYNC_BYTES, PART_HASHES_REMEMBERED, PREFIX_HASHES_REMEMBERED, READ_BLOCK_BYTES } from '../../lib/constants.js';
 import type { HashControl } from '../../lib/transfer/hashing.js';
 import { describeFsError, FileSink, FileSource, TransferFileError } from '../../lib/transfer/files.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -315,6 +315,49 @@ describe('transfer/files: errors, hash states and partial writes', () => {
     await sink.write([Buffer.from('hij'), Buffer.from('k')]);
     expect(Buffer.concat(store).toString()).to.equal('@7:hij@10:k');
     expect(sink.length).to.equal(11);
+  });
+
+  it('flushes the part file in the background every BACKGROUND_SYNC_BYTES written, one flush at a time, and finish and close wait for one in flight', async () => {
+    const events: string[] = [];
+    let release: () => void = () => undefined;
+    const handle: Partial<FileHandle> = {
+      ...shortWriter([], Infinity, () => sink.length),
+      datasync: () => {
+        events.push('datasync');
+        return new Promise<void>((resolve) => { release = () => { events.push('synced'); resolve(); }; });
+      },
+      sync: async () => { events.push('sync'); },
+      close: async () => { events.push('close'); },
+    };
+    const sink = sinkOver(handle);
+    const block = Buffer.alloc(BACKGROUND_SYNC_BYTES / 4);
+    for (let i = 0; i < 3; i++) await sink.write([block]);
+    expect(events).to.deep.equal([]);
+    await sink.write([block]);
+    expect(events).to.deep.equal(['datasync']);
+    // Another threshold's worth while the first flush runs starts no second one.
+    for (let i = 0; i < 4; i++) await sink.write([block]);
+    expect(events).to.deep.equal(['datasync']);
+    const finished = sink.finish(sha256(Buffer.concat(Array.from({ length: 8 }, () => block))), true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).to.deep.equal(['datasync']);
+    release();
+    // The rename of a path that does not exist fails; what matters is the order before it.
+    await failure(finished);
+    expect(events).to.deep.equal(['datasync', 'synced', 'sync', 'close']);
+  });
+
+  it('a background flush that fails fails nothing: the final sync decides', async () => {
+    const dir = tempDir('bgsync');
+    const sink = await FileSink.open(join(dir, 'f'), false);
+    const calls: string[] = [];
+    const handle = (sink as unknown as { handle: FileHandle }).handle;
+    handle.datasync = () => { calls.push('datasync'); return Promise.reject(Object.assign(new Error('EIO'), { code: 'EIO' })); };
+    const data = randomBytes(BACKGROUND_SYNC_BYTES + 1);
+    await sink.write([data]);
+    await sink.finish(sha256(data), false);
+    expect(calls).to.deep.equal(['datasync']);
+    expect(readFileSync(join(dir, 'f')).equals(data)).to.equal(true);
   });
 
   it('a write that writes nothing fails as a full disk, naming the part file, and counts nothing', async () => {
