@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { packagePath } from '../package-root.js';
 
 /** The bin/bittrrt executable of this package. */
-export const BITTRRT_BIN = fileURLToPath(new URL('../../../bin/bittrrt', import.meta.url));
+export const BITTRRT_BIN = packagePath('bin', 'bittrrt');
 
 /** A running `bittrrt` child process, with its output split into lines. */
 export interface BittrrtProcess {

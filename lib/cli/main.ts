@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Builtins, Cli, Command, UsageError } from 'clipanion';
 import { BittrrtError } from '../errors.js';
+import { packagePath } from '../package-root.js';
 import { checkArgv, commandShapes } from './argv.js';
 import { ConfigInitCommand } from './config-init.js';
 import { ConnectCommand } from './connect.js';
@@ -11,7 +12,7 @@ import { KnownHostsListCommand, KnownHostsRemoveCommand } from './known-hosts.js
 import { withPlaceholders } from './placeholders.js';
 import { ServeCommand } from './serve.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string };
 
 /**
  * User mistakes (usage errors, our typed errors) become one line on stderr, system error codes

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AEAD_KEY_BYTES, HANDSHAKE_THREAD_STOP_MS, MAX_QUEUED_HANDSHAKES } from '../../constants.js';
 import type { X25519KeyPair } from '../../crypto/x25519-key-pair.js';
 import type { NetworkKeys } from '../../crypto/network-key.js';
 import type { Initiation } from '../../protocol/handshake-v2.js';
+import { packagePath } from '../../package-root.js';
 import type { Answer, AnswerRequest } from './answer.js';
 
 /** What a handshake thread is started with (its workerData). */
@@ -53,7 +55,8 @@ export interface HandshakeThreadsOptions {
   onFailure(err: Error): void;
 }
 
-const WORKER_URL = new URL('./worker.js', import.meta.url);
+/** The worker's module, never bundled: a thread loads it on its own (its path holds for the CLI's bundle too). */
+const WORKER_URL = pathToFileURL(packagePath('dist', 'lib', 'net', 'handshake', 'worker.js'));
 
 /**
  * Handshake threads, as wireguard-go's per-CPU handshake routines: the X25519 work and key

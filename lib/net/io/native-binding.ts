@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError } from '../../errors.js';
+import { PACKAGE_ROOT } from '../../package-root.js';
 
 /**
  * The native datagram addon (native/io.c), built at install by node-gyp and loaded through
@@ -48,8 +48,6 @@ export function parseIoPreference(value: string | undefined): IoPreference {
   throw new BackendUnavailableError(`BITTRRT_IO must be "native", "dgram" or "auto", not ${JSON.stringify(value)}`);
 }
 
-/** The package root, where node-gyp put build/Release (this file is dist/lib/net/io/). */
-const PACKAGE_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** Loads the addon, or throws why it cannot be loaded. */
 export function loadNativeIo(): NativeIo {
