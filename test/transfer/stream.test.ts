@@ -27,12 +27,13 @@ class MemorySource implements ByteSource {
   }
 }
 
+/** Keeps what it is given; with a `gate`, no write completes before the gate opens (a disk that hangs). */
 class MemorySink implements ByteSink {
   readonly chunks: Buffer[] = [];
   written = 0;
-  constructor(private readonly delayMs = 0) {}
+  constructor(private readonly gate?: Promise<void>) {}
   async write(chunks: Buffer[]): Promise<void> {
-    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    await this.gate;
     for (const chunk of chunks) {
       this.chunks.push(Buffer.from(chunk));
       this.written += chunk.length;
@@ -52,12 +53,16 @@ interface Impairment {
  * Sender and receiver joined by an in-memory link that drops, duplicates and delays (reorders)
  * frames with seeded randomness, both ways; acknowledgements go through the wire codec.
  */
-function wire(data: Buffer, start: number, impairment: Impairment, seed: number, sink: MemorySink, maxBody = 1396) {
+function wire(data: Buffer, start: number, impairment: Impairment, seed: number, sink: MemorySink, maxBody = 1396,
+  onSend?: (offset: number, length: number) => void) {
   const random = prng(seed);
   let sender!: StreamSender;
   let receiver!: StreamReceiver;
   const timers = new Set<NodeJS.Timeout>();
   let beyondWindow = 0;
+  // The furthest window end the sender has heard of: the receiver's first window, then whatever its
+  // acknowledgements advertised (it grows its window where the sink keeps up, so the first is no bound).
+  let windowEndHeard = start + RECEIVE_WINDOW_BYTES;
   const deliver = (fn: () => void): void => {
     if (random() < impairment.drop) return;
     const copies = random() < impairment.duplicate ? 2 : 1;
@@ -72,7 +77,8 @@ function wire(data: Buffer, start: number, impairment: Impairment, seed: number,
   const senderLink: FrameLink = {
     maxBody,
     data: (packet, offset, payload) => {
-      if (offset + payload.length > start + sink.written + RECEIVE_WINDOW_BYTES) beyondWindow++;
+      if (offset + payload.length > windowEndHeard) beyondWindow++;
+      onSend?.(offset, payload.length);
       const copy = Buffer.from(payload);
       deliver(() => receiver.onData(packet, offset, copy));
       return true;
@@ -84,7 +90,11 @@ function wire(data: Buffer, start: number, impairment: Impairment, seed: number,
     data: () => true,
     ack: (largest, cumulative, ack) => {
       const body = encodeAck(ack);
-      deliver(() => sender.onAck(largest, cumulative, decodeAck(body)!));
+      deliver(() => {
+        const heard = decodeAck(body)!;
+        windowEndHeard = Math.max(windowEndHeard, heard.windowEnd);
+        sender.onAck(largest, cumulative, heard);
+      });
       return true;
     },
   };
@@ -164,13 +174,25 @@ describe('transfer/stream (sender and receiver over an impaired in-memory link)'
     expect(link.sender.acked).to.equal(60_000);
   });
 
-  it('a slow sink holds the sender to the receive window (flow control), and memory stays bounded', async () => {
+  it('a sink that writes nothing holds the sender to the receive window (flow control): it stops at the window and probes, and goes on once the sink writes', async () => {
     const data = randomBytes(3 * RECEIVE_WINDOW_BYTES);
-    const sink = new MemorySink(3);
-    const link = wire(data, 0, { drop: 0, duplicate: 0, reorder: 0 }, 5, sink, 16_000);
+    let open!: () => void;
+    const sink = new MemorySink(new Promise<void>((resolve) => { open = resolve; }));
+    let sent = 0;
+    let sentAtProbe = -1;
+    const link = wire(data, 0, { drop: 0, duplicate: 0, reorder: 0 }, 5, sink, 16_000, (offset, length) => {
+      sent = Math.max(sent, offset + length);
+      // The window's probe (an empty frame once the window is used up; nothing is written, so the
+      // window cannot have grown): now the sink may write.
+      if (length === 0 && sentAtProbe < 0 && sent > RECEIVE_WINDOW_BYTES - 16_000) {
+        sentAtProbe = sent;
+        open();
+      }
+    });
     link.sender.start();
     await link.both;
     link.stop();
+    expect(sentAtProbe).to.be.within(RECEIVE_WINDOW_BYTES - 16_000, RECEIVE_WINDOW_BYTES);
     expect(link.beyondWindow()).to.equal(0);
     expect(Buffer.concat(sink.chunks).equals(data)).to.equal(true);
   });
