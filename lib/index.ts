@@ -12,7 +12,7 @@ export { PingTimeoutError } from './net/secure-session.js';
 export { HostKeyMismatchError } from './trust/known-hosts.js';
 export { KeyFileError } from './trust/key-file.js';
 export { ConfigError } from './config.js';
-export { PeerSilentError, TransferError, type TransferErrorOrigin } from './transfer/transfer-error.js';
+export { PeerSilentError, TransferError, type PeerWords, type TransferErrorOrigin } from './transfer/transfer-error.js';
 export { TransferFileError } from './transfer/files.js';
 export { OptimisticAckError } from './transfer/send-core.js';
 export { TokenAgeError } from './crypto/fernet.js';

@@ -29,7 +29,7 @@ export async function printListing(session: Session, out: NodeJS.WritableStream,
       { files: entries.length - directories, directories });
     return 0;
   } catch (err) {
-    log.error(`cannot list: ${err instanceof TransferError && err.origin === 'peer' ? err.message.replace(/^the peer refused: /, '') : (err as Error).message}`);
+    log.error(`cannot list: ${(err instanceof TransferError ? err.peerWords?.reason : undefined) ?? (err as Error).message}`);
     return 1;
   } finally {
     session.close();

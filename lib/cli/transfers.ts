@@ -114,8 +114,8 @@ export async function runTransfers(session: Session, plan: TransferPlan, ui: Tra
 
 /** A failure as a person at the client reads it: the peer that refused or aborted is the server. */
 function inServerWords(err: unknown): string {
-  const message = (err as Error).message;
-  return err instanceof TransferError && err.origin === 'peer' ? message.replace(/^the peer (refused|aborted): /, 'the server $1: ') : message;
+  const words = err instanceof TransferError ? err.peerWords : undefined;
+  return words === undefined ? (err as Error).message : `the server ${words.verb}: ${words.reason}`;
 }
 
 /** Several jobs' options as one command's. */

@@ -145,8 +145,8 @@ export class ControlChannel {
       transfer.waiter = {
         types: [type, 'reject', 'abort'],
         resolve: (answer) => {
-          if (answer.type === 'reject') return reject(new TransferError(`the peer refused: ${answer.reason}`, { origin: 'peer' }));
-          if (answer.type === 'abort') return reject(new TransferError(`the peer aborted: ${answer.reason}`, { origin: 'peer' }));
+          if (answer.type === 'reject') return reject(TransferError.fromPeer('refused', answer.reason));
+          if (answer.type === 'abort') return reject(TransferError.fromPeer('aborted', answer.reason));
           resolve(answer as Extract<TransferMessage, { type: T }>);
         },
       };

@@ -144,7 +144,7 @@ export class TransferEndpoint implements FrameHandler {
     // Bounded in total like any wait for a file's check: a receiver that answers `checking` for ever is given up.
     const answer = await this.#control.request(transfer, { type: 'done', size, sha256, stats }, 'result', this.#streams.checkWaitMs(size));
     this.#streams.finish(transfer, answer.ok ? undefined : answer.reason);
-    if (!answer.ok) throw new TransferError(`the peer refused: ${answer.reason}`, { origin: 'peer' });
+    if (!answer.ok) throw TransferError.fromPeer('refused', answer.reason);
     return { name: transfer.name, direction: 'send', size, offset: size, seconds: (clock() - started) / 1000, sha256, stats, restarted: false, unchanged: 1 };
   }
 

@@ -6,18 +6,33 @@ import { BittrrtError } from '../errors.js';
  */
 export type TransferErrorOrigin = 'local' | 'peer' | 'silence';
 
+/** What the peer said when it refused or aborted a transfer: its verb and its own reason. */
+export interface PeerWords {
+  readonly verb: 'refused' | 'aborted';
+  readonly reason: string;
+}
+
 export interface TransferErrorOptions {
   origin?: TransferErrorOrigin;
   cause?: unknown;
+  peerWords?: PeerWords;
 }
 
 /** A transfer failed: refused by the peer, aborted, or broken by the session or a file. */
 export class TransferError extends BittrrtError {
   readonly origin: TransferErrorOrigin;
+  /** The peer's refusal or abort in its own words, so a caller can say it its way without parsing the message. */
+  readonly peerWords: PeerWords | undefined;
   constructor(message: string, options: TransferErrorOptions = {}, code = 'ERR_TRANSFER') {
     super(code, message);
     this.origin = options.origin ?? 'local';
+    this.peerWords = options.peerWords;
     if (options.cause !== undefined) this.cause = options.cause;
+  }
+
+  /** The peer refused or aborted, saying `reason`: "the peer refused: REASON". */
+  static fromPeer(verb: PeerWords['verb'], reason: string): TransferError {
+    return new TransferError(`the peer ${verb}: ${reason}`, { origin: 'peer', peerWords: { verb, reason } });
   }
 }
 

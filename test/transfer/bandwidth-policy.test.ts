@@ -5,6 +5,7 @@ import { createServer } from '../../lib/transfer/file-server.js';
 import type { Session } from '../../lib/net/session.js';
 import { BandwidthPolicy, formatBandwidthLimits, parseBandwidthLimits, type BandwidthLimits } from '../../lib/transfer/bandwidth.js';
 import { TransferEndpoint } from '../../lib/transfer/endpoint.js';
+import { TransferError } from '../../lib/transfer/transfer-error.js';
 import { eventually, PATIENCE } from '../helpers/udp.js';
 import { closedAfterEach } from '../helpers/closed-after-each.js';
 
@@ -34,6 +35,11 @@ describe('transfer/bandwidth policy: which bandwidth tests a server runs (real s
     const endpoint = await client('127.0.0.1', port);
     expect(await refusal(endpoint.bandwidth('down', 1))).to.equal('the peer refused: this server runs no bandwidth tests');
     expect(await refusal(endpoint.bandwidth('up', 1))).to.equal('the peer refused: this server runs no bandwidth tests');
+    // The peer's own words come apart from the message, for a caller that says them its way.
+    const err = await endpoint.bandwidth('up', 1).then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(TransferError);
+    expect((err as TransferError).origin).to.equal('peer');
+    expect((err as TransferError).peerWords).to.deep.equal({ verb: 'refused', reason: 'this server runs no bandwidth tests' });
   });
 
   it('limited: one at once per host, so many in all, none longer than allowed; a place is given back when a test ends', async () => {
