@@ -94,4 +94,31 @@ describe('net/key-ring: current, previous and next keys, and the rotation betwee
     client.wipe();
     expect(clientHost.indexes.size).to.equal(0);
   });
+
+  it('a ring that never rotated finds only its current keys, calls a stray answer stale, expires nothing, and wipes its keys', () => {
+    const { client, server, clientHost, serverHost } = pair();
+    expect(client.at(client.current.localIndex)).to.equal(client.current);
+    expect(client.at(client.current.localIndex + 1)).to.equal(null);
+    expect(client.isNext(client.current)).to.equal(false);
+    expect(client.complete(Buffer.alloc(36), 1)).to.equal('stale');
+    client.expirePrevious(DEFAULT_TIMINGS.previousKeysGraceMs * 2);
+    expect(clientHost.indexes).to.deep.equal(new Set([1]));
+    client.wipe();
+    server.wipe();
+    expect(clientHost.indexes.size).to.equal(0);
+    expect(serverHost.indexes.size).to.equal(0);
+    expect(() => client.current.chain, 'the keys were wiped').to.throw(RangeError);
+  });
+
+  it('wipes a server\'s unconfirmed next keys and a client\'s half-done request with the current keys', () => {
+    const { client, server, serverHost, clientHost } = pair();
+    server.answer(client.startRotation(0)!, 0);
+    expect(serverHost.indexes.size).to.equal(2);
+    expect(clientHost.indexes.size, 'the request\'s index is registered only once answered').to.equal(1);
+    server.wipe();
+    client.wipe();
+    expect(serverHost.indexes.size).to.equal(0);
+    expect(clientHost.indexes.size).to.equal(0);
+    expect(client.complete(Buffer.alloc(36), 1), 'no rotation waits after a wipe').to.equal('stale');
+  });
 });
