@@ -10,7 +10,7 @@ import type { StreamSender } from './sender.js';
  *      │        │ │       │  ▲         │            └─────► failed
  *      │        │ └───────┼──┘         │
  *      │        └─────────┼────────────┼──────────────────► finished, failed (a sender: the receiver's `result`)
- *      └────────┴─────────┴────────────┴─► stopping ──────► failed
+ *      └────────┴─────────┴────────────┴─► stopping ──────► failed, finished (a sender: a `result` came first)
  *   (and every live state but checking ─► failed)
  *
  * - opening: we started it and the peer has heard nothing yet, so an abort would tell it nothing
@@ -23,7 +23,10 @@ import type { StreamSender } from './sender.js';
  * - checking: the receiver syncs and hashes the file; a stop is not honoured here: the check runs
  *   to its end and the result goes out either way. A repeated `done` is answered `checking`.
  * - stopping: told to stop (the peer's abort, Ctrl-C, the session closed, a deadline): the run
- *   ends at its next wait, and fails with `reason`.
+ *   ends at its next wait, and fails with `reason`. Unless that wait was a sender's for the
+ *   receiver's `result` and the result came first: a receiver that closes its session as soon as
+ *   it has answered stops the sender between the answer and the sender's turn to read it, and the
+ *   transfer did finish.
  * - finished, failed: ended (failed: also when the receiver's check refused the file). Kept a
  *   while (TransferTable) to answer repeats of the last messages.
  */
@@ -45,7 +48,7 @@ const NEXT: Readonly<Record<TransferStateKind, readonly TransferStateKind[]>> = 
   resuming: ['finishing', 'stopping', 'failed'],
   finishing: ['checking', 'stopping', 'failed'],
   checking: ['finished', 'failed'],
-  stopping: ['failed'],
+  stopping: ['failed', 'finished'],
   finished: [],
   failed: [],
 };

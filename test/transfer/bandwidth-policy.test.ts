@@ -42,6 +42,24 @@ describe('transfer/bandwidth policy: which bandwidth tests a server runs (real s
     expect((err as TransferError).peerWords).to.deep.equal({ verb: 'refused', reason: 'this server runs no bandwidth tests' });
   });
 
+  it('a reverse test whose client closes its session the moment it has answered ends as finished on the server, not failed', async () => {
+    const server = createServer({ files: { bandwidthPolicy: new BandwidthPolicy({ inAll: 4, perHost: 4, maxSeconds: 5 }) } });
+    servers.push(server);
+    const { port } = await server.listen(0, '127.0.0.1');
+    const ended = new Promise<string>((resolve) => {
+      server.on('transfer', (event) => {
+        if (event.kind === 'finished' || event.kind === 'failed') resolve(event.kind === 'failed' ? `failed: ${event.reason}` : 'finished');
+      });
+    });
+    const session = await connect({ host: '127.0.0.1', port, allowSeed: false });
+    sessions.push(session);
+    const result = await new TransferEndpoint(session).bandwidth('down', 1);
+    expect(result.size).to.be.greaterThan(0);
+    // The answer and the close leave together: the server reads them in one batch.
+    session.close();
+    expect(await ended).to.equal('finished');
+  });
+
   it('limited: one at once per host, so many in all, none longer than allowed; a place is given back when a test ends', async () => {
     const { port, policy } = await serve({ inAll: 1, perHost: 1, maxSeconds: 3 });
     const a1 = await client('127.0.0.1', port);

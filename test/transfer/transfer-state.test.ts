@@ -49,7 +49,17 @@ describe('transfer/transfer-state: one explicit state per transfer', () => {
     expect(() => t.to({ kind: 'failed', reason: 'x' })).to.throw(/from finished/);
     const stopping = new TransferRecord(1, 'send', 'a', true);
     stopping.stop('x');
-    expect(() => stopping.to({ kind: 'finished' })).to.throw(/from stopping to finished/);
+    expect(() => stopping.to({ kind: 'checking' })).to.throw(/from stopping to checking/);
+    expect(() => stopping.to({ kind: 'open' })).to.throw(/from stopping to open/);
+  });
+
+  it('a sender told to stop after the receiver\'s result came (its session closed right after) still finishes', () => {
+    const t = new TransferRecord(1, 'send', 'a', true);
+    t.to({ kind: 'open' });
+    expect(t.stop('the session closed')).to.equal(true);
+    t.to({ kind: 'finished' });
+    expect(t.finished).to.equal(true);
+    expect(t.stop('again')).to.equal(false);
   });
 });
 
