@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Bundles the CLI (dist/lib/cli/main.js and everything it imports, clipanion and @noble included)
 // into one file, dist/lib/cli.bundle.js, after tsc has compiled it. Node resolves, reads and
-// compiles each ES module on its own: about 200 modules took 0.2 s of every `bittrrt` start here,
-// the one file about a quarter of that. bin/bittrrt runs the bundle when it is at least as new as
+// compiles each ES module on its own, and `bittrrt --help` alone reads 154 of them:
+// a 1 MiB `--send` on loopback took 0.70 s from process start to exit as modules and 0.48 s
+// bundled (measured side by side on this 2-core machine). bin/bittrrt runs the bundle when it is at least as new as
 // the compiled modules, else the modules, so a tsc-only rebuild is never shadowed by a stale bundle.
 // Native packages (sodium-native, node-gyp-build) stay outside, loaded from node_modules as before.
 // Without esbuild (an install without dev dependencies) nothing is bundled and the modules run.
