@@ -13,13 +13,13 @@ describe('transfer/bandwidth policy: which bandwidth tests a server runs (real s
   this.timeout(60_000 * PATIENCE);
   const { servers, sessions } = closedAfterEach();
 
-  async function serve(limits: BandwidthLimits | 'off'): Promise<{ port: number; policy: BandwidthPolicy }> {
+  async function serve(limits: BandwidthLimits | 'off'): Promise<{ port: number; policy: BandwidthPolicy; server: ReturnType<typeof createServer> }> {
     const policy = new BandwidthPolicy(limits);
     // Dual-stack, so clients on 127.0.0.1 and on ::1 are two hosts.
     const server = createServer({ files: { bandwidthPolicy: policy } });
     servers.push(server);
     const { port } = await server.listen(0, '::');
-    return { port, policy };
+    return { port, policy, server };
   }
 
   async function client(host: string, port: number): Promise<TransferEndpoint> {
@@ -43,9 +43,7 @@ describe('transfer/bandwidth policy: which bandwidth tests a server runs (real s
   });
 
   it('a reverse test whose client closes its session the moment it has answered ends as finished on the server, not failed', async () => {
-    const server = createServer({ files: { bandwidthPolicy: new BandwidthPolicy({ inAll: 4, perHost: 4, maxSeconds: 5 }) } });
-    servers.push(server);
-    const { port } = await server.listen(0, '127.0.0.1');
+    const { port, server } = await serve({ inAll: 4, perHost: 4, maxSeconds: 5 });
     const ended = new Promise<string>((resolve) => {
       server.on('transfer', (event) => {
         if (event.kind === 'finished' || event.kind === 'failed') resolve(event.kind === 'failed' ? `failed: ${event.reason}` : 'finished');
