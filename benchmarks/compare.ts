@@ -1,6 +1,9 @@
 /**
  * Two checkouts' benches in the same run, interleaved, so the machine's load falls on both alike:
- * A, B, A, B, … each a fresh `node DIR/dist/benchmarks/run.js --json`, then every figure's
+ * A, B, then B, A, … (the order alternates: whatever favours the first or the second run of a
+ * round, a cache, the CPU's clock, a neighbour's timer, falls on both alike; with A always first,
+ * session.ping() p50 read 1.15 in three pairs where 12 alternated pairs read 0.995), each a fresh
+ * `node DIR/dist/benchmarks/run.js --json`, then every figure's
  * B ÷ A within each round, with each side's own spread over the rounds beside it. A ratio whose
  * range holds 1 and lies within the sides' spreads is "unchanged within noise in the same run".
  *
@@ -52,7 +55,7 @@ function formatComparison(c: Comparison, dirs: readonly [string, string], rounds
   return [
     `A: ${dirs[0]}`,
     `B: ${dirs[1]}`,
-    `${rounds} round(s), A then B in each; A and B: medians over the rounds, ± half their range; B/A: median of the rounds' ratios (min–max)`,
+    `${rounds} round(s), A then B in odd rounds, B then A in even ones; A and B: medians over the rounds, ± half their range; B/A: median of the rounds' ratios (min–max)`,
     table(['figure', 'A', 'A spread', 'B', 'B spread', 'B/A', 'B/A range'], rows),
     ...(c.onlyA.length === 0 ? [] : [`only in A: ${c.onlyA.join('; ')}`]),
     ...(c.onlyB.length === 0 ? [] : [`only in B: ${c.onlyB.join('; ')}`]),
@@ -85,10 +88,11 @@ async function main(): Promise<number> {
   const a: Figures[] = [];
   const b: Figures[] = [];
   for (let round = 1; round <= rounds; round++) {
-    process.stderr.write(`compare: round ${round}/${rounds}, A\n`);
-    a.push(figuresOf(await runBench(dirs[0], 'A', flags)));
-    process.stderr.write(`compare: round ${round}/${rounds}, B\n`);
-    b.push(figuresOf(await runBench(dirs[1], 'B', flags)));
+    for (const side of round % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+      process.stderr.write(`compare: round ${round}/${rounds}, ${side}\n`);
+      const figures = figuresOf(await runBench(dirs[side === 'A' ? 0 : 1], side, flags));
+      (side === 'A' ? a : b).push(figures);
+    }
   }
   const comparison = compareRounds(a, b);
   process.stdout.write(values.json ? `${JSON.stringify({ dirs, flags, rounds, ...comparison }, null, 2)}\n` : `${formatComparison(comparison, dirs, rounds)}\n`);
