@@ -202,8 +202,10 @@ async function main(): Promise<number> {
   const judgements = judgeWan(results);
   const commit = gitCommit();
   const scheduling = lab.realtime === false ? '; the emulator ran WITHOUT real-time priority, so other load delayed its packets' : '';
+  // The report says so: a --send timed from process start in this machine's own shell would take longer (ENDPOINT_ENV).
+  const environment = process.env.NODE_EXTRA_CA_CERTS === undefined ? '' : '; Node endpoints ran without NODE_EXTRA_CA_CERTS';
   const out: string[] = [
-    '', `## WAN bench (commit ${commit}, ${options.seconds} s per run, one run each, load average ${load.toFixed(2)} at the start${scheduling})`, '',
+    '', `## WAN bench (commit ${commit}, ${options.seconds} s per run, one run each, load average ${load.toFixed(2)} at the start${scheduling}${environment})`, '',
     formatTable(results.rows), '',
   ];
   if (results.coexist !== null) {

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Protocol } from './args.js';
-import { ADDRESS_A, ADDRESS_B, BITTRRT_BIN, UDX_PEER, type Lab, type Proc } from './lab.js';
+import { ADDRESS_A, ADDRESS_B, BITTRRT_BIN, ENDPOINT_ENV, UDX_PEER, type Lab, type Proc } from './lab.js';
 import { parseBittrrtBandwidth, parseBittrrtSend, parseIperf3, parsePingTimes, parseUdxReport, udxFlow, type FlowResult, type Parsed } from './parse.js';
 import { median } from '../verdict.js';
 
@@ -54,7 +54,7 @@ export class Servers {
     mkdirSync(home);
     mkdirSync(inbox);
     // The bench's own HOME: the server identity and whatever the client keeps never touch the user's.
-    const env = { ...process.env, HOME: home };
+    const env = { ...ENDPOINT_ENV, HOME: home };
     const keyFile = join(home, 'network.key');
     execFileSync(process.execPath, [BITTRRT_BIN, 'keygen', '--out', keyFile], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     const bittrrt = lab.spawn('b', 'bittrrt serve', process.execPath, [
