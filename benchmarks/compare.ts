@@ -1,8 +1,7 @@
 /**
  * Two checkouts' benches in the same run, interleaved, so the machine's load falls on both alike:
- * A, B, then B, A, … (the order alternates: whatever favours the first or the second run of a
- * round, a cache, the CPU's clock, a neighbour's timer, falls on both alike; with A always first,
- * session.ping() p50 read 1.15 in three pairs where 12 alternated pairs read 0.995), each a fresh
+ * A, B, then B, A, … (the order alternates, so whatever favours the first or the second run of a
+ * round, a cache, the CPU's clock, a neighbour's timer, falls on both alike), each a fresh
  * `node DIR/dist/benchmarks/run.js --json`, then every figure's
  * B ÷ A within each round, with each side's own spread over the rounds beside it. A ratio whose
  * range holds 1 and lies within the sides' spreads is "unchanged within noise in the same run".
