@@ -84,16 +84,15 @@ async function main(): Promise<number> {
   if (unbuilt !== undefined) return refuse(`${unbuilt} has no dist/benchmarks/run.js: build it first (npm ci && npx tsc)`);
   const dirs = [resolve(dirA), resolve(dirB)] as const;
   const flags = given.length === 0 ? DEFAULT_RUN_FLAGS : given;
-  const a: Figures[] = [];
-  const b: Figures[] = [];
+  const a = { label: 'A', dir: dirs[0], figures: [] as Figures[] };
+  const b = { label: 'B', dir: dirs[1], figures: [] as Figures[] };
   for (let round = 1; round <= rounds; round++) {
-    for (const side of round % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
-      process.stderr.write(`compare: round ${round}/${rounds}, ${side}\n`);
-      const figures = figuresOf(await runBench(dirs[side === 'A' ? 0 : 1], side, flags));
-      (side === 'A' ? a : b).push(figures);
+    for (const side of round % 2 === 1 ? [a, b] : [b, a]) {
+      process.stderr.write(`compare: round ${round}/${rounds}, ${side.label}\n`);
+      side.figures.push(figuresOf(await runBench(side.dir, side.label, flags)));
     }
   }
-  const comparison = compareRounds(a, b);
+  const comparison = compareRounds(a.figures, b.figures);
   process.stdout.write(values.json ? `${JSON.stringify({ dirs, flags, rounds, ...comparison }, null, 2)}\n` : `${formatComparison(comparison, dirs, rounds)}\n`);
   return 0;
 }
