@@ -172,7 +172,7 @@ export type TransferMessage =
    * extend someone else's partial upload (SHA-256 length extension) without knowing its bytes.
    */
   | { type: 'resume'; offset: number; prefix: string }
-  /** Sender: every byte is acknowledged; the whole stream has this size and SHA-256 (empty for a bandwidth test). */
+  /** Sender: every byte is sent (a file) or acknowledged (a bandwidth test); the whole stream has this size and SHA-256 (empty for a bandwidth test). */
   | { type: 'done'; size: number; sha256: string; stats: SenderStats }
   /** Receiver's answer to done: the file is in place, or why not. */
   | { type: 'result'; ok: boolean; reason: string }

@@ -1,4 +1,5 @@
 import { CONTROL_RETRY_MS } from '../constants.js';
+import type { BittrrtError } from '../errors.js';
 import { encodeMessage, TransferFlags, type TransferMessage, type TransferMessageType } from '../protocol/transfer.js';
 import { clock } from '../time.js';
 import type { TransferPort } from './port.js';
@@ -23,7 +24,7 @@ export class ControlChannel {
   /** Transfers stopped because the peer aborted them. */
   readonly #endedByPeer = new WeakSet<TransferRecord>();
   /** Transfers stopped with an error of their own (stopWith), which their waits reject with. */
-  readonly #stopErrors = new WeakMap<TransferRecord, TransferError>();
+  readonly #stopErrors = new WeakMap<TransferRecord, BittrrtError>();
 
   constructor(port: TransferPort, stallMs: number) {
     this.#port = port;
@@ -80,8 +81,8 @@ export class ControlChannel {
     transfer.interrupt?.(reason);
   }
 
-  /** Tells a transfer to stop as stop() does, its waits rejecting with `error` (a PeerSilentError). */
-  stopWith(transfer: TransferRecord, error: TransferError): void {
+  /** Tells a transfer to stop as stop() does, its waits rejecting with `error` (a PeerSilentError, its sender's failure). */
+  stopWith(transfer: TransferRecord, error: BittrrtError): void {
     if (!transfer.stop(error.message)) return;
     this.#stopErrors.set(transfer, error);
     transfer.interrupt?.(error.message);
@@ -92,7 +93,7 @@ export class ControlChannel {
     if (reason !== undefined) throw this.#stopped(transfer, reason);
   }
 
-  #stopped(transfer: TransferRecord, reason: string): TransferError {
+  #stopped(transfer: TransferRecord, reason: string): BittrrtError {
     return this.#stopErrors.get(transfer) ?? new TransferError(reason, { origin: this.#endedByPeer.has(transfer) ? 'peer' : 'local' });
   }
 

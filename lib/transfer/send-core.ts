@@ -159,6 +159,20 @@ export class SendCore {
     return this.#bytesInFlight;
   }
 
+  /** Where the stream ends, once known (an open-ended one's at end()). */
+  get endOffset(): number | null {
+    return this.#size;
+  }
+
+  get start(): number {
+    return this.#start;
+  }
+
+  /** The stream's end is known and every byte of it has gone out at least once (losses may still be resent). */
+  get allSent(): boolean {
+    return this.#size !== null && this.#nextOffset >= this.#size;
+  }
+
   /** Nothing more will happen: complete, failed or stopped. */
   get finished(): boolean {
     return this.#stopped;

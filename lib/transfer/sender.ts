@@ -18,6 +18,8 @@ export interface ByteSource {
 export interface SenderEvents {
   /** Every byte is acknowledged. */
   complete: [];
+  /** Every byte has gone out once (emitted once, before `complete`); lost ones are still resent. */
+  sent: [];
   /** Bytes acknowledged so far, counted from the stream's start offset. */
   progress: [acked: number];
   error: [err: Error];
@@ -35,6 +37,7 @@ export class StreamSender extends EventEmitter<SenderEvents> {
   #timerAt = Infinity;
   #pumpQueued = false;
   #acked = 0;
+  #allSent = false;
   #done = false;
 
   /** `stallMs`: fail when the peer acknowledges nothing this long. */
@@ -56,6 +59,11 @@ export class StreamSender extends EventEmitter<SenderEvents> {
   /** Bytes acknowledged, from the start offset. */
   get acked(): number {
     return this.#core.acked;
+  }
+
+  /** The offset the stream ends at (start plus acked until the end of an open-ended one is known). */
+  get endOffset(): number {
+    return this.#core.endOffset ?? this.#core.start + this.#core.acked;
   }
 
   start(): void {
@@ -155,6 +163,10 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     if (core.acked > this.#acked) {
       this.#acked = core.acked;
       this.emit('progress', this.#acked);
+    }
+    if (!this.#allSent && (core.allSent || core.complete)) {
+      this.#allSent = true;
+      this.emit('sent');
     }
     if (core.error) return this.#finish(core.error), true;
     if (core.complete) return this.#finish(null), true;

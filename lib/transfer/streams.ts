@@ -57,15 +57,21 @@ export class TransferStreams {
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) sender.on('progress', (acked) => options.onProgress!(acked, (size ?? 0) - offset));
     const endTimer = seconds === undefined ? undefined : setTimeout(() => sender.end(), seconds * 1000);
+    // A file's `done` goes as soon as its last byte has gone out once, not a round trip later when
+    // that byte is acknowledged: the receiver answers it only once it holds every byte, and
+    // meanwhile the sender still resends what is lost. A bandwidth test's goes once every byte is
+    // acknowledged, so its figure stays the rate of the data alone.
+    const doneAfter = seconds === undefined ? 'sent' : 'complete';
+    // A sender that fails ends whichever wait is on, that for the data or that for `result`.
+    sender.once('error', (err) => this.#control.stopWith(transfer, asTransferFailure(err)));
     let done: DoneMessage;
     let answer: Extract<TransferMessage, { type: 'result' }>;
     try {
-      await this.#control.wait<void>(transfer, (resolve, reject) => {
-        sender.once('complete', resolve);
-        sender.once('error', reject);
+      await this.#control.wait<void>(transfer, (resolve) => {
+        sender.once(doneAfter, resolve);
         sender.start();
       });
-      done = { type: 'done', size: offset + sender.acked, sha256: source.digest?.() ?? '', stats: sender.stats };
+      done = { type: 'done', size: sender.endOffset, sha256: source.digest?.() ?? '', stats: sender.stats };
       answer = await this.#control.request(transfer, done, 'result', this.checkWaitMs(done.size - offset));
     } catch (err) {
       const failure = asTransferFailure(err);
@@ -78,7 +84,7 @@ export class TransferStreams {
     this.finish(transfer, answer.ok ? undefined : `the receiver refused the file: ${answer.reason}`);
     if (!answer.ok) throw new TransferError(`the receiver refused the file: ${answer.reason}`);
     return {
-      name: transfer.name, direction: 'send', size: total, offset, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: done.stats,
+      name: transfer.name, direction: 'send', size: total, offset, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: sender.stats,
       restarted: false,
     };
   }
@@ -100,7 +106,7 @@ export class TransferStreams {
         watchdog = setInterval(() => {
           if (clock() - receiver.lastActivity > this.stallMs) reject(new TransferError(`the peer sent nothing for ${formatSeconds(this.stallMs)}`, { origin: 'silence' }));
         }, this.stallMs / 10);
-        // `done` comes once the sender has every byte acknowledged; the disk may still be writing.
+        // A file's `done` comes once the sender has sent every byte: some may still be on the way, or resent, and the disk may still be writing.
         transfer.waiter = {
           types: ['done'],
           resolve: (message) => {

@@ -18,7 +18,7 @@ import type { StreamSender } from './sender.js';
  * - open: the peer knows of it (it sent the request, or we sent ours): control messages and data flow.
  * - resuming: the receiver of the peer's upload took its one resume question (the part file may
  *   be emptied meanwhile); a second one is ignored.
- * - finishing: the receiver has the sender's `done` and waits for its last writes; a repeated
+ * - finishing: the receiver has the sender's `done` and waits for its last data and writes; a repeated
  *   `done` is answered `checking`.
  * - checking: the receiver syncs and hashes the file; a stop is not honoured here: the check runs
  *   to its end and the result goes out either way. A repeated `done` is answered `checking`.
