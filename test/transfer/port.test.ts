@@ -56,18 +56,24 @@ class MemoryPort implements TransferPort {
   }
 }
 
+/** A client endpoint about to upload `size` random bytes as data.bin to a server endpoint, joined in memory. */
+function uploadSetup(size: number) {
+  const [clientPort, serverPort] = MemoryPort.pair();
+  const inbox = tempDir('port-inbox');
+  const events: TransferEvent[] = [];
+  new TransferEndpoint(serverPort, { dir: inbox, onEvent: (event) => events.push(event) });
+  const client = new TransferEndpoint(clientPort, { answerPeer: false });
+  const data = randomBytes(size);
+  const path = join(tempDir('port-outbox'), 'data.bin');
+  writeFileSync(path, data);
+  return { clientPort, serverPort, inbox, events, client, data, path };
+}
+
 describe('transfer/port: endpoints need only a TransferPort, not a session', function () {
   this.timeout(20_000);
 
   it('uploads a file between two endpoints joined in memory; the receiving one reports it', async () => {
-    const [clientPort, serverPort] = MemoryPort.pair();
-    const inbox = tempDir('port-inbox');
-    const events: TransferEvent[] = [];
-    new TransferEndpoint(serverPort, { dir: inbox, onEvent: (event) => events.push(event) });
-    const client = new TransferEndpoint(clientPort, { answerPeer: false });
-    const data = randomBytes(300_000);
-    const path = join(tempDir('port-outbox'), 'data.bin');
-    writeFileSync(path, data);
+    const { clientPort, serverPort, inbox, events, client, data, path } = uploadSetup(300_000);
     const result = await client.upload(path);
     expect(result).to.include({ name: 'data.bin', direction: 'send', size: data.length, offset: 0 });
     expect(readFileSync(join(inbox, 'data.bin')).equals(data)).to.equal(true);
@@ -77,13 +83,7 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
   });
 
   it('a file\'s `done` goes with the last of its data, before that data is acknowledged (one round trip less)', async () => {
-    const [clientPort, serverPort] = MemoryPort.pair();
-    const inbox = tempDir('port-inbox');
-    new TransferEndpoint(serverPort, { dir: inbox });
-    const client = new TransferEndpoint(clientPort, { answerPeer: false });
-    const data = randomBytes(300_000);
-    const path = join(tempDir('port-outbox'), 'data.bin');
-    writeFileSync(path, data);
+    const { clientPort, inbox, client, data, path } = uploadSetup(300_000);
     let acked = 0;
     const ackedWhenDone: number[] = [];
     const send = clientPort.sendFrame.bind(clientPort);
@@ -100,14 +100,7 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
   });
 
   it('a `done` that overtakes lost data: the receiver waits for the resent bytes, then checks and answers', async () => {
-    const [clientPort, serverPort] = MemoryPort.pair();
-    const inbox = tempDir('port-inbox');
-    const events: TransferEvent[] = [];
-    new TransferEndpoint(serverPort, { dir: inbox, onEvent: (event) => events.push(event) });
-    const client = new TransferEndpoint(clientPort, { answerPeer: false });
-    const data = randomBytes(200_000);
-    const path = join(tempDir('port-outbox'), 'data.bin');
-    writeFileSync(path, data);
+    const { clientPort, serverPort, inbox, events, client, data, path } = uploadSetup(200_000);
     // The first transmission of the file's last datagram is lost, so `done` reaches the receiver first.
     let lost = 0;
     let resent = 0;
