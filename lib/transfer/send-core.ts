@@ -164,10 +164,6 @@ export class SendCore {
     return this.#size;
   }
 
-  get start(): number {
-    return this.#start;
-  }
-
   /** The stream's end is known and every byte of it has gone out at least once (losses may still be resent). */
   get allSent(): boolean {
     return this.#size !== null && this.#nextOffset >= this.#size;

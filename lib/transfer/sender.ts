@@ -61,9 +61,9 @@ export class StreamSender extends EventEmitter<SenderEvents> {
     return this.#core.acked;
   }
 
-  /** The offset the stream ends at (start plus acked until the end of an open-ended one is known). */
-  get endOffset(): number {
-    return this.#core.endOffset ?? this.#core.start + this.#core.acked;
+  /** The offset the stream ends at: known from the start for a file, from end() for an open-ended stream; so always by `sent`. */
+  get endOffset(): number | null {
+    return this.#core.endOffset;
   }
 
   start(): void {

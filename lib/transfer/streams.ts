@@ -71,7 +71,7 @@ export class TransferStreams {
         sender.once(doneAfter, resolve);
         sender.start();
       });
-      done = { type: 'done', size: sender.endOffset, sha256: source.digest?.() ?? '', stats: sender.stats };
+      done = { type: 'done', size: sender.endOffset!, sha256: source.digest?.() ?? '', stats: sender.stats };
       answer = await this.#control.request(transfer, done, 'result', this.checkWaitMs(done.size - offset));
     } catch (err) {
       const failure = asTransferFailure(err);

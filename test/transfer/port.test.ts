@@ -56,6 +56,11 @@ class MemoryPort implements TransferPort {
   }
 }
 
+/** Whether a frame the client sends is its `done`. */
+function isDone(header: FrameHeaderInput, payload: Uint8Array | undefined): boolean {
+  return header.flags === TransferFlags.CONTROL && decodeMessage(Buffer.from(payload ?? []))?.type === 'done';
+}
+
 /** A client endpoint about to upload `size` random bytes as data.bin to a server endpoint, joined in memory. */
 function uploadSetup(size: number) {
   const [clientPort, serverPort] = MemoryPort.pair();
@@ -88,7 +93,7 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
     const ackedWhenDone: number[] = [];
     const send = clientPort.sendFrame.bind(clientPort);
     clientPort.sendFrame = (header, payload) => {
-      if (header.flags === TransferFlags.CONTROL && decodeMessage(Buffer.from(payload ?? []))?.type === 'done') ackedWhenDone.push(acked);
+      if (isDone(header, payload)) ackedWhenDone.push(acked);
       return send(header, payload);
     };
     const result = await client.upload(path, { onProgress: (done) => { acked = done; } });
@@ -115,7 +120,7 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
         }
         resent++;
       }
-      if (header.flags === TransferFlags.CONTROL && resentWhenDone < 0 && decodeMessage(Buffer.from(payload ?? []))?.type === 'done') resentWhenDone = resent;
+      if (resentWhenDone < 0 && isDone(header, payload)) resentWhenDone = resent;
       return send(header, payload);
     };
     const result = await client.upload(path);
