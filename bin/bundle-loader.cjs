@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { Script } from 'node:vm';
+'use strict';
+const { readFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname } = require('node:path');
+const { Script } = require('node:vm');
 
 /**
  * Runs the CLI's bundle (scripts/bundle.mjs) as Node runs a CommonJS module, compiled with V8's
@@ -10,7 +11,7 @@ import { Script } from 'node:vm';
  * were none. Returns the bundle's exports and its script (scripts/bundle.mjs makes the cache from
  * it after a run).
  */
-export function loadBundle(bundle, cache) {
+function loadBundle(bundle, cache) {
   let cachedData;
   try {
     cachedData = cache === undefined ? undefined : readFileSync(cache);
@@ -23,3 +24,5 @@ export function loadBundle(bundle, cache) {
   script.runInThisContext().call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   return { exports: module.exports, script };
 }
+
+module.exports = { loadBundle };

@@ -49,7 +49,7 @@ await esbuild.build({
 
 // The cache is made after a run of `--help`, so it holds what that run compiled (the command
 // table, the parser) as well as the top level; in a child, whose output nobody needs.
-const loader = join(root, 'bin', 'bundle-loader.mjs');
+const loader = join(root, 'bin', 'bundle-loader.cjs');
 const makeCache = `
   import { writeFileSync } from 'node:fs';
   const { loadBundle } = await import(${JSON.stringify(pathToFileURL(loader).href)});

@@ -17,7 +17,7 @@ const CACHE = packagePath('dist', 'lib', 'cli.bundle.cache');
  */
 function loadInChild(cache: string): { rejected: boolean | null; main: string } {
   const script = `
-    const { loadBundle } = await import(${JSON.stringify(pathToFileURL(packagePath('bin', 'bundle-loader.mjs')).href)});
+    const { loadBundle } = await import(${JSON.stringify(pathToFileURL(packagePath('bin', 'bundle-loader.cjs')).href)});
     const { exports, script } = loadBundle(${JSON.stringify(BUNDLE)}, ${JSON.stringify(cache)});
     console.log(JSON.stringify({ rejected: script.cachedDataRejected ?? null, main: typeof exports.main }));
   `;
