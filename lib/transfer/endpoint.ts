@@ -43,6 +43,8 @@ export class TransferEndpoint implements FrameHandler {
   readonly #streams: TransferStreams;
   readonly #peer: PeerRequests;
   readonly #watch: PeerWatch | undefined;
+  /** The request that makes the peer hash a file now, if any (#peerHashes). */
+  #peerHashing: Promise<unknown> = Promise.resolve();
 
   /** `session`: a version-2 session (TransferError for a version-1 one), or any TransferPort. */
   constructor(session: Session | TransferPort, options: TransferEndpointOptions = {}) {
@@ -110,7 +112,7 @@ export class TransferEndpoint implements FrameHandler {
         this.#control.checkStopped(transfer);
         if (prefix === '') throw new TransferError(`the receiver's part file is longer than the file sent (${name})`);
         const asked = offset;
-        ({ offset } = await this.#control.request(transfer, { type: 'resume', offset, prefix }, 'resumed'));
+        ({ offset } = await this.#peerHashes(() => this.#control.request(transfer, { type: 'resume', offset, prefix }, 'resumed')));
         if (offset !== asked && offset !== 0) throw new TransferError('the receiver answered the resume with an impossible offset');
         if (offset === 0) {
           // It was not: a fresh read, so the hash covers the file from its first byte.
@@ -142,7 +144,7 @@ export class TransferEndpoint implements FrameHandler {
     const stats = { packets: 0, retransmits: 0, srtt: null, minRtt: null };
     const sha256 = source.digest();
     // Bounded in total like any wait for a file's check: a receiver that answers `checking` for ever is given up.
-    const answer = await this.#control.request(transfer, { type: 'done', size, sha256, stats }, 'result', this.#streams.checkWaitMs(size));
+    const answer = await this.#peerHashes(() => this.#control.request(transfer, { type: 'done', size, sha256, stats }, 'result', this.#streams.checkWaitMs(size)));
     this.#streams.finish(transfer, answer.ok ? undefined : answer.reason);
     if (!answer.ok) throw TransferError.fromPeer('refused', answer.reason);
     return { name: transfer.name, direction: 'send', size, offset: size, seconds: (clock() - started) / 1000, sha256, stats, restarted: false, unchanged: 1 };
@@ -170,7 +172,9 @@ export class TransferEndpoint implements FrameHandler {
         : await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
       this.#control.checkStopped(transfer);
       const held = opened?.length ?? 0;
-      const answer = await this.#control.request(transfer, { type: 'get', name, offset: held }, 'accept');
+      const ask = () => this.#control.request(transfer, { type: 'get', name, offset: held }, 'accept');
+      // With a part file, the sender hashes that much of its file before it answers.
+      const answer = await (held > 0 ? this.#peerHashes(ask) : ask());
       if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
       const tooBig = sizeProblem(name, answer.size, this.#options.maxSize, 'the limit (--max-size)');
       if (tooBig !== undefined) throw new TransferError(tooBig);
@@ -291,6 +295,18 @@ export class TransferEndpoint implements FrameHandler {
   /** Stops every transfer in progress and tells the peer (Ctrl-C); part files stay for --resume. */
   cancel(reason: string): void {
     for (const transfer of this.#table.live()) this.#control.stop(transfer, reason);
+  }
+
+  /**
+   * Runs `request`, one that makes the peer hash a file before it answers (a resume's prefix, the
+   * check of a file it already holds), after any such request of ours still waiting: a peer hashes
+   * for one client host at a time (HASH_JOBS_PER_HOST) and refuses a second at once, and a tree
+   * moves several files together (moveFiles).
+   */
+  #peerHashes<T>(request: () => Promise<T>): Promise<T> {
+    const turn = this.#peerHashing.then(request);
+    this.#peerHashing = turn.catch(() => undefined);
+    return turn;
   }
 
   /** A transfer we start: registered before any wait, so cancel() reaches it from the start. */

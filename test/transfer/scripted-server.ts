@@ -18,7 +18,7 @@ export class ScriptedServer implements TransferPort {
   /** When the peer was last heard (the session's clock); a test leaves it behind to play a silent peer. */
   lastReceived = clock();
 
-  constructor(private readonly answer: (request: TransferMessage) => TransferMessage | undefined, options: TransferEndpointOptions = {}) {
+  constructor(private readonly answer: (request: TransferMessage, id: number) => TransferMessage | undefined, options: TransferEndpointOptions = {}) {
     this.endpoint = new TransferEndpoint(this, options);
   }
 
@@ -26,14 +26,17 @@ export class ScriptedServer implements TransferPort {
     const request = decodeMessage(Buffer.from(payload ?? []));
     if (header.flags !== TransferFlags.CONTROL || !request) return true;
     this.requests.push(request);
-    const reply = this.answer(request);
-    if (reply) {
-      setImmediate(() => {
-        this.lastReceived = clock();
-        this.endpoint.receiveFrame(TransferFlags.CONTROL, header.channel, 0, 0, encodeMessage(reply));
-      });
-    }
+    const reply = this.answer(request, header.channel);
+    if (reply) this.reply(header.channel, reply);
     return true;
+  }
+
+  /** Answers transfer `id` on the next turn: what the script does, or a test that answers later. */
+  reply(id: number, message: TransferMessage): void {
+    setImmediate(() => {
+      this.lastReceived = clock();
+      this.endpoint.receiveFrame(TransferFlags.CONTROL, id, 0, 0, encodeMessage(message));
+    });
   }
 
   drop(): void {}
