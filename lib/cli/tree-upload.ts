@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { TransferEndpoint, TransferResult, UploadOptions } from '../transfer/endpoint.js';
 import { relativePathProblem } from '../transfer/names.js';
-import { TreeTotals } from '../transfer/tree.js';
+import { moveFiles, TreeTotals } from '../transfer/tree.js';
 import { countDirectories } from '../units.js';
 
 /** How a transfer reports to the progress display: where it starts and how big it is, then bytes done since the start. */
@@ -14,7 +14,8 @@ export interface ProgressHooks {
 
 /** What `--send DIR` sends: files with their local path and their name on the server, empty directories, and what it leaves out. */
 export interface Tree {
-  files: Array<{ path: string; name: string }>;
+  /** Each file with its size when walked (how many go at once: moveFiles). */
+  files: Array<{ path: string; name: string; size: number }>;
   /** The files' sizes when walked, for the progress display. */
   bytes: number;
   emptyDirectories: string[];
@@ -40,8 +41,9 @@ async function walkTree(root: string, top: string): Promise<Tree> {
       else if (entry.isSymbolicLink()) tree.skipped.push(`${child}: a symbolic link (not followed)`);
       else if (entry.isDirectory()) await visit(join(dir, entry.name), child);
       else if (entry.isFile()) {
-        tree.files.push({ path: join(dir, entry.name), name: child });
-        tree.bytes += (await lstat(join(dir, entry.name))).size;
+        const { size } = await lstat(join(dir, entry.name));
+        tree.files.push({ path: join(dir, entry.name), name: child, size });
+        tree.bytes += size;
       }
       else tree.skipped.push(`${child}: not a regular file`);
     }
@@ -52,7 +54,7 @@ async function walkTree(root: string, top: string): Promise<Tree> {
 
 /**
  * Sends a directory tree as one transfer for the user: empty directories first, then every file
- * under `top/...`, one after another over the session, with one progress display and one result
+ * under `top/...`, several at a time over the session (moveFiles), with one progress display and one result
  * for the whole tree (its size, time and the senders' counts; no single SHA-256: every file's was
  * checked by the server). The first file that fails stops the tree.
  */
@@ -63,14 +65,11 @@ export async function sendTree(endpoint: TransferEndpoint, root: string, top: st
   const totals = new TreeTotals();
   for (const name of tree.emptyDirectories) await endpoint.makeDirectory(name);
   hooks.onStart(0, tree.bytes);
-  for (const file of tree.files) {
-    const before = totals.size;
-    const result = await endpoint.upload(file.path, {
-      ...options, as: file.name, onStart: () => undefined, onProgress: (done) => hooks.onProgress(before + done),
-    });
+  await moveFiles(tree.files, totals, async (file, progress) => {
+    const result = await endpoint.upload(file.path, { ...options, as: file.name, onStart: () => undefined, onProgress: progress });
     if (result.restarted) log.warn(`${file.name}: the server's part file was not the start of this file; it was emptied and everything sent again`);
-    totals.add(result);
-  }
+    return result;
+  }, (done) => hooks.onProgress(done));
   const already = totals.unchanged > 0 ? ` (${totals.unchanged} already there)` : '';
   log.info(`${top}: ${tree.files.length} file(s)${already} and ${countDirectories(tree.emptyDirectories.length, 'empty')} sent`,
     { files: tree.files.length, unchanged: totals.unchanged || undefined, empty_directories: tree.emptyDirectories.length, skipped: tree.skipped.length });

@@ -4,7 +4,7 @@ import { LIST_SCAN_NAMES } from '../constants.js';
 import { InvalidInputError } from '../errors.js';
 import type { TransferEndpoint } from './endpoint.js';
 import { fileName, relativePathProblem } from './names.js';
-import { makeDirectories, TreeTotals } from './tree.js';
+import { makeDirectories, moveFiles, TreeTotals } from './tree.js';
 import { TransferError } from './transfer-error.js';
 import type { DownloadOptions, TransferResult } from './types.js';
 
@@ -72,11 +72,11 @@ export interface TreeDownloadOptions extends Omit<DownloadOptions, 'out' | 'to'>
 
 /**
  * Downloads the tree `tree` (listTree() of `name`) into the directory `root`, made if missing:
- * every directory (empty ones too), then every file one after another, each with its resume,
+ * every directory (empty ones too), then its files, several at a time (moveFiles), each with its resume,
  * metadata and hash check as a single download has. Directories here are made one level at a
  * time and a symbolic link on the way is refused, never followed, and part files are never opened
  * through a link, so nothing the peer names is written outside `root`. One result for the tree;
- * `onStart` and `onProgress` count the whole tree. The first file that fails stops it.
+ * `onStart` and `onProgress` count the whole tree. The first file that fails stops it (moveFiles).
  */
 export async function downloadTree(endpoint: TransferEndpoint, name: string, tree: RemoteTree, root: string,
   options: TreeDownloadOptions = {}): Promise<TransferResult> {
@@ -86,13 +86,10 @@ export async function downloadTree(endpoint: TransferEndpoint, name: string, tre
   for (const directory of tree.directories) await makeDirectories(root, directory, 'here');
   const totals = new TreeTotals();
   onStart?.(0, tree.bytes);
-  for (const file of tree.files) {
-    const before = totals.size;
-    const result = await endpoint.download(file.name, {
-      ...each, out: join(root, ...file.local), onProgress: (done) => onProgress?.(before + done, tree.bytes),
-    });
-    totals.add(result);
+  await moveFiles(tree.files, totals, async (file, progress) => {
+    const result = await endpoint.download(file.name, { ...each, out: join(root, ...file.local), onProgress: progress });
     onFile?.(result);
-  }
+    return result;
+  }, (done) => onProgress?.(done, tree.bytes));
   return totals.result(name, 'receive');
 }

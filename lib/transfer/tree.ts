@@ -1,5 +1,6 @@
 import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TREE_BYTES_IN_FLIGHT, TREE_FILES_IN_FLIGHT } from '../constants.js';
 import type { SenderStats } from '../protocol/transfer.js';
 import { clock } from '../time.js';
 import { TransferError } from './transfer-error.js';
@@ -83,4 +84,51 @@ export class TreeTotals {
       sha256: '', stats: { ...this.#stats }, restarted: false, ...(this.unchanged > 0 ? { unchanged: this.unchanged } : {}),
     };
   }
+}
+
+/**
+ * Moves the files of a tree with `move`, several at a time (TREE_FILES_IN_FLIGHT, and beyond the
+ * first no more bytes together than TREE_BYTES_IN_FLIGHT), in the order given, adding each result
+ * to `totals`. `onProgress` hears the bytes of the tree done so far: the finished files' and what
+ * each running one has moved. The first file that fails stops new ones from starting; those
+ * running finish (a refusal of one is no reason to cut the others short), then its error is thrown.
+ */
+export async function moveFiles<F extends { size: number }>(files: readonly F[], totals: TreeTotals,
+  move: (file: F, onProgress: (done: number) => void) => Promise<TransferResult>, onProgress?: (done: number) => void): Promise<void> {
+  const running = new Map<F, number>();
+  let bytesInFlight = 0;
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const report = (): void => {
+    let done = totals.size;
+    for (const moved of running.values()) done += moved;
+    onProgress?.(done);
+  };
+  await new Promise<void>((resolve) => {
+    const startMore = (): void => {
+      while (failure === undefined && next < files.length && running.size < TREE_FILES_IN_FLIGHT) {
+        const file = files[next]!;
+        const weight = Math.min(file.size, TREE_BYTES_IN_FLIGHT);
+        if (running.size > 0 && bytesInFlight + weight > TREE_BYTES_IN_FLIGHT) break;
+        next++;
+        running.set(file, 0);
+        bytesInFlight += weight;
+        const moving = move(file, (done) => {
+          running.set(file, done);
+          report();
+        });
+        moving.then((result) => totals.add(result), (error: unknown) => {
+          failure ??= { error };
+        }).finally(() => {
+          running.delete(file);
+          bytesInFlight -= weight;
+          report();
+          startMore();
+        });
+      }
+      if (running.size === 0) resolve();
+    };
+    startMore();
+  });
+  if (failure !== undefined) throw failure.error;
 }
