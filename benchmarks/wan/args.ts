@@ -16,7 +16,7 @@ export interface PathSpec {
 export const PROTOCOLS = ['cubic', 'bbr', 'bittrrt', 'udx', 'send'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-export const SCENARIOS = ['coexist', 'fairness', 'latency'] as const;
+export const SCENARIOS = ['coexist', 'fairness', 'latency', 'tree'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface WanOptions {

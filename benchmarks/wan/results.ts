@@ -45,11 +45,23 @@ export interface LatencyResult {
   readonly error: string | null;
 }
 
+/** A tree of many small files sent with one `--send DIR` (no goal: what a tree costs per file on this path). */
+export interface TreeResult {
+  readonly path: PathSpec;
+  readonly files: number;
+  readonly fileBytes: number;
+  /** From the client's process start to its exit; null when the upload failed (`error`). */
+  readonly seconds: number | null;
+  readonly error: string | null;
+  readonly problems: readonly string[];
+}
+
 export interface WanResults {
   readonly rows: readonly RowResult[];
   readonly coexist: CoexistResult | null;
   readonly fairness: FairnessResult | null;
   readonly latency: LatencyResult | null;
+  readonly tree: TreeResult | null;
 }
 
 /** One sample per figure: a single run cannot spread. */

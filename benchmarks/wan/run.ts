@@ -11,7 +11,7 @@
  * docs/wan-goodput.svg. Exit code 0 only when every judged goal PASSes.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +20,9 @@ import { goodputChart } from './chart.js';
 import { hasCommand, Lab, missingForLab } from './lab.js';
 import {
   formatTable, jainIndex, judgeWan, PROTOCOL_LABELS, runOf, type CoexistResult, type FairnessResult, type LatencyResult, type RowResult,
-  type RunResult, type WanResults,
+  type RunResult, type TreeResult, type WanResults,
 } from './results.js';
-import { measure, SEND_BYTES, Servers, type Measured } from './runners.js';
+import { measure, SEND_BYTES, Servers, TREE_FILE_BYTES, TREE_FILES, type Measured } from './runners.js';
 import { writeRandomFile } from '../transfer.js';
 import { exitCode, formatJudgement } from '../verdict.js';
 
@@ -57,6 +57,10 @@ async function onPath(lab: Lab, path: PathSpec, seed: number, protocol: Protocol
     return failedRun(protocol, err instanceof Error ? err.message : String(err));
   }
 }
+
+const describeTree = (t: TreeResult): string => (t.seconds === null ? `failed: ${t.error ?? 'no result'}`
+  : `${t.files} files of ${t.fileBytes} B in ${t.seconds.toFixed(2)} s from process start, ${(t.files / t.seconds).toFixed(0)} files/s`
+    + ` (${((1000 * t.seconds) / t.files / t.path.rttMs).toFixed(2)} round trips a file)${t.problems.length > 0 ? `; ${t.problems.join('; ')}` : ''}`);
 
 const describe = (r: RunResult): string =>
   (r.flow === null ? `failed: ${r.error ?? 'no result'}` : `${r.flow.goodputMbit.toFixed(1)} Mbit/s${r.note === null ? '' : ` (${r.note})`}`);
@@ -117,7 +121,19 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
           load: { protocol: 'bittrrt', ...run.value.load, emulator: run.emulator, problems: run.problems } };
       say(`latency: ping median ${latency.baseMedianMs?.toFixed(1) ?? '–'} ms alone, ${latency.loadedMedianMs?.toFixed(1) ?? '–'} ms under load`);
     }
-    return { rows, coexist, fairness, latency };
+    let tree: TreeResult | null = null;
+    if (path !== null && has('tree')) {
+      say(`tree on ${rowLabel(path)}: ${TREE_FILES} files of ${TREE_FILE_BYTES} B with one --send DIR ...`);
+      const dir = join(lab.dir, 'tree');
+      mkdirSync(dir);
+      for (let i = 0; i < TREE_FILES; i++) await writeRandomFile(join(dir, `f${String(i).padStart(4, '0')}.bin`), TREE_FILE_BYTES);
+      const sent = await lab.withPath(path, options.seed, () => servers.sendTree(dir)).catch((err: unknown) => err as Error);
+      const problems = sent instanceof Error ? [] : sent.problems;
+      const value = sent instanceof Error ? sent.message : sent.value;
+      tree = { path, files: TREE_FILES, fileBytes: TREE_FILE_BYTES, seconds: typeof value === 'number' ? value : null, error: typeof value === 'string' ? value : null, problems };
+      say(`tree: ${describeTree(tree)}`);
+    }
+    return { rows, coexist, fairness, latency, tree };
   } finally {
     await servers.stop();
   }
@@ -221,6 +237,7 @@ async function main(): Promise<number> {
     out.push(`latency (${rowLabel(l.path)}): --ping median ${l.baseMedianMs?.toFixed(1) ?? '–'} ms alone, ${l.loadedMedianMs?.toFixed(1) ?? '–'} ms `
       + `(${l.loadedSamples} pings) during --bwup at ${describe(l.load)}`);
   }
+  if (results.tree !== null) out.push(`tree (${rowLabel(results.tree.path)}): ${describeTree(results.tree)}`);
   out.push('', ...judgements.map(formatJudgement), '');
   process.stdout.write(out.join('\n'));
 

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Protocol } from './args.js';
 import { ADDRESS_A, ADDRESS_B, BITTRRT_BIN, ENDPOINT_ENV, UDX_PEER, type Lab, type Proc } from './lab.js';
 import { parseBittrrtBandwidth, parseBittrrtSend, parseIperf3, parsePingTimes, parseUdxReport, udxFlow, type FlowResult, type Parsed } from './parse.js';
@@ -20,6 +20,9 @@ const RUN_SLACK_S = 30;
 /** A 64 MiB --send that takes longer is stopped: its rate is then at most 64 MiB over this. */
 export const SEND_LIMIT_S = 60;
 export const SEND_BYTES = 64 * 2 ** 20;
+/** The tree scenario: this many files of TREE_FILE_BYTES, sent with one `--send DIR`. */
+export const TREE_FILES = 200;
+export const TREE_FILE_BYTES = 4096;
 /** The server refuses more, and longer, bandwidth tests than its defaults allow (4 at once, 1 per host, 60 s). */
 const BANDWIDTH_TESTS = '4,4,60';
 /** Unloaded ping: enough round trips for a stable median, quickly. */
@@ -116,6 +119,23 @@ export class Servers {
     if (!sent.ok || code !== 0) return { flow: null, error: sent.ok ? `connect exited ${code}` : sent.error, note: null };
     if (sent.value.bytes !== SEND_BYTES) return { flow: null, error: `sent ${sent.value.bytes} B, not ${SEND_BYTES}`, note: null };
     return { flow: { goodputMbit: mbit, retransmitPercent: sent.value.retransmitPercent, rttMs: null }, error: null, note: `${seconds.toFixed(1)} s from process start` };
+  }
+
+  /**
+   * Uploads the directory `dir` (TREE_FILES files of TREE_FILE_BYTES) with one `--send DIR`, timed
+   * from the client's process start to its exit: seconds, or why it failed.
+   */
+  async sendTree(dir: string): Promise<number | string> {
+    const started = performance.now();
+    const client = this.connect('bittrrt --send DIR', ['--send', dir, '--overwrite']);
+    const { code, timedOut } = await client.finish(SEND_LIMIT_S * 1000);
+    const seconds = (performance.now() - started) / 1000;
+    rmSync(join(this.inbox, basename(dir)), { recursive: true, force: true });
+    if (timedOut) return `not done in ${SEND_LIMIT_S} s`;
+    const sent = parseBittrrtSend(client.stdout);
+    if (!sent.ok || code !== 0) return sent.ok ? `connect exited ${code}` : sent.error;
+    if (sent.value.bytes !== TREE_FILES * TREE_FILE_BYTES) return `sent ${sent.value.bytes} B, not ${TREE_FILES * TREE_FILE_BYTES}`;
+    return seconds;
   }
 
   async udxRun(seconds: number): Promise<Measured> {

@@ -41,7 +41,7 @@ describe('WAN bench: command line', () => {
     expect(full.options.rows).to.equal(DEFAULT_ROWS);
     expect(full.options.rows.map((r) => `${r.rateMbit}x${r.rttMs}@${r.lossPercent}`))
       .to.deep.equal(['100x50@0', '100x50@0.1', '100x50@1', '100x50@3', '20x150@0', '200x10@0']);
-    expect(full.options.scenarios).to.deep.equal(['coexist', 'fairness', 'latency']);
+    expect(full.options.scenarios).to.deep.equal(['coexist', 'fairness', 'latency', 'tree']);
     const quick = parseWanArgs(['--quick']);
     if (quick.kind !== 'run') throw new Error(quick.kind);
     expect(quick.options.rows).to.equal(QUICK_ROWS);

@@ -9,7 +9,7 @@ const run = (protocol: Protocol, goodputMbit: number | null, extra: Partial<RunR
   protocol, flow: goodputMbit === null ? null : { goodputMbit, retransmitPercent: 0.5, rttMs: 60 },
   error: goodputMbit === null ? 'iperf3: unable to connect' : null, note: null, emulator: null, problems: [], ...extra,
 });
-const none = { coexist: null, fairness: null, latency: null };
+const none = { coexist: null, fairness: null, latency: null, tree: null };
 
 describe('WAN bench: fairness and verdicts', () => {
   it('computes Jain\'s index: 1 for equal shares, 1/n when one flow takes all', () => {
@@ -60,12 +60,14 @@ describe('WAN bench: fairness and verdicts', () => {
       coexist: { path: path(0), bittrrt: run('bittrrt', 15), cubic: run('cubic', 75) },
       fairness: { path: path(0), flows: [run('bittrrt', 45), run('bittrrt', 40)] },
       latency: { path: path(0), baseMedianMs: 52, loadedMedianMs: 70, loadedSamples: 80, load: run('bittrrt', 60), error: null },
+      // A tree's upload time is shown, not judged: the issue sets it no goal.
+      tree: { path: path(0), files: 200, fileBytes: 4096, seconds: 3.2, error: null, problems: [] },
     });
     expect(judgements.map((j) => j.verdict)).to.deep.equal(['FAIL', 'PASS', 'PASS', 'FAIL']);
     expect(judgements[0]?.spread?.median).to.be.closeTo(15 / 90, 1e-12);
     expect(judgements[2]?.spread?.median).to.be.closeTo(jainIndex([45, 40]), 1e-12);
     expect(judgements[3]?.spread?.median).to.be.closeTo(70 / 52, 1e-12);
-    const noBase = judgeWan({ rows: [], coexist: null, fairness: null,
+    const noBase = judgeWan({ rows: [], coexist: null, fairness: null, tree: null,
       latency: { path: path(0), baseMedianMs: null, loadedMedianMs: 70, loadedSamples: 80, load: run('bittrrt', 60), error: '--ping gave no round trip' } });
     expect(noBase[0]?.verdict).to.equal('INCONCLUSIVE');
     expect(noBase[0]?.reason).to.equal('--ping gave no round trip');
