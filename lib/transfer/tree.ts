@@ -114,6 +114,8 @@ export async function moveFiles<F extends { size: number }>(files: readonly F[],
         running.set(file, 0);
         bytesInFlight += weight;
         const moving = move(file, (done) => {
+          // A report that comes after the file's end must not count it twice.
+          if (!running.has(file)) return;
           running.set(file, done);
           report();
         });

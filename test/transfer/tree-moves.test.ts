@@ -97,10 +97,13 @@ describe('transfer/tree: the files of a tree move several at a time (moveFiles)'
     moves.running.get('f0')!.finish();
     await Moves.settle();
     expect(heard.at(-1)).to.equal(110);
+    const late = moves.running.get('f2')!;
     moves.running.get('f1')!.finish();
-    moves.running.get('f2')!.finish();
+    late.finish();
     await done;
     expect(heard.at(-1)).to.equal(300);
+    late.progress(100);
+    expect(heard.at(-1), 'a report after its end counts nothing').to.equal(300);
   });
 
   it('the first failure starts no more files; the running ones finish, then it is thrown', async () => {
