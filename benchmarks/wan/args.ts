@@ -31,6 +31,8 @@ export interface WanOptions {
   readonly writeChart: boolean;
   readonly seed: number;
   readonly quick: boolean;
+  /** Runs of each protocol on each row, alternating the order; goals are judged on the median. */
+  readonly repeat: number;
 }
 
 /** 1-BDP drop-tail buffer: what the issue's grid asks for. */
@@ -50,13 +52,17 @@ export const QUICK_SECONDS = 8;
 /** Bounded durations: no run may ask for more than the server's longest bandwidth test. */
 export const MAX_SECONDS = 60;
 const DEFAULT_SEED = 1;
+/** A row's runs, at most: five rounds of a grid row already take minutes. */
+export const MAX_REPEAT = 5;
 
 export const USAGE = `usage: node dist/benchmarks/wan/run.js [--quick] [--seconds N] [--rows SPEC[,SPEC...]] [--only P[,P...]]
-       [--scenarios S[,S...]|none] [--json PATH] [--write-chart] [--seed N]
+       [--scenarios S[,S...]|none] [--json PATH] [--write-chart] [--seed N] [--repeat N]
   SPEC is RATExRTT@LOSS[/BUF]: 100x50@1 is 100 Mbit/s, 50 ms RTT, 1% loss each way, 1-BDP buffer;
        100x50@1/0.5 a half-BDP buffer
   P    is one of ${PROTOCOLS.join(', ')} (default: all)
   S    is one of ${SCENARIOS.join(', ')} (default: all; run on the first row's rate and RTT without loss)
+  --repeat N runs every protocol of every row N times (1-${MAX_REPEAT}, default 1), in turn and the order
+       reversed each round; a goal is judged on the median of its N figures
 `;
 
 /** "100x50@1/0.5" → a path; null when it does not parse or is out of range. Never throws. */
@@ -106,6 +112,7 @@ export function parseWanArgs(argv: readonly string[]): ParsedArgs {
         json: { type: 'string' },
         'write-chart': { type: 'boolean', default: false },
         seed: { type: 'string' },
+        repeat: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -125,6 +132,8 @@ export function parseWanArgs(argv: readonly string[]): ParsedArgs {
     });
     const seed = values.seed === undefined ? DEFAULT_SEED : Number(values.seed);
     if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed wants a whole number ≥ 0, not ${values.seed}`);
+    const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+    if (!Number.isInteger(repeat) || repeat < 1 || repeat > MAX_REPEAT) throw new Error(`--repeat wants a whole number from 1 to ${MAX_REPEAT}, not ${values.repeat}`);
     return {
       kind: 'run',
       options: {
@@ -136,6 +145,7 @@ export function parseWanArgs(argv: readonly string[]): ParsedArgs {
         writeChart: values['write-chart'] === true,
         seed,
         quick,
+        repeat,
       },
     };
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { rowLabel, type PathSpec, type Protocol } from './args.js';
 import type { EmulatorCounters, FlowResult } from './parse.js';
-import { judge, type Goal, type Judgement, type JudgeRules } from '../verdict.js';
+import { judge, median, type Goal, type Judgement, type JudgeRules } from '../verdict.js';
 
 export interface RunResult {
   readonly protocol: Protocol;
@@ -74,7 +74,13 @@ export function jainIndex(values: readonly number[]): number {
   return values.length === 0 || squares === 0 ? Number.NaN : (sum * sum) / (values.length * squares);
 }
 
-export const runOf = (row: RowResult, protocol: Protocol): RunResult | undefined => row.runs.find((r) => r.protocol === protocol);
+/** A protocol's runs on a row, in the order they ran (one per round of --repeat). */
+export const runsOf = (row: RowResult, protocol: Protocol): RunResult[] => row.runs.filter((r) => r.protocol === protocol);
+/** The median goodput of a protocol's runs on a row that gave one; null when none did. */
+export function medianGoodput(row: RowResult, protocol: Protocol): number | null {
+  const rates = runsOf(row, protocol).flatMap((r) => (r.flow === null ? [] : [r.flow.goodputMbit]));
+  return rates.length === 0 ? null : median(rates);
+}
 const goodput = (run: RunResult | undefined): number => run?.flow?.goodputMbit ?? Number.NaN;
 const problemsOf = (...runs: (RunResult | undefined)[]): string[] => runs.flatMap((r) => {
   if (r === undefined) return ['not run'];
@@ -84,6 +90,14 @@ const problemsOf = (...runs: (RunResult | undefined)[]): string[] => runs.flatMa
 /** One sample, or none when the run gave no number (then its problems say why, rather than "impossible value NaN"). */
 const judgeOne = (goal: Goal, sample: number, problems: readonly string[]): Judgement =>
   judge(goal, Number.isFinite(sample) ? [sample] : [], WAN_RULES, problems);
+
+/** A sample per round of --repeat (the rounds that gave a number), judged on their median. */
+const judgeRounds = (goal: Goal, samples: readonly number[], problems: readonly string[]): Judgement =>
+  judge(goal, samples.filter(Number.isFinite), WAN_RULES, problems);
+
+/** Round i's figure of `a` over round i's of `b`, for every round both ran. */
+const roundRatios = (a: readonly RunResult[], b: readonly RunResult[]): number[] =>
+  a.slice(0, b.length).map((run, i) => goodput(run) / goodput(b[i]));
 
 /** The issue's paths: 100 Mbit/s × 50 ms is the main one; others are judged against BBR at 90%. */
 const isMainPath = (r: PathSpec): boolean => r.rateMbit === 100 && r.rttMs === 50;
@@ -104,22 +118,22 @@ const RATE_RATIO_HIGH = 1000;
 
 export function judgeRow(row: RowResult): Judgement[] {
   const label = rowLabel(row.row);
-  const bittrrt = runOf(row, 'bittrrt');
-  const bbr = runOf(row, 'bbr');
-  const cubic = runOf(row, 'cubic');
-  const send = runOf(row, 'send');
+  const bittrrt = runsOf(row, 'bittrrt');
+  const bbr = runsOf(row, 'bbr');
+  const cubic = runsOf(row, 'cubic');
+  const send = runsOf(row, 'send');
   const out: Judgement[] = [];
-  if (bittrrt !== undefined && bbr !== undefined) {
-    out.push(judgeOne(ratioGoal(`bittrrt --bwup ÷ TCP BBR, ${label}`, bbrShareTarget(row.row), RATE_RATIO_HIGH),
-      goodput(bittrrt) / goodput(bbr), problemsOf(bittrrt, bbr)));
+  if (bittrrt.length > 0 && bbr.length > 0) {
+    out.push(judgeRounds(ratioGoal(`bittrrt --bwup ÷ TCP BBR, ${label}`, bbrShareTarget(row.row), RATE_RATIO_HIGH),
+      roundRatios(bittrrt, bbr), problemsOf(...bittrrt, ...bbr)));
   }
-  if (bittrrt !== undefined && cubic !== undefined && row.row.lossPercent === 1) {
-    out.push(judgeOne(ratioGoal(`bittrrt --bwup ÷ TCP CUBIC, ${label}`, 10, RATE_RATIO_HIGH),
-      goodput(bittrrt) / goodput(cubic), problemsOf(bittrrt, cubic)));
+  if (bittrrt.length > 0 && cubic.length > 0 && row.row.lossPercent === 1) {
+    out.push(judgeRounds(ratioGoal(`bittrrt --bwup ÷ TCP CUBIC, ${label}`, 10, RATE_RATIO_HIGH),
+      roundRatios(bittrrt, cubic), problemsOf(...bittrrt, ...cubic)));
   }
-  if (send !== undefined && row.row.lossPercent === 1) {
-    out.push(judgeOne(ratioGoal(`64 MiB --send from process start ÷ link rate, ${label}`, 0.85, LINK_SHARE_HIGH),
-      goodput(send) / row.row.rateMbit, problemsOf(send)));
+  if (send.length > 0 && row.row.lossPercent === 1) {
+    out.push(judgeRounds(ratioGoal(`64 MiB --send from process start ÷ link rate, ${label}`, 0.85, LINK_SHARE_HIGH),
+      send.map((run) => goodput(run) / row.row.rateMbit), problemsOf(...send)));
   }
   return out;
 }

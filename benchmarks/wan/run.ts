@@ -19,7 +19,7 @@ import { parseWanArgs, rowLabel, USAGE, type PathSpec, type Protocol, type WanOp
 import { goodputChart } from './chart.js';
 import { hasCommand, Lab, missingForLab } from './lab.js';
 import {
-  formatTable, jainIndex, judgeWan, PROTOCOL_LABELS, runOf, type CoexistResult, type FairnessResult, type LatencyResult, type RowResult,
+  formatTable, jainIndex, judgeWan, medianGoodput, PROTOCOL_LABELS, type CoexistResult, type FairnessResult, type LatencyResult, type RowResult,
   type RunResult, type TreeResult, type WanResults,
 } from './results.js';
 import { measure, SEND_BYTES, Servers, TREE_FILE_BYTES, TREE_FILES, type Measured } from './runners.js';
@@ -73,13 +73,17 @@ async function runBench(lab: Lab, options: WanOptions, protocols: readonly Proto
     const rows: RowResult[] = [];
     for (const row of options.rows) {
       const runs: RunResult[] = [];
-      for (const protocol of protocols) {
-        // The 64 MiB upload is judged at 1% loss and shown on a clean path; elsewhere it would only add minutes.
-        if (protocol === 'send' && row.lossPercent !== 0 && row.lossPercent !== 1) continue;
-        say(`${rowLabel(row)}: ${PROTOCOL_LABELS[protocol]} ...`);
-        const result = await onPath(lab, row, options.seed, protocol, () => measure(servers, protocol, options.seconds, sendFile));
-        say(`${rowLabel(row)}: ${PROTOCOL_LABELS[protocol]} ${describe(result)}`);
-        runs.push(result);
+      for (let round = 1; round <= options.repeat; round++) {
+        // Each round in the other order, so no protocol always runs first (or last) on a warm server.
+        for (const protocol of round % 2 === 1 ? protocols : [...protocols].reverse()) {
+          // The 64 MiB upload is judged at 1% loss and shown on a clean path; elsewhere it would only add minutes.
+          if (protocol === 'send' && row.lossPercent !== 0 && row.lossPercent !== 1) continue;
+          const label = `${rowLabel(row)}: ${PROTOCOL_LABELS[protocol]}${options.repeat > 1 ? ` (${round}/${options.repeat})` : ''}`;
+          say(`${label} ...`);
+          const result = await onPath(lab, row, options.seed, protocol, () => measure(servers, protocol, options.seconds, sendFile));
+          say(`${label} ${describe(result)}`);
+          runs.push(result);
+        }
       }
       rows.push({ row, runs });
     }
@@ -152,15 +156,15 @@ function chartOf(results: WanResults, options: WanOptions, commit: string): stri
   const rows = results.rows.filter((r) => r.row.rateMbit === 100 && r.row.rttMs === 50 && r.row.bufferBdp === 1)
     .sort((x, y) => x.row.lossPercent - y.row.lossPercent);
   if (rows.length < 2) return null;
-  const series = CHART_SERIES.filter(([p]) => rows.some((r) => runOf(r, p) !== undefined)).map(([p, color]) => ({
-    label: PROTOCOL_LABELS[p], color, values: rows.map((r) => runOf(r, p)?.flow?.goodputMbit ?? null),
+  const series = CHART_SERIES.filter(([p]) => rows.some((r) => medianGoodput(r, p) !== null)).map(([p, color]) => ({
+    label: PROTOCOL_LABELS[p], color, values: rows.map((r) => medianGoodput(r, p)),
   }));
   return goodputChart({
     title: 'Goodput vs loss, 100 Mbit/s × 50 ms RTT, 1-BDP drop-tail buffer',
     lossPercents: rows.map((r) => r.row.lossPercent),
     linkMbit: 100,
     series,
-    caption: `userspace emulator between network namespaces; ${options.seconds} s per run, one run each; ${new Date().toISOString().slice(0, 10)}, commit ${commit}`,
+    caption: `userspace emulator between network namespaces; ${options.seconds} s per run, ${options.repeat > 1 ? `median of ${options.repeat} runs` : 'one run'} each; ${new Date().toISOString().slice(0, 10)}, commit ${commit}`,
   });
 }
 
@@ -221,7 +225,7 @@ async function main(): Promise<number> {
   // The report says so: a --send timed from process start in this machine's own shell would take longer (ENDPOINT_ENV).
   const environment = process.env.NODE_EXTRA_CA_CERTS === undefined ? '' : '; Node endpoints ran without NODE_EXTRA_CA_CERTS';
   const out: string[] = [
-    '', `## WAN bench (commit ${commit}, ${options.seconds} s per run, one run each, load average ${load.toFixed(2)} at the start${scheduling}${environment})`, '',
+    '', `## WAN bench (commit ${commit}, ${options.seconds} s per run, ${options.repeat > 1 ? `${options.repeat} runs each, judged on the median` : 'one run each'}, load average ${load.toFixed(2)} at the start${scheduling}${environment})`, '',
     formatTable(results.rows), '',
   ];
   if (results.coexist !== null) {

@@ -42,6 +42,7 @@ describe('WAN bench: command line', () => {
     expect(full.options.rows.map((r) => `${r.rateMbit}x${r.rttMs}@${r.lossPercent}`))
       .to.deep.equal(['100x50@0', '100x50@0.1', '100x50@1', '100x50@3', '20x150@0', '200x10@0']);
     expect(full.options.scenarios).to.deep.equal(['coexist', 'fairness', 'latency', 'tree']);
+    expect(full.options.repeat).to.equal(1);
     const quick = parseWanArgs(['--quick']);
     if (quick.kind !== 'run') throw new Error(quick.kind);
     expect(quick.options.rows).to.equal(QUICK_ROWS);
@@ -51,19 +52,20 @@ describe('WAN bench: command line', () => {
 
   it('takes --rows (repeatable or a comma list), --only, --scenarios none, --seconds, --json, --write-chart', () => {
     const parsed = parseWanArgs(['--rows', '100x50@0,100x50@3', '--rows', '20x150@0', '--only', 'bbr,bittrrt', '--scenarios', 'none',
-      '--seconds', '12', '--json', '/tmp/x.json', '--write-chart', '--seed', '7']);
+      '--seconds', '12', '--json', '/tmp/x.json', '--write-chart', '--seed', '7', '--repeat', '3']);
     if (parsed.kind !== 'run') throw new Error(parsed.kind === 'error' ? parsed.message : parsed.kind);
     const o = parsed.options;
     expect(o.rows.map((r) => r.lossPercent)).to.deep.equal([0, 3, 0]);
     // In the bench's order, not the command line's.
     expect(o.protocols).to.deep.equal(['bbr', 'bittrrt']);
     expect(o.scenarios).to.deep.equal([]);
-    expect([o.seconds, o.jsonPath, o.writeChart, o.seed]).to.deep.equal([12, '/tmp/x.json', true, 7]);
+    expect([o.seconds, o.jsonPath, o.writeChart, o.seed, o.repeat]).to.deep.equal([12, '/tmp/x.json', true, 7, 3]);
   });
 
   it('reports bad arguments as errors and never throws', () => {
     for (const argv of [['--seconds', '1'], ['--seconds', '61'], ['--seconds', 'x'], ['--rows', 'fast'], ['--only', 'quic'],
-      ['--scenarios', 'bogus'], ['--seed', '-1'], ['--frobnicate'], ['positional']]) {
+      ['--scenarios', 'bogus'], ['--seed', '-1'], ['--repeat', '0'], ['--repeat', '6'], ['--repeat', '1.5'], ['--repeat', 'x'],
+      ['--frobnicate'], ['positional']]) {
       const parsed = parseWanArgs(argv);
       expect(parsed.kind, argv.join(' ')).to.equal('error');
     }

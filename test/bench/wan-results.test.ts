@@ -40,6 +40,27 @@ describe('WAN bench: fairness and verdicts', () => {
     ]);
   });
 
+  it('with --repeat, pairs each round\'s bittrrt run with that round\'s BBR run and judges the median of the ratios', () => {
+    const [bbrShare, cubicTimes, send] = judgeWan({
+      ...none,
+      rows: [{
+        row: path(1),
+        // Rounds: BBR 90, 100, 80 against bittrrt 85, 97, 83: 94.4%, 97.0%, 103.75% (the median is
+        // neither the first round's nor the ratio of the medians, 85/90).
+        runs: [run('cubic', 4), run('bbr', 90), run('bittrrt', 85), run('send', 80),
+          run('send', 88), run('bittrrt', 97), run('bbr', 100), run('cubic', 5),
+          run('cubic', 6), run('bbr', 80), run('bittrrt', 83), run('send', 84)],
+      }],
+    });
+    expect(bbrShare?.verdict).to.equal('FAIL');
+    expect(bbrShare?.spread?.median).to.be.closeTo(97 / 100, 1e-12);
+    expect(bbrShare?.spread?.samples).to.have.length(3);
+    // 85/4, 97/5, 83/6: the median is 19.4.
+    expect(cubicTimes?.spread?.median).to.be.closeTo(97 / 5, 1e-12);
+    expect(send?.spread?.median).to.be.closeTo(0.84, 1e-12);
+    expect(send?.verdict).to.equal('FAIL');
+  });
+
   it('calls a failed run, or one whose emulator dropped packets itself, INCONCLUSIVE with the reason', () => {
     const [failed, suspect] = judgeWan({
       ...none,
