@@ -1,7 +1,8 @@
 /**
  * What a WAN bench run found, and how it is judged against the issue's goals: pure, no I/O
- * (test/bench/wan-results.test.ts). Each figure is one run on a shared machine, so the verdicts use
- * one sample; a run that failed, or whose emulator dropped packets itself, is INCONCLUSIVE.
+ * (test/bench/wan-results.test.ts). A row's goals are judged on the median of its rounds (one, or
+ * --repeat N; a ratio pairs each round's two runs), the scenarios' on their one run; a run that
+ * failed, or whose emulator dropped packets itself, makes its goal INCONCLUSIVE.
  */
 import { rowLabel, type PathSpec, type Protocol } from './args.js';
 import type { EmulatorCounters, FlowResult } from './parse.js';
