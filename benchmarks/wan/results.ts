@@ -88,12 +88,11 @@ const problemsOf = (...runs: (RunResult | undefined)[]): string[] => runs.flatMa
   return [...(r.error === null ? [] : [`${r.protocol}: ${r.error}`]), ...r.problems];
 });
 
-/** One sample, or none when the run gave no number (then its problems say why, rather than "impossible value NaN"). */
-const judgeOne = (goal: Goal, sample: number, problems: readonly string[]): Judgement =>
-  judge(goal, Number.isFinite(sample) ? [sample] : [], WAN_RULES, problems);
-
-/** A sample per round of --repeat (the rounds that gave a number), judged on their median. */
-const judgeRounds = (goal: Goal, samples: readonly number[], problems: readonly string[]): Judgement =>
+/**
+ * Judged on the median of `samples` (a row's rounds, or a scenario's one run); a run that gave no
+ * number leaves no sample, and its problems say why rather than "impossible value NaN".
+ */
+const judgeSamples = (goal: Goal, samples: readonly number[], problems: readonly string[]): Judgement =>
   judge(goal, samples.filter(Number.isFinite), WAN_RULES, problems);
 
 /** Round i's figure of `a` over round i's of `b`, for every round both ran. */
@@ -125,15 +124,15 @@ export function judgeRow(row: RowResult): Judgement[] {
   const send = runsOf(row, 'send');
   const out: Judgement[] = [];
   if (bittrrt.length > 0 && bbr.length > 0) {
-    out.push(judgeRounds(ratioGoal(`bittrrt --bwup ÷ TCP BBR, ${label}`, bbrShareTarget(row.row), RATE_RATIO_HIGH),
+    out.push(judgeSamples(ratioGoal(`bittrrt --bwup ÷ TCP BBR, ${label}`, bbrShareTarget(row.row), RATE_RATIO_HIGH),
       roundRatios(bittrrt, bbr), problemsOf(...bittrrt, ...bbr)));
   }
   if (bittrrt.length > 0 && cubic.length > 0 && row.row.lossPercent === 1) {
-    out.push(judgeRounds(ratioGoal(`bittrrt --bwup ÷ TCP CUBIC, ${label}`, 10, RATE_RATIO_HIGH),
+    out.push(judgeSamples(ratioGoal(`bittrrt --bwup ÷ TCP CUBIC, ${label}`, 10, RATE_RATIO_HIGH),
       roundRatios(bittrrt, cubic), problemsOf(...bittrrt, ...cubic)));
   }
   if (send.length > 0 && row.row.lossPercent === 1) {
-    out.push(judgeRounds(ratioGoal(`64 MiB --send from process start ÷ link rate, ${label}`, 0.85, LINK_SHARE_HIGH),
+    out.push(judgeSamples(ratioGoal(`64 MiB --send from process start ÷ link rate, ${label}`, 0.85, LINK_SHARE_HIGH),
       send.map((run) => goodput(run) / row.row.rateMbit), problemsOf(...send)));
   }
   return out;
@@ -144,10 +143,10 @@ export function judgeCoexist(c: CoexistResult): Judgement[] {
   const problems = problemsOf(c.bittrrt, c.cubic);
   const label = rowLabel(c.path);
   return [
-    judgeOne(ratioGoal(`coexistence: bittrrt's share beside one TCP CUBIC flow, ${label}`, 0.2, 1),
-      goodput(c.bittrrt) / total, problems),
-    judgeOne(ratioGoal(`coexistence: TCP CUBIC's share beside one bittrrt flow, ${label}`, 0.2, 1),
-      goodput(c.cubic) / total, problems),
+    judgeSamples(ratioGoal(`coexistence: bittrrt's share beside one TCP CUBIC flow, ${label}`, 0.2, 1),
+      [goodput(c.bittrrt) / total], problems),
+    judgeSamples(ratioGoal(`coexistence: TCP CUBIC's share beside one bittrrt flow, ${label}`, 0.2, 1),
+      [goodput(c.cubic) / total], problems),
   ];
 }
 
@@ -155,7 +154,7 @@ export function judgeFairness(f: FairnessResult): Judgement {
   const goal: Goal = { what: `Jain's index of ${f.flows.length} bittrrt flows, ${rowLabel(f.path)}`, target: 0.95, unit: 'ratio', direction: 'atLeast',
     // Jain's index of n flows lies in [1/n, 1].
     plausible: [1 / Math.max(1, f.flows.length), 1] };
-  return judgeOne(goal, jainIndex(f.flows.map(goodput)), problemsOf(...f.flows));
+  return judgeSamples(goal, [jainIndex(f.flows.map(goodput))], problemsOf(...f.flows));
 }
 
 export function judgeLatency(l: LatencyResult): Judgement {
@@ -163,7 +162,7 @@ export function judgeLatency(l: LatencyResult): Judgement {
     // Load cannot make round trips much shorter than without it; a queue of seconds is no measurement of this path.
     plausible: [0.5, 100] };
   const sample = l.baseMedianMs === null || l.loadedMedianMs === null ? Number.NaN : l.loadedMedianMs / l.baseMedianMs;
-  return judgeOne(goal, sample, [...(l.error === null ? [] : [l.error]), ...problemsOf(l.load)]);
+  return judgeSamples(goal, [sample], [...(l.error === null ? [] : [l.error]), ...problemsOf(l.load)]);
 }
 
 export function judgeWan(results: WanResults): Judgement[] {
