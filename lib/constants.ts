@@ -87,6 +87,11 @@ export const FRAME_FLAG_BITS = {
 } as const;
 /** Original frame header: flags(1) || channel(3, BE) || sequence(8, BE) || offset(8, BE). */
 export const FRAME_HEADER_BYTES = 20;
+/**
+ * A short data frame's header (ours, PROTOCOL.md §8): flags(1) || channel(3, BE) || packet number,
+ * its low 32 bits (4, BE) || offset (6, BE). Six bytes fewer on every datagram of file data.
+ */
+export const SHORT_FRAME_HEADER_BYTES = 14;
 /** Largest frame channel: the header's channel field is 3 bytes. */
 export const MAX_CHANNEL = 0xff_ffff;
 
@@ -115,8 +120,8 @@ export const RECEIVER_INDEX_BYTES = 4;
  * never start with it, so a datagram's first byte tells a handshake from version-2 data.
  */
 export const TOKEN_FIRST_BYTE = 0x67;
-/** Smallest possible version-2 packet: nonce, an empty frame header, tag. */
-export const MIN_V2_PACKET = AEAD_OVERHEAD + FRAME_HEADER_BYTES;
+/** Smallest possible version-2 packet: nonce, the shortest frame header (a short data frame's) with no payload, tag. */
+export const MIN_V2_PACKET = AEAD_OVERHEAD + SHORT_FRAME_HEADER_BYTES;
 /** Largest payload one `send()` can carry in one datagram. */
 export const MAX_PAYLOAD = MAX_DATAGRAM - AEAD_OVERHEAD - FRAME_HEADER_BYTES;
 
@@ -225,6 +230,8 @@ export const DEFAULT_MAX_DATAGRAM = 1444;
 export const MIN_TRANSFER_DATAGRAM = 1100;
 /** Bytes of every transfer datagram that are not file data: AEAD nonce and tag, frame header. */
 export const TRANSFER_OVERHEAD = AEAD_OVERHEAD + FRAME_HEADER_BYTES;
+/** The same with short data frames, to a peer that reads them. */
+export const SHORT_TRANSFER_OVERHEAD = AEAD_OVERHEAD + SHORT_FRAME_HEADER_BYTES;
 /** Transfer ids are frame channels; the side that starts a transfer picks odd (client) or even (server). */
 export const MAX_TRANSFER_ID = MAX_CHANNEL;
 /** Longest control message (JSON) accepted. */

@@ -1,12 +1,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
-  AEAD_NONCE_BYTES, AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES, PATH_CHALLENGE_RETRY_MS,
-  REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES,
+  AEAD_NONCE_BYTES, AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_DATAGRAM, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES,
+  PATH_CHALLENGE_RETRY_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, SHORT_FRAME_HEADER_BYTES,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import {
-  Control, Flag, frameChannel, frameFlags, frameSafeOffset, frameSafeSequence, readFrameHeader, writeFrameHeader, type FrameHeader,
-  type FrameHeaderInput,
+  Control, Flag, frameChannel, frameFlags, frameHeaderBytes, frameSafeOffset, frameSafeSequence, readFrameHeader, shortFrameOffset, shortFramePacket,
+  SHORT_DATA_FLAGS, writeFrameHeader, type FrameHeader, type FrameHeaderInput,
 } from '../protocol/frame.js';
 import { readU32 } from '../bytes.js';
 import { KeyRing } from './key-ring.js';
@@ -187,7 +187,8 @@ export class SecureSession extends Session {
     if (!(header.flags & Flag.UNLOSSY) || header.flags & (Flag.CONTROL | Flag.HEARTBEAT)) {
       throw new InvalidInputError('only UNLOSSY frames without CONTROL or HEARTBEAT may be sent by a layer above the session');
     }
-    if (payload && payload.length > MAX_PAYLOAD) throw new InvalidInputError(`payload too large: ${payload.length} bytes, at most ${MAX_PAYLOAD}`);
+    const most = MAX_DATAGRAM - AEAD_OVERHEAD - frameHeaderBytes(header.flags);
+    if (payload && payload.length > most) throw new InvalidInputError(`payload too large: ${payload.length} bytes, at most ${most}`);
     if (this.closed) return false;
     this.sendFrame(header, payload);
     return !this.closed;
@@ -199,10 +200,9 @@ export class SecureSession extends Session {
    */
   private sendFrame(header: FrameHeaderInput, payload?: Uint8Array, to: PeerAddress = this.remote): void {
     if (this.host.transmitSealing) return this.sendFrameSealingLater(header, payload, to);
-    writeFrameHeader(frameScratch, header);
-    let length = FRAME_HEADER_BYTES;
+    let length = writeFrameHeader(frameScratch, header);
     if (payload) {
-      frameScratch.set(payload, FRAME_HEADER_BYTES);
+      frameScratch.set(payload, length);
       length += payload.length;
     }
     const datagram = allocFromSlab(length + AEAD_OVERHEAD);
@@ -219,10 +219,10 @@ export class SecureSession extends Session {
    * nonce, and the socket seals the turn's datagrams in place in one call before they leave.
    */
   private sendFrameSealingLater(header: FrameHeaderInput, payload: Uint8Array | undefined, to: PeerAddress): void {
-    const length = FRAME_HEADER_BYTES + (payload?.length ?? 0);
-    const datagram = allocFromSlab(length + AEAD_OVERHEAD);
+    const headerBytes = frameHeaderBytes(header.flags);
+    const datagram = allocFromSlab(headerBytes + (payload?.length ?? 0) + AEAD_OVERHEAD);
     writeFrameHeader(datagram, header, AEAD_NONCE_BYTES);
-    if (payload) datagram.set(payload, AEAD_NONCE_BYTES + FRAME_HEADER_BYTES);
+    if (payload) datagram.set(payload, AEAD_NONCE_BYTES + headerBytes);
     const key = this.#keys.current.nonceInto(datagram);
     if (key === null) {
       this.end('exhausted');
@@ -244,7 +244,10 @@ export class SecureSession extends Session {
     const length = trafficKeys.openInto(plaintext, datagram, this.host.openDatagram);
     if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
     if (length === OPEN_BAD_AUTH) return this.host.counters.drop('bad-auth');
-    if (length < FRAME_HEADER_BYTES) return this.host.counters.drop('bad-frame');
+    // A short data frame (a transfer's file data, to a peer that reads them) has a header of its own.
+    const short = length >= SHORT_FRAME_HEADER_BYTES && plaintext[0] === SHORT_DATA_FLAGS;
+    const headerBytes = short ? SHORT_FRAME_HEADER_BYTES : FRAME_HEADER_BYTES;
+    if (length < headerBytes) return this.host.counters.drop('bad-frame');
 
     this.heard(now);
     // Roaming: a new address is challenged, and adopted once it answers (see PathCandidate).
@@ -255,9 +258,12 @@ export class SecureSession extends Session {
     }
 
     const flags = frameFlags(plaintext);
-    const body = plaintext.subarray(FRAME_HEADER_BYTES, length);
+    const body = plaintext.subarray(headerBytes, length);
     // The transfer layer's frames (the bulk of a transfer) skip the bigint header.
-    if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) return this.receiveUnlossy(flags, plaintext, body);
+    if (short) return this.receiveUnlossy(flags, shortFramePacket(plaintext), shortFrameOffset(plaintext), plaintext, body);
+    if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) {
+      return this.receiveUnlossy(flags, frameSafeSequence(plaintext), frameSafeOffset(plaintext), plaintext, body);
+    }
     const header = readFrameHeader(plaintext) as FrameHeader;
     if (flags & Flag.CONTROL) return this.receiveControl(header.channel, body, now);
     if (flags & Flag.HEARTBEAT) return this.receiveHeartbeat(header, body);
@@ -268,10 +274,11 @@ export class SecureSession extends Session {
     this.host.counters.drop('bad-frame');
   }
 
-  /** Frames of the layer above (file transfer): its handler is made on first use, so idle sessions pay one field. */
-  private receiveUnlossy(flags: number, frame: Buffer, body: Buffer): void {
-    const sequence = frameSafeSequence(frame);
-    const offset = frameSafeOffset(frame);
+  /**
+   * Frames of the layer above (file transfer): its handler is made on first use, so idle sessions
+   * pay one field. A short data frame's sequence is the packet number's low 32 bits.
+   */
+  private receiveUnlossy(flags: number, sequence: number, offset: number, frame: Buffer, body: Buffer): void {
     const handler = this.frameHandler ?? this.host.frameHandlerFor?.(this);
     if (!handler || sequence < 0 || offset < 0) return this.host.counters.drop('bad-frame');
     this.frameHandler = handler;

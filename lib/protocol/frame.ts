@@ -1,5 +1,5 @@
-import { EMPTY, readSafeU64, readU24, writeSafeU64, writeU32 } from '../bytes.js';
-import { FRAME_CONTROL_BIT, FRAME_FLAG_BITS, FRAME_HEADER_BYTES, MAX_CHANNEL } from '../constants.js';
+import { EMPTY, readSafeU64, readU24, readU32, writeSafeU64, writeU32 } from '../bytes.js';
+import { FRAME_CONTROL_BIT, FRAME_FLAG_BITS, FRAME_HEADER_BYTES, MAX_CHANNEL, SHORT_FRAME_HEADER_BYTES } from '../constants.js';
 
 /**
  * The original's frame header, the first 20 bytes of every version-2 AEAD plaintext:
@@ -24,6 +24,13 @@ export const Flag = {
   ACK: 1 << FRAME_FLAG_BITS.ACK,
   CONTROL: 1 << FRAME_CONTROL_BIT,
 } as const;
+
+/**
+ * The flags of a short data frame (ours): a transfer's data frame, UNLOSSY | DATA, without BINARY,
+ * which every other data frame sets. Its header is SHORT_FRAME_HEADER_BYTES: flags, channel, the
+ * packet number's low 32 bits, a 48-bit offset. Sent only to a peer that said it reads them.
+ */
+export const SHORT_DATA_FLAGS = Flag.UNLOSSY | Flag.DATA;
 
 /** In a CONTROL frame the channel field says which control message it is. */
 export const Control = {
@@ -54,22 +61,47 @@ const CHANNEL_AT = 1;
 const SEQUENCE_AT = 4;
 const OFFSET_AT = 12;
 
+/** Where a short data frame's offset starts; its packet number is at SEQUENCE_AT. */
+const SHORT_OFFSET_AT = 8;
+const TWO_32 = 2 ** 32;
+/** Offsets a short data frame can carry: below 2^48 (256 TiB). */
+export const SHORT_OFFSET_LIMIT = 2 ** 48;
+
+/** Bytes of the header a frame with these flags has. */
+export function frameHeaderBytes(flags: number): number {
+  return flags === SHORT_DATA_FLAGS ? SHORT_FRAME_HEADER_BYTES : FRAME_HEADER_BYTES;
+}
+
 /**
- * Writes `header` into the 20 bytes of `out` from `at` (a datagram's frame starts after its
- * nonce). Values out of range throw RangeError, before any byte is written.
+ * Writes `header` into `out` from `at` (a datagram's frame starts after its nonce): the original's
+ * 20 bytes, or a short data frame's 14 when its flags say so (the sequence's low 32 bits; its offset
+ * must be below SHORT_OFFSET_LIMIT). Values out of range throw RangeError, before any byte is
+ * written. Returns the header's length.
  */
-export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput, at = 0): void {
+export function writeFrameHeader(out: Uint8Array, header: FrameHeaderInput, at = 0): number {
   const { flags, channel, sequence, offset } = header;
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xff) throw new RangeError(`frame flags out of range: ${flags}`);
   if (!Number.isInteger(channel) || channel < 0 || channel > MAX_CHANNEL) throw new RangeError(`frame channel out of range: ${channel}`);
   checkU64(sequence, 'sequence');
   checkU64(offset, 'offset');
+  const short = flags === SHORT_DATA_FLAGS;
+  if (short && Number(offset) >= SHORT_OFFSET_LIMIT) throw new RangeError('a short data frame\'s offset must be below 2^48');
   out[at + FLAGS_AT] = flags;
   out[at + CHANNEL_AT] = channel >>> 16;
   out[at + CHANNEL_AT + 1] = (channel >>> 8) & 0xff;
   out[at + CHANNEL_AT + 2] = channel & 0xff;
-  writeU64(out, at + SEQUENCE_AT, sequence);
-  writeU64(out, at + OFFSET_AT, offset);
+  if (!short) {
+    writeU64(out, at + SEQUENCE_AT, sequence);
+    writeU64(out, at + OFFSET_AT, offset);
+    return FRAME_HEADER_BYTES;
+  }
+  writeU32(out, at + SEQUENCE_AT, typeof sequence === 'number' ? sequence % TWO_32 : Number(sequence & 0xffff_ffffn));
+  const low48 = Number(offset);
+  const high = Math.floor(low48 / TWO_32);
+  out[at + SHORT_OFFSET_AT] = high >>> 8;
+  out[at + SHORT_OFFSET_AT + 1] = high & 0xff;
+  writeU32(out, at + SHORT_OFFSET_AT + 2, low48 % TWO_32);
+  return SHORT_FRAME_HEADER_BYTES;
 }
 
 function checkU64(value: bigint | number, what: string): void {
@@ -119,10 +151,43 @@ export function frameSafeOffset(frame: Uint8Array): number {
   return readSafeU64(frame, OFFSET_AT);
 }
 
+/** A short data frame's packet number: the low 32 bits of the sender's (the receiver expands it, expandPacketNumber). */
+export function shortFramePacket(frame: Uint8Array): number {
+  return readU32(frame, SEQUENCE_AT);
+}
+
+/** A short data frame's offset (48 bits, always exact). */
+export function shortFrameOffset(frame: Uint8Array): number {
+  return ((frame[SHORT_OFFSET_AT]! << 8) | frame[SHORT_OFFSET_AT + 1]!) * TWO_32 + readU32(frame, SHORT_OFFSET_AT + 2);
+}
+
+/**
+ * Packet numbers a short data frame may stand for: below 2^52. No sender counts that far (10^15
+ * datagrams), and it keeps the arithmetic below exact, and every number a receiver echoes below
+ * 2^53, whatever low bits a hostile peer picks to push its largest up.
+ */
+export const SHORT_PACKET_LIMIT = 2 ** 52;
+
+/**
+ * The full packet number nearest to the one expected next (`largest` + 1) whose low 32 bits are
+ * `low` (RFC 9000, Appendix A.3): packets that arrive within 2^31 of the largest are placed right,
+ * and a sender never has that many in flight. -1 at or past SHORT_PACKET_LIMIT.
+ */
+export function expandPacketNumber(low: number, largest: number): number {
+  if (largest >= SHORT_PACKET_LIMIT) return -1;
+  const expected = largest + 1;
+  const candidate = Math.floor(expected / TWO_32) * TWO_32 + low;
+  let packet = candidate;
+  if (candidate + TWO_32 / 2 <= expected) packet = candidate + TWO_32;
+  else if (candidate > expected + TWO_32 / 2 && candidate >= TWO_32) packet = candidate - TWO_32;
+  return packet < SHORT_PACKET_LIMIT ? packet : -1;
+}
+
 /** header || payload as one new buffer. */
 export function encodeFrame(header: FrameHeaderInput, payload: Uint8Array = EMPTY): Buffer {
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  const headerBytes = frameHeaderBytes(header.flags);
+  const frame = Buffer.allocUnsafe(headerBytes + payload.length);
   writeFrameHeader(frame, header);
-  frame.set(payload, FRAME_HEADER_BYTES);
+  frame.set(payload, headerBytes);
   return frame;
 }

@@ -1,19 +1,22 @@
 import { readSafeU64, writeSafeU64 } from '../bytes.js';
 import { MAX_BANDWIDTH_SECONDS, MAX_FILE_NAME_BYTES, MAX_PATH_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../constants.js';
 import { UNPRINTABLE } from '../encoding.js';
-import { Flag } from './frame.js';
+import { Flag, SHORT_DATA_FLAGS } from './frame.js';
 import { readJsonObject } from './json.js';
 
 /**
  * The file-transfer layer's frames, inside version-2 sessions. Every one carries UNLOSSY; the
  * frame channel is the transfer id. Three kinds, told apart by the other flags:
  *   DATA|BINARY   file bytes: sequence = packet number (new for every transmission), offset = byte offset
+ *   DATA          the same in a short data frame (frame.ts): to a peer whose offer, get, bandwidth
+ *                 or accept said `"short":true`, "I read them"
  *   ACK|FLOW_CONTROL  acknowledgement: sequence = largest packet number received, offset = every byte
  *                 below it received; body = window end (8) || ack delay in µs (4) || SACK spans (8 + 8 each)
  *   URGENT        a control message: JSON (below)
  */
 export const TransferFlags = {
   DATA: Flag.UNLOSSY | Flag.DATA | Flag.BINARY,
+  SHORT_DATA: SHORT_DATA_FLAGS,
   ACK: Flag.UNLOSSY | Flag.ACK | Flag.FLOW_CONTROL,
   CONTROL: Flag.UNLOSSY | Flag.URGENT,
 } as const;
@@ -116,6 +119,15 @@ export const MAX_LIST_ENTRIES = 64;
  * done (answered by resumed, and by result, with checking meanwhile); either side may send
  * abort, which has no answer.
  */
+/**
+ * `short`, in the messages that start a transfer and in their `accept`: the sender of the message
+ * reads short data frames (frame.ts), so file data may come to it in them; absent from older peers,
+ * which then get the original's frames.
+ */
+export interface ShortData {
+  short?: true;
+}
+
 export type TransferMessage =
   /**
    * Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. `mtime` and
@@ -123,14 +135,14 @@ export type TransferMessage =
    * `ifChanged` (without `overwrite`): if you already hold a file of this name and size, let me
    * prove mine is the same rather than refuse it (`accept` with `held`); absent from older peers.
    */
-  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean; ifChanged?: true } & FileMetadata)
+  | ({ type: 'offer'; name: string; size: number; resume: boolean; overwrite: boolean; ifChanged?: true } & FileMetadata & ShortData)
   /**
    * Download: send me `name` (a file, or a relative path to a file in a directory tree); I hold
    * `offset` bytes of a part file of it (0: none). The
    * downloader never tells its part file's hash: the server proves its file's start instead
    * (`accept`'s `prefix`), and the downloader decides with `continue`.
    */
-  | { type: 'get'; name: string; offset: number }
+  | ({ type: 'get'; name: string; offset: number } & ShortData)
   /**
    * What the server offers for download, one page: the files whose names sort after `after`
    * ('' for the first page), in code-unit order. With `dir` (a relative path, '' for the top),
@@ -148,7 +160,7 @@ export type TransferMessage =
   /** Upload of a directory tree: make the (empty) directory `name`, a relative path, with its parents; answered by accept. */
   | { type: 'mkdir'; name: string }
   /** Bandwidth test for `seconds`: 'up' = the starter sends, 'down' = the starter receives. */
-  | { type: 'bandwidth'; direction: 'up' | 'down'; seconds: number }
+  | ({ type: 'bandwidth'; direction: 'up' | 'down'; seconds: number } & ShortData)
   /**
    * The answer to offer/get/bandwidth: data starts at `offset` (for an offer: the receiver's part
    * file holds that much); `size` (get) is the file's. For a get with offset > 0, `prefix` is the
@@ -157,7 +169,7 @@ export type TransferMessage =
    * holds a file of that name and size (`offset` = `size`): the uploader sends no data, only
    * `done` with its file's SHA-256, and the `result` says whether the two are the same.
    */
-  | ({ type: 'accept'; offset: number; size: number; prefix: string; held?: true } & FileMetadata)
+  | ({ type: 'accept'; offset: number; size: number; prefix: string; held?: true } & FileMetadata & ShortData)
   /** Downloader, after an accept that proved a prefix: start at `offset`, the offset proved (its part file matches) or 0 (it does not). */
   | { type: 'continue'; offset: number }
   /** The answer to resume and to continue: data starts at `offset`, the offset asked (the part file matches) or 0 (it was emptied). */
@@ -204,12 +216,16 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
   switch (m.type) {
     case 'offer': {
       const meta = metadata(m);
+      const short = shortData(m);
       if (m.ifChanged !== undefined && m.ifChanged !== true) return null;
-      return meta && isPath(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
-        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...(m.ifChanged ? { ifChanged: true } : {}), ...meta } : null;
+      return meta && short && isPath(m.name) && isOffset(m.size) && typeof m.resume === 'boolean' && typeof m.overwrite === 'boolean'
+        ? { type: 'offer', name: m.name, size: m.size, resume: m.resume, overwrite: m.overwrite, ...(m.ifChanged ? { ifChanged: true } : {}), ...meta, ...short }
+        : null;
     }
-    case 'get':
-      return isPath(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset } : null;
+    case 'get': {
+      const short = shortData(m);
+      return short && isPath(m.name) && isOffset(m.offset) ? { type: 'get', name: m.name, offset: m.offset, ...short } : null;
+    }
     case 'mkdir':
       return isPath(m.name) ? { type: 'mkdir', name: m.name } : null;
     case 'list':
@@ -222,14 +238,17 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
       if (!entries.every((e): e is ListEntry => e !== null)) return null;
       return { type: 'listing', entries, next: m.next, truncated: m.truncated, ...(m.tree ? { tree: true } : {}) };
     }
-    case 'bandwidth':
-      return (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
-        && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds } : null;
+    case 'bandwidth': {
+      const short = shortData(m);
+      return short && (m.direction === 'up' || m.direction === 'down') && typeof m.seconds === 'number' && Number.isInteger(m.seconds)
+        && m.seconds >= 1 && m.seconds <= MAX_BANDWIDTH_SECONDS ? { type: 'bandwidth', direction: m.direction, seconds: m.seconds, ...short } : null;
+    }
     case 'accept': {
       const meta = metadata(m);
+      const short = shortData(m);
       if (m.held !== undefined && (m.held !== true || m.offset !== m.size)) return null;
-      return meta && isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
-        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...(m.held ? { held: true } : {}), ...meta } : null;
+      return meta && short && isOffset(m.offset) && isOffset(m.size) && m.offset <= m.size && isDigest(m.prefix)
+        ? { type: 'accept', offset: m.offset, size: m.size, prefix: m.prefix, ...(m.held ? { held: true } : {}), ...meta, ...short } : null;
     }
     case 'continue':
       return isOffset(m.offset) ? { type: 'continue', offset: m.offset } : null;
@@ -249,6 +268,12 @@ export function decodeMessage(body: Buffer): TransferMessage | null {
     default:
       return null;
   }
+}
+
+/** A message's optional `short`, checked: null when present and not `true`. */
+function shortData(m: Record<string, unknown>): ShortData | null {
+  if (m.short === undefined) return {};
+  return m.short === true ? { short: true } : null;
 }
 
 /** The optional metadata fields of a message, checked; null when one is present and malformed. */

@@ -99,8 +99,10 @@ export class TransferEndpoint implements FrameHandler {
         type: 'offer', name, size, resume: options.resume ?? false, overwrite,
         ...(overwrite || options.skipUnchanged === false ? {} : { ifChanged: true as const }),
         ...(options.metadata === false ? {} : source.metadata),
+        short: true,
       } as const;
       const accepted = await this.#control.request(transfer, offer, 'accept');
+      transfer.peerReadsShortData = accepted.short === true;
       if (accepted.held) return await this.#proveUnchanged(transfer, source);
       let { offset } = accepted;
       const held = offset;
@@ -172,7 +174,7 @@ export class TransferEndpoint implements FrameHandler {
         : await freeBytes(dirname(out)).catch((err: unknown) => { throw new TransferFileError(describeFsError(err, dirname(out))); });
       this.#control.checkStopped(transfer);
       const held = opened?.length ?? 0;
-      const ask = () => this.#control.request(transfer, { type: 'get', name, offset: held }, 'accept');
+      const ask = () => this.#control.request(transfer, { type: 'get', name, offset: held, short: true }, 'accept');
       // With a part file, the sender hashes that much of its file before it answers.
       const answer = await (held > 0 ? this.#peerHashes(ask) : ask());
       if (answer.offset !== held && answer.offset !== 0) throw new TransferError('the sender proposed an impossible start offset');
@@ -274,8 +276,9 @@ export class TransferEndpoint implements FrameHandler {
     const transfer = this.#start(direction === 'up' ? 'send' : 'receive', '');
     const asked = clock();
     try {
-      const answer = await this.#control.request(transfer, { type: 'bandwidth', direction, seconds }, 'accept');
+      const answer = await this.#control.request(transfer, { type: 'bandwidth', direction, seconds, short: true }, 'accept');
       if (answer.offset !== 0) throw new TransferError('the peer answered the bandwidth test wrongly');
+      transfer.peerReadsShortData = answer.short === true;
       const progress = { onProgress: options.onProgress };
       // A peer that keeps sending (or never answers `done`) must not keep a script waiting forever.
       const deadline = this.#streams.bandwidthDeadline(transfer, seconds);
@@ -323,7 +326,8 @@ export class TransferEndpoint implements FrameHandler {
     const transfer = this.#table.get(id);
     switch (flags) {
       case TransferFlags.DATA:
-        if (transfer?.receiver?.onData(sequence, offset, body) !== 'ok') this.#port.drop('bad-transfer');
+      case TransferFlags.SHORT_DATA:
+        if (transfer?.receiver?.onData(sequence, offset, body, flags === TransferFlags.SHORT_DATA) !== 'ok') this.#port.drop('bad-transfer');
         return;
       case TransferFlags.ACK: {
         const ack = transfer?.sender ? decodeAck(body) : null;

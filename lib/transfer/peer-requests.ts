@@ -60,6 +60,7 @@ export class PeerRequests {
     const direction = request.type === 'offer' || (request.type === 'bandwidth' && request.direction === 'up') ? 'receive' : 'send';
     // Counted from now, before any wait: a burst of requests cannot pass the limit together.
     const transfer = this.#table.add(id, direction, request.type === 'bandwidth' ? '' : request.name, false);
+    transfer.peerReadsShortData = request.short === true;
     let started: Started;
     try {
       started = await this.#prepare(transfer, request);
@@ -141,7 +142,7 @@ export class PeerRequests {
   /** A bandwidth test the peer asked for, admitted by the policy: sets it going. */
   #startBandwidth(transfer: TransferRecord, request: Extract<TransferMessage, { type: 'bandwidth' }>): Started {
     if (request.direction === 'down') {
-      this.#control.answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+      this.#control.answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '', short: true });
       return { run: this.#streams.send(transfer, patternSource(), 0, null, {}, request.seconds), size: 0, offset: 0 };
     }
     // The peer sends: it gets the time it asked for, and the stall time to finish.
@@ -149,7 +150,7 @@ export class PeerRequests {
     const sink = new DiscardSink();
     transfer.receiver = this.#streams.receiverFor(transfer, sink, 0, null, grant);
     const deadline = this.#streams.bandwidthDeadline(transfer, request.seconds);
-    this.#control.answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '' });
+    this.#control.answer(transfer, 'bandwidth', { type: 'accept', offset: 0, size: 0, prefix: '', short: true });
     const run = this.#streams.receive(transfer, sink, 0, null, {}, async () => undefined).finally(() => {
       clearTimeout(deadline);
       grant?.release();
@@ -213,7 +214,7 @@ export class PeerRequests {
     const opened = sink;
     transfer.sink = opened;
     transfer.receiver = this.#streams.receiverFor(transfer, opened, opened.length, offer.size, grant);
-    this.#control.answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size, prefix: '' });
+    this.#control.answer(transfer, 'offer', { type: 'accept', offset: opened.length, size: offer.size, prefix: '', short: true });
     const offset = opened.length;
     const run = this.#streams.receive(transfer, opened, offset, offer.size, {}, async (done) => {
       if (done.size !== offer.size) throw new TransferError(`the sender sent ${done.size} bytes, not the ${offer.size} it offered`);
@@ -309,7 +310,7 @@ export class PeerRequests {
         // The downloader holds a part file: prove what our file starts with, and let it decide.
         const prefix = await this.#limitedHash(transfer, (control) => source.prefixDigest(get.offset, control));
         this.#control.checkStopped(transfer);
-        this.#control.answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix, ...source.metadata });
+        this.#control.answer(transfer, 'get', { type: 'accept', offset: get.offset, size: source.size, prefix, ...source.metadata, short: true });
         const decision = await this.#control.awaitRequest(transfer, 'continue');
         if (decision.offset !== get.offset && decision.offset !== 0) throw new TransferError('the downloader asked to continue at an impossible offset');
         offset = decision.offset;
@@ -320,7 +321,7 @@ export class PeerRequests {
         }
         this.#control.answer(transfer, 'continue', { type: 'resumed', offset });
       } else {
-        this.#control.answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '', ...source.metadata });
+        this.#control.answer(transfer, 'get', { type: 'accept', offset: 0, size: source.size, prefix: '', ...source.metadata, short: true });
       }
       this.#control.checkStopped(transfer);
     } catch (err) {

@@ -2,6 +2,7 @@ import {
   ACK_EVERY_PACKETS, ACK_EVERY_REORDERED, MIN_SEGMENT_BYTES, PROBE_ANSWER_MS, READ_BLOCK_BYTES, RECEIVE_WINDOW_BYTES,
   RECEIVE_WINDOW_MAX_BYTES,
 } from '../constants.js';
+import { expandPacketNumber } from '../protocol/frame.js';
 import { spansThatFit, type Acknowledgement } from '../protocol/transfer.js';
 import { Spans } from './spans.js';
 
@@ -152,7 +153,13 @@ export class ReceiveCore {
     return 'ok';
   }
 
+  /** The full packet number whose low 32 bits a short data frame carried, nearest the largest received; -1 (refused) past SHORT_PACKET_LIMIT. */
+  expandPacket(low: number): number {
+    return expandPacketNumber(low, this.#largestPacket);
+  }
+
   onData(now: number, packet: number, offset: number, body: Buffer): DataVerdict {
+    if (packet < 0) return 'refused';
     if (this.#stopped) return 'ok';
     if (body.length === 0) return this.#answerProbe(now);
     const end = offset + body.length;

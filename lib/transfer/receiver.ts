@@ -79,8 +79,9 @@ export class StreamReceiver extends EventEmitter<ReceiverEvents> {
     return verdict;
   }
 
-  onData(packet: number, offset: number, body: Buffer): DataVerdict {
-    const verdict = this.#core.onData(clock(), packet, offset, body);
+  /** A data frame; from a short one, `packet` is only the packet number's low 32 bits (`lowBits`). */
+  onData(packet: number, offset: number, body: Buffer, lowBits = false): DataVerdict {
+    const verdict = this.#core.onData(clock(), lowBits ? this.#core.expandPacket(packet) : packet, offset, body);
     this.#after();
     return verdict;
   }

@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { MIN_CHECK_BYTES_PER_SECOND, MAX_CHECK_WAIT_MS, RECEIVE_WINDOW_BYTES } from '../constants.js';
+import { MIN_CHECK_BYTES_PER_SECOND, MAX_CHECK_WAIT_MS, RECEIVE_WINDOW_BYTES, SHORT_TRANSFER_OVERHEAD, TRANSFER_OVERHEAD } from '../constants.js';
 import { encodeAck, TransferFlags, type TransferMessage } from '../protocol/transfer.js';
 import { clock } from '../time.js';
 import { PatternSource } from './bandwidth.js';
@@ -52,7 +52,7 @@ export class TransferStreams {
   async send(transfer: TransferRecord, source: ByteSource & { digest?(): string }, offset: number, size: number | null,
     options: RunOptions, seconds?: number): Promise<TransferResult> {
     const started = clock();
-    const sender = new StreamSender(this.link(transfer.id), source, offset, size, this.stallMs);
+    const sender = new StreamSender(this.link(transfer.id, transfer.peerReadsShortData), source, offset, size, this.stallMs);
     transfer.sender = sender;
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) sender.on('progress', (acked) => options.onProgress!(acked, (size ?? 0) - offset));
@@ -167,12 +167,17 @@ export class TransferStreams {
     return { stopped: () => transfer.stopReason, hashed: () => undefined };
   }
 
-  link(id: number): FrameLink {
+  /**
+   * How a transfer's streams send. With `shortData` (the peer reads short data frames) its file data
+   * goes in them, 6 bytes more of it per datagram, as long as offsets are below 2^48 (256 TiB;
+   * a writeFrameHeader RangeError beyond).
+   */
+  link(id: number, shortData = false): FrameLink {
     const port = this.#port;
+    const flags = shortData ? TransferFlags.SHORT_DATA : TransferFlags.DATA;
     return {
-      maxBody: this.#maxBody,
-      data: (packet, offset, payload) => port.sendFrame(
-        { flags: TransferFlags.DATA, channel: id, sequence: packet, offset }, payload),
+      maxBody: shortData ? this.#maxBody + TRANSFER_OVERHEAD - SHORT_TRANSFER_OVERHEAD : this.#maxBody,
+      data: (packet, offset, payload) => port.sendFrame({ flags, channel: id, sequence: packet, offset }, payload),
       ack: (largest, cumulative, ack) => port.sendFrame(
         { flags: TransferFlags.ACK, channel: id, sequence: Math.max(0, largest), offset: cumulative }, encodeAck(ack)),
     };

@@ -71,6 +71,8 @@ export class TransferRecord {
   receiver?: StreamReceiver;
   /** The part file of the peer's upload. */
   sink?: FileSink;
+  /** The peer said it reads short data frames (its request or its accept had `short`): our file data goes to it in them. */
+  peerReadsShortData = false;
   /** Our answer to each request type the peer sent, repeated when the request is (control.ts). */
   readonly answers = new Map<TransferMessageType, TransferMessage>();
   /* The control channel's bookkeeping of the current wait (control.ts). */

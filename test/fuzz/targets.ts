@@ -22,7 +22,7 @@ import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import {
-  CMD_CONNECT, CMD_CONNECTED, DEFAULT_MAX_SESSIONS, FRAME_HEADER_BYTES, MAX_HANDSHAKE_DATAGRAM, MIN_V2_PACKET, NET_OBS_KEY,
+  AEAD_OVERHEAD, CMD_CONNECT, CMD_CONNECTED, DEFAULT_MAX_SESSIONS, FRAME_HEADER_BYTES, MAX_HANDSHAKE_DATAGRAM, MIN_V2_PACKET, NET_OBS_KEY,
   SESSION_FRAME_PAYLOAD_BYTES, TOKEN_FIRST_BYTE, X25519_KEY_BYTES,
 } from '../../lib/constants.js';
 import { CommEncryptor } from '../../lib/crypto/comm-encryptor.js';
@@ -35,7 +35,9 @@ import type { BittrrtServer } from '../../lib/net/server.js';
 // The server with its file service, as a deployment runs it: the fuzzer reaches the transfer layer too.
 import { createServer, type FileServerOptions as ServerOptions } from '../../lib/transfer/file-server.js';
 import type { PeerAddress } from '../../lib/net/session.js';
-import { Control, encodeFrame, Flag, readFrameHeader, type FrameHeader } from '../../lib/protocol/frame.js';
+import {
+  Control, encodeFrame, Flag, frameHeaderBytes, readFrameHeader, SHORT_DATA_FLAGS, shortFrameOffset, shortFramePacket, type FrameHeader,
+} from '../../lib/protocol/frame.js';
 import { TransferFlags } from '../../lib/protocol/transfer.js';
 import { encodeHandshake, parseHandshake, type HandshakeMessage, type HandshakeRejection } from '../../lib/protocol/handshake.js';
 import { encodeCookieReply, encodeInitiation, encodeResponse, readCookieReply, readInitiation, readResponse, type Initiation, type Response } from '../../lib/protocol/handshake-v2.js';
@@ -584,7 +586,13 @@ export function fuzzFrameHeader(budget: FuzzBudget = {}): Promise<FuzzReport> {
       check(header.channel === ((b[1]! << 16) | (b[2]! << 8) | b[3]!), () => `channel ${header.channel} for ${short(bytes, 20)}`);
       check(header.sequence === b.readBigUInt64BE(4) && header.offset === b.readBigUInt64BE(12), () => `sequence/offset for ${short(bytes, 20)}`);
       check(Number.isInteger(header.channel) && header.channel >= 0 && header.channel <= 0xff_ffff, () => `channel ${header.channel} out of range`);
-      check(encodeFrame(header).equals(b.subarray(0, FRAME_HEADER_BYTES)), () => `header does not round-trip: ${short(bytes, 20)}`);
+      if (header.flags !== SHORT_DATA_FLAGS) {
+        check(encodeFrame(header).equals(b.subarray(0, FRAME_HEADER_BYTES)), () => `header does not round-trip: ${short(bytes, 20)}`);
+        return;
+      }
+      // A short data frame's own fields, read from its 14 bytes.
+      check(shortFramePacket(b) === b.readUInt32BE(4) && shortFrameOffset(b) === b.readUIntBE(8, 6), () => `short data frame fields for ${short(bytes, 20)}`);
+      check(encodeFrame({ ...header, sequence: BigInt(shortFramePacket(b)), offset: BigInt(shortFrameOffset(b)) }).equals(b.subarray(0, 14)), () => `short header does not round-trip: ${short(bytes, 20)}`);
     },
   );
   return drive('frame-header', budget, Infinity, (runs, seed) => fc.assert(property, { numRuns: runs, seed, includeErrorInReport: true }))
@@ -636,12 +644,13 @@ const frameSpecArb: fc.Arbitrary<FrameSpec> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ channel: fc.constantFrom(Control.PATH_CHALLENGE, Control.PATH_RESPONSE), body: fc.oneof({ weight: 4, arbitrary: fc.uint8Array({ minLength: SESSION_FRAME_PAYLOAD_BYTES, maxLength: SESSION_FRAME_PAYLOAD_BYTES }) }, { weight: 1, arbitrary: bytesUpTo(40) }) }).map(({ channel, body }) => ({ flags: Flag.CONTROL, channel, body })) },
   // The transfer layer: control messages (refusable requests, JSON-ish junk), acknowledgements and data for unknown transfers.
   { weight: 10, arbitrary: fc.record({
-    flags: fc.constantFrom(TransferFlags.CONTROL, TransferFlags.ACK, TransferFlags.DATA, Flag.UNLOSSY),
+    flags: fc.constantFrom(TransferFlags.CONTROL, TransferFlags.ACK, TransferFlags.DATA, TransferFlags.SHORT_DATA, Flag.UNLOSSY),
     channel: fc.oneof(fc.constant(2), fc.nat(0xff_ffff)),
     body: fc.oneof(fc.constantFrom(...refusedTransferRequests), fc.json().map((j) => Buffer.from(j)), bytesUpTo(60)),
   }) },
 ).chain(({ flags, channel, body }) => fc.record({
-  header: fc.record({ flags: fc.constant(flags), channel: fc.constant(channel), sequence: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), offset: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })) }),
+  // A short data frame's offset field holds 48 bits.
+  header: fc.record({ flags: fc.constant(flags), channel: fc.constant(channel), sequence: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), offset: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: (1n << (flags === TransferFlags.SHORT_DATA ? 48n : 64n)) - 1n })) }),
   body: fc.constant(body),
   cut: rarely(fc.nat(19), 20),
 }));
@@ -837,7 +846,10 @@ class ReceiveHarness {
   }
 
   classify(datagram: Buffer, frame: FrameSpec | null): Expectation {
-    if (frame && this.forger?.alive && datagram.length >= MIN_V2_PACKET) return { kind: 'frame', spec: frame };
+    // A cut frame whose header is incomplete is invalid (only a short data frame's header fits in fewer than 20 bytes).
+    if (frame && this.forger?.alive && datagram.length >= MIN_V2_PACKET && datagram.length >= AEAD_OVERHEAD + frameHeaderBytes(frame.header.flags)) {
+      return { kind: 'frame', spec: frame };
+    }
     const token = this.classifyToken(datagram);
     if (token) return token;
     if (this.#liveSet.has(hexOf(datagram))) return { kind: 'live-replay' };

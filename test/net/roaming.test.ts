@@ -92,7 +92,7 @@ describe('roaming and acknowledgements cannot aim a server at a third party', fu
     let forged = 0;
     session.frameHandler = {
       receiveFrame: (flags, channel, sequence, offset, body) => {
-        if (flags !== TransferFlags.DATA) return honest.receiveFrame(flags, channel, sequence, offset, body);
+        if (flags !== TransferFlags.DATA && flags !== TransferFlags.SHORT_DATA) return honest.receiveFrame(flags, channel, sequence, offset, body);
         forged++;
         session.sendUnlossy({ flags: TransferFlags.ACK, channel, sequence: sequence + 64, offset: offset + 64 * body.length },
           encodeAck({ windowEnd: 1 << 30, delayMicros: 0, spans: [] }));

@@ -5,7 +5,10 @@ import { AeadKey } from '../../lib/crypto/aead-key.js';
 import type { CryptoBackend } from '../../lib/crypto/backend.js';
 import { loadNobleBackend } from '../../lib/crypto/noble-backend.js';
 import { loadSodiumBackend } from '../../lib/crypto/sodium-backend.js';
-import { encodeFrame, Flag, type FrameHeader, readFrameHeader, writeFrameHeader } from '../../lib/protocol/frame.js';
+import {
+  encodeFrame, expandPacketNumber, Flag, frameHeaderBytes, type FrameHeader, readFrameHeader, SHORT_DATA_FLAGS, shortFrameOffset, shortFramePacket,
+  writeFrameHeader,
+} from '../../lib/protocol/frame.js';
 import { hex, loadPythonFixture, unhex } from '../helpers/fixtures.js';
 
 const fixture = loadPythonFixture();
@@ -18,8 +21,9 @@ const BACKENDS: ReadonlyArray<[string, () => CryptoBackend]> = [
 
 const header = (flags: number, channel: number, sequence: bigint, offset: bigint): FrameHeader => ({ flags, channel, sequence, offset });
 
+/** Headers in the original's layout: every flags byte but a short data frame's (tested on their own below). */
 const validHeader: fc.Arbitrary<FrameHeader> = fc.record({
-  flags: fc.integer({ min: 0, max: 0xff }),
+  flags: fc.integer({ min: 0, max: 0xff }).filter((flags) => flags !== SHORT_DATA_FLAGS),
   channel: fc.integer({ min: 0, max: MAX_CHANNEL }),
   sequence: fc.bigInt({ min: 0n, max: MAX_U64 }),
   offset: fc.bigInt({ min: 0n, max: MAX_U64 }),
@@ -247,7 +251,8 @@ describe('frame', () => {
             expect(got).to.not.equal(null);
             expect(got!.channel).to.be.within(0, MAX_CHANNEL);
             expect(got!.flags).to.be.within(0, 255);
-            expect(hex(encodeFrame(got!))).to.equal(hex(view.subarray(0, 20)));
+            // Read as the original's layout; a short data frame's flags would write its own.
+            if (got!.flags !== SHORT_DATA_FLAGS) expect(hex(encodeFrame(got!))).to.equal(hex(view.subarray(0, 20)));
           }
         }),
         { numRuns: 500 },
@@ -257,7 +262,7 @@ describe('frame', () => {
   describe('number fields (the transfer hot path)', () => {
     it('write the same bytes as the equal bigints, for any safe integer', () => {
       fc.assert(
-        fc.property(fc.nat(0xff), fc.nat(MAX_CHANNEL), fc.maxSafeNat(), fc.maxSafeNat(), (flags, channel, sequence, offset) => {
+        fc.property(fc.nat(0xff).filter((flags) => flags !== SHORT_DATA_FLAGS), fc.nat(MAX_CHANNEL), fc.maxSafeNat(), fc.maxSafeNat(), (flags, channel, sequence, offset) => {
           const asNumbers = Buffer.alloc(20);
           const asBigints = Buffer.alloc(20);
           writeFrameHeader(asNumbers, { flags, channel, sequence, offset });
@@ -277,5 +282,65 @@ describe('frame', () => {
         expect(hex(out)).to.equal('aa'.repeat(20));
       });
     }
+  });
+
+  describe('short data frames (UNLOSSY | DATA without BINARY: a transfer\'s file data, to a peer that reads them)', () => {
+    it('are 14 bytes: flags, channel(3), the packet number\'s low 32 bits, offset(6), all big-endian', () => {
+      expect(SHORT_DATA_FLAGS).to.equal(Flag.UNLOSSY | Flag.DATA);
+      const h = { flags: SHORT_DATA_FLAGS, channel: 0x123456, sequence: 0x1_0203_0405, offset: 0x0a0b_0c0d_0e0f };
+      const frame = encodeFrame(h, Buffer.from('data'));
+      expect(hex(frame)).to.equal('28' + '123456' + '02030405' + '0a0b0c0d0e0f' + Buffer.from('data').toString('hex'));
+      const out = new Uint8Array(14);
+      expect(writeFrameHeader(out, h)).to.equal(14);
+      expect(hex(out)).to.equal(hex(frame.subarray(0, 14)));
+      expect(shortFramePacket(frame)).to.equal(0x0203_0405);
+      expect(shortFrameOffset(frame)).to.equal(0x0a0b_0c0d_0e0f);
+      // The same from bigints.
+      expect(hex(encodeFrame({ ...h, sequence: 0x1_0203_0405n, offset: 0x0a0b_0c0d_0e0fn }, Buffer.from('data')))).to.equal(hex(frame));
+    });
+
+    it('every other frame keeps the original\'s 20-byte header', () => {
+      for (let flags = 0; flags <= 0xff; flags++) expect(frameHeaderBytes(flags), `flags ${flags}`).to.equal(flags === SHORT_DATA_FLAGS ? 14 : FRAME_HEADER_BYTES);
+      expect(writeFrameHeader(new Uint8Array(20), { flags: SHORT_DATA_FLAGS | Flag.BINARY, channel: 1, sequence: 1, offset: 1 })).to.equal(20);
+    });
+
+    it('carry any offset below 2^48 exactly, and refuse 2^48 without writing a byte', () => {
+      fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 48 - 1 }), (offset) => {
+        const frame = encodeFrame({ flags: SHORT_DATA_FLAGS, channel: 1, sequence: 0, offset });
+        expect(shortFrameOffset(frame)).to.equal(offset);
+      }), { numRuns: 500 });
+      const out = Buffer.alloc(20, 0xaa);
+      expect(() => writeFrameHeader(out, { flags: SHORT_DATA_FLAGS, channel: 1, sequence: 1, offset: 2 ** 48 })).to.throw(RangeError);
+      expect(() => writeFrameHeader(out, { flags: SHORT_DATA_FLAGS, channel: 1, sequence: 1, offset: 1n << 48n })).to.throw(RangeError);
+      expect(hex(out)).to.equal('aa'.repeat(20));
+    });
+
+    it('a packet number read back from its low 32 bits is the sender\'s, within 2^31 either side of the largest received', () => {
+      // Below 2^52 (SHORT_PACKET_LIMIT): no sender counts that far.
+      fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 52 - 1 }), fc.integer({ min: -(2 ** 31) + 2, max: 2 ** 31 - 2 }), (packet, lead) => {
+        // `lead`: how far the largest packet received is ahead of this one (negative: this one is newer).
+        const largest = Math.max(-1, packet + lead);
+        if (packet + lead < -1 || largest >= 2 ** 52) return;
+        const frame = encodeFrame({ flags: SHORT_DATA_FLAGS, channel: 1, sequence: packet, offset: 0 });
+        expect(expandPacketNumber(shortFramePacket(frame), largest)).to.equal(packet);
+      }), { numRuns: 2000 });
+    });
+
+    it('expanding: across the 2^32 wrap both ways, and from nothing received', () => {
+      const wrap = 2 ** 32;
+      expect(expandPacketNumber(7, -1)).to.equal(7);
+      expect(expandPacketNumber(1, wrap - 2)).to.equal(wrap + 1);
+      expect(expandPacketNumber(wrap - 3, wrap + 5)).to.equal(wrap - 3);
+      expect(expandPacketNumber(5, 3 * wrap + 2)).to.equal(3 * wrap + 5);
+      expect(expandPacketNumber(wrap - 1, 10)).to.equal(wrap - 1);
+    });
+
+    it('expanding stops at 2^52: past it (or from a largest past it) the answer is -1', () => {
+      expect(expandPacketNumber(2 ** 32 - 20, 2 ** 52 - 10)).to.equal(2 ** 52 - 20);
+      expect(expandPacketNumber(3, 2 ** 52 - 10)).to.equal(-1); // nearest is 2^52 + 3
+      expect(expandPacketNumber(5, 2 ** 52 - 10 + 2 ** 31)).to.equal(-1);
+      expect(expandPacketNumber(5, 2 ** 52)).to.equal(-1);
+      expect(expandPacketNumber(2 ** 32 - 1, 2 ** 52 - 2)).to.equal(2 ** 52 - 1);
+    });
   });
 });

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { DEFAULT_MAX_DATAGRAM, NEGOTIATION_REPEAT, RECEIVE_WINDOW_BYTES, TRANSFER_OVERHEAD } from '../../lib/constants.js';
+import { DEFAULT_MAX_DATAGRAM, NEGOTIATION_REPEAT, RECEIVE_WINDOW_BYTES, SHORT_TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import { connect } from '../../lib/net/client.js';
 import type { BittrrtServer } from '../../lib/net/server.js';
 import { createServer } from '../../lib/transfer/file-server.js';
@@ -19,7 +19,8 @@ import { closedAfterEach } from '../helpers/closed-after-each.js';
 import { tempDir } from '../helpers/tmp.js';
 import { eventually, PATIENCE } from '../helpers/udp.js';
 
-const PAYLOAD = DEFAULT_MAX_DATAGRAM - TRANSFER_OVERHEAD;
+/** File bytes in one datagram: two bittrrt peers send file data in short data frames. */
+const PAYLOAD = DEFAULT_MAX_DATAGRAM - SHORT_TRANSFER_OVERHEAD;
 /** V8's full collection, which node exposes only under --expose-gc: turned on here, for this test file. */
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
@@ -291,7 +292,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     // The served file's time and permission bits ride along, for the downloader to keep.
     const { mtimeMs, mode } = statSync(join(inbox, 'proved.bin'));
     const metadata = { mtime: Math.floor(mtimeMs), mode: mode & 0o777 };
-    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)), ...metadata });
+    expect(accept).to.deep.equal({ type: 'accept', offset: 100_000, size: data.length, prefix: sha256(data.subarray(0, 100_000)), ...metadata, short: true });
     // Nothing flows until the downloader decides; the decision is answered with where data starts.
     const secure = session as SecureSession;
     let dataFrames = 0;
@@ -300,7 +301,7 @@ describe('transfer/endpoint (library, real sockets through an impairment proxy)'
     expect(dataFrames).to.equal(0);
     expect(await rawRequest(session, 41, { type: 'continue', offset: 100_000 })).to.deep.equal({ type: 'resumed', offset: 100_000 });
     // A get without a part file is answered with no proof, and its data starts at once.
-    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '', ...metadata });
+    expect(await rawRequest(session, 43, { type: 'get', name: 'proved.bin', offset: 0 })).to.deep.equal({ type: 'accept', offset: 0, size: data.length, prefix: '', ...metadata, short: true });
   });
 
   it('a download whose part file differs from the server\'s file starts over, decided by the downloader', async () => {

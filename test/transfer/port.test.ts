@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CloseReason, FrameHandler } from '../../lib/net/session.js';
 import type { FrameHeaderInput } from '../../lib/protocol/frame.js';
+import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import { decodeMessage, TransferFlags } from '../../lib/protocol/transfer.js';
 import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';
 import type { TransferPort } from '../../lib/transfer/port.js';
@@ -27,11 +28,19 @@ class MemoryPort implements TransferPort {
     return [client, server];
   }
 
+  /** Every frame this end sent: its flags and payload length. */
+  readonly sent: Array<{ flags: number; length: number }> = [];
+  /** Rewrites this end's control messages before they go (a test plays an older peer with it). */
+  rewrite: ((message: Record<string, unknown>) => Record<string, unknown>) | undefined;
+
   sendFrame(header: FrameHeaderInput, payload?: Uint8Array): boolean {
     if (this.closed) return false;
-    const body = Buffer.from(payload ?? []);
+    let body = Buffer.from(payload ?? []);
     const { flags, channel } = header;
-    const sequence = Number(header.sequence);
+    this.sent.push({ flags, length: body.length });
+    if (this.rewrite && flags === TransferFlags.CONTROL) body = Buffer.from(JSON.stringify(this.rewrite(JSON.parse(body.toString()) as Record<string, unknown>)));
+    // As the session does: a short data frame carries only the packet number's low 32 bits.
+    const sequence = flags === TransferFlags.SHORT_DATA ? Number(header.sequence) % 2 ** 32 : Number(header.sequence);
     const offset = Number(header.offset);
     setImmediate(() => {
       if (!this.peer.closed) this.peer.handler?.receiveFrame(flags, channel, sequence, offset, body);
@@ -113,7 +122,7 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
     const send = clientPort.sendFrame.bind(clientPort);
     clientPort.sendFrame = (header, payload) => {
       const length = payload?.length ?? 0;
-      if (header.flags === TransferFlags.DATA && length > 0 && Number(header.offset) + length === data.length) {
+      if (header.flags === TransferFlags.SHORT_DATA && length > 0 && Number(header.offset) + length === data.length) {
         if (lost === 0) {
           lost++;
           return true;
@@ -131,6 +140,71 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
     expect(readFileSync(join(inbox, 'data.bin')).equals(data)).to.equal(true);
     expect(events.map((e) => e.kind)).to.deep.equal(['started', 'finished']);
     expect(serverPort.drops).to.deep.equal([]);
+  });
+
+  describe('short data frames: to a peer that says it reads them, file data goes in them', () => {
+    /** A client and a server joined in memory, the server holding `data.bin` for download; `older` ends speak without `short`. */
+    function pair(older: { client?: boolean; server?: boolean } = {}) {
+      const [clientPort, serverPort] = MemoryPort.pair();
+      const withoutShort = ({ short: _short, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
+      if (older.client) clientPort.rewrite = withoutShort;
+      if (older.server) serverPort.rewrite = withoutShort;
+      const dir = tempDir('short-server');
+      const data = randomBytes(300_000);
+      writeFileSync(join(dir, 'data.bin'), data);
+      new TransferEndpoint(serverPort, { dir, allowDownload: true });
+      const client = new TransferEndpoint(clientPort, { answerPeer: false });
+      const path = join(tempDir('short-client'), 'up.bin');
+      writeFileSync(path, data);
+      return { clientPort, serverPort, client, dir, data, path };
+    }
+
+    /** The data frames an end sent (not window probes): their kinds, and the most bytes one carried. */
+    function dataFrames(port: MemoryPort): { kinds: Set<string>; most: number } {
+      const frames = port.sent.filter((f) => (f.flags === TransferFlags.DATA || f.flags === TransferFlags.SHORT_DATA) && f.length > 0);
+      return {
+        kinds: new Set(frames.map((f) => (f.flags === TransferFlags.SHORT_DATA ? 'short' : 'original'))),
+        most: frames.reduce((most, f) => Math.max(most, f.length), 0),
+      };
+    }
+
+    const PAYLOAD = DEFAULT_MAX_DATAGRAM - TRANSFER_OVERHEAD;
+
+    it('an upload and a download: every data frame short, each 6 bytes fuller, the files intact', async () => {
+      const { clientPort, serverPort, client, dir, data, path } = pair();
+      await client.upload(path);
+      expect(readFileSync(join(dir, 'up.bin')).equals(data)).to.equal(true);
+      expect(dataFrames(clientPort)).to.deep.equal({ kinds: new Set(['short']), most: PAYLOAD + 6 });
+      const out = join(tempDir('short-out'), 'data.bin');
+      await client.download('data.bin', { out });
+      expect(readFileSync(out).equals(data)).to.equal(true);
+      expect(dataFrames(serverPort)).to.deep.equal({ kinds: new Set(['short']), most: PAYLOAD + 6 });
+      expect(clientPort.drops).to.deep.equal([]);
+      expect(serverPort.drops).to.deep.equal([]);
+    });
+
+    it('bandwidth tests both ways', async () => {
+      const { clientPort, serverPort, client } = pair();
+      await client.bandwidth('up', 1);
+      await client.bandwidth('down', 1);
+      expect(dataFrames(clientPort).kinds).to.deep.equal(new Set(['short']));
+      expect(dataFrames(serverPort).kinds).to.deep.equal(new Set(['short']));
+    });
+
+    it('to a peer of an older version (no `short` in what it says), the original\'s frames, both ways', async () => {
+      const olderServer = pair({ server: true });
+      await olderServer.client.upload(olderServer.path);
+      await olderServer.client.bandwidth('up', 1);
+      expect(readFileSync(join(olderServer.dir, 'up.bin')).equals(olderServer.data)).to.equal(true);
+      expect(dataFrames(olderServer.clientPort)).to.deep.equal({ kinds: new Set(['original']), most: PAYLOAD });
+
+      const olderClient = pair({ client: true });
+      const out = join(tempDir('short-out'), 'data.bin');
+      await olderClient.client.download('data.bin', { out });
+      await olderClient.client.bandwidth('down', 1);
+      expect(readFileSync(out).equals(olderClient.data)).to.equal(true);
+      expect(dataFrames(olderClient.serverPort)).to.deep.equal({ kinds: new Set(['original']), most: PAYLOAD });
+    });
   });
 
   it('the session closing (the port\'s sessionClosed) stops every transfer with that reason', async () => {
