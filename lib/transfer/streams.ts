@@ -66,11 +66,16 @@ export class TransferStreams {
     sender.once('error', (err) => this.#control.stopWith(transfer, asTransferFailure(err)));
     let done: DoneMessage;
     let answer: Extract<TransferMessage, { type: 'result' }>;
+    let ended: number | undefined;
     try {
       await this.#control.wait<void>(transfer, (resolve) => {
         sender.once(doneAfter, resolve);
         sender.start();
       });
+      // A bandwidth test's time ends with its last acknowledgement: the `done` and `result` after
+      // it are bookkeeping, as iperf3's own end-of-test exchange is not in its figure. A file's
+      // time runs until the receiver says it holds the file.
+      if (seconds !== undefined) ended = clock();
       done = { type: 'done', size: sender.endOffset!, sha256: source.digest?.() ?? '', stats: sender.stats };
       answer = await this.#control.request(transfer, done, 'result', this.checkWaitMs(done.size - offset));
     } catch (err) {
@@ -84,7 +89,7 @@ export class TransferStreams {
     this.finish(transfer, answer.ok ? undefined : `the receiver refused the file: ${answer.reason}`);
     if (!answer.ok) throw new TransferError(`the receiver refused the file: ${answer.reason}`);
     return {
-      name: transfer.name, direction: 'send', size: total, offset, seconds: (clock() - started) / 1000, sha256: done.sha256, stats: sender.stats,
+      name: transfer.name, direction: 'send', size: total, offset, seconds: ((ended ?? clock()) - started) / 1000, sha256: done.sha256, stats: sender.stats,
       restarted: false,
     };
   }

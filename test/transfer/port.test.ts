@@ -2,10 +2,11 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import type { CloseReason, FrameHandler } from '../../lib/net/session.js';
 import type { FrameHeaderInput } from '../../lib/protocol/frame.js';
-import { DEFAULT_MAX_DATAGRAM, TRANSFER_OVERHEAD } from '../../lib/constants.js';
 import { decodeMessage, TransferFlags } from '../../lib/protocol/transfer.js';
+import { clock } from '../../lib/time.js';
 import { TransferEndpoint, type TransferEvent } from '../../lib/transfer/endpoint.js';
 import type { TransferPort } from '../../lib/transfer/port.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -205,6 +206,38 @@ describe('transfer/port: endpoints need only a TransferPort, not a session', fun
       expect(readFileSync(out).equals(olderClient.data)).to.equal(true);
       expect(dataFrames(olderClient.serverPort)).to.deep.equal({ kinds: new Set(['original']), most: PAYLOAD });
     });
+  });
+
+  it('a bandwidth test\'s time ends with its last acknowledgement, before the `done` and `result` that follow', async () => {
+    const [clientPort, serverPort] = MemoryPort.pair();
+    new TransferEndpoint(serverPort);
+    const client = new TransferEndpoint(clientPort, { answerPeer: false });
+    const message = (header: FrameHeaderInput, payload: Uint8Array | undefined): string | undefined =>
+      header.flags === TransferFlags.CONTROL ? decodeMessage(Buffer.from(payload ?? []))?.type : undefined;
+    let accepted = -1;
+    let doneSent = -1;
+    const serverSend = serverPort.sendFrame.bind(serverPort);
+    serverPort.sendFrame = (header, payload) => {
+      const type = message(header, payload);
+      if (type === 'accept' && accepted < 0) accepted = clock();
+      // The receiver's answer comes late: a slow check, or a long path.
+      if (type === 'result') {
+        setTimeout(() => serverSend(header, payload), 300);
+        return true;
+      }
+      return serverSend(header, payload);
+    };
+    const clientSend = clientPort.sendFrame.bind(clientPort);
+    clientPort.sendFrame = (header, payload) => {
+      if (message(header, payload) === 'done' && doneSent < 0) doneSent = clock();
+      return clientSend(header, payload);
+    };
+    const up = await client.bandwidth('up', 1);
+    expect(accepted).to.be.above(0);
+    expect(doneSent).to.be.above(accepted);
+    // The sender started after the accept was sent, and its time ended before its `done` went.
+    expect(accepted + up.seconds * 1000).to.be.at.most(doneSent);
+    expect(up.seconds).to.be.at.least(1);
   });
 
   it('the session closing (the port\'s sessionClosed) stops every transfer with that reason', async () => {
