@@ -40,8 +40,8 @@ describe('transfer engine over a simulated network', function () {
   it('Startup finds the link within six and a half round trips, with or without loss: pacing does not hold back a round\'s window', () => {
     // 90 Mbit/s is about 2^4 times the first round's estimate (32 datagrams a round trip, 7 Mbit/s):
     // a round for that estimate, four doublings, and slack. Pacing at 2.77 x the lagging estimate
-    // alone took 7.4 round trips at 0% loss and 7.7-8.4 at 1%; without the acknowledgement bursts
-    // in Startup's window target, 6.9.
+    // alone took 7.4 round trips at 0% loss and 7.7-8.4 at 1%; with the acknowledgement bursts in
+    // Startup's window target but not the pacing floor 6.9, with the floor but not the bursts 7.3.
     for (const loss of [0, 0.01]) {
       const path = new SimPath({ rateMbps: 100, rttMs: 50, bufferBdp: 1, loss, seed: 1 });
       const flow = path.addFlow({ size: null });
