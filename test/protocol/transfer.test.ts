@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../../lib/constants.js';
+import { MAX_PATH_BYTES, MAX_SACK_RANGES, MAX_TRANSFER_MESSAGE_BYTES } from '../../lib/constants.js';
 import { Flag } from '../../lib/protocol/frame.js';
 import { decodeAck, decodeMessage, encodeAck, encodeMessage, spansThatFit, TransferFlags, type TransferMessage } from '../../lib/protocol/transfer.js';
 
@@ -78,6 +78,11 @@ describe('protocol/transfer', () => {
       { type: 'get', name: 'photos/2024/a.jpg', offset: 0 },
       { type: 'offer', name: 'a.iso', size: 9, resume: true, overwrite: false, ifChanged: true },
       { type: 'accept', offset: 9, size: 9, prefix: '', held: true },
+      // `short`: the sender of the message reads short data frames.
+      { type: 'offer', name: 'a.iso', size: 9, resume: false, overwrite: false, short: true },
+      { type: 'get', name: 'a.iso', offset: 0, short: true },
+      { type: 'bandwidth', direction: 'up', seconds: 3, short: true },
+      { type: 'accept', offset: 0, size: 9, prefix: '', short: true },
       { type: 'listing', entries: [], next: '', truncated: false },
       { type: 'listing', entries: [{ name: 'sub', size: 0, mtime: 5, dir: true }, { name: 'a', size: 3, mtime: 5 }], next: '', truncated: false, tree: true },
       { type: 'listing', entries: [{ name: 'a', size: 0, mtime: 0 }, { name: 'b', size: 2 ** 40, mtime: 1_700_000_000_000 }], next: 'b', truncated: true },
@@ -114,6 +119,10 @@ describe('protocol/transfer', () => {
       { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, ifChanged: false },
       { type: 'accept', offset: 0, size: 9, prefix: '', held: true },
       { type: 'accept', offset: 9, size: 9, prefix: '', held: 'yes' },
+      { type: 'offer', name: 'x', size: 1, resume: false, overwrite: false, short: false },
+      { type: 'get', name: 'x', offset: 0, short: 1 },
+      { type: 'bandwidth', direction: 'up', seconds: 3, short: 'yes' },
+      { type: 'accept', offset: 0, size: 9, prefix: '', short: null },
       { type: 'list', after: '', dir: 'x'.repeat(769) },
       { type: 'listing', entries: [], next: '', truncated: false, tree: 'yes' },
       { type: 'listing', entries: [{ name: 'a', size: 1, mtime: 0, dir: 1 }], next: '', truncated: false },
@@ -160,6 +169,16 @@ describe('protocol/transfer', () => {
       fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
         decodeMessage(Buffer.from(bytes));
       }), { numRuns: 2000 });
+    });
+
+    it('the longest offer, every optional field set, fits in one control message', () => {
+      const offer = {
+        type: 'offer', name: `${'d/'.repeat(31)}${'n'.repeat(MAX_PATH_BYTES - 62)}`, size: 2 ** 53 - 1, resume: false, overwrite: false,
+        ifChanged: true, mtime: 2 ** 53 - 1, mode: 0o777, short: true,
+      } as const;
+      const encoded = encodeMessage(offer);
+      expect(encoded.length).to.be.at.most(MAX_TRANSFER_MESSAGE_BYTES);
+      expect(decodeMessage(encoded)).to.deep.equal(offer);
     });
 
     it('shortens long reasons so every message fits', () => {
