@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { MIN_CHECK_BYTES_PER_SECOND, MAX_CHECK_WAIT_MS, RECEIVE_WINDOW_BYTES, SHORT_TRANSFER_OVERHEAD, TRANSFER_OVERHEAD } from '../constants.js';
+import { SHORT_OFFSET_LIMIT } from '../protocol/frame.js';
 import { encodeAck, TransferFlags, type TransferMessage } from '../protocol/transfer.js';
 import { clock } from '../time.js';
 import { PatternSource } from './bandwidth.js';
@@ -52,7 +53,9 @@ export class TransferStreams {
   async send(transfer: TransferRecord, source: ByteSource & { digest?(): string }, offset: number, size: number | null,
     options: RunOptions, seconds?: number): Promise<TransferResult> {
     const started = clock();
-    const sender = new StreamSender(this.link(transfer.id, transfer.peerReadsShortData), source, offset, size, this.stallMs);
+    // A file that ends past a short data frame's 48-bit offsets (256 TiB) goes in the original's frames.
+    const shortData = transfer.peerReadsShortData && (size ?? 0) < SHORT_OFFSET_LIMIT;
+    const sender = new StreamSender(this.link(transfer.id, shortData), source, offset, size, this.stallMs);
     transfer.sender = sender;
     options.onStart?.(offset, size ?? 0);
     if (options.onProgress) sender.on('progress', (acked) => options.onProgress!(acked, (size ?? 0) - offset));
@@ -173,9 +176,9 @@ export class TransferStreams {
   }
 
   /**
-   * How a transfer's streams send. With `shortData` (the peer reads short data frames) its file data
-   * goes in them, 6 bytes more of it per datagram, as long as offsets are below 2^48 (256 TiB;
-   * a writeFrameHeader RangeError beyond).
+   * How a transfer's streams send. With `shortData` (the peer reads short data frames, and every
+   * offset is below 2^48) its file data goes in them, 6 bytes more of it per datagram. A bandwidth
+   * test's stream would need 625 Gbit/s for its longest hour to pass 2^48.
    */
   link(id: number, shortData = false): FrameLink {
     const port = this.#port;
