@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   AEAD_NONCE_BYTES, AEAD_OVERHEAD, FRAME_HEADER_BYTES, HALF_OPEN_TIMEOUT_MS, MAX_CHANNEL, MAX_DATAGRAM, MAX_PAYLOAD, PATH_AMPLIFICATION_LIMIT, PATH_CHALLENGE_BYTES,
-  PATH_CHALLENGE_RETRY_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES, SHORT_FRAME_HEADER_BYTES,
+  PATH_CHALLENGE_RETRY_MS, REKEY_PAYLOAD_BYTES, SESSION_FRAME_PAYLOAD_BYTES,
 } from '../constants.js';
 import { BittrrtError, InvalidInputError } from '../errors.js';
 import {
@@ -244,9 +244,9 @@ export class SecureSession extends Session {
     const length = trafficKeys.openInto(plaintext, datagram, this.host.openDatagram);
     if (length === OPEN_REPLAY) return this.host.counters.drop('replay');
     if (length === OPEN_BAD_AUTH) return this.host.counters.drop('bad-auth');
-    // A short data frame (a transfer's file data, to a peer that reads them) has a header of its own.
-    const short = length >= SHORT_FRAME_HEADER_BYTES && plaintext[0] === SHORT_DATA_FLAGS;
-    const headerBytes = short ? SHORT_FRAME_HEADER_BYTES : FRAME_HEADER_BYTES;
+    // The flags say which header the frame has (a short data frame's is its own); an empty one has none.
+    const flags = length > 0 ? frameFlags(plaintext) : -1;
+    const headerBytes = frameHeaderBytes(flags);
     if (length < headerBytes) return this.host.counters.drop('bad-frame');
 
     this.heard(now);
@@ -257,10 +257,9 @@ export class SecureSession extends Session {
       this.rotated();
     }
 
-    const flags = frameFlags(plaintext);
     const body = plaintext.subarray(headerBytes, length);
     // The transfer layer's frames (the bulk of a transfer) skip the bigint header.
-    if (short) return this.receiveUnlossy(flags, shortFramePacket(plaintext), shortFrameOffset(plaintext), plaintext, body);
+    if (flags === SHORT_DATA_FLAGS) return this.receiveUnlossy(flags, shortFramePacket(plaintext), shortFrameOffset(plaintext), plaintext, body);
     if ((flags & (Flag.UNLOSSY | Flag.CONTROL | Flag.HEARTBEAT)) === Flag.UNLOSSY) {
       return this.receiveUnlossy(flags, frameSafeSequence(plaintext), frameSafeOffset(plaintext), plaintext, body);
     }

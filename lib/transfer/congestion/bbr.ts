@@ -243,14 +243,12 @@ export class Bbr {
     let expired = this.#minRtt !== Infinity && now - this.#minRttStamp > MIN_RTT_WINDOW_MS;
     if (expired && this.#minRttConfirmedAt > this.#minRttStamp && this.bandwidth >= CONFIRM_BANDWIDTH_SHARE * this.#minRttBandwidth) {
       // Confirmed in its window, and the link carries what it did: the estimate holds from the confirmation on.
-      this.#minRttStamp = this.#minRttConfirmedAt;
-      this.#minRttBandwidth = this.bandwidth;
+      this.#minRttMeasured(this.#minRttConfirmedAt);
       expired = now - this.#minRttStamp > MIN_RTT_WINDOW_MS;
     }
     if (rtt > 0 && (rtt <= this.#minRtt || expired)) {
       this.#minRtt = rtt;
-      this.#minRttStamp = now;
-      this.#minRttBandwidth = this.bandwidth;
+      this.#minRttMeasured(now);
     } else if (rtt > 0 && rtt <= this.#minRtt * (1 + MIN_RTT_CONFIRM_SHARE)) {
       this.#minRttConfirmedAt = now;
     }
@@ -261,6 +259,12 @@ export class Bbr {
       this.#priorWindow = Math.max(this.#priorWindow, this.window);
       this.#probeRttDone = -1;
     }
+  }
+
+  /** The min RTT was measured (or confirmed) `at`: its window starts there, beside the bandwidth estimate of the moment. */
+  #minRttMeasured(at: number): void {
+    this.#minRttStamp = at;
+    this.#minRttBandwidth = this.bandwidth;
   }
 
   /**
@@ -374,8 +378,7 @@ export class Bbr {
     } else if (this.#probeRttDone >= 0) {
       if (this.#roundStart) this.#probeRttRoundDone = true;
       if (this.#probeRttRoundDone && now >= this.#probeRttDone) {
-        this.#minRttStamp = now;
-        this.#minRttBandwidth = this.bandwidth;
+        this.#minRttMeasured(now);
         this.window = Math.max(this.window, this.#priorWindow);
         if (this.#filledPipe) this.#enterProbeBw();
         else {
