@@ -1,9 +1,9 @@
-import { INITIAL_RTO_MS, MAX_ACK_DELAY_MS, MAX_RTO_MS, MIN_RTO_MS } from '../constants.js';
+import { INITIAL_RTO_MS, MAX_ACK_DELAY_MS, MAX_RTO_MS, MIN_RTO_MS, RTO_MIN_MARGIN_SHARE } from '../constants.js';
 
 /**
  * Round-trip estimate and retransmission timeout as RFC 6298: SRTT and RTTVAR with gains 1/8
- * and 1/4, RTO = SRTT + 4 RTTVAR, doubled on each timeout (backoff) until an acknowledgement of
- * new data resets it. Only samples from datagrams sent once count (Karn); transfer packet
+ * and 1/4, RTO = SRTT + 4 RTTVAR (but at least 2 SRTT: RTO_MIN_MARGIN_SHARE), doubled on each
+ * timeout (backoff) until an acknowledgement of new data resets it. Only samples from datagrams sent once count (Karn); transfer packet
  * numbers are never reused, so every sample qualifies. Times in milliseconds.
  */
 export class RttEstimator {
@@ -43,7 +43,7 @@ export class RttEstimator {
 
   /** The current timeout, backoff included, clamped to [MIN_RTO_MS, MAX_RTO_MS]. */
   get rto(): number {
-    const base = Number.isNaN(this.smoothed) ? this.initialRtoMs : this.smoothed + 4 * this.variance;
+    const base = Number.isNaN(this.smoothed) ? this.initialRtoMs : this.smoothed + Math.max(4 * this.variance, RTO_MIN_MARGIN_SHARE * this.smoothed);
     return Math.min(MAX_RTO_MS, Math.max(MIN_RTO_MS, base) * this.#backoff);
   }
 

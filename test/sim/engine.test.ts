@@ -155,6 +155,19 @@ describe('transfer engine over a simulated network', function () {
     expect(goodputMbps(first, 13_000, 15_000) / 100).to.be.within(0.4, 0.6);
   });
 
+  it('a flow that starts 1 s after another, between Node-like hosts, is not held at a few percent by a spurious timeout', () => {
+    // The newcomer's first round trips wait behind the first flow's queue; with RTO = SRTT + 4 RTTVAR
+    // alone (RTTVAR near zero after one flight of equal samples) its timer fired while its
+    // datagrams were still queued, its window fell to 4 datagrams, and it left Startup at 5 Mbit/s:
+    // 8-10% of the link 2-4 s after it started.
+    const path = new SimPath({ rateMbps: 100, rttMs: 50, bufferBdp: 1, loss: 0, seed: 5 });
+    path.addFlow({ size: null, hosts: NODE_LIKE_HOST });
+    const late = path.addFlow({ size: null, hosts: NODE_LIKE_HOST }, 1_000);
+    path.run(5_000);
+    expect(late.sender.timeouts).to.equal(0);
+    expect(goodputMbps(late, 3_000, 5_000) / 100).to.be.at.least(0.3);
+  });
+
   it('a flow that starts 20 s after the clock began does not take its first acknowledgement for a 10 s-old RTT (no ProbeRTT at once)', () => {
     const path = new SimPath({ rateMbps: 100, rttMs: 50, bufferBdp: 1, loss: 0, seed: 6 });
     const flow = path.addFlow({ size: null }, 20_000);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { INITIAL_RTO_MS, MAX_RTO_MS, MIN_RTO_MS } from '../../lib/constants.js';
+import { INITIAL_RTO_MS, MAX_RTO_MS, MIN_RTO_MS, RTO_MIN_MARGIN_SHARE } from '../../lib/constants.js';
 import { RttEstimator } from '../../lib/transfer/rtt.js';
 
 describe('transfer/rtt (RFC 6298)', () => {
@@ -33,6 +33,16 @@ describe('transfer/rtt (RFC 6298)', () => {
     expect(rtt.rto).to.equal(MAX_RTO_MS);
     rtt.sample(1);
     expect(rtt.rto).to.equal(MIN_RTO_MS);
+  });
+
+  it('a steady flight of equal samples does not take the RTO under 2 SRTT: a queue that grows by a third is no timeout', () => {
+    const rtt = new RttEstimator();
+    // One flight's worth of per-datagram samples, all alike: RFC 6298's RTTVAR decays towards zero.
+    for (let i = 0; i < 400; i++) rtt.sample(50);
+    expect(rtt.variance).to.be.below(0.01);
+    expect(rtt.rto).to.equal(50 * (1 + RTO_MIN_MARGIN_SHARE));
+    // A datagram that waits behind a queue a third of the path deep is still inside the timeout.
+    expect(rtt.rto).to.be.above(50 * 4 / 3 + 10);
   });
 
   it('ignores impossible samples', () => {
