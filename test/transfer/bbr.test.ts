@@ -64,3 +64,53 @@ describe('BBR: the min RTT and ProbeRTT', () => {
     expect(states.map(([, state]) => state)).to.not.include('probe-rtt');
   });
 });
+
+/**
+ * The same steady path, with one lost datagram reported on every acknowledgement for which
+ * `lose(t)` holds (about 11% of a round's bytes: a high-loss round). Returns the controller and the
+ * milliseconds at which it paced above its estimate (a probe).
+ */
+function driveWithLoss(ms: number, lose: (t: number) => boolean): { bbr: Bbr; probing: Set<number> } {
+  const bbr = new Bbr({ datagramBytes: 1400, random: () => 0.5 });
+  const probing = new Set<number>();
+  let delivered = 0;
+  for (let t = 1; t <= ms; t++) {
+    delivered += RATE;
+    bbr.onAck({
+      now: t,
+      rtt: MIN_RTT,
+      inFlight: BDP,
+      sample: {
+        rate: RATE, delivered: RATE * MIN_RTT, interval: MIN_RTT, appLimited: false,
+        priorDelivered: Math.max(0, delivered - RATE * MIN_RTT), newlyAcked: RATE, newlyLost: lose(t) ? 1400 : 0,
+      },
+    });
+    if (bbr.state === 'probe-bw' && bbr.pacingRate > 1.1 * bbr.bandwidth) probing.add(t);
+  }
+  return { bbr, probing };
+}
+
+describe('BBR: loss bounds in-flight data only in the flow\'s own probes', () => {
+  // Without loss the schedule is fixed (random() is 0.5): find a probe after 2 s, and the cruise before it.
+  const { probing } = driveWithLoss(4_000, () => false);
+  const probeStart = [...probing].find((t) => t > 2_000 && !probing.has(t - 1))!;
+  const probeEnd = [...probing].filter((t) => t > probeStart).find((t) => !probing.has(t + 1))!;
+  const previousProbeEnd = [...probing].filter((t) => t < probeStart).at(-1)!;
+
+  it('finds the schedule it tests: a probe after 2 s, with at least 250 ms of cruise before it', () => {
+    expect(probeStart).to.be.a('number');
+    expect(probeStart - previousProbeEnd).to.be.at.least(250);
+  });
+
+  it('a high-loss round while cruising (another flow\'s probe) leaves in-flight data unbounded', () => {
+    // Loss in the middle of the cruise, three rounds after the last probe and a round before the next.
+    const { bbr } = driveWithLoss(probeStart - 1, (t) => t > previousProbeEnd + 3 * MIN_RTT && t < probeStart - MIN_RTT);
+    expect(bbr.inflightHi).to.equal(Infinity);
+  });
+
+  it('the same loss in its own probe bounds it (BBRv3\'s inflight_hi)', () => {
+    const { bbr } = driveWithLoss(probeEnd, (t) => t >= probeStart && t <= probeEnd);
+    expect(bbr.inflightHi).to.be.below(Infinity);
+    expect(bbr.inflightHi).to.be.at.least(BDP);
+  });
+});

@@ -7,8 +7,9 @@ import { MaxFilter } from './max-filter.js';
  * last rounds) and its propagation round trip (the smallest RTT of the last seconds). It paces at
  * a gain times that bandwidth and keeps at most a gain times their product (the BDP) in flight.
  * Random loss does not move the model, so it does not collapse the rate as it does a loss-driven
- * window; only a round whose loss rate passes LOSS_THRESHOLD, the sign of a queue that overflows,
- * bounds what may be in flight (BBRv3's inflight_hi), and only down to the model's BDP.
+ * window; only a round whose loss rate passes LOSS_THRESHOLD while this flow probes, the sign of
+ * a queue that its probe overflowed, bounds what may be in flight (BBRv3's inflight_hi), and only
+ * down to the model's BDP.
  */
 
 /** Startup's pacing gain, 2/ln 2 rounded down as BBRv3 has it: the smallest that doubles the rate each round. */
@@ -62,6 +63,16 @@ const FULL_PIPE_ROUNDS = 3;
  * not cost rate. Above it, in-flight data is bounded (inflight_hi), never below INFLIGHT_HI_FLOOR × BDP.
  */
 export const LOSS_THRESHOLD = 0.02;
+/**
+ * A high-loss round sets inflight_hi only if this flow probed (pacing gain above 1) in it or in the
+ * rounds just before, whose datagrams it is still finding lost; BBRv3 likewise adapts inflight_hi
+ * only to loss in its own probes (bw_probe_samples). On a shared bottleneck the loss a cruising flow
+ * sees comes from another flow's probe: bounding the cruising flow as well kept a flow that left
+ * Startup with the smaller share window-limited in its own probes, and the split froze (simulated
+ * trace: the smaller flow's probes went out window-bound at 338 of 338 KB). A real overload still
+ * bounds every flow: each probes once a cycle, and its estimate falls with its share meanwhile.
+ */
+const PROBE_LOSS_ROUNDS = 2;
 /** Lost datagrams a round needs before its loss rate counts (a single loss in a short round is not a rate). */
 const LOSS_EVENTS_MIN = 3;
 /** inflight_hi after a high-loss round: this share of what was in flight (BBRv3's BBR.Beta)… */
@@ -156,6 +167,8 @@ export class Bbr {
   #maxInFlightInRound = 0;
   #inflightHi = Infinity;
   #inflightHiGrowth = 1;
+  /** The last round in which the pacing gain was above 1 (Startup or a ProbeBW probe). */
+  #probedRound = -Infinity;
   // Acknowledgement aggregation: how far acknowledgements ran ahead of the bandwidth estimate.
   readonly #extraAcked = new MaxFilter(BANDWIDTH_FILTER_ROUNDS);
   #aggregationStart = 0;
@@ -211,6 +224,7 @@ export class Bbr {
     this.#lostInRound += sample.newlyLost;
     this.#ackedInRound += sample.newlyAcked;
     this.#lossEventsInRound += Math.ceil(sample.newlyLost / this.#mss);
+    if (this.#pacingGain > 1) this.#probedRound = this.#round;
     if (this.#roundStart) this.#endRound();
     this.#updateAggregation(now, sample.newlyAcked);
     this.#updateStartup(sample);
@@ -268,14 +282,15 @@ export class Bbr {
   }
 
   /**
-   * At the end of each round: was it a high-loss round? If so, bound what is in flight (BBRv3's
-   * inflight_hi on loss, with a floor at the BDP); if not, let the bound grow back, doubling its
-   * step each round (as BBRv3's ProbeBW_UP), and lift it once it no longer binds.
+   * At the end of each round: was it a high-loss round of this flow's probe? If so, bound what is
+   * in flight (BBRv3's inflight_hi on loss, with a floor at the BDP); if not, let the bound grow
+   * back, doubling its step each round (as BBRv3's ProbeBW_UP), and lift it once it no longer binds.
    */
   #endRound(): void {
     const sent = this.#lostInRound + this.#ackedInRound;
     const highLoss = this.#lossEventsInRound >= LOSS_EVENTS_MIN && this.#lostInRound > LOSS_THRESHOLD * sent;
-    if (highLoss && this.#filledPipe) {
+    const probed = this.#round - this.#probedRound <= PROBE_LOSS_ROUNDS;
+    if (highLoss && probed && this.#filledPipe) {
       const floor = INFLIGHT_HI_FLOOR * this.bdp;
       this.#inflightHi = Math.max(floor, Math.min(this.#inflightHi, this.#maxInFlightInRound) * INFLIGHT_HI_BETA);
       this.#inflightHiGrowth = 1;
