@@ -71,7 +71,8 @@ describe('BBR: the min RTT and ProbeRTT', () => {
  * milliseconds at which it paced above its estimate (a probe).
  */
 function driveWithLoss(ms: number, lose: (t: number) => boolean): { bbr: Bbr; probing: Set<number> } {
-  const bbr = new Bbr({ datagramBytes: 1400, random: () => 0.5 });
+  // random() = 0: ProbeBW starts with a probe, and every cycle cruises all six phases (300 ms).
+  const bbr = new Bbr({ datagramBytes: 1400, random: () => 0 });
   const probing = new Set<number>();
   let delivered = 0;
   for (let t = 1; t <= ms; t++) {
@@ -91,7 +92,7 @@ function driveWithLoss(ms: number, lose: (t: number) => boolean): { bbr: Bbr; pr
 }
 
 describe('BBR: loss bounds in-flight data only in the flow\'s own probes', () => {
-  // Without loss the schedule is fixed (random() is 0.5): find a probe after 2 s, and the cruise before it.
+  // Without loss the schedule is fixed (random() is 0): find a probe after 2 s, and the cruise before it.
   const { probing } = driveWithLoss(4_000, () => false);
   const probeStart = [...probing].find((t) => t > 2_000 && !probing.has(t - 1))!;
   const probeEnd = [...probing].filter((t) => t > probeStart).find((t) => !probing.has(t + 1))!;
