@@ -262,9 +262,9 @@ export const MAX_RTO_MS = 8_000;
  * steady flight drive RTTVAR towards zero, and RFC 6298's SRTT + 4 RTTVAR then fell to SRTT plus a
  * few milliseconds: a queue that grew by a third within a round trip (another flow's Startup)
  * fired a spurious timeout, which takes the window to 4 datagrams and resends the whole flight.
- * In simulation (100 Mbit/s x 50 ms, Node-like hosts, a flow starting 1 s after another), that
- * left the newcomer at 4-23% of the link for 20 s in 5 of 24 seeds (Jain over 20 s as low as
- * 0.66); with the floor, 3 of 24 under 0.95 and none under 0.92.
+ * In simulation (100 Mbit/s x 50 ms, Node-like hosts, a flow starting 1 s after another), Jain's
+ * index over 20 s was under 0.95 in 5 of 24 seeds, down to 0.66 in one where the newcomer had
+ * 4-23% of the link throughout; with the floor, 3 of 24 under 0.95 and none under 0.92.
  */
 export const RTO_MIN_MARGIN_SHARE = 1;
 /** A datagram is lost when one sent this many later is acknowledged (RFC 9002 kPacketThreshold), or it is this much of an RTT older (kTimeThreshold). */

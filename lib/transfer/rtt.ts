@@ -3,8 +3,9 @@ import { INITIAL_RTO_MS, MAX_ACK_DELAY_MS, MAX_RTO_MS, MIN_RTO_MS, RTO_MIN_MARGI
 /**
  * Round-trip estimate and retransmission timeout as RFC 6298: SRTT and RTTVAR with gains 1/8
  * and 1/4, RTO = SRTT + 4 RTTVAR (but at least 2 SRTT: RTO_MIN_MARGIN_SHARE), doubled on each
- * timeout (backoff) until an acknowledgement of new data resets it. Only samples from datagrams sent once count (Karn); transfer packet
- * numbers are never reused, so every sample qualifies. Times in milliseconds.
+ * timeout (backoff) until an acknowledgement of new data resets it. Only samples from datagrams
+ * sent once count (Karn); transfer packet numbers are never reused, so every sample qualifies.
+ * Times in milliseconds.
  */
 export class RttEstimator {
   smoothed = NaN;
