@@ -114,12 +114,6 @@ export interface ListEntry {
 export const MAX_LIST_ENTRIES = 64;
 
 /**
- * Requests are sent again until answered; the answer to a repeated request is repeated. The
- * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
- * done (answered by resumed, and by result, with checking meanwhile); either side may send
- * abort, which has no answer.
- */
-/**
  * `short`, in the messages that start a transfer and in their `accept`: the sender of the message
  * reads short data frames (frame.ts), so file data may come to it in them; absent from older peers,
  * which then get the original's frames.
@@ -128,6 +122,12 @@ export interface ShortData {
   short?: true;
 }
 
+/**
+ * Requests are sent again until answered; the answer to a repeated request is repeated. The
+ * side that starts a transfer sends offer, get or bandwidth; the sending side sends resume and
+ * done (answered by resumed, and by result, with checking meanwhile); either side may send
+ * abort, which has no answer.
+ */
 export type TransferMessage =
   /**
    * Upload: I will send `name` (`size` bytes); `resume` asks to continue a part file. `mtime` and
